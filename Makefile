@@ -1,0 +1,32 @@
+# The contract (DESIGN.md): build, run, test, bench.
+.PHONY: all bootstrap build build-asan run test bench format clean
+
+JOBS ?= $(shell nproc)
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+build-asan: bootstrap
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+run: build
+	./build/remhart serve
+
+test: build build-asan
+	@ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+
+bench: build
+	@scripts/bench
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan

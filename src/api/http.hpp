@@ -1,0 +1,53 @@
+#pragma once
+// Transport-neutral HTTP types: what handlers see and return. No Beast here.
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace remhart::api {
+
+/// What a route requires (SPEC §1). The security layer enforces it; routes only declare it.
+enum class Permission {
+  public_,  ///< no token needed (health, readiness, metrics)
+  read,     ///< viewer and above
+  run,      ///< analyst, operator, admin: simulations, studies, reports, exports
+  train,    ///< analyst, admin
+  write,    ///< operator, admin: measurements by hand, devices, network model, alarms
+  admin,    ///< admin only
+};
+std::string_view to_string(Permission p);
+
+struct HttpRequest {
+  std::string method;
+  std::string path;  ///< decoded path, without the query
+  std::vector<std::pair<std::string, std::string>> query;
+  std::map<std::string, std::string> headers;  ///< lower-case names
+  std::map<std::string, std::string> params;   ///< path parameters from the route pattern
+  std::string body;
+  std::string request_id;
+
+  /// First value of a query parameter.
+  std::optional<std::string> arg(std::string_view name) const;
+  std::string header(const std::string& lower_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Sends the response. Call exactly once, from any thread.
+using Reply = std::function<void(HttpResponse)>;
+using Handler = std::function<void(HttpRequest&, Reply)>;
+
+/// Splits and percent-decodes a query string.
+std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q);
+std::string percent_decode(std::string_view s);
+
+}  // namespace remhart::api

@@ -1,0 +1,227 @@
+#include "api/live_hub.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "api/json_out.hpp"
+#include "obs/metrics.hpp"
+
+namespace remhart::api {
+
+bool Subscription::wants_device(const std::string& device, const store::DeviceMap& devs) const {
+  if (all_devices) return !excluded.count(device);
+  if (devices.count(device)) return true;
+  if (sites.empty()) return false;
+  const auto it = devs.find(device);
+  return it != devs.end() && sites.count(it->second.site);
+}
+
+ClientCommand apply_client_message(std::string_view text, Subscription& sub) {
+  using Kind = ClientCommand::Kind;
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return {Kind::error, "message must be a JSON object"};
+  const auto type = j.value("type", std::string());
+  if (type == "auth") return {Kind::auth, {}};
+  if (type == "ping") return {Kind::ping, {}};
+  if (type != "subscribe" && type != "unsubscribe") {
+    return {Kind::error, "unknown message type '" + type + "'"};
+  }
+  auto strings = [&](const char* key, std::set<std::string>& out) -> std::optional<std::string> {
+    if (!j.contains(key)) return std::nullopt;
+    const auto& a = j[key];
+    if (!a.is_array()) return std::string(key) + " must be an array of strings";
+    out.clear();
+    for (const auto& e : a) {
+      if (!e.is_string()) return std::string(key) + " must be an array of strings";
+      out.insert(e.get<std::string>());
+    }
+    return std::nullopt;
+  };
+  std::set<std::string> devices, sites, types;
+  for (auto [key, set] : {std::pair{"devices", &devices}, {"sites", &sites}, {"types", &types}}) {
+    if (auto err = strings(key, *set)) return {Kind::error, *err};
+  }
+  if (type == "subscribe") {
+    if (j.contains("devices") || j.contains("sites")) {
+      if (sub.all_devices) {
+        sub.all_devices = false;
+        sub.excluded.clear();
+      }
+      sub.devices.insert(devices.begin(), devices.end());
+      sub.sites.insert(sites.begin(), sites.end());
+    }
+    if (j.contains("types")) sub.types = types;
+    if (j.contains("origin")) {
+      if (!j["origin"].is_string() || !core::valid_origin(j["origin"].get<std::string>())) {
+        return {Kind::error, "origin must be \"real\" or \"sim:<run>\""};
+      }
+      sub.origin = j["origin"].get<std::string>();
+    }
+    if (j.contains("max_rate_hz")) {
+      if (!j["max_rate_hz"].is_number() || j["max_rate_hz"].get<double>() < 0) {
+        return {Kind::error, "max_rate_hz must be a non-negative number"};
+      }
+      sub.max_rate_hz = j["max_rate_hz"].get<double>();
+    }
+    return {Kind::subscribe, {}};
+  }
+  for (const auto& d : devices) {
+    if (sub.all_devices) {
+      sub.excluded.insert(d);
+    } else {
+      sub.devices.erase(d);
+    }
+  }
+  for (const auto& s : sites) sub.sites.erase(s);
+  for (const auto& t : types) sub.types.erase(t);
+  return {Kind::unsubscribe, {}};
+}
+
+// ---- Outbox -----------------------------------------------------------------------------------
+
+void Outbox::set_rate(double hz) {
+  min_gap_ =
+      hz > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / hz))
+             : Clock::duration::zero();
+}
+
+std::size_t Outbox::enqueue(std::shared_ptr<const std::string> msg) {
+  std::size_t dropped = 0;
+  while (queue_.size() >= limit_) {
+    queue_.pop_front();
+    ++dropped;
+  }
+  queue_.push_back(std::move(msg));
+  return dropped;
+}
+
+std::size_t Outbox::push(const std::string& key, std::shared_ptr<const std::string> msg,
+                         Clock::time_point now) {
+  if (min_gap_ == Clock::duration::zero()) return enqueue(std::move(msg));
+  auto [it, first] = last_sent_.try_emplace(key, now);
+  if (first || now - it->second >= min_gap_) {
+    it->second = now;
+    pending_.erase(key);
+    return enqueue(std::move(msg));
+  }
+  pending_[key] = Pending{std::move(msg), it->second + min_gap_};
+  return 0;
+}
+
+std::size_t Outbox::release_due(Clock::time_point now) {
+  std::size_t dropped = 0;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.due <= now) {
+      last_sent_[it->first] = now;
+      dropped += enqueue(std::move(it->second.msg));
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return dropped;
+}
+
+std::optional<Outbox::Clock::time_point> Outbox::next_due() const {
+  std::optional<Clock::time_point> best;
+  for (const auto& [key, p] : pending_) {
+    if (!best || p.due < *best) best = p.due;
+  }
+  return best;
+}
+
+std::shared_ptr<const std::string> Outbox::pop() {
+  if (queue_.empty()) return nullptr;
+  auto m = std::move(queue_.front());
+  queue_.pop_front();
+  return m;
+}
+
+// ---- LiveHub ----------------------------------------------------------------------------------
+
+LiveHub::LiveHub(store::Store& store, obs::Registry* metrics) : store_(store) {
+  if (metrics) {
+    dropped_ = &metrics->counter("remhart_ws_dropped_total",
+                                 "Live messages dropped for slow WebSocket clients");
+    sent_ = &metrics->counter("remhart_ws_messages_total", "Live messages queued to clients");
+    metrics->gauge_fn("remhart_ws_connections", "Open WebSocket connections",
+                      [this] { return static_cast<double>(clients()); });
+  }
+}
+
+std::uint64_t LiveHub::add(std::weak_ptr<LiveClient> client) {
+  std::lock_guard lock(mu_);
+  const auto id = next_id_++;
+  clients_[id] = Entry{std::move(client), Subscription{}};
+  return id;
+}
+
+void LiveHub::remove(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  clients_.erase(id);
+}
+
+void LiveHub::update(std::uint64_t id, const Subscription& sub) {
+  std::lock_guard lock(mu_);
+  const auto it = clients_.find(id);
+  if (it != clients_.end()) it->second.sub = sub;
+}
+
+std::size_t LiveHub::clients() const {
+  std::lock_guard lock(mu_);
+  return clients_.size();
+}
+
+std::string LiveHub::snapshot(const Subscription& sub) const {
+  const auto devices = store_.devices();
+  std::string out = "{\"type\":\"snapshot\",\"data\":[";
+  bool first = true;
+  if (sub.types.count("measurement")) {
+    for (const auto& s : store_.latest_all(sub.origin)) {
+      if (!sub.wants_device(s.device, *devices)) continue;
+      if (!first) out.push_back(',');
+      first = false;
+      append_sample_json(out, s.device, s.origin, s.record);
+    }
+  }
+  out += "]}";
+  return out;
+}
+
+void LiveHub::publish(const std::vector<store::StoredSample>& samples) {
+  std::vector<std::pair<std::shared_ptr<LiveClient>, const store::StoredSample*>> targets;
+  {
+    std::lock_guard lock(mu_);
+    if (clients_.empty()) return;
+    const auto devices = store_.devices();
+    for (const auto& s : samples) {
+      for (const auto& [id, e] : clients_) {
+        if (e.sub.origin != s.origin || !e.sub.types.count("measurement") ||
+            !e.sub.wants_device(s.device, *devices)) {
+          continue;
+        }
+        if (auto c = e.client.lock()) targets.emplace_back(std::move(c), &s);
+      }
+    }
+  }
+  // One serialised buffer per sample, shared by every client that receives it.
+  const store::StoredSample* current = nullptr;
+  std::shared_ptr<const std::string> msg;
+  std::unordered_map<const store::StoredSample*, std::shared_ptr<const std::string>> cache;
+  for (auto& [client, sample] : targets) {
+    if (sample != current) {
+      auto& slot = cache[sample];
+      if (!slot) {
+        std::string m = "{\"type\":\"measurement\",\"data\":";
+        append_sample_json(m, sample->device, sample->origin, sample->record);
+        m.push_back('}');
+        slot = std::make_shared<const std::string>(std::move(m));
+      }
+      current = sample;
+      msg = slot;
+    }
+    client->deliver(sample->device, msg);
+  }
+  if (sent_) sent_->inc(targets.size());
+}
+
+}  // namespace remhart::api

@@ -1,0 +1,117 @@
+#pragma once
+// The live stream's fan-out: who subscribed to what, and each client's bounded outbox.
+// Transport-neutral: the WebSocket session implements LiveClient.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace remhart::obs {
+class Registry;
+class Counter;
+}  // namespace remhart::obs
+
+namespace remhart::api {
+
+/// What one client wants. By default: every device, every message type, origin "real".
+struct Subscription {
+  bool all_devices = true;
+  std::set<std::string> devices;   // explicit devices (when !all_devices)
+  std::set<std::string> excluded;  // unsubscribed while all_devices
+  std::set<std::string> sites;
+  std::set<std::string> types{"measurement", "analytics", "alarm", "simulation", "network_state"};
+  std::string origin{core::kOriginReal};
+  double max_rate_hz = 0;  // 0: no cap
+
+  bool wants_device(const std::string& device, const store::DeviceMap& devices) const;
+};
+
+/// Outcome of a client's control message.
+struct ClientCommand {
+  enum class Kind { subscribe, unsubscribe, auth, ping, error } kind = Kind::error;
+  std::string error;
+};
+
+/// Applies a client message (`subscribe`, `unsubscribe`, `auth`, `ping`) to `sub`.
+ClientCommand apply_client_message(std::string_view text, Subscription& sub);
+
+/// Sink for live messages; implementations are thread-safe.
+class LiveClient {
+ public:
+  virtual ~LiveClient() = default;
+  /// Queues a measurement message for `device` (rate cap and queue bound apply).
+  virtual void deliver(const std::string& device, std::shared_ptr<const std::string> msg) = 0;
+};
+
+/// A client's bounded queue with per-device coalescing under a rate cap. Not thread-safe:
+/// owned by one session and used on its strand.
+class Outbox {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit Outbox(std::size_t limit) : limit_(limit) {}
+
+  void set_rate(double hz);
+  /// Queues a message; with a rate cap, a device's messages closer than 1/hz apart are
+  /// coalesced to the newest. Returns how many queued messages were dropped to stay bounded.
+  std::size_t push(const std::string& key, std::shared_ptr<const std::string> msg,
+                   Clock::time_point now);
+  /// Moves coalesced messages whose time has come into the queue; returns drops.
+  std::size_t release_due(Clock::time_point now);
+  /// Earliest time a coalesced message becomes due.
+  std::optional<Clock::time_point> next_due() const;
+  std::shared_ptr<const std::string> pop();
+  bool empty() const { return queue_.empty(); }
+  std::size_t size() const { return queue_.size(); }
+
+ private:
+  std::size_t enqueue(std::shared_ptr<const std::string> msg);
+  struct Pending {
+    std::shared_ptr<const std::string> msg;
+    Clock::time_point due;
+  };
+  std::size_t limit_;
+  Clock::duration min_gap_{0};
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::unordered_map<std::string, Clock::time_point> last_sent_;
+  std::unordered_map<std::string, Pending> pending_;
+};
+
+class LiveHub {
+ public:
+  explicit LiveHub(store::Store& store, obs::Registry* metrics = nullptr);
+
+  std::uint64_t add(std::weak_ptr<LiveClient> client);
+  void remove(std::uint64_t id);
+  /// Replaces a client's subscription.
+  void update(std::uint64_t id, const Subscription& sub);
+  /// `{"type":"snapshot","data":[…]}` with the latest sample of each device `sub` wants.
+  std::string snapshot(const Subscription& sub) const;
+  /// Sends `measurement` messages for newly stored samples to the clients that want them.
+  void publish(const std::vector<store::StoredSample>& samples);
+  std::size_t clients() const;
+
+  obs::Counter* dropped_counter() const { return dropped_; }
+
+ private:
+  struct Entry {
+    std::weak_ptr<LiveClient> client;
+    Subscription sub;
+  };
+  store::Store& store_;
+  mutable std::mutex mu_;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, Entry> clients_;
+  obs::Counter* dropped_ = nullptr;
+  obs::Counter* sent_ = nullptr;
+};
+
+}  // namespace remhart::api

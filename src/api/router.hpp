@@ -1,0 +1,41 @@
+#pragma once
+// Route table with path parameters (`/api/grid/devices/{id}`), declared permissions and the
+// per-route request metrics.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/http.hpp"
+
+namespace remhart::obs {
+class Registry;
+}
+
+namespace remhart::api {
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  Permission permission;
+  Handler handler;
+  std::vector<std::string> segments;  // "{name}" segments capture
+};
+
+class Router {
+ public:
+  explicit Router(obs::Registry* metrics = nullptr) : metrics_(metrics) {}
+
+  void add(std::string method, std::string pattern, Permission permission, Handler handler);
+
+  /// Finds the route, fills path parameters, runs the handler; maps thrown errors to responses
+  /// and answers 404 / 405 itself. Records request count and latency per route.
+  void dispatch(HttpRequest& req, Reply reply) const;
+
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  obs::Registry* metrics_;
+  std::vector<Route> routes_;
+};
+
+}  // namespace remhart::api

@@ -1,0 +1,454 @@
+// Boost.Beast glue: sessions per connection (a strand each), the router for HTTP, the live hub
+// for WebSocket. Follows Beast's advanced-server and chat-multi examples' patterns.
+#include <utility>  // before asio under C++20 (see DESIGN.md)
+
+#include "api/server.hpp"
+
+#include <array>
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "api/errors.hpp"
+#include "api/live_hub.hpp"
+#include "api/router.hpp"
+#include "obs/metrics.hpp"
+
+namespace remhart::api {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+struct Shared {
+  ServerOptions opt;
+  const Router& router;
+  LiveHub& hub;
+  obs::Registry* metrics;
+  std::atomic<int> in_flight{0};
+  std::atomic<std::uint64_t> request_seq{0};
+  std::uint64_t request_salt = std::random_device{}() * 0x9E3779B97F4A7C15ULL;
+};
+
+std::string make_request_id(Shared& sh, std::string_view incoming) {
+  if (!incoming.empty() && incoming.size() <= 64 &&
+      incoming.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+          std::string_view::npos) {
+    return std::string(incoming);
+  }
+  const std::uint64_t n = sh.request_seq.fetch_add(1) + sh.request_salt;
+  std::uint64_t x = n * 0xD6E8FEB86659FD93ULL;
+  x ^= x >> 32;
+  char buf[17];
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int k = 15; k >= 0; --k) {
+    buf[k] = kHex[x & 15];
+    x >>= 4;
+  }
+  return std::string(buf, 16);
+}
+
+// ---- WebSocket ------------------------------------------------------------------------------
+
+class WsSession : public LiveClient, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(tcp::socket&& socket, Shared& sh)
+      : ws_(std::move(socket)),
+        timer_(ws_.get_executor()),
+        sh_(sh),
+        outbox_(sh.opt.ws_queue_limit) {}
+
+  ~WsSession() override {
+    if (id_) sh_.hub.remove(id_);
+  }
+
+  void start(http::request<http::string_body> req) {
+    ws_.set_option(websocket::stream_base::timeout{
+        std::chrono::seconds(10), std::chrono::seconds(60), true});  // ping after 30 s of silence
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "remhart"); }));
+    ws_.read_message_max(sh_.opt.ws_message_limit);
+    ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+  }
+
+  void deliver(const std::string& device, std::shared_ptr<const std::string> msg) override {
+    net::post(ws_.get_executor(),
+              [self = shared_from_this(), device, msg = std::move(msg)]() mutable {
+                if (self->closed_) return;
+                self->count_drops(self->outbox_.push(device, std::move(msg), Outbox::Clock::now()));
+                self->arm_timer();
+                self->do_write();
+              });
+  }
+
+ private:
+  void on_accept(beast::error_code ec) {
+    if (ec) return;
+    id_ = sh_.hub.add(weak_from_this());
+    send_text(sh_.hub.snapshot(sub_));
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) {
+      close();
+      return;
+    }
+    const std::string text = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    const auto cmd = apply_client_message(text, sub_);
+    using Kind = ClientCommand::Kind;
+    switch (cmd.kind) {
+      case Kind::subscribe:
+        outbox_.set_rate(sub_.max_rate_hz);
+        sh_.hub.update(id_, sub_);
+        send_text(sh_.hub.snapshot(sub_));
+        break;
+      case Kind::unsubscribe:
+        sh_.hub.update(id_, sub_);
+        break;
+      case Kind::ping:
+        send_text(R"({"type":"pong"})");
+        break;
+      case Kind::auth:
+        break;  // tokens are checked once authentication exists (security issue)
+      case Kind::error: {
+        std::string m = R"({"type":"error","data":{"message":)";
+        nlohmann_free_escape(m, cmd.error);
+        m += "}}";
+        send_text(std::move(m));
+        break;
+      }
+    }
+    do_read();
+  }
+
+  static void nlohmann_free_escape(std::string& out, const std::string& s) {
+    out.push_back('"');
+    for (char c : s) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
+    }
+    out.push_back('"');
+  }
+
+  void send_text(std::string text) {
+    count_drops(outbox_.push({}, std::make_shared<const std::string>(std::move(text)),
+                             Outbox::Clock::now()));
+    do_write();
+  }
+
+  void count_drops(std::size_t n) {
+    if (n && sh_.hub.dropped_counter()) sh_.hub.dropped_counter()->inc(n);
+  }
+
+  void arm_timer() {
+    if (timer_armed_) return;
+    const auto due = outbox_.next_due();
+    if (!due) return;
+    timer_armed_ = true;
+    timer_.expires_at(*due);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      self->timer_armed_ = false;
+      if (ec || self->closed_) return;
+      self->count_drops(self->outbox_.release_due(Outbox::Clock::now()));
+      self->arm_timer();
+      self->do_write();
+    });
+  }
+
+  void do_write() {
+    if (writing_ || closed_) return;
+    current_ = outbox_.pop();
+    if (!current_) return;
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(*current_),
+                    beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    current_.reset();
+    if (ec) {
+      close();
+      return;
+    }
+    do_write();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
+    if (id_) sh_.hub.remove(id_);
+    id_ = 0;
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  net::steady_timer timer_;
+  Shared& sh_;
+  beast::flat_buffer buffer_;
+  Outbox outbox_;
+  Subscription sub_;
+  std::shared_ptr<const std::string> current_;
+  std::uint64_t id_ = 0;
+  bool writing_ = false;
+  bool timer_armed_ = false;
+  bool closed_ = false;
+};
+
+// ---- HTTP -----------------------------------------------------------------------------------
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket&& socket, Shared& sh) : stream_(std::move(socket)), sh_(sh) {}
+
+  ~HttpSession() {
+    if (busy_) --sh_.in_flight;
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+  }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(sh_.opt.body_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(sh_.opt.header_limit));
+    stream_.expires_after(sh_.opt.header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return fail(ec);
+    if (websocket::is_upgrade(parser_->get())) {
+      if (parser_->get().target() == "/ws/grid-data" ||
+          parser_->get().target().starts_with("/ws/grid-data?")) {
+        stream_.expires_never();
+        std::make_shared<WsSession>(stream_.release_socket(), sh_)->start(parser_->release());
+        return;
+      }
+    }
+    if (parser_->is_done()) return on_read({}, 0);
+    stream_.expires_after(sh_.opt.body_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) return fail(ec);
+    auto& msg = parser_->get();
+    HttpRequest req;
+    req.method = std::string(msg.method_string().data(), msg.method_string().size());
+    const std::string_view target(msg.target().data(), msg.target().size());
+    const std::size_t qpos = target.find('?');
+    req.path = percent_decode(target.substr(0, qpos));
+    if (qpos != std::string_view::npos) req.query = parse_query(target.substr(qpos + 1));
+    for (const auto& f : msg) {
+      std::string name(f.name_string().data(), f.name_string().size());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace(std::move(name), std::string(f.value().data(), f.value().size()));
+    }
+    req.body = std::move(msg.body());
+    req.request_id = make_request_id(sh_, req.header("x-request-id"));
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    request_id_ = req.request_id;
+    head_ = req.method == "HEAD";
+    busy_ = true;
+    ++sh_.in_flight;
+    stream_.expires_never();  // the handler may take a while (durable commit); no read pending
+    sh_.router.dispatch(req, [self = shared_from_this()](HttpResponse r) {
+      net::post(self->stream_.get_executor(),
+                [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
+    });
+  }
+
+  void write(HttpResponse r) {
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), version_);
+    res->set(http::field::server, "remhart");
+    res->set("X-Request-Id", request_id_);
+    if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    res->keep_alive(keep_alive_ && !close_after_);
+    if (!head_) res->body() = std::move(r.body);
+    res->prepare_payload();
+    stream_.expires_after(sh_.opt.body_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        self->on_write(ec, res->need_eof());
+                      });
+  }
+
+  void on_write(beast::error_code ec, bool close) {
+    if (busy_) {
+      busy_ = false;
+      --sh_.in_flight;
+    }
+    if (ec) return;
+    if (close) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      if (close_after_) drain();
+      return;
+    }
+    do_read();
+  }
+
+  // Lingering close after an error reply: read and discard what the client is still sending
+  // (bounded in bytes and time), so closing does not reset the connection before the client
+  // has read the reply.
+  void drain() {
+    if (drained_ > kMaxDrain) return;
+    stream_.expires_after(std::chrono::seconds(5));
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (!ec) self->drain();
+                            });
+  }
+
+  // A request that cannot be read: answer what can be answered, then close.
+  void fail(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+        ec == net::error::eof) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      return;
+    }
+    request_id_ = make_request_id(sh_, {});
+    keep_alive_ = false;
+    close_after_ = true;
+    version_ = 11;
+    HttpResponse r;
+    if (ec == http::error::body_limit) {
+      r = error_response(413, "too_large",
+                         "body exceeds " + std::to_string(sh_.opt.body_limit) + " bytes", "",
+                         request_id_);
+    } else if (ec == http::error::header_limit) {
+      r = error_response(431, "bad_request", "request header too large", "", request_id_);
+    } else {
+      r = error_response(400, "bad_request", "malformed HTTP request: " + ec.message(), "",
+                         request_id_);
+    }
+    write(std::move(r));
+  }
+
+  beast::tcp_stream stream_;
+  Shared& sh_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string request_id_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool close_after_ = false;
+  bool head_ = false;
+  bool busy_ = false;
+  static constexpr std::size_t kMaxDrain = 64 * 1024 * 1024;
+  std::size_t drained_ = 0;
+  std::array<char, 16384> scratch_{};
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(ServerOptions opt, const Router& router, LiveHub& hub, obs::Registry* metrics)
+      : sh{std::move(opt), router, hub, metrics},
+        ioc(sh.opt.threads),
+        acceptor(net::make_strand(ioc)),
+        signals(ioc, SIGINT, SIGTERM) {}
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        spdlog::warn("accept failed: {}", ec.message());
+      } else {
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<HttpSession>(std::move(socket), sh)->run();
+      }
+      accept();
+    });
+  }
+
+  void begin_shutdown() {
+    if (stopping.exchange(true)) return;
+    net::post(acceptor.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor.close(ec);
+    });
+    deadline = std::chrono::steady_clock::now() + sh.opt.shutdown_grace;
+    poll_drained();
+  }
+
+  void poll_drained() {
+    if (sh.in_flight.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      ioc.stop();
+      return;
+    }
+    auto timer = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(20));
+    timer->async_wait([this, timer](beast::error_code) { poll_drained(); });
+  }
+
+  Shared sh;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::signal_set signals;
+  std::atomic<bool> stopping{false};
+  std::chrono::steady_clock::time_point deadline;
+};
+
+HttpServer::HttpServer(ServerOptions options, const Router& router, LiveHub& hub,
+                       obs::Registry* metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), router, hub, metrics)) {}
+
+HttpServer::~HttpServer() = default;
+
+std::uint16_t HttpServer::listen() {
+  auto& a = impl_->acceptor;
+  const tcp::endpoint ep(net::ip::make_address(impl_->sh.opt.host), impl_->sh.opt.port);
+  a.open(ep.protocol());
+  a.set_option(net::socket_base::reuse_address(true));
+  a.bind(ep);
+  a.listen(net::socket_base::max_listen_connections);
+  impl_->accept();
+  impl_->signals.async_wait([this](beast::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {} received: finishing requests in flight, then stopping", sig);
+    impl_->begin_shutdown();
+  });
+  return a.local_endpoint().port();
+}
+
+void HttpServer::run() {
+  std::vector<std::thread> extra;
+  for (int k = 1; k < impl_->sh.opt.threads; ++k) extra.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : extra) t.join();
+}
+
+void HttpServer::shutdown() {
+  impl_->begin_shutdown();
+}
+
+}  // namespace remhart::api

@@ -1,0 +1,52 @@
+#pragma once
+// The HTTP/1.1 + WebSocket server. Beast lives only in server.cpp; this header is plain C++.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace remhart::obs {
+class Registry;
+}
+
+namespace remhart::api {
+
+class Router;
+class LiveHub;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  int threads = 2;
+  std::size_t body_limit = 16 * 1024 * 1024;
+  std::size_t header_limit = 16 * 1024;
+  std::chrono::seconds header_timeout{30};  ///< whole request header, including keep-alive idle
+  std::chrono::seconds body_timeout{60};
+  std::size_t ws_queue_limit = 1024;         ///< per client; beyond it the oldest are dropped
+  std::size_t ws_message_limit = 64 * 1024;  ///< largest client message
+  std::chrono::milliseconds shutdown_grace{10000};
+};
+
+class HttpServer {
+ public:
+  HttpServer(ServerOptions options, const Router& router, LiveHub& hub,
+             obs::Registry* metrics = nullptr);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  /// Binds and starts accepting; returns the bound port (useful with port 0).
+  std::uint16_t listen();
+  /// Runs the I/O threads until shutdown; SIGINT/SIGTERM start a graceful shutdown.
+  void run();
+  /// Stops accepting, waits (up to the grace period) for requests in flight to be answered,
+  /// then stops. Safe from any thread.
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace remhart::api

@@ -1,0 +1,203 @@
+#include "app/config.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <variant>
+
+#include <toml++/toml.h>
+
+namespace remhart::app {
+namespace {
+
+using Field =
+    std::variant<std::string Config::*, std::int64_t Config::*, double Config::*, bool Config::*>;
+
+const std::vector<std::pair<std::string, Field>>& fields() {
+  static const std::vector<std::pair<std::string, Field>> kFields = {
+      {"server.host", &Config::host},
+      {"server.port", &Config::port},
+      {"server.io_threads", &Config::io_threads},
+      {"server.job_threads", &Config::job_threads},
+      {"server.body_limit_mb", &Config::body_limit_mb},
+      {"server.header_timeout_s", &Config::header_timeout_s},
+      {"server.ws_queue_limit", &Config::ws_queue_limit},
+      {"storage.data_dir", &Config::data_dir},
+      {"storage.durability", &Config::durability},
+      {"storage.max_queued_samples", &Config::max_queued_samples},
+      {"ingest.auto_register", &Config::auto_register},
+      {"ingest.max_future_skew_s", &Config::max_future_skew_s},
+      {"ingest.max_batch", &Config::max_batch},
+      {"ingest.default_device", &Config::default_device},
+      {"ingest.default_nominal_voltage", &Config::default_nominal_voltage},
+      {"ingest.default_rated_current", &Config::default_rated_current},
+      {"ingest.default_nominal_frequency", &Config::default_nominal_frequency},
+      {"demo.enabled", &Config::demo},
+      {"demo.devices", &Config::demo_devices},
+      {"demo.interval_s", &Config::demo_interval_s},
+      {"log.level", &Config::log_level},
+      {"log.json", &Config::log_json},
+  };
+  return kFields;
+}
+
+std::string env_name(const std::string& key) {
+  std::string e = "REMHART_";
+  for (char c : key) e.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(c)));
+  return e;
+}
+
+void set_from_text(Config& c, const std::string& key, const Field& field, const std::string& text,
+                   const std::string& source) {
+  auto bad = [&](const char* expected) {
+    throw ConfigError(key + ": '" + text + "' is not " + expected + " (from " + source + ")");
+  };
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_cvref_t<decltype(c.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          c.*member = text;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          if (text == "true" || text == "1" || text == "yes" || text == "on") {
+            c.*member = true;
+          } else if (text == "false" || text == "0" || text == "no" || text == "off") {
+            c.*member = false;
+          } else {
+            bad("a boolean");
+          }
+        } else {
+          T v{};
+          auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+          if (ec != std::errc() || p != text.data() + text.size()) {
+            bad(std::is_same_v<T, double> ? "a number" : "an integer");
+          }
+          c.*member = v;
+        }
+      },
+      field);
+}
+
+std::string node_text(const toml::node& n) {
+  if (auto s = n.as_string()) return s->get();
+  if (auto i = n.as_integer()) return std::to_string(i->get());
+  if (auto f = n.as_floating_point()) {
+    char buf[64];
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, f->get());
+    (void)ec;
+    return std::string(buf, p);
+  }
+  if (auto b = n.as_boolean()) return b->get() ? "true" : "false";
+  return {};
+}
+
+void check(bool ok, const std::string& key, const std::string& message) {
+  if (!ok) throw ConfigError(key + ": " + message);
+}
+
+void validate(const Config& c) {
+  check(!c.host.empty(), "server.host", "must not be empty");
+  check(c.port >= 0 && c.port <= 65535, "server.port", "must be 0–65535 (0 picks a free port)");
+  check(c.io_threads >= 1 && c.io_threads <= 64, "server.io_threads", "must be 1–64");
+  check(c.job_threads >= 1 && c.job_threads <= 64, "server.job_threads", "must be 1–64");
+  check(c.body_limit_mb >= 1 && c.body_limit_mb <= 1024, "server.body_limit_mb", "must be 1–1024");
+  check(c.header_timeout_s >= 1 && c.header_timeout_s <= 3600, "server.header_timeout_s",
+        "must be 1–3600");
+  check(c.ws_queue_limit >= 1 && c.ws_queue_limit <= 1000000, "server.ws_queue_limit",
+        "must be 1–1000000");
+  check(!c.data_dir.empty(), "storage.data_dir", "must not be empty");
+  check(c.durability == "normal" || c.durability == "fsync", "storage.durability",
+        "must be \"normal\" or \"fsync\"");
+  check(c.max_queued_samples >= 10000, "storage.max_queued_samples", "must be at least 10000");
+  check(c.max_future_skew_s >= 0, "ingest.max_future_skew_s", "must not be negative");
+  check(c.max_batch >= 1 && c.max_batch <= 100000, "ingest.max_batch", "must be 1–100000");
+  check(c.default_nominal_voltage > 0, "ingest.default_nominal_voltage", "must be positive");
+  check(c.default_rated_current > 0, "ingest.default_rated_current", "must be positive");
+  check(c.default_nominal_frequency == 50 || c.default_nominal_frequency == 60,
+        "ingest.default_nominal_frequency", "must be 50 or 60");
+  check(c.demo_devices >= 1 && c.demo_devices <= 1000, "demo.devices", "must be 1–1000");
+  check(c.demo_interval_s >= 0.01 && c.demo_interval_s <= 3600, "demo.interval_s",
+        "must be 0.01–3600");
+  static const std::vector<std::string> kLevels = {"trace", "debug", "info",
+                                                   "warn",  "error", "off"};
+  check(std::find(kLevels.begin(), kLevels.end(), c.log_level) != kLevels.end(), "log.level",
+        "must be trace, debug, info, warn, error or off");
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> describe(const Config& c) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, field] : fields()) {
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_cvref_t<decltype(c.*member)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            out.emplace_back(key, c.*member);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            out.emplace_back(key, c.*member ? "true" : "false");
+          } else if constexpr (std::is_same_v<T, double>) {
+            char buf[64];
+            auto [p, ec] = std::to_chars(buf, buf + sizeof buf, c.*member);
+            (void)ec;
+            out.emplace_back(key, std::string(buf, p));
+          } else {
+            out.emplace_back(key, std::to_string(c.*member));
+          }
+        },
+        field);
+  }
+  return out;
+}
+
+Config load_config(const std::optional<std::string>& file,
+                   const std::function<const char*(const char*)>& getenv,
+                   const std::vector<std::pair<std::string, std::string>>& overrides) {
+  Config c;
+  std::map<std::string, Field> by_key(fields().begin(), fields().end());
+  std::optional<std::string> path = file;
+  if (!path) {
+    if (const char* e = getenv("REMHART_CONFIG")) path = e;
+  }
+  if (!path && std::filesystem::exists("remhart.toml")) path = "remhart.toml";
+  if (path) {
+    if (!std::filesystem::exists(*path)) throw ConfigError("config file " + *path + " not found");
+    toml::table tbl;
+    try {
+      tbl = toml::parse_file(*path);
+    } catch (const toml::parse_error& e) {
+      throw ConfigError(*path + ":" + std::to_string(e.source().begin.line) + ": " +
+                        std::string(e.description()));
+    }
+    for (const auto& [section, node] : tbl) {
+      const auto* t = node.as_table();
+      if (!t) {
+        throw ConfigError(*path + ": '" + std::string(section.str()) +
+                          "' must be a [section] table");
+      }
+      for (const auto& [name, value] : *t) {
+        const std::string key = std::string(section.str()) + "." + std::string(name.str());
+        const auto it = by_key.find(key);
+        if (it == by_key.end()) throw ConfigError(*path + ": unknown setting '" + key + "'");
+        const std::string text = node_text(value);
+        if (text.empty() && !value.is_string()) {
+          throw ConfigError(key + ": unsupported value type (from " + *path + ")");
+        }
+        set_from_text(c, key, it->second, text, *path);
+      }
+    }
+  }
+  for (const auto& [key, field] : fields()) {
+    const std::string name = env_name(key);
+    if (const char* v = getenv(name.c_str())) set_from_text(c, key, field, v, name);
+  }
+  for (const auto& [key, text] : overrides) {
+    const auto it = by_key.find(key);
+    if (it == by_key.end()) throw ConfigError("unknown setting '" + key + "'");
+    set_from_text(c, key, it->second, text, "command line");
+  }
+  validate(c);
+  return c;
+}
+
+}  // namespace remhart::app

@@ -1,0 +1,60 @@
+#pragma once
+// Configuration: defaults < remhart.toml < REMHART_* environment < command-line flags.
+// Every setting has a dotted key (`server.port`); its environment name is REMHART_ + the key in
+// upper case with dots as underscores (`REMHART_SERVER_PORT`).
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace remhart::app {
+
+struct Config {
+  // [server]
+  std::string host = "127.0.0.1";
+  std::int64_t port = 8080;
+  std::int64_t io_threads = 2;
+  std::int64_t job_threads = 2;
+  std::int64_t body_limit_mb = 16;
+  std::int64_t header_timeout_s = 30;
+  std::int64_t ws_queue_limit = 1024;
+  // [storage]
+  std::string data_dir = "./data";
+  std::string durability = "normal";  // normal | fsync
+  std::int64_t max_queued_samples = 400000;
+  // [ingest]
+  bool auto_register = false;
+  std::int64_t max_future_skew_s = 300;
+  std::int64_t max_batch = 10000;
+  std::string default_device = "meter-01";
+  double default_nominal_voltage = 230.0;
+  double default_rated_current = 100.0;
+  double default_nominal_frequency = 50.0;
+  // [demo]
+  bool demo = true;
+  std::int64_t demo_devices = 6;
+  double demo_interval_s = 1.0;
+  // [log]
+  std::string log_level = "info";
+  bool log_json = false;
+};
+
+/// A setting that failed to load or validate; the message names it and where it came from.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Every known key with its current value as text (for `config check`).
+std::vector<std::pair<std::string, std::string>> describe(const Config& c);
+
+/// Builds the configuration. `file` is read when given (an explicitly named file must exist);
+/// `getenv` reads the environment; `overrides` are flag values as (key, text).
+Config load_config(const std::optional<std::string>& file,
+                   const std::function<const char*(const char*)>& getenv,
+                   const std::vector<std::pair<std::string, std::string>>& overrides);
+
+}  // namespace remhart::app

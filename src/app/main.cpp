@@ -1,0 +1,99 @@
+// remhart: the command line. Exit codes: 0 ok, 1 failure, 2 usage.
+#include <cstdlib>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "app/config.hpp"
+#include "app/serve.hpp"
+
+int main(int argc, char** argv) {
+  using remhart::app::Config;
+  CLI::App app{"REMHART Twin: a real-time digital twin of an electrical distribution grid"};
+  app.require_subcommand(1);
+
+  std::optional<std::string> config_file;
+  std::vector<std::pair<std::string, std::string>> overrides;
+
+  auto* serve = app.add_subcommand("serve", "Run the server (HTTP API, live stream, dashboard)");
+  std::string host, data_dir, durability;
+  std::int64_t port = -1;
+  bool no_demo = false;
+  serve->add_option("--config", config_file, "Configuration file (remhart.toml)");
+  serve->add_option("--host", host, "Address to listen on (default 127.0.0.1)");
+  serve->add_option("--port", port, "Port to listen on; 0 picks a free one (default 8080)");
+  serve->add_option("--data-dir", data_dir, "Data directory (default ./data)");
+  serve->add_option("--durability", durability, "normal (survives a crash) or fsync (power loss)");
+  serve->add_flag("--no-demo", no_demo, "Do not start the demo feed");
+
+  auto* version = app.add_subcommand("version", "Print the version");
+  bool version_json = false;
+  version->add_flag("--json", version_json, "Machine-readable output");
+
+  auto* config = app.add_subcommand("config", "Configuration tools");
+  config->require_subcommand(1);
+  auto* check =
+      config->add_subcommand("check", "Load and validate the configuration, then print it");
+  bool check_json = false;
+  check->add_option("--config", config_file, "Configuration file (remhart.toml)");
+  check->add_flag("--json", check_json, "Machine-readable output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  if (*version) {
+    if (version_json) {
+      std::cout << nlohmann::json{{"version", REMHART_VERSION}}.dump() << "\n";
+    } else {
+      std::cout << "remhart " << REMHART_VERSION << "\n";
+    }
+    return 0;
+  }
+
+  if (!host.empty()) overrides.emplace_back("server.host", host);
+  if (port >= 0) overrides.emplace_back("server.port", std::to_string(port));
+  if (!data_dir.empty()) overrides.emplace_back("storage.data_dir", data_dir);
+  if (!durability.empty()) overrides.emplace_back("storage.durability", durability);
+  if (no_demo) overrides.emplace_back("demo.enabled", "false");
+
+  Config cfg;
+  try {
+    cfg = remhart::app::load_config(
+        config_file, [](const char* n) { return std::getenv(n); }, overrides);
+  } catch (const remhart::app::ConfigError& e) {
+    std::cerr << "remhart: configuration error: " << e.what() << "\n";
+    return 2;
+  }
+
+  if (*check) {
+    const auto items = remhart::app::describe(cfg);
+    if (check_json) {
+      nlohmann::json j = nlohmann::json::object();
+      for (const auto& [k, v] : items) j[k] = v;
+      std::cout << j.dump(2) << "\n";
+    } else {
+      for (const auto& [k, v] : items) std::cout << k << " = " << v << "\n";
+      std::cout << "configuration OK\n";
+    }
+    return 0;
+  }
+
+  try {
+    remhart::app::setup_logging(cfg);
+    return remhart::app::serve(cfg);
+  } catch (const std::exception& e) {
+    spdlog::critical("remhart: {}", e.what());
+    std::cerr << "remhart: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,160 @@
+// The composition root: builds every service, wires them and runs the server.
+#include "app/serve.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <thread>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "api/context.hpp"
+#include "api/live_hub.hpp"
+#include "api/router.hpp"
+#include "api/server.hpp"
+#include "core/error.hpp"
+#include "core/thread_pool.hpp"
+#include "ingest/ingest_service.hpp"
+#include "obs/metrics.hpp"
+#include "sim/demo_feed.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace remhart::app {
+
+void setup_logging(const Config& c) {
+  auto logger = spdlog::stdout_logger_mt("remhart");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(c.log_level));
+  if (c.log_json) {
+    spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%v"})",
+                        spdlog::pattern_time_type::utc);
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
+  }
+  spdlog::flush_on(spdlog::level::info);
+}
+
+namespace {
+
+// Feeds demo samples through the normal ingestion path until stopped.
+class DemoLoop {
+ public:
+  DemoLoop(store::Store& store, ingest::IngestService& ingest, const Config& c)
+      : feed_(static_cast<std::size_t>(c.demo_devices), 20261128),
+        ingest_(ingest),
+        interval_(std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::duration<double>(c.demo_interval_s))) {
+    const auto known = store.devices();
+    for (const auto& d : feed_.devices()) {
+      if (!known->count(d.id)) store.create_device(d);
+    }
+    thread_ = std::thread([this] { run(); });
+  }
+  ~DemoLoop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    auto next = std::chrono::steady_clock::now();
+    while (!stop_) {
+      ingest::ParsedBatch batch;
+      batch.samples = feed_.step(core::now_us());
+      for (std::size_t k = 0; k < batch.samples.size(); ++k) {
+        batch.positions.push_back(k);
+        batch.lines.push_back(0);
+      }
+      batch.items = batch.samples.size();
+      ingest_.ingest(std::move(batch), std::string(core::kOriginReal), false,
+                     [](ingest::IngestOutcome o) {
+                       if (o.status != ingest::IngestStatus::ok || !o.reply.rejected.empty()) {
+                         spdlog::warn("demo feed: batch not fully stored ({} rejected) {}",
+                                      o.reply.rejected.size(), o.error);
+                       }
+                     });
+      next += interval_;
+      cv_.wait_until(lock, next, [this] { return stop_; });
+    }
+  }
+
+  sim::DemoFeed feed_;
+  ingest::IngestService& ingest_;
+  std::chrono::microseconds interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int serve(const Config& c) {
+  std::filesystem::create_directories(c.data_dir);
+  obs::Registry metrics;
+  store::SqliteOptions so;
+  so.path = (std::filesystem::path(c.data_dir) / "remhart.db").string();
+  so.fsync = c.durability == "fsync";
+  so.max_queued_samples = static_cast<std::size_t>(c.max_queued_samples);
+  store::SqliteStore store(so, &metrics);
+
+  ingest::IngestOptions io;
+  io.limits.max_future_skew = c.max_future_skew_s * core::kUsPerSecond;
+  io.auto_register = c.auto_register;
+  io.max_batch = static_cast<std::size_t>(c.max_batch);
+  io.new_device_defaults.nominal_voltage = c.default_nominal_voltage;
+  io.new_device_defaults.rated_current = c.default_rated_current;
+  io.new_device_defaults.nominal_frequency = c.default_nominal_frequency;
+  ingest::IngestService ingest(store, io, &metrics);
+
+  api::LiveHub hub(store, &metrics);
+  core::ThreadPool jobs(static_cast<std::size_t>(c.job_threads));
+  core::ThreadPool fanout(1);  // keeps live messages in commit order, off the storage thread
+  store.set_commit_listener([&](const std::vector<store::StoredSample>& samples) {
+    if (hub.clients() == 0) return;
+    auto copy = std::make_shared<std::vector<store::StoredSample>>(samples);
+    fanout.post([&hub, copy] { hub.publish(*copy); });
+  });
+
+  std::atomic<bool> ready{false};
+  api::ApiContext ctx{store,
+                      ingest,
+                      hub,
+                      metrics,
+                      [&jobs](std::function<void()> fn) { jobs.post(std::move(fn)); },
+                      c.default_device,
+                      REMHART_VERSION,
+                      core::now_us(),
+                      [&ready] { return ready.load(); }};
+  api::Router router(&metrics);
+  api::add_grid_routes(router, ctx);
+  api::add_ops_routes(router, ctx);
+
+  api::ServerOptions opt;
+  opt.host = c.host;
+  opt.port = static_cast<std::uint16_t>(c.port);
+  opt.threads = static_cast<int>(c.io_threads);
+  opt.body_limit = static_cast<std::size_t>(c.body_limit_mb) * 1024 * 1024;
+  opt.header_timeout = std::chrono::seconds(c.header_timeout_s);
+  opt.ws_queue_limit = static_cast<std::size_t>(c.ws_queue_limit);
+  api::HttpServer server(opt, router, hub, &metrics);
+  const auto port = server.listen();
+  std::unique_ptr<DemoLoop> demo;
+  if (c.demo) demo = std::make_unique<DemoLoop>(store, ingest, c);
+  ready = true;
+  spdlog::info("listening on http://{}:{}", c.host, port);
+  server.run();
+  ready = false;
+  demo.reset();
+  spdlog::info("stopping: flushing storage");
+  store.set_commit_listener(nullptr);
+  return 0;
+}
+
+}  // namespace remhart::app

@@ -1,0 +1,64 @@
+#pragma once
+// The ingestion pipeline entry: validated samples go to the store, the reply comes once durable.
+#include <functional>
+#include <string>
+
+#include "core/measurement.hpp"
+#include "ingest/parse.hpp"
+#include "ingest/validate.hpp"
+#include "store/store.hpp"
+
+namespace remhart::obs {
+class Registry;
+class Counter;
+}  // namespace remhart::obs
+
+namespace remhart::ingest {
+
+struct IngestOptions {
+  ValidationLimits limits;
+  bool auto_register = false;
+  core::Device new_device_defaults;  ///< ratings given to auto-registered devices
+  std::size_t max_batch = 10'000;
+};
+
+struct IngestReply {
+  std::size_t accepted = 0;
+  std::size_t duplicates = 0;
+  std::vector<ItemError> rejected;
+};
+
+enum class IngestStatus {
+  ok,             ///< processed (possibly with rejected items)
+  unprocessable,  ///< atomic batch with invalid items: nothing stored
+  unavailable,    ///< back-pressure: retry later
+  failed,         ///< storage failed
+};
+
+struct IngestOutcome {
+  IngestStatus status = IngestStatus::ok;
+  IngestReply reply;
+  std::string error;
+};
+
+class IngestService {
+ public:
+  IngestService(store::Store& store, IngestOptions options, obs::Registry* metrics = nullptr);
+
+  /// Validates a parsed batch and submits its valid samples. `done` runs exactly once, on the
+  /// storage thread after commit or on the calling thread when nothing needs storing.
+  void ingest(ParsedBatch batch, std::string origin, bool atomic,
+              std::function<void(IngestOutcome)> done);
+
+  const IngestOptions& options() const { return opt_; }
+
+ private:
+  store::Store& store_;
+  IngestOptions opt_;
+  obs::Counter* accepted_ = nullptr;
+  obs::Counter* duplicates_ = nullptr;
+  obs::Counter* rejected_ = nullptr;
+  obs::Counter* refused_ = nullptr;
+};
+
+}  // namespace remhart::ingest

@@ -1,0 +1,767 @@
+#include "store/sqlite_store.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <future>
+#include <map>
+
+#include "core/error.hpp"
+#include "obs/metrics.hpp"
+#include "store/block_codec.hpp"
+#include "store/sqlite.hpp"
+
+namespace remhart::store {
+
+using core::Record;
+using core::TimeUs;
+
+namespace {
+
+// Versioned migrations; PRAGMA user_version records how many have run.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE devices(
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
+  nominal_voltage REAL NOT NULL, rated_current REAL NOT NULL, nominal_frequency REAL NOT NULL,
+  element TEXT NOT NULL, site TEXT NOT NULL, lat REAL, lon REAL, tags TEXT NOT NULL);
+CREATE TABLE series(id INTEGER PRIMARY KEY, device TEXT NOT NULL, origin TEXT NOT NULL,
+  UNIQUE(device, origin));
+CREATE TABLE log(id INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+CREATE TABLE blocks(id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL, t0 INTEGER NOT NULL,
+  t1 INTEGER NOT NULL, n INTEGER NOT NULL, stats BLOB NOT NULL);
+CREATE INDEX blocks_by_series ON blocks(series_id, t1);
+CREATE TABLE block_data(id INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+)sql",
+};
+
+// A log row is a sequence of fixed-size entries: series id, timestamp, the 20 values.
+struct LogEntry {
+  std::int64_t series_id;
+  TimeUs ts;
+  core::Values values;
+};
+static_assert(sizeof(LogEntry) == 16 + sizeof(core::Values));
+
+std::string series_key(std::string_view device, std::string_view origin) {
+  std::string k;
+  k.reserve(device.size() + origin.size() + 1);
+  k.append(origin).push_back('\x1f');
+  k.append(device);
+  return k;
+}
+
+std::string join_tags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) {
+    if (!out.empty()) out.push_back('\n');
+    out += t;
+  }
+  return out;
+}
+
+std::vector<std::string> split_tags(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    const std::size_t end = std::min(s.find('\n', start), s.size());
+    out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool by_ts(const Record& a, const Record& b) {
+  return a.ts < b.ts;
+}
+
+}  // namespace
+
+struct SqliteStore::Series {
+  std::int64_t id;
+  std::string device;
+  std::string origin;
+  std::vector<Record> tail;                                 // sorted, not yet in blocks
+  TimeUs flushed_max = std::numeric_limits<TimeUs>::min();  // newest ts in blocks
+  std::optional<Record> latest;
+  // Writer thread only, during one group commit.
+  std::vector<Record> staged;
+  TimeUs staged_max = std::numeric_limits<TimeUs>::min();
+
+  TimeUs max_ts() const {
+    TimeUs m = std::max(flushed_max, staged_max);
+    return tail.empty() ? m : std::max(m, tail.back().ts);
+  }
+};
+
+struct SqliteStore::Job {
+  std::string origin;
+  std::vector<core::Sample> samples;
+  WriteCallback done;
+  std::function<void()> control;  // runs on the writer thread instead of a write
+};
+
+struct SqliteStore::Metrics {
+  explicit Metrics(obs::Registry& r)
+      : commit(r.histogram("remhart_store_commit_seconds", "Group commit latency")),
+        checkpoint(r.histogram("remhart_store_checkpoint_seconds", "Tail compaction latency")),
+        group_samples(r.counter("remhart_store_samples_written_total", "Samples stored")) {}
+  obs::Histogram& commit;
+  obs::Histogram& checkpoint;
+  obs::Counter& group_samples;
+};
+
+// A read connection borrowed from the pool for one query.
+class SqliteStore::ReaderLease {
+ public:
+  ReaderLease(const SqliteStore& s, std::unique_ptr<Database> db) : s_(s), db_(std::move(db)) {}
+  ReaderLease(ReaderLease&&) = default;
+  ~ReaderLease() {
+    if (!db_) return;
+    std::lock_guard lock(s_.readers_mu_);
+    s_.readers_.push_back(std::move(db_));
+  }
+  Database& db() { return *db_; }
+
+ private:
+  const SqliteStore& s_;
+  std::unique_ptr<Database> db_;
+};
+
+SqliteStore::SqliteStore(SqliteOptions options, obs::Registry* metrics)
+    : opt_(std::move(options)), devices_(std::make_shared<DeviceMap>()) {
+  if (metrics) metrics_ = std::make_unique<Metrics>(*metrics);
+  db_ = std::make_unique<Database>(opt_.path);
+  db_->exec("PRAGMA journal_mode=WAL");
+  db_->exec(opt_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  db_->exec("PRAGMA cache_size=-16000");
+  db_->exec("PRAGMA foreign_keys=ON");
+  migrate();
+  load();
+  last_checkpoint_ = std::chrono::steady_clock::now();
+  writer_ = std::thread([this] { writer_loop(); });
+  if (metrics) {
+    metrics->gauge_fn("remhart_store_queued_samples", "Samples waiting for a group commit",
+                      [this] { return static_cast<double>(stats().queued_samples); });
+    metrics->gauge_fn("remhart_store_tail_samples", "Committed samples not yet compacted",
+                      [this] { return static_cast<double>(stats().tail_samples); });
+  }
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void SqliteStore::migrate() {
+  auto st = db_->prepare("PRAGMA user_version");
+  st.step();
+  const auto version = static_cast<std::size_t>(st.int64(0));
+  st = Statement();
+  constexpr std::size_t kCount = std::size(kMigrations);
+  if (version > kCount) {
+    throw std::runtime_error("database schema version " + std::to_string(version) +
+                             " is newer than this binary understands (" + std::to_string(kCount) +
+                             ")");
+  }
+  for (std::size_t v = version; v < kCount; ++v) {
+    Transaction tx(*db_, true);
+    db_->exec(kMigrations[v]);
+    db_->exec("PRAGMA user_version=" + std::to_string(v + 1));
+    tx.commit();
+  }
+}
+
+void SqliteStore::load() {
+  auto devices = std::make_shared<DeviceMap>();
+  auto st = db_->prepare(
+      "SELECT id, name, kind, nominal_voltage, rated_current, nominal_frequency, element, site, "
+      "lat, lon, tags FROM devices");
+  while (st.step()) {
+    core::Device d;
+    d.id = st.text(0);
+    d.name = st.text(1);
+    d.kind = st.text(2);
+    d.nominal_voltage = st.real(3);
+    d.rated_current = st.real(4);
+    d.nominal_frequency = st.real(5);
+    d.element = st.text(6);
+    d.site = st.text(7);
+    if (!st.is_null(8)) d.lat = st.real(8);
+    if (!st.is_null(9)) d.lon = st.real(9);
+    d.tags = split_tags(st.text(10));
+    (*devices)[d.id] = std::move(d);
+  }
+  devices_ = std::move(devices);
+
+  std::unordered_map<std::int64_t, Series*> by_id;
+  auto ss = db_->prepare("SELECT id, device, origin FROM series");
+  auto newest = db_->prepare(
+      "SELECT b.t1, d.payload FROM blocks b JOIN block_data d ON d.id = b.id "
+      "WHERE b.series_id = ? ORDER BY b.t1 DESC LIMIT 1");
+  while (ss.step()) {
+    auto s = std::make_unique<Series>();
+    s->id = ss.int64(0);
+    s->device = ss.text(1);
+    s->origin = ss.text(2);
+    newest.bind(1, s->id);
+    if (newest.step()) {
+      s->flushed_max = newest.int64(0);
+      if (auto recs = decode_block(newest.blob(1)); recs && !recs->empty()) {
+        s->latest = *std::max_element(recs->begin(), recs->end(), by_ts);
+      }
+    }
+    newest.reset();
+    by_id[s->id] = s.get();
+    series_[series_key(s->device, s->origin)] = std::move(s);
+  }
+
+  auto lg = db_->prepare("SELECT id, payload FROM log ORDER BY id");
+  while (lg.step()) {
+    last_log_id_ = lg.int64(0);
+    const auto bytes = lg.blob(1);
+    for (std::size_t off = 0; off + sizeof(LogEntry) <= bytes.size(); off += sizeof(LogEntry)) {
+      LogEntry e;
+      std::memcpy(&e, bytes.data() + off, sizeof e);
+      const auto it = by_id.find(e.series_id);
+      if (it == by_id.end()) continue;  // its device was deleted
+      it->second->tail.push_back(Record{e.ts, e.values});
+      ++tail_samples_;
+    }
+  }
+  for (auto& [key, s] : series_) {
+    std::sort(s->tail.begin(), s->tail.end(), by_ts);
+    if (!s->tail.empty() && (!s->latest || s->tail.back().ts > s->latest->ts)) {
+      s->latest = s->tail.back();
+    }
+  }
+}
+
+// ---- devices --------------------------------------------------------------------------------
+
+std::shared_ptr<const DeviceMap> SqliteStore::devices() const {
+  std::lock_guard lock(devices_mu_);
+  return devices_;
+}
+
+void SqliteStore::run_on_writer(std::function<void()> fn) {
+  std::promise<void> done;
+  auto fut = done.get_future();
+  {
+    std::lock_guard lock(queue_mu_);
+    Job job;
+    job.control = [&] {
+      try {
+        fn();
+        done.set_value();
+      } catch (...) {
+        done.set_exception(std::current_exception());
+      }
+    };
+    queue_.push_back(std::move(job));
+  }
+  queue_cv_.notify_one();
+  fut.get();
+}
+
+void SqliteStore::save_device(const core::Device& d, bool create) {
+  run_on_writer([&] {
+    const auto current = devices();
+    const bool exists = current->count(d.id) > 0;
+    if (create && exists) {
+      throw core::Error(core::ErrorKind::conflict, "device '" + d.id + "' already exists", "id");
+    }
+    if (!create && !exists) {
+      throw core::Error(core::ErrorKind::not_found, "device '" + d.id + "' not found");
+    }
+    auto st = db_->prepare(
+        "INSERT OR REPLACE INTO devices(id, name, kind, nominal_voltage, rated_current, "
+        "nominal_frequency, element, site, lat, lon, tags) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    st.bind(1, d.id).bind(2, d.name).bind(3, d.kind).bind(4, d.nominal_voltage);
+    st.bind(5, d.rated_current).bind(6, d.nominal_frequency).bind(7, d.element).bind(8, d.site);
+    d.lat ? st.bind(9, *d.lat) : st.bind_null(9);
+    d.lon ? st.bind(10, *d.lon) : st.bind_null(10);
+    st.bind(11, join_tags(d.tags));
+    st.run();
+    auto next = std::make_shared<DeviceMap>(*current);
+    (*next)[d.id] = d;
+    std::lock_guard lock(devices_mu_);
+    devices_ = std::move(next);
+  });
+}
+
+void SqliteStore::create_device(const core::Device& d) {
+  save_device(d, true);
+}
+void SqliteStore::update_device(const core::Device& d) {
+  save_device(d, false);
+}
+
+void SqliteStore::delete_device(std::string_view id_view) {
+  const std::string id(id_view);
+  run_on_writer([&] {
+    const auto current = devices();
+    if (!current->count(id)) {
+      throw core::Error(core::ErrorKind::not_found, "device '" + id + "' not found");
+    }
+    Transaction tx(*db_, true);
+    db_->prepare(
+           "DELETE FROM block_data WHERE id IN (SELECT b.id FROM blocks b JOIN series s ON "
+           "s.id = b.series_id WHERE s.device = ?)")
+        .bind(1, id)
+        .run();
+    db_->prepare("DELETE FROM blocks WHERE series_id IN (SELECT id FROM series WHERE device = ?)")
+        .bind(1, id)
+        .run();
+    db_->prepare("DELETE FROM series WHERE device = ?").bind(1, id).run();
+    db_->prepare("DELETE FROM devices WHERE id = ?").bind(1, id).run();
+    auto next = std::make_shared<DeviceMap>(*current);
+    next->erase(id);
+    std::unique_lock lock(mu_);
+    tx.commit();
+    for (auto it = series_.begin(); it != series_.end();) {
+      if (it->second->device == id) {
+        tail_samples_ -= it->second->tail.size();
+        it = series_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::lock_guard dl(devices_mu_);
+    devices_ = std::move(next);
+  });
+}
+
+// ---- writes ---------------------------------------------------------------------------------
+
+bool SqliteStore::submit(std::string origin, std::vector<core::Sample> samples,
+                         WriteCallback done) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) return false;
+    if (queued_samples_ > 0 && queued_samples_ + samples.size() > opt_.max_queued_samples) {
+      return false;
+    }
+    queued_samples_ += samples.size();
+    queue_.push_back(Job{std::move(origin), std::move(samples), std::move(done), {}});
+  }
+  queue_cv_.notify_one();
+  return true;
+}
+
+void SqliteStore::set_commit_listener(CommitListener listener) {
+  run_on_writer([&] { listener_ = std::move(listener); });
+}
+
+void SqliteStore::flush() {
+  run_on_writer([this] { checkpoint(); });
+}
+
+void SqliteStore::writer_loop() {
+  for (;;) {
+    std::deque<Job> group;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait_for(lock, std::chrono::seconds(1),
+                         [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) break;
+      std::size_t n = 0;
+      while (!queue_.empty()) {
+        Job& next = queue_.front();
+        if (next.control) {
+          if (!group.empty()) break;  // keep order: writes queued before it commit first
+          group.push_back(std::move(next));
+          queue_.pop_front();
+          break;
+        }
+        if (!group.empty() && n + next.samples.size() > opt_.group_samples) break;
+        n += next.samples.size();
+        group.push_back(std::move(next));
+        queue_.pop_front();
+      }
+    }
+    if (!group.empty() && group.front().control) {
+      group.front().control();
+      continue;
+    }
+    if (!group.empty()) process_group(group);
+    const bool due = std::chrono::steady_clock::now() - last_checkpoint_ > opt_.checkpoint_interval;
+    if (tail_samples_ >= opt_.checkpoint_samples || (due && tail_samples_ > 0)) {
+      try {
+        checkpoint();
+      } catch (const std::exception&) {
+        // The log still holds every record; the next checkpoint retries.
+        last_checkpoint_ = std::chrono::steady_clock::now();
+      }
+    }
+  }
+  try {
+    checkpoint();
+  } catch (const std::exception&) {
+    // Shutting down: the log keeps the tails and is replayed at the next start.
+  }
+}
+
+SqliteStore::Series* SqliteStore::find_series(std::string_view device,
+                                              std::string_view origin) const {
+  const auto it = series_.find(series_key(device, origin));
+  return it == series_.end() ? nullptr : it->second.get();
+}
+
+SqliteStore::Series& SqliteStore::ensure_series(const std::string& device,
+                                                const std::string& origin) {
+  if (Series* s = find_series(device, origin)) return *s;
+  auto st = db_->prepare("INSERT INTO series(device, origin) VALUES(?, ?)");
+  st.bind(1, device).bind(2, origin).run();
+  auto s = std::make_unique<Series>();
+  s->id = db_->last_insert_rowid();
+  s->device = device;
+  s->origin = origin;
+  Series& ref = *s;
+  std::unique_lock lock(mu_);
+  series_[series_key(device, origin)] = std::move(s);
+  return ref;
+}
+
+bool SqliteStore::is_duplicate(Series& s, TimeUs ts) {
+  if (ts > s.max_ts()) return false;  // the common case: data arrives in time order
+  if (std::binary_search(s.tail.begin(), s.tail.end(), Record{ts, {}}, by_ts)) return true;
+  for (const Record& r : s.staged) {
+    if (r.ts == ts) return true;
+  }
+  if (ts > s.flushed_max) return false;
+  const auto recs = load_blocks(*db_, s.id, ts, ts + 1, false);
+  return !recs.empty();
+}
+
+void SqliteStore::process_group(std::deque<Job>& jobs) {
+  std::vector<WriteResult> results(jobs.size());
+  std::vector<Series*> touched;
+  std::vector<LogEntry> entries;
+  std::size_t total = 0;
+  for (const Job& job : jobs) total += job.samples.size();
+  try {
+    // New series get their ids in their own small transaction, so a failed group leaves the
+    // in-memory map and the database in agreement.
+    {
+      Transaction tx(*db_, true);
+      for (const Job& job : jobs) {
+        for (const auto& sample : job.samples) ensure_series(sample.device, job.origin);
+      }
+      tx.commit();
+    }
+    std::unique_ptr<obs::ScopedTimer> timer;
+    if (metrics_) timer = std::make_unique<obs::ScopedTimer>(metrics_->commit);
+    Transaction tx(*db_, true);
+    entries.reserve(total);
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      for (const auto& sample : jobs[j].samples) {
+        Series& s = *find_series(sample.device, jobs[j].origin);
+        if (is_duplicate(s, sample.ts)) {
+          ++results[j].duplicates;
+          continue;
+        }
+        if (s.staged.empty()) touched.push_back(&s);
+        s.staged.push_back(Record{sample.ts, sample.values});
+        s.staged_max = std::max(s.staged_max, sample.ts);
+        entries.push_back(LogEntry{s.id, sample.ts, sample.values});
+        ++results[j].accepted;
+      }
+    }
+    std::int64_t log_id = last_log_id_;
+    if (!entries.empty()) {
+      auto st = db_->prepare("INSERT INTO log(payload) VALUES(?)");
+      st.bind_blob(1, std::as_bytes(std::span(entries))).run();
+      log_id = db_->last_insert_rowid();
+    }
+    tx.commit();
+    last_log_id_ = log_id;
+  } catch (const std::exception& e) {
+    for (Series* s : touched) {
+      s->staged.clear();
+      s->staged_max = std::numeric_limits<TimeUs>::min();
+    }
+    for (auto& r : results) r = WriteResult{false, e.what(), 0, 0};
+    for (std::size_t j = 0; j < jobs.size(); ++j) jobs[j].done(results[j]);
+    std::lock_guard lock(queue_mu_);
+    queued_samples_ -= total;
+    return;
+  }
+
+  std::vector<StoredSample> stored;
+  {
+    std::unique_lock lock(mu_);
+    for (Series* s : touched) {
+      const bool in_order = s->tail.empty() || s->staged.front().ts > s->tail.back().ts;
+      s->tail.insert(s->tail.end(), s->staged.begin(), s->staged.end());
+      if (!in_order ||
+          !std::is_sorted(s->tail.end() - static_cast<std::ptrdiff_t>(s->staged.size()),
+                          s->tail.end(), by_ts)) {
+        std::sort(s->tail.begin(), s->tail.end(), by_ts);
+      }
+      tail_samples_ += s->staged.size();
+      if (!s->latest || s->tail.back().ts > s->latest->ts) s->latest = s->tail.back();
+      if (listener_) {
+        for (const Record& r : s->staged) stored.push_back(StoredSample{s->device, s->origin, r});
+      }
+      s->staged.clear();
+      s->staged_max = std::numeric_limits<TimeUs>::min();
+    }
+  }
+  if (metrics_) metrics_->group_samples.inc(entries.size());
+  {
+    std::lock_guard lock(queue_mu_);
+    queued_samples_ -= total;
+  }
+  for (std::size_t j = 0; j < jobs.size(); ++j) jobs[j].done(results[j]);
+  if (listener_ && !stored.empty()) listener_(stored);
+}
+
+std::vector<Record> SqliteStore::load_blocks(Database& db, std::int64_t series_id, TimeUs from,
+                                             TimeUs to, bool remove) {
+  std::vector<Record> out;
+  std::vector<std::int64_t> ids;
+  auto st = db.prepare(
+      "SELECT b.id, d.payload FROM blocks b JOIN block_data d ON d.id = b.id "
+      "WHERE b.series_id = ? AND b.t1 >= ? AND b.t0 < ? ORDER BY b.t1");
+  st.bind(1, series_id).bind(2, from).bind(3, to);
+  while (st.step()) {
+    ids.push_back(st.int64(0));
+    auto recs = decode_block(st.blob(1));
+    if (!recs) throw std::runtime_error("corrupt block " + std::to_string(st.int64(0)));
+    for (const Record& r : *recs) {
+      if (r.ts >= from && r.ts < to) out.push_back(r);
+    }
+    if (remove) {
+      // The whole block is rewritten, so keep its records outside the range too.
+      for (const Record& r : *recs) {
+        if (r.ts < from || r.ts >= to) out.push_back(r);
+      }
+    }
+  }
+  if (remove) {
+    auto del_b = db.prepare("DELETE FROM blocks WHERE id = ?");
+    auto del_d = db.prepare("DELETE FROM block_data WHERE id = ?");
+    for (auto id : ids) {
+      del_b.bind(1, id).run();
+      del_d.bind(1, id).run();
+    }
+  }
+  return out;
+}
+
+void SqliteStore::checkpoint() {
+  last_checkpoint_ = std::chrono::steady_clock::now();
+  std::unique_ptr<obs::ScopedTimer> timer;
+  if (metrics_) timer = std::make_unique<obs::ScopedTimer>(metrics_->checkpoint);
+  Transaction tx(*db_, true);
+  auto ins_block =
+      db_->prepare("INSERT INTO blocks(series_id, t0, t1, n, stats) VALUES(?,?,?,?,?)");
+  auto ins_data = db_->prepare("INSERT INTO block_data(id, payload) VALUES(?, ?)");
+  std::vector<std::pair<Series*, TimeUs>> flushed;
+  for (auto& [key, sp] : series_) {
+    Series& s = *sp;
+    if (s.tail.empty()) continue;
+    std::size_t begin = 0;
+    while (begin < s.tail.size()) {
+      // One aligned window of the tail at a time; late data rewrites only its own windows.
+      const TimeUs window = bucket_start(s.tail[begin].ts, opt_.block_window);
+      std::size_t end = begin + 1;
+      while (end < s.tail.size() && bucket_start(s.tail[end].ts, opt_.block_window) == window) {
+        ++end;
+      }
+      std::vector<Record> merged;
+      std::span<const Record> group(s.tail.data() + begin, end - begin);
+      if (group.front().ts <= s.flushed_max) {
+        merged = load_blocks(*db_, s.id, window, window + opt_.block_window, true);
+        merged.insert(merged.end(), group.begin(), group.end());
+        std::sort(merged.begin(), merged.end(), by_ts);
+        group = merged;
+      }
+      for (std::size_t c = 0; c < group.size(); c += opt_.max_block_records) {
+        const auto chunk = group.subspan(c, std::min(opt_.max_block_records, group.size() - c));
+        BlockStats stats;
+        for (const Record& r : chunk) stats.add(r);
+        const auto encoded_stats = encode_stats(stats);
+        ins_block.bind(1, s.id).bind(2, chunk.front().ts).bind(3, chunk.back().ts);
+        ins_block.bind(4, static_cast<std::int64_t>(chunk.size()));
+        ins_block.bind_blob(5, std::as_bytes(std::span(encoded_stats))).run();
+        const auto payload = encode_block(chunk);
+        ins_data.bind(1, db_->last_insert_rowid()).bind_blob(2, payload).run();
+      }
+      begin = end;
+    }
+    flushed.emplace_back(&s, s.tail.back().ts);
+  }
+  db_->prepare("DELETE FROM log WHERE id <= ?").bind(1, last_log_id_).run();
+  std::unique_lock lock(mu_);
+  tx.commit();
+  for (auto [s, max_ts] : flushed) {
+    s->flushed_max = std::max(s->flushed_max, max_ts);
+    s->tail.clear();
+    s->tail.shrink_to_fit();
+  }
+  tail_samples_ = 0;
+}
+
+// ---- reads ----------------------------------------------------------------------------------
+
+SqliteStore::ReaderLease SqliteStore::reader() const {
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!readers_.empty()) {
+      auto db = std::move(readers_.back());
+      readers_.pop_back();
+      return ReaderLease(*this, std::move(db));
+    }
+  }
+  auto db = std::make_unique<Database>(opt_.path);
+  db->exec("PRAGMA cache_size=-8000");
+  return ReaderLease(*this, std::move(db));
+}
+
+std::optional<StoredSample> SqliteStore::latest(std::string_view device,
+                                                std::string_view origin) const {
+  std::shared_lock lock(mu_);
+  const Series* s = find_series(device, origin);
+  if (!s || !s->latest) return std::nullopt;
+  return StoredSample{s->device, s->origin, *s->latest};
+}
+
+std::vector<StoredSample> SqliteStore::latest_all(std::string_view origin) const {
+  std::vector<StoredSample> out;
+  std::shared_lock lock(mu_);
+  for (const auto& [key, s] : series_) {
+    if (s->origin == origin && s->latest) out.push_back({s->device, s->origin, *s->latest});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const StoredSample& a, const StoredSample& b) { return a.device < b.device; });
+  return out;
+}
+
+DataPage SqliteStore::query(const DataQuery& q) const {
+  auto lease = reader();
+  Database& db = lease.db();
+  Transaction tx(db);
+  std::vector<Record> tail;
+  std::int64_t series_id = -1;
+  {
+    // Open the snapshot and copy the tail together, so a checkpoint is seen wholly or not at all.
+    std::shared_lock lock(mu_);
+    db.prepare("SELECT id FROM blocks LIMIT 1").step();
+    const Series* s = find_series(q.device, q.origin);
+    if (!s) return {};
+    series_id = s->id;
+    auto lo = std::lower_bound(s->tail.begin(), s->tail.end(), Record{q.from, {}}, by_ts);
+    auto hi = std::lower_bound(s->tail.begin(), s->tail.end(), Record{q.to, {}}, by_ts);
+    // Only the first limit+1 in the requested order can be part of the answer.
+    const auto keep = static_cast<std::ptrdiff_t>(q.limit + 1);
+    if (hi - lo > keep) (q.ascending ? hi = lo + keep : lo = hi - keep);
+    tail.assign(lo, hi);
+  }
+  auto st = db.prepare(q.ascending
+                           ? "SELECT d.payload FROM blocks b JOIN block_data d ON d.id = b.id "
+                             "WHERE b.series_id = ? AND b.t1 >= ? AND b.t0 < ? ORDER BY b.t1 ASC"
+                           : "SELECT d.payload FROM blocks b JOIN block_data d ON d.id = b.id "
+                             "WHERE b.series_id = ? AND b.t1 >= ? AND b.t0 < ? ORDER BY b.t1 DESC");
+  st.bind(1, series_id).bind(2, q.from).bind(3, q.to);
+  std::vector<Record> out;
+  std::size_t from_blocks = 0;
+  while (from_blocks <= q.limit && st.step()) {
+    auto recs = decode_block(st.blob(0));
+    if (!recs) throw std::runtime_error("corrupt block");
+    for (const Record& r : *recs) {
+      if (r.ts >= q.from && r.ts < q.to) {
+        out.push_back(r);
+        ++from_blocks;
+      }
+    }
+  }
+  out.insert(out.end(), tail.begin(), tail.end());
+  if (q.ascending) {
+    std::sort(out.begin(), out.end(), by_ts);
+  } else {
+    std::sort(out.begin(), out.end(), [](const Record& a, const Record& b) { return a.ts > b.ts; });
+  }
+  DataPage page;
+  page.more = out.size() > q.limit;
+  if (page.more) out.resize(q.limit);
+  page.records = std::move(out);
+  return page;
+}
+
+std::vector<SeriesPoint> SqliteStore::series(const SeriesQuery& q) const {
+  auto lease = reader();
+  Database& db = lease.db();
+  Transaction tx(db);
+  std::map<TimeUs, std::vector<FieldStats>> buckets;
+  auto add_record = [&](const Record& r) {
+    if (r.ts < q.from || r.ts >= q.to) return;
+    auto& b = buckets[bucket_start(r.ts, q.step)];
+    if (b.empty()) b.resize(q.fields.size());
+    const auto all = core::all_fields(r.values);
+    for (std::size_t k = 0; k < q.fields.size(); ++k) b[k].add(all[q.fields[k]], r.ts);
+  };
+  std::int64_t series_id = -1;
+  {
+    std::shared_lock lock(mu_);
+    db.prepare("SELECT id FROM blocks LIMIT 1").step();
+    const Series* s = find_series(q.device, q.origin);
+    if (!s) return {};
+    series_id = s->id;
+    for (const Record& r : s->tail) add_record(r);
+  }
+  auto st = db.prepare(
+      "SELECT id, t0, t1, stats FROM blocks WHERE series_id = ? AND t1 >= ? AND t0 < ? "
+      "ORDER BY t1");
+  auto payload = db.prepare("SELECT payload FROM block_data WHERE id = ?");
+  st.bind(1, series_id).bind(2, q.from).bind(3, q.to);
+  while (st.step()) {
+    const TimeUs t0 = st.int64(1), t1 = st.int64(2);
+    const TimeUs b0 = bucket_start(t0, q.step);
+    if (t0 >= q.from && t1 < q.to && b0 == bucket_start(t1, q.step)) {
+      auto stats = decode_stats(st.blob(3));
+      if (!stats) throw std::runtime_error("corrupt block statistics");
+      auto& b = buckets[b0];
+      if (b.empty()) b.resize(q.fields.size());
+      for (std::size_t k = 0; k < q.fields.size(); ++k) b[k].merge(stats->fields[q.fields[k]]);
+      continue;
+    }
+    payload.bind(1, st.int64(0));
+    if (payload.step()) {
+      auto recs = decode_block(payload.blob(0));
+      if (!recs) throw std::runtime_error("corrupt block");
+      for (const Record& r : *recs) add_record(r);
+    }
+    payload.reset();
+  }
+  std::vector<SeriesPoint> out;
+  out.reserve(buckets.size());
+  for (const auto& [ts, stats] : buckets) {
+    SeriesPoint p{ts, std::vector<double>(stats.size())};
+    bool any = false;
+    for (std::size_t k = 0; k < stats.size(); ++k) {
+      p.values[k] = stats[k].value(q.agg);
+      any = any || stats[k].n > 0;
+    }
+    if (any) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+StoreStats SqliteStore::stats() const {
+  StoreStats s;
+  {
+    std::lock_guard lock(queue_mu_);
+    s.queued_samples = queued_samples_;
+  }
+  std::shared_lock lock(mu_);
+  s.tail_samples = tail_samples_;
+  s.series = series_.size();
+  return s;
+}
+
+}  // namespace remhart::store

@@ -1,0 +1,109 @@
+#pragma once
+// The embedded store on SQLite.
+//
+// Layout: every commit appends one row to `log` holding the batch's new records (cheap, durable,
+// unindexed); the same records live in an in-memory per-series tail. A checkpoint compacts the
+// tails into per-series `blocks` (columnar, compressed; never crossing an aligned time window)
+// with per-block statistics, then deletes the log rows — one transaction. Range reads use the
+// (series, t1) index; long chart queries read block statistics only. On start the log is
+// replayed into the tails, so a crash loses nothing that was acknowledged.
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+
+#include "store/store.hpp"
+
+namespace remhart::obs {
+class Registry;
+}
+
+namespace remhart::store {
+
+class Database;
+
+struct SqliteOptions {
+  std::string path;    ///< database file
+  bool fsync = false;  ///< synchronous=FULL (survives power loss) vs NORMAL
+  std::size_t max_queued_samples = 400'000;
+  std::size_t group_samples = 100'000;       ///< most samples per group commit
+  std::size_t checkpoint_samples = 131'072;  ///< compact when the tails hold this many
+  std::chrono::seconds checkpoint_interval{300};
+  core::TimeUs block_window = 900 * core::kUsPerSecond;  ///< blocks never cross these boundaries
+  std::size_t max_block_records = 4096;
+};
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(SqliteOptions options, obs::Registry* metrics = nullptr);
+  ~SqliteStore() override;
+
+  std::shared_ptr<const DeviceMap> devices() const override;
+  void create_device(const core::Device& d) override;
+  void update_device(const core::Device& d) override;
+  void delete_device(std::string_view id) override;
+
+  bool submit(std::string origin, std::vector<core::Sample> samples, WriteCallback done) override;
+  void set_commit_listener(CommitListener listener) override;
+
+  std::optional<StoredSample> latest(std::string_view device,
+                                     std::string_view origin) const override;
+  std::vector<StoredSample> latest_all(std::string_view origin) const override;
+  DataPage query(const DataQuery& q) const override;
+  std::vector<SeriesPoint> series(const SeriesQuery& q) const override;
+
+  void flush() override;
+  StoreStats stats() const override;
+
+ private:
+  struct Series;
+  struct Job;
+  struct Metrics;
+  class ReaderLease;
+
+  void migrate();
+  void load();
+  void writer_loop();
+  void process_group(std::deque<Job>& jobs);
+  void checkpoint();
+  void run_on_writer(std::function<void()> fn);
+  Series* find_series(std::string_view device, std::string_view origin) const;
+  Series& ensure_series(const std::string& device, const std::string& origin);
+  bool is_duplicate(Series& s, core::TimeUs ts);
+  std::vector<core::Record> load_blocks(Database& db, std::int64_t series_id, core::TimeUs from,
+                                        core::TimeUs to, bool remove);
+  void save_device(const core::Device& d, bool create);
+  ReaderLease reader() const;
+
+  SqliteOptions opt_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<Database> db_;  // writer connection, used on the writer thread only
+
+  // Series state. Structure, tails and latest values change under an exclusive lock; readers
+  // take it shared while they copy tails and open their database snapshot.
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<Series>> series_;
+  std::size_t tail_samples_ = 0;
+  std::int64_t last_log_id_ = 0;
+
+  mutable std::mutex devices_mu_;
+  std::shared_ptr<const DeviceMap> devices_;
+
+  mutable std::mutex readers_mu_;
+  mutable std::vector<std::unique_ptr<Database>> readers_;
+
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Job> queue_;
+  std::size_t queued_samples_ = 0;
+  bool stopping_ = false;
+  CommitListener listener_;
+  std::chrono::steady_clock::time_point last_checkpoint_;
+  std::thread writer_;
+};
+
+}  // namespace remhart::store

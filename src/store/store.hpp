@@ -1,0 +1,103 @@
+#pragma once
+// The storage interface: devices and measurements. SQLite implements it today; MariaDB later,
+// behind the same interface and the same tests.
+#include <cstddef>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/measurement.hpp"
+#include "store/series.hpp"
+
+namespace remhart::store {
+
+using DeviceMap = std::unordered_map<std::string, core::Device>;
+
+/// A stored sample with the series it belongs to.
+struct StoredSample {
+  std::string device;
+  std::string origin;
+  core::Record record;
+};
+
+/// Outcome of one submitted batch, known once it is durable (or failed).
+struct WriteResult {
+  bool ok = true;
+  std::string error;
+  std::size_t accepted = 0;    ///< newly stored
+  std::size_t duplicates = 0;  ///< already stored with the same (device, origin, ts)
+};
+using WriteCallback = std::function<void(const WriteResult&)>;
+using CommitListener = std::function<void(const std::vector<StoredSample>&)>;
+
+struct DataQuery {
+  std::string device;
+  std::string origin{core::kOriginReal};
+  core::TimeUs from = std::numeric_limits<core::TimeUs>::min();  ///< inclusive
+  core::TimeUs to = std::numeric_limits<core::TimeUs>::max();    ///< exclusive
+  std::size_t limit = 1000;
+  bool ascending = false;
+};
+
+struct DataPage {
+  std::vector<core::Record> records;
+  bool more = false;  ///< further records exist beyond the last one returned
+};
+
+struct SeriesQuery {
+  std::string device;
+  std::string origin{core::kOriginReal};
+  core::TimeUs from = 0;  ///< inclusive
+  core::TimeUs to = 0;    ///< exclusive
+  core::TimeUs step = core::kUsPerSecond;
+  Agg agg = Agg::avg;
+  std::vector<std::size_t> fields;  ///< indexes into core::kFieldNames
+};
+
+struct SeriesPoint {
+  core::TimeUs ts;  ///< bucket start
+  std::vector<double> values;
+};
+
+struct StoreStats {
+  std::size_t queued_samples = 0;  ///< submitted, not yet committed
+  std::size_t tail_samples = 0;    ///< committed to the log, not yet compacted into blocks
+  std::size_t series = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Devices. Writes throw core::Error (conflict, not_found).
+  virtual std::shared_ptr<const DeviceMap> devices() const = 0;
+  virtual void create_device(const core::Device& d) = 0;
+  virtual void update_device(const core::Device& d) = 0;
+  /// Removes the device and every sample stored for it.
+  virtual void delete_device(std::string_view id) = 0;
+
+  /// Queues samples of one origin for durable storage. `done` runs on the storage thread once
+  /// the batch is committed (or failed); it must be quick. Returns false, without queuing and
+  /// without calling `done`, when the queue is full (back-pressure).
+  virtual bool submit(std::string origin, std::vector<core::Sample> samples,
+                      WriteCallback done) = 0;
+  /// Called on the storage thread with the newly stored samples of every commit.
+  virtual void set_commit_listener(CommitListener listener) = 0;
+
+  virtual std::optional<StoredSample> latest(std::string_view device,
+                                             std::string_view origin) const = 0;
+  virtual std::vector<StoredSample> latest_all(std::string_view origin) const = 0;
+  virtual DataPage query(const DataQuery& q) const = 0;
+  virtual std::vector<SeriesPoint> series(const SeriesQuery& q) const = 0;
+
+  /// Blocks until everything submitted so far is committed and compacted.
+  virtual void flush() = 0;
+  virtual StoreStats stats() const = 0;
+};
+
+}  // namespace remhart::store

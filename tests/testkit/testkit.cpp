@@ -1,0 +1,291 @@
+#include <utility>
+
+#include "testkit.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace remhart::testkit {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::string remhart_binary() {
+  if (const char* e = std::getenv("REMHART_BIN")) return e;
+#ifdef REMHART_BIN_PATH
+  return REMHART_BIN_PATH;
+#else
+  return "build/remhart";
+#endif
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "remhart-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+struct ServerProcess::Output {
+  mutable std::mutex mu;
+  std::string text;
+  std::thread reader;
+};
+
+ServerProcess::ServerProcess(std::string binary, std::string data_dir,
+                             std::vector<std::string> extra_args,
+                             std::map<std::string, std::string> env)
+    : binary_(std::move(binary)),
+      data_dir_(std::move(data_dir)),
+      extra_(std::move(extra_args)),
+      env_(std::move(env)) {
+  start();
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) kill9();
+}
+
+void ServerProcess::start() {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  std::vector<std::string> args = {binary_, "serve", "--port", "0", "--data-dir", data_dir_};
+  args.insert(args.end(), extra_.begin(), extra_.end());
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    for (const auto& [k, v] : env_) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  pid_ = pid;
+  out_fd_ = fds[0];
+  out_ = std::make_shared<Output>();
+  auto out = out_;
+  const int fd = out_fd_;
+  out->reader = std::thread([out, fd] {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      std::lock_guard lock(out->mu);
+      out->text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+  });
+  out->reader.detach();
+  const std::regex re("listening on http://[^:]+:([0-9]+)");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(out->mu);
+      std::smatch m;
+      if (std::regex_search(out->text, m, re)) {
+        port_ = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+        return;
+      }
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("remhart exited before listening:\n" + output());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("remhart did not start listening in time:\n" + output());
+}
+
+std::string ServerProcess::output() const {
+  if (!out_) return {};
+  std::lock_guard lock(out_->mu);
+  return out_->text;
+}
+
+void ServerProcess::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int ServerProcess::terminate() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void ServerProcess::restart() {
+  if (pid_ > 0) kill9();
+  start();
+}
+
+long ServerProcess::rss_kb() const {
+  std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// ---- HTTP -----------------------------------------------------------------------------------
+
+struct HttpClient::Impl {
+  Impl(std::uint16_t p, std::string h) : port(p), host(std::move(h)) {}
+  void connect() {
+    stream = std::make_unique<beast::tcp_stream>(ioc);
+    stream->connect(tcp::endpoint(net::ip::make_address(host), port));
+    stream->socket().set_option(tcp::no_delay(true));
+  }
+  net::io_context ioc;
+  std::uint16_t port;
+  std::string host;
+  std::unique_ptr<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+};
+
+HttpClient::HttpClient(std::uint16_t port, std::string host)
+    : impl_(std::make_unique<Impl>(port, std::move(host))) {}
+HttpClient::~HttpClient() = default;
+
+HttpResult HttpClient::request(const std::string& method, const std::string& target,
+                               const std::string& body, const std::string& content_type,
+                               const std::map<std::string, std::string>& headers) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      if (!impl_->stream) impl_->connect();
+      http::request<http::string_body> req(http::string_to_verb(method), target, 11);
+      req.set(http::field::host, impl_->host);
+      if (!body.empty() || method == "POST" || method == "PUT") {
+        req.set(http::field::content_type, content_type);
+        req.body() = body;
+      }
+      for (const auto& [k, v] : headers) req.set(k, v);
+      req.prepare_payload();
+      impl_->stream->expires_after(std::chrono::seconds(120));
+      beast::error_code write_ec;
+      http::write(*impl_->stream, req, write_ec);  // a server may answer (413) before reading all
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(1ULL << 31);
+      http::read(*impl_->stream, impl_->buffer, parser);
+      auto res = parser.release();
+      HttpResult out;
+      out.status = static_cast<int>(res.result_int());
+      out.body = std::move(res.body());
+      for (const auto& f : res) {
+        std::string name(f.name_string().data(), f.name_string().size());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.headers[name] = std::string(f.value().data(), f.value().size());
+      }
+      if (!res.keep_alive()) impl_->stream.reset();
+      return out;
+    } catch (const std::exception&) {
+      impl_->stream.reset();
+      impl_->buffer.clear();
+      if (attempt >= 1) throw;
+    }
+  }
+}
+
+std::string HttpClient::raw(const std::string& bytes, std::chrono::milliseconds timeout) {
+  beast::tcp_stream s(impl_->ioc);
+  s.connect(tcp::endpoint(net::ip::make_address(impl_->host), impl_->port));
+  s.expires_after(timeout);
+  beast::error_code wec;
+  net::write(s.socket(), net::buffer(bytes), wec);
+  s.socket().shutdown(tcp::socket::shutdown_send, wec);  // the request ends here
+  std::string out;
+  char buf[4096];
+  beast::error_code ec;
+  for (;;) {
+    s.expires_after(timeout);
+    const std::size_t n = s.read_some(net::buffer(buf), ec);
+    if (ec) break;
+    out.append(buf, n);
+  }
+  return out;
+}
+
+// ---- WebSocket ------------------------------------------------------------------------------
+
+struct WsClient::Impl {
+  net::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws{ioc};
+  beast::flat_buffer buffer;
+  bool reading = false;
+  beast::error_code read_ec;
+  bool read_done = false;
+};
+
+WsClient::WsClient(std::uint16_t port, const std::string& target)
+    : impl_(std::make_unique<Impl>()) {
+  beast::get_lowest_layer(impl_->ws).connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  beast::get_lowest_layer(impl_->ws).socket().set_option(tcp::no_delay(true));
+  impl_->ws.handshake("127.0.0.1", target);
+}
+
+WsClient::~WsClient() {
+  beast::error_code ec;
+  beast::get_lowest_layer(impl_->ws).socket().close(ec);
+}
+
+void WsClient::send(const std::string& text) {
+  impl_->ws.text(true);
+  impl_->ws.write(net::buffer(text));
+}
+
+std::optional<std::string> WsClient::read(std::chrono::milliseconds timeout) {
+  auto& im = *impl_;
+  if (!im.reading) {
+    im.reading = true;
+    im.read_done = false;
+    im.ws.async_read(im.buffer, [&im](beast::error_code ec, std::size_t) {
+      im.read_ec = ec;
+      im.read_done = true;
+    });
+  }
+  im.ioc.restart();
+  im.ioc.run_for(timeout);
+  if (!im.read_done) return std::nullopt;
+  im.reading = false;
+  if (im.read_ec) throw std::runtime_error("websocket read: " + im.read_ec.message());
+  std::string text = beast::buffers_to_string(im.buffer.data());
+  im.buffer.consume(im.buffer.size());
+  return text;
+}
+
+}  // namespace remhart::testkit

@@ -1,0 +1,106 @@
+#pragma once
+// Test and benchmark helpers: start the real `remhart` binary, and small blocking HTTP and
+// WebSocket clients. Beast stays inside testkit.cpp.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace remhart::testkit {
+
+/// A fresh temporary directory, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+/// `remhart serve --port 0` in a child process with its own data directory.
+class ServerProcess {
+ public:
+  /// Starts the binary and waits for its "listening on" line.
+  ServerProcess(std::string binary, std::string data_dir, std::vector<std::string> extra_args = {},
+                std::map<std::string, std::string> env = {});
+  ~ServerProcess();
+
+  std::uint16_t port() const { return port_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int pid() const { return pid_; }
+  /// Everything the server printed so far.
+  std::string output() const;
+
+  void kill9();
+  /// SIGTERM, then waits; returns the exit status.
+  int terminate();
+  /// Starts the process again with the same data directory and arguments.
+  void restart();
+  /// Resident set size in kB (from /proc).
+  long rss_kb() const;
+
+ private:
+  void start();
+  std::string binary_, data_dir_;
+  std::vector<std::string> extra_;
+  std::map<std::string, std::string> env_;
+  int pid_ = -1;
+  int out_fd_ = -1;
+  std::uint16_t port_ = 0;
+  struct Output;
+  std::shared_ptr<Output> out_;
+};
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+};
+
+/// A keep-alive HTTP/1.1 client for one host; reconnects when the server closes.
+class HttpClient {
+ public:
+  explicit HttpClient(std::uint16_t port, std::string host = "127.0.0.1");
+  ~HttpClient();
+  HttpResult request(const std::string& method, const std::string& target,
+                     const std::string& body = {},
+                     const std::string& content_type = "application/json",
+                     const std::map<std::string, std::string>& headers = {});
+  HttpResult get(const std::string& target) { return request("GET", target); }
+  HttpResult post(const std::string& target, const std::string& body,
+                  const std::string& content_type = "application/json") {
+    return request("POST", target, body, content_type);
+  }
+  /// Sends raw bytes on a fresh connection and returns whatever comes back (until close or
+  /// timeout).
+  std::string raw(const std::string& bytes,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// A blocking WebSocket client.
+class WsClient {
+ public:
+  WsClient(std::uint16_t port, const std::string& target = "/ws/grid-data");
+  ~WsClient();
+  void send(const std::string& text);
+  /// The next text message, or nullopt after `timeout`.
+  std::optional<std::string> read(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Path of the remhart binary under test (set by the build).
+std::string remhart_binary();
+
+}  // namespace remhart::testkit

@@ -1,0 +1,93 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "store/block_codec.hpp"
+#include "store/series.hpp"
+
+using namespace remhart;
+
+namespace {
+std::vector<core::Record> records(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise;
+  std::vector<core::Record> out(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    out[k].ts = 1'795'860'000'000'000 + static_cast<core::TimeUs>(k) * 1'000'000 + (k % 7);
+    auto* v = core::as_array(out[k].values);
+    for (std::size_t c = 0; c < core::kValueCount; ++c) v[c] = 100 * c + noise(rng);
+    if (k % 3) out[k].values.temp = core::kAbsent;
+  }
+  return out;
+}
+
+bool same_bits(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+}  // namespace
+
+TEST(BlockCodec, RoundTripsExactly) {
+  for (std::size_t n : {0u, 1u, 7u, 900u, 4096u}) {
+    const auto in = records(n, n);
+    const auto bytes = store::encode_block(in);
+    const auto out = store::decode_block(bytes);
+    ASSERT_TRUE(out);
+    ASSERT_EQ(out->size(), n);
+    for (std::size_t k = 0; k < n; ++k) {
+      EXPECT_EQ((*out)[k].ts, in[k].ts);
+      for (std::size_t c = 0; c < core::kValueCount; ++c) {
+        EXPECT_TRUE(
+            same_bits(core::as_array((*out)[k].values)[c], core::as_array(in[k].values)[c]));
+      }
+    }
+  }
+}
+
+TEST(BlockCodec, CompressesSlowlyVaryingData) {
+  std::vector<core::Record> in(900);
+  for (std::size_t k = 0; k < in.size(); ++k) {
+    in[k].ts = static_cast<core::TimeUs>(k) * 1'000'000;
+    in[k].values.v = {230.0 + 0.01 * static_cast<double>(k % 10), 231.0, 229.5};
+    in[k].values.f = 50.0;
+  }
+  const auto bytes = store::encode_block(in);
+  EXPECT_LT(bytes.size(), in.size() * sizeof(core::Record) / 4);
+}
+
+TEST(BlockCodec, RejectsCorruptBytes) {
+  auto bytes = store::encode_block(records(100, 1));
+  EXPECT_FALSE(store::decode_block(std::span(bytes).first(4)));
+  auto truncated = bytes;
+  truncated.resize(bytes.size() / 2);
+  EXPECT_FALSE(store::decode_block(truncated));
+  auto wrong_magic = bytes;
+  wrong_magic[0] = std::byte{0};
+  EXPECT_FALSE(store::decode_block(wrong_magic));
+  auto wrong_count = bytes;
+  wrong_count[4] = std::byte{0xff};
+  EXPECT_FALSE(store::decode_block(wrong_count));
+}
+
+TEST(BlockStats, EncodeDecodeAndMerge) {
+  const auto in = records(50, 3);
+  store::BlockStats a, b, all;
+  for (std::size_t k = 0; k < in.size(); ++k) {
+    (k < 20 ? a : b).add(in[k]);
+    all.add(in[k]);
+  }
+  const auto enc = store::encode_stats(a);
+  const auto dec = store::decode_stats(std::as_bytes(std::span(enc)));
+  ASSERT_TRUE(dec);
+  for (std::size_t f = 0; f < core::kFieldCount; ++f) {
+    store::FieldStats m = dec->fields[f];
+    m.merge(b.fields[f]);
+    EXPECT_EQ(m.n, all.fields[f].n);
+    EXPECT_NEAR(m.sum, all.fields[f].sum, 1e-6 * std::max(1.0, std::fabs(all.fields[f].sum)));
+    EXPECT_EQ(m.min, all.fields[f].min);
+    EXPECT_EQ(m.max, all.fields[f].max);
+    EXPECT_TRUE(same_bits(m.last, all.fields[f].last));
+  }
+  EXPECT_FALSE(store::decode_stats(std::as_bytes(std::span(enc)).first(10)));
+}

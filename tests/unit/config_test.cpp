@@ -1,0 +1,76 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+
+#include "app/config.hpp"
+#include "testkit.hpp"
+
+using namespace remhart;
+
+namespace {
+std::function<const char*(const char*)> env(std::map<std::string, std::string>& vars) {
+  return [&vars](const char* n) -> const char* {
+    const auto it = vars.find(n);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  };
+}
+std::string error_of(const std::optional<std::string>& file,
+                     std::map<std::string, std::string> vars,
+                     std::vector<std::pair<std::string, std::string>> flags = {}) {
+  try {
+    app::load_config(file, env(vars), flags);
+  } catch (const app::ConfigError& e) {
+    return e.what();
+  }
+  return "<ok>";
+}
+}  // namespace
+
+TEST(Config, FileThenEnvironmentThenFlags) {
+  testkit::TempDir dir;
+  const std::string path = dir.path() + "/remhart.toml";
+  std::ofstream(path)
+      << "[server]\nport = 9000\nhost = \"0.0.0.0\"\n[storage]\ndurability = \"fsync\"\n"
+         "[demo]\nenabled = false\ninterval_s = 0.5\n";
+  std::map<std::string, std::string> vars{{"REMHART_SERVER_PORT", "9100"}};
+  auto c = app::load_config(path, env(vars), {});
+  EXPECT_EQ(c.port, 9100);
+  EXPECT_EQ(c.host, "0.0.0.0");
+  EXPECT_EQ(c.durability, "fsync");
+  EXPECT_FALSE(c.demo);
+  EXPECT_DOUBLE_EQ(c.demo_interval_s, 0.5);
+  c = app::load_config(path, env(vars), {{"server.port", "0"}});
+  EXPECT_EQ(c.port, 0);
+}
+
+TEST(Config, ErrorsNameTheSettingAndItsSource) {
+  testkit::TempDir dir;
+  EXPECT_NE(error_of(std::nullopt, {{"REMHART_SERVER_PORT", "http"}}).find("server.port"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::nullopt, {{"REMHART_SERVER_PORT", "70000"}}).find("server.port"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::nullopt, {{"REMHART_SERVER_PORT", "x"}}).find("REMHART_SERVER_PORT"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(std::nullopt, {{"REMHART_STORAGE_DURABILITY", "maybe"}}).find("storage.durability"),
+      std::string::npos);
+  EXPECT_NE(error_of(std::nullopt, {}, {{"demo.enabled", "perhaps"}}).find("demo.enabled"),
+            std::string::npos);
+  EXPECT_NE(error_of(dir.path() + "/missing.toml", {}).find("not found"), std::string::npos);
+  const std::string typo = dir.path() + "/typo.toml";
+  std::ofstream(typo) << "[server]\nprot = 1\n";
+  EXPECT_NE(error_of(typo, {}).find("server.prot"), std::string::npos);
+  const std::string broken = dir.path() + "/broken.toml";
+  std::ofstream(broken) << "[server\nport = 1\n";
+  EXPECT_NE(error_of(broken, {}).find(":1:"), std::string::npos);
+  EXPECT_EQ(error_of(std::nullopt, {}), "<ok>");
+}
+
+TEST(Config, DescribeListsEverySetting) {
+  const auto items = app::describe(app::Config{});
+  std::map<std::string, std::string> m(items.begin(), items.end());
+  EXPECT_EQ(m.at("server.port"), "8080");
+  EXPECT_EQ(m.at("storage.durability"), "normal");
+  EXPECT_EQ(m.at("demo.enabled"), "true");
+}

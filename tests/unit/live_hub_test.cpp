@@ -1,0 +1,139 @@
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "api/live_hub.hpp"
+#include "store/sqlite_store.hpp"
+#include "testkit.hpp"
+
+using namespace remhart;
+using api::Outbox;
+
+namespace {
+std::shared_ptr<const std::string> msg(const std::string& s) {
+  return std::make_shared<const std::string>(s);
+}
+}  // namespace
+
+TEST(ClientMessages, SubscribeNarrowsAndUnsubscribeRemoves) {
+  api::Subscription sub;
+  store::DeviceMap devices;
+  devices["a"].site = "north";
+  devices["b"].site = "south";
+  devices["c"].site = "north";
+  EXPECT_TRUE(sub.wants_device("b", devices));
+  auto c =
+      api::apply_client_message(R"({"type":"subscribe","devices":["a"],"max_rate_hz":10})", sub);
+  EXPECT_EQ(c.kind, api::ClientCommand::Kind::subscribe);
+  EXPECT_TRUE(sub.wants_device("a", devices));
+  EXPECT_FALSE(sub.wants_device("b", devices));
+  EXPECT_DOUBLE_EQ(sub.max_rate_hz, 10);
+  api::apply_client_message(R"({"type":"subscribe","sites":["north"]})", sub);
+  EXPECT_TRUE(sub.wants_device("c", devices));
+  EXPECT_FALSE(sub.wants_device("b", devices));
+  api::apply_client_message(R"({"type":"unsubscribe","devices":["a"],"sites":["north"]})", sub);
+  EXPECT_FALSE(sub.wants_device("a", devices));
+  EXPECT_FALSE(sub.wants_device("c", devices));
+  api::apply_client_message(R"({"type":"subscribe","types":["alarm"],"origin":"sim:r1"})", sub);
+  EXPECT_EQ(sub.types, std::set<std::string>{"alarm"});
+  EXPECT_EQ(sub.origin, "sim:r1");
+}
+
+TEST(ClientMessages, UnsubscribingFromEverythingExcludesDevices) {
+  api::Subscription sub;
+  store::DeviceMap devices;
+  api::apply_client_message(R"({"type":"unsubscribe","devices":["x"]})", sub);
+  EXPECT_FALSE(sub.wants_device("x", devices));
+  EXPECT_TRUE(sub.wants_device("y", devices));
+}
+
+TEST(ClientMessages, RejectsMalformedMessages) {
+  api::Subscription sub;
+  using K = api::ClientCommand::Kind;
+  for (const char* bad :
+       {"", "{", "[]", R"({"type":"dance"})", R"({"type":"subscribe","devices":"a"})",
+        R"({"type":"subscribe","devices":[1]})", R"({"type":"subscribe","origin":"x"})",
+        R"({"type":"subscribe","max_rate_hz":-1})"}) {
+    EXPECT_EQ(api::apply_client_message(bad, sub).kind, K::error) << bad;
+  }
+  EXPECT_TRUE(sub.all_devices);  // failed messages change nothing that matters
+  EXPECT_EQ(api::apply_client_message(R"({"type":"ping"})", sub).kind, K::ping);
+}
+
+TEST(Outbox, DropsTheOldestBeyondItsLimit) {
+  Outbox box(3);
+  const auto now = Outbox::Clock::now();
+  std::size_t dropped = 0;
+  for (int k = 0; k < 5; ++k) dropped += box.push("d", msg(std::to_string(k)), now);
+  EXPECT_EQ(dropped, 2u);
+  EXPECT_EQ(*box.pop(), "2");
+  EXPECT_EQ(*box.pop(), "3");
+  EXPECT_EQ(*box.pop(), "4");
+  EXPECT_FALSE(box.pop());
+}
+
+TEST(Outbox, RateCapCoalescesToTheNewestPerDevice) {
+  Outbox box(100);
+  box.set_rate(10);  // at most one message per device per 100 ms
+  const auto t0 = Outbox::Clock::now();
+  box.push("a", msg("a1"), t0);
+  box.push("a", msg("a2"), t0 + std::chrono::milliseconds(10));
+  box.push("a", msg("a3"), t0 + std::chrono::milliseconds(20));
+  box.push("b", msg("b1"), t0 + std::chrono::milliseconds(20));
+  EXPECT_EQ(box.size(), 2u);  // a1 and b1 go at once
+  ASSERT_TRUE(box.next_due());
+  EXPECT_EQ(*box.next_due(), t0 + std::chrono::milliseconds(100));
+  box.release_due(t0 + std::chrono::milliseconds(50));
+  EXPECT_EQ(box.size(), 2u);
+  box.release_due(t0 + std::chrono::milliseconds(100));
+  EXPECT_EQ(*box.pop(), "a1");
+  EXPECT_EQ(*box.pop(), "b1");
+  EXPECT_EQ(*box.pop(), "a3");  // a2 was coalesced away
+  EXPECT_FALSE(box.next_due());
+}
+
+namespace {
+struct Collector : api::LiveClient {
+  std::mutex mu;
+  std::vector<std::string> got;
+  void deliver(const std::string&, std::shared_ptr<const std::string> m) override {
+    std::lock_guard lock(mu);
+    got.push_back(*m);
+  }
+};
+}  // namespace
+
+TEST(LiveHub, PublishesOnlyToMatchingClientsAndSnapshotsLatest) {
+  testkit::TempDir dir;
+  store::SqliteOptions o;
+  o.path = dir.path() + "/h.db";
+  store::SqliteStore st(o);
+  api::LiveHub hub(st);
+  auto all = std::make_shared<Collector>();
+  auto only_b = std::make_shared<Collector>();
+  const auto id_all = hub.add(all);
+  const auto id_b = hub.add(only_b);
+  api::Subscription sub;
+  api::apply_client_message(R"({"type":"subscribe","devices":["b"]})", sub);
+  hub.update(id_b, sub);
+  store::StoredSample a{"a", "real", {1, {}}}, b{"b", "real", {2, {}}}, sim{"b", "sim:r", {3, {}}};
+  hub.publish({a, b, sim});
+  EXPECT_EQ(all->got.size(), 2u);
+  ASSERT_EQ(only_b->got.size(), 1u);
+  EXPECT_NE(only_b->got[0].find("\"device\":\"b\""), std::string::npos);
+  EXPECT_NE(only_b->got[0].find("\"type\":\"measurement\""), std::string::npos);
+  hub.remove(id_all);
+  hub.publish({a});
+  EXPECT_EQ(all->got.size(), 2u);
+  EXPECT_EQ(hub.clients(), 1u);
+
+  core::Sample s;
+  s.device = "b";
+  s.ts = 5;
+  std::promise<void> done;
+  st.submit("real", {s}, [&](const store::WriteResult&) { done.set_value(); });
+  done.get_future().wait();
+  const auto snap = hub.snapshot(sub);
+  EXPECT_NE(snap.find("\"type\":\"snapshot\""), std::string::npos);
+  EXPECT_NE(snap.find("\"device\":\"b\""), std::string::npos);
+}

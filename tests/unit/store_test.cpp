@@ -1,0 +1,322 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <future>
+#include <map>
+#include <random>
+
+#include "core/error.hpp"
+#include "store/sqlite_store.hpp"
+#include "testkit.hpp"
+
+using namespace remhart;
+using core::TimeUs;
+
+namespace {
+
+constexpr TimeUs kS = core::kUsPerSecond;
+constexpr TimeUs kT0 = 1'795'860'000 * kS;  // 2026-11-28T10:00:00Z
+
+core::Sample sample(const std::string& device, TimeUs ts, double v = 230) {
+  core::Sample s;
+  s.device = device;
+  s.ts = ts;
+  s.values.v = {v, v + 1, v - 1};
+  s.values.i = {10, 11, 12};
+  s.values.p = {2000, 2100, 2200};
+  s.values.q = {500, 600, 700};
+  s.values.f = 50;
+  return s;
+}
+
+store::WriteResult write(store::Store& st, std::vector<core::Sample> samples,
+                         std::string origin = "real") {
+  std::promise<store::WriteResult> p;
+  auto f = p.get_future();
+  EXPECT_TRUE(st.submit(std::move(origin), std::move(samples),
+                        [&p](const store::WriteResult& r) { p.set_value(r); }));
+  return f.get();
+}
+
+struct StoreFixture : ::testing::Test {
+  testkit::TempDir dir;
+  store::SqliteOptions options() {
+    store::SqliteOptions o;
+    o.path = dir.path() + "/t.db";
+    o.block_window = 60 * kS;  // small windows so tests cross block boundaries
+    o.max_block_records = 25;
+    return o;
+  }
+  std::unique_ptr<store::SqliteStore> open(store::SqliteOptions o) {
+    auto s = std::make_unique<store::SqliteStore>(o);
+    for (const char* id : {"m1", "m2"}) {
+      if (!s->devices()->count(id)) {
+        core::Device d;
+        d.id = id;
+        d.site = std::string("site-") + id;
+        s->create_device(d);
+      }
+    }
+    return s;
+  }
+};
+
+// Brute-force series aggregation: the reference the store's block-statistics path must match.
+std::vector<store::SeriesPoint> reference_series(const std::vector<core::Record>& recs,
+                                                 const store::SeriesQuery& q) {
+  std::map<TimeUs, std::vector<std::vector<std::pair<TimeUs, double>>>> buckets;
+  for (const auto& r : recs) {
+    if (r.ts < q.from || r.ts >= q.to) continue;
+    TimeUs b = r.ts - ((r.ts % q.step) + q.step) % q.step;
+    auto& cols = buckets[b];
+    cols.resize(q.fields.size());
+    const auto all = core::all_fields(r.values);
+    for (std::size_t k = 0; k < q.fields.size(); ++k) {
+      if (!std::isnan(all[q.fields[k]])) cols[k].emplace_back(r.ts, all[q.fields[k]]);
+    }
+  }
+  std::vector<store::SeriesPoint> out;
+  for (auto& [ts, cols] : buckets) {
+    store::SeriesPoint p{ts, {}};
+    bool any = false;
+    for (auto& c : cols) {
+      if (c.empty()) {
+        p.values.push_back(NAN);
+        continue;
+      }
+      any = true;
+      double v = 0;
+      switch (q.agg) {
+        case store::Agg::avg:
+          for (auto& [t, x] : c) v += x;
+          v /= static_cast<double>(c.size());
+          break;
+        case store::Agg::min:
+          v = std::min_element(c.begin(), c.end(), [](auto& a, auto& b) {
+                return a.second < b.second;
+              })->second;
+          break;
+        case store::Agg::max:
+          v = std::max_element(c.begin(), c.end(), [](auto& a, auto& b) {
+                return a.second < b.second;
+              })->second;
+          break;
+        case store::Agg::last:
+          v = std::max_element(c.begin(), c.end())->second;
+          break;
+      }
+      p.values.push_back(v);
+    }
+    if (any) out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_F(StoreFixture, DevicesCreateUpdateDeleteAndConflict) {
+  auto s = open(options());
+  EXPECT_EQ(s->devices()->size(), 2u);
+  core::Device d;
+  d.id = "m1";
+  EXPECT_THROW(s->create_device(d), core::Error);
+  d.name = "renamed";
+  d.tags = {"a", "b"};
+  d.lat = 52.5;
+  d.lon = 13.4;
+  s->update_device(d);
+  d.id = "ghost";
+  EXPECT_THROW(s->update_device(d), core::Error);
+  s.reset();
+  s = open(options());
+  const auto m1 = s->devices()->at("m1");
+  EXPECT_EQ(m1.name, "renamed");
+  EXPECT_EQ(m1.tags, (std::vector<std::string>{"a", "b"}));
+  EXPECT_DOUBLE_EQ(*m1.lat, 52.5);
+  s->delete_device("m2");
+  EXPECT_FALSE(s->devices()->count("m2"));
+  EXPECT_THROW(s->delete_device("m2"), core::Error);
+}
+
+TEST_F(StoreFixture, WritesAreIdempotentPerDeviceOriginAndTime) {
+  auto s = open(options());
+  auto r = write(*s, {sample("m1", kT0), sample("m1", kT0 + kS), sample("m1", kT0)});
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.accepted, 2u);
+  EXPECT_EQ(r.duplicates, 1u);
+  r = write(*s, {sample("m1", kT0), sample("m1", kT0 + kS)});
+  EXPECT_EQ(r.accepted, 0u);
+  EXPECT_EQ(r.duplicates, 2u);
+  // Another origin is another series: no collision with real data.
+  r = write(*s, {sample("m1", kT0)}, "sim:run-1");
+  EXPECT_EQ(r.accepted, 1u);
+  // Duplicates are still detected after the samples were compacted into blocks.
+  s->flush();
+  r = write(*s, {sample("m1", kT0 + kS), sample("m1", kT0 + 2 * kS)});
+  EXPECT_EQ(r.accepted, 1u);
+  EXPECT_EQ(r.duplicates, 1u);
+}
+
+TEST_F(StoreFixture, LatestIsTheNewestSampleNotTheLastArrived) {
+  auto s = open(options());
+  write(*s, {sample("m1", kT0 + 10 * kS, 231)});
+  write(*s, {sample("m1", kT0, 229)});  // late data
+  auto l = s->latest("m1", "real");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->record.ts, kT0 + 10 * kS);
+  EXPECT_DOUBLE_EQ(l->record.values.v[0], 231);
+  EXPECT_FALSE(s->latest("m2", "real"));
+  EXPECT_FALSE(s->latest("m1", "sim:x"));
+  write(*s, {sample("m2", kT0)});
+  EXPECT_EQ(s->latest_all("real").size(), 2u);
+}
+
+TEST_F(StoreFixture, QueriesMergeBlocksAndTailInOrderWithPaging) {
+  auto s = open(options());
+  std::vector<core::Sample> batch;
+  for (int k = 0; k < 300; ++k) batch.push_back(sample("m1", kT0 + k * kS, 200 + k * 0.1));
+  write(*s, batch);
+  s->flush();  // into blocks
+  batch.clear();
+  for (int k = 300; k < 400; ++k) batch.push_back(sample("m1", kT0 + k * kS, 200 + k * 0.1));
+  batch.push_back(sample("m1", kT0 + 150 * kS + 500'000));  // late, into an existing block
+  write(*s, batch);
+
+  store::DataQuery q;
+  q.device = "m1";
+  q.limit = 1000;
+  q.ascending = true;
+  auto page = s->query(q);
+  ASSERT_EQ(page.records.size(), 401u);
+  EXPECT_FALSE(page.more);
+  EXPECT_TRUE(std::is_sorted(page.records.begin(), page.records.end(),
+                             [](auto& a, auto& b) { return a.ts < b.ts; }));
+  // Descending pages of 37 cover everything exactly once.
+  q.ascending = false;
+  q.limit = 37;
+  std::vector<TimeUs> seen;
+  for (;;) {
+    page = s->query(q);
+    for (auto& r : page.records) seen.push_back(r.ts);
+    if (!page.more) break;
+    q.to = page.records.back().ts;
+  }
+  ASSERT_EQ(seen.size(), 401u);
+  EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend()));
+  // A range.
+  q = {};
+  q.device = "m1";
+  q.from = kT0 + 100 * kS;
+  q.to = kT0 + 110 * kS;
+  EXPECT_EQ(s->query(q).records.size(), 10u);
+  // After another compaction (rewriting the block with the late sample) nothing changes.
+  s->flush();
+  q = {};
+  q.device = "m1";
+  q.limit = 1000;
+  EXPECT_EQ(s->query(q).records.size(), 401u);
+}
+
+TEST_F(StoreFixture, SeriesMatchesBruteForceForEveryAggregateAndStep) {
+  auto s = open(options());
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0, 3);
+  std::vector<core::Record> all;
+  std::vector<core::Sample> batch;
+  for (int k = 0; k < 2000; ++k) {
+    auto smp = sample("m1", kT0 + k * 700'000 + (k % 3) * 1000, 230 + noise(rng));
+    if (k % 5 == 0) smp.values.temp = 40 + noise(rng);
+    batch.push_back(smp);
+    all.push_back({smp.ts, smp.values});
+    if (k == 1200) {
+      write(*s, batch);
+      s->flush();  // part in blocks, part in the tail
+      batch.clear();
+    }
+  }
+  write(*s, batch);
+  for (auto agg : {store::Agg::avg, store::Agg::min, store::Agg::max, store::Agg::last}) {
+    for (TimeUs step : {kS, 7 * kS, 60 * kS, 120 * kS, 3600 * kS}) {
+      for (auto [from, to] :
+           {std::pair{kT0, kT0 + 2000 * kS}, std::pair{kT0 + 33 * kS + 1, kT0 + 999 * kS}}) {
+        store::SeriesQuery q;
+        q.device = "m1";
+        q.from = from;
+        q.to = to;
+        q.step = step;
+        q.agg = agg;
+        q.fields = {*core::field_index("va"), *core::field_index("temp"), *core::field_index("pf"),
+                    *core::field_index("p_total")};
+        const auto got = s->series(q);
+        const auto want = reference_series(all, q);
+        ASSERT_EQ(got.size(), want.size()) << "step " << step;
+        for (std::size_t k = 0; k < got.size(); ++k) {
+          ASSERT_EQ(got[k].ts, want[k].ts);
+          for (std::size_t f = 0; f < q.fields.size(); ++f) {
+            if (std::isnan(want[k].values[f])) {
+              EXPECT_TRUE(std::isnan(got[k].values[f]));
+            } else {
+              EXPECT_NEAR(got[k].values[f], want[k].values[f],
+                          1e-9 * std::fabs(want[k].values[f]) + 1e-12);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(StoreFixture, RestartReplaysTheLogAndKeepsBlocks) {
+  std::vector<core::Sample> batch;
+  for (int k = 0; k < 100; ++k) batch.push_back(sample("m1", kT0 + k * kS));
+  {
+    auto s = open(options());
+    write(*s, std::vector<core::Sample>(batch.begin(), batch.begin() + 50));
+    s->flush();
+    write(*s, std::vector<core::Sample>(batch.begin() + 50, batch.end()));
+    write(*s, {sample("m2", kT0)}, "sim:r1");
+  }
+  auto s = open(options());
+  store::DataQuery q;
+  q.device = "m1";
+  q.limit = 1000;
+  EXPECT_EQ(s->query(q).records.size(), 100u);
+  EXPECT_EQ(s->latest("m1", "real")->record.ts, kT0 + 99 * kS);
+  EXPECT_TRUE(s->latest("m2", "sim:r1"));
+  auto r = write(*s, batch);
+  EXPECT_EQ(r.duplicates, 100u);
+}
+
+TEST_F(StoreFixture, DeletingADeviceRemovesItsSamples) {
+  auto s = open(options());
+  write(*s, {sample("m1", kT0), sample("m2", kT0)});
+  s->flush();
+  write(*s, {sample("m1", kT0 + kS)});
+  s->delete_device("m1");
+  EXPECT_FALSE(s->latest("m1", "real"));
+  store::DataQuery q;
+  q.device = "m1";
+  EXPECT_TRUE(s->query(q).records.empty());
+  EXPECT_TRUE(s->latest("m2", "real"));
+  s.reset();
+  s = open(options());  // re-creates m1; its old samples must not come back from the log
+  EXPECT_FALSE(s->latest("m1", "real"));
+}
+
+TEST_F(StoreFixture, BackPressureRefusesWhenTheQueueIsFull) {
+  auto o = options();
+  o.max_queued_samples = 10;
+  auto s = open(o);
+  std::vector<std::future<void>> waits;
+  int refused = 0;
+  std::atomic<int> done{0};
+  for (int b = 0; b < 200; ++b) {
+    std::vector<core::Sample> batch;
+    for (int k = 0; k < 8; ++k) batch.push_back(sample("m1", kT0 + (b * 8 + k) * kS));
+    if (!s->submit("real", batch, [&](const store::WriteResult&) { ++done; })) ++refused;
+  }
+  s->flush();
+  EXPECT_GT(refused, 0);
+  EXPECT_EQ(done.load() + refused, 200);
+}
