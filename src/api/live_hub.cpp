@@ -148,22 +148,48 @@ LiveHub::LiveHub(store::Store& store, obs::Registry* metrics) : store_(store) {
   }
 }
 
+void LiveHub::index(std::uint64_t id, const Subscription& sub) {
+  if (sub.all_devices || !sub.sites.empty()) wildcard_.push_back(id);
+  if (!sub.all_devices) {
+    for (const auto& d : sub.devices) by_device_[d].push_back(id);
+  }
+}
+
+void LiveHub::unindex(std::uint64_t id, const Subscription& sub) {
+  std::erase(wildcard_, id);
+  if (!sub.all_devices) {
+    for (const auto& d : sub.devices) {
+      const auto it = by_device_.find(d);
+      if (it == by_device_.end()) continue;
+      std::erase(it->second, id);
+      if (it->second.empty()) by_device_.erase(it);
+    }
+  }
+}
+
 std::uint64_t LiveHub::add(std::weak_ptr<LiveClient> client) {
   std::lock_guard lock(mu_);
   const auto id = next_id_++;
-  clients_[id] = Entry{std::move(client), Subscription{}};
+  auto& e = clients_[id] = Entry{std::move(client), Subscription{}};
+  index(id, e.sub);
   return id;
 }
 
 void LiveHub::remove(std::uint64_t id) {
   std::lock_guard lock(mu_);
-  clients_.erase(id);
+  const auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  unindex(id, it->second.sub);
+  clients_.erase(it);
 }
 
 void LiveHub::update(std::uint64_t id, const Subscription& sub) {
   std::lock_guard lock(mu_);
   const auto it = clients_.find(id);
-  if (it != clients_.end()) it->second.sub = sub;
+  if (it == clients_.end()) return;
+  unindex(id, it->second.sub);
+  it->second.sub = sub;
+  index(id, sub);
 }
 
 std::size_t LiveHub::clients() const {
@@ -188,40 +214,48 @@ std::string LiveHub::snapshot(const Subscription& sub) const {
 }
 
 void LiveHub::publish(const std::vector<store::StoredSample>& samples) {
-  std::vector<std::pair<std::shared_ptr<LiveClient>, const store::StoredSample*>> targets;
+  // Collect each client's messages first, then hand each client one batch.
+  std::unordered_map<std::uint64_t,
+                     std::pair<std::shared_ptr<LiveClient>, std::vector<LiveMessage>>>
+      out;
+  std::size_t sent = 0;
   {
     std::lock_guard lock(mu_);
     if (clients_.empty()) return;
     const auto devices = store_.devices();
     for (const auto& s : samples) {
-      for (const auto& [id, e] : clients_) {
-        if (e.sub.origin != s.origin || !e.sub.types.count("measurement") ||
-            !e.sub.wants_device(s.device, *devices)) {
-          continue;
+      std::shared_ptr<const std::string> text;  // serialised once, on first use
+      auto send = [&](std::uint64_t id, const Entry& e) {
+        if (e.sub.origin != s.origin || !e.sub.types.count("measurement")) return;
+        auto& slot = out[id];
+        if (!slot.first) {
+          slot.first = e.client.lock();
+          if (!slot.first) return;
         }
-        if (auto c = e.client.lock()) targets.emplace_back(std::move(c), &s);
+        if (!text) {
+          std::string m = "{\"type\":\"measurement\",\"data\":";
+          append_sample_json(m, s.device, s.origin, s.record);
+          m.push_back('}');
+          text = std::make_shared<const std::string>(std::move(m));
+        }
+        slot.second.push_back({s.device, text});
+        ++sent;
+      };
+      if (const auto it = by_device_.find(s.device); it != by_device_.end()) {
+        for (auto id : it->second) send(id, clients_.at(id));
+      }
+      for (auto id : wildcard_) {
+        const Entry& e = clients_.at(id);
+        // Clients that also named the device were served through by_device_.
+        if (!e.sub.all_devices && e.sub.devices.count(s.device)) continue;
+        if (e.sub.wants_device(s.device, *devices)) send(id, e);
       }
     }
   }
-  // One serialised buffer per sample, shared by every client that receives it.
-  const store::StoredSample* current = nullptr;
-  std::shared_ptr<const std::string> msg;
-  std::unordered_map<const store::StoredSample*, std::shared_ptr<const std::string>> cache;
-  for (auto& [client, sample] : targets) {
-    if (sample != current) {
-      auto& slot = cache[sample];
-      if (!slot) {
-        std::string m = "{\"type\":\"measurement\",\"data\":";
-        append_sample_json(m, sample->device, sample->origin, sample->record);
-        m.push_back('}');
-        slot = std::make_shared<const std::string>(std::move(m));
-      }
-      current = sample;
-      msg = slot;
-    }
-    client->deliver(sample->device, msg);
+  for (auto& [id, entry] : out) {
+    if (entry.first && !entry.second.empty()) entry.first->deliver(std::move(entry.second));
   }
-  if (sent_) sent_->inc(targets.size());
+  if (sent_) sent_->inc(sent);
 }
 
 }  // namespace remhart::api

@@ -44,12 +44,18 @@ struct ClientCommand {
 /// Applies a client message (`subscribe`, `unsubscribe`, `auth`, `ping`) to `sub`.
 ClientCommand apply_client_message(std::string_view text, Subscription& sub);
 
+/// A live message for one device, serialised once and shared by every receiver.
+struct LiveMessage {
+  std::string device;
+  std::shared_ptr<const std::string> text;
+};
+
 /// Sink for live messages; implementations are thread-safe.
 class LiveClient {
  public:
   virtual ~LiveClient() = default;
-  /// Queues a measurement message for `device` (rate cap and queue bound apply).
-  virtual void deliver(const std::string& device, std::shared_ptr<const std::string> msg) = 0;
+  /// Queues messages (rate cap and queue bound apply per device).
+  virtual void deliver(std::vector<LiveMessage> messages) = 0;
 };
 
 /// A client's bounded queue with per-device coalescing under a rate cap. Not thread-safe:
@@ -106,10 +112,17 @@ class LiveHub {
     std::weak_ptr<LiveClient> client;
     Subscription sub;
   };
+  void index(std::uint64_t id, const Subscription& sub);
+  void unindex(std::uint64_t id, const Subscription& sub);
+
   store::Store& store_;
   mutable std::mutex mu_;
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, Entry> clients_;
+  // Who may want a device: clients that named it, and clients that need a per-sample check
+  // (every device, or by site). Keeps publishing proportional to receivers, not to clients.
+  std::unordered_map<std::string, std::vector<std::uint64_t>> by_device_;
+  std::vector<std::uint64_t> wildcard_;
   obs::Counter* dropped_ = nullptr;
   obs::Counter* sent_ = nullptr;
 };

@@ -12,18 +12,18 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include "api/errors.hpp"
+#include "api/json_out.hpp"
 #include "api/live_hub.hpp"
 #include "api/router.hpp"
+#include "api/ws_frame.hpp"
 #include "obs/metrics.hpp"
 
 namespace remhart::api {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
@@ -63,53 +63,119 @@ std::string make_request_id(Shared& sh, std::string_view incoming) {
 class WsSession : public LiveClient, public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(tcp::socket&& socket, Shared& sh)
-      : ws_(std::move(socket)),
-        timer_(ws_.get_executor()),
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        ping_timer_(socket_.get_executor()),
         sh_(sh),
+        parser_(sh.opt.ws_message_limit),
         outbox_(sh.opt.ws_queue_limit) {}
 
   ~WsSession() override {
     if (id_) sh_.hub.remove(id_);
   }
 
+  /// Answers the upgrade request (101, or 400 when it is not a valid WebSocket handshake).
   void start(http::request<http::string_body> req) {
-    ws_.set_option(websocket::stream_base::timeout{
-        std::chrono::seconds(10), std::chrono::seconds(60), true});  // ping after 30 s of silence
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, "remhart"); }));
-    ws_.read_message_max(sh_.opt.ws_message_limit);
-    ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+    auto res = std::make_shared<http::response<http::empty_body>>();
+    res->version(11);
+    const auto key = req[http::field::sec_websocket_key];
+    const bool ok = !key.empty() && req[http::field::sec_websocket_version] == "13";
+    if (ok) {
+      res->result(http::status::switching_protocols);
+      res->set(http::field::upgrade, "websocket");
+      res->set(http::field::connection, "Upgrade");
+      res->set(http::field::sec_websocket_accept,
+               ws::accept_key(std::string_view(key.data(), key.size())));
+    } else {
+      res->result(http::status::bad_request);
+      res->set(http::field::connection, "close");
+    }
+    res->set(http::field::server, "remhart");
+    http::async_write(socket_, *res,
+                      [self = shared_from_this(), res, ok](beast::error_code ec, std::size_t) {
+                        if (ec || !ok) return self->close();
+                        self->on_open();
+                      });
   }
 
-  void deliver(const std::string& device, std::shared_ptr<const std::string> msg) override {
-    net::post(ws_.get_executor(),
-              [self = shared_from_this(), device, msg = std::move(msg)]() mutable {
-                if (self->closed_) return;
-                self->count_drops(self->outbox_.push(device, std::move(msg), Outbox::Clock::now()));
-                self->arm_timer();
-                self->do_write();
-              });
+  void deliver(std::vector<LiveMessage> messages) override {
+    net::post(socket_.get_executor(), [self = shared_from_this(), messages = std::move(messages)] {
+      if (self->closed_) return;
+      const auto now = Outbox::Clock::now();
+      for (const auto& m : messages) self->count_drops(self->outbox_.push(m.device, m.text, now));
+      self->arm_timer();
+      self->do_write();
+    });
   }
 
  private:
-  void on_accept(beast::error_code ec) {
-    if (ec) return;
+  static constexpr auto kPingEvery = std::chrono::seconds(30);
+  static constexpr std::size_t kMaxFramesPerWrite = 64;
+
+  void on_open() {
     id_ = sh_.hub.add(weak_from_this());
     send_text(sh_.hub.snapshot(sub_));
     do_read();
+    schedule_ping();
+  }
+
+  // A ping every 30 s; a client silent for two periods (no data, no pong) is closed.
+  void schedule_ping() {
+    ping_timer_.expires_after(kPingEvery);
+    ping_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      if (++self->silent_periods_ > 2) return self->close();
+      self->control_.push_back(ws::frame(ws::Opcode::ping, {}));
+      self->do_write();
+      self->schedule_ping();
+    });
   }
 
   void do_read() {
-    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+    socket_.async_read_some(
+        net::buffer(read_buf_),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
   }
 
-  void on_read(beast::error_code ec, std::size_t) {
-    if (ec) {
-      close();
-      return;
+  void on_read(beast::error_code ec, std::size_t n) {
+    if (ec) return close();
+    silent_periods_ = 0;
+    std::vector<ws::Message> messages;
+    if (auto err = parser_.feed(std::string_view(read_buf_.data(), n), messages)) {
+      return fail_protocol(*err);
     }
-    const std::string text = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
+    for (auto& m : messages) {
+      switch (m.op) {
+        case ws::Opcode::text:
+          on_text(m.payload);
+          break;
+        case ws::Opcode::binary:
+          send_error("binary messages are not supported");
+          break;
+        case ws::Opcode::ping:
+          control_.push_back(ws::frame(ws::Opcode::pong, m.payload));
+          break;
+        case ws::Opcode::close:
+          control_.push_back(ws::frame(ws::Opcode::close, m.payload.substr(0, 2)));
+          closing_ = true;
+          break;
+        default:
+          break;
+      }
+    }
+    do_write();
+    if (!closing_) do_read();
+  }
+
+  void fail_protocol(const std::string& why) {
+    std::string payload = "\x03\xEA";  // 1002 protocol error
+    payload += why.substr(0, 120);
+    control_.push_back(ws::frame(ws::Opcode::close, payload));
+    closing_ = true;
+    do_write();
+  }
+
+  void on_text(const std::string& text) {
     const auto cmd = apply_client_message(text, sub_);
     using Kind = ClientCommand::Kind;
     switch (cmd.kind) {
@@ -126,24 +192,17 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
         break;
       case Kind::auth:
         break;  // tokens are checked once authentication exists (security issue)
-      case Kind::error: {
-        std::string m = R"({"type":"error","data":{"message":)";
-        nlohmann_free_escape(m, cmd.error);
-        m += "}}";
-        send_text(std::move(m));
+      case Kind::error:
+        send_error(cmd.error);
         break;
-      }
     }
-    do_read();
   }
 
-  static void nlohmann_free_escape(std::string& out, const std::string& s) {
-    out.push_back('"');
-    for (char c : s) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
-    }
-    out.push_back('"');
+  void send_error(const std::string& message) {
+    std::string m = R"({"type":"error","data":{"message":)";
+    append_json_string(m, message);
+    m += "}}";
+    send_text(std::move(m));
   }
 
   void send_text(std::string text) {
@@ -171,48 +230,81 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     });
   }
 
+  // One write in flight; each write carries every pending control frame and up to
+  // kMaxFramesPerWrite queued messages (one gathered send, frames back to back).
   void do_write() {
     if (writing_ || closed_) return;
-    current_ = outbox_.pop();
-    if (!current_) return;
-    writing_ = true;
-    ws_.text(true);
-    ws_.async_write(net::buffer(*current_),
-                    beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
-  }
-
-  void on_write(beast::error_code ec, std::size_t) {
-    writing_ = false;
-    current_.reset();
-    if (ec) {
-      close();
-      return;
+    headers_.clear();
+    payloads_.clear();
+    buffers_.clear();
+    for (auto& c : control_) payloads_.push_back(std::make_shared<const std::string>(std::move(c)));
+    control_.clear();
+    const std::size_t controls = payloads_.size();
+    if (!closing_) {
+      while (payloads_.size() < controls + kMaxFramesPerWrite) {
+        auto m = outbox_.pop();
+        if (!m) break;
+        payloads_.push_back(std::move(m));
+      }
     }
-    do_write();
+    if (payloads_.empty()) return;
+    headers_.resize(payloads_.size() - controls);
+    for (std::size_t k = 0; k < payloads_.size(); ++k) {
+      if (k >= controls) {
+        auto& h = headers_[k - controls];
+        ws::append_frame_header(h, ws::Opcode::text, payloads_[k]->size());
+        buffers_.emplace_back(h.data(), h.size());
+      }
+      buffers_.emplace_back(payloads_[k]->data(), payloads_[k]->size());
+    }
+    writing_ = true;
+    net::async_write(socket_, buffers_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->writing_ = false;
+                       if (ec) return self->close();
+                       if (self->closing_ && self->control_.empty()) return self->close();
+                       self->do_write();
+                     });
   }
 
   void close() {
     if (closed_) return;
     closed_ = true;
     timer_.cancel();
+    ping_timer_.cancel();
     if (id_) sh_.hub.remove(id_);
     id_ = 0;
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  tcp::socket socket_;
   net::steady_timer timer_;
+  net::steady_timer ping_timer_;
   Shared& sh_;
-  beast::flat_buffer buffer_;
+  ws::FrameParser parser_;
   Outbox outbox_;
   Subscription sub_;
-  std::shared_ptr<const std::string> current_;
+  std::array<char, 8192> read_buf_{};
+  std::vector<std::string> control_;
+  std::vector<std::shared_ptr<const std::string>> payloads_;
+  std::vector<std::string> headers_;
+  std::vector<net::const_buffer> buffers_;
   std::uint64_t id_ = 0;
+  int silent_periods_ = 0;
   bool writing_ = false;
   bool timer_armed_ = false;
+  bool closing_ = false;
   bool closed_ = false;
 };
 
 // ---- HTTP -----------------------------------------------------------------------------------
+
+bool is_websocket_upgrade(const http::request<http::string_body>& req) {
+  const auto upgrade = req[http::field::upgrade];
+  return req.method() == http::verb::get && beast::iequals(upgrade, "websocket");
+}
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
@@ -239,7 +331,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void on_header(beast::error_code ec, std::size_t) {
     if (ec) return fail(ec);
-    if (websocket::is_upgrade(parser_->get())) {
+    if (is_websocket_upgrade(parser_->get())) {
       if (parser_->get().target() == "/ws/grid-data" ||
           parser_->get().target().starts_with("/ws/grid-data?")) {
         stream_.expires_never();
@@ -442,7 +534,12 @@ std::uint16_t HttpServer::listen() {
 
 void HttpServer::run() {
   std::vector<std::thread> extra;
-  for (int k = 1; k < impl_->sh.opt.threads; ++k) extra.emplace_back([this] { impl_->ioc.run(); });
+  for (int k = 1; k < impl_->sh.opt.threads; ++k) {
+    extra.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "rh-io");
+      impl_->ioc.run();
+    });
+  }
   impl_->ioc.run();
   for (auto& t : extra) t.join();
 }

@@ -116,9 +116,12 @@ int serve(const Config& c) {
   api::LiveHub hub(store, &metrics);
   core::ThreadPool jobs(static_cast<std::size_t>(c.job_threads));
   core::ThreadPool fanout(1);  // keeps live messages in commit order, off the storage thread
-  store.set_commit_listener([&](const std::vector<store::StoredSample>& samples) {
+  store.set_commit_listener([&](std::span<const store::CommittedSeries> committed) {
     if (hub.clients() == 0) return;
-    auto copy = std::make_shared<std::vector<store::StoredSample>>(samples);
+    auto copy = std::make_shared<std::vector<store::StoredSample>>();
+    for (const auto& c : committed) {
+      for (const auto& r : c.records) copy->push_back({c.device, c.origin, r});
+    }
     fanout.post([&hub, copy] { hub.publish(*copy); });
   });
 

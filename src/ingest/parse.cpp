@@ -14,6 +14,15 @@ using core::ErrorKind;
 
 namespace {
 
+// One parser per thread, reused: its buffers are allocated once instead of per request.
+// A parser that grew for one huge body is replaced, so each I/O thread keeps only a modest one.
+simdjson::dom::parser& thread_parser() {
+  constexpr std::size_t kKeep = 4 * 1024 * 1024;
+  thread_local simdjson::dom::parser parser;
+  if (parser.capacity() > kKeep) parser = simdjson::dom::parser();
+  return parser;
+}
+
 struct FieldError {
   std::string field;
   std::string message;
@@ -132,7 +141,7 @@ void add_item(ParsedBatch& out, simdjson::dom::element e, std::size_t line) {
 }
 
 ParsedBatch parse_json(std::string_view body, std::size_t max_items) {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser& parser = thread_parser();
   simdjson::dom::element doc;
   if (auto err = parser.parse(body.data(), body.size(), true).get(doc)) {
     throw Error(ErrorKind::bad_request,
@@ -153,7 +162,7 @@ ParsedBatch parse_json(std::string_view body, std::size_t max_items) {
 }
 
 ParsedBatch parse_ndjson(std::string_view body, std::size_t max_items) {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser& parser = thread_parser();
   ParsedBatch out;
   std::size_t line_no = 0;
   std::size_t pos = 0;
@@ -332,7 +341,7 @@ ParsedBatch parse_batch(std::string_view body, Format format, std::size_t max_it
 }
 
 core::Sample parse_legacy_point(std::string_view body, std::string device, core::TimeUs now) {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser& parser = thread_parser();
   simdjson::dom::element doc;
   if (auto err = parser.parse(body.data(), body.size(), true).get(doc)) {
     throw Error(ErrorKind::bad_request,

@@ -107,6 +107,13 @@ Database::Database(const std::string& path) {
     throw SqliteError(rc, "open " + path + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 10000);
+  sqlite3_wal_hook(
+      db_,
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<Database*>(self)->wal_frames_ = frames;
+        return SQLITE_OK;
+      },
+      this);
 }
 
 Database::~Database() {

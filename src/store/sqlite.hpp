@@ -63,10 +63,13 @@ class Database {
   void exec(std::string_view sql);
   Statement prepare(std::string_view sql) { return Statement(db_, sql); }
   std::int64_t last_insert_rowid() const;
+  /// Frames in the write-ahead log after this connection's last commit (WAL mode).
+  int wal_frames() const { return wal_frames_; }
   sqlite3* handle() const { return db_; }
 
  private:
   sqlite3* db_ = nullptr;
+  int wal_frames_ = 0;
 };
 
 /// Runs BEGIN on construction and ROLLBACK on destruction unless commit() was called.

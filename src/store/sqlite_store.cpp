@@ -1,5 +1,7 @@
 #include "store/sqlite_store.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstring>
 #include <future>
@@ -34,22 +36,6 @@ CREATE TABLE block_data(id INTEGER PRIMARY KEY, payload BLOB NOT NULL);
 )sql",
 };
 
-// A log row is a sequence of fixed-size entries: series id, timestamp, the 20 values.
-struct LogEntry {
-  std::int64_t series_id;
-  TimeUs ts;
-  core::Values values;
-};
-static_assert(sizeof(LogEntry) == 16 + sizeof(core::Values));
-
-std::string series_key(std::string_view device, std::string_view origin) {
-  std::string k;
-  k.reserve(device.size() + origin.size() + 1);
-  k.append(origin).push_back('\x1f');
-  k.append(device);
-  return k;
-}
-
 std::string join_tags(const std::vector<std::string>& tags) {
   std::string out;
   for (const auto& t : tags) {
@@ -70,6 +56,8 @@ std::vector<std::string> split_tags(const std::string& s) {
   return out;
 }
 
+constexpr int kWalRestartFrames = 16384;  // 64 MiB of 4 KiB pages
+
 bool by_ts(const Record& a, const Record& b) {
   return a.ts < b.ts;
 }
@@ -83,6 +71,10 @@ struct SqliteStore::Series {
   std::vector<Record> tail;                                 // sorted, not yet in blocks
   TimeUs flushed_max = std::numeric_limits<TimeUs>::min();  // newest ts in blocks
   std::optional<Record> latest;
+  // Timestamps the last checkpoint moved into blocks that are newer than `recent_after`, so
+  // duplicate checks of slightly late data need no block reads.
+  std::vector<TimeUs> recent_flushed;
+  TimeUs recent_after = std::numeric_limits<TimeUs>::max();
   // Writer thread only, during one group commit.
   std::vector<Record> staged;
   TimeUs staged_max = std::numeric_limits<TimeUs>::min();
@@ -135,10 +127,21 @@ SqliteStore::SqliteStore(SqliteOptions options, obs::Registry* metrics)
   db_->exec(opt_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   db_->exec("PRAGMA cache_size=-16000");
   db_->exec("PRAGMA foreign_keys=ON");
+  // WAL checkpoints (copying the WAL into the database file) run on their own thread, so the
+  // writer thread only appends to the WAL. (Database installs a WAL hook, which also turns off
+  // SQLite's automatic checkpoints on this connection.)
+  db_->exec("PRAGMA journal_size_limit=67108864");
   migrate();
   load();
   last_checkpoint_ = std::chrono::steady_clock::now();
-  writer_ = std::thread([this] { writer_loop(); });
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "rh-writer");
+    writer_loop();
+  });
+  wal_checkpointer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "rh-walckpt");
+    wal_checkpoint_loop();
+  });
   if (metrics) {
     metrics->gauge_fn("remhart_store_queued_samples", "Samples waiting for a group commit",
                       [this] { return static_cast<double>(stats().queued_samples); });
@@ -153,7 +156,32 @@ SqliteStore::~SqliteStore() {
     stopping_ = true;
   }
   queue_cv_.notify_all();
+  stop_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (wal_checkpointer_.joinable()) wal_checkpointer_.join();
+  try {
+    db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  } catch (const std::exception&) {
+    // The WAL stays and is checkpointed at the next start.
+  }
+}
+
+void SqliteStore::wal_checkpoint_loop() {
+  Database db(opt_.path);
+  db.exec(opt_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  std::unique_lock lock(queue_mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(250));
+    if (stopping_) break;
+    lock.unlock();
+    try {
+      // PASSIVE never blocks the writer; it copies what it can.
+      db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch (const std::exception&) {
+      // Busy or failed: the next round tries again; the WAL keeps every commit meanwhile.
+    }
+    lock.lock();
+  }
 }
 
 void SqliteStore::migrate() {
@@ -216,7 +244,8 @@ void SqliteStore::load() {
     }
     newest.reset();
     by_id[s->id] = s.get();
-    series_[series_key(s->device, s->origin)] = std::move(s);
+    auto& slot = series_[s->origin][s->device];
+    slot = std::move(s);
   }
 
   auto lg = db_->prepare("SELECT id, payload FROM log ORDER BY id");
@@ -232,12 +261,10 @@ void SqliteStore::load() {
       ++tail_samples_;
     }
   }
-  for (auto& [key, s] : series_) {
-    std::sort(s->tail.begin(), s->tail.end(), by_ts);
-    if (!s->tail.empty() && (!s->latest || s->tail.back().ts > s->latest->ts)) {
-      s->latest = s->tail.back();
-    }
-  }
+  for_each_series([](Series& s) {
+    std::sort(s.tail.begin(), s.tail.end(), by_ts);
+    if (!s.tail.empty() && (!s.latest || s.tail.back().ts > s.latest->ts)) s.latest = s.tail.back();
+  });
 }
 
 // ---- devices --------------------------------------------------------------------------------
@@ -322,12 +349,10 @@ void SqliteStore::delete_device(std::string_view id_view) {
     next->erase(id);
     std::unique_lock lock(mu_);
     tx.commit();
-    for (auto it = series_.begin(); it != series_.end();) {
-      if (it->second->device == id) {
+    for (auto& [origin, by_device] : series_) {
+      if (const auto it = by_device.find(id); it != by_device.end()) {
         tail_samples_ -= it->second->tail.size();
-        it = series_.erase(it);
-      } else {
-        ++it;
+        by_device.erase(it);
       }
     }
     std::lock_guard dl(devices_mu_);
@@ -388,6 +413,15 @@ void SqliteStore::writer_loop() {
       continue;
     }
     if (!group.empty()) process_group(group);
+    if (db_->wal_frames() > kWalRestartFrames) {
+      // The background checkpointer has copied most of the WAL; copying the rest here, between
+      // writes, lets the next commit restart the WAL from its beginning so it stays bounded.
+      try {
+        db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+      } catch (const std::exception&) {
+        // Retried after the next group.
+      }
+    }
     const bool due = std::chrono::steady_clock::now() - last_checkpoint_ > opt_.checkpoint_interval;
     if (tail_samples_ >= opt_.checkpoint_samples || (due && tail_samples_ > 0)) {
       try {
@@ -407,8 +441,10 @@ void SqliteStore::writer_loop() {
 
 SqliteStore::Series* SqliteStore::find_series(std::string_view device,
                                               std::string_view origin) const {
-  const auto it = series_.find(series_key(device, origin));
-  return it == series_.end() ? nullptr : it->second.get();
+  const auto o = series_.find(origin);
+  if (o == series_.end()) return nullptr;
+  const auto it = o->second.find(device);
+  return it == o->second.end() ? nullptr : it->second.get();
 }
 
 SqliteStore::Series& SqliteStore::ensure_series(const std::string& device,
@@ -422,7 +458,7 @@ SqliteStore::Series& SqliteStore::ensure_series(const std::string& device,
   s->origin = origin;
   Series& ref = *s;
   std::unique_lock lock(mu_);
-  series_[series_key(device, origin)] = std::move(s);
+  series_[origin][device] = std::move(s);
   return ref;
 }
 
@@ -433,23 +469,48 @@ bool SqliteStore::is_duplicate(Series& s, TimeUs ts) {
     if (r.ts == ts) return true;
   }
   if (ts > s.flushed_max) return false;
-  const auto recs = load_blocks(*db_, s.id, ts, ts + 1, false);
+  if (ts > s.recent_after) {
+    return std::binary_search(s.recent_flushed.begin(), s.recent_flushed.end(), ts);
+  }
+  const auto recs = load_blocks(*db_, s.id, ts, ts + 1);
   return !recs.empty();
 }
 
 void SqliteStore::process_group(std::deque<Job>& jobs) {
   std::vector<WriteResult> results(jobs.size());
   std::vector<Series*> touched;
-  std::vector<LogEntry> entries;
+  // Reused across groups: large per-group allocations would page-fault on every commit.
+  std::vector<LogEntry>& entries = log_buffer_;
+  std::vector<Series*>& targets = target_buffer_;  // the series of every sample, in order
+  entries.clear();
+  targets.clear();
   std::size_t total = 0;
   for (const Job& job : jobs) total += job.samples.size();
+  targets.reserve(total);
   try {
-    // New series get their ids in their own small transaction, so a failed group leaves the
-    // in-memory map and the database in agreement.
-    {
+    bool missing = false;
+    for (const Job& job : jobs) {
+      const auto o = series_.find(job.origin);
+      for (const auto& sample : job.samples) {
+        Series* s = nullptr;
+        if (o != series_.end()) {
+          const auto it = o->second.find(sample.device);
+          if (it != o->second.end()) s = it->second.get();
+        }
+        missing = missing || !s;
+        targets.push_back(s);
+      }
+    }
+    if (missing) {
+      // New series get their ids in their own small transaction, so a failed group leaves
+      // the in-memory map and the database in agreement.
       Transaction tx(*db_, true);
+      std::size_t k = 0;
       for (const Job& job : jobs) {
-        for (const auto& sample : job.samples) ensure_series(sample.device, job.origin);
+        for (const auto& sample : job.samples) {
+          if (!targets[k]) targets[k] = &ensure_series(sample.device, job.origin);
+          ++k;
+        }
       }
       tx.commit();
     }
@@ -457,9 +518,10 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
     if (metrics_) timer = std::make_unique<obs::ScopedTimer>(metrics_->commit);
     Transaction tx(*db_, true);
     entries.reserve(total);
+    std::size_t k = 0;
     for (std::size_t j = 0; j < jobs.size(); ++j) {
       for (const auto& sample : jobs[j].samples) {
-        Series& s = *find_series(sample.device, jobs[j].origin);
+        Series& s = *targets[k++];
         if (is_duplicate(s, sample.ts)) {
           ++results[j].duplicates;
           continue;
@@ -491,24 +553,17 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
     return;
   }
 
-  std::vector<StoredSample> stored;
+  for (Series* s : touched) std::sort(s->staged.begin(), s->staged.end(), by_ts);
   {
     std::unique_lock lock(mu_);
     for (Series* s : touched) {
+      const auto old_size = static_cast<std::ptrdiff_t>(s->tail.size());
       const bool in_order = s->tail.empty() || s->staged.front().ts > s->tail.back().ts;
       s->tail.insert(s->tail.end(), s->staged.begin(), s->staged.end());
-      if (!in_order ||
-          !std::is_sorted(s->tail.end() - static_cast<std::ptrdiff_t>(s->staged.size()),
-                          s->tail.end(), by_ts)) {
-        std::sort(s->tail.begin(), s->tail.end(), by_ts);
-      }
+      if (!in_order)
+        std::inplace_merge(s->tail.begin(), s->tail.begin() + old_size, s->tail.end(), by_ts);
       tail_samples_ += s->staged.size();
       if (!s->latest || s->tail.back().ts > s->latest->ts) s->latest = s->tail.back();
-      if (listener_) {
-        for (const Record& r : s->staged) stored.push_back(StoredSample{s->device, s->origin, r});
-      }
-      s->staged.clear();
-      s->staged_max = std::numeric_limits<TimeUs>::min();
     }
   }
   if (metrics_) metrics_->group_samples.inc(entries.size());
@@ -517,37 +572,30 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
     queued_samples_ -= total;
   }
   for (std::size_t j = 0; j < jobs.size(); ++j) jobs[j].done(results[j]);
-  if (listener_ && !stored.empty()) listener_(stored);
+  if (listener_ && !touched.empty()) {
+    std::vector<CommittedSeries> committed;
+    committed.reserve(touched.size());
+    for (Series* s : touched) committed.push_back({s->device, s->origin, s->staged});
+    listener_(committed);
+  }
+  for (Series* s : touched) {
+    s->staged.clear();
+    s->staged_max = std::numeric_limits<TimeUs>::min();
+  }
 }
 
 std::vector<Record> SqliteStore::load_blocks(Database& db, std::int64_t series_id, TimeUs from,
-                                             TimeUs to, bool remove) {
+                                             TimeUs to) {
   std::vector<Record> out;
-  std::vector<std::int64_t> ids;
   auto st = db.prepare(
-      "SELECT b.id, d.payload FROM blocks b JOIN block_data d ON d.id = b.id "
-      "WHERE b.series_id = ? AND b.t1 >= ? AND b.t0 < ? ORDER BY b.t1");
+      "SELECT d.payload FROM blocks b JOIN block_data d ON d.id = b.id "
+      "WHERE b.series_id = ? AND b.t1 >= ? AND b.t0 < ?");
   st.bind(1, series_id).bind(2, from).bind(3, to);
   while (st.step()) {
-    ids.push_back(st.int64(0));
-    auto recs = decode_block(st.blob(1));
-    if (!recs) throw std::runtime_error("corrupt block " + std::to_string(st.int64(0)));
+    auto recs = decode_block(st.blob(0));
+    if (!recs) throw std::runtime_error("corrupt block");
     for (const Record& r : *recs) {
       if (r.ts >= from && r.ts < to) out.push_back(r);
-    }
-    if (remove) {
-      // The whole block is rewritten, so keep its records outside the range too.
-      for (const Record& r : *recs) {
-        if (r.ts < from || r.ts >= to) out.push_back(r);
-      }
-    }
-  }
-  if (remove) {
-    auto del_b = db.prepare("DELETE FROM blocks WHERE id = ?");
-    auto del_d = db.prepare("DELETE FROM block_data WHERE id = ?");
-    for (auto id : ids) {
-      del_b.bind(1, id).run();
-      del_d.bind(1, id).run();
     }
   }
   return out;
@@ -562,44 +610,45 @@ void SqliteStore::checkpoint() {
       db_->prepare("INSERT INTO blocks(series_id, t0, t1, n, stats) VALUES(?,?,?,?,?)");
   auto ins_data = db_->prepare("INSERT INTO block_data(id, payload) VALUES(?, ?)");
   std::vector<std::pair<Series*, TimeUs>> flushed;
-  for (auto& [key, sp] : series_) {
-    Series& s = *sp;
-    if (s.tail.empty()) continue;
-    std::size_t begin = 0;
-    while (begin < s.tail.size()) {
-      // One aligned window of the tail at a time; late data rewrites only its own windows.
-      const TimeUs window = bucket_start(s.tail[begin].ts, opt_.block_window);
-      std::size_t end = begin + 1;
-      while (end < s.tail.size() && bucket_start(s.tail[end].ts, opt_.block_window) == window) {
-        ++end;
+  for (auto& [origin, by_device] : series_) {
+    for (auto& [device, sp] : by_device) {
+      Series& s = *sp;
+      if (s.tail.empty()) continue;
+      std::size_t begin = 0;
+      while (begin < s.tail.size()) {
+        // Blocks never cross an aligned window. Late data makes a block that overlaps older ones
+        // in time; queries allow for that, so compaction never rewrites stored blocks.
+        const TimeUs window = bucket_start(s.tail[begin].ts, opt_.block_window);
+        std::size_t end = begin + 1;
+        while (end < s.tail.size() && bucket_start(s.tail[end].ts, opt_.block_window) == window) {
+          ++end;
+        }
+        const std::span<const Record> group(s.tail.data() + begin, end - begin);
+        for (std::size_t c = 0; c < group.size(); c += opt_.max_block_records) {
+          const auto chunk = group.subspan(c, std::min(opt_.max_block_records, group.size() - c));
+          BlockStats stats;
+          for (const Record& r : chunk) stats.add(r);
+          const auto encoded_stats = encode_stats(stats);
+          ins_block.bind(1, s.id).bind(2, chunk.front().ts).bind(3, chunk.back().ts);
+          ins_block.bind(4, static_cast<std::int64_t>(chunk.size()));
+          ins_block.bind_blob(5, std::as_bytes(std::span(encoded_stats))).run();
+          const auto payload = encode_block(chunk);
+          ins_data.bind(1, db_->last_insert_rowid()).bind_blob(2, payload).run();
+        }
+        begin = end;
       }
-      std::vector<Record> merged;
-      std::span<const Record> group(s.tail.data() + begin, end - begin);
-      if (group.front().ts <= s.flushed_max) {
-        merged = load_blocks(*db_, s.id, window, window + opt_.block_window, true);
-        merged.insert(merged.end(), group.begin(), group.end());
-        std::sort(merged.begin(), merged.end(), by_ts);
-        group = merged;
-      }
-      for (std::size_t c = 0; c < group.size(); c += opt_.max_block_records) {
-        const auto chunk = group.subspan(c, std::min(opt_.max_block_records, group.size() - c));
-        BlockStats stats;
-        for (const Record& r : chunk) stats.add(r);
-        const auto encoded_stats = encode_stats(stats);
-        ins_block.bind(1, s.id).bind(2, chunk.front().ts).bind(3, chunk.back().ts);
-        ins_block.bind(4, static_cast<std::int64_t>(chunk.size()));
-        ins_block.bind_blob(5, std::as_bytes(std::span(encoded_stats))).run();
-        const auto payload = encode_block(chunk);
-        ins_data.bind(1, db_->last_insert_rowid()).bind_blob(2, payload).run();
-      }
-      begin = end;
+      flushed.emplace_back(&s, s.tail.back().ts);
     }
-    flushed.emplace_back(&s, s.tail.back().ts);
   }
   db_->prepare("DELETE FROM log WHERE id <= ?").bind(1, last_log_id_).run();
   std::unique_lock lock(mu_);
   tx.commit();
   for (auto [s, max_ts] : flushed) {
+    s->recent_after = s->flushed_max;
+    s->recent_flushed.clear();
+    for (const Record& r : s->tail) {
+      if (r.ts > s->recent_after) s->recent_flushed.push_back(r.ts);
+    }
     s->flushed_max = std::max(s->flushed_max, max_ts);
     s->tail.clear();
     s->tail.shrink_to_fit();
@@ -634,8 +683,10 @@ std::optional<StoredSample> SqliteStore::latest(std::string_view device,
 std::vector<StoredSample> SqliteStore::latest_all(std::string_view origin) const {
   std::vector<StoredSample> out;
   std::shared_lock lock(mu_);
-  for (const auto& [key, s] : series_) {
-    if (s->origin == origin && s->latest) out.push_back({s->device, s->origin, *s->latest});
+  if (const auto o = series_.find(origin); o != series_.end()) {
+    for (const auto& [device, s] : o->second) {
+      if (s->latest) out.push_back({s->device, s->origin, *s->latest});
+    }
   }
   std::sort(out.begin(), out.end(),
             [](const StoredSample& a, const StoredSample& b) { return a.device < b.device; });
@@ -662,23 +713,36 @@ DataPage SqliteStore::query(const DataQuery& q) const {
     if (hi - lo > keep) (q.ascending ? hi = lo + keep : lo = hi - keep);
     tail.assign(lo, hi);
   }
-  auto st = db.prepare(q.ascending
-                           ? "SELECT d.payload FROM blocks b JOIN block_data d ON d.id = b.id "
-                             "WHERE b.series_id = ? AND b.t1 >= ? AND b.t0 < ? ORDER BY b.t1 ASC"
-                           : "SELECT d.payload FROM blocks b JOIN block_data d ON d.id = b.id "
-                             "WHERE b.series_id = ? AND b.t1 >= ? AND b.t0 < ? ORDER BY b.t1 DESC");
+  // Blocks may overlap in time (late data), so read them in order of their bound in the query's
+  // direction and stop once no further block can hold one of the first limit+1 records.
+  auto st = db.prepare(q.ascending ? "SELECT id, t0, t1 FROM blocks WHERE series_id = ? AND "
+                                     "t1 >= ? AND t0 < ? ORDER BY t0 ASC"
+                                   : "SELECT id, t0, t1 FROM blocks WHERE series_id = ? AND "
+                                     "t1 >= ? AND t0 < ? ORDER BY t1 DESC");
+  auto payload = db.prepare("SELECT payload FROM block_data WHERE id = ?");
   st.bind(1, series_id).bind(2, q.from).bind(3, q.to);
+  const auto before = [&q](const Record& a, const Record& b) {
+    return q.ascending ? a.ts < b.ts : a.ts > b.ts;
+  };
   std::vector<Record> out;
-  std::size_t from_blocks = 0;
-  while (from_blocks <= q.limit && st.step()) {
-    auto recs = decode_block(st.blob(0));
-    if (!recs) throw std::runtime_error("corrupt block");
-    for (const Record& r : *recs) {
-      if (r.ts >= q.from && r.ts < q.to) {
-        out.push_back(r);
-        ++from_blocks;
+  while (st.step()) {
+    if (out.size() > q.limit) {
+      std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(q.limit), out.end(),
+                       before);
+      out.resize(q.limit + 1);
+      const TimeUs cutoff = out.back().ts;
+      const TimeUs edge = q.ascending ? st.int64(1) : st.int64(2);
+      if (q.ascending ? edge > cutoff : edge < cutoff) break;
+    }
+    payload.bind(1, st.int64(0));
+    if (payload.step()) {
+      auto recs = decode_block(payload.blob(0));
+      if (!recs) throw std::runtime_error("corrupt block");
+      for (const Record& r : *recs) {
+        if (r.ts >= q.from && r.ts < q.to) out.push_back(r);
       }
     }
+    payload.reset();
   }
   out.insert(out.end(), tail.begin(), tail.end());
   if (q.ascending) {
@@ -760,7 +824,7 @@ StoreStats SqliteStore::stats() const {
   }
   std::shared_lock lock(mu_);
   s.tail_samples = tail_samples_;
-  s.series = series_.size();
+  for_each_series([&s](const Series&) { ++s.series; });
   return s;
 }
 

@@ -37,6 +37,14 @@ struct SqliteOptions {
   std::size_t max_block_records = 4096;
 };
 
+/// A log row is a sequence of fixed-size entries: series id, timestamp, the 20 values.
+struct LogEntry {
+  std::int64_t series_id;
+  core::TimeUs ts;
+  core::Values values;
+};
+static_assert(sizeof(LogEntry) == 16 + sizeof(core::Values));
+
 class SqliteStore final : public Store {
  public:
   SqliteStore(SqliteOptions options, obs::Registry* metrics = nullptr);
@@ -68,14 +76,22 @@ class SqliteStore final : public Store {
   void migrate();
   void load();
   void writer_loop();
+  void wal_checkpoint_loop();
   void process_group(std::deque<Job>& jobs);
   void checkpoint();
   void run_on_writer(std::function<void()> fn);
   Series* find_series(std::string_view device, std::string_view origin) const;
+  template <class Fn>
+  void for_each_series(Fn&& fn) const {
+    for (const auto& [origin, by_device] : series_) {
+      for (const auto& [device, s] : by_device) fn(*s);
+    }
+  }
   Series& ensure_series(const std::string& device, const std::string& origin);
   bool is_duplicate(Series& s, core::TimeUs ts);
+  /// Records of a series in [from, to) that are stored in blocks.
   std::vector<core::Record> load_blocks(Database& db, std::int64_t series_id, core::TimeUs from,
-                                        core::TimeUs to, bool remove);
+                                        core::TimeUs to);
   void save_device(const core::Device& d, bool create);
   ReaderLease reader() const;
 
@@ -86,7 +102,14 @@ class SqliteStore final : public Store {
   // Series state. Structure, tails and latest values change under an exclusive lock; readers
   // take it shared while they copy tails and open their database snapshot.
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, std::unique_ptr<Series>> series_;
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <class T>
+  using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
+  using SeriesByDevice = StringMap<std::unique_ptr<Series>>;
+  StringMap<SeriesByDevice> series_;  // origin → device → series
   std::size_t tail_samples_ = 0;
   std::int64_t last_log_id_ = 0;
 
@@ -98,12 +121,16 @@ class SqliteStore final : public Store {
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
+  std::condition_variable stop_cv_;
   std::deque<Job> queue_;
   std::size_t queued_samples_ = 0;
   bool stopping_ = false;
   CommitListener listener_;
+  std::vector<LogEntry> log_buffer_;  // writer thread only
+  std::vector<Series*> target_buffer_;
   std::chrono::steady_clock::time_point last_checkpoint_;
   std::thread writer_;
+  std::thread wal_checkpointer_;
 };
 
 }  // namespace remhart::store

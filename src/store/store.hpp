@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -33,7 +34,14 @@ struct WriteResult {
   std::size_t duplicates = 0;  ///< already stored with the same (device, origin, ts)
 };
 using WriteCallback = std::function<void(const WriteResult&)>;
-using CommitListener = std::function<void(const std::vector<StoredSample>&)>;
+
+/// The records one commit added to one series (sorted by time). Valid during the callback only.
+struct CommittedSeries {
+  const std::string& device;
+  const std::string& origin;
+  std::span<const core::Record> records;
+};
+using CommitListener = std::function<void(std::span<const CommittedSeries>)>;
 
 struct DataQuery {
   std::string device;

@@ -96,9 +96,9 @@ namespace {
 struct Collector : api::LiveClient {
   std::mutex mu;
   std::vector<std::string> got;
-  void deliver(const std::string&, std::shared_ptr<const std::string> m) override {
+  void deliver(std::vector<api::LiveMessage> messages) override {
     std::lock_guard lock(mu);
-    got.push_back(*m);
+    for (const auto& m : messages) got.push_back(*m.text);
   }
 };
 }  // namespace

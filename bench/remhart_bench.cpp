@@ -1,0 +1,430 @@
+// Load benchmarks against the real server (release build). Each measurement runs several times
+// and reports the median; nothing here asserts on time.
+//
+//   remhart_bench ingest [--samples N] [--runs R]   sustained durable ingest, both durability
+//                                                   modes, vs. an unindexed SQLite ceiling
+//   remhart_bench ws                                1,000 WebSocket clients × 10 devices
+//   remhart_bench api                               wrk on GET /api/grid/latest?device=…
+//   remhart_bench series                            a month of 1 s samples, chart query
+//   remhart_bench memory                            RSS with 1,000 devices and 10 M samples
+#include <utility>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include "testkit.hpp"
+
+using namespace remhart::testkit;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+namespace {
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+std::string runs_text(const std::vector<double>& v) {
+  std::string s;
+  for (double x : v) s += (s.empty() ? "" : ", ") + std::to_string(static_cast<long long>(x));
+  return "[" + s + "]";
+}
+
+std::string bench_binary() {
+  return remhart_binary();
+}
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string device_name(int d) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "d%04d", d);
+  return buf;
+}
+
+void register_devices(HttpClient& http, int n) {
+  for (int d = 0; d < n; ++d) {
+    const auto r =
+        http.post("/api/grid/devices",
+                  json{{"id", device_name(d)}, {"site", "s" + std::to_string(d % 10)}}.dump());
+    if (r.status != 201 && r.status != 409) throw std::runtime_error("device create: " + r.body);
+  }
+}
+
+void append_num(std::string& out, double v) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, p);
+}
+
+// One batch: one sample per device in [first, first+count) at time ts_ms.
+std::string make_batch(int first, int count, long long ts_ms, int salt) {
+  std::string out;
+  out.reserve(static_cast<std::size_t>(count) * 200);
+  out.push_back('[');
+  for (int k = 0; k < count; ++k) {
+    if (k) out.push_back(',');
+    const double v = 228.0 + ((salt + k) % 40) * 0.1;
+    out += "{\"device\":\"";
+    out += device_name(first + k);
+    out += "\",\"ts\":";
+    out += std::to_string(ts_ms);
+    out += ",\"v\":[";
+    append_num(out, v);
+    out += ",";
+    append_num(out, v + 0.5);
+    out += ",";
+    append_num(out, v - 0.4);
+    out += "],\"i\":[12.1,11.8,12.5],\"p\":[2650,2580,2760],\"q\":[610,590,640],\"f\":";
+    append_num(out, 50.0 + ((salt + k) % 7) * 0.001);
+    out.push_back('}');
+  }
+  out.push_back(']');
+  return out;
+}
+
+struct IngestRun {
+  double samples_per_s;
+  long rss_kb;
+};
+
+// Posts `batches` batches of 1,000 samples (1,000 devices) over `connections` connections.
+IngestRun run_ingest(const std::string& durability, long long total_samples, int connections) {
+  TempDir dir;
+  ServerProcess server(bench_binary(), dir.path() + "/data",
+                       {"--no-demo", "--durability", durability});
+  {
+    HttpClient http(server.port());
+    register_devices(http, 1000);
+  }
+  const long long batches = total_samples / 1000;
+  const long long base_ms = now_ms() - batches * 1000 - 86'400'000;
+  std::atomic<long long> next{0};
+  std::atomic<long long> accepted{0};
+  std::atomic<int> errors{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < connections; ++c) {
+    threads.emplace_back([&] {
+      HttpClient http(server.port());
+      for (;;) {
+        const long long b = next.fetch_add(1);
+        if (b >= batches) break;
+        const std::string body = make_batch(0, 1000, base_ms + b * 1000, static_cast<int>(b));
+        for (;;) {
+          const auto r = http.post("/api/grid/ingest", body);
+          if (r.status == 503) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            continue;
+          }
+          if (r.status != 200) {
+            ++errors;
+            break;
+          }
+          accepted += json::parse(r.body)["accepted"].get<long long>();
+          break;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double elapsed = seconds_since(t0);
+  if (errors || accepted != batches * 1000) {
+    std::cerr << "ingest: " << errors << " failed batches, " << accepted << " accepted\n";
+  }
+  return {static_cast<double>(accepted.load()) / elapsed, server.rss_kb()};
+}
+
+// The ceiling: the same rows appended by one process with one prepared statement into an
+// unindexed table with the same columns, in large transactions.
+double run_ceiling(long long total_samples, bool fsync) {
+  TempDir dir;
+  sqlite3* db = nullptr;
+  sqlite3_open((dir.path() + "/ceiling.db").c_str(), &db);
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+  sqlite3_exec(db, fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", nullptr,
+               nullptr, nullptr);
+  sqlite3_exec(
+      db,
+      "CREATE TABLE m(device TEXT, origin TEXT, ts INTEGER, va REAL, vb REAL, vc REAL, ia REAL, "
+      "ib REAL, ic REAL, pa REAL, pb REAL, pc REAL, qa REAL, qb REAL, qc REAL, f REAL)",
+      nullptr, nullptr, nullptr);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO m VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, nullptr);
+  std::vector<std::string> names;
+  for (int d = 0; d < 1000; ++d) names.push_back(device_name(d));
+  const auto t0 = Clock::now();
+  const long long base = now_ms() * 1000;
+  for (long long k = 0; k < total_samples; ++k) {
+    if (k % 100000 == 0) sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    const auto& name = names[static_cast<std::size_t>(k % 1000)];
+    sqlite3_bind_text(st, 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, "real", 4, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, base + (k / 1000) * 1'000'000);
+    const double vals[13] = {230.1, 229.8, 231.0, 12.1, 11.8, 12.5, 2650,
+                             2580,  2760,  610,   590,  640,  50.01};
+    for (int c = 0; c < 13; ++c)
+      sqlite3_bind_double(st, 4 + c, vals[c] + static_cast<double>(k % 17) * 0.01);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+    if (k % 100000 == 99999 || k == total_samples - 1)
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  }
+  const double rate = static_cast<double>(total_samples) / seconds_since(t0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rate;
+}
+
+int g_connections = 8;
+
+void bench_ingest(long long samples, int runs) {
+  std::cout << "== ingest: JSON batches of 1,000 samples across 1,000 devices, " << g_connections
+            << " connections ==\n";
+  for (const bool fsync : {false, true}) {
+    std::vector<double> server_rates, ceiling_rates, ratios;
+    for (int r = 0; r < runs; ++r) {
+      const auto run = run_ingest(fsync ? "fsync" : "normal", samples, g_connections);
+      const double ceiling = run_ceiling(samples, fsync);
+      server_rates.push_back(run.samples_per_s);
+      ceiling_rates.push_back(ceiling);
+      ratios.push_back(run.samples_per_s / ceiling * 100);
+    }
+    const char* mode = fsync ? "fsync " : "normal";
+    std::cout << "ingest[" << mode << "] server samples/s  median "
+              << static_cast<long long>(median(server_rates)) << "  runs "
+              << runs_text(server_rates) << "\n";
+    std::cout << "ingest[" << mode << "] ceiling samples/s median "
+              << static_cast<long long>(median(ceiling_rates)) << "  runs "
+              << runs_text(ceiling_rates) << "\n";
+    std::cout << "ingest[" << mode << "] server/ceiling    median " << median(ratios) << " %\n";
+  }
+}
+
+void bench_memory() {
+  std::cout << "== memory: 1,000 devices, 10,000,000 stored samples ==\n";
+  const auto run = run_ingest("normal", 10'000'000, g_connections);
+  std::cout << "memory rss_mb " << static_cast<double>(run.rss_kb) / 1024.0 << "  (ingest ran at "
+            << static_cast<long long>(run.samples_per_s) << " samples/s)\n";
+}
+
+// ---- WebSocket fan-out ----------------------------------------------------------------------
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// One client connection; all run on one thread, so no strands or locks are needed.
+struct WsBenchClient : std::enable_shared_from_this<WsBenchClient> {
+  WsBenchClient(net::io_context& ioc, std::atomic<long long>& ack_us, std::atomic<bool>& measuring)
+      : ws(ioc), ack(ack_us), on(measuring) {}
+  websocket::stream<beast::tcp_stream> ws;
+  beast::flat_buffer buf;
+  std::atomic<long long>& ack;
+  std::atomic<bool>& on;
+  std::vector<double> latencies;
+
+  void read() {
+    ws.async_read(buf, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return;
+      const long long now =
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+              .count();
+      const std::string_view text(static_cast<const char*>(self->buf.data().data()),
+                                  self->buf.size());
+      if (self->on && text.starts_with("{\"type\":\"measurement\"")) {
+        self->latencies.push_back(static_cast<double>(now - self->ack.load()) / 1000.0);
+      }
+      self->buf.consume(self->buf.size());
+      self->read();
+    });
+  }
+};
+
+void bench_ws() {
+  std::cout << "== ws: 1,000 clients × 10 devices, 1,000 devices updating once a second ==\n";
+  TempDir dir;
+  ServerProcess server(bench_binary(), dir.path() + "/data", {"--no-demo"});
+  HttpClient http(server.port());
+  register_devices(http, 1000);
+  net::io_context ioc;
+  std::atomic<long long> ack_us{0};
+  std::atomic<bool> measuring{false};
+  std::vector<std::shared_ptr<WsBenchClient>> clients;
+  for (int c = 0; c < 1000; ++c) {
+    auto cl = std::make_shared<WsBenchClient>(ioc, ack_us, measuring);
+    beast::get_lowest_layer(cl->ws).connect(
+        tcp::endpoint(net::ip::make_address("127.0.0.1"), server.port()));
+    beast::get_lowest_layer(cl->ws).socket().set_option(tcp::no_delay(true));
+    cl->ws.handshake("127.0.0.1", "/ws/grid-data");
+    json devs = json::array();
+    for (int k = 0; k < 10; ++k) devs.push_back(device_name((c * 10 + k) % 1000));
+    cl->ws.write(net::buffer(json{{"type", "subscribe"}, {"devices", devs}}.dump()));
+    clients.push_back(cl);
+  }
+  for (auto& c : clients) c->read();
+  std::thread io([&] {
+    auto guard = net::make_work_guard(ioc);
+    ioc.run();
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const long long base = now_ms() - 3'600'000;
+  std::vector<double> per_second_p99;
+  measuring = true;
+  const int seconds = 15;
+  for (int s = 0; s < seconds; ++s) {
+    const auto tick = Clock::now();
+    const std::string body = make_batch(0, 1000, base + s * 1000, s);
+    const auto r = http.post("/api/grid/ingest", body);
+    ack_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+                 .count();
+    if (r.status != 200) std::cerr << "ws: ingest failed " << r.status << "\n";
+    std::this_thread::sleep_until(tick + std::chrono::seconds(1));
+  }
+  measuring = false;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ioc.stop();
+  io.join();
+  std::vector<double> latencies;
+  for (const auto& c : clients)
+    latencies.insert(latencies.end(), c->latencies.begin(), c->latencies.end());
+  // A message can be delivered before the HTTP reply is read by the client: clamp at 0.
+  for (auto& l : latencies) l = std::max(0.0, l);
+  std::cout << "ws messages received " << latencies.size() << " of " << seconds * 10000
+            << "  latency ms from ack: p50 " << percentile(latencies, 0.5) << "  p99 "
+            << percentile(latencies, 0.99) << "  max " << percentile(latencies, 1.0) << "\n";
+}
+
+// ---- API throughput (wrk) -------------------------------------------------------------------
+
+void bench_api(int runs) {
+  std::cout << "== api: wrk -t2 -c64 -d8s GET /api/grid/latest?device=d0042 ==\n";
+  TempDir dir;
+  ServerProcess server(bench_binary(), dir.path() + "/data", {"--no-demo"});
+  HttpClient http(server.port());
+  register_devices(http, 100);
+  http.post("/api/grid/ingest", make_batch(0, 100, now_ms() - 60'000, 1));
+  std::vector<double> rates;
+  for (int r = 0; r < runs; ++r) {
+    const std::string cmd =
+        "wrk -t2 -c64 -d8s " + server.base_url() + "/api/grid/latest?device=d0042 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    pclose(p);
+    const auto pos = out.find("Requests/sec:");
+    if (pos == std::string::npos) {
+      std::cerr << "wrk failed:\n" << out;
+      return;
+    }
+    rates.push_back(std::stod(out.substr(pos + 13)));
+  }
+  std::cout << "api requests/s median " << static_cast<long long>(median(rates)) << "  runs "
+            << runs_text(rates) << "\n";
+}
+
+// ---- Series ---------------------------------------------------------------------------------
+
+void bench_series(int runs) {
+  std::cout
+      << "== series: one device, a month of 1 s samples (2,592,000), whole-month chart query ==\n";
+  TempDir dir;
+  ServerProcess server(bench_binary(), dir.path() + "/data", {"--no-demo"});
+  HttpClient http(server.port());
+  http.post("/api/grid/devices", R"({"id":"d0000"})");
+  const long long month = 30LL * 86400;
+  const long long start_ms = (now_ms() / 86'400'000 - 40) * 86'400'000;
+  const auto t0 = Clock::now();
+  std::string body;
+  for (long long s = 0; s < month; s += 10000) {
+    body.clear();
+    body.push_back('[');
+    for (long long k = s; k < std::min(month, s + 10000); ++k) {
+      if (k != s) body.push_back(',');
+      const double v = 230 + 5 * std::sin(static_cast<double>(k) / 3600.0);
+      body += "{\"device\":\"d0000\",\"ts\":" + std::to_string(start_ms + k * 1000) + ",\"v\":[";
+      append_num(body, v);
+      body +=
+          ",230,231],\"i\":[12.1,11.8,12.5],\"p\":[2650,2580,2760],\"q\":[610,590,640],\"f\":50}";
+    }
+    body.push_back(']');
+    const auto r = http.post("/api/grid/ingest", body);
+    if (r.status != 200) throw std::runtime_error("series load: " + r.body);
+  }
+  std::cout << "series loaded 2,592,000 samples in " << seconds_since(t0) << " s\n";
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const std::string target = "/api/grid/series?device=d0000&from=" + std::to_string(start_ms) +
+                             "&to=" + std::to_string(start_ms + month * 1000) +
+                             "&fields=va,v_avg,p_total,f";
+  std::vector<double> ms;
+  std::size_t points = 0;
+  for (int r = 0; r < runs; ++r) {
+    const auto q0 = Clock::now();
+    const auto res = http.get(target);
+    ms.push_back(seconds_since(q0) * 1000);
+    points = json::parse(res.body)["points"].size();
+  }
+  std::cout << "series whole-month query: " << points << " points, median " << median(ms)
+            << " ms, p90 " << percentile(ms, 0.9) << " ms over " << runs << " runs\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const std::string what = args.empty() ? "all" : args[0];
+  long long samples = 2'000'000;
+  int runs = 3;
+  for (std::size_t k = 1; k + 1 < args.size(); k += 2) {
+    if (args[k] == "--samples") samples = std::stoll(args[k + 1]);
+    if (args[k] == "--runs") runs = std::stoi(args[k + 1]);
+    if (args[k] == "--connections") g_connections = std::stoi(args[k + 1]);
+  }
+  try {
+    if (what == "ingest" || what == "all") bench_ingest(samples, runs);
+    if (what == "ws" || what == "all") bench_ws();
+    if (what == "api" || what == "all") bench_api(runs);
+    if (what == "series" || what == "all") bench_series(20);
+    if (what == "memory" || what == "all") bench_memory();
+  } catch (const std::exception& e) {
+    std::cerr << "bench failed: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
