@@ -407,6 +407,7 @@ void bench_series(int runs) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::cout << std::unitbuf;  // progress appears as each measurement finishes
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::string what = args.empty() ? "all" : args[0];
   long long samples = 2'000'000;

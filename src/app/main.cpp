@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> config_file;
   std::vector<std::pair<std::string, std::string>> overrides;
 
-  auto* serve = app.add_subcommand("serve", "Run the server (HTTP API, live stream, dashboard)");
+  auto* serve = app.add_subcommand("serve", "Run the server (HTTP API and live stream)");
   std::string host, data_dir, durability;
   std::int64_t port = -1;
   bool no_demo = false;

@@ -273,6 +273,24 @@ TEST_F(Server, WebSocketSnapshotAndOnlySubscribedDevices) {
   EXPECT_EQ(json::parse(*err)["type"], "error");
 }
 
+TEST_F(Server, WebSocketRateCapCoalescesToTheNewest) {
+  WsClient ws(proc->port());
+  ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // snapshot
+  ws.send(R"({"type":"subscribe","devices":["m1"],"max_rate_hz":1})");
+  ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // snapshot of the new subscription
+  for (int k = 0; k < 10; ++k) {
+    ASSERT_EQ(http->post("/api/grid/ingest", "[" + sample("m1", kT0Ms + k * 1000) + "]").status,
+              200);
+  }
+  std::vector<json> got;
+  while (auto m = ws.read(std::chrono::milliseconds(2500))) got.push_back(json::parse(*m));
+  // Ten samples inside about a second, at most one per second: the first goes at once, the
+  // rest coalesce into the newest.
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_LE(got.size(), 3u);
+  EXPECT_EQ(got.back()["data"]["ts"], "2025-11-28T10:00:09.000000Z");
+}
+
 TEST_F(Server, OversizedBodyIs413) {
   const std::string big(17 * 1024 * 1024, ' ');
   const auto r = http->post("/api/grid/ingest", big);

@@ -74,3 +74,10 @@ TEST(Config, DescribeListsEverySetting) {
   EXPECT_EQ(m.at("storage.durability"), "normal");
   EXPECT_EQ(m.at("demo.enabled"), "true");
 }
+
+TEST(Config, TheShippedExampleIsValidAndMatchesTheDefaults) {
+  std::map<std::string, std::string> vars;
+  const auto c =
+      app::load_config(std::string(REMHART_SOURCE_DIR) + "/remhart.example.toml", env(vars), {});
+  EXPECT_EQ(app::describe(c), app::describe(app::Config{}));
+}
