@@ -1,5 +1,6 @@
 #include "api/json_out.hpp"
 
+#include <charconv>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -41,7 +42,9 @@ void append_json_number(std::string& out, double v) {
     out += "null";
     return;
   }
-  fmt::format_to(std::back_inserter(out), "{}", v);
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  out.append(buf, ec == std::errc() ? end : buf);
 }
 
 namespace {

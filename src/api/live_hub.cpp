@@ -222,6 +222,7 @@ void LiveHub::publish(const std::vector<store::StoredSample>& samples) {
   {
     std::lock_guard lock(mu_);
     if (clients_.empty()) return;
+    out.reserve(clients_.size());
     const auto devices = store_.devices();
     for (const auto& s : samples) {
       std::shared_ptr<const std::string> text;  // serialised once, on first use

@@ -75,7 +75,6 @@ class Outbox {
   /// Earliest time a coalesced message becomes due.
   std::optional<Clock::time_point> next_due() const;
   std::shared_ptr<const std::string> pop();
-  bool empty() const { return queue_.empty(); }
   std::size_t size() const { return queue_.size(); }
 
  private:

@@ -116,6 +116,10 @@ int serve(const Config& c) {
   api::LiveHub hub(store, &metrics);
   core::ThreadPool jobs(static_cast<std::size_t>(c.job_threads));
   core::ThreadPool fanout(1);  // keeps live messages in commit order, off the storage thread
+  metrics.gauge_fn("remhart_jobs_queued", "Blocking jobs (queries, device writes) waiting",
+                   [&jobs] { return static_cast<double>(jobs.queued()); });
+  metrics.gauge_fn("remhart_live_fanout_queued", "Commits waiting to be fanned out to WebSockets",
+                   [&fanout] { return static_cast<double>(fanout.queued()); });
   store.set_commit_listener([&](std::span<const store::CommittedSeries> committed) {
     if (hub.clients() == 0) return;
     auto copy = std::make_shared<std::vector<store::StoredSample>>();

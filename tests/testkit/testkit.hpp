@@ -32,7 +32,6 @@ class ServerProcess {
 
   std::uint16_t port() const { return port_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int pid() const { return pid_; }
   /// Everything the server printed so far.
   std::string output() const;
 
