@@ -1,5 +1,6 @@
 #include "api/router.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -143,7 +144,14 @@ std::vector<std::string> split_path(std::string_view path) {
 }  // namespace
 
 void Router::add(std::string method, std::string pattern, Permission permission, Handler handler) {
-  Route r{std::move(method), pattern, permission, std::move(handler), split_path(pattern)};
+  Route r{std::move(method),   pattern, permission, std::move(handler),
+          split_path(pattern), nullptr, nullptr};
+  if (metrics_) {
+    r.latency = &metrics_->histogram("remhart_http_request_duration_seconds",
+                                     "HTTP request latency by route",
+                                     "route=\"" + obs::label_value(r.pattern) + "\"");
+    r.by_status = std::make_shared<std::array<std::atomic<obs::Counter*>, 600>>();
+  }
   routes_.push_back(std::move(r));
 }
 
@@ -180,19 +188,21 @@ void Router::dispatch(HttpRequest& req, Reply reply) const {
     return;
   }
   if (metrics_) {
-    auto& latency = metrics_->histogram("remhart_http_request_duration_seconds",
-                                        "HTTP request latency by route",
-                                        "route=\"" + obs::label_value(found->pattern) + "\"");
     const auto start = std::chrono::steady_clock::now();
-    reply = [reply = std::move(reply), &latency, start, route = found, metrics = metrics_,
-             method = req.method](HttpResponse r) mutable {
-      latency.observe(
+    reply = [reply = std::move(reply), start, route = found,
+             metrics = metrics_](HttpResponse r) mutable {
+      route->latency->observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      metrics
-          ->counter("remhart_http_requests_total", "HTTP requests by route, method and status",
-                    "route=\"" + obs::label_value(route->pattern) + "\",method=\"" + method +
-                        "\",status=\"" + std::to_string(r.status) + "\"")
-          .inc();
+      auto& slot = (*route->by_status)[static_cast<std::size_t>(std::clamp(r.status, 0, 599))];
+      obs::Counter* counter = slot.load(std::memory_order_acquire);
+      if (!counter) {
+        counter = &metrics->counter(
+            "remhart_http_requests_total", "HTTP requests by route, method and status",
+            "route=\"" + obs::label_value(route->pattern) + "\",method=\"" + route->method +
+                "\",status=\"" + std::to_string(r.status) + "\"");
+        slot.store(counter, std::memory_order_release);
+      }
+      counter->inc();
       reply(std::move(r));
     };
   }

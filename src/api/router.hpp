@@ -1,6 +1,8 @@
 #pragma once
 // Route table with path parameters (`/api/grid/devices/{id}`), declared permissions and the
 // per-route request metrics.
+#include <array>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,7 +11,9 @@
 
 namespace remhart::obs {
 class Registry;
-}
+class Histogram;
+class Counter;
+}  // namespace remhart::obs
 
 namespace remhart::api {
 
@@ -19,6 +23,10 @@ struct Route {
   Permission permission;
   Handler handler;
   std::vector<std::string> segments;  // "{name}" segments capture
+  // Metrics, resolved once so a request touches no registry lock: latency, and a request
+  // counter per status code (filled on first use).
+  obs::Histogram* latency = nullptr;
+  std::shared_ptr<std::array<std::atomic<obs::Counter*>, 600>> by_status;
 };
 
 class Router {
