@@ -696,26 +696,33 @@ std::vector<StoredSample> SqliteStore::latest_all(std::string_view origin) const
   return out;
 }
 
+std::optional<std::int64_t> SqliteStore::begin_read(
+    Database& db, std::string_view device, std::string_view origin,
+    const std::function<void(const Series&)>& copy) const {
+  // The snapshot opens (on the first read) and the tail is copied under one shared lock; a
+  // checkpoint commits under the exclusive lock, so a reader sees it wholly or not at all.
+  std::shared_lock lock(mu_);
+  db.prepare("SELECT id FROM blocks LIMIT 1").step();
+  const Series* s = find_series(device, origin);
+  if (!s) return std::nullopt;
+  copy(*s);
+  return s->id;
+}
+
 DataPage SqliteStore::query(const DataQuery& q) const {
   auto lease = reader();
   Database& db = lease.db();
   Transaction tx(db);
   std::vector<Record> tail;
-  std::int64_t series_id = -1;
-  {
-    // Open the snapshot and copy the tail together, so a checkpoint is seen wholly or not at all.
-    std::shared_lock lock(mu_);
-    db.prepare("SELECT id FROM blocks LIMIT 1").step();
-    const Series* s = find_series(q.device, q.origin);
-    if (!s) return {};
-    series_id = s->id;
-    auto lo = std::lower_bound(s->tail.begin(), s->tail.end(), Record{q.from, {}}, by_ts);
-    auto hi = std::lower_bound(s->tail.begin(), s->tail.end(), Record{q.to, {}}, by_ts);
+  const auto series_id = begin_read(db, q.device, q.origin, [&](const Series& s) {
+    auto lo = std::lower_bound(s.tail.begin(), s.tail.end(), Record{q.from, {}}, by_ts);
+    auto hi = std::lower_bound(s.tail.begin(), s.tail.end(), Record{q.to, {}}, by_ts);
     // Only the first limit+1 in the requested order can be part of the answer.
     const auto keep = static_cast<std::ptrdiff_t>(q.limit + 1);
     if (hi - lo > keep) (q.ascending ? hi = lo + keep : lo = hi - keep);
     tail.assign(lo, hi);
-  }
+  });
+  if (!series_id) return {};
   // Blocks may overlap in time (late data), so read them in order of their bound in the query's
   // direction and stop once no further block can hold one of the first limit+1 records.
   auto st = db.prepare(q.ascending ? "SELECT id, t0, t1 FROM blocks WHERE series_id = ? AND "
@@ -723,7 +730,7 @@ DataPage SqliteStore::query(const DataQuery& q) const {
                                    : "SELECT id, t0, t1 FROM blocks WHERE series_id = ? AND "
                                      "t1 >= ? AND t0 < ? ORDER BY t1 DESC");
   auto payload = db.prepare("SELECT payload FROM block_data WHERE id = ?");
-  st.bind(1, series_id).bind(2, q.from).bind(3, q.to);
+  st.bind(1, *series_id).bind(2, q.from).bind(3, q.to);
   const auto before = [&q](const Record& a, const Record& b) {
     return q.ascending ? a.ts < b.ts : a.ts > b.ts;
   };
@@ -772,20 +779,15 @@ std::vector<SeriesPoint> SqliteStore::series(const SeriesQuery& q) const {
     const auto all = core::all_fields(r.values);
     for (std::size_t k = 0; k < q.fields.size(); ++k) b[k].add(all[q.fields[k]], r.ts);
   };
-  std::int64_t series_id = -1;
-  {
-    std::shared_lock lock(mu_);
-    db.prepare("SELECT id FROM blocks LIMIT 1").step();
-    const Series* s = find_series(q.device, q.origin);
-    if (!s) return {};
-    series_id = s->id;
-    for (const Record& r : s->tail) add_record(r);
-  }
+  const auto series_id = begin_read(db, q.device, q.origin, [&](const Series& s) {
+    for (const Record& r : s.tail) add_record(r);
+  });
+  if (!series_id) return {};
   auto st = db.prepare(
       "SELECT id, t0, t1, stats FROM blocks WHERE series_id = ? AND t1 >= ? AND t0 < ? "
       "ORDER BY t1");
   auto payload = db.prepare("SELECT payload FROM block_data WHERE id = ?");
-  st.bind(1, series_id).bind(2, q.from).bind(3, q.to);
+  st.bind(1, *series_id).bind(2, q.from).bind(3, q.to);
   while (st.step()) {
     const TimeUs t0 = st.int64(1), t1 = st.int64(2);
     const TimeUs b0 = bucket_start(t0, q.step);

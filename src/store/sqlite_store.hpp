@@ -94,6 +94,11 @@ class SqliteStore final : public Store {
                                         core::TimeUs to);
   void save_device(const core::Device& d, bool create);
   ReaderLease reader() const;
+  /// Opens `db`'s read snapshot and lets `copy` read the series' in-memory state consistently
+  /// with it. Returns the series id, or nullopt when the series does not exist.
+  std::optional<std::int64_t> begin_read(Database& db, std::string_view device,
+                                         std::string_view origin,
+                                         const std::function<void(const Series&)>& copy) const;
 
   SqliteOptions opt_;
   std::unique_ptr<Metrics> metrics_;
