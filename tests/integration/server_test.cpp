@@ -225,6 +225,18 @@ TEST_F(Server, AcknowledgedSamplesSurviveKillMinus9) {
   EXPECT_EQ(series["points"].size(), 1u);
 }
 
+TEST_F(Server, FsyncDurabilityAlsoKeepsAcknowledgedSamples) {
+  proc->kill9();
+  proc.reset();
+  start({"--no-demo", "--durability", "fsync"});
+  for (int b = 0; b < 5; ++b) {
+    const auto r = http->post("/api/grid/ingest", batch("m2", b * 200, 200));
+    ASSERT_EQ(json::parse(r.body)["accepted"], 200);
+  }
+  restart();  // kill -9, then start again on the same data directory
+  EXPECT_EQ(get_json("/api/grid/data?device=m2&limit=10000")["items"].size(), 1000u);
+}
+
 TEST_F(Server, GracefulShutdownThenRestartKeepsEverything) {
   ASSERT_EQ(http->post("/api/grid/ingest", batch("m1", 0, 100)).status, 200);
   EXPECT_EQ(proc->terminate(), 0);
