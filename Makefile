@@ -10,7 +10,7 @@ bootstrap:
 
 build: bootstrap
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS)
+	@cmake --build --preset release -j $(JOBS) --target remhart
 
 build-asan: bootstrap
 	@cmake --preset asan >/dev/null
@@ -23,6 +23,7 @@ test: build build-asan
 	@ctest --test-dir build-asan --output-on-failure -j $(JOBS)
 
 bench: build
+	@cmake --build --preset release -j $(JOBS) --target remhart_bench
 	@scripts/bench
 
 format:
