@@ -382,8 +382,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
     for (auto& [k, v] : r.headers) res->set(k, v);
     res->keep_alive(keep_alive_ && !close_after_);
-    if (!head_) res->body() = std::move(r.body);
-    res->prepare_payload();
+    if (head_) {
+      res->content_length(r.body.size());  // what GET would send; no body follows
+    } else {
+      res->body() = std::move(r.body);
+      res->prepare_payload();
+    }
     stream_.expires_after(sh_.opt.body_timeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {

@@ -366,6 +366,11 @@ TEST_F(Server, OperationsEndpoints) {
   EXPECT_NE(m.body.find("remhart_store_commit_seconds_count"), std::string::npos);
   EXPECT_NE(m.body.find("remhart_ws_connections"), std::string::npos);
   EXPECT_EQ(http->get("/nowhere").status, 404);
+  const auto head = http->request("HEAD", "/health");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_GT(std::stoul(head.headers.at("content-length")), 0u);
+  EXPECT_EQ(get_json("/ready")["status"], "ready");  // the connection is still in sync
   EXPECT_EQ(http->request("DELETE", "/health").status, 405);
 }
 

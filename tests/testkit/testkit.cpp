@@ -200,6 +200,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
       http::write(*impl_->stream, req, write_ec);  // a server may answer (413) before reading all
       http::response_parser<http::string_body> parser;
       parser.body_limit(1ULL << 31);
+      parser.skip(method == "HEAD");  // a reply to HEAD has headers only
       http::read(*impl_->stream, impl_->buffer, parser);
       auto res = parser.release();
       HttpResult out;
