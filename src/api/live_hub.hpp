@@ -70,6 +70,8 @@ class Outbox {
   /// coalesced to the newest. Returns how many queued messages were dropped to stay bounded.
   std::size_t push(const std::string& key, std::shared_ptr<const std::string> msg,
                    Clock::time_point now);
+  /// Queues a reply (snapshot, pong, error) ahead of no rate cap; returns drops.
+  std::size_t push_reply(std::shared_ptr<const std::string> msg) { return enqueue(std::move(msg)); }
   /// Moves coalesced messages whose time has come into the queue; returns drops.
   std::size_t release_due(Clock::time_point now);
   /// Earliest time a coalesced message becomes due.

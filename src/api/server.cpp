@@ -206,8 +206,7 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   }
 
   void send_text(std::string text) {
-    count_drops(outbox_.push({}, std::make_shared<const std::string>(std::move(text)),
-                             Outbox::Clock::now()));
+    count_drops(outbox_.push_reply(std::make_shared<const std::string>(std::move(text))));
     do_write();
   }
 

@@ -92,6 +92,20 @@ TEST(Outbox, RateCapCoalescesToTheNewestPerDevice) {
   EXPECT_FALSE(box.next_due());
 }
 
+TEST(Outbox, RepliesAreNeverRateCappedOrCoalesced) {
+  Outbox box(100);
+  box.set_rate(1);
+  const auto t0 = Outbox::Clock::now();
+  box.push_reply(msg("snapshot"));
+  box.push_reply(msg("pong"));
+  box.push("a", msg("a1"), t0);
+  box.push("a", msg("a2"), t0);
+  EXPECT_EQ(*box.pop(), "snapshot");
+  EXPECT_EQ(*box.pop(), "pong");
+  EXPECT_EQ(*box.pop(), "a1");
+  EXPECT_FALSE(box.pop());  // a2 waits for its slot
+}
+
 namespace {
 struct Collector : api::LiveClient {
   std::mutex mu;
