@@ -176,6 +176,17 @@ std::string ingest_reply_json(const ingest::IngestReply& r) {
       -1, ' ', false, json::error_handler_t::replace);
 }
 
+// The reply for a batch the store did not take: 503 + Retry-After under back-pressure, else 500.
+HttpResponse storage_failure(const ingest::IngestOutcome& o, const std::string& rid) {
+  if (o.status == ingest::IngestStatus::unavailable) {
+    return error_from_exception(
+        std::make_exception_ptr(
+            Error(ErrorKind::unavailable, "the write queue is full; retry shortly")),
+        rid);
+  }
+  return error_response(500, "internal", "storage failed: " + o.error, "", rid);
+}
+
 void handle_ingest(ApiContext& ctx, HttpRequest& req, Reply reply) {
   const auto format = ingest::format_from_content_type(req.header("content-type"));
   if (!format) {
@@ -188,28 +199,22 @@ void handle_ingest(ApiContext& ctx, HttpRequest& req, Reply reply) {
     throw Error(ErrorKind::bad_request, "must be true or false", "atomic");
   }
   auto batch = ingest::parse_batch(req.body, *format, ctx.ingest.options().max_batch);
-  ctx.ingest.ingest(
-      std::move(batch), std::string(core::kOriginReal), atomic == "true" || atomic == "1",
-      [reply = std::move(reply), rid = req.request_id](ingest::IngestOutcome o) {
-        switch (o.status) {
-          case ingest::IngestStatus::ok:
-            reply(json_response(200, ingest_reply_json(o.reply)));
-            return;
-          case ingest::IngestStatus::unprocessable:
-            reply(json_response(422, ingest_reply_json(o.reply)));
-            return;
-          case ingest::IngestStatus::unavailable: {
-            auto r = error_response(503, "unavailable", "the write queue is full; retry shortly",
-                                    "", rid);
-            r.headers.emplace_back("Retry-After", "1");
-            reply(std::move(r));
-            return;
-          }
-          case ingest::IngestStatus::failed:
-            reply(error_response(500, "internal", "storage failed: " + o.error, "", rid));
-            return;
-        }
-      });
+  ctx.ingest.ingest(std::move(batch), std::string(core::kOriginReal),
+                    atomic == "true" || atomic == "1",
+                    [reply = std::move(reply), rid = req.request_id](ingest::IngestOutcome o) {
+                      switch (o.status) {
+                        case ingest::IngestStatus::ok:
+                          reply(json_response(200, ingest_reply_json(o.reply)));
+                          return;
+                        case ingest::IngestStatus::unprocessable:
+                          reply(json_response(422, ingest_reply_json(o.reply)));
+                          return;
+                        case ingest::IngestStatus::unavailable:
+                        case ingest::IngestStatus::failed:
+                          reply(storage_failure(o, rid));
+                          return;
+                      }
+                    });
 }
 
 void handle_legacy_point(ApiContext& ctx, HttpRequest& req, Reply reply) {
@@ -217,11 +222,8 @@ void handle_legacy_point(ApiContext& ctx, HttpRequest& req, Reply reply) {
   if (!core::valid_device_id(device)) {
     throw Error(ErrorKind::bad_request, "device must match [A-Za-z0-9_.-]{1,64}", "device");
   }
-  ingest::ParsedBatch batch;
-  batch.items = 1;
-  batch.samples.push_back(ingest::parse_legacy_point(req.body, device, core::now_us()));
-  batch.positions.push_back(0);
-  batch.lines.push_back(0);
+  auto batch =
+      ingest::ParsedBatch::of({ingest::parse_legacy_point(req.body, device, core::now_us())});
   const core::Sample sample = batch.samples.front();
   ctx.ingest.ingest(
       std::move(batch), std::string(core::kOriginReal), true,
@@ -242,15 +244,8 @@ void handle_legacy_point(ApiContext& ctx, HttpRequest& req, Reply reply) {
                                it == kNames.end() ? e.field : it->second, rid));
           return;
         }
-        if (o.status == ingest::IngestStatus::unavailable) {
-          auto r =
-              error_response(503, "unavailable", "the write queue is full; retry shortly", "", rid);
-          r.headers.emplace_back("Retry-After", "1");
-          reply(std::move(r));
-          return;
-        }
         if (o.status != ingest::IngestStatus::ok) {
-          reply(error_response(500, "internal", "storage failed: " + o.error, "", rid));
+          reply(storage_failure(o, rid));
           return;
         }
         std::string body;

@@ -65,13 +65,7 @@ class DemoLoop {
     std::unique_lock lock(mu_);
     auto next = std::chrono::steady_clock::now();
     while (!stop_) {
-      ingest::ParsedBatch batch;
-      batch.samples = feed_.step(core::now_us());
-      for (std::size_t k = 0; k < batch.samples.size(); ++k) {
-        batch.positions.push_back(k);
-        batch.lines.push_back(0);
-      }
-      batch.items = batch.samples.size();
+      auto batch = ingest::ParsedBatch::of(feed_.step(core::now_us()));
       ingest_.ingest(std::move(batch), std::string(core::kOriginReal), false,
                      [](ingest::IngestOutcome o) {
                        if (o.status != ingest::IngestStatus::ok || !o.reply.rejected.empty()) {

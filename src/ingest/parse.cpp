@@ -313,6 +313,15 @@ ParsedBatch parse_csv(std::string_view body, std::size_t max_items) {
 
 }  // namespace
 
+ParsedBatch ParsedBatch::of(std::vector<core::Sample> samples) {
+  ParsedBatch b;
+  b.items = samples.size();
+  for (std::size_t k = 0; k < samples.size(); ++k) b.positions.push_back(k);
+  b.lines.assign(samples.size(), 0);
+  b.samples = std::move(samples);
+  return b;
+}
+
 std::optional<Format> format_from_content_type(std::string_view ct) {
   const auto semi = ct.find(';');
   if (semi != std::string_view::npos) ct = ct.substr(0, semi);

@@ -26,6 +26,9 @@ struct ParsedBatch {
   std::vector<std::size_t> positions;  ///< batch index of each sample
   std::vector<std::size_t> lines;      ///< 1-based line of each sample (0 for JSON arrays)
   std::vector<ItemError> errors;
+
+  /// A batch of samples that needed no parsing (the demo feed, the single-point shape).
+  static ParsedBatch of(std::vector<core::Sample> samples);
 };
 
 enum class Format { json, ndjson, csv };

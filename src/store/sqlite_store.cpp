@@ -493,15 +493,9 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
   try {
     bool missing = false;
     for (const Job& job : jobs) {
-      const auto o = series_.find(job.origin);
       for (const auto& sample : job.samples) {
-        Series* s = nullptr;
-        if (o != series_.end()) {
-          const auto it = o->second.find(sample.device);
-          if (it != o->second.end()) s = it->second.get();
-        }
-        missing = missing || !s;
-        targets.push_back(s);
+        targets.push_back(find_series(sample.device, job.origin));
+        missing = missing || !targets.back();
       }
     }
     if (missing) {
@@ -612,47 +606,44 @@ void SqliteStore::checkpoint() {
   auto ins_block =
       db_->prepare("INSERT INTO blocks(series_id, t0, t1, n, stats) VALUES(?,?,?,?,?)");
   auto ins_data = db_->prepare("INSERT INTO block_data(id, payload) VALUES(?, ?)");
-  std::vector<std::pair<Series*, TimeUs>> flushed;
-  for (auto& [origin, by_device] : series_) {
-    for (auto& [device, sp] : by_device) {
-      Series& s = *sp;
-      if (s.tail.empty()) continue;
-      std::size_t begin = 0;
-      while (begin < s.tail.size()) {
-        // Blocks never cross an aligned window. Late data makes a block that overlaps older ones
-        // in time; queries allow for that, so compaction never rewrites stored blocks.
-        const TimeUs window = bucket_start(s.tail[begin].ts, opt_.block_window);
-        std::size_t end = begin + 1;
-        while (end < s.tail.size() && bucket_start(s.tail[end].ts, opt_.block_window) == window) {
-          ++end;
-        }
-        const std::span<const Record> group(s.tail.data() + begin, end - begin);
-        for (std::size_t c = 0; c < group.size(); c += opt_.max_block_records) {
-          const auto chunk = group.subspan(c, std::min(opt_.max_block_records, group.size() - c));
-          BlockStats stats;
-          for (const Record& r : chunk) stats.add(r);
-          const auto encoded_stats = encode_stats(stats);
-          ins_block.bind(1, s.id).bind(2, chunk.front().ts).bind(3, chunk.back().ts);
-          ins_block.bind(4, static_cast<std::int64_t>(chunk.size()));
-          ins_block.bind_blob(5, std::as_bytes(std::span(encoded_stats))).run();
-          const auto payload = encode_block(chunk);
-          ins_data.bind(1, db_->last_insert_rowid()).bind_blob(2, payload).run();
-        }
-        begin = end;
+  std::vector<Series*> flushed;
+  for_each_series([&](Series& s) {
+    if (s.tail.empty()) return;
+    std::size_t begin = 0;
+    while (begin < s.tail.size()) {
+      // Blocks never cross an aligned window. Late data makes a block that overlaps older ones
+      // in time; queries allow for that, so compaction never rewrites stored blocks.
+      const TimeUs window = bucket_start(s.tail[begin].ts, opt_.block_window);
+      std::size_t end = begin + 1;
+      while (end < s.tail.size() && bucket_start(s.tail[end].ts, opt_.block_window) == window) {
+        ++end;
       }
-      flushed.emplace_back(&s, s.tail.back().ts);
+      const std::span<const Record> group(s.tail.data() + begin, end - begin);
+      for (std::size_t c = 0; c < group.size(); c += opt_.max_block_records) {
+        const auto chunk = group.subspan(c, std::min(opt_.max_block_records, group.size() - c));
+        BlockStats stats;
+        for (const Record& r : chunk) stats.add(r);
+        const auto encoded_stats = encode_stats(stats);
+        ins_block.bind(1, s.id).bind(2, chunk.front().ts).bind(3, chunk.back().ts);
+        ins_block.bind(4, static_cast<std::int64_t>(chunk.size()));
+        ins_block.bind_blob(5, std::as_bytes(std::span(encoded_stats))).run();
+        const auto payload = encode_block(chunk);
+        ins_data.bind(1, db_->last_insert_rowid()).bind_blob(2, payload).run();
+      }
+      begin = end;
     }
-  }
+    flushed.push_back(&s);
+  });
   db_->prepare("DELETE FROM log WHERE id <= ?").bind(1, last_log_id_).run();
   std::unique_lock lock(mu_);
   tx.commit();
-  for (auto [s, max_ts] : flushed) {
+  for (Series* s : flushed) {
     s->recent_after = s->flushed_max;
     s->recent_flushed.clear();
     for (const Record& r : s->tail) {
       if (r.ts > s->recent_after) s->recent_flushed.push_back(r.ts);
     }
-    s->flushed_max = std::max(s->flushed_max, max_ts);
+    s->flushed_max = std::max(s->flushed_max, s->tail.back().ts);
     s->tail.clear();
     s->tail.shrink_to_fit();
   }
