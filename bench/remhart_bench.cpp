@@ -4,7 +4,8 @@
 //   remhart_bench ingest [--samples N] [--runs R]   sustained durable ingest, both durability
 //                                                   modes, vs. an unindexed SQLite ceiling
 //   remhart_bench ws                                1,000 WebSocket clients × 10 devices
-//   remhart_bench api                               wrk on GET /api/grid/latest?device=…
+//   remhart_bench api                               wrk on GET /api/grid/latest?device=…, with a
+//                                                   JWT on every request vs. auth switched off
 //   remhart_bench series                            a month of 1 s samples, chart query
 //   remhart_bench memory                            RSS with 1,000 devices and 10 M samples
 #include <utility>
@@ -128,9 +129,12 @@ IngestRun run_ingest(const std::string& durability, long long total_samples, int
   TempDir dir;
   ServerProcess server(bench_binary(), dir.path() + "/data",
                        {"--no-demo", "--durability", durability});
+  std::string key;  // meters send with a device key, as in production
   {
-    HttpClient http(server.port());
-    register_devices(http, 1000);
+    auto http = admin_client(server);
+    register_devices(*http, 1000);
+    const auto r = http->post("/api/device-keys", R"({"name":"bench","rate_per_min":100000000})");
+    key = json::parse(r.body).at("key").get<std::string>();
   }
   const long long batches = total_samples / 1000;
   const long long base_ms = now_ms() - batches * 1000 - 86'400'000;
@@ -142,6 +146,7 @@ IngestRun run_ingest(const std::string& durability, long long total_samples, int
   for (int c = 0; c < connections; ++c) {
     threads.emplace_back([&] {
       HttpClient http(server.port());
+      http.set_header("Authorization", "Bearer " + key);
       for (;;) {
         const long long b = next.fetch_add(1);
         if (b >= batches) break;
@@ -305,9 +310,13 @@ struct WsBenchClient : std::enable_shared_from_this<WsBenchClient> {
 
 std::pair<double, double> run_ws() {
   TempDir dir;
-  ServerProcess server(bench_binary(), dir.path() + "/data", {"--no-demo"});
-  HttpClient http(server.port());
+  ServerProcess server(
+      bench_binary(), dir.path() + "/data", {"--no-demo"},
+      {{"REMHART_LIMITS_WS_PER_USER", "2000"}, {"REMHART_LIMITS_ADMIN_PER_MIN", "100000000"}});
+  auto client = admin_client(server);
+  HttpClient& http = *client;
   register_devices(http, 1000);
+  const std::string token = login(server.port(), "admin", server.admin_password());
   net::io_context ioc;
   std::atomic<long long> ack_us{0};
   std::atomic<bool> measuring{false};
@@ -317,7 +326,7 @@ std::pair<double, double> run_ws() {
     beast::get_lowest_layer(cl->ws).connect(
         tcp::endpoint(net::ip::make_address("127.0.0.1"), server.port()));
     beast::get_lowest_layer(cl->ws).socket().set_option(tcp::no_delay(true));
-    cl->ws.handshake("127.0.0.1", "/ws/grid-data");
+    cl->ws.handshake("127.0.0.1", "/ws/grid-data?token=" + token);
     json devs = json::array();
     for (int k = 0; k < 10; ++k) devs.push_back(device_name((c * 10 + k) % 1000));
     beast::flat_buffer first;
@@ -373,31 +382,55 @@ void bench_ws(int runs) {
 
 // ---- API throughput (wrk) -------------------------------------------------------------------
 
-void bench_api(int runs) {
-  std::cout << "== api: wrk -t2 -c64 -d8s GET /api/grid/latest?device=d0042 ==\n";
-  TempDir dir;
-  ServerProcess server(bench_binary(), dir.path() + "/data", {"--no-demo"});
-  HttpClient http(server.port());
-  register_devices(http, 100);
-  http.post("/api/grid/ingest", make_batch(0, 100, now_ms() - 60'000, 1));
-  std::vector<double> rates;
-  for (int r = 0; r < runs; ++r) {
-    const std::string cmd =
-        "wrk -t2 -c64 -d8s " + server.base_url() + "/api/grid/latest?device=d0042 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[512];
-    while (fgets(buf, sizeof buf, p)) out += buf;
-    pclose(p);
-    const auto pos = out.find("Requests/sec:");
-    if (pos == std::string::npos) {
-      std::cerr << "wrk failed:\n" << out;
-      return;
-    }
-    rates.push_back(std::stod(out.substr(pos + 13)));
+// Requests/s of one wrk run (8 s, 2 threads, 64 connections); 0 when wrk fails.
+double wrk_rate(const std::string& url, const std::string& token) {
+  std::string cmd = "wrk -t2 -c64 -d8s ";
+  if (!token.empty()) cmd += "-H 'Authorization: Bearer " + token + "' ";
+  cmd += url + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  pclose(p);
+  const auto pos = out.find("Requests/sec:");
+  if (pos == std::string::npos || out.find("Non-2xx") != std::string::npos) {
+    std::cerr << "wrk failed or saw errors:\n" << out;
+    return 0;
   }
-  std::cout << "api requests/s median " << static_cast<long long>(median(rates)) << "  runs "
-            << runs_text(rates) << "\n";
+  return std::stod(out.substr(pos + 13));
+}
+
+// The same endpoint on two servers: one checking a JWT (and its rate limit) on every request,
+// one with authentication switched off; runs alternate so both see the same machine load.
+void bench_api(int runs) {
+  std::cout << "== api: wrk -t2 -c64 -d8s GET /api/grid/latest?device=d0042, JWT vs. auth off ==\n";
+  TempDir dir_on, dir_off;
+  ServerProcess on(bench_binary(), dir_on.path() + "/data", {"--no-demo"},
+                   {{"REMHART_LIMITS_ADMIN_PER_MIN", "100000000"}});
+  ServerProcess off(bench_binary(), dir_off.path() + "/data", {"--no-demo"},
+                    {{"REMHART_AUTH_ENABLED", "false"}});
+  for (auto* server : {&on, &off}) {
+    auto http = admin_client(*server);
+    register_devices(*http, 100);
+    http->post("/api/grid/ingest", make_batch(0, 100, now_ms() - 60'000, 1));
+  }
+  const std::string token = login(on.port(), "admin", on.admin_password());
+  const std::string path = "/api/grid/latest?device=d0042";
+  std::vector<double> with_jwt, without;
+  for (int r = 0; r < runs; ++r) {
+    with_jwt.push_back(wrk_rate(on.base_url() + path, token));
+    without.push_back(wrk_rate(off.base_url() + path, ""));
+  }
+  std::vector<double> ratio;
+  for (std::size_t k = 0; k < with_jwt.size(); ++k) {
+    ratio.push_back(without[k] > 0 ? with_jwt[k] / without[k] : 0);
+  }
+  std::cout << "api requests/s with JWT median " << static_cast<long long>(median(with_jwt))
+            << "  runs " << runs_text(with_jwt) << "\n";
+  std::cout << "api requests/s auth off median " << static_cast<long long>(median(without))
+            << "  runs " << runs_text(without) << "\n";
+  std::cout << "api JWT/off ratio median " << median(ratio) << "  (loss "
+            << (1 - median(ratio)) * 100 << " %)\n";
 }
 
 // ---- Series ---------------------------------------------------------------------------------
@@ -406,8 +439,10 @@ void bench_series(int runs) {
   std::cout
       << "== series: one device, a month of 1 s samples (2,592,000), whole-month chart query ==\n";
   TempDir dir;
-  ServerProcess server(bench_binary(), dir.path() + "/data", {"--no-demo"});
-  HttpClient http(server.port());
+  ServerProcess server(bench_binary(), dir.path() + "/data", {"--no-demo"},
+                       {{"REMHART_LIMITS_ADMIN_PER_MIN", "100000000"}});
+  auto client = admin_client(server);
+  HttpClient& http = *client;
   http.post("/api/grid/devices", R"({"id":"d0000"})");
   const long long month = 30LL * 86400;
   const long long start_ms = (now_ms() / 86'400'000 - 40) * 86'400'000;

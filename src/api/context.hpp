@@ -14,6 +14,10 @@ class IngestService;
 namespace remhart::obs {
 class Registry;
 }
+namespace remhart::auth {
+class Authenticator;
+class AuditLog;
+}  // namespace remhart::auth
 
 namespace remhart::api {
 
@@ -31,9 +35,12 @@ struct ApiContext {
   std::string version;
   core::TimeUs started_at = 0;
   std::function<bool()> ready;  ///< false while starting or shutting down
+  auth::Authenticator* auth = nullptr;
+  auth::AuditLog* audit = nullptr;
 };
 
 void add_grid_routes(Router& router, ApiContext& ctx);
 void add_ops_routes(Router& router, ApiContext& ctx);
+void add_auth_routes(Router& router, ApiContext& ctx);
 
 }  // namespace remhart::api

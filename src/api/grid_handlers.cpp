@@ -187,6 +187,29 @@ HttpResponse storage_failure(const ingest::IngestOutcome& o, const std::string& 
   return error_response(500, "internal", "storage failed: " + o.error, "", rid);
 }
 
+// A device key bound to a device or a site may write only there; the whole batch is refused
+// otherwise (403 naming the first sample outside its scope).
+void check_key_scope(ApiContext& ctx, const HttpRequest& req,
+                     const std::vector<core::Sample>& samples) {
+  const auto& p = req.principal;
+  if (!p.is_device_key() || (p.device.empty() && p.site.empty())) return;
+  const auto devices = p.site.empty() ? nullptr : ctx.store.devices();
+  for (std::size_t k = 0; k < samples.size(); ++k) {
+    const auto& id = samples[k].device;
+    bool ok = p.device.empty() || id == p.device;
+    if (ok && devices) {
+      const auto it = devices->find(id);
+      ok = it != devices->end() && it->second.site == p.site;
+    }
+    if (!ok) {
+      throw Error(
+          ErrorKind::forbidden,
+          "item " + std::to_string(k) + ": this device key may not write device '" + id + "'",
+          "device");
+    }
+  }
+}
+
 void handle_ingest(ApiContext& ctx, HttpRequest& req, Reply reply) {
   const auto format = ingest::format_from_content_type(req.header("content-type"));
   if (!format) {
@@ -199,6 +222,7 @@ void handle_ingest(ApiContext& ctx, HttpRequest& req, Reply reply) {
     throw Error(ErrorKind::bad_request, "must be true or false", "atomic");
   }
   auto batch = ingest::parse_batch(req.body, *format, ctx.ingest.options().max_batch);
+  check_key_scope(ctx, req, batch.samples);
   ctx.ingest.ingest(std::move(batch), std::string(core::kOriginReal),
                     atomic == "true" || atomic == "1",
                     [reply = std::move(reply), rid = req.request_id](ingest::IngestOutcome o) {
@@ -224,6 +248,7 @@ void handle_legacy_point(ApiContext& ctx, HttpRequest& req, Reply reply) {
   }
   auto batch =
       ingest::ParsedBatch::of({ingest::parse_legacy_point(req.body, device, core::now_us())});
+  check_key_scope(ctx, req, batch.samples);
   const core::Sample sample = batch.samples.front();
   ctx.ingest.ingest(
       std::move(batch), std::string(core::kOriginReal), true,
@@ -377,9 +402,9 @@ HttpResponse data_response(ApiContext& ctx, const HttpRequest& req) {
 }  // namespace
 
 void add_grid_routes(Router& router, ApiContext& ctx) {
-  router.add("POST", "/api/grid/ingest", Permission::write,
+  router.add("POST", "/api/grid/ingest", Permission::ingest,
              [&ctx](HttpRequest& req, Reply reply) { handle_ingest(ctx, req, std::move(reply)); });
-  router.add("POST", "/api/grid/data", Permission::write, [&ctx](HttpRequest& req, Reply reply) {
+  router.add("POST", "/api/grid/data", Permission::ingest, [&ctx](HttpRequest& req, Reply reply) {
     handle_legacy_point(ctx, req, std::move(reply));
   });
   router.add("GET", "/api/grid/latest", Permission::read, [&ctx](HttpRequest& req, Reply reply) {

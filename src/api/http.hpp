@@ -8,18 +8,11 @@
 #include <utility>
 #include <vector>
 
+#include "auth/principal.hpp"
+
 namespace remhart::api {
 
-/// What a route requires (SPEC §1). The security layer enforces it; routes only declare it.
-enum class Permission {
-  public_,  ///< no token needed (health, readiness, metrics)
-  read,     ///< viewer and above
-  run,      ///< analyst, operator, admin: simulations, studies, reports, exports
-  train,    ///< analyst, admin
-  write,    ///< operator, admin: measurements by hand, devices, network model, alarms
-  admin,    ///< admin only
-};
-std::string_view to_string(Permission p);
+using auth::Permission;
 
 struct HttpRequest {
   std::string method;
@@ -29,6 +22,9 @@ struct HttpRequest {
   std::map<std::string, std::string> params;   ///< path parameters from the route pattern
   std::string body;
   std::string request_id;
+  std::string remote_ip;
+  /// Who is calling; set by the security gate before the handler runs.
+  auth::Principal principal;
 
   /// First value of a query parameter.
   std::optional<std::string> arg(std::string_view name) const;

@@ -18,12 +18,18 @@ bool Subscription::wants_device(const std::string& device, const store::DeviceMa
 ClientCommand apply_client_message(std::string_view text, Subscription& sub) {
   using Kind = ClientCommand::Kind;
   const auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return {Kind::error, "message must be a JSON object"};
+  if (j.is_discarded() || !j.is_object()) return {Kind::error, "message must be a JSON object", {}};
   const auto type = j.value("type", std::string());
-  if (type == "auth") return {Kind::auth, {}};
-  if (type == "ping") return {Kind::ping, {}};
+  if (type == "auth") {
+    const auto it = j.find("token");
+    if (it == j.end() || !it->is_string() || it->get<std::string>().empty()) {
+      return {Kind::error, "auth needs a token string", {}};
+    }
+    return {Kind::auth, {}, it->get<std::string>()};
+  }
+  if (type == "ping") return {Kind::ping, {}, {}};
   if (type != "subscribe" && type != "unsubscribe") {
-    return {Kind::error, "unknown message type '" + type + "'"};
+    return {Kind::error, "unknown message type '" + type + "'", {}};
   }
   auto strings = [&](const char* key, std::set<std::string>& out) -> std::optional<std::string> {
     if (!j.contains(key)) return std::nullopt;
@@ -38,7 +44,7 @@ ClientCommand apply_client_message(std::string_view text, Subscription& sub) {
   };
   std::set<std::string> devices, sites, types;
   for (auto [key, set] : {std::pair{"devices", &devices}, {"sites", &sites}, {"types", &types}}) {
-    if (auto err = strings(key, *set)) return {Kind::error, *err};
+    if (auto err = strings(key, *set)) return {Kind::error, *err, {}};
   }
   if (type == "subscribe") {
     if (j.contains("devices") || j.contains("sites")) {
@@ -52,17 +58,17 @@ ClientCommand apply_client_message(std::string_view text, Subscription& sub) {
     if (j.contains("types")) sub.types = types;
     if (j.contains("origin")) {
       if (!j["origin"].is_string() || !core::valid_origin(j["origin"].get<std::string>())) {
-        return {Kind::error, "origin must be \"real\" or \"sim:<run>\""};
+        return {Kind::error, "origin must be \"real\" or \"sim:<run>\"", {}};
       }
       sub.origin = j["origin"].get<std::string>();
     }
     if (j.contains("max_rate_hz")) {
       if (!j["max_rate_hz"].is_number() || j["max_rate_hz"].get<double>() < 0) {
-        return {Kind::error, "max_rate_hz must be a non-negative number"};
+        return {Kind::error, "max_rate_hz must be a non-negative number", {}};
       }
       sub.max_rate_hz = j["max_rate_hz"].get<double>();
     }
-    return {Kind::subscribe, {}};
+    return {Kind::subscribe, {}, {}};
   }
   for (const auto& d : devices) {
     if (sub.all_devices) {
@@ -73,7 +79,7 @@ ClientCommand apply_client_message(std::string_view text, Subscription& sub) {
   }
   for (const auto& s : sites) sub.sites.erase(s);
   for (const auto& t : types) sub.types.erase(t);
-  return {Kind::unsubscribe, {}};
+  return {Kind::unsubscribe, {}, {}};
 }
 
 // ---- Outbox -----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ struct Subscription {
 struct ClientCommand {
   enum class Kind { subscribe, unsubscribe, auth, ping, error } kind = Kind::error;
   std::string error;
+  std::string token;  ///< auth
 };
 
 /// Applies a client message (`subscribe`, `unsubscribe`, `auth`, `ping`) to `sub`.

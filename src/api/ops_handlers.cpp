@@ -10,7 +10,7 @@
 namespace remhart::api {
 
 void add_ops_routes(Router& router, ApiContext& ctx) {
-  router.add("GET", "/health", Permission::public_, [&ctx](HttpRequest&, Reply reply) {
+  router.add("GET", "/health", Permission::probe, [&ctx](HttpRequest&, Reply reply) {
     const auto now = core::now_us();
     std::string db = "ok";
     try {
@@ -26,7 +26,7 @@ void add_ops_routes(Router& router, ApiContext& ctx) {
                         {"timestamp", core::format_rfc3339(now)}};
     reply(json_response(db == "ok" ? 200 : 503, j.dump()));
   });
-  router.add("GET", "/ready", Permission::public_, [&ctx](HttpRequest& req, Reply reply) {
+  router.add("GET", "/ready", Permission::probe, [&ctx](HttpRequest& req, Reply reply) {
     if (ctx.ready && !ctx.ready()) {
       auto r = error_response(503, "unavailable", "not ready", "", req.request_id);
       r.headers.emplace_back("Retry-After", "1");
@@ -37,7 +37,7 @@ void add_ops_routes(Router& router, ApiContext& ctx) {
     reply(json_response(
         200, nlohmann::json{{"status", "ready"}, {"queued_samples", st.queued_samples}}.dump()));
   });
-  router.add("GET", "/metrics", Permission::public_, [&ctx](HttpRequest&, Reply reply) {
+  router.add("GET", "/metrics", Permission::probe, [&ctx](HttpRequest&, Reply reply) {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = ctx.metrics.render();

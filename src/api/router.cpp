@@ -11,24 +11,6 @@
 
 namespace remhart::api {
 
-std::string_view to_string(Permission p) {
-  switch (p) {
-    case Permission::public_:
-      return "public";
-    case Permission::read:
-      return "read";
-    case Permission::run:
-      return "run";
-    case Permission::train:
-      return "train";
-    case Permission::write:
-      return "write";
-    case Permission::admin:
-      return "admin";
-  }
-  return "?";
-}
-
 std::optional<std::string> HttpRequest::arg(std::string_view name) const {
   for (const auto& [k, v] : query) {
     if (k == name) return v;
@@ -104,6 +86,18 @@ HttpResponse error_from_exception(std::exception_ptr e, std::string_view request
     switch (err.kind()) {
       case ErrorKind::bad_request:
         return error_response(400, "bad_request", err.what(), err.field(), request_id);
+      case ErrorKind::unauthorized: {
+        auto r = error_response(401, "unauthorized", err.what(), err.field(), request_id);
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return r;
+      }
+      case ErrorKind::forbidden:
+        return error_response(403, "forbidden", err.what(), err.field(), request_id);
+      case ErrorKind::rate_limited: {
+        auto r = error_response(429, "rate_limited", err.what(), err.field(), request_id);
+        r.headers.emplace_back("Retry-After", std::to_string(std::max(1, err.retry_after_s())));
+        return r;
+      }
       case ErrorKind::not_found:
         return error_response(404, "not_found", err.what(), err.field(), request_id);
       case ErrorKind::conflict:
@@ -114,7 +108,7 @@ HttpResponse error_from_exception(std::exception_ptr e, std::string_view request
         return error_response(422, "unprocessable", err.what(), err.field(), request_id);
       case ErrorKind::unavailable: {
         auto r = error_response(503, "unavailable", err.what(), err.field(), request_id);
-        r.headers.emplace_back("Retry-After", "1");
+        r.headers.emplace_back("Retry-After", std::to_string(std::max(1, err.retry_after_s())));
         return r;
       }
       case ErrorKind::internal:
@@ -180,14 +174,7 @@ void Router::dispatch(HttpRequest& req, Reply reply) const {
       break;
     }
   }
-  if (!found) {
-    reply(path_matched
-              ? error_response(405, "method_not_allowed",
-                               "method " + req.method + " is not allowed here", "", req.request_id)
-              : error_response(404, "not_found", "no route for " + req.path, "", req.request_id));
-    return;
-  }
-  if (metrics_) {
+  if (found && metrics_) {
     const auto start = std::chrono::steady_clock::now();
     reply = [reply = std::move(reply), start, route = found,
              metrics = metrics_](HttpResponse r) mutable {
@@ -205,6 +192,19 @@ void Router::dispatch(HttpRequest& req, Reply reply) const {
       counter->inc();
       reply(std::move(r));
     };
+  }
+  try {
+    if (guard_ && !guard_->admit(req, found, reply)) return;
+  } catch (...) {
+    reply(error_from_exception(std::current_exception(), req.request_id));
+    return;
+  }
+  if (!found) {
+    reply(path_matched
+              ? error_response(405, "method_not_allowed",
+                               "method " + req.method + " is not allowed here", "", req.request_id)
+              : error_response(404, "not_found", "no route for " + req.path, "", req.request_id));
+    return;
   }
   try {
     found->handler(req, reply);

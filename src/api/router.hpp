@@ -29,20 +29,33 @@ struct Route {
   std::shared_ptr<std::array<std::atomic<obs::Counter*>, 600>> by_status;
 };
 
+/// Runs before every handler (the security gate). It may answer by itself (401, 403, 429, CORS
+/// preflight) and may wrap the reply (audit, headers). `route` is null when nothing matched.
+class Guard {
+ public:
+  virtual ~Guard() = default;
+  /// Returns false when it has answered.
+  virtual bool admit(HttpRequest& req, const Route* route, Reply& reply) const = 0;
+};
+
 class Router {
  public:
   explicit Router(obs::Registry* metrics = nullptr) : metrics_(metrics) {}
 
+  void set_guard(const Guard* guard) { guard_ = guard; }
+
   void add(std::string method, std::string pattern, Permission permission, Handler handler);
 
-  /// Finds the route, fills path parameters, runs the handler; maps thrown errors to responses
-  /// and answers 404 / 405 itself. Records request count and latency per route.
+  /// Finds the route, fills path parameters, passes the guard, runs the handler; maps thrown
+  /// errors to responses and answers 404 / 405 itself. Records request count and latency per
+  /// route.
   void dispatch(HttpRequest& req, Reply reply) const;
 
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
   obs::Registry* metrics_;
+  const Guard* guard_ = nullptr;
   std::vector<Route> routes_;
 };
 

@@ -11,12 +11,15 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "api/errors.hpp"
 #include "api/json_out.hpp"
 #include "api/live_hub.hpp"
 #include "api/router.hpp"
+#include "api/security.hpp"
 #include "api/ws_frame.hpp"
 #include "obs/metrics.hpp"
 
@@ -25,7 +28,10 @@ namespace remhart::api {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
@@ -33,6 +39,7 @@ struct Shared {
   ServerOptions opt;
   const Router& router;
   LiveHub& hub;
+  SecurityGate& gate;
   obs::Registry* metrics;
   std::atomic<int> in_flight{0};
   std::atomic<std::uint64_t> request_seq{0};
@@ -60,71 +67,189 @@ std::string make_request_id(Shared& sh, std::string_view incoming) {
 
 // ---- WebSocket ------------------------------------------------------------------------------
 
-class WsSession : public LiveClient, public std::enable_shared_from_this<WsSession> {
+template <class Stream>
+bool is_tls_stream() {
+  return std::is_same_v<Stream, TlsStream>;
+}
+
+std::string remote_ip_of(const beast::tcp_stream& s) {
+  beast::error_code ec;
+  const auto ep = s.socket().remote_endpoint(ec);
+  return ec ? std::string() : ep.address().to_string();
+}
+
+/// A complete HTTP error reply for a refused WebSocket upgrade.
+std::shared_ptr<http::response<http::string_body>> upgrade_refusal(HttpResponse r) {
+  auto res =
+      std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
+  res->set(http::field::server, "remhart");
+  res->set(http::field::content_type, r.content_type);
+  for (auto& [k, v] : r.headers) res->set(k, v);
+  res->set(http::field::connection, "close");
+  res->body() = std::move(r.body);
+  res->prepare_payload();
+  return res;
+}
+
+template <class Stream>
+class WsSession : public LiveClient, public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(tcp::socket&& socket, Shared& sh)
-      : socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
-        ping_timer_(socket_.get_executor()),
+  WsSession(Stream&& stream, Shared& sh, std::string remote_ip)
+      : stream_(std::move(stream)),
+        timer_(stream_.get_executor()),
+        ping_timer_(stream_.get_executor()),
         sh_(sh),
+        remote_ip_(std::move(remote_ip)),
         parser_(sh.opt.ws_message_limit),
         outbox_(sh.opt.ws_queue_limit) {}
 
   ~WsSession() override {
     if (id_) sh_.hub.remove(id_);
+    release_slots();
   }
 
-  /// Answers the upgrade request (101, or 400 when it is not a valid WebSocket handshake).
+  /// Answers the upgrade request: 101, or an error (400 bad handshake, 401 bad token, 429/503
+  /// over the connection caps) and close.
   void start(http::request<http::string_body> req) {
+    const auto key = req[http::field::sec_websocket_key];
+    if (key.empty() || req[http::field::sec_websocket_version] != "13") {
+      return refuse(error_response(400, "bad_request", "not a WebSocket handshake", "", ""));
+    }
+    std::string why;
+    if (!sh_.gate.acquire_stream(0, why)) {
+      auto r = error_response(503, "unavailable", why, "", "");
+      r.headers.emplace_back("Retry-After", "5");
+      return refuse(std::move(r));
+    }
+    holds_total_ = true;
+    const std::string_view target(req.target().data(), req.target().size());
+    if (const auto q = target.find('?'); q != std::string_view::npos) {
+      for (auto& [k, v] : parse_query(target.substr(q + 1))) {
+        if (k == "token") token_ = v;
+      }
+    }
+    if (!token_.empty() || !sh_.gate.options().auth_enabled) {
+      if (auto err = authenticate(token_)) return refuse(refusal_response(*err));
+    }
     auto res = std::make_shared<http::response<http::empty_body>>();
     res->version(11);
-    const auto key = req[http::field::sec_websocket_key];
-    const bool ok = !key.empty() && req[http::field::sec_websocket_version] == "13";
-    if (ok) {
-      res->result(http::status::switching_protocols);
-      res->set(http::field::upgrade, "websocket");
-      res->set(http::field::connection, "Upgrade");
-      res->set(http::field::sec_websocket_accept,
-               ws::accept_key(std::string_view(key.data(), key.size())));
-    } else {
-      res->result(http::status::bad_request);
-      res->set(http::field::connection, "close");
-    }
+    res->result(http::status::switching_protocols);
+    res->set(http::field::upgrade, "websocket");
+    res->set(http::field::connection, "Upgrade");
+    res->set(http::field::sec_websocket_accept,
+             ws::accept_key(std::string_view(key.data(), key.size())));
     res->set(http::field::server, "remhart");
-    http::async_write(socket_, *res,
-                      [self = shared_from_this(), res, ok](beast::error_code ec, std::size_t) {
-                        if (ec || !ok) return self->close();
+    http::async_write(stream_, *res,
+                      [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (ec) return self->close();
                         self->on_open();
                       });
   }
 
   void deliver(std::vector<LiveMessage> messages) override {
-    net::post(socket_.get_executor(), [self = shared_from_this(), messages = std::move(messages)] {
-      if (self->closed_) return;
-      const auto now = Outbox::Clock::now();
-      for (const auto& m : messages) self->count_drops(self->outbox_.push(m.device, m.text, now));
-      self->arm_timer();
-      self->do_write();
-    });
+    net::post(stream_.get_executor(),
+              [self = this->shared_from_this(), messages = std::move(messages)] {
+                if (self->closed_) return;
+                const auto now = Outbox::Clock::now();
+                for (const auto& m : messages)
+                  self->count_drops(self->outbox_.push(m.device, m.text, now));
+                self->arm_timer();
+                self->do_write();
+              });
   }
 
  private:
   static constexpr auto kPingEvery = std::chrono::seconds(30);
+  static constexpr auto kAuthWithin = std::chrono::seconds(10);
   static constexpr std::size_t kMaxFramesPerWrite = 64;
 
+  void refuse(HttpResponse r) {
+    auto res = upgrade_refusal(std::move(r));
+    http::async_write(
+        stream_, *res,
+        [self = this->shared_from_this(), res](beast::error_code, std::size_t) { self->close(); });
+  }
+
+  struct Refusal {
+    int status;
+    std::string message;
+  };
+
+  /// Checks a token and takes the user's connection slot.
+  std::optional<Refusal> authenticate(const std::string& token) {
+    auto r = sh_.gate.authenticate_stream(token);
+    if (!r.principal) {
+      sh_.gate.security_event("auth_failed", {}, remote_ip_, "live stream: " + r.error);
+      return Refusal{401, r.error};
+    }
+    if (authed_ && r.principal->user_id != principal_.user_id) {
+      return Refusal{403, "a connection cannot change user"};
+    }
+    if (!authed_) {
+      std::string why;
+      if (!sh_.gate.acquire_stream(r.principal->user_id, why)) return Refusal{429, why};
+      user_slot_ = r.principal->user_id;
+    }
+    principal_ = std::move(*r.principal);
+    token_ = token;
+    authed_ = true;
+    return std::nullopt;
+  }
+
+  static HttpResponse refusal_response(const Refusal& r) {
+    switch (r.status) {
+      case 401: {
+        auto resp = error_response(401, "unauthorized", r.message, "token", "");
+        resp.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return resp;
+      }
+      case 429: {
+        auto resp = error_response(429, "rate_limited", r.message, "", "");
+        resp.headers.emplace_back("Retry-After", "5");
+        return resp;
+      }
+      default:
+        return error_response(403, "forbidden", r.message, "token", "");
+    }
+  }
+
+  void release_slots() {
+    if (user_slot_) sh_.gate.release_stream(user_slot_);
+    if (holds_total_) sh_.gate.release_stream(0);
+    user_slot_ = 0;
+    holds_total_ = false;
+  }
+
   void on_open() {
-    id_ = sh_.hub.add(weak_from_this());
-    send_text(sh_.hub.snapshot(sub_));
     do_read();
+    if (authed_) {
+      on_authenticated();
+    } else {
+      // Unauthenticated clients get a short grace period to send {"type":"auth"}.
+      ping_timer_.expires_after(kAuthWithin);
+      ping_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+        if (ec || self->closed_ || self->authed_) return;
+        self->close_with(1008, "authentication required");
+      });
+    }
+  }
+
+  void on_authenticated() {
+    id_ = sh_.hub.add(this->weak_from_this());
+    send_text(sh_.hub.snapshot(sub_));
     schedule_ping();
   }
 
-  // A ping every 30 s; a client silent for two periods (no data, no pong) is closed.
+  // A ping every 30 s; a client silent for two periods (no data, no pong) is closed, and so is
+  // one whose token expired or was revoked meanwhile.
   void schedule_ping() {
     ping_timer_.expires_after(kPingEvery);
-    ping_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    ping_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec || self->closed_) return;
       if (++self->silent_periods_ > 2) return self->close();
+      if (!self->sh_.gate.authenticate_stream(self->token_).principal) {
+        return self->close_with(1008, "token expired or revoked");
+      }
       self->control_.push_back(ws::frame(ws::Opcode::ping, {}));
       self->do_write();
       self->schedule_ping();
@@ -132,9 +257,10 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   }
 
   void do_read() {
-    socket_.async_read_some(
-        net::buffer(read_buf_),
-        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
+    stream_.async_read_some(net::buffer(read_buf_),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->on_read(ec, n);
+                            });
   }
 
   void on_read(beast::error_code ec, std::size_t n) {
@@ -142,9 +268,10 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     silent_periods_ = 0;
     std::vector<ws::Message> messages;
     if (auto err = parser_.feed(std::string_view(read_buf_.data(), n), messages)) {
-      return fail_protocol(*err);
+      return close_with(1002, *err);
     }
     for (auto& m : messages) {
+      if (closing_) break;
       switch (m.op) {
         case ws::Opcode::text:
           on_text(m.payload);
@@ -167,8 +294,11 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     if (!closing_) do_read();
   }
 
-  void fail_protocol(const std::string& why) {
-    std::string payload = "\x03\xEA";  // 1002 protocol error
+  /// Sends a close frame with `code` and `why`, then closes.
+  void close_with(int code, const std::string& why) {
+    std::string payload;
+    payload.push_back(static_cast<char>(code >> 8));
+    payload.push_back(static_cast<char>(code & 0xff));
     payload += why.substr(0, 120);
     control_.push_back(ws::frame(ws::Opcode::close, payload));
     closing_ = true;
@@ -178,6 +308,19 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   void on_text(const std::string& text) {
     const auto cmd = apply_client_message(text, sub_);
     using Kind = ClientCommand::Kind;
+    if (cmd.kind == Kind::auth) {
+      const bool first = !authed_;
+      if (auto err = authenticate(cmd.token)) {
+        send_error(err->message);
+        return close_with(1008, "authentication failed");
+      }
+      if (first) on_authenticated();
+      return;
+    }
+    if (!authed_) {
+      send_error("authenticate first: {\"type\":\"auth\",\"token\":\"…\"}");
+      return close_with(1008, "authentication required");
+    }
     switch (cmd.kind) {
       case Kind::subscribe:
         outbox_.set_rate(sub_.max_rate_hz);
@@ -191,7 +334,7 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
         send_text(R"({"type":"pong"})");
         break;
       case Kind::auth:
-        break;  // tokens are checked once authentication exists (security issue)
+        break;
       case Kind::error:
         send_error(cmd.error);
         break;
@@ -220,7 +363,7 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     if (!due) return;
     timer_armed_ = true;
     timer_.expires_at(*due);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       self->timer_armed_ = false;
       if (ec || self->closed_) return;
       self->count_drops(self->outbox_.release_due(Outbox::Clock::now()));
@@ -257,8 +400,8 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
       buffers_.emplace_back(payloads_[k]->data(), payloads_[k]->size());
     }
     writing_ = true;
-    net::async_write(socket_, buffers_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    net::async_write(stream_, buffers_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->writing_ = false;
                        if (ec) return self->close();
                        if (self->closing_ && self->control_.empty()) return self->close();
@@ -273,15 +416,23 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     ping_timer_.cancel();
     if (id_) sh_.hub.remove(id_);
     id_ = 0;
+    release_slots();
     beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
   }
 
-  tcp::socket socket_;
+  Stream stream_;
   net::steady_timer timer_;
   net::steady_timer ping_timer_;
   Shared& sh_;
+  std::string remote_ip_;
+  std::string token_;
+  auth::Principal principal_;
+  std::int64_t user_slot_ = 0;
+  bool holds_total_ = false;
+  bool authed_ = false;
   ws::FrameParser parser_;
   Outbox outbox_;
   Subscription sub_;
@@ -305,27 +456,58 @@ bool is_websocket_upgrade(const http::request<http::string_body>& req) {
   return req.method() == http::verb::get && beast::iequals(upgrade, "websocket");
 }
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
-  HttpSession(tcp::socket&& socket, Shared& sh) : stream_(std::move(socket)), sh_(sh) {}
+  /// `args` complete the stream's constructor (the TLS context for TlsStream).
+  template <class... Args>
+  HttpSession(tcp::socket&& socket, Shared& sh, Args&... args)
+      : stream_(std::move(socket), args...), sh_(sh) {}
 
   ~HttpSession() {
     if (busy_) --sh_.in_flight;
   }
 
   void run() {
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+    remote_ip_ = remote_ip_of(lowest());
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        self->lowest().expires_after(self->sh_.opt.header_timeout);
+        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return;  // not TLS, or a failed handshake
+          self->do_read();
+        });
+      } else {
+        self->do_read();
+      }
+    });
   }
 
  private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  // Ends the connection after the last reply: TLS close_notify first when encrypted.
+  void shutdown_send() {
+    beast::error_code ignored;
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      lowest().expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        beast::error_code ignored2;
+        self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored2);
+      });
+    } else {
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
   void do_read() {
     parser_.emplace();
     parser_->body_limit(sh_.opt.body_limit);
     parser_->header_limit(static_cast<std::uint32_t>(sh_.opt.header_limit));
-    stream_.expires_after(sh_.opt.header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
+    lowest().expires_after(sh_.opt.header_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&HttpSession::on_header, this->shared_from_this()));
   }
 
   void on_header(beast::error_code ec, std::size_t) {
@@ -333,15 +515,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (is_websocket_upgrade(parser_->get())) {
       if (parser_->get().target() == "/ws/grid-data" ||
           parser_->get().target().starts_with("/ws/grid-data?")) {
-        stream_.expires_never();
-        std::make_shared<WsSession>(stream_.release_socket(), sh_)->start(parser_->release());
+        lowest().expires_never();
+        std::make_shared<WsSession<Stream>>(std::move(stream_), sh_, remote_ip_)
+            ->start(parser_->release());
         return;
       }
     }
     if (parser_->is_done()) return on_read({}, 0);
-    stream_.expires_after(sh_.opt.body_timeout);
+    lowest().expires_after(sh_.opt.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+                     beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -360,14 +543,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     req.body = std::move(msg.body());
     req.request_id = make_request_id(sh_, req.header("x-request-id"));
+    req.remote_ip = remote_ip_;
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
     request_id_ = req.request_id;
     head_ = req.method == "HEAD";
     busy_ = true;
     ++sh_.in_flight;
-    stream_.expires_never();  // the handler may take a while (durable commit); no read pending
-    sh_.router.dispatch(req, [self = shared_from_this()](HttpResponse r) {
+    lowest().expires_never();  // the handler may take a while (durable commit); no read pending
+    sh_.router.dispatch(req, [self = this->shared_from_this()](HttpResponse r) {
       net::post(self->stream_.get_executor(),
                 [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
     });
@@ -379,6 +563,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->set(http::field::server, "remhart");
     res->set("X-Request-Id", request_id_);
     if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
+    for (const auto& [k, v] : sh_.opt.response_headers) res->set(k, v);
     for (auto& [k, v] : r.headers) res->set(k, v);
     res->keep_alive(keep_alive_ && !close_after_);
     if (head_) {
@@ -387,9 +572,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       res->body() = std::move(r.body);
       res->prepare_payload();
     }
-    stream_.expires_after(sh_.opt.body_timeout);
+    lowest().expires_after(sh_.opt.body_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
                         self->on_write(ec, res->need_eof());
                       });
   }
@@ -401,9 +586,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     if (ec) return;
     if (close) {
-      beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      if (close_after_) drain();
+      shutdown_send();
+      if (close_after_ && !std::is_same_v<Stream, TlsStream>) drain();
       return;
     }
     do_read();
@@ -414,21 +598,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // has read the reply.
   void drain() {
     if (drained_ > kMaxDrain) return;
-    stream_.expires_after(std::chrono::seconds(5));
-    stream_.async_read_some(net::buffer(scratch_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->drained_ += n;
-                              if (!ec) self->drain();
-                            });
+    lowest().expires_after(std::chrono::seconds(5));
+    lowest().async_read_some(net::buffer(scratch_), [self = this->shared_from_this()](
+                                                        beast::error_code ec, std::size_t n) {
+      self->drained_ += n;
+      if (!ec) self->drain();
+    });
   }
 
   // A request that cannot be read: answer what can be answered, then close.
   void fail(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-        ec == net::error::eof) {
-      beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        ec == net::error::eof || ec == ssl::error::stream_truncated) {
+      shutdown_send();
       return;
     }
     request_id_ = make_request_id(sh_, {});
@@ -449,8 +632,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     write(std::move(r));
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   Shared& sh_;
+  std::string remote_ip_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string request_id_;
@@ -467,11 +651,35 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(ServerOptions opt, const Router& router, LiveHub& hub, obs::Registry* metrics)
-      : sh{std::move(opt), router, hub, metrics},
+  Impl(ServerOptions opt, const Router& router, LiveHub& hub, SecurityGate& gate,
+       obs::Registry* metrics)
+      : sh{std::move(opt), router, hub, gate, metrics},
         ioc(sh.opt.threads),
         acceptor(net::make_strand(ioc)),
-        signals(ioc, SIGINT, SIGTERM) {}
+        signals(ioc, SIGINT, SIGTERM) {
+    if (!sh.opt.tls_cert.empty()) setup_tls();
+  }
+
+  // TLS 1.2 at least (1.3 is negotiated when the client offers it), no compression or
+  // renegotiation, the server's cipher order.
+  void setup_tls() {
+    tls.emplace(ssl::context::tls_server);
+    SSL_CTX* native = tls->native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    SSL_CTX_set_options(
+        native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_cipher_list(native, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!SHA1");
+    try {
+      tls->use_certificate_chain_file(sh.opt.tls_cert);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("TLS certificate " + sh.opt.tls_cert + ": " + e.what());
+    }
+    try {
+      tls->use_private_key_file(sh.opt.tls_key, ssl::context::pem);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("TLS key " + sh.opt.tls_key + ": " + e.what());
+    }
+  }
 
   void accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
@@ -480,7 +688,11 @@ struct HttpServer::Impl {
         spdlog::warn("accept failed: {}", ec.message());
       } else {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<HttpSession>(std::move(socket), sh)->run();
+        if (tls) {
+          std::make_shared<HttpSession<TlsStream>>(std::move(socket), sh, *tls)->run();
+        } else {
+          std::make_shared<HttpSession<PlainStream>>(std::move(socket), sh)->run();
+        }
       }
       accept();
     });
@@ -506,6 +718,7 @@ struct HttpServer::Impl {
   }
 
   Shared sh;
+  std::optional<ssl::context> tls;
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::signal_set signals;
@@ -514,8 +727,8 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(ServerOptions options, const Router& router, LiveHub& hub,
-                       obs::Registry* metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), router, hub, metrics)) {}
+                       SecurityGate& gate, obs::Registry* metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), router, hub, gate, metrics)) {}
 
 HttpServer::~HttpServer() = default;
 

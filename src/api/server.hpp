@@ -5,6 +5,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace remhart::obs {
 class Registry;
@@ -14,6 +16,7 @@ namespace remhart::api {
 
 class Router;
 class LiveHub;
+class SecurityGate;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -26,11 +29,15 @@ struct ServerOptions {
   std::size_t ws_queue_limit = 1024;         ///< per client; beyond it the oldest are dropped
   std::size_t ws_message_limit = 64 * 1024;  ///< largest client message
   std::chrono::milliseconds shutdown_grace{10000};
+  std::string tls_cert;  ///< PEM certificate chain; TLS is on when set
+  std::string tls_key;   ///< PEM private key
+  /// Sent on every response (security headers); a handler's own header of the same name wins.
+  std::vector<std::pair<std::string, std::string>> response_headers;
 };
 
 class HttpServer {
  public:
-  HttpServer(ServerOptions options, const Router& router, LiveHub& hub,
+  HttpServer(ServerOptions options, const Router& router, LiveHub& hub, SecurityGate& gate,
              obs::Registry* metrics = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;

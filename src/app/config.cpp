@@ -23,6 +23,23 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"server.body_limit_mb", &Config::body_limit_mb},
       {"server.header_timeout_s", &Config::header_timeout_s},
       {"server.ws_queue_limit", &Config::ws_queue_limit},
+      {"server.tls_cert", &Config::tls_cert},
+      {"server.tls_key", &Config::tls_key},
+      {"server.cors_origins", &Config::cors_origins},
+      {"auth.enabled", &Config::auth_enabled},
+      {"auth.jwt_secret", &Config::jwt_secret},
+      {"auth.access_ttl_s", &Config::access_ttl_s},
+      {"auth.refresh_ttl_days", &Config::refresh_ttl_days},
+      {"auth.argon2_memory_mib", &Config::argon2_memory_mib},
+      {"auth.argon2_ops", &Config::argon2_ops},
+      {"auth.login_free_failures", &Config::login_free_failures},
+      {"limits.anonymous_per_min", &Config::anonymous_per_min},
+      {"limits.user_per_min", &Config::user_per_min},
+      {"limits.admin_per_min", &Config::admin_per_min},
+      {"limits.device_key_per_min", &Config::device_key_per_min},
+      {"limits.ws_per_user", &Config::ws_per_user},
+      {"limits.ws_total", &Config::ws_total},
+      {"audit.retention_days", &Config::audit_retention_days},
       {"storage.data_dir", &Config::data_dir},
       {"storage.durability", &Config::durability},
       {"storage.max_queued_samples", &Config::max_queued_samples},
@@ -105,6 +122,30 @@ void validate(const Config& c) {
         "must be 1–3600");
   check(c.ws_queue_limit >= 1 && c.ws_queue_limit <= 1000000, "server.ws_queue_limit",
         "must be 1–1000000");
+  check(c.tls_cert.empty() == c.tls_key.empty(), "server.tls_cert",
+        "server.tls_cert and server.tls_key go together");
+  check(c.auth_enabled || c.host == "127.0.0.1" || c.host == "::1" || c.host == "localhost",
+        "auth.enabled", "may be false only when server.host is a loopback address");
+  check(c.jwt_secret.empty() || c.jwt_secret.size() >= 32, "auth.jwt_secret",
+        "must be at least 32 characters (or empty to generate keys into the data directory)");
+  check(c.access_ttl_s >= 60 && c.access_ttl_s <= 86400, "auth.access_ttl_s", "must be 60–86400");
+  check(c.refresh_ttl_days >= 1 && c.refresh_ttl_days <= 365, "auth.refresh_ttl_days",
+        "must be 1–365");
+  check(c.argon2_memory_mib >= 8 && c.argon2_memory_mib <= 4096, "auth.argon2_memory_mib",
+        "must be 8–4096");
+  check(c.argon2_ops >= 1 && c.argon2_ops <= 10, "auth.argon2_ops", "must be 1–10");
+  check(c.login_free_failures >= 1 && c.login_free_failures <= 100, "auth.login_free_failures",
+        "must be 1–100");
+  for (auto [key, v] : {std::pair{"limits.anonymous_per_min", c.anonymous_per_min},
+                        {"limits.user_per_min", c.user_per_min},
+                        {"limits.admin_per_min", c.admin_per_min},
+                        {"limits.device_key_per_min", c.device_key_per_min}}) {
+    check(v >= 1 && v <= 100'000'000, key, "must be 1–100000000");
+  }
+  check(c.ws_per_user >= 1 && c.ws_per_user <= 100000, "limits.ws_per_user", "must be 1–100000");
+  check(c.ws_total >= 1 && c.ws_total <= 1000000, "limits.ws_total", "must be 1–1000000");
+  check(c.audit_retention_days >= 1 && c.audit_retention_days <= 36500, "audit.retention_days",
+        "must be 1–36500");
   check(!c.data_dir.empty(), "storage.data_dir", "must not be empty");
   check(c.durability == "normal" || c.durability == "fsync", "storage.durability",
         "must be \"normal\" or \"fsync\"");
@@ -133,7 +174,8 @@ std::vector<std::pair<std::string, std::string>> describe(const Config& c) {
         [&](auto member) {
           using T = std::remove_cvref_t<decltype(c.*member)>;
           if constexpr (std::is_same_v<T, std::string>) {
-            out.emplace_back(key, c.*member);
+            const bool secret = key == "auth.jwt_secret" && !(c.*member).empty();
+            out.emplace_back(key, secret ? "(set, hidden)" : c.*member);
           } else if constexpr (std::is_same_v<T, bool>) {
             out.emplace_back(key, c.*member ? "true" : "false");
           } else if constexpr (std::is_same_v<T, double>) {

@@ -21,6 +21,26 @@ struct Config {
   std::int64_t body_limit_mb = 16;
   std::int64_t header_timeout_s = 30;
   std::int64_t ws_queue_limit = 1024;
+  std::string tls_cert;      ///< PEM certificate chain; TLS is on when set (with tls_key)
+  std::string tls_key;       ///< PEM private key
+  std::string cors_origins;  ///< comma-separated exact origins allowed from browsers
+  // [auth]
+  bool auth_enabled = true;  ///< false only on a loopback address, for measurements
+  std::string jwt_secret;    ///< ≥ 32 bytes; empty: keys generated into <data_dir>/jwt-keys.json
+  std::int64_t access_ttl_s = 3600;
+  std::int64_t refresh_ttl_days = 30;
+  std::int64_t argon2_memory_mib = 64;
+  std::int64_t argon2_ops = 2;
+  std::int64_t login_free_failures = 5;
+  // [limits]
+  std::int64_t anonymous_per_min = 100;
+  std::int64_t user_per_min = 1000;
+  std::int64_t admin_per_min = 5000;
+  std::int64_t device_key_per_min = 6000;
+  std::int64_t ws_per_user = 20;
+  std::int64_t ws_total = 10000;
+  // [audit]
+  std::int64_t audit_retention_days = 365;
   // [storage]
   std::string data_dir = "./data";
   std::string durability = "normal";  // normal | fsync

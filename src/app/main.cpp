@@ -1,4 +1,6 @@
 // remhart: the command line. Exit codes: 0 ok, 1 failure, 2 usage.
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -6,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "app/admin_cli.hpp"
 #include "app/config.hpp"
 #include "app/serve.hpp"
 
@@ -18,7 +21,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> overrides;
 
   auto* serve = app.add_subcommand("serve", "Run the server (HTTP API and live stream)");
-  std::string host, data_dir, durability;
+  std::string host, data_dir, durability, tls_cert, tls_key;
   std::int64_t port = -1;
   bool no_demo = false;
   serve->add_option("--config", config_file, "Configuration file (remhart.toml)");
@@ -27,6 +30,8 @@ int main(int argc, char** argv) {
   serve->add_option("--data-dir", data_dir, "Data directory (default ./data)");
   serve->add_option("--durability", durability, "normal (survives a crash) or fsync (power loss)");
   serve->add_flag("--no-demo", no_demo, "Do not start the demo feed");
+  serve->add_option("--tls-cert", tls_cert, "PEM certificate chain: serve HTTPS and WSS");
+  serve->add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
 
   auto* version = app.add_subcommand("version", "Print the version");
   bool version_json = false;
@@ -39,6 +44,9 @@ int main(int argc, char** argv) {
   bool check_json = false;
   check->add_option("--config", config_file, "Configuration file (remhart.toml)");
   check->add_flag("--json", check_json, "Machine-readable output");
+
+  remhart::app::Action admin_action;
+  remhart::app::add_admin_commands(app, admin_action, config_file, data_dir);
 
   try {
     app.parse(argc, argv);
@@ -65,6 +73,8 @@ int main(int argc, char** argv) {
   if (!data_dir.empty()) overrides.emplace_back("storage.data_dir", data_dir);
   if (!durability.empty()) overrides.emplace_back("storage.durability", durability);
   if (no_demo) overrides.emplace_back("demo.enabled", "false");
+  if (!tls_cert.empty()) overrides.emplace_back("server.tls_cert", tls_cert);
+  if (!tls_key.empty()) overrides.emplace_back("server.tls_key", tls_key);
 
   Config cfg;
   try {
@@ -74,6 +84,11 @@ int main(int argc, char** argv) {
     std::cerr << "remhart: configuration error: " << e.what() << "\n";
     return 2;
   }
+
+  // Everything remhart creates in the data directory (database, keys, first password) is
+  // private to its user.
+  ::umask(077);
+  if (admin_action) return admin_action(cfg);
 
   if (*check) {
     const auto items = remhart::app::describe(cfg);

@@ -12,7 +12,9 @@
 #include "api/context.hpp"
 #include "api/live_hub.hpp"
 #include "api/router.hpp"
+#include "api/security.hpp"
 #include "api/server.hpp"
+#include "app/identity.hpp"
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "ingest/ingest_service.hpp"
@@ -36,6 +38,38 @@ void setup_logging(const Config& c) {
 }
 
 namespace {
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, end - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(std::move(item));
+    start = end + 1;
+  }
+  return out;
+}
+
+// Sent on every response. The CSP suits the dashboard (same-origin scripts, styles, data and
+// live stream) and forbids framing; JSON answers are never cached.
+std::vector<std::pair<std::string, std::string>> security_headers(bool tls) {
+  std::vector<std::pair<std::string, std::string>> h = {
+      {"X-Content-Type-Options", "nosniff"},
+      {"Referrer-Policy", "no-referrer"},
+      {"X-Frame-Options", "DENY"},
+      {"Content-Security-Policy",
+       "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+       "frame-ancestors 'none'"},
+      {"Cross-Origin-Opener-Policy", "same-origin"},
+      {"Cache-Control", "no-store"},
+  };
+  if (tls) h.emplace_back("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+  return h;
+}
 
 // Feeds demo samples through the normal ingestion path until stopped.
 class DemoLoop {
@@ -107,6 +141,11 @@ int serve(const Config& c) {
   io.new_device_defaults.nominal_frequency = c.default_nominal_frequency;
   ingest::IngestService ingest(store, io, &metrics);
 
+  Identity identity(c, &metrics);
+  if (!c.auth_enabled) {
+    spdlog::warn("authentication is DISABLED (auth.enabled=false): every caller is an admin");
+  }
+
   api::LiveHub hub(store, &metrics);
   core::ThreadPool jobs(static_cast<std::size_t>(c.job_threads));
   core::ThreadPool fanout(1);  // keeps live messages in commit order, off the storage thread
@@ -132,10 +171,24 @@ int serve(const Config& c) {
                       c.default_device,
                       REMHART_VERSION,
                       core::now_us(),
-                      [&ready] { return ready.load(); }};
+                      [&ready] { return ready.load(); },
+                      &identity.authenticator(),
+                      &identity.audit()};
   api::Router router(&metrics);
+  api::SecurityOptions sec;
+  sec.auth_enabled = c.auth_enabled;
+  sec.anonymous_per_min = static_cast<int>(c.anonymous_per_min);
+  sec.user_per_min = static_cast<int>(c.user_per_min);
+  sec.admin_per_min = static_cast<int>(c.admin_per_min);
+  sec.device_key_per_min = static_cast<int>(c.device_key_per_min);
+  sec.ws_per_user = static_cast<int>(c.ws_per_user);
+  sec.ws_total = static_cast<int>(c.ws_total);
+  sec.cors_origins = split_list(c.cors_origins);
+  api::SecurityGate gate(sec, &identity.authenticator(), identity.audit(), &metrics);
+  router.set_guard(&gate);
   api::add_grid_routes(router, ctx);
   api::add_ops_routes(router, ctx);
+  api::add_auth_routes(router, ctx);
 
   api::ServerOptions opt;
   opt.host = c.host;
@@ -144,12 +197,15 @@ int serve(const Config& c) {
   opt.body_limit = static_cast<std::size_t>(c.body_limit_mb) * 1024 * 1024;
   opt.header_timeout = std::chrono::seconds(c.header_timeout_s);
   opt.ws_queue_limit = static_cast<std::size_t>(c.ws_queue_limit);
-  api::HttpServer server(opt, router, hub, &metrics);
+  opt.tls_cert = c.tls_cert;
+  opt.tls_key = c.tls_key;
+  opt.response_headers = security_headers(!c.tls_cert.empty());
+  api::HttpServer server(opt, router, hub, gate, &metrics);
   const auto port = server.listen();
   std::unique_ptr<DemoLoop> demo;
   if (c.demo) demo = std::make_unique<DemoLoop>(store, ingest, c);
   ready = true;
-  spdlog::info("listening on http://{}:{}", c.host, port);
+  spdlog::info("listening on {}://{}:{}", c.tls_cert.empty() ? "http" : "https", c.host, port);
   server.run();
   ready = false;
   demo.reset();

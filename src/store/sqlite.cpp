@@ -135,6 +135,10 @@ std::int64_t Database::last_insert_rowid() const {
   return sqlite3_last_insert_rowid(db_);
 }
 
+int Database::changes() const {
+  return sqlite3_changes(db_);
+}
+
 Transaction::Transaction(Database& db, bool immediate) : db_(db) {
   db_.exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN");
 }
@@ -152,6 +156,31 @@ Transaction::~Transaction() {
 void Transaction::commit() {
   db_.exec("COMMIT");
   open_ = false;
+}
+
+void apply_migrations(Database& db, std::string_view component,
+                      std::span<const char* const> steps) {
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_versions(component TEXT PRIMARY KEY, "
+      "version INTEGER NOT NULL)");
+  Transaction tx(db, true);
+  auto st = db.prepare("SELECT version FROM schema_versions WHERE component = ?");
+  st.bind(1, component);
+  const std::size_t version = st.step() ? static_cast<std::size_t>(st.int64(0)) : 0;
+  st = Statement();
+  if (version > steps.size()) {
+    throw std::runtime_error("database schema of " + std::string(component) + " is version " +
+                             std::to_string(version) + ", newer than this binary understands (" +
+                             std::to_string(steps.size()) + ")");
+  }
+  for (std::size_t v = version; v < steps.size(); ++v) db.exec(steps[v]);
+  db.prepare(
+        "INSERT INTO schema_versions(component, version) VALUES (?, ?) "
+        "ON CONFLICT(component) DO UPDATE SET version = excluded.version")
+      .bind(1, component)
+      .bind(2, static_cast<std::int64_t>(steps.size()))
+      .run();
+  tx.commit();
 }
 
 }  // namespace remhart::store

@@ -63,6 +63,8 @@ class Database {
   void exec(std::string_view sql);
   Statement prepare(std::string_view sql) { return Statement(db_, sql); }
   std::int64_t last_insert_rowid() const;
+  /// Rows changed by the last INSERT, UPDATE or DELETE.
+  int changes() const;
   /// Frames in the write-ahead log after this connection's last commit (WAL mode).
   int wal_frames() const { return wal_frames_; }
   sqlite3* handle() const { return db_; }
@@ -85,5 +87,9 @@ class Transaction {
   Database& db_;
   bool open_ = true;
 };
+
+/// Runs the `steps` of `component` not yet applied, each in its own transaction, recording the
+/// count in table `schema_versions`. Throws when the database is newer than the steps.
+void apply_migrations(Database& db, std::string_view component, std::span<const char* const> steps);
 
 }  // namespace remhart::store

@@ -43,11 +43,14 @@ struct Server : ::testing::Test {
   TempDir dir;
   std::unique_ptr<ServerProcess> proc;
   std::unique_ptr<HttpClient> http;
+  const std::string admin_password = random_password();  // kept across restarts of the dir
 
   void SetUp() override { start({"--no-demo"}); }
   void start(std::vector<std::string> args) {
-    proc = std::make_unique<ServerProcess>(remhart_binary(), dir.path() + "/data", args);
-    http = std::make_unique<HttpClient>(proc->port());
+    proc = std::make_unique<ServerProcess>(
+        remhart_binary(), dir.path() + "/data", args,
+        std::map<std::string, std::string>{{"REMHART_ADMIN_PASSWORD", admin_password}});
+    http = admin_client(*proc);
     for (const char* id : {"m1", "m2", "m3"}) {
       const auto r = http->post("/api/grid/devices",
                                 json{{"id", id}, {"site", std::string("s-") + id}}.dump());
@@ -56,8 +59,9 @@ struct Server : ::testing::Test {
   }
   void restart() {
     proc->restart();
-    http = std::make_unique<HttpClient>(proc->port());
+    http = admin_client(*proc);
   }
+  std::string token() { return login(proc->port(), "admin", proc->admin_password()); }
   json get_json(const std::string& target, int status = 200) {
     const auto r = http->get(target);
     EXPECT_EQ(r.status, status) << target << ": " << r.body;
@@ -248,7 +252,7 @@ TEST_F(Server, WebSocketSnapshotAndOnlySubscribedDevices) {
       http->post("/api/grid/ingest", "[" + sample("m1", kT0Ms) + "," + sample("m2", kT0Ms) + "]")
           .status,
       200);
-  WsClient ws(proc->port());
+  WsClient ws(proc->port(), "/ws/grid-data?token=" + token());
   auto first = ws.read(std::chrono::seconds(10));
   ASSERT_TRUE(first);
   auto snap = json::parse(*first);
@@ -284,7 +288,7 @@ TEST_F(Server, WebSocketSnapshotAndOnlySubscribedDevices) {
 }
 
 TEST_F(Server, WebSocketRateCapCoalescesToTheNewest) {
-  WsClient ws(proc->port());
+  WsClient ws(proc->port(), "/ws/grid-data?token=" + token());
   ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // snapshot
   ws.send(R"({"type":"subscribe","devices":["m1"],"max_rate_hz":1})");
   ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // snapshot of the new subscription
@@ -396,10 +400,10 @@ TEST(DemoFeed, MakeRunShowsLiveDataAtOnce) {
   TempDir dir;
   ServerProcess proc(remhart_binary(), dir.path() + "/data", {},
                      {{"REMHART_DEMO_INTERVAL_S", "0.1"}});
-  HttpClient http(proc.port());
+  auto http = admin_client(proc);
   json items;
   for (int k = 0; k < 100 && items.size() < 6; ++k) {
-    items = json::parse(http.get("/api/grid/latest").body)["items"];
+    items = json::parse(http->get("/api/grid/latest").body)["items"];
     if (items.size() < 6) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(items.size(), 6u);

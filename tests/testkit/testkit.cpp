@@ -11,12 +11,20 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <regex>
 #include <stdexcept>
 #include <thread>
 
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 
 namespace remhart::testkit {
@@ -71,6 +79,10 @@ void ServerProcess::start() {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
   std::vector<std::string> args = {binary_, "serve", "--port", "0", "--data-dir", data_dir_};
+  if (admin_password_.empty()) {
+    const auto it = env_.find("REMHART_ADMIN_PASSWORD");
+    admin_password_ = it != env_.end() ? it->second : random_password();
+  }
   args.insert(args.end(), extra_.begin(), extra_.end());
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -79,6 +91,10 @@ void ServerProcess::start() {
     dup2(fds[1], STDERR_FILENO);
     close(fds[0]);
     close(fds[1]);
+    setenv("REMHART_ADMIN_PASSWORD", admin_password_.c_str(), 1);
+    // Cheaper password hashing keeps tests quick; the hash format and checks are the same.
+    setenv("REMHART_AUTH_ARGON2_MEMORY_MIB", "8", 1);
+    setenv("REMHART_AUTH_ARGON2_OPS", "1", 1);
     for (const auto& [k, v] : env_) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -103,7 +119,7 @@ void ServerProcess::start() {
     ::close(fd);
   });
   out->reader.detach();
-  const std::regex re("listening on http://[^:]+:([0-9]+)");
+  const std::regex re("listening on https?://[^:]+:([0-9]+)");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     {
@@ -175,7 +191,16 @@ struct HttpClient::Impl {
   std::string host;
   std::unique_ptr<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
+  std::map<std::string, std::string> default_headers;
 };
+
+void HttpClient::set_header(const std::string& name, const std::string& value) {
+  if (value.empty()) {
+    impl_->default_headers.erase(name);
+  } else {
+    impl_->default_headers[name] = value;
+  }
+}
 
 HttpClient::HttpClient(std::uint16_t port, std::string host)
     : impl_(std::make_unique<Impl>(port, std::move(host))) {}
@@ -193,6 +218,7 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
         req.set(http::field::content_type, content_type);
         req.body() = body;
       }
+      for (const auto& [k, v] : impl_->default_headers) req.set(k, v);
       for (const auto& [k, v] : headers) req.set(k, v);
       req.prepare_payload();
       impl_->stream->expires_after(std::chrono::seconds(120));
@@ -287,6 +313,106 @@ std::optional<std::string> WsClient::read(std::chrono::milliseconds timeout) {
   std::string text = beast::buffers_to_string(im.buffer.data());
   im.buffer.consume(im.buffer.size());
   return text;
+}
+
+std::string random_password() {
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::random_device rd;
+  std::string out;
+  for (int k = 0; k < 20; ++k) out.push_back(kChars[rd() % (sizeof kChars - 1)]);
+  return out;
+}
+
+std::string login(std::uint16_t port, const std::string& username, const std::string& password) {
+  HttpClient http(port);
+  const std::string body = "{\"username\":\"" + username + "\",\"password\":\"" + password + "\"}";
+  const auto r = http.post("/api/auth/login", body);
+  if (r.status != 200) {
+    throw std::runtime_error("login as " + username + " failed: " + std::to_string(r.status) + " " +
+                             r.body);
+  }
+  static const std::regex re("\"access_token\":\"([^\"]+)\"");
+  std::smatch m;
+  if (!std::regex_search(r.body, m, re)) throw std::runtime_error("no access token in " + r.body);
+  return m[1];
+}
+
+std::unique_ptr<HttpClient> admin_client(const ServerProcess& server) {
+  auto http = std::make_unique<HttpClient>(server.port());
+  http->set_header("Authorization",
+                   "Bearer " + login(server.port(), "admin", server.admin_password()));
+  return http;
+}
+
+void write_self_signed_cert(const std::string& dir) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  if (X509_EXTENSION* ext =
+          X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1")) {
+    X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(cert, key, EVP_sha256());
+  FILE* f = std::fopen((dir + "/cert.pem").c_str(), "w");
+  PEM_write_X509(f, cert);
+  std::fclose(f);
+  f = std::fopen((dir + "/key.pem").c_str(), "w");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+}
+
+TlsResult https_get(std::uint16_t port, const std::string& target, int max_version,
+                    const std::map<std::string, std::string>& headers) {
+  namespace ssl = net::ssl;
+  TlsResult out;
+  net::io_context ioc;
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.set_verify_mode(ssl::verify_none);
+  SSL_CTX_set_security_level(ctx.native_handle(), 0);  // let the client offer old protocols
+  if (max_version) {
+    SSL_CTX_set_min_proto_version(ctx.native_handle(), 0);
+    SSL_CTX_set_max_proto_version(ctx.native_handle(), max_version);
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+  try {
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(stream).connect(
+        tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    stream.handshake(ssl::stream_base::client);
+    out.version = SSL_get_version(stream.native_handle());
+    http::request<http::string_body> req(http::verb::get, target, 11);
+    req.set(http::field::host, "localhost");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    out.response.status = static_cast<int>(res.result_int());
+    out.response.body = res.body();
+    for (const auto& f : res) {
+      std::string name(f.name_string().data(), f.name_string().size());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.response.headers[name] = std::string(f.value().data(), f.value().size());
+    }
+    beast::error_code ec;
+    stream.shutdown(ec);
+  } catch (const std::exception& e) {
+    out.error = e.what();
+  }
+  return out;
 }
 
 }  // namespace remhart::testkit

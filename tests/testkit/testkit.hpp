@@ -31,6 +31,8 @@ class ServerProcess {
   ~ServerProcess();
 
   std::uint16_t port() const { return port_; }
+  /// The first admin's password: random per process, passed as REMHART_ADMIN_PASSWORD.
+  const std::string& admin_password() const { return admin_password_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   /// Everything the server printed so far.
   std::string output() const;
@@ -48,6 +50,7 @@ class ServerProcess {
   std::string binary_, data_dir_;
   std::vector<std::string> extra_;
   std::map<std::string, std::string> env_;
+  std::string admin_password_;
   int pid_ = -1;
   int out_fd_ = -1;
   std::uint16_t port_ = 0;
@@ -70,6 +73,8 @@ class HttpClient {
                      const std::string& body = {},
                      const std::string& content_type = "application/json",
                      const std::map<std::string, std::string>& headers = {});
+  /// A header sent with every request (e.g. Authorization); an empty value removes it.
+  void set_header(const std::string& name, const std::string& value);
   HttpResult get(const std::string& target) { return request("GET", target); }
   HttpResult post(const std::string& target, const std::string& body,
                   const std::string& content_type = "application/json") {
@@ -98,6 +103,27 @@ class WsClient {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// Writes a self-signed certificate for 127.0.0.1 / localhost (EC P-256) to `dir`/cert.pem and
+/// `dir`/key.pem.
+void write_self_signed_cert(const std::string& dir);
+
+struct TlsResult {
+  std::string error;    ///< empty when the handshake and request succeeded
+  std::string version;  ///< negotiated protocol, e.g. "TLSv1.3"
+  HttpResult response;
+};
+/// One HTTPS GET on a fresh connection (certificate not verified). `max_version` caps the
+/// client's protocol (an OpenSSL constant such as TLS1_1_VERSION; 0 = library default).
+TlsResult https_get(std::uint16_t port, const std::string& target, int max_version = 0,
+                    const std::map<std::string, std::string>& headers = {});
+
+/// Logs in and returns the access token (throws on failure).
+std::string login(std::uint16_t port, const std::string& username, const std::string& password);
+/// An HTTP client logged in as the server's first admin.
+std::unique_ptr<HttpClient> admin_client(const ServerProcess& server);
+/// A random string usable as a password in tests (never a fixed value).
+std::string random_password();
 
 /// Path of the remhart binary under test (set by the build).
 std::string remhart_binary();

@@ -1,0 +1,422 @@
+// Identity routes: login, token refresh, logout, the caller's profile, user administration with
+// GDPR export and erase, device keys and the audit log. Blocking work (Argon2id, database) runs
+// on the job pool.
+#include <charconv>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "api/context.hpp"
+#include "api/errors.hpp"
+#include "api/router.hpp"
+#include "auth/authenticator.hpp"
+#include "core/error.hpp"
+#include "core/measurement.hpp"
+#include "core/time.hpp"
+
+namespace remhart::api {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+
+namespace {
+
+json time_or_null(std::optional<std::int64_t> t) {
+  return t ? json(core::format_rfc3339(*t)) : json(nullptr);
+}
+
+json user_json(const auth::User& u) {
+  return {{"id", u.id},
+          {"username", u.username},
+          {"email", u.email},
+          {"full_name", u.full_name},
+          {"role", u.role},
+          {"disabled", u.disabled},
+          {"created_at", core::format_rfc3339(u.created_at)},
+          {"updated_at", core::format_rfc3339(u.updated_at)},
+          {"last_login_at", time_or_null(u.last_login_at)}};
+}
+
+json key_json(const auth::DeviceKey& k) {
+  return {{"id", k.id},
+          {"name", k.name},
+          {"device", k.device.empty() ? json(nullptr) : json(k.device)},
+          {"site", k.site.empty() ? json(nullptr) : json(k.site)},
+          {"rate_per_min", k.rate_per_min},
+          {"created_at", core::format_rfc3339(k.created_at)},
+          {"created_by", k.created_by},
+          {"revoked_at", time_or_null(k.revoked_at)}};
+}
+
+json audit_json(const auth::AuditEntry& e) {
+  return {{"id", e.id},
+          {"ts", core::format_rfc3339(e.ts)},
+          {"kind", e.kind},
+          {"event", e.event},
+          {"actor", e.actor},
+          {"user_id", e.user_id ? json(*e.user_id) : json(nullptr)},
+          {"role", e.role},
+          {"method", e.method},
+          {"route", e.route},
+          {"status", e.status},
+          {"duration_ms", static_cast<double>(e.duration_us) / 1000.0},
+          {"ip", e.ip},
+          {"request_id", e.request_id},
+          {"detail", e.detail}};
+}
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+auth::Actor actor_of(const HttpRequest& req) {
+  auth::Actor a;
+  a.name = req.principal.actor();
+  if (req.principal.is_user()) a.user_id = req.principal.user_id;
+  a.ip = req.remote_ip;
+  a.request_id = req.request_id;
+  return a;
+}
+
+json parse_object(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) throw Error(ErrorKind::bad_request, "body is not valid JSON");
+  if (!j.is_object()) throw Error(ErrorKind::bad_request, "body must be a JSON object");
+  return j;
+}
+
+/// Rejects keys outside `allowed` (so a typo or an attempt to set a hidden field is visible).
+void only_keys(const json& j, const std::set<std::string>& allowed) {
+  for (const auto& [k, v] : j.items()) {
+    if (!allowed.count(k)) throw Error(ErrorKind::unprocessable, "is not a known field", k);
+  }
+}
+
+std::optional<std::string> opt_string(const json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) throw Error(ErrorKind::unprocessable, "must be a string", key);
+  return it->get<std::string>();
+}
+
+std::string req_string(const json& j, const char* key) {
+  auto v = opt_string(j, key);
+  if (!v) throw Error(ErrorKind::unprocessable, "is required", key);
+  return *v;
+}
+
+/// Fields of a login or refresh: a JSON object or an OAuth2 form (application/x-www-form-urlencoded).
+std::map<std::string, std::string> credentials(const HttpRequest& req) {
+  std::map<std::string, std::string> out;
+  const std::string ct = req.header("content-type");
+  if (ct.starts_with("application/x-www-form-urlencoded")) {
+    for (auto& [k, v] : parse_query(req.body)) out.emplace(k, v);
+    return out;
+  }
+  const json j = parse_object(req.body);
+  for (const auto& [k, v] : j.items()) {
+    if (!v.is_string()) throw Error(ErrorKind::unprocessable, "must be a string", k);
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+std::string field(const std::map<std::string, std::string>& m, const char* key) {
+  const auto it = m.find(key);
+  if (it == m.end() || it->second.empty()) throw Error(ErrorKind::unprocessable, "is required", key);
+  return it->second;
+}
+
+std::string session_json(const auth::Session& s) {
+  const auto& u = s.user;
+  return dump({{"access_token", s.access_token},
+               {"token_type", "bearer"},
+               {"expires_in", s.expires_in},
+               {"refresh_token", s.refresh_token},
+               {"user",
+                {{"id", u.id},
+                 {"username", u.username},
+                 {"email", u.email},
+                 {"full_name", u.full_name},
+                 {"role", u.role}}}});
+}
+
+std::int64_t id_param(const HttpRequest& req) {
+  const auto& s = req.params.at("id");
+  std::int64_t id = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
+  if (ec != std::errc() || p != s.data() + s.size() || id <= 0) {
+    throw Error(ErrorKind::not_found, "no such user");
+  }
+  return id;
+}
+
+void offload(ApiContext& ctx, const HttpRequest& req, Reply reply,
+             std::function<HttpResponse()> fn) {
+  ctx.run_blocking([reply = std::move(reply), fn = std::move(fn), rid = req.request_id] {
+    try {
+      reply(fn());
+    } catch (...) {
+      reply(error_from_exception(std::current_exception(), rid));
+    }
+  });
+}
+
+HttpResponse no_content() {
+  HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+HttpResponse user_export(auth::Authenticator& a, auth::AuditLog& audit, std::int64_t id) {
+  const auto u = a.user(id);
+  if (!u) throw Error(ErrorKind::not_found, "no such user");
+  json sessions = json::array();
+  // Refresh tokens are stored hashed; the export lists the sessions, not secrets.
+  for (const auto& t : a.refresh_sessions(id)) {
+    sessions.push_back({{"family", t.family},
+                        {"issued_at", core::format_rfc3339(t.issued_at)},
+                        {"expires_at", core::format_rfc3339(t.expires_at)},
+                        {"used_at", time_or_null(t.used_at)},
+                        {"revoked_at", time_or_null(t.revoked_at)}});
+  }
+  json keys = json::array();
+  for (const auto& k : a.device_keys()) {
+    if (k.created_by == u->username) keys.push_back(key_json(k));
+  }
+  audit.flush();
+  json rows = json::array();
+  auth::AuditQuery q;
+  q.limit = 100000;
+  q.user_id = id;
+  for (const auto& e : audit.query(q)) rows.push_back(audit_json(e));
+  q.user_id.reset();
+  q.actor = u->username;  // failed logins name the account without a user id
+  for (const auto& e : audit.query(q)) {
+    if (!e.user_id) rows.push_back(audit_json(e));
+  }
+  json out = {{"exported_at", core::format_rfc3339(core::now_us())},
+              {"user", user_json(*u)},
+              {"password", "stored only as an Argon2id hash, not exported"},
+              {"sessions", sessions},
+              {"device_keys_created", keys},
+              {"audit", rows}};
+  HttpResponse r = json_response(200, dump(out));
+  r.headers.emplace_back("Content-Disposition",
+                         "attachment; filename=\"user-" + std::to_string(id) + "-export.json\"");
+  return r;
+}
+
+}  // namespace
+
+void add_auth_routes(Router& router, ApiContext& ctx) {
+  auto& a = *ctx.auth;
+  router.add("POST", "/api/auth/login", Permission::public_,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               const auto f = credentials(req);
+               if (const auto g = f.find("grant_type"); g != f.end() && g->second != "password") {
+                 throw Error(ErrorKind::bad_request, "must be \"password\"", "grant_type");
+               }
+               const auto username = field(f, "username");
+               const auto password = field(f, "password");
+               offload(ctx, req, std::move(reply), [&a, username, password, who = actor_of(req)] {
+                 return json_response(200, session_json(a.login(username, password, who)));
+               });
+             });
+  router.add("POST", "/api/auth/refresh", Permission::public_,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               const auto f = credentials(req);
+               if (const auto g = f.find("grant_type");
+                   g != f.end() && g->second != "refresh_token") {
+                 throw Error(ErrorKind::bad_request, "must be \"refresh_token\"", "grant_type");
+               }
+               const auto token = field(f, "refresh_token");
+               offload(ctx, req, std::move(reply), [&a, token, who = actor_of(req)] {
+                 return json_response(200, session_json(a.refresh(token, who)));
+               });
+             });
+  router.add("POST", "/api/auth/logout", Permission::read,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               std::optional<std::string> refresh;
+               if (!req.body.empty()) {
+                 const json j = parse_object(req.body);
+                 only_keys(j, {"refresh_token"});
+                 refresh = opt_string(j, "refresh_token");
+               }
+               offload(ctx, req, std::move(reply), [&a, refresh, p = req.principal,
+                                                    who = actor_of(req)] {
+                 a.logout(p, refresh, who);
+                 return no_content();
+               });
+             });
+  router.add("GET", "/api/auth/me", Permission::read, [&ctx, &a](HttpRequest& req, Reply reply) {
+    if (!req.principal.is_user() || req.principal.user_id == 0) {
+      throw Error(ErrorKind::not_found, "no user account behind this request");
+    }
+    offload(ctx, req, std::move(reply), [&a, id = req.principal.user_id] {
+      const auto u = a.user(id);
+      if (!u) throw Error(ErrorKind::unauthorized, "the user no longer exists");
+      return json_response(200, dump(user_json(*u)));
+    });
+  });
+
+  // ---- users (admin) ----
+  router.add("GET", "/api/users", Permission::admin, [&ctx, &a](HttpRequest& req, Reply reply) {
+    offload(ctx, req, std::move(reply), [&a] {
+      json items = json::array();
+      for (const auto& u : a.users()) items.push_back(user_json(u));
+      return json_response(200, dump({{"items", items}}));
+    });
+  });
+  router.add("POST", "/api/users", Permission::admin, [&ctx, &a](HttpRequest& req, Reply reply) {
+    const json j = parse_object(req.body);
+    only_keys(j, {"username", "password", "email", "full_name", "role"});
+    auth::User u;
+    u.username = req_string(j, "username");
+    const auto password = req_string(j, "password");
+    u.email = opt_string(j, "email").value_or("");
+    u.full_name = opt_string(j, "full_name").value_or("");
+    u.role = opt_string(j, "role").value_or("viewer");
+    offload(ctx, req, std::move(reply), [&a, u, password, who = actor_of(req)] {
+      return json_response(201, dump(user_json(a.create_user(u, password, who))));
+    });
+  });
+  router.add("GET", "/api/users/{id}", Permission::admin,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               offload(ctx, req, std::move(reply), [&a, id = id_param(req)] {
+                 const auto u = a.user(id);
+                 if (!u) throw Error(ErrorKind::not_found, "no such user");
+                 return json_response(200, dump(user_json(*u)));
+               });
+             });
+  router.add("PATCH", "/api/users/{id}", Permission::admin,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               const json j = parse_object(req.body);
+               only_keys(j, {"email", "full_name", "role", "password", "disabled"});
+               auth::UserPatch p;
+               p.email = opt_string(j, "email");
+               p.full_name = opt_string(j, "full_name");
+               p.role = opt_string(j, "role");
+               p.password = opt_string(j, "password");
+               if (j.contains("disabled")) {
+                 if (!j["disabled"].is_boolean()) {
+                   throw Error(ErrorKind::unprocessable, "must be true or false", "disabled");
+                 }
+                 p.disabled = j["disabled"].get<bool>();
+               }
+               offload(ctx, req, std::move(reply), [&a, p, id = id_param(req), who = actor_of(req)] {
+                 return json_response(200, dump(user_json(a.update_user(id, p, who))));
+               });
+             });
+  router.add("DELETE", "/api/users/{id}", Permission::admin,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               offload(ctx, req, std::move(reply), [&a, id = id_param(req), who = actor_of(req)] {
+                 a.erase_user(id, who);
+                 return no_content();
+               });
+             });
+  router.add("GET", "/api/users/{id}/export", Permission::admin,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               offload(ctx, req, std::move(reply), [&ctx, &a, id = id_param(req), who = actor_of(req)] {
+                 auto r = user_export(a, *ctx.audit, id);
+                 a.security_event("user_exported", who, "user id " + std::to_string(id));
+                 return r;
+               });
+             });
+
+  // ---- device keys (admin) ----
+  router.add("GET", "/api/device-keys", Permission::admin,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               offload(ctx, req, std::move(reply), [&a] {
+                 json items = json::array();
+                 for (const auto& k : a.device_keys()) items.push_back(key_json(k));
+                 return json_response(200, dump({{"items", items}}));
+               });
+             });
+  router.add("POST", "/api/device-keys", Permission::admin,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               const json j = parse_object(req.body);
+               only_keys(j, {"name", "device", "site", "rate_per_min"});
+               auth::DeviceKey k;
+               k.name = req_string(j, "name");
+               k.device = opt_string(j, "device").value_or("");
+               if (!k.device.empty() && !core::valid_device_id(k.device)) {
+                 throw Error(ErrorKind::unprocessable, "must match [A-Za-z0-9_.-]{1,64}", "device");
+               }
+               k.site = opt_string(j, "site").value_or("");
+               if (j.contains("rate_per_min") && !j["rate_per_min"].is_null()) {
+                 if (!j["rate_per_min"].is_number_integer()) {
+                   throw Error(ErrorKind::unprocessable, "must be an integer", "rate_per_min");
+                 }
+                 k.rate_per_min = j["rate_per_min"].get<std::int64_t>();
+               }
+               offload(ctx, req, std::move(reply), [&a, k, who = actor_of(req)] {
+                 const auto created = a.create_device_key(k, who);
+                 json out = key_json(created.key);
+                 out["key"] = created.secret;
+                 return json_response(201, dump(out));
+               });
+             });
+  router.add("DELETE", "/api/device-keys/{id}", Permission::admin,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               offload(ctx, req, std::move(reply), [&a, id = req.params["id"], who = actor_of(req)] {
+                 a.revoke_device_key(id, who);
+                 return no_content();
+               });
+             });
+
+  // ---- audit log (admin) ----
+  router.add("GET", "/api/audit", Permission::admin, [&ctx](HttpRequest& req, Reply reply) {
+    auth::AuditQuery q;
+    auto time = [&](const char* name) -> std::optional<std::int64_t> {
+      const auto v = req.arg(name);
+      if (!v) return std::nullopt;
+      const auto t = core::parse_time_param(*v);
+      if (!t) throw Error(ErrorKind::bad_request, "must be RFC 3339 or Unix milliseconds", name);
+      return *t;
+    };
+    auto integer = [&](const char* name, std::int64_t lo, std::int64_t hi) -> std::optional<std::int64_t> {
+      const auto v = req.arg(name);
+      if (!v) return std::nullopt;
+      std::int64_t n = 0;
+      auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi) {
+        throw Error(ErrorKind::bad_request,
+                    "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi),
+                    name);
+      }
+      return n;
+    };
+    q.from = time("from");
+    q.to = time("to");
+    q.limit = static_cast<std::size_t>(integer("limit", 1, 1000).value_or(100));
+    q.before_id = integer("cursor", 1, std::numeric_limits<std::int64_t>::max());
+    if (const auto u = req.arg("user")) {
+      std::int64_t id = 0;
+      auto [p, ec] = std::from_chars(u->data(), u->data() + u->size(), id);
+      if (ec == std::errc() && p == u->data() + u->size()) {
+        q.user_id = id;
+      } else {
+        q.actor = *u;
+      }
+    }
+    q.kind = req.arg("kind").value_or("");
+    if (!q.kind.empty() && q.kind != "request" && q.kind != "security") {
+      throw Error(ErrorKind::bad_request, "must be request or security", "kind");
+    }
+    q.event = req.arg("event").value_or("");
+    offload(ctx, req, std::move(reply), [&ctx, q] {
+      ctx.audit->flush();
+      const auto rows = ctx.audit->query(q);
+      json items = json::array();
+      for (const auto& e : rows) items.push_back(audit_json(e));
+      json next = rows.size() == q.limit && !rows.empty() ? json(std::to_string(rows.back().id))
+                                                          : json(nullptr);
+      return json_response(200, dump({{"items", items}, {"next", next}}));
+    });
+  });
+}
+
+}  // namespace remhart::api

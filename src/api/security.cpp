@@ -1,0 +1,265 @@
+#include "api/security.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "api/errors.hpp"
+#include "core/time.hpp"
+#include "obs/metrics.hpp"
+
+namespace remhart::api {
+
+using auth::Permission;
+using auth::Principal;
+
+namespace {
+
+std::string bearer_token(const HttpRequest& req) {
+  const std::string h = req.header("authorization");
+  if (h.size() > 7 && (h.compare(0, 7, "Bearer ") == 0 || h.compare(0, 7, "bearer ") == 0)) {
+    return h.substr(7);
+  }
+  return {};
+}
+
+std::string secs(double s) {
+  return std::to_string(static_cast<long long>(std::ceil(std::max(0.0, s))));
+}
+
+}  // namespace
+
+SecurityGate::SecurityGate(SecurityOptions options, auth::Authenticator* auth,
+                           auth::AuditLog& audit, obs::Registry* metrics)
+    : opt_(std::move(options)), auth_(auth), audit_(audit) {
+  if (opt_.auth_enabled && !auth_) throw std::invalid_argument("authentication needs a service");
+  if (metrics) {
+    denied_ = &metrics->counter("remhart_auth_denied_total",
+                                "Requests refused with 401 or 403 by the security gate");
+    limited_ = &metrics->counter("remhart_rate_limited_total", "Requests refused with 429");
+    metrics->gauge_fn("remhart_rate_limit_buckets", "Rate-limit buckets held in memory",
+                      [this] { return static_cast<double>(limiter_.size()); });
+  }
+}
+
+bool SecurityGate::origin_allowed(const std::string& origin) const {
+  return !origin.empty() &&
+         std::find(opt_.cors_origins.begin(), opt_.cors_origins.end(), origin) !=
+             opt_.cors_origins.end();
+}
+
+void SecurityGate::security_event(std::string event, const Principal& p, const std::string& ip,
+                                  std::string detail) const {
+  auth::AuditEntry e;
+  e.ts = core::now_us();
+  e.kind = "security";
+  e.event = std::move(event);
+  e.actor = p.actor();
+  if (p.is_user()) e.user_id = p.user_id;
+  if (p.is_user()) e.role = std::string(auth::to_string(p.role));
+  e.ip = ip;
+  e.detail = std::move(detail);
+  audit_.record(std::move(e));
+}
+
+bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) const {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string origin = req.header("origin");
+  const bool cors = origin_allowed(origin);
+
+  // Who is calling.
+  const std::string token = bearer_token(req);
+  std::string auth_error;
+  if (!opt_.auth_enabled) {
+    req.principal.kind = Principal::Kind::user;
+    req.principal.name = "auth-disabled";
+    req.principal.role = auth::Role::admin;
+  } else if (!token.empty()) {
+    auto r = auth_->authenticate(token);
+    if (r.principal) {
+      req.principal = std::move(*r.principal);
+    } else {
+      auth_error = std::move(r.error);
+    }
+  }
+  const Principal& who = req.principal;
+
+  // Every answer from here on is audited and carries the CORS headers.
+  const bool probe = route && route->permission == Permission::probe;
+  std::vector<std::pair<std::string, std::string>> extra;
+  if (cors) {
+    extra.emplace_back("Access-Control-Allow-Origin", origin);
+    extra.emplace_back("Access-Control-Expose-Headers",
+                       "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, "
+                       "RateLimit-Reset");
+  }
+  if (!opt_.cors_origins.empty()) extra.emplace_back("Vary", "Origin");
+
+  // Rate limit (probes are exempt: health checks and scrapes must not be starved).
+  std::optional<HttpResponse> limited;
+  if (!probe) {
+    std::string key;
+    int budget = opt_.anonymous_per_min;
+    switch (who.kind) {
+      case Principal::Kind::user:
+        key = "user:" + std::to_string(who.user_id) + who.name;
+        budget = who.role == auth::Role::admin ? opt_.admin_per_min : opt_.user_per_min;
+        break;
+      case Principal::Kind::device_key:
+        key = "key:" + who.name;
+        budget = who.rate_per_min > 0 ? static_cast<int>(who.rate_per_min)
+                                      : opt_.device_key_per_min;
+        break;
+      case Principal::Kind::anonymous:
+        key = "ip:" + req.remote_ip;
+        break;
+    }
+    const auto now = auth::Clock::now();
+    const auto d = limiter_.take(key, budget, now);
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
+    if (now_s.count() - last_prune_.load() > 60) {
+      last_prune_ = now_s.count();
+      limiter_.prune(now);
+    }
+    extra.emplace_back("RateLimit-Limit", std::to_string(d.limit));
+    extra.emplace_back("RateLimit-Remaining", std::to_string(d.remaining));
+    extra.emplace_back("RateLimit-Reset", secs(d.reset_s));
+    if (!d.allowed) {
+      if (limited_) limited_->inc();
+      limited = error_response(429, "rate_limited",
+                               "request budget of " + std::to_string(d.limit) +
+                                   " per minute exhausted",
+                               "", req.request_id);
+      limited->headers.emplace_back("Retry-After", secs(d.retry_after_s));
+    }
+  }
+
+  // The audit record of the call, written when the answer is sent.
+  auth::AuditEntry base;
+  base.kind = "request";
+  base.event = "api_call";
+  base.actor = who.actor();
+  if (who.is_user()) {
+    base.user_id = who.user_id;
+    base.role = std::string(auth::to_string(who.role));
+  }
+  base.method = req.method;
+  base.route = route ? route->pattern : req.path.substr(0, 256);
+  base.ip = req.remote_ip;
+  base.request_id = req.request_id;
+  reply = [reply = std::move(reply), extra = std::move(extra), base = std::move(base), start,
+           audit = &audit_](HttpResponse r) mutable {
+    for (auto& h : extra) r.headers.push_back(h);
+    base.status = r.status;
+    base.ts = core::now_us();
+    base.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+    audit->record(std::move(base));
+    reply(std::move(r));
+  };
+
+  if (limited) {
+    reply(std::move(*limited));
+    return false;
+  }
+
+  // CORS preflight.
+  if (req.method == "OPTIONS" && !req.header("access-control-request-method").empty()) {
+    if (!cors) {
+      reply(error_response(403, "forbidden", "origin not allowed", "Origin", req.request_id));
+      return false;
+    }
+    HttpResponse r;
+    r.status = 204;
+    r.content_type.clear();
+    r.headers = {{"Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"},
+                 {"Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id"},
+                 {"Access-Control-Max-Age", "600"}};
+    reply(std::move(r));
+    return false;
+  }
+  if (!route) return true;  // 404 / 405 follow, for everyone alike
+
+  const Permission need = route->permission;
+  if (need == Permission::probe || need == Permission::public_) return true;
+  auto deny = [&](int status, std::string message) {
+    if (denied_) denied_->inc();
+    if (status == 403) {
+      security_event("permission_denied", who, req.remote_ip,
+                     req.method + " " + route->pattern + " needs " +
+                         std::string(auth::to_string(need)));
+    } else if (!token.empty()) {
+      security_event("auth_failed", who, req.remote_ip, message);
+    }
+    auto r = status == 401 ? error_response(401, "unauthorized", message, "Authorization",
+                                            req.request_id)
+                           : error_response(403, "forbidden", message, "", req.request_id);
+    if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    reply(std::move(r));
+    return false;
+  };
+  switch (who.kind) {
+    case Principal::Kind::anonymous:
+      return deny(401, auth_error.empty() ? "a bearer token is required" : auth_error);
+    case Principal::Kind::device_key:
+      if (need != Permission::ingest) return deny(403, "device keys may only send measurements");
+      return true;
+    case Principal::Kind::user:
+      if (!auth::allows(who.role, need)) {
+        return deny(403, "the " + std::string(auth::to_string(who.role)) + " role lacks the " +
+                             std::string(auth::to_string(need)) + " permission");
+      }
+      return true;
+  }
+  return deny(401, "unauthenticated");
+}
+
+auth::AuthResult SecurityGate::authenticate_stream(std::string_view token) const {
+  if (!opt_.auth_enabled) {
+    Principal p;
+    p.kind = Principal::Kind::user;
+    p.name = "auth-disabled";
+    p.role = auth::Role::admin;
+    return {p, {}};
+  }
+  if (token.empty()) return {std::nullopt, "a token is required"};
+  auto r = auth_->authenticate(token);
+  if (r.principal && !r.principal->is_user()) {
+    return {std::nullopt, "device keys may only send measurements"};
+  }
+  return r;
+}
+
+bool SecurityGate::acquire_stream(std::int64_t user_id, std::string& why) {
+  std::lock_guard lock(ws_mu_);
+  if (user_id == 0) {
+    if (ws_total_ >= opt_.ws_total) {
+      why = "the server has reached its limit of " + std::to_string(opt_.ws_total) +
+            " live connections";
+      return false;
+    }
+    ++ws_total_;
+    return true;
+  }
+  int& n = ws_by_user_[user_id];
+  if (n >= opt_.ws_per_user) {
+    why = "at most " + std::to_string(opt_.ws_per_user) + " live connections per user";
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void SecurityGate::release_stream(std::int64_t user_id) {
+  std::lock_guard lock(ws_mu_);
+  if (user_id == 0) {
+    --ws_total_;
+    return;
+  }
+  if (auto it = ws_by_user_.find(user_id); it != ws_by_user_.end() && --it->second <= 0) {
+    ws_by_user_.erase(it);
+  }
+}
+
+}  // namespace remhart::api

@@ -1,0 +1,101 @@
+#pragma once
+// Durable identity data in the same SQLite database as the measurements: users, refresh tokens
+// (hashed), revoked access-token ids, device keys (hashed) and a change counter other replicas
+// and processes poll. One connection, serialised by a mutex; every call is a short transaction.
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/crypto.hpp"
+
+namespace remhart::store {
+class Database;
+}
+
+namespace remhart::auth {
+
+struct User {
+  std::int64_t id = 0;
+  std::string username;
+  std::string email;
+  std::string full_name;
+  std::string role;
+  std::string password_hash;
+  bool disabled = false;
+  std::int64_t created_at = 0;  ///< UTC microseconds
+  std::int64_t updated_at = 0;
+  std::optional<std::int64_t> last_login_at;
+  /// Access tokens issued before this (seconds) are refused: set on password reset.
+  std::int64_t tokens_valid_after = 0;
+};
+
+struct RefreshToken {
+  Digest hash{};
+  std::int64_t user_id = 0;
+  std::string family;
+  std::int64_t issued_at = 0;  ///< UTC microseconds
+  std::int64_t expires_at = 0;
+  std::optional<std::int64_t> used_at;
+  std::optional<std::int64_t> revoked_at;
+};
+
+struct DeviceKey {
+  std::string id;  ///< public id ("dk_…"), for listing and revoking
+  Digest hash{};   ///< SHA-256 of the secret key
+  std::string name;
+  std::string device;  ///< empty: any device
+  std::string site;    ///< empty: any site
+  std::int64_t rate_per_min = 0;  ///< 0: the configured default
+  std::int64_t created_at = 0;
+  std::string created_by;
+  std::optional<std::int64_t> revoked_at;
+};
+
+class IdentityStore {
+ public:
+  explicit IdentityStore(const std::string& path);
+  ~IdentityStore();
+  IdentityStore(const IdentityStore&) = delete;
+  IdentityStore& operator=(const IdentityStore&) = delete;
+
+  /// Increases on every change by any process sharing the database.
+  std::int64_t version();
+
+  std::vector<User> users();
+  std::optional<User> user(std::int64_t id);
+  std::optional<User> user_by_name(std::string_view username);
+  /// Throws core::Error(conflict) for a taken username. Returns the new id.
+  std::int64_t create_user(const User& u);
+  void update_user(const User& u);
+  void set_last_login(std::int64_t id, std::int64_t at);
+  /// Removes the user, their refresh tokens and the device keys' link to them.
+  void delete_user(std::int64_t id);
+
+  void add_refresh_token(const RefreshToken& t);
+  std::optional<RefreshToken> refresh_token(const Digest& hash);
+  /// Marks the token used; false when it already was (a concurrent reuse).
+  bool use_refresh_token(const Digest& hash, std::int64_t now);
+  void revoke_family(std::string_view family, std::int64_t now);
+  void revoke_user_tokens(std::int64_t user_id, std::int64_t now);
+  std::vector<RefreshToken> user_refresh_tokens(std::int64_t user_id);
+
+  void revoke_jti(std::string_view jti, std::int64_t expires_s);
+  /// Revoked ids whose tokens have not expired yet; drops the others.
+  std::vector<std::string> revoked_jtis(std::int64_t now_s);
+
+  void create_device_key(const DeviceKey& k);
+  std::vector<DeviceKey> device_keys();
+  /// Throws core::Error(not_found).
+  void revoke_device_key(std::string_view id, std::int64_t now);
+
+ private:
+  void bump();  // inside a write
+  std::mutex mu_;
+  std::unique_ptr<store::Database> db_;
+};
+
+}  // namespace remhart::auth

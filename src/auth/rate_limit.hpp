@@ -1,0 +1,74 @@
+#pragma once
+// Request budgets: token buckets per key ("ip:…", "user:…", "key:…"), and login throttling with a
+// growing delay per account and per client address. In memory, sharded by key.
+// (Across replicas these move to Redis with the scale-out issue.)
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace remhart::auth {
+
+using Clock = std::chrono::steady_clock;
+
+struct RateDecision {
+  bool allowed = true;
+  int limit = 0;             ///< the budget per minute
+  int remaining = 0;         ///< whole requests left right now
+  double retry_after_s = 0;  ///< when refused: until one request is available
+  double reset_s = 0;        ///< until the bucket is full again
+};
+
+class RateLimiter {
+ public:
+  /// Takes one request from `key`'s bucket, which holds `per_minute` requests and refills at
+  /// `per_minute` / 60 per second.
+  RateDecision take(std::string_view key, int per_minute, Clock::time_point now);
+  /// Forgets buckets that have been full for a while (bounded memory under many addresses).
+  void prune(Clock::time_point now);
+  std::size_t size() const;
+
+ private:
+  struct Bucket {
+    double tokens;
+    Clock::time_point updated;
+  };
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, Bucket> buckets;
+  };
+  Shard& shard(std::string_view key);
+  std::array<Shard, 16> shards_;
+};
+
+/// Exponential back-off after repeated failed logins: after `free_failures` failures on a key,
+/// each further attempt must wait 2^(n - free_failures) seconds (capped) after the last failure.
+class LoginThrottle {
+ public:
+  LoginThrottle(int account_free_failures, int ip_free_failures, std::chrono::seconds max_delay);
+
+  /// Seconds the caller must still wait before trying this account from this address (0 = go).
+  double wait_s(std::string_view account, std::string_view ip, Clock::time_point now);
+  void failed(std::string_view account, std::string_view ip, Clock::time_point now);
+  void succeeded(std::string_view account);
+
+ private:
+  struct Entry {
+    int failures = 0;
+    Clock::time_point last;
+  };
+  double wait_for(const std::unordered_map<std::string, Entry>& m, std::string_view key,
+                  int free_failures, Clock::time_point now) const;
+  void prune(Clock::time_point now);
+
+  std::mutex mu_;
+  int account_free_, ip_free_;
+  std::chrono::seconds max_delay_;
+  std::unordered_map<std::string, Entry> accounts_, ips_;
+  Clock::time_point last_prune_{};
+};
+
+}  // namespace remhart::auth

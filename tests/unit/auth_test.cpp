@@ -1,0 +1,459 @@
+// Unit tests of the auth layer: JWT, passwords, rate limits, login throttling, the identity
+// store, the authenticator's flows and the audit log.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "auth/audit.hpp"
+#include "auth/authenticator.hpp"
+#include "auth/crypto.hpp"
+#include "auth/identity_store.hpp"
+#include "auth/jwt.hpp"
+#include "auth/keyring.hpp"
+#include "auth/password.hpp"
+#include "auth/rate_limit.hpp"
+#include "core/error.hpp"
+#include "core/time.hpp"
+#include "testkit.hpp"
+
+using namespace remhart;
+using namespace remhart::auth;
+using nlohmann::json;
+
+namespace {
+
+const std::string kSecretA(32, 'a');
+const std::string kSecretB(32, 'b');
+constexpr std::int64_t kNow = 1'800'000'000;
+
+Claims claims(std::int64_t iat = kNow, std::int64_t exp = kNow + 3600) {
+  Claims c;
+  c.sub = "7";
+  c.role = "analyst";
+  c.iss = "remhart";
+  c.jti = "j1";
+  c.iat = iat;
+  c.exp = exp;
+  return c;
+}
+
+// A token with arbitrary header and payload JSON, signed with `secret` (HS256).
+std::string forge(const json& header, const json& payload, const std::string& secret) {
+  const std::string signing = base64url_encode(header.dump()) + "." + base64url_encode(payload.dump());
+  const auto mac = hmac_sha256(secret, signing);
+  return signing + "." +
+         base64url_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
+}
+
+json good_payload() {
+  return {{"sub", "7"},       {"role", "analyst"},  {"iss", "remhart"},
+          {"jti", "j1"},      {"iat", kNow},        {"exp", kNow + 3600}};
+}
+
+}  // namespace
+
+TEST(Crypto, Base64UrlRoundTripsAndIsStrict) {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar", "\xff\xfe\x00\x01"}) {
+    EXPECT_EQ(base64url_decode(base64url_encode(s)), s);
+  }
+  EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
+  EXPECT_FALSE(base64url_decode("Zm9v="));   // padding
+  EXPECT_FALSE(base64url_decode("Zm9v+"));   // standard alphabet
+  EXPECT_FALSE(base64url_decode("Zm9v/"));
+  EXPECT_FALSE(base64url_decode("Zm9 v"));
+  EXPECT_FALSE(base64url_decode("Z"));       // impossible length
+  EXPECT_TRUE(constant_time_equal("abc", "abc"));
+  EXPECT_FALSE(constant_time_equal("abc", "abd"));
+  EXPECT_FALSE(constant_time_equal("abc", "abcd"));
+  EXPECT_EQ(hex(sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Jwt, SignedTokensVerifyWithTheirClaims) {
+  JwtCodec codec({{"k1", kSecretA}}, "remhart");
+  const auto token = codec.sign(claims());
+  const auto v = codec.verify(token, kNow + 10);
+  ASSERT_TRUE(v.claims) << v.error;
+  EXPECT_EQ(v.claims->sub, "7");
+  EXPECT_EQ(v.claims->role, "analyst");
+  EXPECT_EQ(v.claims->jti, "j1");
+  EXPECT_EQ(v.claims->exp, kNow + 3600);
+}
+
+TEST(Jwt, EveryFlippedByteIsRejected) {
+  JwtCodec codec({{"k1", kSecretA}}, "remhart");
+  const auto token = codec.sign(claims());
+  for (std::size_t k = 0; k < token.size(); ++k) {
+    std::string t = token;
+    t[k] = t[k] == 'A' ? 'B' : 'A';
+    if (t == token) continue;
+    EXPECT_FALSE(codec.verify(t, kNow).claims) << "byte " << k;
+  }
+}
+
+TEST(Jwt, RejectsOtherAlgorithmsKeysAndMalformedTokens) {
+  JwtCodec codec({{"k1", kSecretA}}, "remhart");
+  const json hs = {{"alg", "HS256"}, {"typ", "JWT"}, {"kid", "k1"}};
+  ASSERT_TRUE(codec.verify(forge(hs, good_payload(), kSecretA), kNow).claims);
+  // alg none, with and without a signature.
+  const std::string none_part = base64url_encode(json{{"alg", "none"}, {"kid", "k1"}}.dump()) +
+                                "." + base64url_encode(good_payload().dump());
+  EXPECT_FALSE(codec.verify(none_part + ".", kNow).claims);
+  EXPECT_FALSE(codec.verify(none_part, kNow).claims);
+  for (const char* alg : {"RS256", "HS384", "HS512", "ES256", "hs256", "none"}) {
+    json h = hs;
+    h["alg"] = alg;
+    EXPECT_FALSE(codec.verify(forge(h, good_payload(), kSecretA), kNow).claims) << alg;
+  }
+  EXPECT_FALSE(codec.verify(forge(hs, good_payload(), kSecretB), kNow).claims);  // other key
+  json unknown_kid = hs;
+  unknown_kid["kid"] = "k9";
+  EXPECT_FALSE(codec.verify(forge(unknown_kid, good_payload(), kSecretA), kNow).claims);
+  json no_kid = hs;
+  no_kid.erase("kid");
+  EXPECT_FALSE(codec.verify(forge(no_kid, good_payload(), kSecretA), kNow).claims);
+  json crit = hs;
+  crit["crit"] = {"exp"};
+  EXPECT_FALSE(codec.verify(forge(crit, good_payload(), kSecretA), kNow).claims);
+  for (const char* bad : {"", ".", "..", "a.b.c", "a.b.c.d", "eyJ.eyJ.", "....."}) {
+    EXPECT_FALSE(codec.verify(bad, kNow).claims) << bad;
+  }
+  EXPECT_FALSE(codec.verify(std::string(5000, 'a'), kNow).claims);
+}
+
+TEST(Jwt, TimeIssuerAndRequiredClaims) {
+  JwtCodec codec({{"k1", kSecretA}}, "remhart");
+  const json hs = {{"alg", "HS256"}, {"kid", "k1"}};
+  auto with = [&](const char* key, json value) {
+    json p = good_payload();
+    if (value.is_null()) {
+      p.erase(key);
+    } else {
+      p[key] = value;
+    }
+    return codec.verify(forge(hs, p, kSecretA), kNow);
+  };
+  EXPECT_FALSE(with("exp", kNow - 10).claims);       // expired
+  EXPECT_FALSE(with("nbf", kNow + 600).claims);      // not yet valid
+  EXPECT_TRUE(with("nbf", kNow - 600).claims);
+  EXPECT_FALSE(with("iat", kNow + 600).claims);      // issued in the future
+  EXPECT_FALSE(with("iss", "someone-else").claims);  // wrong issuer
+  for (const char* c : {"sub", "role", "iss", "jti", "iat", "exp"}) {
+    EXPECT_FALSE(with(c, nullptr).claims) << "missing " << c;
+  }
+  EXPECT_FALSE(with("exp", "tomorrow").claims);
+  EXPECT_FALSE(with("sub", 7).claims);
+  EXPECT_FALSE(with("exp", 1.5e9).claims);
+}
+
+TEST(Jwt, RotationKeepsOldTokensValidUntilTheKeyLeavesTheRing) {
+  JwtCodec old_ring({{"k1", kSecretA}}, "remhart");
+  const auto old_token = old_ring.sign(claims());
+  JwtCodec rotated({{"k2", kSecretB}, {"k1", kSecretA}}, "remhart");
+  EXPECT_TRUE(rotated.verify(old_token, kNow).claims);
+  const auto new_token = rotated.sign(claims());
+  EXPECT_NE(new_token.find('.'), std::string::npos);
+  EXPECT_TRUE(rotated.verify(new_token, kNow).claims);
+  EXPECT_FALSE(old_ring.verify(new_token, kNow).claims);
+  JwtCodec dropped({{"k2", kSecretB}}, "remhart");
+  EXPECT_FALSE(dropped.verify(old_token, kNow).claims);
+  EXPECT_THROW(JwtCodec({{"k1", "short"}}, "remhart"), std::invalid_argument);
+}
+
+TEST(Keyring, CreatedPrivateRotatedAndRejectedWhenReadable) {
+  testkit::TempDir dir;
+  const std::string path = dir.path() + "/jwt-keys.json";
+  const auto first = load_or_create_keyring(path);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_GE(first[0].secret.size(), 32u);
+  EXPECT_EQ(load_or_create_keyring(path)[0].kid, first[0].kid);
+  auto ring = rotate_keyring(path);
+  EXPECT_EQ(ring.size(), 2u);
+  EXPECT_EQ(ring[1].kid, first[0].kid);
+  for (int k = 0; k < 5; ++k) ring = rotate_keyring(path);
+  EXPECT_EQ(ring.size(), kKeysKept);
+  ::chmod(path.c_str(), 0644);
+  EXPECT_THROW(load_or_create_keyring(path), std::runtime_error);
+}
+
+TEST(Password, Argon2idHashesVerifyAndPolicy) {
+  const PasswordCost cheap{1, 8192};
+  const auto h = hash_password("correct horse battery", cheap);
+  EXPECT_TRUE(h.starts_with("$argon2id$"));
+  EXPECT_TRUE(verify_password(h, "correct horse battery"));
+  EXPECT_FALSE(verify_password(h, "correct horse batterY"));
+  EXPECT_NE(hash_password("correct horse battery", cheap), h);  // salted
+  EXPECT_FALSE(verify_password("not a hash", "x"));
+  EXPECT_FALSE(password_problem("short").empty());
+  EXPECT_TRUE(password_problem("long enough!").empty());
+  EXPECT_FALSE(password_problem(std::string(2000, 'x')).empty());
+  EXPECT_FALSE(password_problem(std::string("with\0nul-byte", 13)).empty());
+  EXPECT_EQ(generate_password().size(), 24u);
+}
+
+TEST(RateLimiter, AllowsTheBudgetThenRefusesThenRecovers) {
+  RateLimiter rl;
+  const auto t0 = Clock::now();
+  for (int k = 0; k < 100; ++k) ASSERT_TRUE(rl.take("ip:a", 100, t0).allowed) << k;
+  const auto refused = rl.take("ip:a", 100, t0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_NEAR(refused.retry_after_s, 0.6, 0.01);  // one request per 0.6 s at 100/min
+  EXPECT_EQ(refused.remaining, 0);
+  EXPECT_TRUE(rl.take("ip:b", 100, t0).allowed);  // other keys are independent
+  EXPECT_FALSE(rl.take("ip:a", 100, t0 + std::chrono::milliseconds(500)).allowed);
+  EXPECT_TRUE(rl.take("ip:a", 100, t0 + std::chrono::milliseconds(700)).allowed);
+  const auto later = rl.take("ip:a", 100, t0 + std::chrono::minutes(5));
+  EXPECT_EQ(later.remaining, 99);  // full again, capped at the budget
+  rl.prune(t0 + std::chrono::minutes(10));
+  EXPECT_EQ(rl.size(), 0u);
+}
+
+TEST(LoginThrottle, GrowingDelayAfterFreeFailuresAndResetOnSuccess) {
+  LoginThrottle th(3, 100, std::chrono::seconds(60));
+  auto t = Clock::now();
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(th.wait_s("alice", "1.2.3.4", t), 0);
+    th.failed("alice", "1.2.3.4", t);
+  }
+  EXPECT_NEAR(th.wait_s("alice", "1.2.3.4", t), 1.0, 1e-6);
+  EXPECT_NEAR(th.wait_s("alice", "5.6.7.8", t), 1.0, 1e-6);  // per account, from anywhere
+  EXPECT_EQ(th.wait_s("bob", "1.2.3.4", t), 0);                // other accounts unaffected
+  th.failed("alice", "1.2.3.4", t);
+  EXPECT_NEAR(th.wait_s("alice", "1.2.3.4", t), 2.0, 1e-6);
+  th.failed("alice", "1.2.3.4", t);
+  EXPECT_NEAR(th.wait_s("alice", "1.2.3.4", t + std::chrono::seconds(1)), 3.0, 1e-6);
+  for (int k = 0; k < 20; ++k) th.failed("alice", "1.2.3.4", t);
+  EXPECT_NEAR(th.wait_s("alice", "1.2.3.4", t), 60.0, 1e-6);  // capped
+  th.succeeded("alice");
+  EXPECT_EQ(th.wait_s("alice", "9.9.9.9", t), 0);
+}
+
+TEST(LoginThrottle, PerAddressAcrossAccounts) {
+  LoginThrottle th(100, 4, std::chrono::seconds(60));
+  const auto t = Clock::now();
+  for (int k = 0; k < 4; ++k) th.failed("user" + std::to_string(k), "6.6.6.6", t);
+  EXPECT_GT(th.wait_s("someone", "6.6.6.6", t), 0);
+  EXPECT_EQ(th.wait_s("someone", "7.7.7.7", t), 0);
+}
+
+// ---- the identity flows on a real SQLite database -------------------------------------------
+
+struct Identity : ::testing::Test {
+  testkit::TempDir dir;
+  std::unique_ptr<IdentityStore> store;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<Authenticator> auth;
+  const Actor who{"tester", std::nullopt, "127.0.0.1", "rid"};
+
+  void SetUp() override {
+    store = std::make_unique<IdentityStore>(dir.path() + "/db");
+    audit = std::make_unique<AuditLog>(dir.path() + "/db", AuditOptions{});
+    AuthOptions o;
+    o.password_cost = {1, 8192};
+    auth = std::make_unique<Authenticator>(*store, *audit, std::vector<SigningKey>{{"k1", kSecretA}},
+                                           o);
+  }
+  User add(const std::string& name, const std::string& role, const std::string& pw) {
+    User u;
+    u.username = name;
+    u.role = role;
+    return auth->create_user(u, pw, who);
+  }
+  static core::ErrorKind kind_of(const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const core::Error& e) {
+      return e.kind();
+    }
+    return core::ErrorKind::internal;
+  }
+};
+
+TEST_F(Identity, FirstAdminIsCreatedOnceWithAGeneratedOrGivenPassword) {
+  const auto generated = auth->bootstrap_admin(nullptr);
+  ASSERT_TRUE(generated);
+  EXPECT_NO_THROW(auth->login("admin", *generated, who));
+  EXPECT_FALSE(auth->bootstrap_admin("another-password"));  // users exist: nothing happens
+  EXPECT_EQ(auth->users().size(), 1u);
+}
+
+TEST_F(Identity, LoginIssuesTokensThatAuthenticateWithTheCurrentRole) {
+  const auto u = add("alice", "analyst", "alice-password");
+  const auto s = auth->login("ALICE", "alice-password", who);  // user names ignore case
+  EXPECT_EQ(s.expires_in, 3600);
+  auto r = auth->authenticate(s.access_token);
+  ASSERT_TRUE(r.principal) << r.error;
+  EXPECT_EQ(r.principal->user_id, u.id);
+  EXPECT_EQ(r.principal->role, Role::analyst);
+  UserPatch p;
+  p.role = "viewer";
+  auth->update_user(u.id, p, who);
+  EXPECT_EQ(auth->authenticate(s.access_token).principal->role, Role::viewer);
+  EXPECT_EQ(kind_of([&] { auth->login("alice", "wrong-password", who); }),
+            core::ErrorKind::unauthorized);
+  EXPECT_EQ(kind_of([&] { auth->login("nobody", "whatever-pass", who); }),
+            core::ErrorKind::unauthorized);
+}
+
+TEST_F(Identity, RefreshRotatesAndReuseRevokesTheFamily) {
+  add("bob", "operator", "bob-password-1");
+  const auto s1 = auth->login("bob", "bob-password-1", who);
+  const auto s2 = auth->refresh(s1.refresh_token, who);
+  EXPECT_NE(s2.refresh_token, s1.refresh_token);
+  const auto s3 = auth->refresh(s2.refresh_token, who);
+  // s1's token again: reuse. The whole family (s3 included) is revoked.
+  EXPECT_EQ(kind_of([&] { auth->refresh(s1.refresh_token, who); }), core::ErrorKind::unauthorized);
+  EXPECT_EQ(kind_of([&] { auth->refresh(s3.refresh_token, who); }), core::ErrorKind::unauthorized);
+  // Another login is another family, unaffected.
+  const auto other = auth->login("bob", "bob-password-1", who);
+  EXPECT_NO_THROW(auth->refresh(other.refresh_token, who));
+  EXPECT_EQ(kind_of([&] { auth->refresh("rrt_made-up", who); }), core::ErrorKind::unauthorized);
+  audit->flush();
+  AuditQuery q;
+  q.event = "token_reuse";
+  EXPECT_EQ(audit->query(q).size(), 1u);
+}
+
+TEST_F(Identity, LogoutRevokesTheAccessTokenAndTheSession) {
+  add("carol", "viewer", "carol-password");
+  const auto s = auth->login("carol", "carol-password", who);
+  const auto p = *auth->authenticate(s.access_token).principal;
+  auth->logout(p, s.refresh_token, who);
+  EXPECT_FALSE(auth->authenticate(s.access_token).principal);
+  EXPECT_EQ(kind_of([&] { auth->refresh(s.refresh_token, who); }), core::ErrorKind::unauthorized);
+}
+
+TEST_F(Identity, DisabledDeletedAndPasswordResetUsersLoseAccess) {
+  const auto d = add("dave", "analyst", "dave-password");
+  const auto e = add("erin", "analyst", "erin-password");
+  const auto f = add("frank", "analyst", "frank-password");
+  const auto sd = auth->login("dave", "dave-password", who);
+  const auto se = auth->login("erin", "erin-password", who);
+  const auto sf = auth->login("frank", "frank-password", who);
+  UserPatch off;
+  off.disabled = true;
+  auth->update_user(d.id, off, who);
+  EXPECT_FALSE(auth->authenticate(sd.access_token).principal);
+  EXPECT_EQ(kind_of([&] { auth->login("dave", "dave-password", who); }),
+            core::ErrorKind::unauthorized);
+  auth->erase_user(e.id, who);
+  EXPECT_FALSE(auth->authenticate(se.access_token).principal);
+  EXPECT_EQ(kind_of([&] { auth->refresh(se.refresh_token, who); }), core::ErrorKind::unauthorized);
+  // A password reset ends existing sessions; tokens issued after it work.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  UserPatch pw;
+  pw.password = "frank-new-password";
+  auth->update_user(f.id, pw, who);
+  EXPECT_FALSE(auth->authenticate(sf.access_token).principal);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const auto fresh = auth->login("frank", "frank-new-password", who);
+  EXPECT_TRUE(auth->authenticate(fresh.access_token).principal);
+}
+
+TEST_F(Identity, ValidationConflictsAndTheLastAdmin) {
+  const auto admin = add("root", "admin", "root-password");
+  EXPECT_EQ(kind_of([&] { add("root", "viewer", "other-password"); }), core::ErrorKind::conflict);
+  EXPECT_EQ(kind_of([&] { add("ROOT", "viewer", "other-password"); }), core::ErrorKind::conflict);
+  EXPECT_EQ(kind_of([&] { add("bad name", "viewer", "other-password"); }),
+            core::ErrorKind::unprocessable);
+  EXPECT_EQ(kind_of([&] { add("x'; DROP TABLE users;--", "viewer", "other-password"); }),
+            core::ErrorKind::unprocessable);
+  EXPECT_EQ(kind_of([&] { add("gina", "superuser", "other-password"); }),
+            core::ErrorKind::unprocessable);
+  EXPECT_EQ(kind_of([&] { add("gina", "viewer", "short"); }), core::ErrorKind::unprocessable);
+  UserPatch demote;
+  demote.role = "viewer";
+  EXPECT_EQ(kind_of([&] { auth->update_user(admin.id, demote, who); }), core::ErrorKind::conflict);
+  UserPatch off;
+  off.disabled = true;
+  EXPECT_EQ(kind_of([&] { auth->update_user(admin.id, off, who); }), core::ErrorKind::conflict);
+  EXPECT_EQ(kind_of([&] { auth->erase_user(admin.id, who); }), core::ErrorKind::conflict);
+  add("second", "admin", "second-password");
+  EXPECT_NO_THROW(auth->update_user(admin.id, demote, who));
+  EXPECT_EQ(kind_of([&] { auth->update_user(9999, demote, who); }), core::ErrorKind::not_found);
+}
+
+TEST_F(Identity, DeviceKeysAuthenticateUntilRevoked) {
+  DeviceKey k;
+  k.name = "gateway 1";
+  k.site = "north";
+  const auto created = auth->create_device_key(k, who);
+  EXPECT_TRUE(created.secret.starts_with("rdk_"));
+  auto r = auth->authenticate(created.secret);
+  ASSERT_TRUE(r.principal) << r.error;
+  EXPECT_TRUE(r.principal->is_device_key());
+  EXPECT_EQ(r.principal->site, "north");
+  EXPECT_FALSE(auth->authenticate(created.secret + "x").principal);
+  EXPECT_FALSE(auth->authenticate("rdk_guess").principal);
+  for (const auto& stored : auth->device_keys()) {
+    EXPECT_NE(std::string(reinterpret_cast<const char*>(stored.hash.data()), 32),
+              created.secret);  // only the hash is kept
+  }
+  auth->revoke_device_key(created.key.id, who);
+  EXPECT_FALSE(auth->authenticate(created.secret).principal);
+  EXPECT_EQ(kind_of([&] { auth->revoke_device_key("dk_nope", who); }), core::ErrorKind::not_found);
+}
+
+TEST_F(Identity, ChangesByAnotherProcessAreSeenAfterReload) {
+  const auto s = (add("hana", "viewer", "hana-password"), auth->login("hana", "hana-password", who));
+  // A second authenticator on the same database stands in for the CLI or another replica.
+  AuthOptions o;
+  o.password_cost = {1, 8192};
+  IdentityStore other_store(dir.path() + "/db");
+  Authenticator other(other_store, *audit, {{"k1", kSecretA}}, o);
+  UserPatch off;
+  off.disabled = true;
+  other.update_user(auth->users().back().id, off, who);
+  EXPECT_TRUE(auth->authenticate(s.access_token).principal);  // cached until the reload
+  auth->reload_if_changed();
+  EXPECT_FALSE(auth->authenticate(s.access_token).principal);
+}
+
+TEST_F(Identity, AuditRecordsFiltersPagesAndPseudonymises) {
+  const auto u = add("ivan", "viewer", "ivan-password");
+  auth->login("ivan", "ivan-password", who);
+  EXPECT_THROW(auth->login("ivan", "bad-password", {"ivan", std::nullopt, "10.0.0.9", "r2"}),
+               core::Error);
+  audit->flush();
+  AuditQuery q;
+  q.user_id = u.id;
+  const auto rows = audit->query(q);
+  ASSERT_GE(rows.size(), 2u);
+  EXPECT_GT(rows[0].id, rows[1].id);  // newest first
+  q = {};
+  q.event = "login_failed";
+  ASSERT_EQ(audit->query(q).size(), 1u);
+  EXPECT_EQ(audit->query(q)[0].ip, "10.0.0.9");
+  q = {};
+  q.limit = 1;
+  const auto page1 = audit->query(q);
+  q.before_id = page1[0].id;
+  const auto page2 = audit->query(q);
+  ASSERT_EQ(page2.size(), 1u);
+  EXPECT_LT(page2[0].id, page1[0].id);
+
+  auth->erase_user(u.id, who);
+  audit->flush();
+  q = {};
+  q.actor = "ivan";
+  EXPECT_TRUE(audit->query(q).empty());
+  q = {};
+  q.user_id = u.id;
+  const auto kept = audit->query(q);
+  ASSERT_FALSE(kept.empty());  // rows stay, under a pseudonym, without the address
+  for (const auto& e : kept) {
+    EXPECT_TRUE(e.actor.starts_with("erased-")) << e.actor;
+    EXPECT_TRUE(e.ip.empty());
+  }
+}
+
+TEST_F(Identity, AuditRetentionRemovesOldRows) {
+  AuditEntry old;
+  old.ts = core::now_us() - 400LL * 86400 * core::kUsPerSecond;
+  old.kind = "request";
+  old.event = "api_call";
+  old.actor = "x";
+  audit->record(old);
+  audit->flush();
+  EXPECT_EQ(audit->apply_retention(core::now_us()), 1);
+}
