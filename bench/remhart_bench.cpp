@@ -407,8 +407,9 @@ void bench_api(int runs) {
   TempDir dir_on, dir_off;
   ServerProcess on(bench_binary(), dir_on.path() + "/data", {"--no-demo"},
                    {{"REMHART_LIMITS_ADMIN_PER_MIN", "100000000"}});
-  ServerProcess off(bench_binary(), dir_off.path() + "/data", {"--no-demo"},
-                    {{"REMHART_AUTH_ENABLED", "false"}});
+  ServerProcess off(
+      bench_binary(), dir_off.path() + "/data", {"--no-demo"},
+      {{"REMHART_AUTH_ENABLED", "false"}, {"REMHART_LIMITS_ADMIN_PER_MIN", "100000000"}});
   for (auto* server : {&on, &off}) {
     auto http = admin_client(*server);
     register_devices(*http, 100);

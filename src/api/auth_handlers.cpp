@@ -106,7 +106,8 @@ std::string req_string(const json& j, const char* key) {
   return *v;
 }
 
-/// Fields of a login or refresh: a JSON object or an OAuth2 form (application/x-www-form-urlencoded).
+/// Fields of a login or refresh: a JSON object or an OAuth2 form
+/// (application/x-www-form-urlencoded).
 std::map<std::string, std::string> credentials(const HttpRequest& req) {
   std::map<std::string, std::string> out;
   const std::string ct = req.header("content-type");
@@ -124,7 +125,8 @@ std::map<std::string, std::string> credentials(const HttpRequest& req) {
 
 std::string field(const std::map<std::string, std::string>& m, const char* key) {
   const auto it = m.find(key);
-  if (it == m.end() || it->second.empty()) throw Error(ErrorKind::unprocessable, "is required", key);
+  if (it == m.end() || it->second.empty())
+    throw Error(ErrorKind::unprocessable, "is required", key);
   return it->second;
 }
 
@@ -150,17 +152,6 @@ std::int64_t id_param(const HttpRequest& req) {
     throw Error(ErrorKind::not_found, "no such user");
   }
   return id;
-}
-
-void offload(ApiContext& ctx, const HttpRequest& req, Reply reply,
-             std::function<HttpResponse()> fn) {
-  ctx.run_blocking([reply = std::move(reply), fn = std::move(fn), rid = req.request_id] {
-    try {
-      reply(fn());
-    } catch (...) {
-      reply(error_from_exception(std::current_exception(), rid));
-    }
-  });
 }
 
 HttpResponse no_content() {
@@ -225,32 +216,30 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
                  return json_response(200, session_json(a.login(username, password, who)));
                });
              });
-  router.add("POST", "/api/auth/refresh", Permission::public_,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               const auto f = credentials(req);
-               if (const auto g = f.find("grant_type");
-                   g != f.end() && g->second != "refresh_token") {
-                 throw Error(ErrorKind::bad_request, "must be \"refresh_token\"", "grant_type");
-               }
-               const auto token = field(f, "refresh_token");
-               offload(ctx, req, std::move(reply), [&a, token, who = actor_of(req)] {
-                 return json_response(200, session_json(a.refresh(token, who)));
-               });
-             });
-  router.add("POST", "/api/auth/logout", Permission::read,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               std::optional<std::string> refresh;
-               if (!req.body.empty()) {
-                 const json j = parse_object(req.body);
-                 only_keys(j, {"refresh_token"});
-                 refresh = opt_string(j, "refresh_token");
-               }
-               offload(ctx, req, std::move(reply), [&a, refresh, p = req.principal,
-                                                    who = actor_of(req)] {
-                 a.logout(p, refresh, who);
-                 return no_content();
-               });
-             });
+  router.add(
+      "POST", "/api/auth/refresh", Permission::public_, [&ctx, &a](HttpRequest& req, Reply reply) {
+        const auto f = credentials(req);
+        if (const auto g = f.find("grant_type"); g != f.end() && g->second != "refresh_token") {
+          throw Error(ErrorKind::bad_request, "must be \"refresh_token\"", "grant_type");
+        }
+        const auto token = field(f, "refresh_token");
+        offload(ctx, req, std::move(reply), [&a, token, who = actor_of(req)] {
+          return json_response(200, session_json(a.refresh(token, who)));
+        });
+      });
+  router.add(
+      "POST", "/api/auth/logout", Permission::read, [&ctx, &a](HttpRequest& req, Reply reply) {
+        std::optional<std::string> refresh;
+        if (!req.body.empty()) {
+          const json j = parse_object(req.body);
+          only_keys(j, {"refresh_token"});
+          refresh = opt_string(j, "refresh_token");
+        }
+        offload(ctx, req, std::move(reply), [&a, refresh, p = req.principal, who = actor_of(req)] {
+          a.logout(p, refresh, who);
+          return no_content();
+        });
+      });
   router.add("GET", "/api/auth/me", Permission::read, [&ctx, &a](HttpRequest& req, Reply reply) {
     if (!req.principal.is_user() || req.principal.user_id == 0) {
       throw Error(ErrorKind::not_found, "no user account behind this request");
@@ -291,25 +280,25 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
                  return json_response(200, dump(user_json(*u)));
                });
              });
-  router.add("PATCH", "/api/users/{id}", Permission::admin,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               const json j = parse_object(req.body);
-               only_keys(j, {"email", "full_name", "role", "password", "disabled"});
-               auth::UserPatch p;
-               p.email = opt_string(j, "email");
-               p.full_name = opt_string(j, "full_name");
-               p.role = opt_string(j, "role");
-               p.password = opt_string(j, "password");
-               if (j.contains("disabled")) {
-                 if (!j["disabled"].is_boolean()) {
-                   throw Error(ErrorKind::unprocessable, "must be true or false", "disabled");
-                 }
-                 p.disabled = j["disabled"].get<bool>();
-               }
-               offload(ctx, req, std::move(reply), [&a, p, id = id_param(req), who = actor_of(req)] {
-                 return json_response(200, dump(user_json(a.update_user(id, p, who))));
-               });
-             });
+  router.add(
+      "PATCH", "/api/users/{id}", Permission::admin, [&ctx, &a](HttpRequest& req, Reply reply) {
+        const json j = parse_object(req.body);
+        only_keys(j, {"email", "full_name", "role", "password", "disabled"});
+        auth::UserPatch p;
+        p.email = opt_string(j, "email");
+        p.full_name = opt_string(j, "full_name");
+        p.role = opt_string(j, "role");
+        p.password = opt_string(j, "password");
+        if (j.contains("disabled")) {
+          if (!j["disabled"].is_boolean()) {
+            throw Error(ErrorKind::unprocessable, "must be true or false", "disabled");
+          }
+          p.disabled = j["disabled"].get<bool>();
+        }
+        offload(ctx, req, std::move(reply), [&a, p, id = id_param(req), who = actor_of(req)] {
+          return json_response(200, dump(user_json(a.update_user(id, p, who))));
+        });
+      });
   router.add("DELETE", "/api/users/{id}", Permission::admin,
              [&ctx, &a](HttpRequest& req, Reply reply) {
                offload(ctx, req, std::move(reply), [&a, id = id_param(req), who = actor_of(req)] {
@@ -319,11 +308,12 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
              });
   router.add("GET", "/api/users/{id}/export", Permission::admin,
              [&ctx, &a](HttpRequest& req, Reply reply) {
-               offload(ctx, req, std::move(reply), [&ctx, &a, id = id_param(req), who = actor_of(req)] {
-                 auto r = user_export(a, *ctx.audit, id);
-                 a.security_event("user_exported", who, "user id " + std::to_string(id));
-                 return r;
-               });
+               offload(ctx, req, std::move(reply),
+                       [&ctx, &a, id = id_param(req), who = actor_of(req)] {
+                         auto r = user_export(a, *ctx.audit, id);
+                         a.security_event("user_exported", who, "user id " + std::to_string(id));
+                         return r;
+                       });
              });
 
   // ---- device keys (admin) ----
@@ -361,10 +351,11 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
              });
   router.add("DELETE", "/api/device-keys/{id}", Permission::admin,
              [&ctx, &a](HttpRequest& req, Reply reply) {
-               offload(ctx, req, std::move(reply), [&a, id = req.params["id"], who = actor_of(req)] {
-                 a.revoke_device_key(id, who);
-                 return no_content();
-               });
+               offload(ctx, req, std::move(reply),
+                       [&a, id = req.params["id"], who = actor_of(req)] {
+                         a.revoke_device_key(id, who);
+                         return no_content();
+                       });
              });
 
   // ---- audit log (admin) ----
@@ -377,7 +368,8 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
       if (!t) throw Error(ErrorKind::bad_request, "must be RFC 3339 or Unix milliseconds", name);
       return *t;
     };
-    auto integer = [&](const char* name, std::int64_t lo, std::int64_t hi) -> std::optional<std::int64_t> {
+    auto integer = [&](const char* name, std::int64_t lo,
+                       std::int64_t hi) -> std::optional<std::int64_t> {
       const auto v = req.arg(name);
       if (!v) return std::nullopt;
       std::int64_t n = 0;

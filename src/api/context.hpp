@@ -29,15 +29,26 @@ struct ApiContext {
   ingest::IngestService& ingest;
   LiveHub& hub;
   obs::Registry& metrics;
-  /// Runs blocking work (database reads, device writes) off the I/O threads.
+  /// Runs blocking work (database reads, device writes, password hashing) off the I/O threads.
   std::function<void(std::function<void()>)> run_blocking;
   std::string default_device;  ///< target of POST /api/grid/data without ?device=
   std::string version;
   core::TimeUs started_at = 0;
   std::function<bool()> ready;  ///< false while starting or shutting down
+  /// Jobs waiting for run_blocking; beyond `max_queued_jobs` new work is refused with 503.
+  std::function<std::size_t()> queued_jobs;
+  std::size_t max_queued_jobs = 1000;
   auth::Authenticator* auth = nullptr;
   auth::AuditLog* audit = nullptr;
 };
+
+struct HttpRequest;
+struct HttpResponse;
+
+/// Runs `fn` on the job pool and replies with its result or its error; throws
+/// core::Error(unavailable) without queuing when the pool is saturated.
+void offload(ApiContext& ctx, const HttpRequest& req, std::function<void(HttpResponse)> reply,
+             std::function<HttpResponse()> fn);
 
 void add_grid_routes(Router& router, ApiContext& ctx);
 void add_ops_routes(Router& router, ApiContext& ctx);

@@ -25,18 +25,6 @@ namespace {
 
 constexpr std::size_t kMaxSeriesPoints = 100'000;
 
-// Runs `fn` on the blocking pool and replies with its result or its error.
-void offload(ApiContext& ctx, const HttpRequest& req, Reply reply,
-             std::function<HttpResponse()> fn) {
-  ctx.run_blocking([reply = std::move(reply), fn = std::move(fn), rid = req.request_id] {
-    try {
-      reply(fn());
-    } catch (...) {
-      reply(error_from_exception(std::current_exception(), rid));
-    }
-  });
-}
-
 core::TimeUs time_arg(const HttpRequest& req, const char* name, core::TimeUs fallback) {
   const auto v = req.arg(name);
   if (!v) return fallback;

@@ -43,9 +43,8 @@ SecurityGate::SecurityGate(SecurityOptions options, auth::Authenticator* auth,
 }
 
 bool SecurityGate::origin_allowed(const std::string& origin) const {
-  return !origin.empty() &&
-         std::find(opt_.cors_origins.begin(), opt_.cors_origins.end(), origin) !=
-             opt_.cors_origins.end();
+  return !origin.empty() && std::find(opt_.cors_origins.begin(), opt_.cors_origins.end(), origin) !=
+                                opt_.cors_origins.end();
 }
 
 void SecurityGate::security_event(std::string event, const Principal& p, const std::string& ip,
@@ -107,8 +106,8 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
         break;
       case Principal::Kind::device_key:
         key = "key:" + who.name;
-        budget = who.rate_per_min > 0 ? static_cast<int>(who.rate_per_min)
-                                      : opt_.device_key_per_min;
+        budget =
+            who.rate_per_min > 0 ? static_cast<int>(who.rate_per_min) : opt_.device_key_per_min;
         break;
       case Principal::Kind::anonymous:
         key = "ip:" + req.remote_ip;
@@ -126,10 +125,10 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
     extra.emplace_back("RateLimit-Reset", secs(d.reset_s));
     if (!d.allowed) {
       if (limited_) limited_->inc();
-      limited = error_response(429, "rate_limited",
-                               "request budget of " + std::to_string(d.limit) +
-                                   " per minute exhausted",
-                               "", req.request_id);
+      limited =
+          error_response(429, "rate_limited",
+                         "request budget of " + std::to_string(d.limit) + " per minute exhausted",
+                         "", req.request_id);
       limited->headers.emplace_back("Retry-After", secs(d.retry_after_s));
     }
   }
@@ -186,15 +185,15 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
   auto deny = [&](int status, std::string message) {
     if (denied_) denied_->inc();
     if (status == 403) {
-      security_event("permission_denied", who, req.remote_ip,
-                     req.method + " " + route->pattern + " needs " +
-                         std::string(auth::to_string(need)));
+      security_event(
+          "permission_denied", who, req.remote_ip,
+          req.method + " " + route->pattern + " needs " + std::string(auth::to_string(need)));
     } else if (!token.empty()) {
       security_event("auth_failed", who, req.remote_ip, message);
     }
-    auto r = status == 401 ? error_response(401, "unauthorized", message, "Authorization",
-                                            req.request_id)
-                           : error_response(403, "forbidden", message, "", req.request_id);
+    auto r = status == 401
+                 ? error_response(401, "unauthorized", message, "Authorization", req.request_id)
+                 : error_response(403, "forbidden", message, "", req.request_id);
     if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
     reply(std::move(r));
     return false;

@@ -25,7 +25,7 @@ struct SecurityOptions {
   int anonymous_per_min = 100;
   int user_per_min = 1000;
   int admin_per_min = 5000;
-  int device_key_per_min = 6000;  ///< default for keys without their own budget
+  int device_key_per_min = 6000;          ///< default for keys without their own budget
   std::vector<std::string> cors_origins;  ///< exact origins allowed to call from a browser
   int ws_per_user = 20;
   int ws_total = 10000;

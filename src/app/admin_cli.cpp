@@ -46,7 +46,8 @@ std::string read_password() {
     return line;
   };
   std::string pw = ask("Password: ");
-  if (tty && ask("Repeat: ") != pw) throw core::Error(core::ErrorKind::bad_request, "passwords differ");
+  if (tty && ask("Repeat: ") != pw)
+    throw core::Error(core::ErrorKind::bad_request, "passwords differ");
   if (pw.empty()) {
     throw core::Error(core::ErrorKind::bad_request,
                       "no password: set REMHART_USER_PASSWORD or pipe it on standard input");
@@ -151,7 +152,8 @@ void add_admin_commands(CLI::App& app, Action& action, std::optional<std::string
                            std::function<auth::UserPatch(const UserArgs&)> make) {
     auto* sub = leaf(user, name, help);
     sub->add_option("username", ua->username, "User name")->required();
-    if (takes_role) sub->add_option("role", ua->role, "viewer, analyst, operator or admin")->required();
+    if (takes_role)
+      sub->add_option("role", ua->role, "viewer, analyst, operator or admin")->required();
     sub->callback([&action, ua, make, name] {
       action = [ua, make, name](const Config& c) {
         return with_identity(c, [&](auth::Authenticator& a) {
@@ -208,7 +210,8 @@ void add_admin_commands(CLI::App& app, Action& action, std::optional<std::string
   create->add_option("--name", ka->name, "What the key is for")->required();
   create->add_option("--device", ka->device, "Only this device may be written");
   create->add_option("--site", ka->site, "Only devices of this site may be written");
-  create->add_option("--rate-per-min", ka->rate, "Request budget (default: limits.device_key_per_min)");
+  create->add_option("--rate-per-min", ka->rate,
+                     "Request budget (default: limits.device_key_per_min)");
   create->add_flag("--json", common->json, "Machine-readable output");
   create->callback([&action, ka, common] {
     action = [ka, common](const Config& c) {

@@ -49,8 +49,8 @@ Identity::Identity(const Config& c, obs::Registry* metrics, bool server) : c_(c)
   fs::create_directories(c.data_dir);
   const std::string db = db_path(c).string();
   store_ = std::make_unique<auth::IdentityStore>(db);
-  audit_ = std::make_unique<auth::AuditLog>(
-      db, auth::AuditOptions{c.audit_retention_days, 200000}, metrics);
+  audit_ = std::make_unique<auth::AuditLog>(db, auth::AuditOptions{c.audit_retention_days, 200000},
+                                            metrics);
   auth::AuthOptions ao;
   ao.access_ttl_s = c.access_ttl_s;
   ao.refresh_ttl_s = c.refresh_ttl_days * 86400;

@@ -172,6 +172,8 @@ int serve(const Config& c) {
                       REMHART_VERSION,
                       core::now_us(),
                       [&ready] { return ready.load(); },
+                      [&jobs] { return jobs.queued(); },
+                      1000,
                       &identity.authenticator(),
                       &identity.audit()};
   api::Router router(&metrics);

@@ -194,8 +194,7 @@ void AuditLog::pseudonymise(std::int64_t user_id, const std::string& username,
   flush();
   std::lock_guard lock(db_mu_);
   store::Transaction tx(*db_, true);
-  db_->prepare(
-         "UPDATE audit SET actor = ?1, ip = '', detail = '' WHERE user_id = ?2 OR actor = ?3")
+  db_->prepare("UPDATE audit SET actor = ?1, ip = '', detail = '' WHERE user_id = ?2 OR actor = ?3")
       .bind(1, pseudonym)
       .bind(2, user_id)
       .bind(3, username)

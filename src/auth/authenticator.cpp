@@ -24,11 +24,10 @@ std::string digest_key(const Digest& d) {
 }
 
 bool valid_username(std::string_view s) {
-  return !s.empty() && s.size() <= 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == '-' || c == '@';
-         });
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-' || c == '@';
+  });
 }
 
 bool printable(std::string_view s) {
@@ -38,9 +37,10 @@ bool printable(std::string_view s) {
 
 void check_text(const std::string& value, std::size_t max, const char* field) {
   if (value.size() > max || !printable(value)) {
-    throw Error(ErrorKind::unprocessable,
-                "must be at most " + std::to_string(max) + " characters, without control characters",
-                field);
+    throw Error(
+        ErrorKind::unprocessable,
+        "must be at most " + std::to_string(max) + " characters, without control characters",
+        field);
   }
 }
 
@@ -102,14 +102,41 @@ void Authenticator::set_keys(std::vector<SigningKey> keys) {
   auto codec = std::make_shared<JwtCodec>(std::move(keys), opt_.issuer);
   std::lock_guard lock(mu_);
   jwt_ = std::move(codec);
+  verified_.clear();
+}
+
+std::optional<Claims> Authenticator::verified_claims(std::string_view token,
+                                                     std::int64_t now) const {
+  std::shared_ptr<const JwtCodec> codec;
+  {
+    std::lock_guard lock(mu_);
+    if (const auto it = verified_.find(std::string(token)); it != verified_.end()) {
+      const Claims& c = it->second;
+      // The times as JwtCodec::verify checks them.
+      if (c.exp > now - JwtCodec::kLeewayS && (!c.nbf || *c.nbf <= now + JwtCodec::kLeewayS)) {
+        return c;
+      }
+      verified_.erase(it);
+      return std::nullopt;
+    }
+    codec = jwt_;
+  }
+  auto v = codec->verify(token, now);
+  if (!v.claims) return std::nullopt;
+  std::lock_guard lock(mu_);
+  if (codec == jwt_) {
+    if (verified_.size() >= kMaxVerified) verified_.clear();
+    verified_.emplace(std::string(token), *v.claims);
+  }
+  return v.claims;
 }
 
 void Authenticator::reload() {
   auto s = std::make_shared<Snapshot>();
   s->version = store_.version();
   for (const auto& u : store_.users()) {
-    s->users.emplace(u.id, CachedUser{u.username, role_of(u.role), u.disabled,
-                                      u.tokens_valid_after});
+    s->users.emplace(u.id,
+                     CachedUser{u.username, role_of(u.role), u.disabled, u.tokens_valid_after});
   }
   for (auto& k : store_.device_keys()) s->keys.emplace(digest_key(k.hash), std::move(k));
   for (auto& j : store_.revoked_jtis(now_s())) s->revoked_jti.insert(std::move(j));
@@ -136,10 +163,11 @@ AuthResult Authenticator::authenticate(std::string_view bearer) const {
     p.rate_per_min = k.rate_per_min;
     return {std::move(p), {}};
   }
-  auto v = jwt()->verify(bearer, now_s());
-  if (!v.claims) return {std::nullopt, "invalid access token: " + v.error};
+  const auto now = now_s();
+  auto claims = verified_claims(bearer, now);
+  if (!claims) return {std::nullopt, "invalid access token: " + jwt()->verify(bearer, now).error};
   std::int64_t id = 0;
-  const auto& sub = v.claims->sub;
+  const auto& sub = claims->sub;
   if (auto [ptr, ec] = std::from_chars(sub.data(), sub.data() + sub.size(), id);
       ec != std::errc() || ptr != sub.data() + sub.size()) {
     return {std::nullopt, "invalid access token: bad subject"};
@@ -147,7 +175,7 @@ AuthResult Authenticator::authenticate(std::string_view bearer) const {
   const auto u = snap->users.find(id);
   if (u == snap->users.end()) return {std::nullopt, "the user no longer exists"};
   if (u->second.disabled) return {std::nullopt, "the user is disabled"};
-  if (v.claims->iat < u->second.tokens_valid_after || snap->revoked_jti.count(v.claims->jti)) {
+  if (claims->iat < u->second.tokens_valid_after || snap->revoked_jti.count(claims->jti)) {
     return {std::nullopt, "the token has been revoked"};
   }
   Principal p;
@@ -155,8 +183,8 @@ AuthResult Authenticator::authenticate(std::string_view bearer) const {
   p.user_id = id;
   p.name = u->second.username;
   p.role = u->second.role;  // the current role, not the one at issue time
-  p.jti = v.claims->jti;
-  p.token_exp = v.claims->exp;
+  p.jti = claims->jti;
+  p.token_exp = claims->exp;
   return {std::move(p), {}};
 }
 
@@ -217,11 +245,13 @@ Session Authenticator::login(std::string_view username, std::string_view passwor
                   !user->disabled;
   if (!ok) {
     throttle_.failed(account, from.ip, now);
-    security_event("login_failed",
-                   {account, user ? std::optional(user->id) : std::nullopt, from.ip,
-                    from.request_id},
-                   !user ? "unknown user" : user->disabled ? "user disabled" : "wrong password",
-                   401);
+    security_event(
+        "login_failed",
+        {account, user ? std::optional(user->id) : std::nullopt, from.ip, from.request_id},
+        !user            ? "unknown user"
+        : user->disabled ? "user disabled"
+                         : "wrong password",
+        401);
     throw Error(ErrorKind::unauthorized, "invalid username or password");
   }
   throttle_.succeeded(account);
@@ -243,8 +273,10 @@ Session Authenticator::refresh(std::string_view refresh_token, const Actor& from
   }
   if (rec->used_at || !store_.use_refresh_token(hash, now)) {
     store_.revoke_family(rec->family, now);
-    security_event("token_reuse", who, "a rotated refresh token was presented again; its family "
-                   "is revoked", 401);
+    security_event("token_reuse", who,
+                   "a rotated refresh token was presented again; its family "
+                   "is revoked",
+                   401);
     throw Error(ErrorKind::unauthorized,
                 "the refresh token was already used; every session it started is revoked",
                 "refresh_token");
@@ -295,8 +327,8 @@ User Authenticator::create_user(const User& fields, std::string_view password, c
   u.tokens_valid_after = 0;
   u.id = store_.create_user(u);
   reload();
-  security_event("user_created", by, "user " + u.username + " (id " + std::to_string(u.id) +
-                                         ") with role " + u.role);
+  security_event("user_created", by,
+                 "user " + u.username + " (id " + std::to_string(u.id) + ") with role " + u.role);
   return u;
 }
 

@@ -18,8 +18,8 @@
 #include "auth/audit.hpp"
 #include "auth/identity_store.hpp"
 #include "auth/jwt.hpp"
-#include "auth/principal.hpp"
 #include "auth/password.hpp"
+#include "auth/principal.hpp"
 #include "auth/rate_limit.hpp"
 #include "auth/roles.hpp"
 
@@ -80,8 +80,7 @@ class Authenticator {
   Session refresh(std::string_view refresh_token, const Actor& from);
   /// Revokes the access token and the refresh token's family (or all the user's sessions when
   /// none is given).
-  void logout(const Principal& p, std::optional<std::string_view> refresh_token,
-              const Actor& from);
+  void logout(const Principal& p, std::optional<std::string_view> refresh_token, const Actor& from);
 
   std::vector<User> users() { return store_.users(); }
   std::optional<User> user(std::int64_t id) { return store_.user(id); }
@@ -135,9 +134,16 @@ class Authenticator {
   AuthOptions opt_;
   LoginThrottle throttle_;
   std::string dummy_hash_;  // verified against when the user does not exist (equal timing)
+  /// Verified access tokens (signature and claims), so a client sending the same token again
+  /// costs a lookup instead of a signature check; times, user and revocation are still checked
+  /// on every request. Cleared when the keys change or it grows past kMaxVerified.
+  std::optional<Claims> verified_claims(std::string_view token, std::int64_t now) const;
+  static constexpr std::size_t kMaxVerified = 10000;
+
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snap_;
   std::shared_ptr<const JwtCodec> jwt_;
+  mutable std::unordered_map<std::string, Claims> verified_;  // under mu_
 };
 
 }  // namespace remhart::auth

@@ -145,8 +145,7 @@ std::optional<User> IdentityStore::user(std::int64_t id) {
 
 std::optional<User> IdentityStore::user_by_name(std::string_view username) {
   std::lock_guard lock(mu_);
-  auto st =
-      db_->prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE username = ?");
+  auto st = db_->prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE username = ?");
   st.bind(1, username);
   if (!st.step()) return std::nullopt;
   return read_user(st);
@@ -264,8 +263,7 @@ void IdentityStore::revoke_family(std::string_view family, std::int64_t now) {
 
 void IdentityStore::revoke_user_tokens(std::int64_t user_id, std::int64_t now) {
   std::lock_guard lock(mu_);
-  db_->prepare(
-         "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+  db_->prepare("UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
       .bind(1, now)
       .bind(2, user_id)
       .run();

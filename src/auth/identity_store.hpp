@@ -47,8 +47,8 @@ struct DeviceKey {
   std::string id;  ///< public id ("dk_…"), for listing and revoking
   Digest hash{};   ///< SHA-256 of the secret key
   std::string name;
-  std::string device;  ///< empty: any device
-  std::string site;    ///< empty: any site
+  std::string device;             ///< empty: any device
+  std::string site;               ///< empty: any site
   std::int64_t rate_per_min = 0;  ///< 0: the configured default
   std::int64_t created_at = 0;
   std::string created_by;

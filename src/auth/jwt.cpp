@@ -10,8 +10,8 @@ namespace remhart::auth {
 
 using nlohmann::json;
 
-JwtCodec::JwtCodec(std::vector<SigningKey> keys, std::string issuer, std::int64_t leeway_s)
-    : keys_(std::move(keys)), issuer_(std::move(issuer)), leeway_s_(leeway_s) {
+JwtCodec::JwtCodec(std::vector<SigningKey> keys, std::string issuer)
+    : keys_(std::move(keys)), issuer_(std::move(issuer)) {
   if (keys_.empty()) throw std::invalid_argument("JWT key ring is empty");
   for (const auto& k : keys_) {
     if (k.secret.size() < 32) throw std::invalid_argument("JWT secret shorter than 32 bytes");
@@ -102,10 +102,10 @@ VerifyResult JwtCodec::verify(std::string_view token, std::int64_t now_s) const 
     std::int64_t nbf = 0;
     if (!num("nbf", nbf)) return fail("malformed nbf");
     c.nbf = nbf;
-    if (nbf > now_s + leeway_s_) return fail("token not yet valid");
+    if (nbf > now_s + kLeewayS) return fail("token not yet valid");
   }
-  if (c.iat > now_s + leeway_s_) return fail("token issued in the future");
-  if (c.exp <= now_s - leeway_s_) return fail("token expired");
+  if (c.iat > now_s + kLeewayS) return fail("token issued in the future");
+  if (c.exp <= now_s - kLeewayS) return fail("token expired");
   return {std::move(c), {}};
 }
 

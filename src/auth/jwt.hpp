@@ -34,7 +34,10 @@ class JwtCodec {
  public:
   /// `keys.front()` signs; all verify. Throws std::invalid_argument on an empty ring or a short
   /// secret.
-  JwtCodec(std::vector<SigningKey> keys, std::string issuer, std::int64_t leeway_s = 5);
+  /// Clock skew tolerated on exp, nbf and iat, in seconds.
+  static constexpr std::int64_t kLeewayS = 5;
+
+  JwtCodec(std::vector<SigningKey> keys, std::string issuer);
 
   std::string sign(const Claims& c) const;
   /// Checks structure, algorithm, key id, signature, issuer, times and required claims.
@@ -47,7 +50,6 @@ class JwtCodec {
   const SigningKey* key(std::string_view kid) const;
   std::vector<SigningKey> keys_;
   std::string issuer_;
-  std::int64_t leeway_s_;
 };
 
 }  // namespace remhart::auth

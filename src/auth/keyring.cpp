@@ -30,7 +30,8 @@ SigningKey new_key() {
 
 void save(const std::string& path, const std::vector<SigningKey>& keys) {
   json arr = json::array();
-  for (const auto& k : keys) arr.push_back({{"kid", k.kid}, {"secret", base64url_encode(k.secret)}});
+  for (const auto& k : keys)
+    arr.push_back({{"kid", k.kid}, {"secret", base64url_encode(k.secret)}});
   const std::string text = json{{"keys", arr}}.dump(2) + "\n";
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -43,7 +44,7 @@ void save(const std::string& path, const std::vector<SigningKey>& keys) {
 }
 
 std::vector<SigningKey> load(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) fail(path, std::strerror(errno));
   if (st.st_mode & 077) fail(path, "is readable by other users; chmod 600 it");
   std::ifstream in(path);

@@ -11,8 +11,8 @@ namespace remhart::auth {
 std::string hash_password(std::string_view password, const PasswordCost& cost) {
   crypto_init();
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str_alg(out, password.data(), password.size(), cost.ops,
-                            cost.memory_kib * 1024, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(), cost.ops, cost.memory_kib * 1024,
+                            crypto_pwhash_ALG_ARGON2ID13) != 0) {
     throw std::runtime_error("password hashing ran out of memory");
   }
   return out;

@@ -8,8 +8,8 @@
 namespace remhart::auth {
 
 struct PasswordCost {
-  unsigned long long ops = 2;       ///< iterations (libsodium's "interactive" level)
-  std::size_t memory_kib = 65536;   ///< 64 MiB
+  unsigned long long ops = 2;      ///< iterations (libsodium's "interactive" level)
+  std::size_t memory_kib = 65536;  ///< 64 MiB
 };
 
 /// Minimum and maximum password length accepted for new passwords.

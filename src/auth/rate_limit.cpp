@@ -43,7 +43,9 @@ RateDecision RateLimiter::take(std::string_view key, int per_minute, Clock::time
 void RateLimiter::prune(Clock::time_point now) {
   for (auto& s : shards_) {
     std::lock_guard lock(s.mu);
-    std::erase_if(s.buckets, [&](const auto& kv) { return now - kv.second.updated > std::chrono::minutes(2); });
+    std::erase_if(s.buckets, [&](const auto& kv) {
+      return now - kv.second.updated > std::chrono::minutes(2);
+    });
   }
 }
 
@@ -71,8 +73,7 @@ double LoginThrottle::wait_for(const std::unordered_map<std::string, Entry>& m,
   return std::max(0.0, delay - seconds(now - it->second.last));
 }
 
-double LoginThrottle::wait_s(std::string_view account, std::string_view ip,
-                             Clock::time_point now) {
+double LoginThrottle::wait_s(std::string_view account, std::string_view ip, Clock::time_point now) {
   std::lock_guard lock(mu_);
   return std::max(wait_for(accounts_, account, account_free_, now),
                   wait_for(ips_, ip, ip_free_, now));

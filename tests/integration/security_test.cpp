@@ -4,12 +4,12 @@
 // and TLS.
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
 #include <openssl/hmac.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -31,8 +31,12 @@ namespace {
 constexpr long long kT0Ms = 1'764'324'000'000;  // 2025-11-28T10:00:00Z
 
 std::string sample(const std::string& device, long long ts_ms) {
-  return json{{"device", device}, {"ts", ts_ms},           {"v", {230, 231, 229}},
-              {"i", {10, 11, 12}},  {"p", {2000, 2100, 2200}}, {"q", {500, 600, 700}},
+  return json{{"device", device},
+              {"ts", ts_ms},
+              {"v", {230, 231, 229}},
+              {"i", {10, 11, 12}},
+              {"p", {2000, 2100, 2200}},
+              {"q", {500, 600, 700}},
               {"f", 50.0}}
       .dump();
 }
@@ -69,9 +73,10 @@ std::string b64url_decode(const std::string& in) {
   unsigned v = 0;
   int bits = 0;
   for (char c : in) {
-    const char* p = std::strchr(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", c);
-    v = (v << 6) | static_cast<unsigned>(p - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+    const char* p =
+        std::strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", c);
+    v = (v << 6) | static_cast<unsigned>(
+                       p - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
@@ -211,10 +216,15 @@ TEST_F(Secured, AccessTableEveryRouteEveryCaller) {
       {"GET", "/api/grid/devices", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/grid/devices/m1", "", {401, 200, 200, 200, 200, 403}},
       {"POST", "/api/grid/ingest", s1, {401, 403, 403, 200, 200, 200}},
-      {"POST", "/api/grid/data?device=m1", R"({"voltage":{"phaseA":230,"phaseB":230,"phaseC":230},"current":{"phaseA":1,"phaseB":1,"phaseC":1},"frequency":{"frequency_value":50},"active_power":{"phaseA":100,"phaseB":100,"phaseC":100},"reactive_power":{"phaseA":10,"phaseB":10,"phaseC":10}})",
+      {"POST",
+       "/api/grid/data?device=m1",
+       R"({"voltage":{"phaseA":230,"phaseB":230,"phaseC":230},"current":{"phaseA":1,"phaseB":1,"phaseC":1},"frequency":{"frequency_value":50},"active_power":{"phaseA":100,"phaseB":100,"phaseC":100},"reactive_power":{"phaseA":10,"phaseB":10,"phaseC":10}})",
        {401, 403, 403, 201, 201, 201}},
       {"POST", "/api/grid/devices", R"({"id":5})", {401, 403, 403, 422, 422, 403}},
-      {"PUT", "/api/grid/devices/m1", R"({"site":"north","name":"M1"})", {401, 403, 403, 200, 200, 403}},
+      {"PUT",
+       "/api/grid/devices/m1",
+       R"({"site":"north","name":"M1"})",
+       {401, 403, 403, 200, 200, 403}},
       {"DELETE", "/api/grid/devices/no-such-device", "", {401, 403, 403, 404, 404, 403}},
       {"GET", "/api/users", "", {401, 403, 403, 403, 200, 403}},
       {"POST", "/api/users", "{}", {401, 403, 403, 403, 422, 403}},
@@ -340,10 +350,10 @@ TEST_F(Secured, RefreshRotationReuseAndLogout) {
   auto login_body = json{{"username", "operator-user"}, {"password", password["operator"]}};
   auto s1 = json::parse(http.post("/api/auth/login", login_body.dump()).body);
   // The OAuth2 form works too.
-  const auto form = http.post("/api/auth/login",
-                              "grant_type=password&username=operator-user&password=" +
-                                  password["operator"],
-                              "application/x-www-form-urlencoded");
+  const auto form =
+      http.post("/api/auth/login",
+                "grant_type=password&username=operator-user&password=" + password["operator"],
+                "application/x-www-form-urlencoded");
   ASSERT_EQ(form.status, 200) << form.body;
   EXPECT_EQ(json::parse(form.body)["token_type"], "bearer");
 
@@ -376,8 +386,7 @@ TEST_F(Secured, BruteForceLoginIsThrottledWithAGrowingDelay) {
   const auto bad = json{{"username", "analyst-user"}, {"password", "wrong-password!"}}.dump();
   for (int k = 0; k < 5; ++k) EXPECT_EQ(http.post("/api/auth/login", bad).status, 401) << k;
   // Further attempts wait, even with the right password, and say how long.
-  const auto good =
-      json{{"username", "analyst-user"}, {"password", password["analyst"]}}.dump();
+  const auto good = json{{"username", "analyst-user"}, {"password", password["analyst"]}}.dump();
   auto r = http.post("/api/auth/login", good);
   EXPECT_EQ(r.status, 429) << r.body;
   EXPECT_EQ(r.headers["retry-after"], "1");
@@ -396,8 +405,9 @@ TEST_F(Secured, SqlInjectionInEveryParameterChangesNothing) {
   const auto before_users = json::parse(admin->get("/api/users").body)["items"].size();
   const auto before_devices = json::parse(admin->get("/api/grid/devices").body)["items"].size();
   const std::vector<std::string> payloads = {
-      "' OR '1'='1", "'; DROP TABLE users; --", "m1' --", "\" OR 1=1 --",
-      "1; DELETE FROM devices", "%27%20OR%201%3D1", "admin'/*", "' UNION SELECT * FROM users --"};
+      "' OR '1'='1",  "'; DROP TABLE users; --",       "m1' --",
+      "\" OR 1=1 --", "1; DELETE FROM devices",        "%27%20OR%201%3D1",
+      "admin'/*",     "' UNION SELECT * FROM users --"};
   for (const auto& p : payloads) {
     const std::string q = url_encode(p);
     for (const std::string& target :
@@ -406,11 +416,12 @@ TEST_F(Secured, SqlInjectionInEveryParameterChangesNothing) {
           "/api/grid/data?device=m1&from=" + q, "/api/grid/data?device=m1&cursor=" + q,
           "/api/grid/data?device=m1&order=" + q, "/api/grid/data?device=m1&limit=" + q,
           "/api/grid/series?device=m1&fields=" + q, "/api/grid/series?device=m1&agg=" + q,
-          "/api/grid/series?device=m1&step=" + q, "/api/grid/devices/" + q,
-          "/api/users/" + q, "/api/audit?user=" + q, "/api/audit?event=" + q,
-          "/api/audit?kind=" + q, "/api/audit?cursor=" + q}) {
+          "/api/grid/series?device=m1&step=" + q, "/api/grid/devices/" + q, "/api/users/" + q,
+          "/api/audit?user=" + q, "/api/audit?event=" + q, "/api/audit?kind=" + q,
+          "/api/audit?cursor=" + q}) {
       const auto r = admin->get(target);
-      EXPECT_TRUE(r.status == 200 || r.status == 400 || r.status == 404) << target << " " << r.status;
+      EXPECT_TRUE(r.status == 200 || r.status == 400 || r.status == 404)
+          << target << " " << r.status;
     }
     for (const auto& [target, body] : std::vector<std::pair<std::string, json>>{
              {"/api/auth/login", {{"username", p}, {"password", p}}},
@@ -430,9 +441,10 @@ TEST_F(Secured, SqlInjectionInEveryParameterChangesNothing) {
 
 TEST_F(Secured, PathTraversalFindsNothing) {
   for (const char* target :
-       {"/../../../../etc/passwd", "/api/../../etc/passwd", "/api/grid/devices/..%2F..%2Fetc%2Fpasswd",
-        "/%2e%2e/%2e%2e/etc/passwd", "/api/users/1/../../../../etc/shadow",
-        "/api/grid/devices/....//....//etc/passwd", "/api/device-keys/..%00"}) {
+       {"/../../../../etc/passwd", "/api/../../etc/passwd",
+        "/api/grid/devices/..%2F..%2Fetc%2Fpasswd", "/%2e%2e/%2e%2e/etc/passwd",
+        "/api/users/1/../../../../etc/shadow", "/api/grid/devices/....//....//etc/passwd",
+        "/api/device-keys/..%00"}) {
     const auto r = admin->get(target);
     EXPECT_TRUE(r.status == 404 || r.status == 400 || r.status == 405) << target << " " << r.status;
     EXPECT_EQ(r.body.find("root:"), std::string::npos);
@@ -527,14 +539,16 @@ TEST_F(Secured, UserAdministrationAndGdprExportErase) {
                           R"({"full_name":"Ana Lyst","role":"operator"})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["role"], "operator");
-  EXPECT_EQ(as("analyst", "POST", "/api/grid/devices", R"({"id":"m9"})").status, 201);  // now operator
+  EXPECT_EQ(as("analyst", "POST", "/api/grid/devices", R"({"id":"m9"})").status,
+            201);  // now operator
   r = admin->request("PATCH", "/api/users/" + std::to_string(user_id["analyst"]),
                      R"({"password_hash":"x"})");
   EXPECT_EQ(r.status, 422);
   EXPECT_EQ(json::parse(r.body)["field"], "password_hash");
   // Disable: the token stops working at once, login too.
-  ASSERT_EQ(admin->request("PATCH", "/api/users/" + std::to_string(user_id["viewer"]),
-                           R"({"disabled":true})")
+  ASSERT_EQ(admin
+                ->request("PATCH", "/api/users/" + std::to_string(user_id["viewer"]),
+                          R"({"disabled":true})")
                 .status,
             200);
   EXPECT_EQ(as("viewer", "GET", "/api/grid/devices").status, 401);
@@ -582,16 +596,16 @@ TEST_F(Secured, AuditTrailRecordsCallsAndSecurityEvents) {
     }
   }
   EXPECT_TRUE(seen);
-  for (const char* event : {"login_ok", "user_created", "device_key_created", "permission_denied"}) {
+  for (const char* event :
+       {"login_ok", "user_created", "device_key_created", "permission_denied"}) {
     EXPECT_FALSE(audit(std::string("event=") + event).empty()) << event;
   }
   // Paging.
   const auto page = json::parse(admin->get("/api/audit?limit=2").body);
   ASSERT_EQ(page["items"].size(), 2u);
   ASSERT_TRUE(page["next"].is_string());
-  const auto next = json::parse(admin->get("/api/audit?limit=2&cursor=" +
-                                           page["next"].get<std::string>())
-                                    .body);
+  const auto next =
+      json::parse(admin->get("/api/audit?limit=2&cursor=" + page["next"].get<std::string>()).body);
   EXPECT_LT(next["items"][0]["id"], page["items"][1]["id"]);
   EXPECT_EQ(admin->get("/api/audit?from=yesterday").status, 400);
 }
@@ -637,15 +651,17 @@ TEST_F(Secured, CorsAllowListAndSecurityHeaders) {
   EXPECT_EQ(pre.status, 204);
   EXPECT_EQ(pre.headers["access-control-allow-origin"], "https://ops.example.org");
   EXPECT_NE(pre.headers["access-control-allow-headers"].find("Authorization"), std::string::npos);
-  pre = http.request("OPTIONS", "/api/grid/devices", {}, "application/json",
-                     {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "GET"}});
+  pre =
+      http.request("OPTIONS", "/api/grid/devices", {}, "application/json",
+                   {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "GET"}});
   EXPECT_EQ(pre.status, 403);
   EXPECT_EQ(pre.headers.count("access-control-allow-origin"), 0u);
   auto r = as("viewer", "GET", "/api/grid/devices");
   EXPECT_EQ(r.headers.count("access-control-allow-origin"), 0u);  // no Origin, no CORS
   HttpClient v(proc->port());
-  r = v.request("GET", "/api/grid/devices", {}, "application/json",
-                {{"Authorization", "Bearer " + token["viewer"]}, {"Origin", "https://lab.example.org"}});
+  r = v.request(
+      "GET", "/api/grid/devices", {}, "application/json",
+      {{"Authorization", "Bearer " + token["viewer"]}, {"Origin", "https://lab.example.org"}});
   EXPECT_EQ(r.headers["access-control-allow-origin"], "https://lab.example.org");
   EXPECT_EQ(r.headers["x-content-type-options"], "nosniff");
   EXPECT_EQ(r.headers["referrer-policy"], "no-referrer");
@@ -656,9 +672,9 @@ TEST_F(Secured, CorsAllowListAndSecurityHeaders) {
 TEST(Tls, ServesTls13RefusesOldProtocolsAndSendsHsts) {
   TempDir dir;
   write_self_signed_cert(dir.path());
-  ServerProcess proc(remhart_binary(), dir.path() + "/data",
-                     {"--no-demo", "--tls-cert", dir.path() + "/cert.pem", "--tls-key",
-                      dir.path() + "/key.pem"});
+  ServerProcess proc(
+      remhart_binary(), dir.path() + "/data",
+      {"--no-demo", "--tls-cert", dir.path() + "/cert.pem", "--tls-key", dir.path() + "/key.pem"});
   EXPECT_NE(proc.output().find("listening on https://"), std::string::npos);
   auto r = https_get(proc.port(), "/health");
   ASSERT_TRUE(r.error.empty()) << r.error;
@@ -700,7 +716,7 @@ TEST(FirstStart, GeneratedAdminPasswordIsPrintedOnceAndStoredPrivately) {
   std::getline(f, pw);
   ASSERT_GE(pw.size(), 20u);
   EXPECT_NE(out.find(pw), std::string::npos);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((data + "/initial-admin-password").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(::stat((data + "/remhart.db").c_str(), &st), 0);

@@ -39,15 +39,16 @@ Claims claims(std::int64_t iat = kNow, std::int64_t exp = kNow + 3600) {
 
 // A token with arbitrary header and payload JSON, signed with `secret` (HS256).
 std::string forge(const json& header, const json& payload, const std::string& secret) {
-  const std::string signing = base64url_encode(header.dump()) + "." + base64url_encode(payload.dump());
+  const std::string signing =
+      base64url_encode(header.dump()) + "." + base64url_encode(payload.dump());
   const auto mac = hmac_sha256(secret, signing);
   return signing + "." +
          base64url_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
 }
 
 json good_payload() {
-  return {{"sub", "7"},       {"role", "analyst"},  {"iss", "remhart"},
-          {"jti", "j1"},      {"iat", kNow},        {"exp", kNow + 3600}};
+  return {{"sub", "7"},  {"role", "analyst"}, {"iss", "remhart"},
+          {"jti", "j1"}, {"iat", kNow},       {"exp", kNow + 3600}};
 }
 
 }  // namespace
@@ -57,16 +58,15 @@ TEST(Crypto, Base64UrlRoundTripsAndIsStrict) {
     EXPECT_EQ(base64url_decode(base64url_encode(s)), s);
   }
   EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
-  EXPECT_FALSE(base64url_decode("Zm9v="));   // padding
-  EXPECT_FALSE(base64url_decode("Zm9v+"));   // standard alphabet
+  EXPECT_FALSE(base64url_decode("Zm9v="));  // padding
+  EXPECT_FALSE(base64url_decode("Zm9v+"));  // standard alphabet
   EXPECT_FALSE(base64url_decode("Zm9v/"));
   EXPECT_FALSE(base64url_decode("Zm9 v"));
-  EXPECT_FALSE(base64url_decode("Z"));       // impossible length
+  EXPECT_FALSE(base64url_decode("Z"));  // impossible length
   EXPECT_TRUE(constant_time_equal("abc", "abc"));
   EXPECT_FALSE(constant_time_equal("abc", "abd"));
   EXPECT_FALSE(constant_time_equal("abc", "abcd"));
-  EXPECT_EQ(hex(sha256("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(Jwt, SignedTokensVerifyWithTheirClaims) {
@@ -133,8 +133,8 @@ TEST(Jwt, TimeIssuerAndRequiredClaims) {
     }
     return codec.verify(forge(hs, p, kSecretA), kNow);
   };
-  EXPECT_FALSE(with("exp", kNow - 10).claims);       // expired
-  EXPECT_FALSE(with("nbf", kNow + 600).claims);      // not yet valid
+  EXPECT_FALSE(with("exp", kNow - 10).claims);   // expired
+  EXPECT_FALSE(with("nbf", kNow + 600).claims);  // not yet valid
   EXPECT_TRUE(with("nbf", kNow - 600).claims);
   EXPECT_FALSE(with("iat", kNow + 600).claims);      // issued in the future
   EXPECT_FALSE(with("iss", "someone-else").claims);  // wrong issuer
@@ -217,7 +217,7 @@ TEST(LoginThrottle, GrowingDelayAfterFreeFailuresAndResetOnSuccess) {
   }
   EXPECT_NEAR(th.wait_s("alice", "1.2.3.4", t), 1.0, 1e-6);
   EXPECT_NEAR(th.wait_s("alice", "5.6.7.8", t), 1.0, 1e-6);  // per account, from anywhere
-  EXPECT_EQ(th.wait_s("bob", "1.2.3.4", t), 0);                // other accounts unaffected
+  EXPECT_EQ(th.wait_s("bob", "1.2.3.4", t), 0);              // other accounts unaffected
   th.failed("alice", "1.2.3.4", t);
   EXPECT_NEAR(th.wait_s("alice", "1.2.3.4", t), 2.0, 1e-6);
   th.failed("alice", "1.2.3.4", t);
@@ -250,8 +250,8 @@ struct Identity : ::testing::Test {
     audit = std::make_unique<AuditLog>(dir.path() + "/db", AuditOptions{});
     AuthOptions o;
     o.password_cost = {1, 8192};
-    auth = std::make_unique<Authenticator>(*store, *audit, std::vector<SigningKey>{{"k1", kSecretA}},
-                                           o);
+    auth = std::make_unique<Authenticator>(*store, *audit,
+                                           std::vector<SigningKey>{{"k1", kSecretA}}, o);
   }
   User add(const std::string& name, const std::string& role, const std::string& pw) {
     User u;
@@ -395,7 +395,8 @@ TEST_F(Identity, DeviceKeysAuthenticateUntilRevoked) {
 }
 
 TEST_F(Identity, ChangesByAnotherProcessAreSeenAfterReload) {
-  const auto s = (add("hana", "viewer", "hana-password"), auth->login("hana", "hana-password", who));
+  const auto s =
+      (add("hana", "viewer", "hana-password"), auth->login("hana", "hana-password", who));
   // A second authenticator on the same database stands in for the CLI or another replica.
   AuthOptions o;
   o.password_cost = {1, 8192};
