@@ -361,30 +361,10 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
   // ---- audit log (admin) ----
   router.add("GET", "/api/audit", Permission::admin, [&ctx](HttpRequest& req, Reply reply) {
     auth::AuditQuery q;
-    auto time = [&](const char* name) -> std::optional<std::int64_t> {
-      const auto v = req.arg(name);
-      if (!v) return std::nullopt;
-      const auto t = core::parse_time_param(*v);
-      if (!t) throw Error(ErrorKind::bad_request, "must be RFC 3339 or Unix milliseconds", name);
-      return *t;
-    };
-    auto integer = [&](const char* name, std::int64_t lo,
-                       std::int64_t hi) -> std::optional<std::int64_t> {
-      const auto v = req.arg(name);
-      if (!v) return std::nullopt;
-      std::int64_t n = 0;
-      auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-      if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi) {
-        throw Error(ErrorKind::bad_request,
-                    "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi),
-                    name);
-      }
-      return n;
-    };
-    q.from = time("from");
-    q.to = time("to");
-    q.limit = static_cast<std::size_t>(integer("limit", 1, 1000).value_or(100));
-    q.before_id = integer("cursor", 1, std::numeric_limits<std::int64_t>::max());
+    q.from = time_arg(req, "from");
+    q.to = time_arg(req, "to");
+    q.limit = static_cast<std::size_t>(int_arg(req, "limit", 1, 1000).value_or(100));
+    q.before_id = int_arg(req, "cursor", 1, std::numeric_limits<std::int64_t>::max());
     if (const auto u = req.arg("user")) {
       std::int64_t id = 0;
       auto [p, ec] = std::from_chars(u->data(), u->data() + u->size(), id);

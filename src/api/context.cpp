@@ -1,5 +1,7 @@
 #include "api/context.hpp"
 
+#include <charconv>
+
 #include "api/errors.hpp"
 #include "api/http.hpp"
 #include "core/error.hpp"
@@ -18,6 +20,30 @@ void offload(ApiContext& ctx, const HttpRequest& req, Reply reply,
       reply(error_from_exception(std::current_exception(), rid));
     }
   });
+}
+
+std::optional<std::int64_t> int_arg(const HttpRequest& req, const char* name, std::int64_t lo,
+                                    std::int64_t hi) {
+  const auto v = req.arg(name);
+  if (!v) return std::nullopt;
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi) {
+    throw core::Error(core::ErrorKind::bad_request,
+                      "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi),
+                      name);
+  }
+  return n;
+}
+
+std::optional<core::TimeUs> time_arg(const HttpRequest& req, const char* name) {
+  const auto v = req.arg(name);
+  if (!v) return std::nullopt;
+  const auto t = core::parse_time_param(*v);
+  if (!t) {
+    throw core::Error(core::ErrorKind::bad_request, "must be RFC 3339 or Unix milliseconds", name);
+  }
+  return *t;
 }
 
 }  // namespace remhart::api

@@ -1,6 +1,8 @@
 #pragma once
 // Everything the handlers need, wired by app/ (the composition root).
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/time.hpp"
@@ -49,6 +51,13 @@ struct HttpResponse;
 /// core::Error(unavailable) without queuing when the pool is saturated.
 void offload(ApiContext& ctx, const HttpRequest& req, std::function<void(HttpResponse)> reply,
              std::function<HttpResponse()> fn);
+
+/// Query parameters: absent → nullopt; malformed or out of range → core::Error(bad_request)
+/// naming the parameter.
+std::optional<std::int64_t> int_arg(const HttpRequest& req, const char* name, std::int64_t lo,
+                                    std::int64_t hi);
+/// RFC 3339 or Unix milliseconds.
+std::optional<core::TimeUs> time_arg(const HttpRequest& req, const char* name);
 
 void add_grid_routes(Router& router, ApiContext& ctx);
 void add_ops_routes(Router& router, ApiContext& ctx);

@@ -25,14 +25,6 @@ namespace {
 
 constexpr std::size_t kMaxSeriesPoints = 100'000;
 
-core::TimeUs time_arg(const HttpRequest& req, const char* name, core::TimeUs fallback) {
-  const auto v = req.arg(name);
-  if (!v) return fallback;
-  const auto t = core::parse_time_param(*v);
-  if (!t) throw Error(ErrorKind::bad_request, "must be RFC 3339 or Unix milliseconds", name);
-  return *t;
-}
-
 std::string origin_arg(const HttpRequest& req) {
   const auto o = req.arg("origin").value_or(std::string(core::kOriginReal));
   if (!core::valid_origin(o)) {
@@ -48,20 +40,6 @@ std::string device_arg(const HttpRequest& req) {
     throw Error(ErrorKind::bad_request, "device must match [A-Za-z0-9_.-]{1,64}", "device");
   }
   return *d;
-}
-
-std::size_t int_arg(const HttpRequest& req, const char* name, std::size_t fallback, std::size_t lo,
-                    std::size_t hi) {
-  const auto v = req.arg(name);
-  if (!v) return fallback;
-  std::size_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi) {
-    throw Error(ErrorKind::bad_request,
-                "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi),
-                name);
-  }
-  return n;
 }
 
 // ---- devices ----
@@ -285,8 +263,8 @@ HttpResponse series_response(ApiContext& ctx, const HttpRequest& req) {
   store::SeriesQuery q;
   q.device = device_arg(req);
   q.origin = origin_arg(req);
-  q.to = time_arg(req, "to", core::now_us() + 1);
-  q.from = time_arg(req, "from", q.to - 86400 * core::kUsPerSecond);
+  q.to = time_arg(req, "to").value_or(core::now_us() + 1);
+  q.from = time_arg(req, "from").value_or(q.to - 86400 * core::kUsPerSecond);
   if (q.from >= q.to) throw Error(ErrorKind::bad_request, "from must be before to", "from");
   if (const auto step = req.arg("step")) {
     const auto s = core::parse_duration(*step);
@@ -351,9 +329,9 @@ HttpResponse data_response(ApiContext& ctx, const HttpRequest& req) {
   store::DataQuery q;
   q.device = device_arg(req);
   q.origin = origin_arg(req);
-  q.from = time_arg(req, "from", q.from);
-  q.to = time_arg(req, "to", q.to);
-  q.limit = int_arg(req, "limit", 1000, 1, 10000);
+  q.from = time_arg(req, "from").value_or(q.from);
+  q.to = time_arg(req, "to").value_or(q.to);
+  q.limit = static_cast<std::size_t>(int_arg(req, "limit", 1, 10000).value_or(1000));
   const auto order = req.arg("order").value_or("desc");
   if (order != "asc" && order != "desc") {
     throw Error(ErrorKind::bad_request, "must be asc or desc", "order");

@@ -101,7 +101,7 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
     int budget = opt_.anonymous_per_min;
     switch (who.kind) {
       case Principal::Kind::user:
-        key = "user:" + std::to_string(who.user_id) + who.name;
+        key = "user:" + std::to_string(who.user_id);
         budget = who.role == auth::Role::admin ? opt_.admin_per_min : opt_.user_per_min;
         break;
       case Principal::Kind::device_key:

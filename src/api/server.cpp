@@ -67,11 +67,6 @@ std::string make_request_id(Shared& sh, std::string_view incoming) {
 
 // ---- WebSocket ------------------------------------------------------------------------------
 
-template <class Stream>
-bool is_tls_stream() {
-  return std::is_same_v<Stream, TlsStream>;
-}
-
 std::string remote_ip_of(const beast::tcp_stream& s) {
   beast::error_code ec;
   const auto ep = s.socket().remote_endpoint(ec);
@@ -468,10 +463,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     if (busy_) --sh_.in_flight;
   }
 
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
   void run() {
     remote_ip_ = remote_ip_of(lowest());
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
-      if constexpr (std::is_same_v<Stream, TlsStream>) {
+      if constexpr (kTls) {
         self->lowest().expires_after(self->sh_.opt.header_timeout);
         self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
           if (ec) return;  // not TLS, or a failed handshake
@@ -489,7 +486,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   // Ends the connection after the last reply: TLS close_notify first when encrypted.
   void shutdown_send() {
     beast::error_code ignored;
-    if constexpr (std::is_same_v<Stream, TlsStream>) {
+    if constexpr (kTls) {
       lowest().expires_after(std::chrono::seconds(5));
       stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
         beast::error_code ignored2;
@@ -587,7 +584,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     if (ec) return;
     if (close) {
       shutdown_send();
-      if (close_after_ && !std::is_same_v<Stream, TlsStream>) drain();
+      if (close_after_ && !kTls) drain();
       return;
     }
     do_read();

@@ -400,8 +400,8 @@ NewDeviceKey Authenticator::create_device_key(const DeviceKey& fields, const Act
   check_text(fields.name, 200, "name");
   check_text(fields.device, 64, "device");
   check_text(fields.site, 200, "site");
-  if (fields.rate_per_min < 0 || fields.rate_per_min > 1'000'000) {
-    throw Error(ErrorKind::unprocessable, "must be from 0 to 1000000", "rate_per_min");
+  if (fields.rate_per_min < 0 || fields.rate_per_min > 100'000'000) {
+    throw Error(ErrorKind::unprocessable, "must be from 0 to 100000000", "rate_per_min");
   }
   NewDeviceKey out;
   out.key = fields;

@@ -101,6 +101,16 @@ RefreshToken read_refresh(const Statement& st) {
   return t;
 }
 
+// Binds the fields every user write sets, as parameters 1–6.
+Statement& bind_user_fields(Statement& st, const User& u) {
+  return st.bind(1, u.username)
+      .bind(2, u.email)
+      .bind(3, u.full_name)
+      .bind(4, u.role)
+      .bind(5, u.password_hash)
+      .bind(6, std::int64_t{u.disabled});
+}
+
 bool is_unique_violation(const store::SqliteError& e) {
   return (e.code() & 0xff) == 19;  // SQLITE_CONSTRAINT
 }
@@ -158,12 +168,7 @@ std::int64_t IdentityStore::create_user(const User& u) {
     auto st = db_->prepare(
         "INSERT INTO users(username, email, full_name, role, password_hash, disabled, "
         "created_at, updated_at, tokens_valid_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    st.bind(1, u.username)
-        .bind(2, u.email)
-        .bind(3, u.full_name)
-        .bind(4, u.role)
-        .bind(5, u.password_hash)
-        .bind(6, std::int64_t{u.disabled})
+    bind_user_fields(st, u)
         .bind(7, u.created_at)
         .bind(8, u.updated_at)
         .bind(9, u.tokens_valid_after)
@@ -182,19 +187,10 @@ void IdentityStore::update_user(const User& u) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   try {
-    db_->prepare(
-           "UPDATE users SET username = ?, email = ?, full_name = ?, role = ?, password_hash = ?, "
-           "disabled = ?, updated_at = ?, tokens_valid_after = ? WHERE id = ?")
-        .bind(1, u.username)
-        .bind(2, u.email)
-        .bind(3, u.full_name)
-        .bind(4, u.role)
-        .bind(5, u.password_hash)
-        .bind(6, std::int64_t{u.disabled})
-        .bind(7, u.updated_at)
-        .bind(8, u.tokens_valid_after)
-        .bind(9, u.id)
-        .run();
+    auto st = db_->prepare(
+        "UPDATE users SET username = ?, email = ?, full_name = ?, role = ?, password_hash = ?, "
+        "disabled = ?, updated_at = ?, tokens_valid_after = ? WHERE id = ?");
+    bind_user_fields(st, u).bind(7, u.updated_at).bind(8, u.tokens_valid_after).bind(9, u.id).run();
   } catch (const store::SqliteError& e) {
     if (is_unique_violation(e)) throw Error(ErrorKind::conflict, "username is taken", "username");
     throw;

@@ -631,14 +631,27 @@ TEST_F(Secured, LiveStreamNeedsATokenAndCountsConnections) {
   }
 }
 
-TEST_F(Secured, LiveStreamConnectionCapPerUser) {
-  start({{"REMHART_LIMITS_WS_PER_USER", "2"}});
+TEST_F(Secured, LiveStreamConnectionCapsPerUserAndInTotal) {
+  start({{"REMHART_LIMITS_WS_PER_USER", "2"}, {"REMHART_LIMITS_WS_TOTAL", "3"}});
   const std::string target = "/ws/grid-data?token=" + token["viewer"];
-  WsClient a(proc->port(), target);
+  auto a = std::make_unique<WsClient>(proc->port(), target);
   WsClient b(proc->port(), target);
-  EXPECT_THROW(WsClient(proc->port(), target), std::exception);
+  EXPECT_THROW(WsClient(proc->port(), target), std::exception);             // per user
   WsClient other(proc->port(), "/ws/grid-data?token=" + token["analyst"]);  // own budget
   EXPECT_TRUE(other.read(std::chrono::seconds(5)));
+  EXPECT_THROW(WsClient(proc->port(), "/ws/grid-data?token=" + token["operator"]),
+               std::exception);  // in total
+  a.reset();                     // a slot frees when a client leaves
+  for (int k = 0; k < 50; ++k) {
+    try {
+      WsClient again(proc->port(), "/ws/grid-data?token=" + token["operator"]);
+      EXPECT_TRUE(again.read(std::chrono::seconds(5)));
+      return;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ADD_FAILURE() << "the freed slot was never reused";
 }
 
 TEST_F(Secured, CorsAllowListAndSecurityHeaders) {
