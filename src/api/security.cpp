@@ -61,6 +61,23 @@ void SecurityGate::security_event(std::string event, const Principal& p, const s
   audit_.record(std::move(e));
 }
 
+void SecurityGate::stream_call(const Principal& p, const std::string& ip, int status) const {
+  auth::AuditEntry e;
+  e.ts = core::now_us();
+  e.kind = "request";
+  e.event = "api_call";
+  e.actor = p.actor();
+  if (p.is_user()) {
+    e.user_id = p.user_id;
+    e.role = std::string(auth::to_string(p.role));
+  }
+  e.method = "GET";
+  e.route = "/ws/grid-data";
+  e.status = status;
+  e.ip = ip;
+  audit_.record(std::move(e));
+}
+
 bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) const {
   const auto start = std::chrono::steady_clock::now();
   const std::string origin = req.header("origin");

@@ -49,6 +49,8 @@ class SecurityGate : public Guard {
   /// Audits a security event seen outside a route (the live stream).
   void security_event(std::string event, const auth::Principal& p, const std::string& ip,
                       std::string detail) const;
+  /// Audits a live-stream connection attempt like an API call (status 101 when accepted).
+  void stream_call(const auth::Principal& p, const std::string& ip, int status) const;
 
   auth::Authenticator* authenticator() const { return auth_; }
   const SecurityOptions& options() const { return opt_; }

@@ -159,6 +159,7 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   static constexpr std::size_t kMaxFramesPerWrite = 64;
 
   void refuse(HttpResponse r) {
+    sh_.gate.stream_call(principal_, remote_ip_, r.status);
     auto res = upgrade_refusal(std::move(r));
     http::async_write(
         stream_, *res,
@@ -230,6 +231,7 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   }
 
   void on_authenticated() {
+    sh_.gate.stream_call(principal_, remote_ip_, 101);
     id_ = sh_.hub.add(this->weak_from_this());
     send_text(sh_.hub.snapshot(sub_));
     schedule_ping();

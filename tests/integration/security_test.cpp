@@ -286,6 +286,14 @@ TEST_F(Secured, DeviceKeysBoundToADeviceOrSiteWriteOnlyThere) {
     }
   }
   EXPECT_EQ(post(for_m1, "[" + sample("m1", kT0Ms + 8000) + "]").status, 401);
+  EXPECT_FALSE(audit("event=device_key_revoked").empty());
+  // Ingestion by a key is audited under the key's id.
+  bool by_key = false;
+  for (const auto& row : audit("kind=request&limit=1000")) {
+    by_key |= row["actor"].get<std::string>().starts_with("key:dk_") &&
+              row["route"] == "/api/grid/ingest" && row["status"] == 200;
+  }
+  EXPECT_TRUE(by_key);
 }
 
 TEST_F(Secured, TokenAttacksAreRefused) {
@@ -575,6 +583,9 @@ TEST_F(Secured, UserAdministrationAndGdprExportErase) {
     EXPECT_EQ(row["ip"], "");
   }
   EXPECT_TRUE(audit("user=analyst-user").empty());
+  for (const char* event : {"user_updated", "user_exported", "user_erased"}) {
+    EXPECT_FALSE(audit(std::string("event=") + event).empty()) << event;
+  }
 }
 
 TEST_F(Secured, AuditTrailRecordsCallsAndSecurityEvents) {
@@ -629,6 +640,16 @@ TEST_F(Secured, LiveStreamNeedsATokenAndCountsConnections) {
     ASSERT_TRUE(m);
     EXPECT_EQ(json::parse(*m)["type"], "snapshot");
   }
+  // Connections and refusals are in the audit trail.
+  int accepted = 0, refused = 0;
+  for (const auto& row : audit("kind=request&limit=1000")) {
+    if (row["route"] != "/ws/grid-data") continue;
+    if (row["status"] == 101 && row["actor"] == "viewer-user") ++accepted;
+    if (row["status"] == 401) ++refused;
+  }
+  EXPECT_EQ(accepted, 1);
+  EXPECT_EQ(refused, 2);
+  EXPECT_FALSE(audit("event=auth_failed").empty());
 }
 
 TEST_F(Secured, LiveStreamConnectionCapsPerUserAndInTotal) {
@@ -756,6 +777,7 @@ TEST(Cli, UserAndDeviceKeyCommands) {
     return WEXITSTATUS(rc);
   };
   const std::string pw = random_password();
+  ::setenv("REMHART_AUTH_ARGON2_MEMORY_MIB", "8", 1);            // quicker hashing, same checks
   EXPECT_EQ(run("user add zoe --role analyst < /dev/null"), 1);  // no password given
   ::setenv("REMHART_USER_PASSWORD", pw.c_str(), 1);
   EXPECT_EQ(run("user add zoe --role analyst --email zoe@example.org"), 0);
@@ -793,4 +815,5 @@ TEST(Cli, UserAndDeviceKeyCommands) {
                 .status,
             401);
   ::unsetenv("REMHART_USER_PASSWORD");
+  ::unsetenv("REMHART_AUTH_ARGON2_MEMORY_MIB");
 }
