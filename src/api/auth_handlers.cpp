@@ -240,6 +240,21 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
           return no_content();
         });
       });
+  router.add("POST", "/api/auth/password", Permission::read,
+             [&ctx, &a](HttpRequest& req, Reply reply) {
+               if (!req.principal.is_user() || req.principal.user_id == 0) {
+                 throw Error(ErrorKind::forbidden, "only users have passwords");
+               }
+               const json j = parse_object(req.body);
+               only_keys(j, {"current_password", "new_password"});
+               const auto current = req_string(j, "current_password");
+               const auto next = req_string(j, "new_password");
+               offload(ctx, req, std::move(reply),
+                       [&a, current, next, id = req.principal.user_id, who = actor_of(req)] {
+                         return json_response(
+                             200, session_json(a.change_password(id, current, next, who)));
+                       });
+             });
   router.add("GET", "/api/auth/me", Permission::read, [&ctx, &a](HttpRequest& req, Reply reply) {
     if (!req.principal.is_user() || req.principal.user_id == 0) {
       throw Error(ErrorKind::not_found, "no user account behind this request");

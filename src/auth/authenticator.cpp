@@ -58,6 +58,14 @@ void check_password(std::string_view password) {
   }
 }
 
+// Login throttling keys accounts case-insensitively, like user names.
+std::string account_key(std::string_view username) {
+  std::string account(username.substr(0, 64));
+  std::transform(account.begin(), account.end(), account.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return account;
+}
+
 Role role_of(const std::string& name) {
   return parse_role(name).value_or(Role::viewer);
 }
@@ -135,8 +143,7 @@ void Authenticator::reload() {
   auto s = std::make_shared<Snapshot>();
   s->version = store_.version();
   for (const auto& u : store_.users()) {
-    s->users.emplace(u.id,
-                     CachedUser{u.username, role_of(u.role), u.disabled, u.tokens_valid_after});
+    s->users.emplace(u.id, CachedUser{u.username, role_of(u.role), u.disabled, u.token_version});
   }
   for (auto& k : store_.device_keys()) s->keys.emplace(digest_key(k.hash), std::move(k));
   for (auto& j : store_.revoked_jtis(now_s())) s->revoked_jti.insert(std::move(j));
@@ -175,7 +182,7 @@ AuthResult Authenticator::authenticate(std::string_view bearer) const {
   const auto u = snap->users.find(id);
   if (u == snap->users.end()) return {std::nullopt, "the user no longer exists"};
   if (u->second.disabled) return {std::nullopt, "the user is disabled"};
-  if (claims->iat < u->second.tokens_valid_after || snap->revoked_jti.count(claims->jti)) {
+  if (claims->ver != u->second.token_version || snap->revoked_jti.count(claims->jti)) {
     return {std::nullopt, "the token has been revoked"};
   }
   Principal p;
@@ -197,6 +204,7 @@ Session Authenticator::issue(const User& u, const std::string& family) {
   c.jti = random_token("", 16);
   c.iat = now;
   c.exp = now + opt_.access_ttl_s;
+  c.ver = u.token_version;
   Session s;
   s.access_token = jwt()->sign(c);
   s.refresh_token = random_token("rrt_", 32);
@@ -230,9 +238,7 @@ void Authenticator::security_event(std::string event, const Actor& who, std::str
 
 Session Authenticator::login(std::string_view username, std::string_view password,
                              const Actor& from) {
-  std::string account(username.substr(0, 64));
-  std::transform(account.begin(), account.end(), account.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string account = account_key(username);
   const auto now = Clock::now();
   if (const double wait = throttle_.wait_s(account, from.ip, now); wait > 0) {
     security_event("login_throttled", {account, std::nullopt, from.ip, from.request_id},
@@ -293,6 +299,27 @@ Session Authenticator::refresh(std::string_view refresh_token, const Actor& from
   return issue(*user, rec->family);
 }
 
+Session Authenticator::change_password(std::int64_t user_id, std::string_view current,
+                                       std::string_view next, const Actor& from) {
+  const auto u = store_.user(user_id);
+  if (!u || u->disabled) throw Error(ErrorKind::unauthorized, "the user no longer exists");
+  const std::string account = account_key(u->username);
+  const auto now = Clock::now();
+  if (const double wait = throttle_.wait_s(account, from.ip, now); wait > 0) {
+    throw Error(ErrorKind::rate_limited, "too many failed attempts; try again later", "",
+                static_cast<int>(std::ceil(wait)));
+  }
+  if (!verify_password(u->password_hash, current)) {
+    throttle_.failed(account, from.ip, now);
+    security_event("password_change_failed", from, "wrong current password", 403);
+    throw Error(ErrorKind::forbidden, "the current password is wrong", "current_password");
+  }
+  UserPatch p;
+  p.password = std::string(next);
+  const auto updated = update_user(user_id, p, from);
+  return issue(updated, random_token("", 12));
+}
+
 void Authenticator::logout(const Principal& p, std::optional<std::string_view> refresh_token,
                            const Actor& from) {
   const auto now = core::now_us();
@@ -324,7 +351,7 @@ User Authenticator::create_user(const User& fields, std::string_view password, c
   User u = fields;
   u.password_hash = hash_password(password, opt_.password_cost);
   u.created_at = u.updated_at = core::now_us();
-  u.tokens_valid_after = 0;
+  u.token_version = 0;
   u.id = store_.create_user(u);
   reload();
   security_event("user_created", by,
@@ -370,8 +397,8 @@ User Authenticator::update_user(std::int64_t id, const UserPatch& patch, const A
   if (patch.password) {
     check_password(*patch.password);
     u->password_hash = hash_password(*patch.password, opt_.password_cost);
-    // Tokens issued before now stop working; the user logs in again.
-    u->tokens_valid_after = now / core::kUsPerSecond + 1;
+    ++u->token_version;  // every token issued so far stops working
+
     changed.push_back("password");
   }
   u->updated_at = now;

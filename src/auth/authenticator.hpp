@@ -78,6 +78,10 @@ class Authenticator {
   Session login(std::string_view username, std::string_view password, const Actor& from);
   /// Rotates: the old refresh token is spent; presenting a spent one revokes its whole family.
   Session refresh(std::string_view refresh_token, const Actor& from);
+  /// A user changing their own password: `current` must match (wrong guesses count as failed
+  /// logins). Every earlier session ends; returns a fresh one.
+  Session change_password(std::int64_t user_id, std::string_view current, std::string_view next,
+                          const Actor& from);
   /// Revokes the access token and the refresh token's family (or all the user's sessions when
   /// none is given).
   void logout(const Principal& p, std::optional<std::string_view> refresh_token, const Actor& from);
@@ -115,7 +119,7 @@ class Authenticator {
     std::string username;
     Role role;
     bool disabled;
-    std::int64_t tokens_valid_after;
+    std::int64_t token_version;
   };
   struct Snapshot {
     std::int64_t version = -1;

@@ -29,7 +29,7 @@ CREATE TABLE users(
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   last_login_at INTEGER,
-  tokens_valid_after INTEGER NOT NULL DEFAULT 0);
+  token_version INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE refresh_tokens(
   hash BLOB PRIMARY KEY,
   user_id INTEGER NOT NULL,
@@ -71,7 +71,7 @@ std::optional<std::int64_t> opt_int(const Statement& st, int col) {
 
 constexpr const char* kUserColumns =
     "id, username, email, full_name, role, password_hash, disabled, created_at, updated_at, "
-    "last_login_at, tokens_valid_after";
+    "last_login_at, token_version";
 
 User read_user(const Statement& st) {
   User u;
@@ -85,7 +85,7 @@ User read_user(const Statement& st) {
   u.created_at = st.int64(7);
   u.updated_at = st.int64(8);
   u.last_login_at = opt_int(st, 9);
-  u.tokens_valid_after = st.int64(10);
+  u.token_version = st.int64(10);
   return u;
 }
 
@@ -167,11 +167,11 @@ std::int64_t IdentityStore::create_user(const User& u) {
   try {
     auto st = db_->prepare(
         "INSERT INTO users(username, email, full_name, role, password_hash, disabled, "
-        "created_at, updated_at, tokens_valid_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "created_at, updated_at, token_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     bind_user_fields(st, u)
         .bind(7, u.created_at)
         .bind(8, u.updated_at)
-        .bind(9, u.tokens_valid_after)
+        .bind(9, u.token_version)
         .run();
   } catch (const store::SqliteError& e) {
     if (is_unique_violation(e)) throw Error(ErrorKind::conflict, "username is taken", "username");
@@ -189,8 +189,8 @@ void IdentityStore::update_user(const User& u) {
   try {
     auto st = db_->prepare(
         "UPDATE users SET username = ?, email = ?, full_name = ?, role = ?, password_hash = ?, "
-        "disabled = ?, updated_at = ?, tokens_valid_after = ? WHERE id = ?");
-    bind_user_fields(st, u).bind(7, u.updated_at).bind(8, u.tokens_valid_after).bind(9, u.id).run();
+        "disabled = ?, updated_at = ?, token_version = ? WHERE id = ?");
+    bind_user_fields(st, u).bind(7, u.updated_at).bind(8, u.token_version).bind(9, u.id).run();
   } catch (const store::SqliteError& e) {
     if (is_unique_violation(e)) throw Error(ErrorKind::conflict, "username is taken", "username");
     throw;

@@ -29,8 +29,9 @@ struct User {
   std::int64_t created_at = 0;  ///< UTC microseconds
   std::int64_t updated_at = 0;
   std::optional<std::int64_t> last_login_at;
-  /// Access tokens issued before this (seconds) are refused: set on password reset.
-  std::int64_t tokens_valid_after = 0;
+  /// Access tokens carry the version they were issued under; a password change bumps it, so
+  /// every earlier token is refused at once.
+  std::int64_t token_version = 0;
 };
 
 struct RefreshToken {

@@ -209,6 +209,7 @@ TEST_F(Secured, AccessTableEveryRouteEveryCaller) {
       {"POST", "/api/auth/refresh", "{}", {422, 422, 422, 422, 422, 422}},
       {"POST", "/api/auth/logout", R"({"refresh_token":5})", {401, 422, 422, 422, 422, 403}},
       {"GET", "/api/auth/me", "", {401, 200, 200, 200, 200, 403}},
+      {"POST", "/api/auth/password", "{}", {401, 422, 422, 422, 422, 403}},
       {"GET", "/api/grid/latest?device=m1", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/grid/latest", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/grid/data?device=m1", "", {401, 200, 200, 200, 200, 403}},
@@ -387,6 +388,22 @@ TEST_F(Secured, RefreshRotationReuseAndLogout) {
             204);
   EXPECT_EQ(with_token(access, "/api/auth/me").status, 401);
   EXPECT_EQ(refresh(s3["refresh_token"]).status, 401);
+
+  // Changing one's own password ends the other sessions and hands back a fresh one.
+  const auto s4 = json::parse(http.post("/api/auth/login", login_body.dump()).body);
+  HttpClient self(proc->port());
+  self.set_header("Authorization", "Bearer " + s4["access_token"].get<std::string>());
+  auto r =
+      self.post("/api/auth/password",
+                json{{"current_password", "wrong-one-entirely"}, {"new_password", "x"}}.dump());
+  EXPECT_EQ(r.status, 403);
+  const std::string next = random_password();
+  r = self.post("/api/auth/password",
+                json{{"current_password", password["operator"]}, {"new_password", next}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(with_token(s4["access_token"], "/api/auth/me").status, 401);
+  EXPECT_EQ(with_token(json::parse(r.body)["access_token"], "/api/auth/me").status, 200);
+  EXPECT_NO_THROW(login(proc->port(), "operator-user", next));
 }
 
 TEST_F(Secured, BruteForceLoginIsThrottledWithAGrowingDelay) {
