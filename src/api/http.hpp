@@ -42,6 +42,11 @@ struct HttpResponse {
 using Reply = std::function<void(HttpResponse)>;
 using Handler = std::function<void(HttpRequest&, Reply)>;
 
+/// The client's address: the TCP peer, or — when the peer is one of `trusted_proxies` — the
+/// rightmost address in X-Forwarded-For that is not itself a trusted proxy.
+std::string client_address(const std::string& peer, std::string_view forwarded_for,
+                           const std::vector<std::string>& trusted_proxies);
+
 /// Splits and percent-decodes a query string.
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view q);
 std::string percent_decode(std::string_view s);

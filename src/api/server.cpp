@@ -542,7 +542,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     }
     req.body = std::move(msg.body());
     req.request_id = make_request_id(sh_, req.header("x-request-id"));
-    req.remote_ip = remote_ip_;
+    req.remote_ip =
+        client_address(remote_ip_, req.header("x-forwarded-for"), sh_.opt.trusted_proxies);
     keep_alive_ = msg.keep_alive();
     version_ = msg.version();
     request_id_ = req.request_id;

@@ -31,6 +31,8 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace{10000};
   std::string tls_cert;  ///< PEM certificate chain; TLS is on when set
   std::string tls_key;   ///< PEM private key
+  /// Peers whose X-Forwarded-For is believed (the gateway's addresses).
+  std::vector<std::string> trusted_proxies;
   /// Sent on every response (security headers); a handler's own header of the same name wins.
   std::vector<std::pair<std::string, std::string>> response_headers;
 };

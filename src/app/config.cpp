@@ -26,6 +26,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"server.tls_cert", &Config::tls_cert},
       {"server.tls_key", &Config::tls_key},
       {"server.cors_origins", &Config::cors_origins},
+      {"server.trusted_proxies", &Config::trusted_proxies},
       {"auth.enabled", &Config::auth_enabled},
       {"auth.jwt_secret", &Config::jwt_secret},
       {"auth.access_ttl_s", &Config::access_ttl_s},

@@ -21,9 +21,10 @@ struct Config {
   std::int64_t body_limit_mb = 16;
   std::int64_t header_timeout_s = 30;
   std::int64_t ws_queue_limit = 1024;
-  std::string tls_cert;      ///< PEM certificate chain; TLS is on when set (with tls_key)
-  std::string tls_key;       ///< PEM private key
-  std::string cors_origins;  ///< comma-separated exact origins allowed from browsers
+  std::string tls_cert;         ///< PEM certificate chain; TLS is on when set (with tls_key)
+  std::string tls_key;          ///< PEM private key
+  std::string cors_origins;     ///< comma-separated exact origins allowed from browsers
+  std::string trusted_proxies;  ///< comma-separated gateway addresses whose X-Forwarded-For counts
   // [auth]
   bool auth_enabled = true;  ///< false only on a loopback address, for measurements
   std::string jwt_secret;    ///< ≥ 32 bytes; empty: keys generated into <data_dir>/jwt-keys.json

@@ -202,6 +202,7 @@ int serve(const Config& c) {
   opt.tls_cert = c.tls_cert;
   opt.tls_key = c.tls_key;
   opt.response_headers = security_headers(!c.tls_cert.empty());
+  opt.trusted_proxies = split_list(c.trusted_proxies);
   api::HttpServer server(opt, router, hub, gate, &metrics);
   const auto port = server.listen();
   std::unique_ptr<DemoLoop> demo;

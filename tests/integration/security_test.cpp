@@ -834,3 +834,20 @@ TEST(Cli, UserAndDeviceKeyCommands) {
   ::unsetenv("REMHART_USER_PASSWORD");
   ::unsetenv("REMHART_AUTH_ARGON2_MEMORY_MIB");
 }
+
+TEST_F(Secured, BehindATrustedGatewayTheForwardedClientIsRecorded) {
+  start({{"REMHART_SERVER_TRUSTED_PROXIES", "127.0.0.1"}});
+  HttpClient http(proc->port());
+  http.set_header("Authorization", "Bearer " + token["viewer"]);
+  http.set_header("X-Forwarded-For", "198.51.100.7");
+  http.set_header("X-Request-Id", "via-gateway");
+  ASSERT_EQ(http.get("/api/grid/devices").status, 200);
+  bool seen = false;
+  for (const auto& row : audit("kind=request&limit=1000")) {
+    if (row["request_id"] == "via-gateway") {
+      seen = true;
+      EXPECT_EQ(row["ip"], "198.51.100.7");
+    }
+  }
+  EXPECT_TRUE(seen);
+}

@@ -78,3 +78,14 @@ TEST(Query, ParsesAndDecodes) {
   EXPECT_EQ(q[4].second, "1 2");
   EXPECT_EQ(api::percent_decode("%2"), "%2");
 }
+
+TEST(ClientAddress, ForwardedForCountsOnlyFromTrustedProxies) {
+  const std::vector<std::string> trusted = {"10.0.0.1", "10.0.0.2"};
+  EXPECT_EQ(api::client_address("203.0.113.9", "1.2.3.4", trusted), "203.0.113.9");  // untrusted
+  EXPECT_EQ(api::client_address("10.0.0.1", "", trusted), "10.0.0.1");
+  EXPECT_EQ(api::client_address("10.0.0.1", "1.2.3.4", trusted), "1.2.3.4");
+  // A client-supplied first hop cannot hide the address the gateway saw.
+  EXPECT_EQ(api::client_address("10.0.0.1", "6.6.6.6, 1.2.3.4", trusted), "1.2.3.4");
+  EXPECT_EQ(api::client_address("10.0.0.1", "1.2.3.4, 10.0.0.2", trusted), "1.2.3.4");
+  EXPECT_EQ(api::client_address("10.0.0.1", " , ", trusted), "10.0.0.1");
+}
