@@ -10,6 +10,7 @@
 
 #include "app/admin_cli.hpp"
 #include "app/config.hpp"
+#include "app/powerflow_cli.hpp"
 #include "app/serve.hpp"
 
 int main(int argc, char** argv) {
@@ -45,6 +46,15 @@ int main(int argc, char** argv) {
   check->add_option("--config", config_file, "Configuration file (remhart.toml)");
   check->add_flag("--json", check_json, "Machine-readable output");
 
+  auto* powerflow = app.add_subcommand(
+      "powerflow", "Solve an AC power flow of a MATPOWER case file and print the result");
+  std::string pf_file, pf_method = "nr";
+  bool pf_json = false;
+  powerflow->add_option("file", pf_file, "MATPOWER case file (version 2)")->required();
+  powerflow->add_flag("--json", pf_json, "Print the whole solution as JSON");
+  powerflow->add_option("--method", pf_method, "Solver: nr (Newton-Raphson)")
+      ->capture_default_str();
+
   remhart::app::Action admin_action;
   remhart::app::add_admin_commands(app, admin_action, config_file, data_dir);
 
@@ -67,6 +77,8 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+
+  if (*powerflow) return remhart::app::run_powerflow(pf_file, pf_json, pf_method);
 
   if (!host.empty()) overrides.emplace_back("server.host", host);
   if (port >= 0) overrides.emplace_back("server.port", std::to_string(port));

@@ -1,0 +1,409 @@
+#include "grid/powerflow.hpp"
+
+#include <klu.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <numbers>
+#include <unordered_map>
+
+namespace remhart::grid {
+
+using cd = std::complex<double>;
+
+namespace {
+
+constexpr double kDeg = std::numbers::pi / 180.0;
+
+// Admittances of one branch in MATPOWER's convention (tap and shift at the from end).
+struct BranchY {
+  cd ff, ft, tf, tt;
+};
+
+BranchY branch_admittance(const Branch& br) {
+  const cd ys = 1.0 / cd(br.r, br.x);
+  const double ratio = br.ratio == 0 ? 1.0 : br.ratio;
+  const cd tap = std::polar(ratio, br.shift * kDeg);
+  const cd ytt = ys + cd(0, br.b / 2);
+  return {ytt / (tap * std::conj(tap)), -ys / std::conj(tap), -ys / tap, ytt};
+}
+
+}  // namespace
+
+struct PowerFlow::Impl {
+  std::size_t n = 0;
+  std::vector<std::size_t> from, to;  // branch ends as bus indexes
+  std::vector<std::size_t> gen_bus;
+  std::vector<BusType> type;  // effective types after the generator check
+  std::vector<std::size_t> pv, pq, ref;
+  std::vector<int> a_idx, m_idx;  // position of Va_i / Vm_i among the unknowns, or -1
+
+  // Admittance matrix, rows in CSR; every diagonal present.
+  std::vector<int> y_ptr, y_col;
+  std::vector<cd> y_val;
+
+  // Jacobian in CSC, and for every admittance entry where its four derivatives go (-1: absent).
+  int nj = 0;
+  std::vector<int> j_ptr, j_row;
+  std::vector<double> j_val;
+  std::vector<std::array<int, 4>> j_pos;  // dP/dVa, dP/dVm, dQ/dVa, dQ/dVm
+
+  klu_common common{};
+  klu_symbolic* symbolic = nullptr;
+  klu_numeric* numeric = nullptr;
+
+  std::vector<cd> v;  // last solution
+  bool have_solution = false;
+
+  ~Impl() {
+    if (numeric) klu_free_numeric(&numeric, &common);
+    if (symbolic) klu_free_symbolic(&symbolic, &common);
+  }
+
+  void compile(const Network& net);
+  std::vector<cd> sbus(const Network& net) const;
+  void mismatch(const std::vector<cd>& volts, const std::vector<cd>& s, std::vector<cd>& ibus,
+                std::vector<double>& f, double& norm) const;
+  void fill_jacobian(const std::vector<cd>& volts, const std::vector<cd>& ibus);
+  bool factor();
+};
+
+void PowerFlow::Impl::compile(const Network& net) {
+  validate(net);
+  n = net.buses.size();
+  std::unordered_map<std::int64_t, std::size_t> index;
+  for (std::size_t k = 0; k < n; ++k) index[net.buses[k].id] = k;
+
+  // Effective bus types: a PV or reference bus needs an in-service generator.
+  type.resize(n);
+  std::vector<bool> has_gen(n, false);
+  for (const auto& g : net.gens) {
+    gen_bus.push_back(index.at(g.bus));
+    if (g.in_service) has_gen[gen_bus.back()] = true;
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    type[k] = net.buses[k].type;
+    if ((type[k] == BusType::pv || type[k] == BusType::ref) && !has_gen[k]) type[k] = BusType::pq;
+  }
+
+  // Islands over in-service branches; each needs a reference bus (else its first PV bus is
+  // promoted, as MATPOWER does).
+  std::vector<std::vector<std::size_t>> adj(n);
+  for (const auto& br : net.branches) {
+    from.push_back(index.at(br.from));
+    to.push_back(index.at(br.to));
+    if (br.in_service && type[from.back()] != BusType::isolated &&
+        type[to.back()] != BusType::isolated) {
+      adj[from.back()].push_back(to.back());
+      adj[to.back()].push_back(from.back());
+    }
+  }
+  std::vector<int> island(n, -1);
+  for (std::size_t s = 0; s < n; ++s) {
+    if (island[s] >= 0 || type[s] == BusType::isolated) continue;
+    std::vector<std::size_t> members{s}, stack{s};
+    island[s] = static_cast<int>(s);
+    while (!stack.empty()) {
+      const auto u = stack.back();
+      stack.pop_back();
+      for (auto w : adj[u]) {
+        if (island[w] < 0) {
+          island[w] = static_cast<int>(s);
+          members.push_back(w);
+          stack.push_back(w);
+        }
+      }
+    }
+    const bool has_ref = std::any_of(members.begin(), members.end(),
+                                     [&](std::size_t b) { return type[b] == BusType::ref; });
+    if (!has_ref) {
+      const auto pv_bus = std::find_if(members.begin(), members.end(),
+                                       [&](std::size_t b) { return type[b] == BusType::pv; });
+      if (pv_bus == members.end()) {
+        std::string ids;
+        for (std::size_t k = 0; k < members.size() && k < 10; ++k) {
+          ids += (k ? ", " : "") + std::to_string(net.buses[members[k]].id);
+        }
+        if (members.size() > 10) ids += ", …";
+        throw NetworkError("an island of " + std::to_string(members.size()) +
+                           " bus(es) has no reference bus or generator: " + ids);
+      }
+      type[*pv_bus] = BusType::ref;
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    if (type[k] == BusType::pv) pv.push_back(k);
+    if (type[k] == BusType::pq) pq.push_back(k);
+    if (type[k] == BusType::ref) ref.push_back(k);
+  }
+  a_idx.assign(n, -1);
+  m_idx.assign(n, -1);
+  int pos = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (type[k] == BusType::pv || type[k] == BusType::pq) a_idx[k] = pos++;
+  }
+  for (auto k : pq) m_idx[k] = pos++;
+  nj = pos;
+
+  // Admittance matrix (shunts, then branches), merged per row.
+  std::vector<std::vector<std::pair<int, cd>>> rows(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    rows[k].emplace_back(static_cast<int>(k),
+                         cd(net.buses[k].gs, net.buses[k].bs) / net.base_mva);
+  }
+  for (std::size_t k = 0; k < net.branches.size(); ++k) {
+    if (!net.branches[k].in_service) continue;
+    const auto y = branch_admittance(net.branches[k]);
+    const int f = static_cast<int>(from[k]), t = static_cast<int>(to[k]);
+    rows[from[k]].emplace_back(f, y.ff);
+    rows[from[k]].emplace_back(t, y.ft);
+    rows[to[k]].emplace_back(f, y.tf);
+    rows[to[k]].emplace_back(t, y.tt);
+  }
+  y_ptr.assign(1, 0);
+  for (auto& row : rows) {
+    std::sort(row.begin(), row.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t k = 0; k < row.size(); ++k) {
+      if (!y_col.empty() && static_cast<int>(y_col.size()) > y_ptr.back() &&
+          y_col.back() == row[k].first) {
+        y_val.back() += row[k].second;
+      } else {
+        y_col.push_back(row[k].first);
+        y_val.push_back(row[k].second);
+      }
+    }
+    y_ptr.push_back(static_cast<int>(y_col.size()));
+  }
+
+  // Jacobian pattern: each admittance entry (i, k) contributes up to four entries.
+  struct Entry {
+    int col, row, nz, which;
+  };
+  std::vector<Entry> entries;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
+      const auto k = static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]);
+      const int rows_[2] = {a_idx[i], m_idx[i]};
+      const int cols_[2] = {a_idx[k], m_idx[k]};
+      for (int r = 0; r < 2; ++r) {
+        for (int c = 0; c < 2; ++c) {
+          if (rows_[r] >= 0 && cols_[c] >= 0) entries.push_back({cols_[c], rows_[r], p, r * 2 + c});
+        }
+      }
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.col != b.col ? a.col < b.col : a.row < b.row;
+  });
+  j_pos.assign(y_col.size(), {-1, -1, -1, -1});
+  j_ptr.assign(static_cast<std::size_t>(nj) + 1, 0);
+  j_row.resize(entries.size());
+  for (std::size_t e = 0; e < entries.size(); ++e) {
+    j_row[e] = entries[e].row;
+    ++j_ptr[static_cast<std::size_t>(entries[e].col) + 1];
+    j_pos[static_cast<std::size_t>(entries[e].nz)][static_cast<std::size_t>(entries[e].which)] =
+        static_cast<int>(e);
+  }
+  for (int c = 0; c < nj; ++c) j_ptr[static_cast<std::size_t>(c) + 1] += j_ptr[static_cast<std::size_t>(c)];
+  j_val.assign(entries.size(), 0.0);
+
+  klu_defaults(&common);
+  if (nj > 0) {
+    symbolic = klu_analyze(nj, j_ptr.data(), j_row.data(), &common);
+    if (!symbolic) throw NetworkError("the Jacobian's structure could not be analysed");
+  }
+}
+
+std::vector<cd> PowerFlow::Impl::sbus(const Network& net) const {
+  std::vector<cd> s(n);
+  for (std::size_t k = 0; k < n; ++k) s[k] = -cd(net.buses[k].pd, net.buses[k].qd);
+  for (std::size_t g = 0; g < net.gens.size(); ++g) {
+    if (net.gens[g].in_service) s[gen_bus[g]] += cd(net.gens[g].pg, net.gens[g].qg);
+  }
+  for (auto& x : s) x /= net.base_mva;
+  return s;
+}
+
+void PowerFlow::Impl::mismatch(const std::vector<cd>& volts, const std::vector<cd>& s,
+                               std::vector<cd>& ibus, std::vector<double>& f,
+                               double& norm) const {
+  norm = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    cd acc = 0;
+    for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
+      acc += y_val[static_cast<std::size_t>(p)] * volts[static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)])];
+    }
+    ibus[i] = acc;
+    const cd mis = volts[i] * std::conj(acc) - s[i];
+    if (a_idx[i] >= 0) {
+      f[static_cast<std::size_t>(a_idx[i])] = mis.real();
+      norm = std::max(norm, std::abs(mis.real()));
+    }
+    if (m_idx[i] >= 0) {
+      f[static_cast<std::size_t>(m_idx[i])] = mis.imag();
+      norm = std::max(norm, std::abs(mis.imag()));
+    }
+  }
+}
+
+// dS/dVa and dS/dVm (polar), entry by entry:
+//   off-diagonal: dS_i/dVa_k = -j V_i conj(Y_ik V_k),  dS_i/dVm_k = V_i conj(Y_ik V_k / |V_k|)
+//   diagonal adds:            +j V_i conj(I_i),         + conj(I_i) V_i / |V_i|
+void PowerFlow::Impl::fill_jacobian(const std::vector<cd>& volts, const std::vector<cd>& ibus) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a_idx[i] < 0 && m_idx[i] < 0) continue;
+    const cd vi = volts[i];
+    for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
+      const auto& pos = j_pos[static_cast<std::size_t>(p)];
+      const auto k = static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]);
+      const cd yv = y_val[static_cast<std::size_t>(p)] * volts[k];
+      cd d_va = cd(0, -1) * vi * std::conj(yv);
+      cd d_vm = vi * std::conj(yv / std::abs(volts[k]));
+      if (k == i) {
+        d_va += cd(0, 1) * vi * std::conj(ibus[i]);
+        d_vm += std::conj(ibus[i]) * vi / std::abs(vi);
+      }
+      if (pos[0] >= 0) j_val[static_cast<std::size_t>(pos[0])] = d_va.real();
+      if (pos[1] >= 0) j_val[static_cast<std::size_t>(pos[1])] = d_vm.real();
+      if (pos[2] >= 0) j_val[static_cast<std::size_t>(pos[2])] = d_va.imag();
+      if (pos[3] >= 0) j_val[static_cast<std::size_t>(pos[3])] = d_vm.imag();
+    }
+  }
+}
+
+// Numeric factorisation: refactor with the previous pivots when possible, else factor afresh.
+bool PowerFlow::Impl::factor() {
+  if (numeric) {
+    if (klu_refactor(j_ptr.data(), j_row.data(), j_val.data(), symbolic, numeric, &common) &&
+        common.status == KLU_OK) {
+      // Guard against pivots that have become poor for the new values.
+      klu_rcond(symbolic, numeric, &common);
+      if (common.rcond > 1e-12) return true;
+    }
+    klu_free_numeric(&numeric, &common);
+  }
+  numeric = klu_factor(j_ptr.data(), j_row.data(), j_val.data(), symbolic, &common);
+  return numeric != nullptr && common.status == KLU_OK;
+}
+
+PowerFlow::PowerFlow(Network net) : net_(std::move(net)), impl_(std::make_unique<Impl>()) {
+  impl_->compile(net_);
+}
+
+PowerFlow::~PowerFlow() = default;
+
+std::size_t PowerFlow::jacobian_size() const {
+  return static_cast<std::size_t>(impl_->nj);
+}
+
+PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
+  auto& m = *impl_;
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::size_t n = m.n;
+  PowerFlowResult r;
+
+  // Starting point: the case's voltages with generator set-points, or the last solution.
+  std::vector<cd> v(n);
+  if (warm && m.have_solution) {
+    v = m.v;
+  } else {
+    for (std::size_t k = 0; k < n; ++k) v[k] = std::polar(net_.buses[k].vm, net_.buses[k].va * kDeg);
+  }
+  for (std::size_t g = 0; g < net_.gens.size(); ++g) {
+    const auto b = m.gen_bus[g];
+    if (net_.gens[g].in_service && (m.type[b] == BusType::pv || m.type[b] == BusType::ref)) {
+      v[b] = net_.gens[g].vg / std::abs(v[b]) * v[b];
+    }
+  }
+  std::vector<double> vm(n), va(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    vm[k] = std::abs(v[k]);
+    va[k] = std::arg(v[k]);
+  }
+
+  const auto s = m.sbus(net_);
+  std::vector<cd> ibus(n);
+  std::vector<double> f(static_cast<std::size_t>(m.nj)), dx;
+  double norm = 0;
+  m.mismatch(v, s, ibus, f, norm);
+  r.converged = norm < opt.tolerance;
+  while (!r.converged && r.iterations < opt.max_iterations) {
+    ++r.iterations;
+    m.fill_jacobian(v, ibus);
+    if (!m.factor()) {
+      r.message = "the Jacobian is singular";
+      break;
+    }
+    dx = f;
+    klu_solve(m.symbolic, m.numeric, m.nj, 1, dx.data(), &m.common);
+    for (std::size_t k = 0; k < n; ++k) {
+      if (m.a_idx[k] >= 0) va[k] -= dx[static_cast<std::size_t>(m.a_idx[k])];
+      if (m.m_idx[k] >= 0) vm[k] -= dx[static_cast<std::size_t>(m.m_idx[k])];
+      v[k] = std::polar(vm[k], va[k]);
+    }
+    m.mismatch(v, s, ibus, f, norm);
+    if (!std::isfinite(norm)) {
+      r.message = "the iteration diverged";
+      break;
+    }
+    r.converged = norm < opt.tolerance;
+  }
+  if (!r.converged && r.message.empty()) {
+    r.message = "no convergence in " + std::to_string(opt.max_iterations) + " iterations";
+  }
+  r.max_mismatch = norm;
+
+  // The solution: voltages, generator outputs at reference and PV buses, branch flows, losses.
+  r.vm = vm;
+  r.va_deg.resize(n);
+  for (std::size_t k = 0; k < n; ++k) r.va_deg[k] = va[k] / kDeg;
+  r.pg.resize(net_.gens.size());
+  r.qg.resize(net_.gens.size());
+  std::vector<int> gens_at(n, 0);
+  for (std::size_t g = 0; g < net_.gens.size(); ++g) {
+    if (net_.gens[g].in_service) ++gens_at[m.gen_bus[g]];
+  }
+  std::vector<bool> first_seen(n, false);
+  for (std::size_t g = 0; g < net_.gens.size(); ++g) {
+    const auto& gen = net_.gens[g];
+    r.pg[g] = gen.in_service ? gen.pg : 0;
+    r.qg[g] = gen.in_service ? gen.qg : 0;
+  }
+  for (std::size_t g = 0; g < net_.gens.size(); ++g) {
+    const auto b = m.gen_bus[g];
+    if (!net_.gens[g].in_service || m.type[b] == BusType::pq) continue;
+    const cd sb = v[b] * std::conj(ibus[b]) * net_.base_mva + cd(net_.buses[b].pd, net_.buses[b].qd);
+    r.qg[g] = sb.imag() / gens_at[b];  // shared equally between the bus's generators
+    if (m.type[b] == BusType::ref) {
+      if (!first_seen[b]) {
+        first_seen[b] = true;
+        double others = 0;
+        for (std::size_t h = 0; h < net_.gens.size(); ++h) {
+          if (h != g && m.gen_bus[h] == b && net_.gens[h].in_service) others += net_.gens[h].pg;
+        }
+        r.pg[g] = sb.real() - others;
+      }
+    }
+  }
+  r.flows.resize(net_.branches.size());
+  for (std::size_t k = 0; k < net_.branches.size(); ++k) {
+    if (!net_.branches[k].in_service) continue;
+    const auto y = branch_admittance(net_.branches[k]);
+    const cd vf = v[m.from[k]], vt = v[m.to[k]];
+    const cd sf = vf * std::conj(y.ff * vf + y.ft * vt) * net_.base_mva;
+    const cd st = vt * std::conj(y.tf * vf + y.tt * vt) * net_.base_mva;
+    r.flows[k] = {sf.real(), sf.imag(), st.real(), st.imag()};
+    r.losses_mw += sf.real() + st.real();
+  }
+  if (r.converged) {
+    m.v = v;
+    m.have_solution = true;
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace remhart::grid

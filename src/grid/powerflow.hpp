@@ -1,0 +1,62 @@
+#pragma once
+// AC power flow: Newton–Raphson in polar form. The Jacobian is assembled directly in compressed
+// sparse columns from the admittance matrix's pattern and factorised with KLU; the symbolic
+// analysis is done once per topology (when the solver is built) and the numeric factorisation is
+// refactored in place on every iteration and every later solve, so warm solves of a changed
+// operating point cost only numeric work. Non-convergence is a result, not an exception.
+#include <complex>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grid/network.hpp"
+
+namespace remhart::grid {
+
+struct PowerFlowOptions {
+  double tolerance = 1e-8;  ///< largest power mismatch accepted, p.u.
+  int max_iterations = 30;
+};
+
+struct BranchFlow {
+  double p_from = 0, q_from = 0, p_to = 0, q_to = 0;  ///< MW / Mvar into the branch at each end
+};
+
+struct PowerFlowResult {
+  bool converged = false;
+  int iterations = 0;
+  double max_mismatch = 0;  ///< p.u., at the returned voltages
+  double seconds = 0;
+  std::string message;              ///< why it did not converge
+  std::vector<double> vm, va_deg;   ///< per bus, in network order
+  std::vector<double> pg, qg;       ///< per generator, MW / Mvar (reference P and PV Q solved)
+  std::vector<BranchFlow> flows;    ///< per branch; zero when out of service
+  double losses_mw = 0;             ///< series losses of all branches
+};
+
+class PowerFlow {
+ public:
+  /// Validates and compiles the network: bus types, islands, admittance matrix, Jacobian
+  /// pattern and its symbolic factorisation. Throws NetworkError.
+  explicit PowerFlow(Network net);
+  ~PowerFlow();
+  PowerFlow(const PowerFlow&) = delete;
+  PowerFlow& operator=(const PowerFlow&) = delete;
+
+  /// Solves from the voltages in the network (cold) or from the last solution (warm).
+  PowerFlowResult solve(const PowerFlowOptions& options = {}, bool warm = false);
+
+  /// The model; loads and generator set-points may be changed between solves (same topology).
+  Network& network() { return net_; }
+  const Network& network() const { return net_; }
+
+  std::size_t jacobian_size() const;
+
+ private:
+  struct Impl;
+  Network net_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace remhart::grid

@@ -1,0 +1,285 @@
+// Power flow: analytic small cases, MATPOWER parsing (malformed input with line numbers) and the
+// golden cases against MATPOWER's own solutions in ../shared/data/matpower.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numbers>
+#include <sstream>
+
+#include "grid/io/matpower.hpp"
+#include "grid/powerflow.hpp"
+
+using namespace remhart::grid;
+
+namespace {
+
+constexpr double kPi = std::numbers::pi;
+
+// The exact solution of a load P + jQ (p.u.) fed through a pure reactance x from a source
+// V1∠θ1: |V2|² solves V⁴ + (2Qx − V1²)V² + x²(P² + Q²) = 0 (the upper root), and
+// sin(θ1 − θ2) = P x / (V1 V2).
+std::pair<double, double> radial_solution(double v1, double theta1, double x, double p, double q) {
+  const double a = v1 * v1 - 2 * q * x;
+  const double v2sq = (a + std::sqrt(a * a - 4 * x * x * (p * p + q * q))) / 2;
+  const double v2 = std::sqrt(v2sq);
+  return {v2, theta1 - std::asin(p * x / (v1 * v2))};
+}
+
+Network two_bus(double x, double pd_mw, double qd_mvar, double ratio = 0, double shift = 0) {
+  Network n;
+  n.base_mva = 100;
+  n.buses = {{1, BusType::ref, 0, 0, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""},
+             {2, BusType::pq, pd_mw, qd_mvar, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""}};
+  Branch br;
+  br.from = 1;
+  br.to = 2;
+  br.x = x;
+  br.ratio = ratio;
+  br.shift = shift;
+  n.branches = {br};
+  Gen g;
+  g.bus = 1;
+  g.vg = 1.0;
+  n.gens = {g};
+  return n;
+}
+
+}  // namespace
+
+TEST(PowerFlow, TwoBusRadialMatchesTheClosedForm) {
+  PowerFlow pf(two_bus(0.1, 80, 30));
+  const auto r = pf.solve({1e-12, 20});
+  ASSERT_TRUE(r.converged) << r.message;
+  const auto [v2, th2] = radial_solution(1.0, 0, 0.1, 0.8, 0.3);
+  EXPECT_NEAR(r.vm[1], v2, 1e-10);
+  EXPECT_NEAR(r.va_deg[1], th2 * 180 / kPi, 1e-8);
+  EXPECT_NEAR(r.losses_mw, 0, 1e-9);  // a pure reactance has no series losses
+  EXPECT_NEAR(r.pg[0], 80, 1e-8);     // the slack supplies the load
+  EXPECT_NEAR(r.flows[0].p_from, 80, 1e-8);
+  EXPECT_NEAR(r.flows[0].p_to, -80, 1e-8);
+}
+
+TEST(PowerFlow, TransformerTapAndPhaseShiftMatchTheIdealTransformer) {
+  // Unloaded: the secondary sits at 1/t ∠ −φ.
+  {
+    PowerFlow pf(two_bus(0.05, 0, 0, 1.05, 10));
+    const auto r = pf.solve({1e-12, 20});
+    ASSERT_TRUE(r.converged);
+    EXPECT_NEAR(r.vm[1], 1 / 1.05, 1e-12);
+    EXPECT_NEAR(r.va_deg[1], -10, 1e-10);
+  }
+  // Loaded, and a line behind the transformer (3 buses): the reactances add on the secondary
+  // side of the ideal transformer, whose source is 1/t ∠ −φ.
+  Network n = two_bus(0.05, 0, 0, 0.95, -5);
+  n.buses.push_back({3, BusType::pq, 60, 20, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""});
+  Branch line;
+  line.from = 2;
+  line.to = 3;
+  line.x = 0.08;
+  n.branches.push_back(line);
+  PowerFlow pf(n);
+  const auto r = pf.solve({1e-12, 20});
+  ASSERT_TRUE(r.converged) << r.message;
+  const auto [v3, th3] = radial_solution(1 / 0.95, 5 * kPi / 180, 0.13, 0.6, 0.2);
+  EXPECT_NEAR(r.vm[2], v3, 1e-10);
+  EXPECT_NEAR(r.va_deg[2], th3 * 180 / kPi, 1e-8);
+  // Bus 2 is the source minus the drop across the transformer's own reactance.
+  const std::complex<double> src = std::polar(1 / 0.95, 5 * kPi / 180);
+  const std::complex<double> v3c = std::polar(r.vm[2], r.va_deg[2] * kPi / 180);
+  const std::complex<double> i = (src - v3c) / std::complex<double>(0, 0.13);
+  const std::complex<double> v2c = src - std::complex<double>(0, 0.05) * i;
+  EXPECT_NEAR(r.vm[1], std::abs(v2c), 1e-10);
+  EXPECT_NEAR(r.va_deg[1], std::arg(v2c) * 180 / kPi, 1e-8);
+}
+
+TEST(PowerFlow, WarmStartsConvergeFasterAndNonConvergenceIsAResult) {
+  PowerFlow pf(two_bus(0.1, 80, 30));
+  const auto cold = pf.solve();
+  ASSERT_TRUE(cold.converged);
+  pf.network().buses[1].pd = 82;
+  const auto warm = pf.solve({}, true);
+  ASSERT_TRUE(warm.converged);
+  EXPECT_LE(warm.iterations, cold.iterations);
+  // Far beyond the nose of the PV curve: no solution exists.
+  pf.network().buses[1].pd = 2000;
+  const auto r = pf.solve();
+  EXPECT_FALSE(r.converged);
+  EXPECT_FALSE(r.message.empty());
+}
+
+TEST(PowerFlow, IslandsWithoutAReferenceAreRefused) {
+  Network n = two_bus(0.1, 10, 0);
+  n.buses.push_back({3, BusType::pq, 5, 0, 0, 0, 1, 0, 11, 1.1, 0.9, ""});
+  EXPECT_THROW(PowerFlow{n}, NetworkError);  // bus 3 has no connection and no generator
+  n.branches.push_back({2, 3, 0, 0.1, 0, 0, 0, 0, true});
+  EXPECT_NO_THROW(PowerFlow{n});
+  n.branches.back().in_service = false;
+  EXPECT_THROW(PowerFlow{n}, NetworkError);
+  Network bad = two_bus(0.1, 10, 0);
+  bad.branches[0].x = 0;
+  EXPECT_THROW(PowerFlow{bad}, NetworkError);  // zero impedance
+  bad = two_bus(0.1, 10, 0);
+  bad.branches[0].to = 9;
+  EXPECT_THROW(PowerFlow{bad}, NetworkError);  // unknown bus
+}
+
+// ---- MATPOWER parsing -------------------------------------------------------------------------
+
+namespace {
+const char* kTiny = R"(function mpc = tiny
+mpc.version = '2';
+mpc.baseMVA = 100;
+%% bus data
+mpc.bus = [
+	1	3	0	0	0	0	1	1	0	11	1	1.1	0.9;
+	2	1	50	20	0	0	1	1	0	11	1	1.1	0.9; % a load
+];
+mpc.gen = [
+	1	0	0	Inf	-Inf	1.0	100	1	100	0	0	0	0	0	0	0	0	0	0	0	0;
+];
+mpc.branch = [
+	1	2	0.01	0.1	0.02	0	0	0	0	0	1	-360	360;
+];
+mpc.bus_name = {
+	'one';
+	'two';
+};
+)";
+
+std::string error_of(const std::string& text) {
+  try {
+    io::parse_matpower(text, "t.m");
+  } catch (const NetworkError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  s.replace(s.find(from), from.size(), to);
+  return s;
+}
+}  // namespace
+
+TEST(Matpower, ParsesTheVersion2Format) {
+  const auto n = io::parse_matpower(kTiny);
+  EXPECT_EQ(n.base_mva, 100);
+  ASSERT_EQ(n.buses.size(), 2u);
+  EXPECT_EQ(n.buses[1].pd, 50);
+  EXPECT_EQ(n.buses[0].type, BusType::ref);
+  ASSERT_EQ(n.gens.size(), 1u);
+  EXPECT_TRUE(std::isinf(n.gens[0].qmax));
+  ASSERT_EQ(n.branches.size(), 1u);
+  EXPECT_EQ(n.branches[0].b, 0.02);
+  PowerFlow pf(n);
+  EXPECT_TRUE(pf.solve().converged);
+}
+
+TEST(Matpower, MalformedFilesNameTheLine) {
+  const std::string tiny = kTiny;
+  EXPECT_EQ(error_of(replace(tiny, "0.01\t0.1", "0.01\tabc")),
+            "t.m:13: 'abc' is not a number (mpc.branch)");
+  EXPECT_EQ(error_of(replace(tiny, "\t1\t2\t0.01", "\t1\t7\t0.01")),
+            "t.m:13: tbus 7 is not a bus");
+  EXPECT_NE(error_of(replace(tiny, "\t2\t1\t50\t20\t0\t0\t1\t1\t0\t11\t1\t1.1\t0.9;", "\t2\t1\t50;"))
+                .find("t.m:7: bus row has 3 columns"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(tiny, "mpc.version = '2';", "mpc.version = '1';")).find("version 2"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(tiny, "mpc.version = '2';", "")).find("no mpc.version"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(tiny, "mpc.baseMVA = 100;", "")).find("no mpc.baseMVA"),
+            std::string::npos);
+  EXPECT_EQ(error_of(replace(tiny, "\t2\t1\t50", "\t1\t1\t50")), "t.m:7: bus 1 is defined twice");
+  EXPECT_EQ(error_of(replace(tiny, "\t2\t1\t50", "\t2\t7\t50")),
+            "t.m:7: bus type must be 1 (PQ), 2 (PV), 3 (reference) or 4");
+  EXPECT_EQ(error_of(replace(tiny, "0.01\t0.1\t0.02", "0\t0\t0.02")),
+            "t.m:13: branch has zero impedance");
+  EXPECT_EQ(error_of(replace(tiny, "\t1\t0\t0\tInf", "\t5\t0\t0\tInf")),
+            "t.m:10: gen refers to bus 5, which is not in mpc.bus");
+  EXPECT_NE(error_of(tiny.substr(0, tiny.find("];"))).find("t.m:5: mpc.bus is not closed"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace(tiny, "\t1\t1\t0\t11", "\t1\tNaN\t0\t11")).find("Vm must be"),
+            std::string::npos);
+  EXPECT_NE(error_of("").find("no mpc.version"), std::string::npos);
+  EXPECT_NE(error_of(std::string(1000, '[')).find("no mpc.version"), std::string::npos);
+  EXPECT_THROW(io::read_matpower("/nonexistent/case.m"), NetworkError);
+}
+
+// ---- golden cases -------------------------------------------------------------------------------
+
+namespace {
+
+// ../shared/data/matpower beside the project, or REMHART_MATPOWER_DIR.
+std::filesystem::path matpower_dir() {
+  if (const char* dir = std::getenv("REMHART_MATPOWER_DIR")) return dir;
+  return std::filesystem::path(REMHART_SOURCE_DIR) / ".." / "shared" / "data" / "matpower";
+}
+
+// Skips when the shared data is absent, except in CI where it must be there.
+bool need_shared_data() {
+  if (std::filesystem::exists(matpower_dir() / "case14.m")) return true;
+  const char* ci = std::getenv("CI");
+  if (ci && std::string(ci) == "true") {
+    ADD_FAILURE() << "CI=true but " << matpower_dir() << " is missing";
+  }
+  return false;
+}
+
+struct Reference {
+  double vm, va;
+};
+
+std::map<std::int64_t, Reference> read_solution(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // header: bus_i,type,base_kv,vm_pu,va_deg
+  std::map<std::int64_t, Reference> out;
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string f[5];
+    for (auto& x : f) std::getline(ss, x, ',');
+    out[std::stoll(f[0])] = {std::stod(f[3]), std::stod(f[4])};
+  }
+  return out;
+}
+
+}  // namespace
+
+class GoldenCase : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GoldenCase, MatchesMatpowersSolution) {
+  if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";
+  const std::string name = GetParam();
+  const auto net = io::read_matpower((matpower_dir() / (name + ".m")).string());
+  const auto ref = read_solution(matpower_dir() / "solutions" / (name + "_pf_solution.csv"));
+  ASSERT_EQ(ref.size(), net.buses.size());
+  PowerFlow pf(net);
+  const auto r = pf.solve({1e-10, 30});
+  ASSERT_TRUE(r.converged) << r.message;
+  EXPECT_LE(r.max_mismatch, 1e-8);
+  double worst_vm = 0, worst_va = 0;
+  for (std::size_t k = 0; k < net.buses.size(); ++k) {
+    const auto& want = ref.at(net.buses[k].id);
+    worst_vm = std::max(worst_vm, std::abs(r.vm[k] - want.vm));
+    worst_va = std::max(worst_va, std::abs(r.va_deg[k] - want.va));
+  }
+  EXPECT_LE(worst_vm, 1e-6) << name;
+  EXPECT_LE(worst_va, 1e-4) << name;
+  // Balance: generation = load + shunt consumption + losses.
+  double gen = 0, load = 0, shunt = 0;
+  for (std::size_t g = 0; g < net.gens.size(); ++g) gen += net.gens[g].in_service ? r.pg[g] : 0;
+  for (std::size_t k = 0; k < net.buses.size(); ++k) {
+    load += net.buses[k].pd;
+    shunt += net.buses[k].gs * r.vm[k] * r.vm[k];
+  }
+  EXPECT_NEAR(gen, load + shunt + r.losses_mw, 1e-6 * std::max(1.0, load)) << name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Matpower, GoldenCase,
+                         ::testing::Values("case14", "case30", "case57", "case118", "case300",
+                                           "case1354pegase", "case2869pegase", "case9241pegase"));
