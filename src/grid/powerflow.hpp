@@ -14,9 +14,16 @@
 
 namespace remhart::grid {
 
+enum class LinearSolver {
+  klu,                 ///< KLU, symbolic analysis reused, numeric refactorisation (the default)
+  sparse_lu_baseline,  ///< Eigen SparseLU analysed and factorised afresh every iteration (a
+                       ///< reference for benchmarks)
+};
+
 struct PowerFlowOptions {
   double tolerance = 1e-8;  ///< largest power mismatch accepted, p.u.
   int max_iterations = 30;
+  LinearSolver linear_solver = LinearSolver::klu;
 };
 
 struct BranchFlow {
@@ -50,6 +57,14 @@ class PowerFlow {
   /// The model; loads and generator set-points may be changed between solves (same topology).
   Network& network() { return net_; }
   const Network& network() const { return net_; }
+
+  /// Switches a branch without recompiling (the admittance pattern keeps every branch).
+  void set_branch_in_service(std::size_t branch, bool in_service);
+  /// Buses not connected to a reference bus through in-service branches (islanded).
+  std::vector<std::size_t> unreachable_buses() const;
+  /// The last solution (the start of the next warm solve), and setting it.
+  std::vector<std::complex<double>> voltages() const;
+  void set_voltages(std::vector<std::complex<double>> v);
 
   std::size_t jacobian_size() const;
 
