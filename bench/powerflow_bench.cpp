@@ -79,7 +79,8 @@ std::vector<std::size_t> outage_sample(const grid::Network& net) {
     if (net.branches[k].in_service) all.push_back(k);
   }
   std::vector<std::size_t> out;
-  for (std::size_t i = 0; i < kOutages && i < all.size(); ++i) out.push_back(all[i * all.size() / kOutages]);
+  for (std::size_t i = 0; i < kOutages && i < all.size(); ++i)
+    out.push_back(all[i * all.size() / kOutages]);
   return out;
 }
 
@@ -152,21 +153,22 @@ int main(int argc, char** argv) {
   nets["feeder1000"] = bench::make_feeder(1000, 2026);
   for (const auto& c : names) {
     const auto& net = nets[c];
-    benchmark::RegisterBenchmark(("cold/" + c).c_str(), [&net](benchmark::State& s) { cold(s, net); })
+    benchmark::RegisterBenchmark(("cold/" + c).c_str(),
+                                 [&net](benchmark::State& s) { cold(s, net); })
         ->Unit(benchmark::kMillisecond)
         ->Repetitions(5)
         ->ComputeStatistics("min", min_of)
         ->ReportAggregatesOnly(true);
-    benchmark::RegisterBenchmark(("warm/" + c).c_str(), [&net](benchmark::State& s) {
-      warm(s, net, grid::LinearSolver::klu);
-    })
+    benchmark::RegisterBenchmark(
+        ("warm/" + c).c_str(),
+        [&net](benchmark::State& s) { warm(s, net, grid::LinearSolver::klu); })
         ->Unit(benchmark::kMillisecond)
         ->Repetitions(5)
         ->ComputeStatistics("min", min_of)
         ->ReportAggregatesOnly(true);
-    benchmark::RegisterBenchmark(("warm_baseline_sparselu/" + c).c_str(), [&net](benchmark::State& s) {
-      warm(s, net, grid::LinearSolver::sparse_lu_baseline);
-    })
+    benchmark::RegisterBenchmark(
+        ("warm_baseline_sparselu/" + c).c_str(),
+        [&net](benchmark::State& s) { warm(s, net, grid::LinearSolver::sparse_lu_baseline); })
         ->Unit(benchmark::kMillisecond)
         ->Repetitions(5)
         ->ComputeStatistics("min", min_of)
@@ -176,9 +178,8 @@ int main(int argc, char** argv) {
     if (!nets.count(c)) continue;
     const auto& net = nets[c];
     for (unsigned threads : {1u, 2u}) {
-      benchmark::RegisterBenchmark(
-          ("n1_threads" + std::to_string(threads) + "/" + c).c_str(),
-          [&net, threads](benchmark::State& s) { n1(s, net, threads); })
+      benchmark::RegisterBenchmark(("n1_threads" + std::to_string(threads) + "/" + c).c_str(),
+                                   [&net, threads](benchmark::State& s) { n1(s, net, threads); })
           ->Unit(benchmark::kMillisecond)
           ->Iterations(1)
           ->Repetitions(3)
@@ -201,13 +202,14 @@ int main(int argc, char** argv) {
             << std::setw(12) << "warm ms" << std::setw(14) << "baseline ms" << std::setw(10)
             << "speed-up\n";
   for (const auto& c : names) {
-    const double w = reporter.median_ms["warm/" + c], b = reporter.median_ms["warm_baseline_sparselu/" + c];
+    const double w = reporter.median_ms["warm/" + c],
+                 b = reporter.median_ms["warm_baseline_sparselu/" + c];
     std::cout << std::left << std::setw(18) << c << std::right << std::fixed << std::setprecision(4)
               << std::setw(12) << reporter.median_ms["cold/" + c] << std::setw(12) << w
               << std::setw(14) << b << std::setw(9) << std::setprecision(1) << (w > 0 ? b / w : 0)
               << "x\n";
   }
- for (const char* c : {"case2869pegase", "case9241pegase"}) {
+  for (const char* c : {"case2869pegase", "case9241pegase"}) {
     for (const char* t : {"1", "2"}) {
       const double ms = reporter.median_ms[std::string("n1_threads") + t + "/" + c];
       if (ms <= 0) continue;

@@ -52,7 +52,9 @@ int main(int argc, char** argv) {
   bool pf_json = false;
   powerflow->add_option("file", pf_file, "MATPOWER case file (version 2)")->required();
   powerflow->add_flag("--json", pf_json, "Print the whole solution as JSON");
-  powerflow->add_option("--method", pf_method, "Solver: nr (Newton-Raphson)")
+  powerflow
+      ->add_option("--method", pf_method,
+                   "Solver: nr (Newton-Raphson) or fdxb (fast-decoupled, XB)")
       ->capture_default_str();
 
   remhart::app::Action admin_action;

@@ -12,8 +12,8 @@
 namespace remhart::app {
 
 int run_powerflow(const std::string& file, bool json, const std::string& method) {
-  if (method != "nr") {
-    std::cerr << "remhart: --method " << method << " is not available (nr)\n";
+  if (method != "nr" && method != "fdxb") {
+    std::cerr << "remhart: --method must be nr (Newton-Raphson) or fdxb (fast-decoupled XB)\n";
     return 2;
   }
   grid::PowerFlowResult r;
@@ -22,6 +22,10 @@ int run_powerflow(const std::string& file, bool json, const std::string& method)
     net = grid::io::read_matpower(file);
     grid::PowerFlow pf(net);
     grid::PowerFlowOptions opt;
+    if (method == "fdxb") {
+      opt.method = grid::Method::fast_decoupled_xb;
+      opt.max_iterations = 100;
+    }
     r = pf.solve(opt);
   } catch (const std::exception& e) {
     std::cerr << "remhart: " << e.what() << "\n";
@@ -31,13 +35,16 @@ int run_powerflow(const std::string& file, bool json, const std::string& method)
   for (std::size_t g = 0; g < net.gens.size(); ++g) gen += net.gens[g].in_service ? r.pg[g] : 0;
   for (const auto& b : net.buses) load += b.pd;
   const auto [lo, hi] = std::minmax_element(r.vm.begin(), r.vm.end());
-  const auto bus_of = [&](auto it) { return net.buses[static_cast<std::size_t>(it - r.vm.begin())].id; };
+  const auto bus_of = [&](auto it) {
+    return net.buses[static_cast<std::size_t>(it - r.vm.begin())].id;
+  };
   if (json) {
     nlohmann::json buses = nlohmann::json::array();
     for (std::size_t k = 0; k < net.buses.size(); ++k) {
       buses.push_back({{"id", net.buses[k].id}, {"vm_pu", r.vm[k]}, {"va_deg", r.va_deg[k]}});
     }
     nlohmann::json out = {{"case", net.name},
+                          {"method", method},
                           {"converged", r.converged},
                           {"iterations", r.iterations},
                           {"max_mismatch", r.max_mismatch},
@@ -55,8 +62,8 @@ int run_powerflow(const std::string& file, bool json, const std::string& method)
                 r.converged ? "converged" : "NOT converged", r.iterations, r.max_mismatch,
                 r.seconds * 1e3);
     if (!r.converged) std::printf("  %s\n", r.message.c_str());
-    std::printf("%zu buses, %zu branches, %zu generators\n", net.buses.size(),
-                net.branches.size(), net.gens.size());
+    std::printf("%zu buses, %zu branches, %zu generators\n", net.buses.size(), net.branches.size(),
+                net.gens.size());
     std::printf("generation %.3f MW, load %.3f MW, losses %.3f MW\n", gen, load, r.losses_mw);
     std::printf("voltage min %.5f p.u. (bus %lld), max %.5f p.u. (bus %lld)\n", *lo,
                 static_cast<long long>(bus_of(lo)), *hi, static_cast<long long>(bus_of(hi)));

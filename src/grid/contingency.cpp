@@ -50,7 +50,8 @@ ContingencyReport run_n1(const Network& net, const ContingencyOptions& opt) {
   report.outages.resize(outages.size());
 
   unsigned threads = opt.threads ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
-  threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, outages.size())));
+  threads = static_cast<unsigned>(
+      std::min<std::size_t>(threads, std::max<std::size_t>(1, outages.size())));
   std::atomic<std::size_t> next{0};
   auto work = [&](PowerFlow& pf) {
     for (;;) {
@@ -68,7 +69,8 @@ ContingencyReport run_n1(const Network& net, const ContingencyOptions& opt) {
       if (!cut.empty()) {
         c.islanded = true;
         c.islanded_buses = cut.size();
-        c.message = std::to_string(cut.size()) + " bus(es) lose their connection to a reference bus";
+        c.message =
+            std::to_string(cut.size()) + " bus(es) lose their connection to a reference bus";
       } else {
         pf.set_voltages(base_v);  // every outage starts from the base case
         const auto r = pf.solve(opt.power_flow, true);

@@ -20,7 +20,8 @@ void validate(const Network& net) {
   }
   auto bus = [&](std::int64_t id, const std::string& what) {
     const auto it = index.find(id);
-    if (it == index.end()) throw NetworkError(what + " refers to unknown bus " + std::to_string(id));
+    if (it == index.end())
+      throw NetworkError(what + " refers to unknown bus " + std::to_string(id));
     return it->second;
   };
   for (std::size_t k = 0; k < net.branches.size(); ++k) {

@@ -34,9 +34,9 @@ struct Branch {
 
 struct Gen {
   std::int64_t bus = 0;
-  double pg = 0, qg = 0;         ///< MW / Mvar
+  double pg = 0, qg = 0;           ///< MW / Mvar
   double qmax = 1e9, qmin = -1e9;  ///< Mvar
-  double vg = 1;                 ///< voltage set point, p.u.
+  double vg = 1;                   ///< voltage set point, p.u.
   double pmax = 0, pmin = 0;
   bool in_service = true;
 };

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <numbers>
+#include <tuple>
 #include <unordered_map>
 
 namespace remhart::grid {
@@ -32,6 +33,84 @@ BranchY branch_admittance(const Branch& br) {
   const cd ytt = ys + cd(0, br.b / 2);
   return {ytt / (tap * std::conj(tap)), -ys / std::conj(tap), -ys / tap, ytt};
 }
+
+struct Triplet {
+  int row, col;
+  cd y;
+};
+
+// The admittance matrix as unmerged triplets: bus shunts, then every branch (out-of-service ones
+// as zeros, so switching them changes values only).
+std::vector<Triplet> ybus_triplets(const Network& net, const std::vector<std::size_t>& from,
+                                   const std::vector<std::size_t>& to) {
+  std::vector<Triplet> trip;
+  trip.reserve(net.buses.size() + 4 * net.branches.size());
+  for (std::size_t k = 0; k < net.buses.size(); ++k) {
+    const int i = static_cast<int>(k);
+    trip.push_back({i, i, cd(net.buses[k].gs, net.buses[k].bs) / net.base_mva});
+  }
+  for (std::size_t k = 0; k < net.branches.size(); ++k) {
+    const auto y = net.branches[k].in_service ? branch_admittance(net.branches[k]) : BranchY{};
+    const int f = static_cast<int>(from[k]), t = static_cast<int>(to[k]);
+    trip.push_back({f, f, y.ff});
+    trip.push_back({f, t, y.ft});
+    trip.push_back({t, f, y.tf});
+    trip.push_back({t, t, y.tt});
+  }
+  return trip;
+}
+
+// A real sparse matrix in compressed columns, factorised once with KLU.
+struct Factorised {
+  klu_common common{};
+  klu_symbolic* symbolic = nullptr;
+  klu_numeric* numeric = nullptr;
+  int n = 0;
+
+  Factorised() = default;
+  Factorised(const Factorised&) = delete;
+  Factorised& operator=(const Factorised&) = delete;
+  ~Factorised() {
+    if (numeric) klu_free_numeric(&numeric, &common);
+    if (symbolic) klu_free_symbolic(&symbolic, &common);
+  }
+
+  /// `entries` are (row, col, value) with duplicates summed. False when singular.
+  bool factor(int size, std::vector<std::tuple<int, int, double>> entries) {
+    n = size;
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      return std::get<1>(a) != std::get<1>(b) ? std::get<1>(a) < std::get<1>(b)
+                                              : std::get<0>(a) < std::get<0>(b);
+    });
+    std::vector<int> ptr(static_cast<std::size_t>(n) + 1, 0), row;
+    std::vector<double> val;
+    int prev_r = -1, prev_c = -1;
+    for (const auto& [r, c, v] : entries) {
+      if (r == prev_r && c == prev_c) {
+        val.back() += v;
+        continue;
+      }
+      row.push_back(r);
+      val.push_back(v);
+      ++ptr[static_cast<std::size_t>(c) + 1];
+      prev_r = r;
+      prev_c = c;
+    }
+    for (int c = 0; c < n; ++c)
+      ptr[static_cast<std::size_t>(c) + 1] += ptr[static_cast<std::size_t>(c)];
+    klu_defaults(&common);
+    common.btf = 0;
+    if (n == 0) return true;
+    symbolic = klu_analyze(n, ptr.data(), row.data(), &common);
+    if (!symbolic) return false;
+    numeric = klu_factor(ptr.data(), row.data(), val.data(), symbolic, &common);
+    return numeric != nullptr && common.status == KLU_OK;
+  }
+
+  void solve(std::vector<double>& b) {
+    if (n > 0) klu_solve(symbolic, numeric, n, 1, b.data(), &common);
+  }
+};
 
 }  // namespace
 
@@ -62,6 +141,10 @@ struct PowerFlow::Impl {
   std::vector<cd> v;  // last solution
   bool have_solution = false;
 
+  // Fast-decoupled (XB) matrices, built on first use for the current topology.
+  std::unique_ptr<Factorised> bp, bpp;
+  void build_fast_decoupled(const Network& net);
+
   ~Impl() {
     if (numeric) klu_free_numeric(&numeric, &common);
     if (symbolic) klu_free_symbolic(&symbolic, &common);
@@ -83,8 +166,8 @@ bool PowerFlow::Impl::solve_linear(std::vector<double>& f, LinearSolver how) {
     klu_solve(symbolic, numeric, nj, 1, f.data(), &common);
     return true;
   }
-  const Eigen::Map<const Eigen::SparseMatrix<double>> j(nj, nj, static_cast<Eigen::Index>(j_val.size()),
-                                                        j_ptr.data(), j_row.data(), j_val.data());
+  const Eigen::Map<const Eigen::SparseMatrix<double>> j(
+      nj, nj, static_cast<Eigen::Index>(j_val.size()), j_ptr.data(), j_row.data(), j_val.data());
   const Eigen::SparseMatrix<double> copy = j;
   Eigen::SparseLU<Eigen::SparseMatrix<double>, Eigen::COLAMDOrdering<int>> lu;
   lu.analyzePattern(copy);
@@ -177,25 +260,7 @@ void PowerFlow::Impl::compile(const Network& net) {
 
   // Admittance matrix (shunts, then branches) in CSR with sorted, merged columns. Its pattern is
   // structurally symmetric and every diagonal is present.
-  struct Triplet {
-    int row, col;
-    cd y;
-  };
-  std::vector<Triplet> trip;
-  trip.reserve(n + 4 * net.branches.size());
-  for (std::size_t k = 0; k < n; ++k) {
-    const int i = static_cast<int>(k);
-    trip.push_back({i, i, cd(net.buses[k].gs, net.buses[k].bs) / net.base_mva});
-  }
-  // Out-of-service branches keep their (zero) entries, so switching them changes values only.
-  for (std::size_t k = 0; k < net.branches.size(); ++k) {
-    const auto y = net.branches[k].in_service ? branch_admittance(net.branches[k]) : BranchY{};
-    const int f = static_cast<int>(from[k]), t = static_cast<int>(to[k]);
-    trip.push_back({f, f, y.ff});
-    trip.push_back({f, t, y.ft});
-    trip.push_back({t, f, y.tf});
-    trip.push_back({t, t, y.tt});
-  }
+  const std::vector<Triplet> trip = ybus_triplets(net, from, to);
   // Counting sort by row, then each (short) row by column.
   std::vector<int> start(n + 1, 0);
   for (const auto& t : trip) ++start[static_cast<std::size_t>(t.row) + 1];
@@ -203,7 +268,8 @@ void PowerFlow::Impl::compile(const Network& net) {
   std::vector<Triplet> by_row(trip.size());
   {
     std::vector<int> fill(start.begin(), start.end() - 1);
-    for (const auto& t : trip) by_row[static_cast<std::size_t>(fill[static_cast<std::size_t>(t.row)]++)] = t;
+    for (const auto& t : trip)
+      by_row[static_cast<std::size_t>(fill[static_cast<std::size_t>(t.row)]++)] = t;
   }
   y_ptr.assign(1, 0);
   y_col.reserve(trip.size());
@@ -293,13 +359,13 @@ std::vector<cd> PowerFlow::Impl::sbus(const Network& net) const {
 }
 
 void PowerFlow::Impl::mismatch(const std::vector<cd>& volts, const std::vector<cd>& s,
-                               std::vector<cd>& ibus, std::vector<double>& f,
-                               double& norm) const {
+                               std::vector<cd>& ibus, std::vector<double>& f, double& norm) const {
   norm = 0;
   for (std::size_t i = 0; i < n; ++i) {
     cd acc = 0;
     for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
-      acc += y_val[static_cast<std::size_t>(p)] * volts[static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)])];
+      acc += y_val[static_cast<std::size_t>(p)] *
+             volts[static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)])];
     }
     ibus[i] = acc;
     const cd mis = volts[i] * std::conj(acc) - s[i];
@@ -354,6 +420,37 @@ bool PowerFlow::Impl::factor() {
   return numeric != nullptr && common.status == KLU_OK;
 }
 
+// B' and B'' as MATPOWER's makeB builds them for the XB method: B' without shunts, line
+// charging, taps or resistance; B'' without phase shifters. Reduced to the angle and magnitude
+// unknowns.
+void PowerFlow::Impl::build_fast_decoupled(const Network& net) {
+  Network p = net, pp = net;
+  for (auto& b : p.buses) b.bs = 0;
+  for (auto& br : p.branches) {
+    br.b = 0;
+    br.ratio = 1;
+    br.r = 0;
+  }
+  for (auto& br : pp.branches) br.shift = 0;
+  const int npvpq = static_cast<int>(pv.size() + pq.size());
+  auto reduce = [&](const Network& model, const std::vector<int>& idx, int offset) {
+    std::vector<std::tuple<int, int, double>> e;
+    for (const auto& t : ybus_triplets(model, from, to)) {
+      const int r = idx[static_cast<std::size_t>(t.row)], c = idx[static_cast<std::size_t>(t.col)];
+      if (r >= 0 && c >= 0 && t.y.imag() != 0) e.emplace_back(r - offset, c - offset, -t.y.imag());
+    }
+    return e;
+  };
+  bp = std::make_unique<Factorised>();
+  bpp = std::make_unique<Factorised>();
+  if (!bp->factor(npvpq, reduce(p, a_idx, 0)) ||
+      !bpp->factor(static_cast<int>(pq.size()), reduce(pp, m_idx, npvpq))) {
+    bp.reset();
+    bpp.reset();
+    throw NetworkError("the fast-decoupled matrices are singular");
+  }
+}
+
 PowerFlow::PowerFlow(Network net) : net_(std::move(net)), impl_(std::make_unique<Impl>()) {
   impl_->compile(net_);
 }
@@ -371,6 +468,8 @@ void PowerFlow::set_branch_in_service(std::size_t k, bool on) {
   impl_->y_val[static_cast<std::size_t>(nz[2])] += sign * y.tf;
   impl_->y_val[static_cast<std::size_t>(nz[3])] += sign * y.tt;
   br.in_service = on;
+  impl_->bp.reset();  // the fast-decoupled matrices follow the topology
+  impl_->bpp.reset();
 }
 
 std::vector<std::size_t> PowerFlow::unreachable_buses() const {
@@ -422,7 +521,8 @@ PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
   if (warm && m.have_solution) {
     v = m.v;
   } else {
-    for (std::size_t k = 0; k < n; ++k) v[k] = std::polar(net_.buses[k].vm, net_.buses[k].va * kDeg);
+    for (std::size_t k = 0; k < n; ++k)
+      v[k] = std::polar(net_.buses[k].vm, net_.buses[k].va * kDeg);
   }
   for (std::size_t g = 0; g < net_.gens.size(); ++g) {
     const auto b = m.gen_bus[g];
@@ -442,7 +542,46 @@ PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
   double norm = 0;
   m.mismatch(v, s, ibus, f, norm);
   r.converged = norm < opt.tolerance;
-  while (!r.converged && r.iterations < opt.max_iterations) {
+  auto update = [&] {
+    for (std::size_t k = 0; k < n; ++k) v[k] = std::polar(vm[k], va[k]);
+    m.mismatch(v, s, ibus, f, norm);
+    r.converged = norm < opt.tolerance;
+    return std::isfinite(norm);
+  };
+  if (opt.method == Method::fast_decoupled_xb && !r.converged) {
+    if (!m.bp) m.build_fast_decoupled(net_);
+    const std::size_t npvpq = m.pv.size() + m.pq.size();
+    std::vector<double> dp(npvpq), dq(m.pq.size());
+    while (!r.converged && r.iterations < opt.max_iterations) {
+      ++r.iterations;
+      // P half-iteration: B' ΔVa = ΔP / |V|.
+      for (std::size_t k = 0; k < n; ++k) {
+        if (m.a_idx[k] >= 0)
+          dp[static_cast<std::size_t>(m.a_idx[k])] =
+              f[static_cast<std::size_t>(m.a_idx[k])] / vm[k];
+      }
+      m.bp->solve(dp);
+      for (std::size_t k = 0; k < n; ++k) {
+        if (m.a_idx[k] >= 0) va[k] -= dp[static_cast<std::size_t>(m.a_idx[k])];
+      }
+      if (!update() || r.converged) break;
+      // Q half-iteration: B'' ΔVm = ΔQ / |V|.
+      for (std::size_t k = 0; k < n; ++k) {
+        if (m.m_idx[k] >= 0) {
+          dq[static_cast<std::size_t>(m.m_idx[k]) - npvpq] =
+              f[static_cast<std::size_t>(m.m_idx[k])] / vm[k];
+        }
+      }
+      m.bpp->solve(dq);
+      for (std::size_t k = 0; k < n; ++k) {
+        if (m.m_idx[k] >= 0) vm[k] -= dq[static_cast<std::size_t>(m.m_idx[k]) - npvpq];
+      }
+      if (!update()) break;
+    }
+    if (!std::isfinite(norm)) r.message = "the iteration diverged";
+  }
+  while (opt.method == Method::newton_raphson && !r.converged &&
+         r.iterations < opt.max_iterations) {
     ++r.iterations;
     m.fill_jacobian(v, ibus);
     dx = f;
@@ -486,7 +625,8 @@ PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
   for (std::size_t g = 0; g < net_.gens.size(); ++g) {
     const auto b = m.gen_bus[g];
     if (!net_.gens[g].in_service || m.type[b] == BusType::pq) continue;
-    const cd sb = v[b] * std::conj(ibus[b]) * net_.base_mva + cd(net_.buses[b].pd, net_.buses[b].qd);
+    const cd sb =
+        v[b] * std::conj(ibus[b]) * net_.base_mva + cd(net_.buses[b].pd, net_.buses[b].qd);
     r.qg[g] = sb.imag() / gens_at[b];  // shared equally between the bus's generators
     if (m.type[b] == BusType::ref) {
       if (!first_seen[b]) {

@@ -20,10 +20,16 @@ enum class LinearSolver {
                        ///< reference for benchmarks)
 };
 
+enum class Method {
+  newton_raphson,     ///< full Newton–Raphson (quadratic convergence)
+  fast_decoupled_xb,  ///< fast-decoupled, XB variant: constant B' and B'' factorised once
+};
+
 struct PowerFlowOptions {
+  Method method = Method::newton_raphson;
   double tolerance = 1e-8;  ///< largest power mismatch accepted, p.u.
-  int max_iterations = 30;
-  LinearSolver linear_solver = LinearSolver::klu;
+  int max_iterations = 30;  ///< Newton steps, or P–Q half-iteration pairs for fast-decoupled
+  LinearSolver linear_solver = LinearSolver::klu;  ///< Newton–Raphson only
 };
 
 struct BranchFlow {
@@ -35,11 +41,11 @@ struct PowerFlowResult {
   int iterations = 0;
   double max_mismatch = 0;  ///< p.u., at the returned voltages
   double seconds = 0;
-  std::string message;              ///< why it did not converge
-  std::vector<double> vm, va_deg;   ///< per bus, in network order
-  std::vector<double> pg, qg;       ///< per generator, MW / Mvar (reference P and PV Q solved)
-  std::vector<BranchFlow> flows;    ///< per branch; zero when out of service
-  double losses_mw = 0;             ///< series losses of all branches
+  std::string message;             ///< why it did not converge
+  std::vector<double> vm, va_deg;  ///< per bus, in network order
+  std::vector<double> pg, qg;      ///< per generator, MW / Mvar (reference P and PV Q solved)
+  std::vector<BranchFlow> flows;   ///< per branch; zero when out of service
+  double losses_mw = 0;            ///< series losses of all branches
 };
 
 class PowerFlow {

@@ -57,6 +57,10 @@ TEST(PowerflowCli, TextJsonAndExitCodes) {
   EXPECT_EQ(j["buses"][1]["id"], 2);
   EXPECT_NEAR(j["buses"][1]["vm_pu"].get<double>(), 0.96549, 1e-5);
   EXPECT_LT(j["max_mismatch"].get<double>(), 1e-8);
+  ASSERT_EQ(run("powerflow --json --method fdxb " + file, &out), 0) << out;
+  const auto fd = nlohmann::json::parse(out);
+  EXPECT_EQ(fd["method"], "fdxb");
+  EXPECT_NEAR(fd["buses"][1]["vm_pu"].get<double>(), 0.96549, 1e-5);
 
   // Refused input: the message names the file and line; exit 1. Usage errors: exit 2.
   std::string bad = kCase;

@@ -53,7 +53,7 @@ Network two_bus(double x, double pd_mw, double qd_mvar, double ratio = 0, double
 
 TEST(PowerFlow, TwoBusRadialMatchesTheClosedForm) {
   PowerFlow pf(two_bus(0.1, 80, 30));
-  const auto r = pf.solve({1e-12, 20});
+  const auto r = pf.solve({Method::newton_raphson, 1e-12, 20});
   ASSERT_TRUE(r.converged) << r.message;
   const auto [v2, th2] = radial_solution(1.0, 0, 0.1, 0.8, 0.3);
   EXPECT_NEAR(r.vm[1], v2, 1e-10);
@@ -68,7 +68,7 @@ TEST(PowerFlow, TransformerTapAndPhaseShiftMatchTheIdealTransformer) {
   // Unloaded: the secondary sits at 1/t ∠ −φ.
   {
     PowerFlow pf(two_bus(0.05, 0, 0, 1.05, 10));
-    const auto r = pf.solve({1e-12, 20});
+    const auto r = pf.solve({Method::newton_raphson, 1e-12, 20});
     ASSERT_TRUE(r.converged);
     EXPECT_NEAR(r.vm[1], 1 / 1.05, 1e-12);
     EXPECT_NEAR(r.va_deg[1], -10, 1e-10);
@@ -83,7 +83,7 @@ TEST(PowerFlow, TransformerTapAndPhaseShiftMatchTheIdealTransformer) {
   line.x = 0.08;
   n.branches.push_back(line);
   PowerFlow pf(n);
-  const auto r = pf.solve({1e-12, 20});
+  const auto r = pf.solve({Method::newton_raphson, 1e-12, 20});
   ASSERT_TRUE(r.converged) << r.message;
   const auto [v3, th3] = radial_solution(1 / 0.95, 5 * kPi / 180, 0.13, 0.6, 0.2);
   EXPECT_NEAR(r.vm[2], v3, 1e-10);
@@ -184,11 +184,11 @@ TEST(Matpower, MalformedFilesNameTheLine) {
   const std::string tiny = kTiny;
   EXPECT_EQ(error_of(replace(tiny, "0.01\t0.1", "0.01\tabc")),
             "t.m:13: 'abc' is not a number (mpc.branch)");
-  EXPECT_EQ(error_of(replace(tiny, "\t1\t2\t0.01", "\t1\t7\t0.01")),
-            "t.m:13: tbus 7 is not a bus");
-  EXPECT_NE(error_of(replace(tiny, "\t2\t1\t50\t20\t0\t0\t1\t1\t0\t11\t1\t1.1\t0.9;", "\t2\t1\t50;"))
-                .find("t.m:7: bus row has 3 columns"),
-            std::string::npos);
+  EXPECT_EQ(error_of(replace(tiny, "\t1\t2\t0.01", "\t1\t7\t0.01")), "t.m:13: tbus 7 is not a bus");
+  EXPECT_NE(
+      error_of(replace(tiny, "\t2\t1\t50\t20\t0\t0\t1\t1\t0\t11\t1\t1.1\t0.9;", "\t2\t1\t50;"))
+          .find("t.m:7: bus row has 3 columns"),
+      std::string::npos);
   EXPECT_NE(error_of(replace(tiny, "mpc.version = '2';", "mpc.version = '1';")).find("version 2"),
             std::string::npos);
   EXPECT_NE(error_of(replace(tiny, "mpc.version = '2';", "")).find("no mpc.version"),
@@ -260,7 +260,7 @@ TEST_P(GoldenCase, MatchesMatpowersSolution) {
   const auto ref = read_solution(matpower_dir() / "solutions" / (name + "_pf_solution.csv"));
   ASSERT_EQ(ref.size(), net.buses.size());
   PowerFlow pf(net);
-  const auto r = pf.solve({1e-10, 30});
+  const auto r = pf.solve({Method::newton_raphson, 1e-10, 30});
   ASSERT_TRUE(r.converged) << r.message;
   EXPECT_LE(r.max_mismatch, 1e-8);
   double worst_vm = 0, worst_va = 0;
@@ -281,11 +281,35 @@ TEST_P(GoldenCase, MatchesMatpowersSolution) {
   EXPECT_NEAR(gen, load + shunt + r.losses_mw, 1e-6 * std::max(1.0, load)) << name;
 }
 
+TEST_P(GoldenCase, FastDecoupledReachesTheSameSolution) {
+  if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";
+  const std::string name = GetParam();
+  const auto net = io::read_matpower((matpower_dir() / (name + ".m")).string());
+  const auto ref = read_solution(matpower_dir() / "solutions" / (name + "_pf_solution.csv"));
+  PowerFlow pf(net);
+  PowerFlowOptions opt;
+  opt.method = Method::fast_decoupled_xb;
+  opt.tolerance = 1e-9;
+  opt.max_iterations = 200;
+  const auto r = pf.solve(opt);
+  ASSERT_TRUE(r.converged) << name << ": " << r.message;
+  EXPECT_LE(r.max_mismatch, 1e-8);
+  double worst_vm = 0, worst_va = 0;
+  for (std::size_t k = 0; k < net.buses.size(); ++k) {
+    const auto& want = ref.at(net.buses[k].id);
+    worst_vm = std::max(worst_vm, std::abs(r.vm[k] - want.vm));
+    worst_va = std::max(worst_va, std::abs(r.va_deg[k] - want.va));
+  }
+  EXPECT_LE(worst_vm, 1e-6) << name << " after " << r.iterations << " iterations";
+  EXPECT_LE(worst_va, 1e-4) << name;
+}
+
 INSTANTIATE_TEST_SUITE_P(Matpower, GoldenCase,
                          ::testing::Values("case14", "case30", "case57", "case118", "case300",
                                            "case1354pegase", "case2869pegase", "case9241pegase"));
 
-// ---- N-1 ------------------------------------------------------------------------------------------
+// ---- N-1
+// ------------------------------------------------------------------------------------------
 
 TEST(Contingency, Case118MatchesMatpowersOutageSolutions) {
   if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";

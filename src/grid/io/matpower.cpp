@@ -76,7 +76,8 @@ class Parser {
       b.vmax = r.v[11];
       b.vmin = r.v[12];
       if (!(b.vm > 0)) fail_at(r.line, "Vm must be positive");
-      if (!ids.insert(b.id).second) fail_at(r.line, "bus " + std::to_string(b.id) + " is defined twice");
+      if (!ids.insert(b.id).second)
+        fail_at(r.line, "bus " + std::to_string(b.id) + " is defined twice");
       net.buses.push_back(b);
     }
     for (const auto& r : matrices["gen"]) {
@@ -91,7 +92,8 @@ class Parser {
       g.in_service = r.v[7] > 0;
       g.pmax = r.v[8];
       g.pmin = r.v[9];
-      if (std::isnan(g.qmax) || std::isnan(g.qmin)) fail_at(r.line, "Qmax and Qmin must be numbers");
+      if (std::isnan(g.qmax) || std::isnan(g.qmin))
+        fail_at(r.line, "Qmax and Qmin must be numbers");
       if (g.in_service && !(g.vg > 0)) fail_at(r.line, "Vg must be positive");
       net.gens.push_back(g);
     }
@@ -161,14 +163,17 @@ class Parser {
 
   std::string read_field() {
     const std::size_t start = pos_;
-    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_')) ++pos_;
+    while (pos_ < text_.size() &&
+           (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_'))
+      ++pos_;
     if (pos_ == start) fail("expected a field name after 'mpc.'");
     return std::string(text_.substr(start, pos_ - start));
   }
 
   std::string read_scalar() {
     const std::size_t start = pos_;
-    while (pos_ < text_.size() && text_[pos_] != ';' && text_[pos_] != '\n' && text_[pos_] != '%') ++pos_;
+    while (pos_ < text_.size() && text_[pos_] != ';' && text_[pos_] != '\n' && text_[pos_] != '%')
+      ++pos_;
     std::string v(text_.substr(start, pos_ - start));
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.pop_back();
     if (peek() == ';') ++pos_;
@@ -193,7 +198,8 @@ class Parser {
     const char* e = b + token.size();
     if (!token.empty() && *b == '+') ++b;
     auto [p, ec] = std::from_chars(b, e, v);
-    if (ec != std::errc() || p != e) fail("'" + std::string(token) + "' is not a number (" + what + ")");
+    if (ec != std::errc() || p != e)
+      fail("'" + std::string(token) + "' is not a number (" + what + ")");
     return v;
   }
 
@@ -255,7 +261,9 @@ class Parser {
   std::int64_t known(const Row& r, const std::unordered_set<std::int64_t>& ids,
                      const char* what) const {
     const auto b = id(r, 0, "bus");
-    if (!ids.count(b)) fail_at(r.line, std::string(what) + " refers to bus " + std::to_string(b) + ", which is not in mpc.bus");
+    if (!ids.count(b))
+      fail_at(r.line, std::string(what) + " refers to bus " + std::to_string(b) +
+                          ", which is not in mpc.bus");
     return b;
   }
 
