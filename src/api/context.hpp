@@ -2,6 +2,8 @@
 // Everything the handlers need, wired by app/ (the composition root).
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -9,6 +11,10 @@
 
 namespace remhart::store {
 class Store;
+class NetworkRepository;
+}  // namespace remhart::store
+namespace remhart::grid {
+struct Network;
 }
 namespace remhart::ingest {
 class IngestService;
@@ -26,6 +32,13 @@ namespace remhart::api {
 class LiveHub;
 class Router;
 
+/// The network model studies run on: the active version, swapped whole on upload.
+struct ActiveNetwork {
+  std::mutex mu;
+  std::int64_t id = 0;
+  std::shared_ptr<const grid::Network> network;
+};
+
 struct ApiContext {
   store::Store& store;
   ingest::IngestService& ingest;
@@ -42,6 +55,8 @@ struct ApiContext {
   std::size_t max_queued_jobs = 1000;
   auth::Authenticator* auth = nullptr;
   auth::AuditLog* audit = nullptr;
+  store::NetworkRepository* networks = nullptr;
+  ActiveNetwork* network = nullptr;
 };
 
 struct HttpRequest;
@@ -62,5 +77,6 @@ std::optional<core::TimeUs> time_arg(const HttpRequest& req, const char* name);
 void add_grid_routes(Router& router, ApiContext& ctx);
 void add_ops_routes(Router& router, ApiContext& ctx);
 void add_auth_routes(Router& router, ApiContext& ctx);
+void add_network_routes(Router& router, ApiContext& ctx);
 
 }  // namespace remhart::api

@@ -17,9 +17,11 @@
 #include "app/identity.hpp"
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
+#include "grid/io/json_network.hpp"
 #include "ingest/ingest_service.hpp"
 #include "obs/metrics.hpp"
 #include "sim/demo_feed.hpp"
+#include "store/network_repo.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace remhart::app {
@@ -146,6 +148,18 @@ int serve(const Config& c) {
     spdlog::warn("authentication is DISABLED (auth.enabled=false): every caller is an admin");
   }
 
+  store::NetworkRepository networks(so.path);
+  api::ActiveNetwork active_network;
+  if (const auto v = networks.active()) {
+    try {
+      active_network.id = v->id;
+      active_network.network =
+          std::make_shared<const grid::Network>(grid::io::parse_network_json(v->document));
+    } catch (const std::exception& e) {
+      spdlog::error("the stored network model {} cannot be read: {}", v->id, e.what());
+    }
+  }
+
   api::LiveHub hub(store, &metrics);
   core::ThreadPool jobs(static_cast<std::size_t>(c.job_threads));
   core::ThreadPool fanout(1);  // keeps live messages in commit order, off the storage thread
@@ -175,7 +189,9 @@ int serve(const Config& c) {
                       [&jobs] { return jobs.queued(); },
                       1000,
                       &identity.authenticator(),
-                      &identity.audit()};
+                      &identity.audit(),
+                      &networks,
+                      &active_network};
   api::Router router(&metrics);
   api::SecurityOptions sec;
   sec.auth_enabled = c.auth_enabled;
@@ -191,6 +207,7 @@ int serve(const Config& c) {
   api::add_grid_routes(router, ctx);
   api::add_ops_routes(router, ctx);
   api::add_auth_routes(router, ctx);
+  api::add_network_routes(router, ctx);
 
   api::ServerOptions opt;
   opt.host = c.host;

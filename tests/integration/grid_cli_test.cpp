@@ -78,3 +78,86 @@ TEST(PowerflowCli, TextJsonAndExitCodes) {
   EXPECT_EQ(run("powerflow --json " + dir.path() + "/heavy.m", &out), 1);
   EXPECT_FALSE(nlohmann::json::parse(out)["converged"].get<bool>());
 }
+
+// The grid-model API on the real server: upload, read back, power flow with what-if changes,
+// N-1, persistence across a restart, and refused input.
+TEST(GridApi, UploadSolveWhatIfContingencyAndRestart) {
+  TempDir dir;
+  const std::string pw = random_password();
+  ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"},
+                     {{"REMHART_ADMIN_PASSWORD", pw}});
+  auto admin = admin_client(proc);
+  // A ring of three buses feeding a load at bus 3, written as MATPOWER.
+  const std::string ring =
+      std::string(kCase).replace(std::string(kCase).find("];\nmpc.gen"), 2,
+                                 "\t3\t1\t40\t10\t0\t0\t1\t1\t0\t11\t1\t1.1\t0.95;\n];");
+  std::string c = ring;
+  c.replace(c.find("\t1\t2\t0\t0.1\t0\t0\t0\t0\t0\t0\t1;"), 0,
+            "\t1\t3\t0\t0.2\t0\t50\t0\t0\t0\t0\t1;\n\t2\t3\t0\t0.2\t0\t50\t0\t0\t0\t0\t1;\n");
+  auto r = admin->post("/api/grid/networks?name=ring", c, "text/plain");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["buses"], 3);
+  const auto doc = admin->get("/api/grid/network");
+  ASSERT_EQ(doc.status, 200);
+  const auto net = nlohmann::json::parse(doc.body);
+  EXPECT_EQ(net["format"], "remhart-network");
+  EXPECT_EQ(net["branches"].size(), 3u);
+
+  r = admin->post("/api/grid/powerflow", "{}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto pf = nlohmann::json::parse(r.body);
+  ASSERT_TRUE(pf["converged"].get<bool>());
+  const double v3 = pf["buses"][2]["vm_pu"].get<double>();
+  // Heavier load: lower voltage at bus 3; the balance holds.
+  r = admin->post("/api/grid/powerflow",
+                  R"({"changes":[{"type":"scale_load","factor":1.5}],"method":"fdxb"})");
+  pf = nlohmann::json::parse(r.body);
+  ASSERT_TRUE(pf["converged"].get<bool>()) << r.body;
+  EXPECT_LT(pf["buses"][2]["vm_pu"].get<double>(), v3);
+  EXPECT_NEAR(pf["generators"][0]["pg_mw"].get<double>(), 1.5 * 120 + pf["losses_mw"].get<double>(),
+              1e-6);
+  // An outage that islands bus 2 cannot be solved: refused, naming the changes.
+  r = admin->post(
+      "/api/grid/powerflow",
+      R"({"changes":[{"type":"outage","branch":{"from":1,"to":2}},{"type":"outage","branch":1}]})");
+  EXPECT_EQ(r.status, 422) << r.body;
+  r = admin->post("/api/grid/powerflow", R"({"changes":[{"type":"scale_load"}]})");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["field"], "changes[0].factor");
+  r = admin->post("/api/grid/powerflow", R"({"changes":[{"type":"outage","branch":99}]})");
+  EXPECT_EQ(nlohmann::json::parse(r.body)["field"], "changes[0].branch");
+
+  r = admin->post("/api/grid/contingency", R"({"loading_limit":1.0})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto n1 = nlohmann::json::parse(r.body);
+  ASSERT_EQ(n1["outages"].size(), 3u);
+  for (const auto& o : n1["outages"]) EXPECT_FALSE(o["islanded"].get<bool>());  // a ring
+  // Losing 1–3 leaves bus 3 on the long way round: under its 0.95 p.u. limit.
+  const auto& v = n1["outages"][0]["violations"];
+  ASSERT_EQ(v.size(), 1u) << r.body;
+  EXPECT_EQ(v[0]["kind"], "voltage_low");
+  EXPECT_EQ(v[0]["bus"], 3);
+  // Losing 1–2 sends 120 MW through 0.4 p.u. of reactance: no operating point (voltage
+  // collapse), reported as a result.
+  EXPECT_FALSE(n1["outages"][2]["converged"].get<bool>());
+  EXPECT_FALSE(n1["outages"][2]["message"].get<std::string>().empty());
+
+  // Refused uploads: the line is named.
+  r = admin->post("/api/grid/networks",
+                  "mpc.version = '2';\nmpc.baseMVA = 100;\nmpc.bus = [\n 1 3 x;\n];", "text/plain");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_NE(r.body.find("upload:4:"), std::string::npos) << r.body;
+  r = admin->post(
+      "/api/grid/networks",
+      R"({"format":"remhart-network","version":1,"buses":[],"branches":[],"generators":[]})");
+  EXPECT_EQ(r.status, 422);
+
+  // The active model survives a restart.
+  proc.restart();
+  admin = admin_client(proc);
+  EXPECT_EQ(admin->get("/api/grid/network").body, doc.body);
+  const auto list = nlohmann::json::parse(admin->get("/api/grid/networks").body);
+  ASSERT_EQ(list["items"].size(), 1u);
+  EXPECT_EQ(list["items"][0]["name"], "ring");
+  EXPECT_TRUE(list["items"][0]["active"].get<bool>());
+}

@@ -237,6 +237,11 @@ TEST_F(Secured, AccessTableEveryRouteEveryCaller) {
       {"POST", "/api/device-keys", "{}", {401, 403, 403, 403, 422, 403}},
       {"DELETE", "/api/device-keys/dk_none", "", {401, 403, 403, 403, 404, 403}},
       {"GET", "/api/audit", "", {401, 403, 403, 403, 200, 403}},
+      {"POST", "/api/grid/networks", "not a case file", {401, 403, 403, 422, 422, 403}},
+      {"GET", "/api/grid/networks", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/grid/network", "", {401, 404, 404, 404, 404, 403}},
+      {"POST", "/api/grid/powerflow", "{}", {401, 403, 404, 404, 404, 403}},
+      {"POST", "/api/grid/contingency", "{}", {401, 403, 404, 404, 404, 403}},
       {"GET", "/api/nowhere", "", {404, 404, 404, 404, 404, 404}},
   };
   const std::array<std::string, 6> callers = {"anon",     "viewer", "analyst",

@@ -433,7 +433,8 @@ TEST(NetworkJson, MalformedInputNamesThePath) {
   EXPECT_EQ(error_of("[]"), "network: must be an object");
   EXPECT_EQ(error_of(edit("\"remhart-network\"", "\"other\"")),
             "network.format: must be \"remhart-network\"");
-  EXPECT_EQ(error_of(edit("\"x_pu\":0.1", "\"x_pu\":\"0.1\"")), "branches[0].x_pu: must be a number");
+  EXPECT_EQ(error_of(edit("\"x_pu\":0.1", "\"x_pu\":\"0.1\"")),
+            "branches[0].x_pu: must be a number");
   EXPECT_EQ(error_of(edit(",\"x_pu\":0.1", "")), "branches[0].x_pu: is required");
   EXPECT_EQ(error_of(edit("\"type\":\"ref\"", "\"type\":\"slack\"")),
             "buses[0].type: must be pq, pv, ref or isolated");

@@ -139,9 +139,9 @@ Network parse_network_json(std::string_view text) {
   }
   const auto& branches = array(j, "branches");
   for (std::size_t k = 0; k < branches.size(); ++k) {
-    Fields f(branches[k], "branches[" + std::to_string(k) + "]",
-             {"from", "to", "r_pu", "x_pu", "b_pu", "rate_a_mva", "ratio", "shift_deg",
-              "in_service"});
+    Fields f(
+        branches[k], "branches[" + std::to_string(k) + "]",
+        {"from", "to", "r_pu", "x_pu", "b_pu", "rate_a_mva", "ratio", "shift_deg", "in_service"});
     Branch br;
     br.from = f.id("from");
     br.to = f.id("to");
@@ -180,16 +180,29 @@ Network parse_network_json(std::string_view text) {
 std::string network_to_json(const Network& n) {
   json buses = json::array(), branches = json::array(), gens = json::array();
   for (const auto& b : n.buses) {
-    buses.push_back({{"id", b.id},           {"name", b.name},       {"type", type_name(b.type)},
-                     {"pd_mw", b.pd},        {"qd_mvar", b.qd},      {"gs_mw", b.gs},
-                     {"bs_mvar", b.bs},      {"vm_pu", b.vm},        {"va_deg", b.va},
-                     {"base_kv", b.base_kv}, {"vmax_pu", finite_or_null(b.vmax)},
+    buses.push_back({{"id", b.id},
+                     {"name", b.name},
+                     {"type", type_name(b.type)},
+                     {"pd_mw", b.pd},
+                     {"qd_mvar", b.qd},
+                     {"gs_mw", b.gs},
+                     {"bs_mvar", b.bs},
+                     {"vm_pu", b.vm},
+                     {"va_deg", b.va},
+                     {"base_kv", b.base_kv},
+                     {"vmax_pu", finite_or_null(b.vmax)},
                      {"vmin_pu", finite_or_null(b.vmin)}});
   }
   for (const auto& br : n.branches) {
-    branches.push_back({{"from", br.from},   {"to", br.to},           {"r_pu", br.r},
-                        {"x_pu", br.x},      {"b_pu", br.b},          {"rate_a_mva", br.rate_a},
-                        {"ratio", br.ratio}, {"shift_deg", br.shift}, {"in_service", br.in_service}});
+    branches.push_back({{"from", br.from},
+                        {"to", br.to},
+                        {"r_pu", br.r},
+                        {"x_pu", br.x},
+                        {"b_pu", br.b},
+                        {"rate_a_mva", br.rate_a},
+                        {"ratio", br.ratio},
+                        {"shift_deg", br.shift},
+                        {"in_service", br.in_service}});
   }
   for (const auto& g : n.gens) {
     gens.push_back({{"bus", g.bus},
@@ -202,8 +215,8 @@ std::string network_to_json(const Network& n) {
                     {"pmin_mw", finite_or_null(g.pmin)},
                     {"in_service", g.in_service}});
   }
-  return json{{"format", kFormat},     {"version", 1},         {"name", n.name},
-              {"base_mva", n.base_mva}, {"buses", buses},       {"branches", branches},
+  return json{{"format", kFormat},      {"version", 1},   {"name", n.name},
+              {"base_mva", n.base_mva}, {"buses", buses}, {"branches", branches},
               {"generators", gens}}
       .dump();
 }

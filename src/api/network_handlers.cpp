@@ -1,0 +1,333 @@
+// Grid-model routes: upload and read the network model, power flow (with what-if changes) and
+// N-1 contingency studies. Solves run on the job pool; the engines do the work.
+#include <cmath>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "api/context.hpp"
+#include "api/errors.hpp"
+#include "api/router.hpp"
+#include "core/error.hpp"
+#include "core/time.hpp"
+#include "grid/contingency.hpp"
+#include "grid/io/json_network.hpp"
+#include "grid/io/matpower.hpp"
+#include "grid/powerflow.hpp"
+#include "store/network_repo.hpp"
+
+namespace remhart::api {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+
+namespace {
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::shared_ptr<const grid::Network> active(ApiContext& ctx, std::int64_t* id = nullptr) {
+  std::lock_guard lock(ctx.network->mu);
+  if (!ctx.network->network) {
+    throw Error(ErrorKind::not_found, "no network model yet: POST one to /api/grid/networks");
+  }
+  if (id) *id = ctx.network->id;
+  return ctx.network->network;
+}
+
+const char* kind_name(grid::Violation::Kind k) {
+  switch (k) {
+    case grid::Violation::Kind::thermal:
+      return "thermal";
+    case grid::Violation::Kind::voltage_low:
+      return "voltage_low";
+    case grid::Violation::Kind::voltage_high:
+      return "voltage_high";
+  }
+  return "?";
+}
+
+json violations_json(const grid::Network& net, const std::vector<grid::Violation>& vs) {
+  json out = json::array();
+  for (const auto& v : vs) {
+    json j = {{"kind", kind_name(v.kind)}, {"value", v.value}, {"limit", v.limit}};
+    if (v.kind == grid::Violation::Kind::thermal) {
+      j["branch"] = v.element;
+      j["from"] = net.branches[v.element].from;
+      j["to"] = net.branches[v.element].to;
+    } else {
+      j["bus"] = net.buses[v.element].id;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// Finds a branch by index or by its ends ({"from","to"}), naming `field` when it does not exist.
+std::size_t branch_ref(const grid::Network& net, const json& j, const std::string& field) {
+  if (j.is_number_integer()) {
+    const auto k = j.get<std::int64_t>();
+    if (k < 0 || static_cast<std::size_t>(k) >= net.branches.size()) {
+      throw Error(ErrorKind::unprocessable, "no branch with this index", field);
+    }
+    return static_cast<std::size_t>(k);
+  }
+  if (j.is_object() && j.contains("from") && j.contains("to") && j["from"].is_number_integer() &&
+      j["to"].is_number_integer()) {
+    for (std::size_t k = 0; k < net.branches.size(); ++k) {
+      if (net.branches[k].from == j["from"].get<std::int64_t>() &&
+          net.branches[k].to == j["to"].get<std::int64_t>()) {
+        return k;
+      }
+    }
+    throw Error(ErrorKind::unprocessable, "no branch between these buses", field);
+  }
+  throw Error(ErrorKind::unprocessable, "must be a branch index or {\"from\", \"to\"}", field);
+}
+
+double number(const json& j, const char* key, const std::string& path) {
+  if (!j.contains(key) || !j[key].is_number() || !std::isfinite(j[key].get<double>())) {
+    throw Error(ErrorKind::unprocessable, "must be a number", path + "." + key);
+  }
+  return j[key].get<double>();
+}
+
+// What-if changes applied to a copy of the model:
+//   {"type":"scale_load","factor":1.1}                    every load (or "buses": [ids])
+//   {"type":"set_load","bus":ID,"pd_mw":…,"qd_mvar":…}
+//   {"type":"outage","branch":INDEX|{"from","to"}}
+//   {"type":"set_generator","generator":INDEX,"pg_mw"?,"vg_pu"?,"in_service"?}
+void apply_changes(grid::Network& net, const json& changes) {
+  if (!changes.is_array()) throw Error(ErrorKind::unprocessable, "must be an array", "changes");
+  std::map<std::int64_t, std::size_t> bus_index;
+  for (std::size_t k = 0; k < net.buses.size(); ++k) bus_index[net.buses[k].id] = k;
+  auto bus_of = [&](const json& j, const std::string& path) {
+    if (!j.is_number_integer() || !bus_index.count(j.get<std::int64_t>())) {
+      throw Error(ErrorKind::unprocessable, "is not a bus of the model", path);
+    }
+    return bus_index.at(j.get<std::int64_t>());
+  };
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const auto& c = changes[i];
+    const std::string path = "changes[" + std::to_string(i) + "]";
+    if (!c.is_object() || !c.contains("type") || !c["type"].is_string()) {
+      throw Error(ErrorKind::unprocessable, "must be an object with a type", path);
+    }
+    const std::string type = c["type"].get<std::string>();
+    if (type == "scale_load") {
+      const double f = number(c, "factor", path);
+      if (f < 0 || f > 100) throw Error(ErrorKind::unprocessable, "must be 0–100", path + ".factor");
+      std::set<std::size_t> which;
+      if (c.contains("buses")) {
+        if (!c["buses"].is_array()) throw Error(ErrorKind::unprocessable, "must be an array", path + ".buses");
+        for (const auto& b : c["buses"]) which.insert(bus_of(b, path + ".buses"));
+      }
+      for (std::size_t k = 0; k < net.buses.size(); ++k) {
+        if (!which.empty() && !which.count(k)) continue;
+        net.buses[k].pd *= f;
+        net.buses[k].qd *= f;
+      }
+    } else if (type == "set_load") {
+      auto& b = net.buses[bus_of(c.value("bus", json()), path + ".bus")];
+      if (c.contains("pd_mw")) b.pd = number(c, "pd_mw", path);
+      if (c.contains("qd_mvar")) b.qd = number(c, "qd_mvar", path);
+    } else if (type == "outage") {
+      net.branches[branch_ref(net, c.value("branch", json()), path + ".branch")].in_service = false;
+    } else if (type == "set_generator") {
+      const auto& g = c.value("generator", json());
+      if (!g.is_number_integer() || g.get<std::int64_t>() < 0 ||
+          static_cast<std::size_t>(g.get<std::int64_t>()) >= net.gens.size()) {
+        throw Error(ErrorKind::unprocessable, "no generator with this index", path + ".generator");
+      }
+      auto& gen = net.gens[static_cast<std::size_t>(g.get<std::int64_t>())];
+      if (c.contains("pg_mw")) gen.pg = number(c, "pg_mw", path);
+      if (c.contains("vg_pu")) {
+        gen.vg = number(c, "vg_pu", path);
+        if (!(gen.vg > 0.5 && gen.vg < 1.5)) {
+          throw Error(ErrorKind::unprocessable, "must be 0.5–1.5", path + ".vg_pu");
+        }
+      }
+      if (c.contains("in_service")) {
+        if (!c["in_service"].is_boolean()) {
+          throw Error(ErrorKind::unprocessable, "must be true or false", path + ".in_service");
+        }
+        gen.in_service = c["in_service"].get<bool>();
+      }
+    } else {
+      throw Error(ErrorKind::unprocessable,
+                  "type must be scale_load, set_load, outage or set_generator", path + ".type");
+    }
+  }
+}
+
+grid::PowerFlowOptions pf_options(const json& body) {
+  grid::PowerFlowOptions opt;
+  const std::string method = body.value("method", "nr");
+  if (method == "fdxb") {
+    opt.method = grid::Method::fast_decoupled_xb;
+    opt.max_iterations = 100;
+  } else if (method != "nr") {
+    throw Error(ErrorKind::unprocessable, "must be nr or fdxb", "method");
+  }
+  return opt;
+}
+
+json result_json(const grid::Network& net, const grid::PowerFlowResult& r) {
+  json buses = json::array(), branches = json::array(), gens = json::array();
+  for (std::size_t k = 0; k < net.buses.size(); ++k) {
+    buses.push_back({{"id", net.buses[k].id}, {"vm_pu", r.vm[k]}, {"va_deg", r.va_deg[k]}});
+  }
+  for (std::size_t k = 0; k < net.branches.size(); ++k) {
+    const auto& br = net.branches[k];
+    const auto& f = r.flows[k];
+    const double s = std::max(std::hypot(f.p_from, f.q_from), std::hypot(f.p_to, f.q_to));
+    branches.push_back({{"index", k},
+                        {"from", br.from},
+                        {"to", br.to},
+                        {"in_service", br.in_service},
+                        {"p_from_mw", f.p_from},
+                        {"q_from_mvar", f.q_from},
+                        {"p_to_mw", f.p_to},
+                        {"q_to_mvar", f.q_to},
+                        {"loading", br.rate_a > 0 ? json(s / br.rate_a) : json(nullptr)}});
+  }
+  for (std::size_t g = 0; g < net.gens.size(); ++g) {
+    gens.push_back({{"index", g}, {"bus", net.gens[g].bus}, {"pg_mw", r.pg[g]}, {"qg_mvar", r.qg[g]}});
+  }
+  json out = {{"converged", r.converged},
+              {"iterations", r.iterations},
+              {"max_mismatch", r.max_mismatch},
+              {"time_ms", r.seconds * 1e3},
+              {"losses_mw", r.losses_mw},
+              {"buses", buses},
+              {"branches", branches},
+              {"generators", gens}};
+  if (r.converged) {
+    out["violations"] = violations_json(net, grid::find_violations(net, r, 1.0));
+  } else {
+    out["message"] = r.message;
+  }
+  return out;
+}
+
+json parse_body(const std::string& body) {
+  if (body.empty()) return json::object();
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) throw Error(ErrorKind::bad_request, "body is not valid JSON");
+  if (!j.is_object()) throw Error(ErrorKind::bad_request, "body must be a JSON object");
+  return j;
+}
+
+}  // namespace
+
+void add_network_routes(Router& router, ApiContext& ctx) {
+  router.add("POST", "/api/grid/networks", Permission::write, [&ctx](HttpRequest& req, Reply reply) {
+    // MATPOWER (text) or the JSON network format, by Content-Type or ?format=.
+    std::string format = req.arg("format").value_or("");
+    if (format.empty()) {
+      format = req.header("content-type").starts_with("application/json") ? "json" : "matpower";
+    }
+    if (format != "json" && format != "matpower") {
+      throw Error(ErrorKind::bad_request, "must be json or matpower", "format");
+    }
+    grid::Network net;
+    try {
+      net = format == "json" ? grid::io::parse_network_json(req.body)
+                             : grid::io::parse_matpower(req.body, "upload");
+      grid::PowerFlow check(net);  // islands, references: refuse what cannot be solved
+    } catch (const grid::NetworkError& e) {
+      throw Error(ErrorKind::unprocessable, e.what(), "body");
+    }
+    if (const auto name = req.arg("name")) net.name = *name;
+    if (net.name.empty()) net.name = "network";
+    offload(ctx, req, std::move(reply), [&ctx, net, who = req.principal.actor()] {
+      const auto id = ctx.networks->add(net.name, grid::io::network_to_json(net), who,
+                                        core::now_us());
+      {
+        std::lock_guard lock(ctx.network->mu);
+        ctx.network->id = id;
+        ctx.network->network = std::make_shared<const grid::Network>(net);
+      }
+      return json_response(201, dump({{"id", id},
+                                      {"name", net.name},
+                                      {"buses", net.buses.size()},
+                                      {"branches", net.branches.size()},
+                                      {"generators", net.gens.size()},
+                                      {"active", true}}));
+    });
+  });
+  router.add("GET", "/api/grid/networks", Permission::read, [&ctx](HttpRequest& req, Reply reply) {
+    offload(ctx, req, std::move(reply), [&ctx] {
+      json items = json::array();
+      for (const auto& v : ctx.networks->list()) {
+        items.push_back({{"id", v.id},
+                         {"name", v.name},
+                         {"uploaded_at", core::format_rfc3339(v.uploaded_at)},
+                         {"uploaded_by", v.uploaded_by},
+                         {"active", v.active}});
+      }
+      return json_response(200, dump({{"items", items}}));
+    });
+  });
+  router.add("GET", "/api/grid/network", Permission::read, [&ctx](HttpRequest&, Reply reply) {
+    std::int64_t id = 0;
+    const auto net = active(ctx, &id);
+    auto r = json_response(200, grid::io::network_to_json(*net));
+    r.headers.emplace_back("X-Network-Id", std::to_string(id));
+    reply(std::move(r));
+  });
+  router.add("POST", "/api/grid/powerflow", Permission::run, [&ctx](HttpRequest& req, Reply reply) {
+    const json body = parse_body(req.body);
+    auto net = std::make_shared<grid::Network>(*active(ctx));
+    if (body.contains("changes")) apply_changes(*net, body["changes"]);
+    const auto opt = pf_options(body);
+    offload(ctx, req, std::move(reply), [net, opt] {
+      try {
+        grid::PowerFlow pf(*net);
+        return json_response(200, dump(result_json(*net, pf.solve(opt))));
+      } catch (const grid::NetworkError& e) {
+        throw Error(ErrorKind::unprocessable, e.what(), "changes");
+      }
+    });
+  });
+  router.add("POST", "/api/grid/contingency", Permission::run, [&ctx](HttpRequest& req, Reply reply) {
+    const json body = parse_body(req.body);
+    const auto net = active(ctx);
+    grid::ContingencyOptions opt;
+    opt.power_flow = pf_options(body);
+    opt.threads = 1;  // one job thread; the pool runs other work beside it
+    if (body.contains("branches")) {
+      if (!body["branches"].is_array()) throw Error(ErrorKind::unprocessable, "must be an array", "branches");
+      for (std::size_t i = 0; i < body["branches"].size(); ++i) {
+        opt.branches.push_back(branch_ref(*net, body["branches"][i], "branches[" + std::to_string(i) + "]"));
+      }
+    }
+    if (body.contains("loading_limit")) {
+      opt.loading_limit = number(body, "loading_limit", "body");
+      if (!(opt.loading_limit > 0)) throw Error(ErrorKind::unprocessable, "must be positive", "loading_limit");
+    }
+    offload(ctx, req, std::move(reply), [net, opt] {
+      const auto rep = grid::run_n1(*net, opt);
+      json outages = json::array();
+      for (const auto& c : rep.outages) {
+        json o = {{"branch", c.branch},
+                  {"from", net->branches[c.branch].from},
+                  {"to", net->branches[c.branch].to},
+                  {"converged", c.converged},
+                  {"islanded", c.islanded},
+                  {"iterations", c.iterations},
+                  {"violations", violations_json(*net, c.violations)}};
+        if (c.islanded) o["islanded_buses"] = c.islanded_buses;
+        if (!c.message.empty()) o["message"] = c.message;
+        outages.push_back(std::move(o));
+      }
+      json base = {{"converged", rep.base.converged}, {"iterations", rep.base.iterations}};
+      if (rep.base.converged) base["violations"] = violations_json(*net, grid::find_violations(*net, rep.base, opt.loading_limit));
+      return json_response(200, dump({{"base", base}, {"outages", outages}, {"time_ms", rep.seconds * 1e3}}));
+    });
+  });
+}
+
+}  // namespace remhart::api
