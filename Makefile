@@ -23,7 +23,7 @@ test: build build-asan
 	@ctest --test-dir build-asan --output-on-failure -j $(JOBS)
 
 bench: build
-	@cmake --build --preset release -j $(JOBS) --target remhart_bench
+	@cmake --build --preset release -j $(JOBS) --target remhart_bench powerflow_bench
 	@scripts/bench
 
 format:

@@ -57,16 +57,23 @@ void warm(benchmark::State& state, const grid::Network& net, grid::LinearSolver 
   grid::PowerFlowOptions opt;
   opt.linear_solver = how;
   if (!pf.solve(opt).converged) state.SkipWithError("the base case does not converge");
+  const auto base_v = pf.voltages();
   std::mt19937 rng(42);
-  double iterations = 0, solves = 0;
+  double iterations = 0, solves = 0, failed = 0;
   for (auto _ : state) {
     perturb(pf, net, rng);
     const auto r = pf.solve(opt, true);
-    if (!r.converged) state.SkipWithError(r.message.c_str());
     iterations += r.iterations;
     ++solves;
+    if (!r.converged) {
+      // Some random ±10 % points of a stressed case (case300) have no solution; count them and
+      // start the next one from the base case.
+      ++failed;
+      pf.set_voltages(base_v);
+    }
   }
   state.counters["nr_iterations"] = iterations / std::max(1.0, solves);
+  state.counters["not_converged"] = failed;
 }
 
 // 1,000 branch outages spread evenly over the case (every in-service branch would take minutes

@@ -118,10 +118,12 @@ void apply_changes(grid::Network& net, const json& changes) {
     const std::string type = c["type"].get<std::string>();
     if (type == "scale_load") {
       const double f = number(c, "factor", path);
-      if (f < 0 || f > 100) throw Error(ErrorKind::unprocessable, "must be 0–100", path + ".factor");
+      if (f < 0 || f > 100)
+        throw Error(ErrorKind::unprocessable, "must be 0–100", path + ".factor");
       std::set<std::size_t> which;
       if (c.contains("buses")) {
-        if (!c["buses"].is_array()) throw Error(ErrorKind::unprocessable, "must be an array", path + ".buses");
+        if (!c["buses"].is_array())
+          throw Error(ErrorKind::unprocessable, "must be an array", path + ".buses");
         for (const auto& b : c["buses"]) which.insert(bus_of(b, path + ".buses"));
       }
       for (std::size_t k = 0; k < net.buses.size(); ++k) {
@@ -194,16 +196,13 @@ json result_json(const grid::Network& net, const grid::PowerFlowResult& r) {
                         {"loading", br.rate_a > 0 ? json(s / br.rate_a) : json(nullptr)}});
   }
   for (std::size_t g = 0; g < net.gens.size(); ++g) {
-    gens.push_back({{"index", g}, {"bus", net.gens[g].bus}, {"pg_mw", r.pg[g]}, {"qg_mvar", r.qg[g]}});
+    gens.push_back(
+        {{"index", g}, {"bus", net.gens[g].bus}, {"pg_mw", r.pg[g]}, {"qg_mvar", r.qg[g]}});
   }
-  json out = {{"converged", r.converged},
-              {"iterations", r.iterations},
-              {"max_mismatch", r.max_mismatch},
-              {"time_ms", r.seconds * 1e3},
-              {"losses_mw", r.losses_mw},
-              {"buses", buses},
-              {"branches", branches},
-              {"generators", gens}};
+  json out = {{"converged", r.converged},       {"iterations", r.iterations},
+              {"max_mismatch", r.max_mismatch}, {"time_ms", r.seconds * 1e3},
+              {"losses_mw", r.losses_mw},       {"buses", buses},
+              {"branches", branches},           {"generators", gens}};
   if (r.converged) {
     out["violations"] = violations_json(net, grid::find_violations(net, r, 1.0));
   } else {
@@ -223,41 +222,42 @@ json parse_body(const std::string& body) {
 }  // namespace
 
 void add_network_routes(Router& router, ApiContext& ctx) {
-  router.add("POST", "/api/grid/networks", Permission::write, [&ctx](HttpRequest& req, Reply reply) {
-    // MATPOWER (text) or the JSON network format, by Content-Type or ?format=.
-    std::string format = req.arg("format").value_or("");
-    if (format.empty()) {
-      format = req.header("content-type").starts_with("application/json") ? "json" : "matpower";
-    }
-    if (format != "json" && format != "matpower") {
-      throw Error(ErrorKind::bad_request, "must be json or matpower", "format");
-    }
-    grid::Network net;
-    try {
-      net = format == "json" ? grid::io::parse_network_json(req.body)
-                             : grid::io::parse_matpower(req.body, "upload");
-      grid::PowerFlow check(net);  // islands, references: refuse what cannot be solved
-    } catch (const grid::NetworkError& e) {
-      throw Error(ErrorKind::unprocessable, e.what(), "body");
-    }
-    if (const auto name = req.arg("name")) net.name = *name;
-    if (net.name.empty()) net.name = "network";
-    offload(ctx, req, std::move(reply), [&ctx, net, who = req.principal.actor()] {
-      const auto id = ctx.networks->add(net.name, grid::io::network_to_json(net), who,
-                                        core::now_us());
-      {
-        std::lock_guard lock(ctx.network->mu);
-        ctx.network->id = id;
-        ctx.network->network = std::make_shared<const grid::Network>(net);
-      }
-      return json_response(201, dump({{"id", id},
-                                      {"name", net.name},
-                                      {"buses", net.buses.size()},
-                                      {"branches", net.branches.size()},
-                                      {"generators", net.gens.size()},
-                                      {"active", true}}));
-    });
-  });
+  router.add(
+      "POST", "/api/grid/networks", Permission::write, [&ctx](HttpRequest& req, Reply reply) {
+        // MATPOWER (text) or the JSON network format, by Content-Type or ?format=.
+        std::string format = req.arg("format").value_or("");
+        if (format.empty()) {
+          format = req.header("content-type").starts_with("application/json") ? "json" : "matpower";
+        }
+        if (format != "json" && format != "matpower") {
+          throw Error(ErrorKind::bad_request, "must be json or matpower", "format");
+        }
+        grid::Network net;
+        try {
+          net = format == "json" ? grid::io::parse_network_json(req.body)
+                                 : grid::io::parse_matpower(req.body, "upload");
+          grid::PowerFlow check(net);  // islands, references: refuse what cannot be solved
+        } catch (const grid::NetworkError& e) {
+          throw Error(ErrorKind::unprocessable, e.what(), "body");
+        }
+        if (const auto name = req.arg("name")) net.name = *name;
+        if (net.name.empty()) net.name = "network";
+        offload(ctx, req, std::move(reply), [&ctx, net, who = req.principal.actor()] {
+          const auto id =
+              ctx.networks->add(net.name, grid::io::network_to_json(net), who, core::now_us());
+          {
+            std::lock_guard lock(ctx.network->mu);
+            ctx.network->id = id;
+            ctx.network->network = std::make_shared<const grid::Network>(net);
+          }
+          return json_response(201, dump({{"id", id},
+                                          {"name", net.name},
+                                          {"buses", net.buses.size()},
+                                          {"branches", net.branches.size()},
+                                          {"generators", net.gens.size()},
+                                          {"active", true}}));
+        });
+      });
   router.add("GET", "/api/grid/networks", Permission::read, [&ctx](HttpRequest& req, Reply reply) {
     offload(ctx, req, std::move(reply), [&ctx] {
       json items = json::array();
@@ -292,42 +292,49 @@ void add_network_routes(Router& router, ApiContext& ctx) {
       }
     });
   });
-  router.add("POST", "/api/grid/contingency", Permission::run, [&ctx](HttpRequest& req, Reply reply) {
-    const json body = parse_body(req.body);
-    const auto net = active(ctx);
-    grid::ContingencyOptions opt;
-    opt.power_flow = pf_options(body);
-    opt.threads = 1;  // one job thread; the pool runs other work beside it
-    if (body.contains("branches")) {
-      if (!body["branches"].is_array()) throw Error(ErrorKind::unprocessable, "must be an array", "branches");
-      for (std::size_t i = 0; i < body["branches"].size(); ++i) {
-        opt.branches.push_back(branch_ref(*net, body["branches"][i], "branches[" + std::to_string(i) + "]"));
-      }
-    }
-    if (body.contains("loading_limit")) {
-      opt.loading_limit = number(body, "loading_limit", "body");
-      if (!(opt.loading_limit > 0)) throw Error(ErrorKind::unprocessable, "must be positive", "loading_limit");
-    }
-    offload(ctx, req, std::move(reply), [net, opt] {
-      const auto rep = grid::run_n1(*net, opt);
-      json outages = json::array();
-      for (const auto& c : rep.outages) {
-        json o = {{"branch", c.branch},
-                  {"from", net->branches[c.branch].from},
-                  {"to", net->branches[c.branch].to},
-                  {"converged", c.converged},
-                  {"islanded", c.islanded},
-                  {"iterations", c.iterations},
-                  {"violations", violations_json(*net, c.violations)}};
-        if (c.islanded) o["islanded_buses"] = c.islanded_buses;
-        if (!c.message.empty()) o["message"] = c.message;
-        outages.push_back(std::move(o));
-      }
-      json base = {{"converged", rep.base.converged}, {"iterations", rep.base.iterations}};
-      if (rep.base.converged) base["violations"] = violations_json(*net, grid::find_violations(*net, rep.base, opt.loading_limit));
-      return json_response(200, dump({{"base", base}, {"outages", outages}, {"time_ms", rep.seconds * 1e3}}));
-    });
-  });
+  router.add(
+      "POST", "/api/grid/contingency", Permission::run, [&ctx](HttpRequest& req, Reply reply) {
+        const json body = parse_body(req.body);
+        const auto net = active(ctx);
+        grid::ContingencyOptions opt;
+        opt.power_flow = pf_options(body);
+        opt.threads = 1;  // one job thread; the pool runs other work beside it
+        if (body.contains("branches")) {
+          if (!body["branches"].is_array())
+            throw Error(ErrorKind::unprocessable, "must be an array", "branches");
+          for (std::size_t i = 0; i < body["branches"].size(); ++i) {
+            opt.branches.push_back(
+                branch_ref(*net, body["branches"][i], "branches[" + std::to_string(i) + "]"));
+          }
+        }
+        if (body.contains("loading_limit")) {
+          opt.loading_limit = number(body, "loading_limit", "body");
+          if (!(opt.loading_limit > 0))
+            throw Error(ErrorKind::unprocessable, "must be positive", "loading_limit");
+        }
+        offload(ctx, req, std::move(reply), [net, opt] {
+          const auto rep = grid::run_n1(*net, opt);
+          json outages = json::array();
+          for (const auto& c : rep.outages) {
+            json o = {{"branch", c.branch},
+                      {"from", net->branches[c.branch].from},
+                      {"to", net->branches[c.branch].to},
+                      {"converged", c.converged},
+                      {"islanded", c.islanded},
+                      {"iterations", c.iterations},
+                      {"violations", violations_json(*net, c.violations)}};
+            if (c.islanded) o["islanded_buses"] = c.islanded_buses;
+            if (!c.message.empty()) o["message"] = c.message;
+            outages.push_back(std::move(o));
+          }
+          json base = {{"converged", rep.base.converged}, {"iterations", rep.base.iterations}};
+          if (rep.base.converged)
+            base["violations"] =
+                violations_json(*net, grid::find_violations(*net, rep.base, opt.loading_limit));
+          return json_response(
+              200, dump({{"base", base}, {"outages", outages}, {"time_ms", rep.seconds * 1e3}}));
+        });
+      });
 }
 
 }  // namespace remhart::api

@@ -126,6 +126,7 @@ struct PowerFlow::Impl {
   std::vector<int> y_ptr, y_col;
   std::vector<cd> y_val;
   std::vector<std::array<int, 4>> branch_nz;  // where each branch's ff, ft, tf, tt entries are
+  std::vector<BranchY> branch_y;              // each branch's admittances when in service
   std::vector<std::vector<std::size_t>> adjacency;  // per bus: branches touching it
 
   // Jacobian in CSC, and for every admittance entry where its four derivatives go (-1: absent).
@@ -151,10 +152,16 @@ struct PowerFlow::Impl {
   }
 
   void compile(const Network& net);
-  std::vector<cd> sbus(const Network& net) const;
+  void sbus(const Network& net, std::vector<cd>& s) const;
+
+  struct Work {
+    std::vector<cd> v, s, ibus;
+    std::vector<double> vm, va, f, dx;
+  } work;
   void mismatch(const std::vector<cd>& volts, const std::vector<cd>& s, std::vector<cd>& ibus,
                 std::vector<double>& f, double& norm) const;
-  void fill_jacobian(const std::vector<cd>& volts, const std::vector<cd>& ibus);
+  void fill_jacobian(const std::vector<cd>& volts, const std::vector<double>& vm,
+                     const std::vector<cd>& ibus);
   bool factor();
   /// Solves J dx = f in place; false when J is singular.
   bool solve_linear(std::vector<double>& f, LinearSolver how);
@@ -295,6 +302,10 @@ void PowerFlow::Impl::compile(const Network& net) {
     return static_cast<int>(std::lower_bound(lo, hi, static_cast<int>(k)) - y_col.data());
   };
   branch_nz.resize(net.branches.size());
+  branch_y.resize(net.branches.size());
+  for (std::size_t k = 0; k < net.branches.size(); ++k) {
+    branch_y[k] = branch_admittance(net.branches[k]);
+  }
   for (std::size_t k = 0; k < net.branches.size(); ++k) {
     branch_nz[k] = {nz_of(from[k], from[k]), nz_of(from[k], to[k]), nz_of(to[k], from[k]),
                     nz_of(to[k], to[k])};
@@ -348,14 +359,13 @@ void PowerFlow::Impl::compile(const Network& net) {
   }
 }
 
-std::vector<cd> PowerFlow::Impl::sbus(const Network& net) const {
-  std::vector<cd> s(n);
+void PowerFlow::Impl::sbus(const Network& net, std::vector<cd>& s) const {
+  s.resize(n);
   for (std::size_t k = 0; k < n; ++k) s[k] = -cd(net.buses[k].pd, net.buses[k].qd);
   for (std::size_t g = 0; g < net.gens.size(); ++g) {
     if (net.gens[g].in_service) s[gen_bus[g]] += cd(net.gens[g].pg, net.gens[g].qg);
   }
   for (auto& x : s) x /= net.base_mva;
-  return s;
 }
 
 void PowerFlow::Impl::mismatch(const std::vector<cd>& volts, const std::vector<cd>& s,
@@ -383,7 +393,8 @@ void PowerFlow::Impl::mismatch(const std::vector<cd>& volts, const std::vector<c
 // dS/dVa and dS/dVm (polar), entry by entry:
 //   off-diagonal: dS_i/dVa_k = -j V_i conj(Y_ik V_k),  dS_i/dVm_k = V_i conj(Y_ik V_k / |V_k|)
 //   diagonal adds:            +j V_i conj(I_i),         + conj(I_i) V_i / |V_i|
-void PowerFlow::Impl::fill_jacobian(const std::vector<cd>& volts, const std::vector<cd>& ibus) {
+void PowerFlow::Impl::fill_jacobian(const std::vector<cd>& volts, const std::vector<double>& vm,
+                                    const std::vector<cd>& ibus) {
   for (std::size_t i = 0; i < n; ++i) {
     if (a_idx[i] < 0 && m_idx[i] < 0) continue;
     const cd vi = volts[i];
@@ -392,10 +403,10 @@ void PowerFlow::Impl::fill_jacobian(const std::vector<cd>& volts, const std::vec
       const auto k = static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]);
       const cd yv = y_val[static_cast<std::size_t>(p)] * volts[k];
       cd d_va = cd(0, -1) * vi * std::conj(yv);
-      cd d_vm = vi * std::conj(yv / std::abs(volts[k]));
+      cd d_vm = vi * std::conj(yv / vm[k]);
       if (k == i) {
         d_va += cd(0, 1) * vi * std::conj(ibus[i]);
-        d_vm += std::conj(ibus[i]) * vi / std::abs(vi);
+        d_vm += std::conj(ibus[i]) * vi / vm[i];
       }
       if (pos[0] >= 0) j_val[static_cast<std::size_t>(pos[0])] = d_va.real();
       if (pos[1] >= 0) j_val[static_cast<std::size_t>(pos[1])] = d_vm.real();
@@ -460,7 +471,7 @@ PowerFlow::~PowerFlow() = default;
 void PowerFlow::set_branch_in_service(std::size_t k, bool on) {
   auto& br = net_.branches.at(k);
   if (br.in_service == on) return;
-  const auto y = branch_admittance(br);
+  const auto& y = impl_->branch_y[k];
   const double sign = on ? 1.0 : -1.0;
   const auto& nz = impl_->branch_nz[k];
   impl_->y_val[static_cast<std::size_t>(nz[0])] += sign * y.ff;
@@ -517,7 +528,10 @@ PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
   PowerFlowResult r;
 
   // Starting point: the case's voltages with generator set-points, or the last solution.
-  std::vector<cd> v(n);
+  // Work vectors live in the model, so repeated (warm) solves allocate nothing here.
+  auto& w = m.work;
+  auto& v = w.v;
+  v.resize(n);
   if (warm && m.have_solution) {
     v = m.v;
   } else {
@@ -530,15 +544,22 @@ PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
       v[b] = net_.gens[g].vg / std::abs(v[b]) * v[b];
     }
   }
-  std::vector<double> vm(n), va(n);
+  auto& vm = w.vm;
+  auto& va = w.va;
+  vm.resize(n);
+  va.resize(n);
   for (std::size_t k = 0; k < n; ++k) {
     vm[k] = std::abs(v[k]);
     va[k] = std::arg(v[k]);
   }
 
-  const auto s = m.sbus(net_);
-  std::vector<cd> ibus(n);
-  std::vector<double> f(static_cast<std::size_t>(m.nj)), dx;
+  m.sbus(net_, w.s);
+  const auto& s = w.s;
+  auto& ibus = w.ibus;
+  auto& f = w.f;
+  auto& dx = w.dx;
+  ibus.resize(n);
+  f.resize(static_cast<std::size_t>(m.nj));
   double norm = 0;
   m.mismatch(v, s, ibus, f, norm);
   r.converged = norm < opt.tolerance;
@@ -583,7 +604,7 @@ PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
   while (opt.method == Method::newton_raphson && !r.converged &&
          r.iterations < opt.max_iterations) {
     ++r.iterations;
-    m.fill_jacobian(v, ibus);
+    m.fill_jacobian(v, vm, ibus);
     dx = f;
     if (!m.solve_linear(dx, opt.linear_solver)) {
       r.message = "the Jacobian is singular";
@@ -642,7 +663,7 @@ PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
   r.flows.resize(net_.branches.size());
   for (std::size_t k = 0; k < net_.branches.size(); ++k) {
     if (!net_.branches[k].in_service) continue;
-    const auto y = branch_admittance(net_.branches[k]);
+    const auto& y = m.branch_y[k];
     const cd vf = v[m.from[k]], vt = v[m.to[k]];
     const cd sf = vf * std::conj(y.ff * vf + y.ft * vt) * net_.base_mva;
     const cd st = vt * std::conj(y.tf * vf + y.tt * vt) * net_.base_mva;
