@@ -1,5 +1,7 @@
 #include "grid/powerflow.hpp"
 
+#include "grid/admittance.hpp"
+
 #include <klu.h>
 
 #include <Eigen/SparseCore>
@@ -21,18 +23,7 @@ namespace {
 
 constexpr double kDeg = std::numbers::pi / 180.0;
 
-// Admittances of one branch in MATPOWER's convention (tap and shift at the from end).
-struct BranchY {
-  cd ff, ft, tf, tt;
-};
-
-BranchY branch_admittance(const Branch& br) {
-  const cd ys = 1.0 / cd(br.r, br.x);
-  const double ratio = br.ratio == 0 ? 1.0 : br.ratio;
-  const cd tap = std::polar(ratio, br.shift * kDeg);
-  const cd ytt = ys + cd(0, br.b / 2);
-  return {ytt / (tap * std::conj(tap)), -ys / std::conj(tap), -ys / tap, ytt};
-}
+using BranchY = BranchAdmittance;
 
 struct Triplet {
   int row, col;
@@ -676,6 +667,14 @@ PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+BranchAdmittance branch_admittance(const Branch& br) {
+  const cd ys = 1.0 / cd(br.r, br.x);
+  const double ratio = br.ratio == 0 ? 1.0 : br.ratio;
+  const cd tap = std::polar(ratio, br.shift * kDeg);
+  const cd ytt = ys + cd(0, br.b / 2);
+  return {ytt / (tap * std::conj(tap)), -ys / std::conj(tap), -ys / tap, ytt};
 }
 
 }  // namespace remhart::grid
