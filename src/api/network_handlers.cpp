@@ -173,6 +173,12 @@ grid::PowerFlowOptions pf_options(const json& body) {
   } else if (method != "nr") {
     throw Error(ErrorKind::unprocessable, "must be nr or fdxb", "method");
   }
+  if (body.contains("enforce_q_limits")) {
+    if (!body["enforce_q_limits"].is_boolean()) {
+      throw Error(ErrorKind::unprocessable, "must be true or false", "enforce_q_limits");
+    }
+    opt.enforce_q_limits = body["enforce_q_limits"].get<bool>();
+  }
   return opt;
 }
 
@@ -203,6 +209,7 @@ json result_json(const grid::Network& net, const grid::PowerFlowResult& r) {
               {"max_mismatch", r.max_mismatch}, {"time_ms", r.seconds * 1e3},
               {"losses_mw", r.losses_mw},       {"buses", buses},
               {"branches", branches},           {"generators", gens}};
+  if (!r.switched_to_pq.empty()) out["switched_to_pq"] = r.switched_to_pq;
   if (r.converged) {
     out["violations"] = violations_json(net, grid::find_violations(net, r, 1.0));
   } else {

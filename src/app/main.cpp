@@ -49,9 +49,11 @@ int main(int argc, char** argv) {
   auto* powerflow = app.add_subcommand(
       "powerflow", "Solve an AC power flow of a MATPOWER case file and print the result");
   std::string pf_file, pf_method = "nr";
-  bool pf_json = false;
+  bool pf_json = false, pf_qlim = false;
   powerflow->add_option("file", pf_file, "MATPOWER case file (version 2)")->required();
   powerflow->add_flag("--json", pf_json, "Print the whole solution as JSON");
+  powerflow->add_flag("--enforce-q-limits", pf_qlim,
+                      "Hold generators at their reactive limits (PV buses become PQ)");
   powerflow
       ->add_option("--method", pf_method,
                    "Solver: nr (Newton-Raphson) or fdxb (fast-decoupled, XB)")
@@ -80,7 +82,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  if (*powerflow) return remhart::app::run_powerflow(pf_file, pf_json, pf_method);
+  if (*powerflow) return remhart::app::run_powerflow(pf_file, pf_json, pf_method, pf_qlim);
 
   if (!host.empty()) overrides.emplace_back("server.host", host);
   if (port >= 0) overrides.emplace_back("server.port", std::to_string(port));

@@ -11,7 +11,8 @@
 
 namespace remhart::app {
 
-int run_powerflow(const std::string& file, bool json, const std::string& method) {
+int run_powerflow(const std::string& file, bool json, const std::string& method,
+                  bool enforce_q_limits) {
   if (method != "nr" && method != "fdxb") {
     std::cerr << "remhart: --method must be nr (Newton-Raphson) or fdxb (fast-decoupled XB)\n";
     return 2;
@@ -22,6 +23,7 @@ int run_powerflow(const std::string& file, bool json, const std::string& method)
     net = grid::io::read_matpower(file);
     grid::PowerFlow pf(net);
     grid::PowerFlowOptions opt;
+    opt.enforce_q_limits = enforce_q_limits;
     if (method == "fdxb") {
       opt.method = grid::Method::fast_decoupled_xb;
       opt.max_iterations = 100;
@@ -56,6 +58,7 @@ int run_powerflow(const std::string& file, bool json, const std::string& method)
                           {"vm_max", {{"bus", bus_of(hi)}, {"vm_pu", *hi}}},
                           {"buses", buses}};
     if (!r.converged) out["message"] = r.message;
+    if (enforce_q_limits) out["switched_to_pq"] = r.switched_to_pq;
     std::cout << out.dump() << "\n";
   } else {
     std::printf("%s: %s in %d iterations, max mismatch %.3g p.u., %.3f ms\n", net.name.c_str(),
@@ -65,6 +68,11 @@ int run_powerflow(const std::string& file, bool json, const std::string& method)
     std::printf("%zu buses, %zu branches, %zu generators\n", net.buses.size(), net.branches.size(),
                 net.gens.size());
     std::printf("generation %.3f MW, load %.3f MW, losses %.3f MW\n", gen, load, r.losses_mw);
+    if (!r.switched_to_pq.empty()) {
+      std::printf("held at reactive limits (PV -> PQ):");
+      for (auto id : r.switched_to_pq) std::printf(" %lld", static_cast<long long>(id));
+      std::printf("\n");
+    }
     std::printf("voltage min %.5f p.u. (bus %lld), max %.5f p.u. (bus %lld)\n", *lo,
                 static_cast<long long>(bus_of(lo)), *hi, static_cast<long long>(bus_of(hi)));
   }

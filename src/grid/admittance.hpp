@@ -8,7 +8,8 @@
 namespace remhart::grid {
 
 struct BranchAdmittance {
-  std::complex<double> ff, ft, tf, tt;  ///< I_from = ff V_from + ft V_to; I_to = tf V_from + tt V_to
+  std::complex<double> ff, ft, tf,
+      tt;  ///< I_from = ff V_from + ft V_to; I_to = tf V_from + tt V_to
 };
 
 BranchAdmittance branch_admittance(const Branch& br);

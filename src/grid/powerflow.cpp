@@ -513,6 +513,64 @@ std::size_t PowerFlow::jacobian_size() const {
 }
 
 PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
+  return opt.enforce_q_limits ? solve_q_limited(opt, warm) : solve_once(opt, warm);
+}
+
+// Repeatedly: solve, find PV buses whose generators' total Q lies outside the sum of their
+// limits, fix each such generator at its violated limit and make the bus PQ (a new model, as
+// the Jacobian's structure changes), and solve again from the current voltages.
+PowerFlowResult PowerFlow::solve_q_limited(const PowerFlowOptions& opt, bool warm) {
+  PowerFlowOptions inner = opt;
+  inner.enforce_q_limits = false;
+  auto r = solve_once(inner, warm);
+  Network net = net_;
+  std::vector<std::int64_t> switched;
+  std::unordered_map<std::int64_t, std::size_t> bus_of;
+  for (std::size_t k = 0; k < net.buses.size(); ++k) bus_of[net.buses[k].id] = k;
+  for (int round = 0; round < 50 && r.converged; ++round) {
+    std::unordered_map<std::size_t, std::pair<double, double>> q_range;  // bus → (Σ qmin, Σ qmax)
+    std::unordered_map<std::size_t, double> q_total;
+    for (std::size_t g = 0; g < net.gens.size(); ++g) {
+      if (!net.gens[g].in_service) continue;
+      const auto b = bus_of.at(net.gens[g].bus);
+      auto& range = q_range[b];
+      range.first += net.gens[g].qmin;
+      range.second += net.gens[g].qmax;
+      q_total[b] += r.qg[g];
+    }
+    bool any = false;
+    for (const auto& [b, q] : q_total) {
+      if (net.buses[b].type != BusType::pv) continue;
+      const auto [lo, hi] = q_range[b];
+      if (q <= hi + 1e-9 && q >= lo - 1e-9) continue;
+      any = true;
+      net.buses[b].type = BusType::pq;
+      switched.push_back(net.buses[b].id);
+      for (auto& gen : net.gens) {
+        if (gen.in_service && bus_of.at(gen.bus) == b) gen.qg = q > hi ? gen.qmax : gen.qmin;
+      }
+    }
+    if (!any) break;
+    PowerFlow limited(net);
+    std::vector<std::complex<double>> start(r.vm.size());
+    for (std::size_t k = 0; k < start.size(); ++k)
+      start[k] = std::polar(r.vm[k], r.va_deg[k] * kDeg);
+    limited.set_voltages(std::move(start));
+    const int before = r.iterations;
+    r = limited.solve_once(inner, true);
+    r.iterations += before;  // every round's Newton steps
+    // Report generator Q at the held limits (the inner model solved them as fixed injections).
+    for (std::size_t g = 0; g < net.gens.size(); ++g) {
+      if (net.buses[bus_of.at(net.gens[g].bus)].type == BusType::pq && net.gens[g].in_service) {
+        r.qg[g] = net.gens[g].qg;
+      }
+    }
+  }
+  r.switched_to_pq = std::move(switched);
+  return r;
+}
+
+PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
   auto& m = *impl_;
   const auto t0 = std::chrono::steady_clock::now();
   const std::size_t n = m.n;

@@ -30,6 +30,9 @@ struct PowerFlowOptions {
   double tolerance = 1e-8;  ///< largest power mismatch accepted, p.u.
   int max_iterations = 30;  ///< Newton steps, or P–Q half-iteration pairs for fast-decoupled
   LinearSolver linear_solver = LinearSolver::klu;  ///< Newton–Raphson only
+  /// Switch PV buses whose generators leave their reactive limits to PQ (Q held at the limit)
+  /// and solve again, until none does (MATPOWER's enforce_q_lims; off by default, as there).
+  bool enforce_q_limits = false;
 };
 
 struct BranchFlow {
@@ -46,6 +49,7 @@ struct PowerFlowResult {
   std::vector<double> pg, qg;      ///< per generator, MW / Mvar (reference P and PV Q solved)
   std::vector<BranchFlow> flows;   ///< per branch; zero when out of service
   double losses_mw = 0;            ///< series losses of all branches
+  std::vector<std::int64_t> switched_to_pq;  ///< with enforce_q_limits: buses held at a Q limit
 };
 
 class PowerFlow {
@@ -60,6 +64,11 @@ class PowerFlow {
   /// Solves from the voltages in the network (cold) or from the last solution (warm).
   PowerFlowResult solve(const PowerFlowOptions& options = {}, bool warm = false);
 
+ private:
+  PowerFlowResult solve_once(const PowerFlowOptions& options, bool warm);
+  PowerFlowResult solve_q_limited(const PowerFlowOptions& options, bool warm);
+
+ public:
   /// The model; loads and generator set-points may be changed between solves (same topology).
   Network& network() { return net_; }
   const Network& network() const { return net_; }

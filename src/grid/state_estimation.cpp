@@ -20,10 +20,10 @@ constexpr double kDeg = std::numbers::pi / 180.0;
 
 // Inverse of the standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9).
 double normal_quantile(double p) {
-  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
                              1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
   static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-                             6.680131188771972e+01,  -1.328068155288572e+01};
+                             6.680131188771972e+01, -1.328068155288572e+01};
   static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
                              -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
   static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
@@ -87,8 +87,8 @@ struct Model {
   int mag(std::size_t k) const { return na + static_cast<int>(k); }
 
   // h(x) and H for the measurements at voltages v.
-  void evaluate(const std::vector<Measurement>& ms, const std::vector<cd>& v,
-                Eigen::VectorXd& h, Eigen::SparseMatrix<double>& jac) const {
+  void evaluate(const std::vector<Measurement>& ms, const std::vector<cd>& v, Eigen::VectorXd& h,
+                Eigen::SparseMatrix<double>& jac) const {
     const int nm = static_cast<int>(ms.size());
     h.resize(nm);
     std::vector<cd> ibus(n);
@@ -122,7 +122,9 @@ struct Model {
           const std::size_t i = m.element;
           const cd s = v[i] * std::conj(ibus[i]);
           h[r] = im ? s.imag() : s.real();
-          for (Eigen::SparseMatrix<cd, Eigen::RowMajor>::InnerIterator it(ybus, static_cast<int>(i)); it; ++it) {
+          for (Eigen::SparseMatrix<cd, Eigen::RowMajor>::InnerIterator it(ybus,
+                                                                          static_cast<int>(i));
+               it; ++it) {
             const auto k = static_cast<std::size_t>(it.col());
             const cd yv = it.value() * v[k];
             cd d_va = cd(0, -1) * v[i] * std::conj(yv);
@@ -147,8 +149,10 @@ struct Model {
           h[r] = im ? s.imag() : s.real();
           const cd j(0, 1);
           put_s(r, im, a, j * v[a] * std::conj(cur) - j * v[a] * std::conj(ya * v[a]),
-                v[a] / std::abs(v[a]) * std::conj(cur) + v[a] * std::conj(ya * v[a] / std::abs(v[a])));
-          put_s(r, im, o, -j * v[a] * std::conj(yb * v[o]), v[a] * std::conj(yb * v[o] / std::abs(v[o])));
+                v[a] / std::abs(v[a]) * std::conj(cur) +
+                    v[a] * std::conj(ya * v[a] / std::abs(v[a])));
+          put_s(r, im, o, -j * v[a] * std::conj(yb * v[o]),
+                v[a] * std::conj(yb * v[o] / std::abs(v[o])));
           break;
         }
       }
@@ -172,7 +176,8 @@ Solve gauss_newton(const Model& model, const std::vector<Measurement>& ms,
   Solve s;
   s.v.resize(n);
   for (std::size_t k = 0; k < n; ++k) {
-    s.v[k] = std::polar(1.0, model.net.buses[k].type == BusType::ref ? model.net.buses[k].va * kDeg : 0.0);
+    s.v[k] = std::polar(
+        1.0, model.net.buses[k].type == BusType::ref ? model.net.buses[k].va * kDeg : 0.0);
   }
   Eigen::VectorXd z(static_cast<int>(ms.size())), w(static_cast<int>(ms.size())), h;
   for (std::size_t r = 0; r < ms.size(); ++r) {
@@ -233,8 +238,9 @@ EstimationResult estimate_state(const Network& net, std::vector<Measurement> ms,
                       m.kind != Measurement::Kind::q_injection;
     if (m.element >= (flow ? net.branches.size() : net.buses.size()) || !(m.sigma > 0) ||
         !std::isfinite(m.value)) {
-      throw NetworkError("measurement " + std::to_string(r) +
-                         ": unknown element, or a value or sigma that is not a finite positive number");
+      throw NetworkError(
+          "measurement " + std::to_string(r) +
+          ": unknown element, or a value or sigma that is not a finite positive number");
     }
   }
   std::vector<std::size_t> original(ms.size());
@@ -243,9 +249,9 @@ EstimationResult estimate_state(const Network& net, std::vector<Measurement> ms,
   EstimationResult out;
   for (int round = 0;; ++round) {
     if (static_cast<int>(ms.size()) <= model.nx) {
-      throw NetworkError("the measurements do not observe the whole network: " +
-                         std::to_string(ms.size()) + " measurements for " +
-                         std::to_string(model.nx) + " states");
+      throw NetworkError(
+          "the measurements do not observe the whole network: " + std::to_string(ms.size()) +
+          " measurements for " + std::to_string(model.nx) + " states");
     }
     const Solve s = gauss_newton(model, ms, opt);
     out.converged = s.converged;
@@ -272,7 +278,8 @@ EstimationResult estimate_state(const Network& net, std::vector<Measurement> ms,
 
     // Largest normalised residual: r_i / sqrt(Ω_ii), Ω = R − H G⁻¹ Hᵀ.
     Eigen::VectorXd w(static_cast<int>(ms.size()));
-    for (std::size_t r = 0; r < ms.size(); ++r) w[static_cast<int>(r)] = 1 / (ms[r].sigma * ms[r].sigma);
+    for (std::size_t r = 0; r < ms.size(); ++r)
+      w[static_cast<int>(r)] = 1 / (ms[r].sigma * ms[r].sigma);
     const Eigen::SparseMatrix<double> ht = s.jac.transpose();
     const Eigen::SparseMatrix<double> gain = ht * w.asDiagonal() * s.jac;
     Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> ldlt(gain);

@@ -30,11 +30,11 @@ struct EstimationOptions {
 
 struct EstimationResult {
   bool converged = false;
-  int iterations = 0;             ///< Gauss–Newton steps of the final estimate
-  std::vector<double> vm, va_deg;  ///< per bus
-  double objective = 0;           ///< J(x) = Σ (r/σ)² of the final estimate
-  double chi2_limit = 0;          ///< χ² quantile for m − n degrees of freedom
-  bool bad_data_detected = false;  ///< the first estimate failed the χ² test
+  int iterations = 0;                ///< Gauss–Newton steps of the final estimate
+  std::vector<double> vm, va_deg;    ///< per bus
+  double objective = 0;              ///< J(x) = Σ (r/σ)² of the final estimate
+  double chi2_limit = 0;             ///< χ² quantile for m − n degrees of freedom
+  bool bad_data_detected = false;    ///< the first estimate failed the χ² test
   std::vector<std::size_t> removed;  ///< indexes (into the input) of measurements removed as bad
   std::string message;
 };

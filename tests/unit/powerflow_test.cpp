@@ -116,6 +116,35 @@ TEST(PowerFlow, WarmStartsConvergeFasterAndNonConvergenceIsAResult) {
   EXPECT_FALSE(r.message.empty());
 }
 
+TEST(PowerFlow, ReactiveLimitsSwitchPvBusesToPq) {
+  // A generator at the load bus holding 1.05 p.u. would need far more than its 20 Mvar.
+  Network n = two_bus(0.1, 80, 30);
+  n.buses[1].type = BusType::pv;
+  Gen g;
+  g.bus = 2;
+  g.vg = 1.05;
+  g.qmax = 20;
+  g.qmin = -20;
+  n.gens.push_back(g);
+  PowerFlow pf(n);
+  const auto free = pf.solve();
+  ASSERT_TRUE(free.converged);
+  EXPECT_NEAR(free.vm[1], 1.05, 1e-9);
+  EXPECT_GT(free.qg[1], 20);  // off by default: the limit is ignored, as in MATPOWER
+  PowerFlowOptions opt;
+  opt.enforce_q_limits = true;
+  const auto held = pf.solve(opt);
+  ASSERT_TRUE(held.converged) << held.message;
+  EXPECT_NEAR(held.qg[1], 20, 1e-9);
+  EXPECT_LT(held.vm[1], 1.05);
+  ASSERT_EQ(held.switched_to_pq.size(), 1u);
+  EXPECT_EQ(held.switched_to_pq[0], 2);
+  // The closed form with the generator's 20 Mvar netted against the load.
+  const auto [v2, th2] = radial_solution(1.0, 0, 0.1, 0.8, 0.1);
+  EXPECT_NEAR(held.vm[1], v2, 1e-9);
+  EXPECT_NEAR(held.va_deg[1], th2 * 180 / kPi, 1e-7);
+}
+
 TEST(PowerFlow, IslandsWithoutAReferenceAreRefused) {
   Network n = two_bus(0.1, 10, 0);
   n.buses.push_back({3, BusType::pq, 5, 0, 0, 0, 1, 0, 11, 1.1, 0.9, ""});
