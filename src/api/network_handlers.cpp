@@ -1,7 +1,12 @@
 // Grid-model routes: upload and read the network model, power flow (with what-if changes) and
 // N-1 contingency studies. Solves run on the job pool; the engines do the work.
+#include <algorithm>
+#include <charconv>
+#include <chrono>
 #include <cmath>
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -9,12 +14,15 @@
 #include "api/errors.hpp"
 #include "api/router.hpp"
 #include "core/error.hpp"
+#include "core/measurement.hpp"
 #include "core/time.hpp"
 #include "grid/contingency.hpp"
 #include "grid/io/json_network.hpp"
 #include "grid/io/matpower.hpp"
 #include "grid/powerflow.hpp"
+#include "grid/state_estimation.hpp"
 #include "store/network_repo.hpp"
+#include "store/store.hpp"
 
 namespace remhart::api {
 
@@ -226,9 +234,140 @@ json parse_body(const std::string& body) {
   return j;
 }
 
+// Where a device measures, from its `element`: "bus:<id>" (a meter at a bus; power drawn at the
+// bus is positive) or "branch:<from>-<to>:from|to" (a meter on a branch at one end; power flowing
+// into the branch is positive). Anything else is not a state-estimation input.
+struct Placement {
+  bool branch = false;
+  std::size_t index = 0;  // bus or branch index
+  bool at_from = true;
+};
+
+std::optional<Placement> placement(const grid::Network& net, const std::string& element) {
+  auto num = [](std::string_view s, std::int64_t& out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && p == s.data() + s.size();
+  };
+  std::string_view e = element;
+  if (e.starts_with("bus:")) {
+    std::int64_t id = 0;
+    if (!num(e.substr(4), id)) return std::nullopt;
+    for (std::size_t k = 0; k < net.buses.size(); ++k) {
+      if (net.buses[k].id == id) return Placement{false, k, true};
+    }
+    return std::nullopt;
+  }
+  if (!e.starts_with("branch:")) return std::nullopt;
+  e.remove_prefix(7);
+  const auto dash = e.find('-'), colon = e.find(':');
+  if (dash == std::string_view::npos || colon == std::string_view::npos || colon < dash) {
+    return std::nullopt;
+  }
+  std::int64_t f = 0, t = 0;
+  if (!num(e.substr(0, dash), f) || !num(e.substr(dash + 1, colon - dash - 1), t))
+    return std::nullopt;
+  const auto end = e.substr(colon + 1);
+  if (end != "from" && end != "to") return std::nullopt;
+  for (std::size_t k = 0; k < net.branches.size(); ++k) {
+    if (net.branches[k].from == f && net.branches[k].to == t)
+      return Placement{true, k, end == "from"};
+  }
+  return std::nullopt;
+}
+
+HttpResponse state_response(ApiContext& ctx, const std::string& origin, core::TimeUs max_age) {
+  std::int64_t id = 0;
+  const auto net = active(ctx, &id);
+  const auto devices = ctx.store.devices();
+  const auto now = core::now_us();
+  std::unordered_map<std::int64_t, std::size_t> bus_index;
+  for (std::size_t k = 0; k < net->buses.size(); ++k) bus_index[net->buses[k].id] = k;
+  std::vector<grid::Measurement> ms;
+  std::vector<std::string> source;  // device of each measurement
+  std::size_t used = 0;
+  for (const auto& latest : ctx.store.latest_all(origin)) {
+    const auto d = devices->find(latest.device);
+    if (d == devices->end()) continue;
+    const auto where = placement(*net, d->second.element);
+    if (!where || now - latest.record.ts > max_age) continue;
+    const auto derived = core::derive(latest.record.values);
+    if (!std::isfinite(derived.v_avg) || !std::isfinite(derived.p_total) ||
+        !std::isfinite(derived.q_total)) {
+      continue;
+    }
+    ++used;
+    using K = grid::Measurement::Kind;
+    const double base_w = net->base_mva * 1e6;
+    std::size_t bus = where->index;
+    if (where->branch) {
+      const auto& br = net->branches[where->index];
+      bus = bus_index.at(where->at_from ? br.from : br.to);
+    }
+    // Default accuracies: 0.4 % on |V|, 1 % of the base on P and Q.
+    ms.push_back({K::vm, bus, derived.v_avg / d->second.nominal_voltage, 0.004});
+    source.push_back(latest.device);
+    if (where->branch) {
+      ms.push_back({where->at_from ? K::p_flow_from : K::p_flow_to, where->index,
+                    derived.p_total / base_w, 0.01});
+      ms.push_back({where->at_from ? K::q_flow_from : K::q_flow_to, where->index,
+                    derived.q_total / base_w, 0.01});
+    } else {
+      ms.push_back({K::p_injection, bus, -derived.p_total / base_w, 0.01});
+      ms.push_back({K::q_injection, bus, -derived.q_total / base_w, 0.01});
+    }
+    source.push_back(latest.device);
+    source.push_back(latest.device);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  grid::EstimationResult e;
+  try {
+    e = grid::estimate_state(*net, ms);
+  } catch (const grid::NetworkError& err) {
+    throw Error(
+        ErrorKind::unprocessable,
+        std::string(err.what()) + " (" + std::to_string(used) + " device(s) placed on the model)",
+        "measurements");
+  }
+  json buses = json::array(), removed = json::array();
+  for (std::size_t k = 0; k < net->buses.size(); ++k) {
+    buses.push_back({{"id", net->buses[k].id}, {"vm_pu", e.vm[k]}, {"va_deg", e.va_deg[k]}});
+  }
+  static constexpr const char* kKinds[] = {
+      "vm", "p_injection", "q_injection", "p_flow_from", "q_flow_from", "p_flow_to", "q_flow_to"};
+  for (auto r : e.removed) {
+    removed.push_back({{"device", source[r]}, {"kind", kKinds[static_cast<int>(ms[r].kind)]}});
+  }
+  json out = {
+      {"network_id", id},
+      {"origin", origin},
+      {"devices", used},
+      {"measurements", ms.size()},
+      {"converged", e.converged},
+      {"iterations", e.iterations},
+      {"objective", e.objective},
+      {"chi2_limit", e.chi2_limit},
+      {"bad_data_detected", e.bad_data_detected},
+      {"removed", removed},
+      {"time_ms",
+       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()},
+      {"buses", buses}};
+  if (!e.converged) out["message"] = e.message;
+  return json_response(200, dump(out));
+}
+
 }  // namespace
 
 void add_network_routes(Router& router, ApiContext& ctx) {
+  router.add("GET", "/api/grid/state", Permission::read, [&ctx](HttpRequest& req, Reply reply) {
+    const std::string origin = req.arg("origin").value_or(std::string(core::kOriginReal));
+    if (!core::valid_origin(origin)) {
+      throw Error(ErrorKind::bad_request, "origin must be \"real\" or \"sim:<run>\"", "origin");
+    }
+    const auto max_age =
+        int_arg(req, "max_age_s", 1, 30 * 86400).value_or(900) * core::kUsPerSecond;
+    offload(ctx, req, std::move(reply),
+            [&ctx, origin, max_age] { return state_response(ctx, origin, max_age); });
+  });
   router.add(
       "POST", "/api/grid/networks", Permission::write, [&ctx](HttpRequest& req, Reply reply) {
         // MATPOWER (text) or the JSON network format, by Content-Type or ?format=.

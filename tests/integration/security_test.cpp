@@ -241,6 +241,7 @@ TEST_F(Secured, AccessTableEveryRouteEveryCaller) {
       {"GET", "/api/grid/networks", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/grid/network", "", {401, 404, 404, 404, 404, 403}},
       {"POST", "/api/grid/powerflow", "{}", {401, 403, 404, 404, 404, 403}},
+      {"GET", "/api/grid/state", "", {401, 404, 404, 404, 404, 403}},
       {"POST", "/api/grid/contingency", "{}", {401, 403, 404, 404, 404, 403}},
       {"GET", "/api/nowhere", "", {404, 404, 404, 404, 404, 404}},
   };
