@@ -47,10 +47,12 @@ int main(int argc, char** argv) {
   check->add_flag("--json", check_json, "Machine-readable output");
 
   auto* powerflow = app.add_subcommand(
-      "powerflow", "Solve an AC power flow of a MATPOWER case file and print the result");
+      "powerflow",
+      "Solve an AC power flow of a MATPOWER case (.m) or JSON network (.json) and print it");
   std::string pf_file, pf_method = "nr";
   bool pf_json = false, pf_qlim = false;
-  powerflow->add_option("file", pf_file, "MATPOWER case file (version 2)")->required();
+  powerflow->add_option("file", pf_file, "MATPOWER case file (version 2) or JSON network")
+      ->required();
   powerflow->add_flag("--json", pf_json, "Print the whole solution as JSON");
   powerflow->add_flag("--enforce-q-limits", pf_qlim,
                       "Hold generators at their reactive limits (PV buses become PQ)");

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "grid/io/json_network.hpp"
 #include "grid/io/matpower.hpp"
 #include "grid/powerflow.hpp"
 
@@ -20,7 +23,19 @@ int run_powerflow(const std::string& file, bool json, const std::string& method,
   grid::PowerFlowResult r;
   grid::Network net;
   try {
-    net = grid::io::read_matpower(file);
+    if (file.ends_with(".json")) {
+      std::ifstream in(file, std::ios::binary);
+      if (!in) throw std::runtime_error(file + ": cannot be read");
+      std::stringstream text;
+      text << in.rdbuf();
+      try {
+        net = grid::io::parse_network_json(text.str());
+      } catch (const grid::NetworkError& e) {
+        throw std::runtime_error(file + ": " + e.what());
+      }
+    } else {
+      net = grid::io::read_matpower(file);
+    }
     grid::PowerFlow pf(net);
     grid::PowerFlowOptions opt;
     opt.enforce_q_limits = enforce_q_limits;

@@ -73,6 +73,18 @@ TEST(PowerflowCli, TextJsonAndExitCodes) {
   EXPECT_EQ(fd["method"], "fdxb");
   EXPECT_NEAR(fd["buses"][1]["vm_pu"].get<double>(), 0.96549, 1e-5);
 
+  // The JSON network format works too (exported by the server, see GridApi).
+  std::ofstream(dir.path() + "/two.json")
+      << R"({"format":"remhart-network","version":1,"base_mva":100,"buses":[{"id":1,"type":"ref"},)"
+         R"({"id":2,"pd_mw":80,"qd_mvar":30}],"branches":[{"from":1,"to":2,"x_pu":0.1}],)"
+         R"("generators":[{"bus":1}]})";
+  ASSERT_EQ(run("powerflow --json " + dir.path() + "/two.json", &out), 0) << out;
+  EXPECT_NEAR(nlohmann::json::parse(out)["buses"][1]["vm_pu"].get<double>(), 0.96549, 1e-5);
+  std::ofstream(dir.path() + "/bad.json")
+      << R"({"format":"remhart-network","version":1,"buses":[{"id":"x"}]})";
+  EXPECT_EQ(run("powerflow " + dir.path() + "/bad.json", &out), 1);
+  EXPECT_NE(out.find("buses[0].id"), std::string::npos) << out;
+
   // Refused input: the message names the file and line; exit 1. Usage errors: exit 2.
   std::string bad = kCase;
   bad.replace(bad.find("0.1\t0"), 3, "x.y");
