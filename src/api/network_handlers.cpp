@@ -218,6 +218,7 @@ json result_json(const grid::Network& net, const grid::PowerFlowResult& r) {
               {"losses_mw", r.losses_mw},       {"buses", buses},
               {"branches", branches},           {"generators", gens}};
   if (!r.switched_to_pq.empty()) out["switched_to_pq"] = r.switched_to_pq;
+  if (r.slack_mw != 0) out["slack_mw"] = r.slack_mw;
   if (r.converged) {
     out["violations"] = violations_json(net, grid::find_violations(net, r, 1.0));
   } else {
@@ -429,9 +430,13 @@ void add_network_routes(Router& router, ApiContext& ctx) {
     auto net = std::make_shared<grid::Network>(*active(ctx));
     if (body.contains("changes")) apply_changes(*net, body["changes"]);
     const auto opt = pf_options(body);
-    offload(ctx, req, std::move(reply), [net, opt] {
+    const std::string slack = body.value("slack", "single");
+    if (slack != "single" && slack != "distributed") {
+      throw Error(ErrorKind::unprocessable, "must be single or distributed", "slack");
+    }
+    offload(ctx, req, std::move(reply), [net, opt, distributed = slack == "distributed"] {
       try {
-        grid::PowerFlow pf(*net);
+        grid::PowerFlow pf(*net, distributed);
         return json_response(200, dump(result_json(*net, pf.solve(opt))));
       } catch (const grid::NetworkError& e) {
         throw Error(ErrorKind::unprocessable, e.what(), "changes");

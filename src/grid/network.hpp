@@ -38,6 +38,7 @@ struct Gen {
   double qmax = 1e9, qmin = -1e9;  ///< Mvar
   double vg = 1;                   ///< voltage set point, p.u.
   double pmax = 0, pmin = 0;
+  double participation = 0;  ///< share of a distributed slack (0 = by Pmax)
   bool in_service = true;
 };
 

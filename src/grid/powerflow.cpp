@@ -112,6 +112,11 @@ struct PowerFlow::Impl {
   std::vector<BusType> type;  // effective types after the generator check
   std::vector<std::size_t> pv, pq, ref;
   std::vector<int> a_idx, m_idx;  // position of Va_i / Vm_i among the unknowns, or -1
+  // Distributed slack: the reference bus's P equation is the extra row `lam`, and the slack
+  // λ (p.u.) the extra column `lam`; bus i takes beta[i] λ of it.
+  bool distributed = false;
+  int lam = -1;
+  std::vector<double> beta, alpha;  // per bus, per generator
 
   // Admittance matrix, rows in CSR; every diagonal present.
   std::vector<int> y_ptr, y_col;
@@ -124,7 +129,8 @@ struct PowerFlow::Impl {
   int nj = 0;
   std::vector<int> j_ptr, j_row;
   std::vector<double> j_val;
-  std::vector<std::array<int, 4>> j_pos;  // dP/dVa, dP/dVm, dQ/dVa, dQ/dVm
+  // dP/dVa, dP/dVm, dQ/dVa, dQ/dVm, and the reference bus's dP/dVa, dP/dVm (distributed slack)
+  std::vector<std::array<int, 6>> j_pos;
 
   klu_common common{};
   klu_symbolic* symbolic = nullptr;
@@ -149,8 +155,8 @@ struct PowerFlow::Impl {
     std::vector<cd> v, s, ibus;
     std::vector<double> vm, va, f, dx;
   } work;
-  void mismatch(const std::vector<cd>& volts, const std::vector<cd>& s, std::vector<cd>& ibus,
-                std::vector<double>& f, double& norm) const;
+  void mismatch(const std::vector<cd>& volts, const std::vector<cd>& s, double lambda,
+                std::vector<cd>& ibus, std::vector<double>& f, double& norm) const;
   void fill_jacobian(const std::vector<cd>& volts, const std::vector<double>& vm,
                      const std::vector<cd>& ibus);
   bool factor();
@@ -255,6 +261,29 @@ void PowerFlow::Impl::compile(const Network& net) {
   }
   for (auto k : pq) m_idx[k] = pos++;
   nj = pos;
+  if (distributed) {
+    if (ref.size() != 1) {
+      throw NetworkError("a distributed slack needs exactly one island with one reference bus");
+    }
+    alpha.assign(net.gens.size(), 0.0);
+    double total = 0;
+    for (int pass = 0; pass < 3 && total <= 0; ++pass) {
+      for (std::size_t g = 0; g < net.gens.size(); ++g) {
+        const auto& gen = net.gens[g];
+        if (!gen.in_service) continue;
+        alpha[g] = pass == 0   ? gen.participation
+                   : pass == 1 ? (std::isfinite(gen.pmax) && gen.pmax > 0 ? gen.pmax : 0)
+                               : 1.0;
+        total += alpha[g];
+      }
+    }
+    beta.assign(n, 0.0);
+    for (std::size_t g = 0; g < net.gens.size(); ++g) {
+      alpha[g] /= total;
+      beta[gen_bus[g]] += alpha[g];
+    }
+    lam = nj++;
+  }
 
   // Admittance matrix (shunts, then branches) in CSR with sorted, merged columns. Its pattern is
   // structurally symmetric and every diagonal is present.
@@ -313,22 +342,27 @@ void PowerFlow::Impl::compile(const Network& net) {
           nz_of(static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]), k);
     }
   }
-  std::vector<std::pair<int, std::size_t>> col_of(static_cast<std::size_t>(nj));  // (bus, which)
+  std::vector<std::pair<int, std::size_t>> col_of(static_cast<std::size_t>(nj),
+                                                  {-1, 0});  // (bus, which)
   for (std::size_t k = 0; k < n; ++k) {
     if (a_idx[k] >= 0) col_of[static_cast<std::size_t>(a_idx[k])] = {static_cast<int>(k), 0};
     if (m_idx[k] >= 0) col_of[static_cast<std::size_t>(m_idx[k])] = {static_cast<int>(k), 1};
   }
-  j_pos.assign(y_col.size(), {-1, -1, -1, -1});
+  j_pos.assign(y_col.size(), {-1, -1, -1, -1, -1, -1});
   j_ptr.assign(1, 0);
   j_row.clear();
   for (const auto& [bus, which] : col_of) {
+    if (bus < 0) continue;  // the slack column comes last
     const auto k = static_cast<std::size_t>(bus);
-    for (int part = 0; part < 2; ++part) {  // P rows, then Q rows
+    // P rows, then Q rows, then (distributed slack) the reference bus's P row: rising rows.
+    for (int part = 0; part < 3; ++part) {
       for (int p = y_ptr[k]; p < y_ptr[k + 1]; ++p) {
         const auto i = static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]);
-        const int row = part == 0 ? a_idx[i] : m_idx[i];
+        const int row = part == 0   ? a_idx[i]
+                        : part == 1 ? m_idx[i]
+                                    : (distributed && i == ref[0] ? lam : -1);
         if (row < 0) continue;
-        // Slot in j_pos: dP/dVa 0, dP/dVm 1, dQ/dVa 2, dQ/dVm 3.
+        // Slot in j_pos: dP/dVa 0, dP/dVm 1, dQ/dVa 2, dQ/dVm 3, reference dP/dVa 4, dP/dVm 5.
         j_pos[static_cast<std::size_t>(transpose[static_cast<std::size_t>(p)])]
              [static_cast<std::size_t>(part * 2) + which] = static_cast<int>(j_row.size());
         j_row.push_back(row);
@@ -336,7 +370,20 @@ void PowerFlow::Impl::compile(const Network& net) {
     }
     j_ptr.push_back(static_cast<int>(j_row.size()));
   }
+  std::vector<std::pair<int, double>> lam_entries;  // ∂(P mismatch)/∂λ = −beta
+  if (distributed) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (beta[i] == 0) continue;
+      lam_entries.emplace_back(i == ref[0] ? lam : a_idx[i], -beta[i]);
+    }
+    std::sort(lam_entries.begin(), lam_entries.end());
+    for (const auto& [row, value] : lam_entries) j_row.push_back(row);
+    j_ptr.push_back(static_cast<int>(j_row.size()));
+  }
   j_val.assign(j_row.size(), 0.0);
+  for (std::size_t e = 0; e < lam_entries.size(); ++e) {
+    j_val[j_val.size() - lam_entries.size() + e] = lam_entries[e].second;
+  }
 
   klu_defaults(&common);
   // A power-flow Jacobian is one irreducible block: the block-triangular pre-ordering only costs.
@@ -360,7 +407,8 @@ void PowerFlow::Impl::sbus(const Network& net, std::vector<cd>& s) const {
 }
 
 void PowerFlow::Impl::mismatch(const std::vector<cd>& volts, const std::vector<cd>& s,
-                               std::vector<cd>& ibus, std::vector<double>& f, double& norm) const {
+                               double lambda, std::vector<cd>& ibus, std::vector<double>& f,
+                               double& norm) const {
   norm = 0;
   for (std::size_t i = 0; i < n; ++i) {
     cd acc = 0;
@@ -370,9 +418,11 @@ void PowerFlow::Impl::mismatch(const std::vector<cd>& volts, const std::vector<c
     }
     ibus[i] = acc;
     const cd mis = volts[i] * std::conj(acc) - s[i];
-    if (a_idx[i] >= 0) {
-      f[static_cast<std::size_t>(a_idx[i])] = mis.real();
-      norm = std::max(norm, std::abs(mis.real()));
+    const int p_row = a_idx[i] >= 0 ? a_idx[i] : (distributed && i == ref[0] ? lam : -1);
+    if (p_row >= 0) {
+      const double p = distributed ? mis.real() - beta[i] * lambda : mis.real();
+      f[static_cast<std::size_t>(p_row)] = p;
+      norm = std::max(norm, std::abs(p));
     }
     if (m_idx[i] >= 0) {
       f[static_cast<std::size_t>(m_idx[i])] = mis.imag();
@@ -387,7 +437,7 @@ void PowerFlow::Impl::mismatch(const std::vector<cd>& volts, const std::vector<c
 void PowerFlow::Impl::fill_jacobian(const std::vector<cd>& volts, const std::vector<double>& vm,
                                     const std::vector<cd>& ibus) {
   for (std::size_t i = 0; i < n; ++i) {
-    if (a_idx[i] < 0 && m_idx[i] < 0) continue;
+    if (a_idx[i] < 0 && m_idx[i] < 0 && !(distributed && i == ref[0])) continue;
     const cd vi = volts[i];
     for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
       const auto& pos = j_pos[static_cast<std::size_t>(p)];
@@ -403,6 +453,8 @@ void PowerFlow::Impl::fill_jacobian(const std::vector<cd>& volts, const std::vec
       if (pos[1] >= 0) j_val[static_cast<std::size_t>(pos[1])] = d_vm.real();
       if (pos[2] >= 0) j_val[static_cast<std::size_t>(pos[2])] = d_va.imag();
       if (pos[3] >= 0) j_val[static_cast<std::size_t>(pos[3])] = d_vm.imag();
+      if (pos[4] >= 0) j_val[static_cast<std::size_t>(pos[4])] = d_va.real();
+      if (pos[5] >= 0) j_val[static_cast<std::size_t>(pos[5])] = d_vm.real();
     }
   }
 }
@@ -453,7 +505,9 @@ void PowerFlow::Impl::build_fast_decoupled(const Network& net) {
   }
 }
 
-PowerFlow::PowerFlow(Network net) : net_(std::move(net)), impl_(std::make_unique<Impl>()) {
+PowerFlow::PowerFlow(Network net, bool distributed_slack)
+    : net_(std::move(net)), impl_(std::make_unique<Impl>()) {
+  impl_->distributed = distributed_slack;
   impl_->compile(net_);
 }
 
@@ -610,11 +664,16 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
   ibus.resize(n);
   f.resize(static_cast<std::size_t>(m.nj));
   double norm = 0;
-  m.mismatch(v, s, ibus, f, norm);
+  double lambda = 0;  // distributed slack, p.u.
+  if (m.distributed && opt.method != Method::newton_raphson) {
+    r.message = "a distributed slack needs Newton-Raphson";
+    return r;
+  }
+  m.mismatch(v, s, lambda, ibus, f, norm);
   r.converged = norm < opt.tolerance;
   auto update = [&] {
     for (std::size_t k = 0; k < n; ++k) v[k] = std::polar(vm[k], va[k]);
-    m.mismatch(v, s, ibus, f, norm);
+    m.mismatch(v, s, lambda, ibus, f, norm);
     r.converged = norm < opt.tolerance;
     return std::isfinite(norm);
   };
@@ -664,7 +723,8 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
       if (m.m_idx[k] >= 0) vm[k] -= dx[static_cast<std::size_t>(m.m_idx[k])];
       v[k] = std::polar(vm[k], va[k]);
     }
-    m.mismatch(v, s, ibus, f, norm);
+    if (m.distributed) lambda -= dx[static_cast<std::size_t>(m.lam)];
+    m.mismatch(v, s, lambda, ibus, f, norm);
     if (!std::isfinite(norm)) {
       r.message = "the iteration diverged";
       break;
@@ -698,7 +758,7 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
     const cd sb =
         v[b] * std::conj(ibus[b]) * net_.base_mva + cd(net_.buses[b].pd, net_.buses[b].qd);
     r.qg[g] = sb.imag() / gens_at[b];  // shared equally between the bus's generators
-    if (m.type[b] == BusType::ref) {
+    if (m.type[b] == BusType::ref && !m.distributed) {
       if (!first_seen[b]) {
         first_seen[b] = true;
         double others = 0;
@@ -707,6 +767,12 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
         }
         r.pg[g] = sb.real() - others;
       }
+    }
+  }
+  if (m.distributed) {
+    r.slack_mw = lambda * net_.base_mva;
+    for (std::size_t g = 0; g < net_.gens.size(); ++g) {
+      if (net_.gens[g].in_service) r.pg[g] = net_.gens[g].pg + m.alpha[g] * r.slack_mw;
     }
   }
   r.flows.resize(net_.branches.size());

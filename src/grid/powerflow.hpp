@@ -50,13 +50,17 @@ struct PowerFlowResult {
   std::vector<BranchFlow> flows;   ///< per branch; zero when out of service
   double losses_mw = 0;            ///< series losses of all branches
   std::vector<std::int64_t> switched_to_pq;  ///< with enforce_q_limits: buses held at a Q limit
+  double slack_mw = 0;                       ///< with distributed slack: the total shared out, MW
 };
 
 class PowerFlow {
  public:
   /// Validates and compiles the network: bus types, islands, admittance matrix, Jacobian
-  /// pattern and its symbolic factorisation. Throws NetworkError.
-  explicit PowerFlow(Network net);
+  /// pattern and its symbolic factorisation. Throws NetworkError. With `distributed_slack`, the
+  /// power balance is shared by every in-service generator in proportion to its participation
+  /// factor (Gen::participation, or else its finite Pmax, or else equally); this needs one
+  /// island, and Newton–Raphson.
+  explicit PowerFlow(Network net, bool distributed_slack = false);
   ~PowerFlow();
   PowerFlow(const PowerFlow&) = delete;
   PowerFlow& operator=(const PowerFlow&) = delete;

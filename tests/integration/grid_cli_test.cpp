@@ -139,6 +139,12 @@ TEST(GridApi, UploadSolveWhatIfContingencyAndRestart) {
   EXPECT_LT(pf["buses"][2]["vm_pu"].get<double>(), v3);
   EXPECT_NEAR(pf["generators"][0]["pg_mw"].get<double>(), 1.5 * 120 + pf["losses_mw"].get<double>(),
               1e-6);
+  // Distributed slack: with one generator it takes the whole balance, reported as slack_mw.
+  r = admin->post("/api/grid/powerflow", R"({"slack":"distributed","enforce_q_limits":true})");
+  pf = nlohmann::json::parse(r.body);
+  ASSERT_TRUE(pf["converged"].get<bool>()) << r.body;
+  EXPECT_NEAR(pf["slack_mw"].get<double>(), 120 + pf["losses_mw"].get<double>(), 1e-6);
+  EXPECT_EQ(admin->post("/api/grid/powerflow", R"({"slack":"both"})").status, 422);
   // An outage that islands bus 2 cannot be solved: refused, naming the changes.
   r = admin->post(
       "/api/grid/powerflow",

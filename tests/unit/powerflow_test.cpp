@@ -145,6 +145,52 @@ TEST(PowerFlow, ReactiveLimitsSwitchPvBusesToPq) {
   EXPECT_NEAR(held.va_deg[1], th2 * 180 / kPi, 1e-7);
 }
 
+TEST(PowerFlow, DistributedSlackSharesTheBalanceByParticipation) {
+  // Two generators (Pmax 300 and 100 MW) feed loads; the 40 MW set-point of the second leaves a
+  // balance that both pick up in proportion 3:1.
+  Network n = two_bus(0.05, 120, 30);
+  n.buses.push_back({3, BusType::pv, 20, 5, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""});
+  n.branches.push_back({2, 3, 0.01, 0.05, 0, 0, 0, 0, true});
+  n.branches.push_back({1, 3, 0.02, 0.08, 0, 0, 0, 0, true});
+  n.branches[0].r = 0.01;
+  n.gens[0].pg = 50;
+  n.gens[0].pmax = 300;
+  Gen g2;
+  g2.bus = 3;
+  g2.pg = 40;
+  g2.vg = 1.02;
+  g2.pmax = 100;
+  n.gens.push_back(g2);
+  PowerFlow single(n);
+  const auto rs = single.solve({Method::newton_raphson, 1e-10, 30});
+  ASSERT_TRUE(rs.converged);
+  EXPECT_NEAR(rs.pg[1], 40, 1e-9);  // single slack: the reference takes everything
+  PowerFlow shared(n, true);
+  const auto r = shared.solve({Method::newton_raphson, 1e-10, 30});
+  ASSERT_TRUE(r.converged) << r.message;
+  EXPECT_LE(r.max_mismatch, 1e-10);
+  const double d1 = r.pg[0] - 50, d2 = r.pg[1] - 40;
+  EXPECT_NEAR(d1, 3 * d2, 1e-8);
+  EXPECT_NEAR(d1 + d2, r.slack_mw, 1e-8);
+  EXPECT_NEAR(r.pg[0] + r.pg[1], 140 + r.losses_mw, 1e-8);  // the balance holds
+  // The voltages agree with a single-slack solve given the same outputs.
+  Network fixed = n;
+  fixed.gens[1].pg = r.pg[1];
+  PowerFlow check(fixed);
+  const auto rc = check.solve({Method::newton_raphson, 1e-12, 30});
+  for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(rc.vm[k], r.vm[k], 1e-9);
+  EXPECT_NEAR(rc.pg[0], r.pg[0], 1e-7);
+  // Explicit participation factors win over Pmax.
+  n.gens[0].participation = 1;
+  n.gens[1].participation = 1;
+  const auto eq = PowerFlow(n, true).solve({Method::newton_raphson, 1e-10, 30});
+  EXPECT_NEAR(eq.pg[0] - 50, eq.pg[1] - 40, 1e-8);
+  // Not with the fast-decoupled method, and not across islands.
+  PowerFlowOptions fd;
+  fd.method = Method::fast_decoupled_xb;
+  EXPECT_FALSE(shared.solve(fd).converged);
+}
+
 TEST(PowerFlow, IslandsWithoutAReferenceAreRefused) {
   Network n = two_bus(0.1, 10, 0);
   n.buses.push_back({3, BusType::pq, 5, 0, 0, 0, 1, 0, 11, 1.1, 0.9, ""});
@@ -334,6 +380,21 @@ TEST_P(GoldenCase, FastDecoupledReachesTheSameSolution) {
   ASSERT_TRUE(r.converged) << name << ": " << r.message;
   EXPECT_LE(r.max_mismatch, 1e-8);
   expect_matches(net, ref, r, name + " (fast-decoupled)");
+}
+
+TEST_P(GoldenCase, DistributedSlackKeepsTheBalance) {
+  if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";
+  const std::string name = GetParam();
+  const auto net = io::read_matpower((matpower_dir() / (name + ".m")).string());
+  const auto r = PowerFlow(net, true).solve({Method::newton_raphson, 1e-9, 30});
+  ASSERT_TRUE(r.converged) << name << ": " << r.message;
+  double gen = 0, load = 0, shunt = 0;
+  for (std::size_t g = 0; g < net.gens.size(); ++g) gen += net.gens[g].in_service ? r.pg[g] : 0;
+  for (std::size_t k = 0; k < net.buses.size(); ++k) {
+    load += net.buses[k].pd;
+    shunt += net.buses[k].gs * r.vm[k] * r.vm[k];
+  }
+  EXPECT_NEAR(gen, load + shunt + r.losses_mw, 1e-5 * std::max(1.0, load)) << name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Matpower, GoldenCase,
