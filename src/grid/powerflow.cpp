@@ -605,7 +605,7 @@ PowerFlowResult PowerFlow::solve_q_limited(const PowerFlowOptions& opt, bool war
       }
     }
     if (!any) break;
-    PowerFlow limited(net);
+    PowerFlow limited(net, impl_->distributed);
     std::vector<std::complex<double>> start(r.vm.size());
     for (std::size_t k = 0; k < start.size(); ++k)
       start[k] = std::polar(r.vm[k], r.va_deg[k] * kDeg);

@@ -180,6 +180,16 @@ TEST(PowerFlow, DistributedSlackSharesTheBalanceByParticipation) {
   const auto rc = check.solve({Method::newton_raphson, 1e-12, 30});
   for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(rc.vm[k], r.vm[k], 1e-9);
   EXPECT_NEAR(rc.pg[0], r.pg[0], 1e-7);
+  // With the second generator held at a reactive limit, the slack stays distributed.
+  Network limited = n;
+  limited.gens[1].qmax = 2;
+  PowerFlowOptions q;
+  q.enforce_q_limits = true;
+  const auto held = PowerFlow(limited, true).solve(q);
+  ASSERT_TRUE(held.converged) << held.message;
+  ASSERT_EQ(held.switched_to_pq.size(), 1u);
+  EXPECT_NEAR(held.qg[1], 2, 1e-9);
+  EXPECT_NEAR(held.pg[0] - 50, 3 * (held.pg[1] - 40), 1e-6);
   // Explicit participation factors win over Pmax.
   n.gens[0].participation = 1;
   n.gens[1].participation = 1;
