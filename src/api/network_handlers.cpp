@@ -379,31 +379,34 @@ void add_network_routes(Router& router, ApiContext& ctx) {
         if (format != "json" && format != "matpower") {
           throw Error(ErrorKind::bad_request, "must be json or matpower", "format");
         }
-        grid::Network net;
-        try {
-          net = format == "json" ? grid::io::parse_network_json(req.body)
-                                 : grid::io::parse_matpower(req.body, "upload");
-          grid::PowerFlow check(net);  // islands, references: refuse what cannot be solved
-        } catch (const grid::NetworkError& e) {
-          throw Error(ErrorKind::unprocessable, e.what(), "body");
-        }
-        if (const auto name = req.arg("name")) net.name = *name;
-        if (net.name.empty()) net.name = "network";
-        offload(ctx, req, std::move(reply), [&ctx, net, who = req.principal.actor()] {
-          const auto id =
-              ctx.networks->add(net.name, grid::io::network_to_json(net), who, core::now_us());
-          {
-            std::lock_guard lock(ctx.network->mu);
-            ctx.network->id = id;
-            ctx.network->network = std::make_shared<const grid::Network>(net);
-          }
-          return json_response(201, dump({{"id", id},
-                                          {"name", net.name},
-                                          {"buses", net.buses.size()},
-                                          {"branches", net.branches.size()},
-                                          {"generators", net.gens.size()},
-                                          {"active", true}}));
-        });
+        // Parsing and checking a large model takes a while: off the I/O thread.
+        offload(ctx, req, std::move(reply),
+                [&ctx, format, body = std::move(req.body), name = req.arg("name"),
+                 who = req.principal.actor()] {
+                  auto net = std::make_shared<grid::Network>();
+                  try {
+                    *net = format == "json" ? grid::io::parse_network_json(body)
+                                            : grid::io::parse_matpower(body, "upload");
+                    grid::PowerFlow check(*net);  // islands, references: refuse the unsolvable
+                  } catch (const grid::NetworkError& e) {
+                    throw Error(ErrorKind::unprocessable, e.what(), "body");
+                  }
+                  if (name) net->name = *name;
+                  if (net->name.empty()) net->name = "network";
+                  const auto id = ctx.networks->add(net->name, grid::io::network_to_json(*net), who,
+                                                    core::now_us());
+                  {
+                    std::lock_guard lock(ctx.network->mu);
+                    ctx.network->id = id;
+                    ctx.network->network = net;
+                  }
+                  return json_response(201, dump({{"id", id},
+                                                  {"name", net->name},
+                                                  {"buses", net->buses.size()},
+                                                  {"branches", net->branches.size()},
+                                                  {"generators", net->gens.size()},
+                                                  {"active", true}}));
+                });
       });
   router.add("GET", "/api/grid/networks", Permission::read, [&ctx](HttpRequest& req, Reply reply) {
     offload(ctx, req, std::move(reply), [&ctx] {
@@ -418,30 +421,34 @@ void add_network_routes(Router& router, ApiContext& ctx) {
       return json_response(200, dump({{"items", items}}));
     });
   });
-  router.add("GET", "/api/grid/network", Permission::read, [&ctx](HttpRequest&, Reply reply) {
+  router.add("GET", "/api/grid/network", Permission::read, [&ctx](HttpRequest& req, Reply reply) {
     std::int64_t id = 0;
-    const auto net = active(ctx, &id);
-    auto r = json_response(200, grid::io::network_to_json(*net));
-    r.headers.emplace_back("X-Network-Id", std::to_string(id));
-    reply(std::move(r));
+    auto net = active(ctx, &id);
+    offload(ctx, req, std::move(reply), [net = std::move(net), id] {
+      auto r = json_response(200, grid::io::network_to_json(*net));
+      r.headers.emplace_back("X-Network-Id", std::to_string(id));
+      return r;
+    });
   });
   router.add("POST", "/api/grid/powerflow", Permission::run, [&ctx](HttpRequest& req, Reply reply) {
     const json body = parse_body(req.body);
-    auto net = std::make_shared<grid::Network>(*active(ctx));
-    if (body.contains("changes")) apply_changes(*net, body["changes"]);
     const auto opt = pf_options(body);
     const std::string slack = body.value("slack", "single");
     if (slack != "single" && slack != "distributed") {
       throw Error(ErrorKind::unprocessable, "must be single or distributed", "slack");
     }
-    offload(ctx, req, std::move(reply), [net, opt, distributed = slack == "distributed"] {
-      try {
-        grid::PowerFlow pf(*net, distributed);
-        return json_response(200, dump(result_json(*net, pf.solve(opt))));
-      } catch (const grid::NetworkError& e) {
-        throw Error(ErrorKind::unprocessable, e.what(), "changes");
-      }
-    });
+    // The what-if copy of the model is made with the solve, off the I/O thread.
+    offload(ctx, req, std::move(reply),
+            [base = active(ctx), body, opt, distributed = slack == "distributed"] {
+              grid::Network net = *base;
+              if (body.contains("changes")) apply_changes(net, body["changes"]);
+              try {
+                grid::PowerFlow pf(net, distributed);
+                return json_response(200, dump(result_json(net, pf.solve(opt))));
+              } catch (const grid::NetworkError& e) {
+                throw Error(ErrorKind::unprocessable, e.what(), "changes");
+              }
+            });
   });
   router.add(
       "POST", "/api/grid/contingency", Permission::run, [&ctx](HttpRequest& req, Reply reply) {
