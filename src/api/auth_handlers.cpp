@@ -79,13 +79,6 @@ auth::Actor actor_of(const HttpRequest& req) {
   return a;
 }
 
-json parse_object(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) throw Error(ErrorKind::bad_request, "body is not valid JSON");
-  if (!j.is_object()) throw Error(ErrorKind::bad_request, "body must be a JSON object");
-  return j;
-}
-
 /// Rejects keys outside `allowed` (so a typo or an attempt to set a hidden field is visible).
 void only_keys(const json& j, const std::set<std::string>& allowed) {
   for (const auto& [k, v] : j.items()) {
@@ -115,7 +108,7 @@ std::map<std::string, std::string> credentials(const HttpRequest& req) {
     for (auto& [k, v] : parse_query(req.body)) out.emplace(k, v);
     return out;
   }
-  const json j = parse_object(req.body);
+  const json j = json_object_body(req.body);
   for (const auto& [k, v] : j.items()) {
     if (!v.is_string()) throw Error(ErrorKind::unprocessable, "must be a string", k);
     out[k] = v.get<std::string>();
@@ -152,13 +145,6 @@ std::int64_t id_param(const HttpRequest& req) {
     throw Error(ErrorKind::not_found, "no such user");
   }
   return id;
-}
-
-HttpResponse no_content() {
-  HttpResponse r;
-  r.status = 204;
-  r.content_type.clear();
-  return r;
 }
 
 HttpResponse user_export(auth::Authenticator& a, auth::AuditLog& audit, std::int64_t id) {
@@ -231,7 +217,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
       "POST", "/api/auth/logout", Permission::read, [&ctx, &a](HttpRequest& req, Reply reply) {
         std::optional<std::string> refresh;
         if (!req.body.empty()) {
-          const json j = parse_object(req.body);
+          const json j = json_object_body(req.body);
           only_keys(j, {"refresh_token"});
           refresh = opt_string(j, "refresh_token");
         }
@@ -245,7 +231,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
                if (!req.principal.is_user() || req.principal.user_id == 0) {
                  throw Error(ErrorKind::forbidden, "only users have passwords");
                }
-               const json j = parse_object(req.body);
+               const json j = json_object_body(req.body);
                only_keys(j, {"current_password", "new_password"});
                const auto current = req_string(j, "current_password");
                const auto next = req_string(j, "new_password");
@@ -275,7 +261,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
     });
   });
   router.add("POST", "/api/users", Permission::admin, [&ctx, &a](HttpRequest& req, Reply reply) {
-    const json j = parse_object(req.body);
+    const json j = json_object_body(req.body);
     only_keys(j, {"username", "password", "email", "full_name", "role"});
     auth::User u;
     u.username = req_string(j, "username");
@@ -297,7 +283,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
              });
   router.add(
       "PATCH", "/api/users/{id}", Permission::admin, [&ctx, &a](HttpRequest& req, Reply reply) {
-        const json j = parse_object(req.body);
+        const json j = json_object_body(req.body);
         only_keys(j, {"email", "full_name", "role", "password", "disabled"});
         auth::UserPatch p;
         p.email = opt_string(j, "email");
@@ -342,7 +328,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
              });
   router.add("POST", "/api/device-keys", Permission::admin,
              [&ctx, &a](HttpRequest& req, Reply reply) {
-               const json j = parse_object(req.body);
+               const json j = json_object_body(req.body);
                only_keys(j, {"name", "device", "site", "rate_per_min"});
                auth::DeviceKey k;
                k.name = req_string(j, "name");

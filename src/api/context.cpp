@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include <nlohmann/json.hpp>
+
 #include "api/errors.hpp"
 #include "api/http.hpp"
 #include "core/error.hpp"
@@ -20,6 +22,23 @@ void offload(ApiContext& ctx, const HttpRequest& req, Reply reply,
       reply(error_from_exception(std::current_exception(), rid));
     }
   });
+}
+
+nlohmann::json json_object_body(const std::string& body, bool empty_ok) {
+  if (empty_ok && body.empty()) return nlohmann::json::object();
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) throw core::Error(core::ErrorKind::bad_request, "body is not valid JSON");
+  if (!j.is_object()) {
+    throw core::Error(core::ErrorKind::bad_request, "body must be a JSON object");
+  }
+  return j;
+}
+
+HttpResponse no_content() {
+  HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
 }
 
 std::optional<std::int64_t> int_arg(const HttpRequest& req, const char* name, std::int64_t lo,

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/time.hpp"
 
 namespace remhart::store {
@@ -66,6 +68,12 @@ struct HttpResponse;
 /// core::Error(unavailable) without queuing when the pool is saturated.
 void offload(ApiContext& ctx, const HttpRequest& req, std::function<void(HttpResponse)> reply,
              std::function<HttpResponse()> fn);
+
+/// The request body as a JSON object (400 when it is not one); an empty body is {} when
+/// `empty_ok`.
+nlohmann::json json_object_body(const std::string& body, bool empty_ok = false);
+/// 204 No Content.
+HttpResponse no_content();
 
 /// Query parameters: absent → nullopt; malformed or out of range → core::Error(bad_request)
 /// naming the parameter.

@@ -60,9 +60,7 @@ json device_json(const core::Device& d) {
 }
 
 core::Device parse_device(const std::string& body, std::optional<std::string> path_id) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) throw Error(ErrorKind::bad_request, "body is not valid JSON");
-  if (!j.is_object()) throw Error(ErrorKind::bad_request, "body must be a JSON object");
+  const json j = json_object_body(body);
   core::Device d;
   auto str = [&](const char* key, std::string& out) {
     if (!j.contains(key) || j[key].is_null()) return;
@@ -434,10 +432,7 @@ void add_grid_routes(Router& router, ApiContext& ctx) {
              [&ctx](HttpRequest& req, Reply reply) {
                offload(ctx, req, std::move(reply), [&ctx, id = req.params["id"]] {
                  ctx.store.delete_device(id);
-                 HttpResponse r;
-                 r.status = 204;
-                 r.content_type.clear();
-                 return r;
+                 return no_content();
                });
              });
 }

@@ -227,14 +227,6 @@ json result_json(const grid::Network& net, const grid::PowerFlowResult& r) {
   return out;
 }
 
-json parse_body(const std::string& body) {
-  if (body.empty()) return json::object();
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) throw Error(ErrorKind::bad_request, "body is not valid JSON");
-  if (!j.is_object()) throw Error(ErrorKind::bad_request, "body must be a JSON object");
-  return j;
-}
-
 // Where a device measures, from its `element`: "bus:<id>" (a meter at a bus; power drawn at the
 // bus is positive) or "branch:<from>-<to>:from|to" (a meter on a branch at one end; power flowing
 // into the branch is positive). Anything else is not a state-estimation input.
@@ -431,7 +423,7 @@ void add_network_routes(Router& router, ApiContext& ctx) {
     });
   });
   router.add("POST", "/api/grid/powerflow", Permission::run, [&ctx](HttpRequest& req, Reply reply) {
-    const json body = parse_body(req.body);
+    const json body = json_object_body(req.body, true);
     const auto opt = pf_options(body);
     const std::string slack = body.value("slack", "single");
     if (slack != "single" && slack != "distributed") {
@@ -452,7 +444,7 @@ void add_network_routes(Router& router, ApiContext& ctx) {
   });
   router.add(
       "POST", "/api/grid/contingency", Permission::run, [&ctx](HttpRequest& req, Reply reply) {
-        const json body = parse_body(req.body);
+        const json body = json_object_body(req.body, true);
         const auto net = active(ctx);
         grid::ContingencyOptions opt;
         opt.power_flow = pf_options(body);

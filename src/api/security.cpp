@@ -23,6 +23,31 @@ std::string bearer_token(const HttpRequest& req) {
   return {};
 }
 
+// An audit entry naming `p` (actor, user id and role when a user).
+auth::AuditEntry entry_for(const Principal& p, const char* kind, std::string event,
+                           const std::string& ip) {
+  auth::AuditEntry e;
+  e.ts = core::now_us();
+  e.kind = kind;
+  e.event = std::move(event);
+  e.actor = p.actor();
+  if (p.is_user()) {
+    e.user_id = p.user_id;
+    e.role = std::string(auth::to_string(p.role));
+  }
+  e.ip = ip;
+  return e;
+}
+
+// Who every caller is when authentication is switched off.
+Principal unauthenticated_admin() {
+  Principal p;
+  p.kind = Principal::Kind::user;
+  p.name = "auth-disabled";
+  p.role = auth::Role::admin;
+  return p;
+}
+
 std::string secs(double s) {
   return std::to_string(static_cast<long long>(std::ceil(std::max(0.0, s))));
 }
@@ -49,32 +74,16 @@ bool SecurityGate::origin_allowed(const std::string& origin) const {
 
 void SecurityGate::security_event(std::string event, const Principal& p, const std::string& ip,
                                   std::string detail) const {
-  auth::AuditEntry e;
-  e.ts = core::now_us();
-  e.kind = "security";
-  e.event = std::move(event);
-  e.actor = p.actor();
-  if (p.is_user()) e.user_id = p.user_id;
-  if (p.is_user()) e.role = std::string(auth::to_string(p.role));
-  e.ip = ip;
+  auto e = entry_for(p, "security", std::move(event), ip);
   e.detail = std::move(detail);
   audit_.record(std::move(e));
 }
 
 void SecurityGate::stream_call(const Principal& p, const std::string& ip, int status) const {
-  auth::AuditEntry e;
-  e.ts = core::now_us();
-  e.kind = "request";
-  e.event = "api_call";
-  e.actor = p.actor();
-  if (p.is_user()) {
-    e.user_id = p.user_id;
-    e.role = std::string(auth::to_string(p.role));
-  }
+  auto e = entry_for(p, "request", "api_call", ip);
   e.method = "GET";
   e.route = "/ws/grid-data";
   e.status = status;
-  e.ip = ip;
   audit_.record(std::move(e));
 }
 
@@ -87,9 +96,7 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
   const std::string token = bearer_token(req);
   std::string auth_error;
   if (!opt_.auth_enabled) {
-    req.principal.kind = Principal::Kind::user;
-    req.principal.name = "auth-disabled";
-    req.principal.role = auth::Role::admin;
+    req.principal = unauthenticated_admin();
   } else if (!token.empty()) {
     auto r = auth_->authenticate(token);
     if (r.principal) {
@@ -151,17 +158,9 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
   }
 
   // The audit record of the call, written when the answer is sent.
-  auth::AuditEntry base;
-  base.kind = "request";
-  base.event = "api_call";
-  base.actor = who.actor();
-  if (who.is_user()) {
-    base.user_id = who.user_id;
-    base.role = std::string(auth::to_string(who.role));
-  }
+  auto base = entry_for(who, "request", "api_call", req.remote_ip);
   base.method = req.method;
   base.route = route ? route->pattern : req.path.substr(0, 256);
-  base.ip = req.remote_ip;
   base.request_id = req.request_id;
   reply = [reply = std::move(reply), extra = std::move(extra), base = std::move(base), start,
            audit = &audit_](HttpResponse r) mutable {
@@ -232,13 +231,7 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
 }
 
 auth::AuthResult SecurityGate::authenticate_stream(std::string_view token) const {
-  if (!opt_.auth_enabled) {
-    Principal p;
-    p.kind = Principal::Kind::user;
-    p.name = "auth-disabled";
-    p.role = auth::Role::admin;
-    return {p, {}};
-  }
+  if (!opt_.auth_enabled) return {unauthenticated_admin(), {}};
   if (token.empty()) return {std::nullopt, "a token is required"};
   auto r = auth_->authenticate(token);
   if (r.principal && !r.principal->is_user()) {

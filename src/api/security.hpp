@@ -52,7 +52,6 @@ class SecurityGate : public Guard {
   /// Audits a live-stream connection attempt like an API call (status 101 when accepted).
   void stream_call(const auth::Principal& p, const std::string& ip, int status) const;
 
-  auth::Authenticator* authenticator() const { return auth_; }
   const SecurityOptions& options() const { return opt_; }
 
  private:

@@ -562,10 +562,6 @@ void PowerFlow::set_voltages(std::vector<std::complex<double>> v) {
   impl_->have_solution = true;
 }
 
-std::size_t PowerFlow::jacobian_size() const {
-  return static_cast<std::size_t>(impl_->nj);
-}
-
 PowerFlowResult PowerFlow::solve(const PowerFlowOptions& opt, bool warm) {
   return opt.enforce_q_limits ? solve_q_limited(opt, warm) : solve_once(opt, warm);
 }

@@ -85,8 +85,6 @@ class PowerFlow {
   std::vector<std::complex<double>> voltages() const;
   void set_voltages(std::vector<std::complex<double>> v);
 
-  std::size_t jacobian_size() const;
-
  private:
   struct Impl;
   Network net_;
