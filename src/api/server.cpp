@@ -159,6 +159,7 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   static constexpr std::size_t kMaxFramesPerWrite = 64;
 
   void refuse(HttpResponse r) {
+    release_slots();  // a refused client holds no connection slot while its answer is written
     sh_.gate.stream_call(principal_, remote_ip_, r.status);
     auto res = upgrade_refusal(std::move(r));
     http::async_write(
