@@ -15,6 +15,7 @@
 #include <map>
 #include <random>
 
+#include "core/allocator.hpp"
 #include "feeder.hpp"
 #include "grid/contingency.hpp"
 #include "grid/io/matpower.hpp"
@@ -146,6 +147,7 @@ class Collector : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tune_allocator();
   benchmark::Initialize(&argc, argv);
   std::vector<std::string> names;
   static std::map<std::string, grid::Network> nets;  // outlive the registered benchmarks

@@ -12,8 +12,10 @@
 #include "app/config.hpp"
 #include "app/powerflow_cli.hpp"
 #include "app/serve.hpp"
+#include "core/allocator.hpp"
 
 int main(int argc, char** argv) {
+  remhart::tune_allocator();
   using remhart::app::Config;
   CLI::App app{"REMHART Twin: a real-time digital twin of an electrical distribution grid"};
   app.require_subcommand(1);

@@ -79,6 +79,9 @@ class PowerFlow {
 
   /// Switches a branch without recompiling (the admittance pattern keeps every branch).
   void set_branch_in_service(std::size_t branch, bool in_service);
+  /// Changes a bus's shunt (MW / Mvar at 1 p.u.: a capacitor bank, a fault) without
+  /// recompiling; set it through here, not through network().
+  void set_shunt(std::size_t bus, double gs, double bs);
   /// Buses not connected to a reference bus through in-service branches (islanded).
   std::vector<std::size_t> unreachable_buses() const;
   /// The last solution (the start of the next warm solve), and setting it.

@@ -68,6 +68,25 @@ TEST(PowerFlow, TwoBusRadialMatchesTheClosedForm) {
   EXPECT_NEAR(r.flows[0].p_to, -80, 1e-8);
 }
 
+// A shunt changed in place (a capacitor bank switched, a fault) solves like a model built with it.
+TEST(PowerFlow, ShuntChangedInPlaceMatchesARebuiltModel) {
+  PowerFlow pf(two_bus(0.1, 80, 30));
+  ASSERT_TRUE(pf.solve().converged);
+  pf.set_shunt(1, 5, 40);  // 5 MW of resistive fault, 40 Mvar of capacitor at 1 p.u.
+  const auto changed = pf.solve({}, true);
+  auto net = two_bus(0.1, 80, 30);
+  net.buses[1].gs = 5;
+  net.buses[1].bs = 40;
+  PowerFlow fresh(net);
+  const auto rebuilt = fresh.solve();
+  ASSERT_TRUE(changed.converged && rebuilt.converged);
+  EXPECT_NEAR(changed.vm[1], rebuilt.vm[1], 1e-8);
+  EXPECT_NEAR(changed.va_deg[1], rebuilt.va_deg[1], 1e-6);
+  EXPECT_GT(changed.vm[1], PowerFlow(two_bus(0.1, 80, 30)).solve().vm[1]);  // the bank lifts V
+  pf.set_shunt(1, 0, 0);
+  EXPECT_NEAR(pf.solve({}, true).vm[1], radial_solution(1.0, 0, 0.1, 0.8, 0.3).first, 1e-8);
+}
+
 TEST(PowerFlow, TransformerTapAndPhaseShiftMatchTheIdealTransformer) {
   // Unloaded: the secondary sits at 1/t ∠ −φ.
   {
