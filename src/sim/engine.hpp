@@ -1,0 +1,96 @@
+#pragma once
+// The step engine: profiles and scenario events set the network's injections and topology,
+// each step solves the power flow (warm, reusing the factorisation while the topology stays),
+// and the solution becomes per-phase samples at every measurement point — with a per-phase
+// unbalance model, harmonics, frequency from the swing model, the transformer's temperature,
+// sensor noise by accuracy class, quantisation, and labelled data faults.
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/measurement.hpp"
+#include "grid/powerflow.hpp"
+#include "sim/dynamics.hpp"
+#include "sim/profiles.hpp"
+#include "sim/scenario.hpp"
+#include "sim/twin.hpp"
+
+namespace remhart::sim {
+
+enum class DataFault { none = 0, stuck, dropped };
+std::string_view data_fault_name(DataFault f);
+
+/// Ground truth for one device at one step.
+struct Label {
+  std::string event = "none";  ///< the scenario event acting on this device, or "none"
+  Severity severity = Severity::none;
+  DataFault data_fault = DataFault::none;
+  bool operator==(const Label&) const = default;
+};
+
+/// One device's output at one step; `present` is false for a dropped sample or a de-energised
+/// meter (which stops reporting).
+struct Reading {
+  bool present = true;
+  core::Values values;
+  Label label;
+};
+
+struct StepResult {
+  core::TimeUs ts = 0;
+  std::vector<Reading> readings;  ///< parallel to Twin::devices
+  double frequency_hz = 0;
+};
+
+struct SimOptions {
+  core::TimeUs start = 0;
+  double step_s = 1;
+  std::uint64_t seed = 1;
+};
+
+class Simulator {
+ public:
+  /// Throws grid::NetworkError for a twin that cannot be simulated.
+  Simulator(const Twin& twin, Scenario scenario, SimOptions options);
+  ~Simulator();
+
+  /// Advances one step and returns its readings (the result is reused by the next call).
+  const StepResult& step();
+  std::int64_t steps_done() const { return steps_; }
+
+  // Truth of the last step, for tests and reports.
+  const Twin& twin() const { return twin_; }
+  const grid::PowerFlowResult& solution() const { return solution_; }
+  /// Per bus of the network: consumption of its loads and output of its DER (MW, Mvar).
+  const std::vector<double>& load_mw() const { return load_p_; }
+  const std::vector<double>& load_mvar() const { return load_q_; }
+  const std::vector<double>& der_mw() const { return der_p_; }
+  bool energised(std::size_t bus) const { return energised_[bus] != 0; }
+  /// Index of a bus id in the network.
+  std::size_t bus_index(std::int64_t id) const;
+  /// Buses below `branch` (away from the source), as indexes.
+  std::vector<std::size_t> downstream(std::size_t branch) const;
+  const TransformerThermal& transformer() const { return thermal_; }
+  bool transformer_failed() const { return transformer_failed_; }
+
+ private:
+  struct Impl;
+  void set_injections(double t);
+  void solve();
+  void make_readings(double t);
+  Twin twin_;
+  Scenario sc_;
+  SimOptions opt_;
+  std::unique_ptr<Impl> m_;
+  std::int64_t steps_ = 0;
+  StepResult out_;
+  grid::PowerFlowResult solution_;
+  std::vector<double> load_p_, load_q_, der_p_;
+  std::vector<char> energised_;
+  TransformerThermal thermal_;
+  bool transformer_failed_ = false;
+};
+
+}  // namespace remhart::sim
