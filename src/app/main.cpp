@@ -12,6 +12,7 @@
 #include "app/config.hpp"
 #include "app/powerflow_cli.hpp"
 #include "app/serve.hpp"
+#include "app/simulate_cli.hpp"
 #include "core/allocator.hpp"
 
 int main(int argc, char** argv) {
@@ -63,6 +64,24 @@ int main(int argc, char** argv) {
                    "Solver: nr (Newton-Raphson) or fdxb (fast-decoupled, XB)")
       ->capture_default_str();
 
+  auto* simulate = app.add_subcommand(
+      "simulate", "Run the physics simulator on the demo twin and write labelled samples");
+  remhart::app::SimulateArgs sim_args;
+  simulate->add_option("--scenario", sim_args.scenario, "Scenario id (see docs/simulator.md)")
+      ->capture_default_str();
+  simulate->add_option("--duration", sim_args.duration, "Simulated time: 3600, 90m, 6h, 1d")
+      ->capture_default_str();
+  simulate->add_option("--step", sim_args.step, "Time between samples: 1, 1s, 10s, 1m")
+      ->capture_default_str();
+  simulate->add_option("--seed", sim_args.seed, "Random seed (same seed, same samples)")
+      ->capture_default_str();
+  simulate->add_option("--start", sim_args.start,
+                       "First sample's time, RFC 3339 or Unix ms (default: duration before now)");
+  simulate->add_option("--twin", sim_args.twin, "Twin file (default: the demo feeder)");
+  simulate->add_option("--param", sim_args.params, "Scenario parameter NAME=VALUE (repeatable)");
+  simulate->add_option("--out", sim_args.out, "Output file, .csv or .ndjson");
+  simulate->add_flag("--quiet", sim_args.quiet, "No progress or summary");
+
   remhart::app::Action admin_action;
   remhart::app::add_admin_commands(app, admin_action, config_file, data_dir);
 
@@ -87,6 +106,7 @@ int main(int argc, char** argv) {
   }
 
   if (*powerflow) return remhart::app::run_powerflow(pf_file, pf_json, pf_method, pf_qlim);
+  if (*simulate) return remhart::app::run_simulate(sim_args);
 
   if (!host.empty()) overrides.emplace_back("server.host", host);
   if (port >= 0) overrides.emplace_back("server.port", std::to_string(port));

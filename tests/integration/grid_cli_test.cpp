@@ -8,6 +8,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -261,4 +265,66 @@ TEST(GridApi, StateEstimateFromLiveDeviceSamples) {
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(nlohmann::json::parse(r.body)["field"], "measurements");
   EXPECT_EQ(admin->get("/api/grid/state?origin=bogus").status, 400);
+}
+
+// `remhart simulate --out`: labelled samples in CSV and NDJSON, the same for the same seed,
+// and option errors naming the option.
+TEST(SimulateCli, WritesLabelledSamplesAndNamesBadOptions) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("remhart-sim-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string out;
+  const auto csv = (dir / "lf.csv").string();
+  ASSERT_EQ(run("simulate --scenario fault --duration 2m --step 1s --seed 5 --quiet "
+                "--start 2026-11-28T18:00:00Z --param start_s=30 --param permanent=false --out " +
+                    csv,
+                &out),
+            0)
+      << out;
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line.substr(0, 18), "device,ts,va,vb,vc");
+  EXPECT_NE(line.find("event,severity,data_fault"), std::string::npos);
+  std::size_t rows = 0, fault_rows = 0;
+  std::set<std::string> devices;
+  while (std::getline(in, line)) {
+    ++rows;
+    devices.insert(line.substr(0, line.find(',')));
+    if (line.find(",line_fault,") != std::string::npos) ++fault_rows;
+  }
+  EXPECT_EQ(devices.size(), 13u);
+  EXPECT_GT(rows, 120u * 12);
+  EXPECT_LT(rows, 120u * 13);  // meters below the open breaker stop reporting
+  EXPECT_GT(fault_rows, 10u);
+
+  const auto a = (dir / "a.ndjson").string(), b = (dir / "b.ndjson").string();
+  ASSERT_EQ(run("simulate --duration 30s --seed 9 --quiet --start 1781524800000 --out " + a, &out),
+            0);
+  ASSERT_EQ(run("simulate --duration 30s --seed 9 --quiet --start 1781524800000 --out " + b, &out),
+            0);
+  std::ifstream fa(a), fb(b);
+  std::stringstream sa, sb;
+  sa << fa.rdbuf();
+  sb << fb.rdbuf();
+  EXPECT_EQ(sa.str(), sb.str());
+  std::istringstream lines(sa.str());
+  ASSERT_TRUE(std::getline(lines, line));
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["ts"], "2026-06-15T12:00:00.000000Z");
+  EXPECT_EQ(j["v"].size(), 3u);
+  EXPECT_EQ(j["label"]["event"], "none");
+
+  EXPECT_EQ(run("simulate --scenario meteor --out " + a, &out), 2);
+  EXPECT_NE(out.find("--scenario"), std::string::npos) << out;
+  EXPECT_EQ(run("simulate --scenario voltage_sag --param fault_impedance_ohm=-1 --out " + a, &out),
+            2);
+  EXPECT_NE(out.find("--param fault_impedance_ohm"), std::string::npos) << out;
+  EXPECT_EQ(run("simulate --duration soon --out " + a, &out), 2);
+  EXPECT_NE(out.find("--duration"), std::string::npos) << out;
+  EXPECT_EQ(run("simulate --out " + (dir / "x.txt").string(), &out), 2);
+  EXPECT_NE(out.find("--out"), std::string::npos) << out;
+  EXPECT_EQ(run("simulate --twin /nonexistent.json --out " + a, &out), 1);
+  EXPECT_NE(out.find("/nonexistent.json"), std::string::npos) << out;
+  std::filesystem::remove_all(dir);
 }

@@ -1,0 +1,150 @@
+#include "app/simulate_cli.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "core/time.hpp"
+#include "sim/engine.hpp"
+#include "sim/io/twin_json.hpp"
+
+namespace remhart::app {
+namespace {
+
+struct Usage : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+sim::ScenarioParams parse_params(const std::vector<std::string>& given) {
+  sim::ScenarioParams p;
+  for (const auto& kv : given) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw Usage("--param " + kv + ": expected NAME=VALUE");
+    }
+    const auto name = kv.substr(0, eq), value = kv.substr(eq + 1);
+    double x = 0;
+    const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), x);
+    if (value == "true" || value == "false") {
+      p.numbers[name] = value == "true" ? 1 : 0;
+    } else if (ec == std::errc{} && ptr == value.data() + value.size()) {
+      p.numbers[name] = x;
+    } else {
+      p.texts[name] = value;
+    }
+  }
+  return p;
+}
+
+// Quantised values printed without binary noise (0.83, not 0.8300000000000001).
+std::string num(double x) {
+  return fmt::format("{:.10g}", x);
+}
+
+std::string triple(const std::array<double, 3>& x) {
+  return num(x[0]) + "," + num(x[1]) + "," + num(x[2]);
+}
+
+}  // namespace
+
+int run_simulate(const SimulateArgs& a) {
+  try {
+    if (a.out.empty()) {
+      throw Usage(
+          "--out is required: this version writes labelled samples to a file (.csv or "
+          ".ndjson); writing runs into the server's store comes with the runs API");
+    }
+    const bool csv = a.out.ends_with(".csv");
+    if (!csv && !a.out.ends_with(".ndjson")) throw Usage("--out must end in .csv or .ndjson");
+    const auto duration = core::parse_duration(a.duration);
+    if (!duration || *duration <= 0) throw Usage("--duration: expected e.g. 3600, 90m, 6h or 1d");
+    const auto step = core::parse_duration(a.step);
+    if (!step || *step <= 0) throw Usage("--step: expected e.g. 1, 1s, 10s or 1m");
+    // By default the run ends now, on a whole step.
+    core::TimeUs start = (core::now_us() - *duration) / *step * *step;
+    if (!a.start.empty()) {
+      const auto t = core::parse_time_param(a.start);
+      if (!t) throw Usage("--start: expected RFC 3339 or Unix milliseconds");
+      start = *t;
+    }
+    const auto twin =
+        sim::io::read_twin_file(a.twin.empty() ? sim::io::default_twin_path() : a.twin);
+    sim::Scenario scenario;
+    try {
+      scenario = sim::build_scenario(a.scenario, parse_params(a.params), twin);
+    } catch (const sim::ParamError& e) {
+      const auto field =
+          e.field() == "scenario" ? std::string("--scenario") : "--param " + e.field().substr(7);
+      throw Usage(field + ": " + e.what());
+    }
+    const double step_s = static_cast<double>(*step) / core::kUsPerSecond;
+    const auto steps = static_cast<std::int64_t>(std::ceil(static_cast<double>(*duration) / *step));
+
+    std::ofstream out(a.out, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error(a.out + ": cannot be written");
+    if (csv) {
+      out << "device,ts,va,vb,vc,ia,ib,ic,pa,pb,pc,qa,qb,qc,f,thd_va,thd_vb,thd_vc,thd_ia,thd_ib,"
+             "thd_ic,temp,event,severity,data_fault\n";
+    }
+    sim::Simulator engine(twin, scenario, {start, step_s, a.seed});
+    const bool tty = !a.quiet && isatty(STDERR_FILENO);
+    std::int64_t written = 0, last_percent = -1;
+    for (std::int64_t s = 0; s < steps; ++s) {
+      const auto& r = engine.step();
+      const auto ts = core::format_rfc3339(r.ts);
+      for (std::size_t d = 0; d < r.readings.size(); ++d) {
+        const auto& rd = r.readings[d];
+        if (!rd.present) continue;
+        const auto& v = rd.values;
+        const auto& id = twin.devices[d].device.id;
+        const auto event = rd.label.event;
+        const auto severity = sim::severity_name(rd.label.severity);
+        const auto fault = sim::data_fault_name(rd.label.data_fault);
+        if (csv) {
+          out << id << ',' << ts << ',' << triple(v.v) << ',' << triple(v.i) << ',' << triple(v.p)
+              << ',' << triple(v.q) << ',' << num(v.f) << ',' << triple(v.thd_v) << ','
+              << triple(v.thd_i) << ',' << (core::is_present(v.temp) ? num(v.temp) : "") << ','
+              << event << ',' << severity << ',' << fault << '\n';
+        } else {
+          out << "{\"device\":\"" << id << "\",\"ts\":\"" << ts << "\",\"v\":[" << triple(v.v)
+              << "],\"i\":[" << triple(v.i) << "],\"p\":[" << triple(v.p) << "],\"q\":["
+              << triple(v.q) << "],\"f\":" << num(v.f) << ",\"thd_v\":[" << triple(v.thd_v)
+              << "],\"thd_i\":[" << triple(v.thd_i) << "]";
+          if (core::is_present(v.temp)) out << ",\"temp\":" << num(v.temp);
+          out << ",\"label\":{\"event\":\"" << event << "\",\"severity\":\"" << severity
+              << "\",\"data_fault\":\"" << fault << "\"}}\n";
+        }
+        ++written;
+      }
+      const auto percent = (s + 1) * 100 / steps;
+      if (tty && percent != last_percent) {
+        last_percent = percent;
+        const int bar = static_cast<int>(percent / 4);
+        std::fprintf(stderr, "\r[%-25.*s] %3lld%%  %lld samples", bar, "#########################",
+                     static_cast<long long>(percent), static_cast<long long>(written));
+      }
+    }
+    if (tty) std::fprintf(stderr, "\n");
+    out.close();
+    if (!out) throw std::runtime_error(a.out + ": write failed");
+    if (!a.quiet) {
+      std::cout << fmt::format("{} samples, {} steps of {} s, scenario {}, seed {} → {}\n", written,
+                               steps, step_s, scenario.id, a.seed, a.out);
+    }
+    return 0;
+  } catch (const Usage& e) {
+    std::cerr << "remhart simulate: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "remhart simulate: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace remhart::app
