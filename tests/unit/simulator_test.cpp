@@ -19,7 +19,7 @@ using namespace remhart::sim;
 namespace {
 
 std::string twin_path() {
-  return (std::filesystem::path(REMHART_SOURCE_DIR) / "data" / "twins" / "demo-feeder.json")
+  return (std::filesystem::path(REMHART_SOURCE_DIR) / "share" / "twins" / "demo-feeder.json")
       .string();
 }
 

@@ -204,10 +204,10 @@ Twin read_twin_file(const std::string& path) {
 }
 
 std::string default_twin_path() {
-  if (const char* dir = std::getenv("REMHART_DATA_DIR")) {
+  if (const char* dir = std::getenv("REMHART_SHARE_DIR")) {
     return (std::filesystem::path(dir) / "twins" / "demo-feeder.json").string();
   }
-  return (std::filesystem::path(REMHART_SOURCE_DIR) / "data" / "twins" / "demo-feeder.json")
+  return (std::filesystem::path(REMHART_SOURCE_DIR) / "share" / "twins" / "demo-feeder.json")
       .string();
 }
 
