@@ -481,6 +481,44 @@ void bench_series(int runs) {
             << " ms, p90 " << percentile(ms, 0.9) << " ms over " << runs << " runs\n";
 }
 
+// One simulated day of the demo twin at 1 s in backfill mode, through the server (engine,
+// ingest pipeline, storage and labels): from the POST to the run's completion.
+void bench_simulate(int runs) {
+  std::cout << "== simulate: one day of the demo twin at 1 s, backfill, stored ==\n";
+  std::vector<double> secs;
+  long long samples = 0;
+  for (int r = 0; r < runs; ++r) {
+    TempDir dir;
+    ServerProcess server(bench_binary(), dir.path() + "/data", {"--no-demo"});
+    auto client = admin_client(server);
+    const long long day_ms = 86'400'000;
+    const long long start_ms = (now_ms() / day_ms - 2) * day_ms;
+    const auto t0 = Clock::now();
+    const auto started = client->post("/api/simulator/runs", json{{"scenario", "normal_day"},
+                                                                  {"mode", "backfill"},
+                                                                  {"start", start_ms},
+                                                                  {"duration_s", 86400},
+                                                                  {"step_s", 1},
+                                                                  {"seed", r + 1}}
+                                                                 .dump());
+    if (started.status != 202) throw std::runtime_error("simulate: " + started.body);
+    const std::string id = json::parse(started.body)["id"];
+    json run;
+    for (;;) {
+      run = json::parse(client->get("/api/simulator/runs/" + id).body);
+      if (run["status"] != "running") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (run["status"] != "completed") throw std::runtime_error("simulate: " + run.dump());
+    secs.push_back(seconds_since(t0));
+    samples = run["samples"].get<long long>();
+    std::cout << "run " << r + 1 << ": " << samples << " samples in " << secs.back() << " s\n";
+  }
+  std::cout << "simulate one day: median " << median(secs) << " s (" << runs_text(secs) << "), "
+            << static_cast<long long>(static_cast<double>(samples) / median(secs))
+            << " samples/s\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -500,6 +538,7 @@ int main(int argc, char** argv) {
     if (what == "api" || what == "all") bench_api(runs);
     if (what == "series" || what == "all") bench_series(20);
     if (what == "memory" || what == "all") bench_memory();
+    if (what == "simulate" || what == "all") bench_simulate(runs);
   } catch (const std::exception& e) {
     std::cerr << "bench failed: " << e.what() << "\n";
     return 1;

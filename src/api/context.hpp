@@ -14,13 +14,15 @@
 namespace remhart::store {
 class Store;
 class NetworkRepository;
+struct SimRun;
 }  // namespace remhart::store
 namespace remhart::grid {
 struct Network;
 }
 namespace remhart::ingest {
 class IngestService;
-}
+class SimRunManager;
+}  // namespace remhart::ingest
 namespace remhart::obs {
 class Registry;
 }
@@ -59,6 +61,7 @@ struct ApiContext {
   auth::AuditLog* audit = nullptr;
   store::NetworkRepository* networks = nullptr;
   ActiveNetwork* network = nullptr;
+  ingest::SimRunManager* simulator = nullptr;
 };
 
 struct HttpRequest;
@@ -86,5 +89,8 @@ void add_grid_routes(Router& router, ApiContext& ctx);
 void add_ops_routes(Router& router, ApiContext& ctx);
 void add_auth_routes(Router& router, ApiContext& ctx);
 void add_network_routes(Router& router, ApiContext& ctx);
+void add_simulator_routes(Router& router, ApiContext& ctx);
+/// A simulation run as the API and the live stream show it.
+std::string run_json(const store::SimRun& run);
 
 }  // namespace remhart::api

@@ -265,4 +265,19 @@ void LiveHub::publish(const std::vector<store::StoredSample>& samples) {
   if (sent_) sent_->inc(sent);
 }
 
+void LiveHub::broadcast(const std::string& type, const std::string& key, const std::string& data) {
+  auto text =
+      std::make_shared<const std::string>("{\"type\":\"" + type + "\",\"data\":" + data + "}");
+  std::vector<std::shared_ptr<LiveClient>> to;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, e] : clients_) {
+      if (!e.sub.types.count(type)) continue;
+      if (auto c = e.client.lock()) to.push_back(std::move(c));
+    }
+  }
+  for (auto& c : to) c->deliver({LiveMessage{key, text}});
+  if (sent_) sent_->inc(to.size());
+}
+
 }  // namespace remhart::api

@@ -105,6 +105,9 @@ class LiveHub {
   std::string snapshot(const Subscription& sub) const;
   /// Sends `measurement` messages for newly stored samples to the clients that want them.
   void publish(const std::vector<store::StoredSample>& samples);
+  /// Sends `{"type":type,"data":data}` to every client subscribed to `type` (not filtered by
+  /// device or origin); `key` is what a client's rate cap coalesces by.
+  void broadcast(const std::string& type, const std::string& key, const std::string& data);
   std::size_t clients() const;
 
   obs::Counter* dropped_counter() const { return dropped_; }

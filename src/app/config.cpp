@@ -52,8 +52,9 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"ingest.default_rated_current", &Config::default_rated_current},
       {"ingest.default_nominal_frequency", &Config::default_nominal_frequency},
       {"demo.enabled", &Config::demo},
-      {"demo.devices", &Config::demo_devices},
-      {"demo.interval_s", &Config::demo_interval_s},
+      {"demo.scenario", &Config::demo_scenario},
+      {"simulator.twin", &Config::sim_twin},
+      {"simulator.max_runs", &Config::sim_max_runs},
       {"log.level", &Config::log_level},
       {"log.json", &Config::log_json},
   };
@@ -157,9 +158,8 @@ void validate(const Config& c) {
   check(c.default_rated_current > 0, "ingest.default_rated_current", "must be positive");
   check(c.default_nominal_frequency == 50 || c.default_nominal_frequency == 60,
         "ingest.default_nominal_frequency", "must be 50 or 60");
-  check(c.demo_devices >= 1 && c.demo_devices <= 1000, "demo.devices", "must be 1–1000");
-  check(c.demo_interval_s >= 0.01 && c.demo_interval_s <= 3600, "demo.interval_s",
-        "must be 0.01–3600");
+  check(!c.demo_scenario.empty(), "demo.scenario", "must name a scenario");
+  check(c.sim_max_runs >= 1 && c.sim_max_runs <= 64, "simulator.max_runs", "must be 1–64");
   static const std::vector<std::string> kLevels = {"trace", "debug", "info",
                                                    "warn",  "error", "off"};
   check(std::find(kLevels.begin(), kLevels.end(), c.log_level) != kLevels.end(), "log.level",

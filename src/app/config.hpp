@@ -55,9 +55,11 @@ struct Config {
   double default_rated_current = 100.0;
   double default_nominal_frequency = 50.0;
   // [demo]
-  bool demo = true;
-  std::int64_t demo_devices = 6;
-  double demo_interval_s = 1.0;
+  bool demo = true;  ///< a realtime run of the demo twin at start
+  std::string demo_scenario = "normal_day";
+  // [simulator]
+  std::string sim_twin;  ///< twin file; empty = the demo feeder shipped in share/twins
+  std::int64_t sim_max_runs = 4;
   // [log]
   std::string log_level = "info";
   bool log_json = false;

@@ -2,9 +2,7 @@
 #include "app/serve.hpp"
 
 #include <atomic>
-#include <condition_variable>
 #include <filesystem>
-#include <thread>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -19,9 +17,11 @@
 #include "core/thread_pool.hpp"
 #include "grid/io/json_network.hpp"
 #include "ingest/ingest_service.hpp"
+#include "ingest/sim_runs.hpp"
 #include "obs/metrics.hpp"
-#include "sim/demo_feed.hpp"
+#include "sim/io/twin_json.hpp"
 #include "store/network_repo.hpp"
+#include "store/sim_repo.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace remhart::app {
@@ -72,56 +72,6 @@ std::vector<std::pair<std::string, std::string>> security_headers(bool tls) {
   if (tls) h.emplace_back("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
   return h;
 }
-
-// Feeds demo samples through the normal ingestion path until stopped.
-class DemoLoop {
- public:
-  DemoLoop(store::Store& store, ingest::IngestService& ingest, const Config& c)
-      : feed_(static_cast<std::size_t>(c.demo_devices), 20261128),
-        ingest_(ingest),
-        interval_(std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::duration<double>(c.demo_interval_s))) {
-    const auto known = store.devices();
-    for (const auto& d : feed_.devices()) {
-      if (!known->count(d.id)) store.create_device(d);
-    }
-    thread_ = std::thread([this] { run(); });
-  }
-  ~DemoLoop() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void run() {
-    std::unique_lock lock(mu_);
-    auto next = std::chrono::steady_clock::now();
-    while (!stop_) {
-      auto batch = ingest::ParsedBatch::of(feed_.step(core::now_us()));
-      ingest_.ingest(std::move(batch), std::string(core::kOriginReal), false,
-                     [](ingest::IngestOutcome o) {
-                       if (o.status != ingest::IngestStatus::ok || !o.reply.rejected.empty()) {
-                         spdlog::warn("demo feed: batch not fully stored ({} rejected) {}",
-                                      o.reply.rejected.size(), o.error);
-                       }
-                     });
-      next += interval_;
-      cv_.wait_until(lock, next, [this] { return stop_; });
-    }
-  }
-
-  sim::DemoFeed feed_;
-  ingest::IngestService& ingest_;
-  std::chrono::microseconds interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 }  // namespace
 
@@ -176,6 +126,27 @@ int serve(const Config& c) {
     fanout.post([&hub, copy] { hub.publish(*copy); });
   });
 
+  // Simulation runs: runs a previous process left going are marked stopped; progress and status
+  // changes go out on the live stream as `simulation` messages.
+  store::SimRunRepository sim_runs(so.path);
+  if (const int n = sim_runs.mark_interrupted(core::now_us())) {
+    spdlog::info("{} simulation run(s) were cut off by the last shutdown: marked stopped", n);
+  }
+  std::shared_ptr<const sim::Twin> twin;
+  try {
+    twin = std::make_shared<const sim::Twin>(
+        sim::io::read_twin_file(c.sim_twin.empty() ? sim::io::default_twin_path() : c.sim_twin));
+  } catch (const std::exception& e) {
+    throw core::Error(core::ErrorKind::bad_request, std::string("simulator.twin: ") + e.what(),
+                      "simulator.twin");
+  }
+  ingest::SimRunManager simulator(
+      store, ingest, sim_runs, twin,
+      [&hub](const store::SimRun& r) {
+        hub.broadcast("simulation", "sim:" + r.id, api::run_json(r));
+      },
+      static_cast<std::size_t>(c.sim_max_runs));
+
   std::atomic<bool> ready{false};
   api::ApiContext ctx{store,
                       ingest,
@@ -191,7 +162,8 @@ int serve(const Config& c) {
                       &identity.authenticator(),
                       &identity.audit(),
                       &networks,
-                      &active_network};
+                      &active_network,
+                      &simulator};
   api::Router router(&metrics);
   api::SecurityOptions sec;
   sec.auth_enabled = c.auth_enabled;
@@ -208,6 +180,7 @@ int serve(const Config& c) {
   api::add_ops_routes(router, ctx);
   api::add_auth_routes(router, ctx);
   api::add_network_routes(router, ctx);
+  api::add_simulator_routes(router, ctx);
 
   api::ServerOptions opt;
   opt.host = c.host;
@@ -222,13 +195,20 @@ int serve(const Config& c) {
   opt.trusted_proxies = split_list(c.trusted_proxies);
   api::HttpServer server(opt, router, hub, gate, &metrics);
   const auto port = server.listen();
-  std::unique_ptr<DemoLoop> demo;
-  if (c.demo) demo = std::make_unique<DemoLoop>(store, ingest, c);
+  if (c.demo) {
+    ingest::RunRequest demo;
+    demo.scenario = c.demo_scenario;
+    demo.created_by = "demo";
+    const auto run = simulator.start(demo);  // realtime, until stopped
+    simulator.pin(run.id);
+    spdlog::info("demo: realtime {} simulation of the {} twin, origin sim:{}", run.scenario,
+                 twin->name, run.id);
+  }
   ready = true;
   spdlog::info("listening on {}://{}:{}", c.tls_cert.empty() ? "http" : "https", c.host, port);
   server.run();
   ready = false;
-  demo.reset();
+  simulator.stop_all();
   spdlog::info("stopping: flushing storage");
   store.set_commit_listener(nullptr);
   return 0;

@@ -337,6 +337,9 @@ void SqliteStore::delete_device(std::string_view id_view) {
     if (!current->count(id)) {
       throw core::Error(core::ErrorKind::not_found, "device '" + id + "' not found");
     }
+    // Compact first: the log then holds nothing of this device's series, whose ids SQLite may
+    // hand to a new series later (a replayed log row would land in the wrong one).
+    checkpoint();
     Transaction tx(*db_, true);
     db_->prepare(
            "DELETE FROM block_data WHERE id IN (SELECT b.id FROM blocks b JOIN series s ON "
@@ -361,6 +364,32 @@ void SqliteStore::delete_device(std::string_view id_view) {
     std::lock_guard dl(devices_mu_);
     devices_ = std::move(next);
   });
+}
+
+std::size_t SqliteStore::delete_origin(std::string_view origin_view) {
+  const std::string origin(origin_view);
+  std::size_t removed = 0;
+  run_on_writer([&] {
+    checkpoint();  // as in delete_device: no log row may outlive its series
+    Transaction tx(*db_, true);
+    db_->prepare(
+           "DELETE FROM block_data WHERE id IN (SELECT b.id FROM blocks b JOIN series s ON "
+           "s.id = b.series_id WHERE s.origin = ?)")
+        .bind(1, origin)
+        .run();
+    db_->prepare("DELETE FROM blocks WHERE series_id IN (SELECT id FROM series WHERE origin = ?)")
+        .bind(1, origin)
+        .run();
+    db_->prepare("DELETE FROM series WHERE origin = ?").bind(1, origin).run();
+    std::unique_lock lock(mu_);
+    tx.commit();
+    if (const auto it = series_.find(origin); it != series_.end()) {
+      removed = it->second.size();
+      for (const auto& [device, s] : it->second) tail_samples_ -= s->tail.size();
+      series_.erase(it);
+    }
+  });
+  return removed;
 }
 
 // ---- writes ---------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ class SqliteStore final : public Store {
   void create_device(const core::Device& d) override;
   void update_device(const core::Device& d) override;
   void delete_device(std::string_view id) override;
+  std::size_t delete_origin(std::string_view origin) override;
 
   bool submit(std::string origin, std::vector<core::Sample> samples, WriteCallback done) override;
   void set_commit_listener(CommitListener listener) override;

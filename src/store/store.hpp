@@ -89,6 +89,9 @@ class Store {
   /// Removes the device and every sample stored for it.
   virtual void delete_device(std::string_view id) = 0;
 
+  /// Removes every sample of `origin` (a simulation run's data); returns how many series went.
+  virtual std::size_t delete_origin(std::string_view origin) = 0;
+
   /// Queues samples of one origin for durable storage. `done` runs on the storage thread once
   /// the batch is committed (or failed); it must be quick. Returns false, without queuing and
   /// without calling `done`, when the queue is full (back-pressure).

@@ -395,16 +395,3 @@ TEST(Cli, VersionConfigCheckAndUsageErrors) {
                 8,
             2);
 }
-
-TEST(DemoFeed, MakeRunShowsLiveDataAtOnce) {
-  TempDir dir;
-  ServerProcess proc(remhart_binary(), dir.path() + "/data", {},
-                     {{"REMHART_DEMO_INTERVAL_S", "0.1"}});
-  auto http = admin_client(proc);
-  json items;
-  for (int k = 0; k < 100 && items.size() < 6; ++k) {
-    items = json::parse(http->get("/api/grid/latest").body)["items"];
-    if (items.size() < 6) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_EQ(items.size(), 6u);
-}

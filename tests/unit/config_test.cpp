@@ -32,14 +32,14 @@ TEST(Config, FileThenEnvironmentThenFlags) {
   const std::string path = dir.path() + "/remhart.toml";
   std::ofstream(path)
       << "[server]\nport = 9000\nhost = \"0.0.0.0\"\n[storage]\ndurability = \"fsync\"\n"
-         "[demo]\nenabled = false\ninterval_s = 0.5\n";
+         "[demo]\nenabled = false\nscenario = \"peak_load\"\n";
   std::map<std::string, std::string> vars{{"REMHART_SERVER_PORT", "9100"}};
   auto c = app::load_config(path, env(vars), {});
   EXPECT_EQ(c.port, 9100);
   EXPECT_EQ(c.host, "0.0.0.0");
   EXPECT_EQ(c.durability, "fsync");
   EXPECT_FALSE(c.demo);
-  EXPECT_DOUBLE_EQ(c.demo_interval_s, 0.5);
+  EXPECT_EQ(c.demo_scenario, "peak_load");
   c = app::load_config(path, env(vars), {{"server.port", "0"}});
   EXPECT_EQ(c.port, 0);
 }

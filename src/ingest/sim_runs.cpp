@@ -1,0 +1,379 @@
+#include "ingest/sim_runs.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <future>
+#include <random>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "sim/engine.hpp"
+
+namespace remhart::ingest {
+
+using core::Error;
+using core::ErrorKind;
+using Clock = std::chrono::steady_clock;
+
+struct SimRunManager::Active {
+  std::mutex mu;  // guards info
+  store::SimRun info;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+  Clock::time_point last_publish{};
+};
+
+namespace {
+
+constexpr double kMaxDurationS = 366.0 * 86400;
+constexpr std::int64_t kMaxSteps = 20'000'000;
+
+std::string new_run_id() {
+  std::random_device rd;
+  std::uint64_t x = (std::uint64_t{rd()} << 32) ^ rd();
+  return fmt::format("{:012x}", x & 0xffffffffffffULL);
+}
+
+// Run-length labels per device: consecutive steps with the same label make one interval.
+class LabelRecorder {
+ public:
+  LabelRecorder(std::string run, const sim::Twin& twin) : run_(std::move(run)) {
+    for (const auto& d : twin.devices) open_.push_back({d.device.id, {}, 0, 0, false});
+  }
+  void add(std::size_t device, core::TimeUs ts, const sim::Label& label) {
+    auto& o = open_[device];
+    if (o.active && o.label == label) {
+      o.t1 = ts;
+      return;
+    }
+    close(o);
+    o = {o.device, label, ts, ts, true};
+  }
+  /// Closed intervals so far (and, at the end, the open ones), for storage.
+  std::vector<store::LabelInterval> take(bool finish) {
+    if (finish) {
+      for (auto& o : open_) close(o);
+    }
+    return std::exchange(done_, {});
+  }
+
+ private:
+  struct Open {
+    std::string device;
+    sim::Label label;
+    core::TimeUs t0, t1;
+    bool active;
+  };
+  void close(Open& o) {
+    if (!o.active) return;
+    done_.push_back({run_, o.device, o.t0, o.t1, o.label.event,
+                     std::string(sim::severity_name(o.label.severity)),
+                     std::string(sim::data_fault_name(o.label.data_fault))});
+    o.active = false;
+  }
+  std::string run_;
+  std::vector<Open> open_;
+  std::vector<store::LabelInterval> done_;
+};
+
+}  // namespace
+
+SimRunManager::SimRunManager(store::Store& store, IngestService& ingest,
+                             store::SimRunRepository& repo, std::shared_ptr<const sim::Twin> twin,
+                             Listener on_change, std::size_t max_running)
+    : store_(store),
+      ingest_(ingest),
+      repo_(repo),
+      twin_(std::move(twin)),
+      on_change_(std::move(on_change)),
+      max_running_(max_running) {}
+
+SimRunManager::~SimRunManager() {
+  stop_all();
+}
+
+store::SimRun SimRunManager::start(const RunRequest& rq) {
+  auto fail = [](const std::string& field, const std::string& message) {
+    return Error(ErrorKind::unprocessable, field + ": " + message, field);
+  };
+  sim::Scenario scenario;
+  try {
+    scenario = sim::build_scenario(rq.scenario, rq.params, *twin_);
+  } catch (const sim::ParamError& e) {
+    throw fail(e.field(), e.what());
+  }
+  if (rq.mode != "realtime" && rq.mode != "accelerated" && rq.mode != "backfill") {
+    throw fail("mode", "must be realtime, accelerated or backfill");
+  }
+  const bool realtime = rq.mode == "realtime";
+  const double step = rq.step_s.value_or(scenario.step_s.value_or(1.0));
+  if (!(step >= 0.01 && step <= 3600)) throw fail("step_s", "must be between 0.01 and 3600");
+  const double duration =
+      rq.duration_s.value_or(scenario.duration_s.value_or(realtime ? 0.0 : 3600.0));
+  if (!(duration >= 0 && duration <= kMaxDurationS) || (!realtime && duration == 0)) {
+    throw fail("duration_s", realtime ? "must be between 0 (until stopped) and 366 days"
+                                      : "must be more than 0 and at most 366 days");
+  }
+  if (duration / step > static_cast<double>(kMaxSteps)) {
+    throw fail("step_s", fmt::format("gives more than {} steps for this duration", kMaxSteps));
+  }
+  const double speed = rq.speed.value_or(rq.mode == "accelerated" ? 10.0 : 1.0);
+  if (rq.speed && rq.mode != "accelerated") throw fail("speed", "applies to accelerated runs only");
+  if (!(speed >= 1 && speed <= 100000)) throw fail("speed", "must be between 1 and 100000");
+  const auto step_us = static_cast<core::TimeUs>(std::llround(step * core::kUsPerSecond));
+  const auto duration_us = static_cast<core::TimeUs>(std::llround(duration * core::kUsPerSecond));
+  const auto now = core::now_us();
+  core::TimeUs start = 0;
+  if (realtime) {
+    if (rq.start) throw fail("start", "realtime runs start now; give start for backfill runs");
+    start = now / step_us * step_us;
+  } else {
+    start = rq.start.value_or((now - duration_us) / step_us * step_us);
+    if (start < 0) throw fail("start", "must not be before 1970");
+    const auto skew = ingest_.options().limits.max_future_skew;
+    if (start + duration_us > now + skew) {
+      throw fail("start", "the run would reach past now; non-realtime runs simulate the past");
+    }
+  }
+  std::uint64_t seed = 0;
+  if (rq.seed) {
+    seed = *rq.seed;
+  } else {
+    std::random_device rd;
+    seed = (std::uint64_t{rd()} << 20) ^ rd();
+  }
+  if (seed > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    throw fail("seed", "must be below 2^63");
+  }
+
+  // The twin's meters must exist as devices.
+  const auto devices = store_.devices();
+  for (const auto& d : twin_->devices) {
+    if (devices->count(d.device.id)) continue;
+    try {
+      store_.create_device(d.device);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::conflict) throw;  // created meanwhile
+    }
+  }
+
+  auto a = std::make_shared<Active>();
+  auto& info = a->info;
+  info.id = new_run_id();
+  info.scenario = scenario.id;
+  info.mode = rq.mode;
+  info.params_json = rq.params_json;
+  info.seed = static_cast<std::int64_t>(seed);
+  info.start = start;
+  info.duration_s = duration;
+  info.step_s = step;
+  info.speed = speed;
+  info.status = "running";
+  info.created_at = now;
+  info.created_by = rq.created_by;
+  {
+    std::lock_guard lock(mu_);
+    std::size_t running = 0;
+    for (const auto& [id, r] : active_) running += !r->stop;
+    if (running >= max_running_) {
+      throw Error(ErrorKind::conflict,
+                  fmt::format("{} runs are going already; stop one first", running));
+    }
+    repo_.create(info);
+    active_[info.id] = a;
+  }
+  const auto snapshot = info;
+  if (on_change_) on_change_(snapshot);
+  a->thread = std::thread(
+      [this, a, scenario = std::move(scenario)]() mutable { run(a, std::move(scenario)); });
+  return snapshot;
+}
+
+void SimRunManager::publish(Active& a, bool persist) {
+  store::SimRun copy;
+  {
+    std::lock_guard lock(a.mu);
+    copy = a.info;
+  }
+  if (persist) repo_.update(copy);
+  if (on_change_) on_change_(copy);
+}
+
+void SimRunManager::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
+  store::SimRun cfg;
+  {
+    std::lock_guard lock(a->mu);
+    cfg = a->info;
+  }
+  const std::string origin = "sim:" + cfg.id;
+  const bool backfill = cfg.mode == "backfill";
+  const std::int64_t total =
+      cfg.duration_s > 0 ? static_cast<std::int64_t>(std::ceil(cfg.duration_s / cfg.step_s - 1e-9))
+                         : 0;  // 0: until stopped
+  const std::size_t batch_limit = backfill ? 6000 : 2000;
+  const auto wall_start = Clock::now();
+  std::string status = "completed", error;
+  std::int64_t samples = 0, rejected = 0, steps = 0;
+  std::vector<core::Sample> batch;
+
+  // Submits a batch and waits until it is durable; retries while the store pushes back.
+  auto submit = [&](std::vector<core::Sample>& b) {
+    while (!b.empty()) {
+      std::promise<IngestOutcome> done;
+      auto fut = done.get_future();
+      ingest_.ingest(ParsedBatch::of(b), origin, false,
+                     [&done](IngestOutcome o) { done.set_value(std::move(o)); });
+      const auto outcome = fut.get();
+      if (outcome.status == IngestStatus::unavailable) {
+        if (a->stop) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      if (outcome.status != IngestStatus::ok) {
+        throw std::runtime_error("storing samples failed: " + outcome.error);
+      }
+      samples += static_cast<std::int64_t>(outcome.reply.accepted + outcome.reply.duplicates);
+      rejected += static_cast<std::int64_t>(outcome.reply.rejected.size());
+      b.clear();
+    }
+  };
+  try {
+    sim::Simulator engine(*twin_, std::move(scenario),
+                          {cfg.start, cfg.step_s, static_cast<std::uint64_t>(cfg.seed)});
+    LabelRecorder labels(cfg.id, *twin_);
+    auto flush = [&](bool finish) {
+      submit(batch);
+      repo_.add_labels(labels.take(finish));
+      std::lock_guard lock(a->mu);
+      a->info.samples = samples;
+      a->info.rejected = rejected;
+      a->info.steps = steps;
+      a->info.progress = total > 0 ? static_cast<double>(steps) / static_cast<double>(total) : 0;
+    };
+    for (std::int64_t s = 0; total == 0 || s < total; ++s) {
+      if (a->stop) {
+        status = "stopped";
+        break;
+      }
+      if (!backfill) {  // pace by the clock (×speed)
+        const auto due =
+            wall_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                             static_cast<double>(s) * cfg.step_s / cfg.speed));
+        if (due > Clock::now() && !batch.empty()) flush(false);
+        while (!a->stop && Clock::now() < due) {
+          std::this_thread::sleep_until(
+              std::min(due, Clock::now() + std::chrono::milliseconds(200)));
+        }
+        if (a->stop) {
+          status = "stopped";
+          break;
+        }
+      }
+      const auto& r = engine.step();
+      for (std::size_t d = 0; d < r.readings.size(); ++d) {
+        const auto& rd = r.readings[d];
+        labels.add(d, r.ts, rd.label);
+        if (rd.present) batch.push_back({twin_->devices[d].device.id, r.ts, rd.values});
+      }
+      ++steps;
+      if (batch.size() >= batch_limit) flush(false);
+      if (Clock::now() - a->last_publish > std::chrono::seconds(1)) {
+        flush(false);
+        a->last_publish = Clock::now();
+        publish(*a, true);
+      }
+    }
+    flush(true);
+  } catch (const std::exception& e) {
+    status = "failed";
+    error = e.what();
+  }
+  {
+    std::lock_guard lock(a->mu);
+    a->info.status = status;
+    a->info.error = error;
+    a->info.samples = samples;
+    a->info.rejected = rejected;
+    a->info.steps = steps;
+    if (status == "completed") a->info.progress = 1;
+    a->info.finished_at = core::now_us();
+  }
+  publish(*a, true);
+}
+
+std::vector<store::SimRun> SimRunManager::list() {
+  auto runs = repo_.list();
+  std::lock_guard lock(mu_);
+  for (auto& r : runs) {
+    if (const auto it = active_.find(r.id); it != active_.end()) {
+      std::lock_guard al(it->second->mu);
+      const bool pinned = r.pinned;
+      r = it->second->info;
+      r.pinned = pinned;
+    }
+  }
+  return runs;
+}
+
+std::optional<store::SimRun> SimRunManager::get(const std::string& id) {
+  auto r = repo_.get(id);
+  if (!r) return r;
+  std::lock_guard lock(mu_);
+  if (const auto it = active_.find(id); it != active_.end()) {
+    std::lock_guard al(it->second->mu);
+    const bool pinned = r->pinned;
+    *r = it->second->info;
+    r->pinned = pinned;
+  }
+  return r;
+}
+
+std::optional<store::SimRun> SimRunManager::stop(const std::string& id) {
+  std::shared_ptr<Active> a;
+  {
+    std::lock_guard lock(mu_);
+    if (const auto it = active_.find(id); it != active_.end()) {
+      a = it->second;
+      active_.erase(it);
+    }
+  }
+  if (a) {
+    a->stop = true;
+    if (a->thread.joinable()) a->thread.join();
+  }
+  return get(id);
+}
+
+bool SimRunManager::remove(const std::string& id) {
+  if (!stop(id)) return false;
+  store_.delete_origin("sim:" + id);
+  return repo_.remove(id);
+}
+
+std::optional<store::SimRun> SimRunManager::pin(const std::string& id) {
+  if (!repo_.pin(id)) return std::nullopt;
+  auto r = get(id);
+  if (r && on_change_) on_change_(*r);
+  return r;
+}
+
+std::optional<store::SimRun> SimRunManager::pinned() {
+  const auto p = repo_.pinned();
+  return p ? get(p->id) : p;
+}
+
+void SimRunManager::stop_all() {
+  std::map<std::string, std::shared_ptr<Active>> all;
+  {
+    std::lock_guard lock(mu_);
+    all.swap(active_);
+  }
+  for (auto& [id, a] : all) a->stop = true;
+  for (auto& [id, a] : all) {
+    if (a->thread.joinable()) a->thread.join();
+  }
+}
+
+}  // namespace remhart::ingest

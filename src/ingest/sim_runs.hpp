@@ -1,0 +1,81 @@
+#pragma once
+// Simulation runs: each run drives the physics simulator on its own thread and feeds its samples
+// through the normal ingestion pipeline with origin `sim:<run>`, storing the ground-truth
+// labels beside them. Modes: realtime (paced by the clock, optionally until stopped),
+// accelerated (×speed) and backfill (as fast as possible over a past interval).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ingest/ingest_service.hpp"
+#include "sim/scenario.hpp"
+#include "sim/twin.hpp"
+#include "store/sim_repo.hpp"
+
+namespace remhart::ingest {
+
+struct RunRequest {
+  std::string scenario;
+  std::string mode = "realtime";
+  std::optional<core::TimeUs> start;
+  std::optional<double> duration_s, step_s, speed;
+  std::optional<std::uint64_t> seed;
+  sim::ScenarioParams params;
+  std::string params_json = "{}";  ///< as given, kept with the run
+  std::string created_by;
+};
+
+class SimRunManager {
+ public:
+  /// `on_change` is called (from run threads and callers) with a run's state whenever its status
+  /// changes and about once a second while it progresses.
+  using Listener = std::function<void(const store::SimRun&)>;
+  SimRunManager(store::Store& store, IngestService& ingest, store::SimRunRepository& repo,
+                std::shared_ptr<const sim::Twin> twin, Listener on_change,
+                std::size_t max_running = 4);
+  ~SimRunManager();
+
+  /// Checks the request and starts the run; throws core::Error (unprocessable naming the
+  /// field; conflict when too many runs are going).
+  store::SimRun start(const RunRequest& request);
+  std::vector<store::SimRun> list();
+  std::optional<store::SimRun> get(const std::string& id);
+  /// Stops a running run (waits for its last batch); the run's state, or nullopt when unknown.
+  std::optional<store::SimRun> stop(const std::string& id);
+  /// Stops the run if running, then removes it with its samples and labels; false if unknown.
+  bool remove(const std::string& id);
+  std::optional<store::SimRun> pin(const std::string& id);
+  std::optional<store::SimRun> pinned();
+  /// Label intervals of a run (see store::SimRunRepository::labels).
+  std::vector<store::LabelInterval> labels(const std::string& id, const std::string& device,
+                                           core::TimeUs from, core::TimeUs to, std::size_t limit) {
+    return repo_.labels(id, device, from, to, limit);
+  }
+  /// Stops every run (shutdown).
+  void stop_all();
+
+  const sim::Twin& twin() const { return *twin_; }
+
+ private:
+  struct Active;
+  void run(std::shared_ptr<Active> a, sim::Scenario scenario);
+  void publish(Active& a, bool persist);
+
+  store::Store& store_;
+  IngestService& ingest_;
+  store::SimRunRepository& repo_;
+  std::shared_ptr<const sim::Twin> twin_;
+  Listener on_change_;
+  std::size_t max_running_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Active>> active_;
+};
+
+}  // namespace remhart::ingest

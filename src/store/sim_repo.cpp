@@ -1,0 +1,215 @@
+#include "store/sim_repo.hpp"
+
+#include "store/sqlite.hpp"
+
+namespace remhart::store {
+
+namespace {
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE sim_runs(
+  id TEXT PRIMARY KEY,
+  scenario TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  params TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  start INTEGER NOT NULL,
+  duration_s REAL NOT NULL,
+  step_s REAL NOT NULL,
+  speed REAL NOT NULL,
+  status TEXT NOT NULL,
+  progress REAL NOT NULL DEFAULT 0,
+  samples INTEGER NOT NULL DEFAULT 0,
+  rejected INTEGER NOT NULL DEFAULT 0,
+  steps INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  created_by TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  pinned INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sim_labels(
+  run TEXT NOT NULL,
+  device TEXT NOT NULL,
+  t0 INTEGER NOT NULL,
+  t1 INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  data_fault TEXT NOT NULL);
+CREATE INDEX sim_labels_by_run ON sim_labels(run, device, t0);
+)sql",
+};
+
+constexpr const char* kColumns =
+    "id, scenario, mode, params, seed, start, duration_s, step_s, speed, status, progress, "
+    "samples, rejected, steps, created_at, finished_at, created_by, error, pinned";
+
+SimRun row(const Statement& st) {
+  SimRun r;
+  r.id = st.text(0);
+  r.scenario = st.text(1);
+  r.mode = st.text(2);
+  r.params_json = st.text(3);
+  r.seed = st.int64(4);
+  r.start = st.int64(5);
+  r.duration_s = st.real(6);
+  r.step_s = st.real(7);
+  r.speed = st.real(8);
+  r.status = st.text(9);
+  r.progress = st.real(10);
+  r.samples = st.int64(11);
+  r.rejected = st.int64(12);
+  r.steps = st.int64(13);
+  r.created_at = st.int64(14);
+  r.finished_at = st.int64(15);
+  r.created_by = st.text(16);
+  r.error = st.text(17);
+  r.pinned = st.int64(18) != 0;
+  return r;
+}
+
+}  // namespace
+
+SimRunRepository::SimRunRepository(const std::string& path)
+    : db_(std::make_unique<Database>(path)) {
+  db_->exec("PRAGMA journal_mode=WAL");
+  db_->exec("PRAGMA synchronous=NORMAL");
+  apply_migrations(*db_, "simulator", kMigrations);
+}
+
+SimRunRepository::~SimRunRepository() = default;
+
+void SimRunRepository::create(const SimRun& r) {
+  std::lock_guard lock(mu_);
+  db_->prepare(std::string("INSERT INTO sim_runs(") + kColumns +
+               ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+      .bind(1, r.id)
+      .bind(2, r.scenario)
+      .bind(3, r.mode)
+      .bind(4, r.params_json)
+      .bind(5, r.seed)
+      .bind(6, r.start)
+      .bind(7, r.duration_s)
+      .bind(8, r.step_s)
+      .bind(9, r.speed)
+      .bind(10, r.status)
+      .bind(11, r.progress)
+      .bind(12, r.samples)
+      .bind(13, r.rejected)
+      .bind(14, r.steps)
+      .bind(15, r.created_at)
+      .bind(16, r.finished_at)
+      .bind(17, r.created_by)
+      .bind(18, r.error)
+      .bind(19, std::int64_t{r.pinned})
+      .run();
+}
+
+void SimRunRepository::update(const SimRun& r) {
+  std::lock_guard lock(mu_);
+  db_->prepare(
+         "UPDATE sim_runs SET status = ?, progress = ?, samples = ?, rejected = ?, steps = ?, "
+         "finished_at = ?, error = ? WHERE id = ?")
+      .bind(1, r.status)
+      .bind(2, r.progress)
+      .bind(3, r.samples)
+      .bind(4, r.rejected)
+      .bind(5, r.steps)
+      .bind(6, r.finished_at)
+      .bind(7, r.error)
+      .bind(8, r.id)
+      .run();
+}
+
+std::vector<SimRun> SimRunRepository::list() {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(std::string("SELECT ") + kColumns +
+                         " FROM sim_runs ORDER BY created_at DESC, id");
+  std::vector<SimRun> out;
+  while (st.step()) out.push_back(row(st));
+  return out;
+}
+
+std::optional<SimRun> SimRunRepository::get(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(std::string("SELECT ") + kColumns + " FROM sim_runs WHERE id = ?");
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return row(st);
+}
+
+bool SimRunRepository::remove(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
+  db_->prepare("DELETE FROM sim_labels WHERE run = ?").bind(1, id).run();
+  db_->prepare("DELETE FROM sim_runs WHERE id = ?").bind(1, id).run();
+  const bool found = db_->changes() > 0;
+  tx.commit();
+  return found;
+}
+
+bool SimRunRepository::pin(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
+  db_->prepare("UPDATE sim_runs SET pinned = 1 WHERE id = ?").bind(1, id).run();
+  if (db_->changes() == 0) return false;
+  db_->prepare("UPDATE sim_runs SET pinned = 0 WHERE pinned = 1 AND id <> ?").bind(1, id).run();
+  tx.commit();
+  return true;
+}
+
+std::optional<SimRun> SimRunRepository::pinned() {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(std::string("SELECT ") + kColumns + " FROM sim_runs WHERE pinned = 1");
+  if (!st.step()) return std::nullopt;
+  return row(st);
+}
+
+int SimRunRepository::mark_interrupted(std::int64_t now) {
+  std::lock_guard lock(mu_);
+  db_->prepare(
+         "UPDATE sim_runs SET status = 'stopped', finished_at = ?, "
+         "error = 'the server stopped during the run' WHERE status = 'running'")
+      .bind(1, now)
+      .run();
+  return db_->changes();
+}
+
+void SimRunRepository::add_labels(const std::vector<LabelInterval>& labels) {
+  if (labels.empty()) return;
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
+  auto st = db_->prepare(
+      "INSERT INTO sim_labels(run, device, t0, t1, event, severity, data_fault) "
+      "VALUES (?,?,?,?,?,?,?)");
+  for (const auto& l : labels) {
+    st.bind(1, l.run)
+        .bind(2, l.device)
+        .bind(3, l.t0)
+        .bind(4, l.t1)
+        .bind(5, l.event)
+        .bind(6, l.severity)
+        .bind(7, l.data_fault)
+        .run();
+  }
+  tx.commit();
+}
+
+std::vector<LabelInterval> SimRunRepository::labels(const std::string& run,
+                                                    const std::string& device, std::int64_t from,
+                                                    std::int64_t to, std::size_t limit) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(
+      "SELECT run, device, t0, t1, event, severity, data_fault FROM sim_labels "
+      "WHERE run = ? AND (? = '' OR device = ?) AND t1 >= ? AND t0 < ? "
+      "ORDER BY t0, device LIMIT ?");
+  st.bind(1, run).bind(2, device).bind(3, device).bind(4, from).bind(5, to);
+  st.bind(6, static_cast<std::int64_t>(limit));
+  std::vector<LabelInterval> out;
+  while (st.step()) {
+    out.push_back(
+        {st.text(0), st.text(1), st.int64(2), st.int64(3), st.text(4), st.text(5), st.text(6)});
+  }
+  return out;
+}
+
+}  // namespace remhart::store

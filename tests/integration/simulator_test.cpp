@@ -1,0 +1,225 @@
+// Simulation runs over HTTP and the live stream, on the real binary: the demo run `make run`
+// starts, the run lifecycle (start, progress, stop, delete), isolation of concurrent runs,
+// labels, parameter errors, the original system's paths, and runs cut off by a restart.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "testkit.hpp"
+
+using namespace remhart::testkit;
+using nlohmann::json;
+
+namespace {
+
+json get_json(HttpClient& http, const std::string& target, int status = 200) {
+  const auto r = http.get(target);
+  EXPECT_EQ(r.status, status) << target << ": " << r.body;
+  return json::parse(r.body, nullptr, false);
+}
+
+json post_json(HttpClient& http, const std::string& target, const json& body, int status) {
+  const auto r = http.post(target, body.dump());
+  EXPECT_EQ(r.status, status) << target << " " << body.dump() << ": " << r.body;
+  return json::parse(r.body, nullptr, false);
+}
+
+// Polls a run until it leaves `running` (or the time runs out).
+json wait_finished(HttpClient& http, const std::string& id, int seconds = 60) {
+  json run;
+  for (int k = 0; k < seconds * 10; ++k) {
+    run = get_json(http, "/api/simulator/runs/" + id);
+    if (run["status"] != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return run;
+}
+
+std::size_t latest_count(HttpClient& http, const std::string& origin) {
+  return get_json(http, "/api/grid/latest?origin=" + origin)["items"].size();
+}
+
+}  // namespace
+
+TEST(Simulator, DemoRunStartsWithTheServerAndFeedsLiveData) {
+  TempDir dir;
+  ServerProcess proc(remhart_binary(), dir.path() + "/data");
+  auto http = admin_client(proc);
+  const auto active = get_json(*http, "/api/simulator/active");
+  EXPECT_EQ(active["scenario"], "normal_day");
+  EXPECT_EQ(active["mode"], "realtime");
+  EXPECT_EQ(active["status"], "running");
+  EXPECT_EQ(active["pinned"], true);
+  const std::string origin = active["origin"];
+  std::size_t meters = 0;
+  for (int k = 0; k < 50 && meters < 10; ++k) {
+    meters = latest_count(*http, origin);
+    if (meters < 10) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_GE(meters, 10u);  // 13 meters; a rare simulated data fault may hold one back
+  EXPECT_EQ(latest_count(*http, "real"), 0u);
+  const auto devices = get_json(*http, "/api/grid/devices");
+  EXPECT_GE(devices["items"].size(), 13u);
+}
+
+TEST(Simulator, RunLifecycleIsolationLabelsAndErrors) {
+  TempDir dir;
+  ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"});
+  auto http = admin_client(proc);
+
+  const auto catalogue = get_json(*http, "/api/simulator/scenarios");
+  EXPECT_EQ(catalogue["items"].size(), 12u);
+
+  // Two backfill runs at once, each answered at once with its id.
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto a = post_json(*http, "/api/simulator/runs",
+                           {{"scenario", "line_fault"},
+                            {"mode", "backfill"},
+                            {"start", "2026-11-20T18:00:00Z"},
+                            {"duration_s", 1200},
+                            {"step_s", 1},
+                            {"seed", 3},
+                            {"params", {{"start_s", 300}, {"reclose_after_s", 30}}}},
+                           202);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  const auto b = post_json(*http, "/api/simulator/runs",
+                           {{"scenario", "normal"},
+                            {"mode", "backfill"},
+                            {"start", 1'780'000'000'000},
+                            {"duration_s", 600},
+                            {"step_s", 2}},
+                           202);
+  const std::string ida = a["id"], idb = b["id"];
+  EXPECT_EQ(a["status"], "running");
+  EXPECT_EQ(a["origin"], "sim:" + ida);
+  const auto ra = wait_finished(*http, ida), rb = wait_finished(*http, idb);
+  EXPECT_EQ(ra["status"], "completed");
+  EXPECT_EQ(rb["status"], "completed");
+  EXPECT_EQ(ra["progress"], 1.0);
+  EXPECT_EQ(ra["steps"], 1200);
+  EXPECT_EQ(rb["scenario"], "normal_day");  // the alias resolved
+  EXPECT_GT(ra["samples"].get<int>(), 1200 * 11);
+  EXPECT_EQ(ra["rejected"], 0);
+  EXPECT_EQ(ra["seed"], 3);
+
+  // Each run's data under its own origin, in its own time range.
+  const auto da = get_json(
+      *http, "/api/grid/data?device=latA-head&origin=sim:" + ida + "&limit=5000&order=asc");
+  EXPECT_EQ(da["items"].size(), 1200u);
+  EXPECT_EQ(da["items"][0]["ts"], "2026-11-20T18:00:00.000000Z");
+  const auto db =
+      get_json(*http, "/api/grid/data?device=latA-head&origin=sim:" + idb + "&limit=5000");
+  EXPECT_EQ(db["items"].size(), 300u);
+  // The tripped lateral's head carries no current while open.
+  int zero = 0;
+  for (const auto& s : da["items"]) zero += s["i"][0].get<double>() == 0;
+  EXPECT_GE(zero, 25);
+  EXPECT_LE(zero, 35);
+
+  // Labels: the fault and the trip, per device, as intervals.
+  const auto labels = get_json(*http, "/api/simulator/runs/" + ida + "/labels?device=latA1");
+  bool fault = false;
+  for (const auto& l : labels["items"]) fault |= l["event"] == "line_fault";
+  EXPECT_TRUE(fault) << labels.dump();
+
+  // A realtime run until stopped: progress and a clean stop.
+  const auto c = post_json(*http, "/api/simulator/runs", {{"scenario", "peak_load"}}, 202);
+  const std::string idc = c["id"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const auto stopped =
+      post_json(*http, "/api/simulator/runs/" + idc + "/stop", json::object(), 200);
+  EXPECT_EQ(stopped["status"], "stopped");
+  EXPECT_GE(stopped["steps"].get<int>(), 2);
+  EXPECT_GT(latest_count(*http, "sim:" + idc), 0u);
+
+  // Pin, list, delete: the deleted run's samples go, nothing else does.
+  EXPECT_EQ(post_json(*http, "/api/simulator/runs/" + ida + "/pin", json::object(), 200)["pinned"],
+            true);
+  EXPECT_EQ(get_json(*http, "/api/simulator/active")["id"], ida);
+  EXPECT_EQ(get_json(*http, "/api/simulator/runs")["items"].size(), 3u);
+  EXPECT_EQ(http->request("DELETE", "/api/simulator/runs/" + idb).status, 204);
+  EXPECT_EQ(latest_count(*http, "sim:" + idb), 0u);
+  EXPECT_EQ(get_json(*http, "/api/grid/data?device=latA-head&origin=sim:" + idb)["items"].size(),
+            0u);
+  EXPECT_EQ(
+      get_json(*http, "/api/grid/data?device=latA-head&origin=sim:" + ida + "&limit=5000")["items"]
+          .size(),
+      1200u);
+  get_json(*http, "/api/simulator/runs/" + idb, 404);
+  EXPECT_EQ(http->request("DELETE", "/api/simulator/runs/" + idb).status, 404);
+
+  // Bad requests name the field.
+  const std::pair<json, std::string> bad[] = {
+      {{{"scenario", "meteor"}}, "scenario"},
+      {{{"mode", "backfill"}}, "scenario"},
+      {{{"scenario", "normal_day"}, {"mode", "sometimes"}}, "mode"},
+      {{{"scenario", "voltage_sag"}, {"params", {{"fault_impedance_ohm", -1}}}},
+       "params.fault_impedance_ohm"},
+      {{{"scenario", "voltage_sag"}, {"params", {{"bogus", 1}}}}, "params.bogus"},
+      {{{"scenario", "normal_day"}, {"mode", "backfill"}, {"start", "2099-01-01T00:00:00Z"}},
+       "start"},
+      {{{"scenario", "normal_day"}, {"mode", "backfill"}, {"speed", 5}}, "speed"},
+      {{{"scenario", "normal_day"}, {"step_s", 0}}, "step_s"},
+      {{{"scenario", "normal_day"}, {"duration_s", "long"}}, "duration_s"},
+      {{{"scenario", "normal_day"}, {"colour", "red"}}, "colour"},
+      {{{"scenario", "custom"}, {"params", {{"events", {{{"type", "trip"}, {"at_s", 5}}}}}}},
+       "params.events[0].branch"},
+  };
+  for (const auto& [body, field] : bad) {
+    const auto r = post_json(*http, "/api/simulator/runs", body, 422);
+    EXPECT_EQ(r["field"], field) << body.dump();
+  }
+  EXPECT_EQ(http->post("/api/simulator/runs", "{").status, 400);
+}
+
+TEST(Simulator, OriginalPathsLiveMessagesAndRestart) {
+  TempDir dir;
+  ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"});
+  auto http = admin_client(proc);
+  const auto token = login(proc.port(), "admin", proc.admin_password());
+  WsClient ws(proc.port(), "/ws/grid-data?token=" + token);
+  ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // snapshot
+  ws.send(R"({"type":"subscribe","types":["simulation"]})");
+  ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // snapshot again
+
+  const auto started = post_json(*http, "/api/simulator/run",
+                                 {{"scenario_type", "frequency_drift"},
+                                  {"mode", "accelerated"},
+                                  {"speed", 20},
+                                  {"duration_s", 60},
+                                  {"parameters", {{"start_s", 10}}}},
+                                 202);
+  const std::string id = started["id"];
+  bool saw_running = false, saw_completed = false;
+  for (int k = 0; k < 100 && !saw_completed; ++k) {
+    const auto m = ws.read(std::chrono::seconds(10));
+    ASSERT_TRUE(m);
+    const auto j = json::parse(*m);
+    ASSERT_EQ(j["type"], "simulation") << *m;
+    if (j["data"]["id"] != id) continue;
+    saw_running |= j["data"]["status"] == "running";
+    saw_completed |= j["data"]["status"] == "completed";
+  }
+  EXPECT_TRUE(saw_running);
+  EXPECT_TRUE(saw_completed);
+  const auto run = get_json(*http, "/api/simulator/" + id);
+  EXPECT_EQ(run["scenario"], "frequency_excursion");
+  EXPECT_EQ(run["status"], "completed");
+  EXPECT_EQ(get_json(*http, "/api/simulator/list")["items"].size(), 1u);
+  EXPECT_EQ(get_json(*http, "/api/simulator/templates/list")["items"].size(), 12u);
+  EXPECT_EQ(post_json(*http, "/api/simulator/" + id + "/activate", json::object(), 200)["pinned"],
+            true);
+
+  // A realtime run cut off by a restart is reported stopped, its samples kept.
+  const auto rt = post_json(*http, "/api/simulator/runs", {{"scenario", "normal_day"}}, 202);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  proc.kill9();
+  proc.restart();
+  http = admin_client(proc);
+  const auto after = get_json(*http, "/api/simulator/runs/" + rt["id"].get<std::string>());
+  EXPECT_EQ(after["status"], "stopped");
+  EXPECT_EQ(get_json(*http, "/api/simulator/active")["id"], id);
+}
