@@ -100,11 +100,12 @@ std::string req_string(const json& j, const char* key) {
 }
 
 /// Fields of a login or refresh: a JSON object or an OAuth2 form
-/// (application/x-www-form-urlencoded).
+/// (application/x-www-form-urlencoded). A JSON object sent under the form type (what
+/// `curl -d '{…}'` does) is read as JSON: a form body never starts with '{'.
 std::map<std::string, std::string> credentials(const HttpRequest& req) {
   std::map<std::string, std::string> out;
   const std::string ct = req.header("content-type");
-  if (ct.starts_with("application/x-www-form-urlencoded")) {
+  if (ct.starts_with("application/x-www-form-urlencoded") && !req.body.starts_with("{")) {
     for (auto& [k, v] : parse_query(req.body)) out.emplace(k, v);
     return out;
   }

@@ -79,7 +79,12 @@ int main(int argc, char** argv) {
                        "First sample's time, RFC 3339 or Unix ms (default: duration before now)");
   simulate->add_option("--twin", sim_args.twin, "Twin file (default: the demo feeder)");
   simulate->add_option("--param", sim_args.params, "Scenario parameter NAME=VALUE (repeatable)");
-  simulate->add_option("--out", sim_args.out, "Output file, .csv or .ndjson");
+  simulate->add_option("--mode", sim_args.mode, "Into the store: backfill, accelerated or realtime")
+      ->capture_default_str();
+  simulate->add_option("--out", sim_args.out,
+                       "Output file, .csv or .ndjson (without it: a run into the data directory)");
+  simulate->add_option("--config", config_file, "Configuration file (remhart.toml)");
+  simulate->add_option("--data-dir", data_dir, "Data directory (default ./data)");
   simulate->add_flag("--quiet", sim_args.quiet, "No progress or summary");
 
   remhart::app::Action admin_action;
@@ -106,7 +111,12 @@ int main(int argc, char** argv) {
   }
 
   if (*powerflow) return remhart::app::run_powerflow(pf_file, pf_json, pf_method, pf_qlim);
-  if (*simulate) return remhart::app::run_simulate(sim_args);
+  if (*simulate && !sim_args.out.empty()) return remhart::app::run_simulate(sim_args);
+  if (*simulate) {
+    admin_action = [&sim_args](const Config& c) {
+      return remhart::app::run_simulate_store(c, sim_args);
+    };
+  }
 
   if (!host.empty()) overrides.emplace_back("server.host", host);
   if (port >= 0) overrides.emplace_back("server.port", std::to_string(port));

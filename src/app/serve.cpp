@@ -1,6 +1,10 @@
 // The composition root: builds every service, wires them and runs the server.
 #include "app/serve.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 
@@ -75,15 +79,15 @@ std::vector<std::pair<std::string, std::string>> security_headers(bool tls) {
 
 }  // namespace
 
-int serve(const Config& c) {
-  std::filesystem::create_directories(c.data_dir);
-  obs::Registry metrics;
+store::SqliteOptions store_options(const Config& c) {
   store::SqliteOptions so;
   so.path = (std::filesystem::path(c.data_dir) / "remhart.db").string();
   so.fsync = c.durability == "fsync";
   so.max_queued_samples = static_cast<std::size_t>(c.max_queued_samples);
-  store::SqliteStore store(so, &metrics);
+  return so;
+}
 
+ingest::IngestOptions ingest_options(const Config& c) {
   ingest::IngestOptions io;
   io.limits.max_future_skew = c.max_future_skew_s * core::kUsPerSecond;
   io.auto_register = c.auto_register;
@@ -91,7 +95,40 @@ int serve(const Config& c) {
   io.new_device_defaults.nominal_voltage = c.default_nominal_voltage;
   io.new_device_defaults.rated_current = c.default_rated_current;
   io.new_device_defaults.nominal_frequency = c.default_nominal_frequency;
-  ingest::IngestService ingest(store, io, &metrics);
+  return io;
+}
+
+std::shared_ptr<const sim::Twin> load_twin(const Config& c) {
+  try {
+    return std::make_shared<const sim::Twin>(
+        sim::io::read_twin_file(c.sim_twin.empty() ? sim::io::default_twin_path() : c.sim_twin));
+  } catch (const std::exception& e) {
+    throw core::Error(core::ErrorKind::bad_request, std::string("simulator.twin: ") + e.what(),
+                      "simulator.twin");
+  }
+}
+
+DataDirLock::DataDirLock(const std::string& data_dir) {
+  std::filesystem::create_directories(data_dir);
+  const auto path = (std::filesystem::path(data_dir) / "remhart.lock").string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0 || ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (fd_ >= 0) ::close(fd_);
+    throw core::Error(core::ErrorKind::conflict,
+                      "another remhart process is writing to the data directory " + data_dir);
+  }
+}
+
+DataDirLock::~DataDirLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int serve(const Config& c) {
+  DataDirLock lock(c.data_dir);
+  obs::Registry metrics;
+  const auto so = store_options(c);
+  store::SqliteStore store(so, &metrics);
+  ingest::IngestService ingest(store, ingest_options(c), &metrics);
 
   Identity identity(c, &metrics);
   if (!c.auth_enabled) {
@@ -132,14 +169,7 @@ int serve(const Config& c) {
   if (const int n = sim_runs.mark_interrupted(core::now_us())) {
     spdlog::info("{} simulation run(s) were cut off by the last shutdown: marked stopped", n);
   }
-  std::shared_ptr<const sim::Twin> twin;
-  try {
-    twin = std::make_shared<const sim::Twin>(
-        sim::io::read_twin_file(c.sim_twin.empty() ? sim::io::default_twin_path() : c.sim_twin));
-  } catch (const std::exception& e) {
-    throw core::Error(core::ErrorKind::bad_request, std::string("simulator.twin: ") + e.what(),
-                      "simulator.twin");
-  }
+  const auto twin = load_twin(c);
   ingest::SimRunManager simulator(
       store, ingest, sim_runs, twin,
       [&hub](const store::SimRun& r) {

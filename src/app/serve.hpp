@@ -1,5 +1,11 @@
 #pragma once
+#include <memory>
+#include <string>
+
 #include "app/config.hpp"
+#include "ingest/ingest_service.hpp"
+#include "sim/twin.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace remhart::app {
 
@@ -8,5 +14,27 @@ int serve(const Config& config);
 
 /// Configures the global logger from the configuration.
 void setup_logging(const Config& config);
+
+/// The storage and ingestion settings of a configuration (shared by `serve` and the CLI).
+store::SqliteOptions store_options(const Config& config);
+ingest::IngestOptions ingest_options(const Config& config);
+/// The simulation twin the configuration names (`simulator.twin`, else the demo feeder); throws
+/// core::Error naming `simulator.twin`.
+std::shared_ptr<const sim::Twin> load_twin(const Config& config);
+
+/// An exclusive lock on a data directory, held while a process writes samples into it (the
+/// server keeps its store's state in memory, so a second writer would go unseen). Released when
+/// destroyed or when the process dies.
+class DataDirLock {
+ public:
+  /// Throws core::Error(conflict) naming the directory when another process holds it.
+  explicit DataDirLock(const std::string& data_dir);
+  ~DataDirLock();
+  DataDirLock(const DataDirLock&) = delete;
+  DataDirLock& operator=(const DataDirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace remhart::app

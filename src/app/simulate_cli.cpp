@@ -7,12 +7,19 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
+#include "app/serve.hpp"
+#include "core/error.hpp"
 #include "core/time.hpp"
+#include "ingest/sim_runs.hpp"
 #include "sim/engine.hpp"
 #include "sim/io/twin_json.hpp"
+#include "store/sim_repo.hpp"
 
 namespace remhart::app {
 namespace {
@@ -55,11 +62,6 @@ std::string triple(const std::array<double, 3>& x) {
 
 int run_simulate(const SimulateArgs& a) {
   try {
-    if (a.out.empty()) {
-      throw Usage(
-          "--out is required: this version writes labelled samples to a file (.csv or "
-          ".ndjson); writing runs into the server's store comes with the runs API");
-    }
     const bool csv = a.out.ends_with(".csv");
     if (!csv && !a.out.ends_with(".ndjson")) throw Usage("--out must end in .csv or .ndjson");
     const auto duration = core::parse_duration(a.duration);
@@ -136,6 +138,93 @@ int run_simulate(const SimulateArgs& a) {
     if (!a.quiet) {
       std::cout << fmt::format("{} samples, {} steps of {} s, scenario {}, seed {} → {}\n", written,
                                steps, step_s, scenario.id, a.seed, a.out);
+    }
+    return 0;
+  } catch (const Usage& e) {
+    std::cerr << "remhart simulate: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "remhart simulate: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+namespace {
+
+void draw(double progress, std::int64_t samples) {
+  const int bar = static_cast<int>(progress * 25);
+  std::fprintf(stderr, "\r[%-25.*s] %3d%%  %lld samples", bar, "#########################",
+               static_cast<int>(progress * 100), static_cast<long long>(samples));
+}
+
+}  // namespace
+
+int run_simulate_store(const Config& c, const SimulateArgs& a) {
+  try {
+    DataDirLock lock(c.data_dir);
+    const auto duration = core::parse_duration(a.duration);
+    if (!duration || *duration <= 0) throw Usage("--duration: expected e.g. 3600, 90m, 6h or 1d");
+    const auto step = core::parse_duration(a.step);
+    if (!step || *step <= 0) throw Usage("--step: expected e.g. 1, 1s, 10s or 1m");
+    Config cfg = c;
+    if (!a.twin.empty()) cfg.sim_twin = a.twin;
+    const auto twin = load_twin(cfg);
+    const auto so = store_options(c);
+    store::SqliteStore store(so);
+    ingest::IngestService ingest(store, ingest_options(c));
+    store::SimRunRepository repo(so.path);
+    repo.mark_interrupted(core::now_us());
+    ingest::SimRunManager runs(store, ingest, repo, twin, nullptr, 1);
+
+    ingest::RunRequest rq;
+    rq.scenario = a.scenario;
+    rq.mode = a.mode;
+    rq.duration_s = static_cast<double>(*duration) / core::kUsPerSecond;
+    rq.step_s = static_cast<double>(*step) / core::kUsPerSecond;
+    rq.seed = a.seed;
+    rq.created_by = "cli";
+    if (!a.start.empty()) {
+      const auto t = core::parse_time_param(a.start);
+      if (!t) throw Usage("--start: expected RFC 3339 or Unix milliseconds");
+      rq.start = t;
+    }
+    rq.params = parse_params(a.params);
+    nlohmann::json given = nlohmann::json::object();
+    for (const auto& [k, v] : rq.params.numbers) given[k] = v;
+    for (const auto& [k, v] : rq.params.texts) given[k] = v;
+    rq.params_json = given.dump();
+    store::SimRun run;
+    try {
+      run = runs.start(rq);
+    } catch (const core::Error& e) {
+      if (e.kind() != core::ErrorKind::unprocessable) throw;
+      const auto& f = e.field();
+      const std::string option = f.starts_with("params.") ? "--param " + f.substr(7)
+                                 : f == "duration_s"      ? "--duration"
+                                 : f == "step_s"          ? "--step"
+                                                          : "--" + f;
+      std::string message = e.what();
+      if (message.starts_with(f + ": ")) message.erase(0, f.size() + 2);
+      throw Usage(option + ": " + message);
+    }
+    const bool tty = !a.quiet && isatty(STDERR_FILENO);
+    for (;;) {
+      const auto now = runs.get(run.id);
+      if (!now) throw std::runtime_error("the run disappeared");
+      run = *now;
+      if (tty) draw(run.progress, run.samples);
+      if (run.status != "running") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (tty) std::fprintf(stderr, "\n");
+    store.flush();
+    if (run.status != "completed") {
+      throw std::runtime_error("the run " + run.status + ": " + run.error);
+    }
+    if (!a.quiet) {
+      std::cout << fmt::format(
+          "run {} ({}): {} samples, {} rejected, {} steps of {} s, origin sim:{}\n", run.id,
+          run.scenario, run.samples, run.rejected, run.steps, run.step_s, run.id);
     }
     return 0;
   } catch (const Usage& e) {

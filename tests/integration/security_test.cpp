@@ -371,6 +371,10 @@ TEST_F(Secured, RefreshRotationReuseAndLogout) {
                 "application/x-www-form-urlencoded");
   ASSERT_EQ(form.status, 200) << form.body;
   EXPECT_EQ(json::parse(form.body)["token_type"], "bearer");
+  // So does JSON sent under the form type (`curl -d '{…}'`, as in the README).
+  EXPECT_EQ(
+      http.post("/api/auth/login", login_body.dump(), "application/x-www-form-urlencoded").status,
+      200);
 
   auto refresh = [&](const std::string& t) {
     return http.post("/api/auth/refresh", json{{"refresh_token", t}}.dump());

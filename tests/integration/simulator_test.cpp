@@ -3,7 +3,10 @@
 // labels, parameter errors, the original system's paths, and runs cut off by a restart.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -222,4 +225,47 @@ TEST(Simulator, OriginalPathsLiveMessagesAndRestart) {
   const auto after = get_json(*http, "/api/simulator/runs/" + rt["id"].get<std::string>());
   EXPECT_EQ(after["status"], "stopped");
   EXPECT_EQ(get_json(*http, "/api/simulator/active")["id"], id);
+}
+
+// `remhart simulate` without --out: a run into the data directory that a server then shows;
+// refused while a server holds the directory.
+TEST(Simulator, CliRunIntoTheStore) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  auto run = [](const std::string& args) {
+    const std::string cmd = remhart_binary() + " simulate " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    const int rc = pclose(p);
+    return std::pair{WEXITSTATUS(rc), out};
+  };
+  const auto [rc, out] =
+      run("--scenario voltage_sag --duration 10m --step 1s --seed 4 --quiet "
+          "--param start_s=60 --data-dir " +
+          data);
+  ASSERT_EQ(rc, 0) << out;
+  const auto [bad_rc, bad_out] = run("--scenario voltage_sag --param bus=999 --data-dir " + data);
+  EXPECT_EQ(bad_rc, 2);
+  EXPECT_NE(bad_out.find("--param bus"), std::string::npos) << bad_out;
+
+  ServerProcess proc(remhart_binary(), data, {"--no-demo"});
+  auto http = admin_client(proc);
+  const auto runs = get_json(*http, "/api/simulator/runs")["items"];
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "completed");
+  EXPECT_EQ(runs[0]["created_by"], "cli");
+  EXPECT_EQ(runs[0]["steps"], 600);
+  const std::string origin = runs[0]["origin"];
+  EXPECT_EQ(latest_count(*http, origin), 13u);
+  const auto labels = get_json(*http, "/api/simulator/runs/" + runs[0]["id"].get<std::string>() +
+                                          "/labels?device=fdr1-head");
+  bool sag = false;
+  for (const auto& l : labels["items"]) sag |= l["event"] == "voltage_sag";
+  EXPECT_TRUE(sag);
+
+  const auto [locked_rc, locked_out] = run("--duration 1m --data-dir " + data);
+  EXPECT_EQ(locked_rc, 1);
+  EXPECT_NE(locked_out.find("another remhart process"), std::string::npos) << locked_out;
 }

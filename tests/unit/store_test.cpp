@@ -304,6 +304,36 @@ TEST_F(StoreFixture, DeletingADeviceRemovesItsSamples) {
   EXPECT_FALSE(s->latest("m1", "real"));
 }
 
+// Deleting a simulation run's origin removes its samples (blocks and the not yet compacted
+// tail), keeps every other origin, and nothing of it comes back from the log after a restart —
+// not even when a new series takes over a deleted series' row id.
+TEST_F(StoreFixture, DeletingAnOriginRemovesOnlyItsSamples) {
+  auto s = open(options());
+  write(*s, {sample("m1", kT0), sample("m2", kT0)}, "sim:a");
+  write(*s, {sample("m1", kT0)}, "sim:b");
+  write(*s, {sample("m1", kT0)});
+  s->flush();
+  write(*s, {sample("m1", kT0 + kS), sample("m2", kT0 + kS)}, "sim:a");  // tail only
+  EXPECT_EQ(s->delete_origin("sim:a"), 2u);
+  EXPECT_EQ(s->delete_origin("sim:none"), 0u);
+  store::DataQuery q;
+  q.device = "m1";
+  q.origin = "sim:a";
+  EXPECT_TRUE(s->query(q).records.empty());
+  EXPECT_TRUE(s->latest_all("sim:a").empty());
+  EXPECT_TRUE(s->latest("m1", "sim:b"));
+  EXPECT_TRUE(s->latest("m1", "real"));
+  write(*s, {sample("m2", kT0 + 5 * kS)}, "sim:c");  // may reuse a deleted series id
+  s.reset();
+  s = open(options());
+  EXPECT_TRUE(s->latest_all("sim:a").empty());
+  q.origin = "sim:c";
+  q.device = "m2";
+  ASSERT_EQ(s->query(q).records.size(), 1u);
+  EXPECT_EQ(s->query(q).records[0].ts, kT0 + 5 * kS);
+  EXPECT_TRUE(s->latest("m1", "sim:b"));
+}
+
 TEST_F(StoreFixture, BackPressureRefusesWhenTheQueueIsFull) {
   auto o = options();
   o.max_queued_samples = 10;
