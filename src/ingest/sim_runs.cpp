@@ -21,6 +21,7 @@ struct SimRunManager::Active {
   std::mutex mu;  // guards info
   store::SimRun info;
   std::atomic<bool> stop{false};
+  std::atomic<bool> finished{false};  // the thread is done (joinable, reaped by start())
   std::thread thread;
   Clock::time_point last_publish{};
 };
@@ -176,7 +177,15 @@ store::SimRun SimRunManager::start(const RunRequest& rq) {
   {
     std::lock_guard lock(mu_);
     std::size_t running = 0;
-    for (const auto& [id, r] : active_) running += !r->stop;
+    for (auto it = active_.begin(); it != active_.end();) {
+      if (it->second->finished) {  // reap runs that ended on their own
+        it->second->thread.join();
+        it = active_.erase(it);
+      } else {
+        running += !it->second->stop;
+        ++it;
+      }
+    }
     if (running >= max_running_) {
       throw Error(ErrorKind::conflict,
                   fmt::format("{} runs are going already; stop one first", running));
@@ -301,6 +310,7 @@ void SimRunManager::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
     a->info.finished_at = core::now_us();
   }
   publish(*a, true);
+  a->finished = true;
 }
 
 std::vector<store::SimRun> SimRunManager::list() {

@@ -269,3 +269,22 @@ TEST(Simulator, CliRunIntoTheStore) {
   EXPECT_EQ(locked_rc, 1);
   EXPECT_NE(locked_out.find("another remhart process"), std::string::npos) << locked_out;
 }
+
+// `simulator.max_runs` bounds the runs going at once; finished runs free their slot.
+TEST(Simulator, RunsGoingAtOnceAreBounded) {
+  TempDir dir;
+  ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"},
+                     {{"REMHART_SIMULATOR_MAX_RUNS", "1"}});
+  auto http = admin_client(proc);
+  const auto live = post_json(*http, "/api/simulator/runs", {{"scenario", "normal_day"}}, 202);
+  const auto refused = post_json(*http, "/api/simulator/runs", {{"scenario", "peak_load"}}, 409);
+  EXPECT_EQ(refused["error"], "conflict");
+  post_json(*http, "/api/simulator/runs/" + live["id"].get<std::string>() + "/stop", json::object(),
+            200);
+  for (int k = 0; k < 3; ++k) {  // each finishes on its own before the next starts
+    const auto r =
+        post_json(*http, "/api/simulator/runs",
+                  {{"scenario", "normal_day"}, {"mode", "backfill"}, {"duration_s", 60}}, 202);
+    EXPECT_EQ(wait_finished(*http, r["id"])["status"], "completed");
+  }
+}
