@@ -66,10 +66,6 @@ json audit_json(const auth::AuditEntry& e) {
           {"detail", e.detail}};
 }
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 auth::Actor actor_of(const HttpRequest& req) {
   auth::Actor a;
   a.name = req.principal.actor();
@@ -126,16 +122,16 @@ std::string field(const std::map<std::string, std::string>& m, const char* key) 
 
 std::string session_json(const auth::Session& s) {
   const auto& u = s.user;
-  return dump({{"access_token", s.access_token},
-               {"token_type", "bearer"},
-               {"expires_in", s.expires_in},
-               {"refresh_token", s.refresh_token},
-               {"user",
-                {{"id", u.id},
-                 {"username", u.username},
-                 {"email", u.email},
-                 {"full_name", u.full_name},
-                 {"role", u.role}}}});
+  return dump_json({{"access_token", s.access_token},
+                    {"token_type", "bearer"},
+                    {"expires_in", s.expires_in},
+                    {"refresh_token", s.refresh_token},
+                    {"user",
+                     {{"id", u.id},
+                      {"username", u.username},
+                      {"email", u.email},
+                      {"full_name", u.full_name},
+                      {"role", u.role}}}});
 }
 
 std::int64_t id_param(const HttpRequest& req) {
@@ -181,7 +177,7 @@ HttpResponse user_export(auth::Authenticator& a, auth::AuditLog& audit, std::int
               {"sessions", sessions},
               {"device_keys_created", keys},
               {"audit", rows}};
-  HttpResponse r = json_response(200, dump(out));
+  HttpResponse r = json_response(200, dump_json(out));
   r.headers.emplace_back("Content-Disposition",
                          "attachment; filename=\"user-" + std::to_string(id) + "-export.json\"");
   return r;
@@ -249,7 +245,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
     offload(ctx, req, std::move(reply), [&a, id = req.principal.user_id] {
       const auto u = a.user(id);
       if (!u) throw Error(ErrorKind::unauthorized, "the user no longer exists");
-      return json_response(200, dump(user_json(*u)));
+      return json_response(200, dump_json(user_json(*u)));
     });
   });
 
@@ -258,7 +254,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
     offload(ctx, req, std::move(reply), [&a] {
       json items = json::array();
       for (const auto& u : a.users()) items.push_back(user_json(u));
-      return json_response(200, dump({{"items", items}}));
+      return json_response(200, dump_json({{"items", items}}));
     });
   });
   router.add("POST", "/api/users", Permission::admin, [&ctx, &a](HttpRequest& req, Reply reply) {
@@ -271,7 +267,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
     u.full_name = opt_string(j, "full_name").value_or("");
     u.role = opt_string(j, "role").value_or("viewer");
     offload(ctx, req, std::move(reply), [&a, u, password, who = actor_of(req)] {
-      return json_response(201, dump(user_json(a.create_user(u, password, who))));
+      return json_response(201, dump_json(user_json(a.create_user(u, password, who))));
     });
   });
   router.add("GET", "/api/users/{id}", Permission::admin,
@@ -279,7 +275,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
                offload(ctx, req, std::move(reply), [&a, id = id_param(req)] {
                  const auto u = a.user(id);
                  if (!u) throw Error(ErrorKind::not_found, "no such user");
-                 return json_response(200, dump(user_json(*u)));
+                 return json_response(200, dump_json(user_json(*u)));
                });
              });
   router.add(
@@ -298,7 +294,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
           p.disabled = j["disabled"].get<bool>();
         }
         offload(ctx, req, std::move(reply), [&a, p, id = id_param(req), who = actor_of(req)] {
-          return json_response(200, dump(user_json(a.update_user(id, p, who))));
+          return json_response(200, dump_json(user_json(a.update_user(id, p, who))));
         });
       });
   router.add("DELETE", "/api/users/{id}", Permission::admin,
@@ -324,7 +320,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
                offload(ctx, req, std::move(reply), [&a] {
                  json items = json::array();
                  for (const auto& k : a.device_keys()) items.push_back(key_json(k));
-                 return json_response(200, dump({{"items", items}}));
+                 return json_response(200, dump_json({{"items", items}}));
                });
              });
   router.add("POST", "/api/device-keys", Permission::admin,
@@ -348,7 +344,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
                  const auto created = a.create_device_key(k, who);
                  json out = key_json(created.key);
                  out["key"] = created.secret;
-                 return json_response(201, dump(out));
+                 return json_response(201, dump_json(out));
                });
              });
   router.add("DELETE", "/api/device-keys/{id}", Permission::admin,
@@ -388,7 +384,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
       for (const auto& e : rows) items.push_back(audit_json(e));
       json next = rows.size() == q.limit && !rows.empty() ? json(std::to_string(rows.back().id))
                                                           : json(nullptr);
-      return json_response(200, dump({{"items", items}, {"next", next}}));
+      return json_response(200, dump_json({{"items", items}, {"next", next}}));
     });
   });
 }

@@ -34,6 +34,10 @@ nlohmann::json json_object_body(const std::string& body, bool empty_ok) {
   return j;
 }
 
+std::string dump_json(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 HttpResponse no_content() {
   HttpResponse r;
   r.status = 204;

@@ -77,6 +77,8 @@ void offload(ApiContext& ctx, const HttpRequest& req, std::function<void(HttpRes
 nlohmann::json json_object_body(const std::string& body, bool empty_ok = false);
 /// 204 No Content.
 HttpResponse no_content();
+/// Compact JSON text; invalid UTF-8 in strings is replaced, never thrown.
+std::string dump_json(const nlohmann::json& j);
 
 /// Query parameters: absent → nullopt; malformed or out of range → core::Error(bad_request)
 /// naming the parameter.

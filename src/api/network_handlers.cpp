@@ -32,10 +32,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 std::shared_ptr<const grid::Network> active(ApiContext& ctx, std::int64_t* id = nullptr) {
   std::lock_guard lock(ctx.network->mu);
   if (!ctx.network->network) {
@@ -345,7 +341,7 @@ HttpResponse state_response(ApiContext& ctx, const std::string& origin, core::Ti
        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()},
       {"buses", buses}};
   if (!e.converged) out["message"] = e.message;
-  return json_response(200, dump(out));
+  return json_response(200, dump_json(out));
 }
 
 }  // namespace
@@ -392,12 +388,12 @@ void add_network_routes(Router& router, ApiContext& ctx) {
                     ctx.network->id = id;
                     ctx.network->network = net;
                   }
-                  return json_response(201, dump({{"id", id},
-                                                  {"name", net->name},
-                                                  {"buses", net->buses.size()},
-                                                  {"branches", net->branches.size()},
-                                                  {"generators", net->gens.size()},
-                                                  {"active", true}}));
+                  return json_response(201, dump_json({{"id", id},
+                                                       {"name", net->name},
+                                                       {"buses", net->buses.size()},
+                                                       {"branches", net->branches.size()},
+                                                       {"generators", net->gens.size()},
+                                                       {"active", true}}));
                 });
       });
   router.add("GET", "/api/grid/networks", Permission::read, [&ctx](HttpRequest& req, Reply reply) {
@@ -410,7 +406,7 @@ void add_network_routes(Router& router, ApiContext& ctx) {
                          {"uploaded_by", v.uploaded_by},
                          {"active", v.active}});
       }
-      return json_response(200, dump({{"items", items}}));
+      return json_response(200, dump_json({{"items", items}}));
     });
   });
   router.add("GET", "/api/grid/network", Permission::read, [&ctx](HttpRequest& req, Reply reply) {
@@ -436,7 +432,7 @@ void add_network_routes(Router& router, ApiContext& ctx) {
               if (body.contains("changes")) apply_changes(net, body["changes"]);
               try {
                 grid::PowerFlow pf(net, distributed);
-                return json_response(200, dump(result_json(net, pf.solve(opt))));
+                return json_response(200, dump_json(result_json(net, pf.solve(opt))));
               } catch (const grid::NetworkError& e) {
                 throw Error(ErrorKind::unprocessable, e.what(), "changes");
               }
@@ -482,7 +478,8 @@ void add_network_routes(Router& router, ApiContext& ctx) {
             base["violations"] =
                 violations_json(*net, grid::find_violations(*net, rep.base, opt.loading_limit));
           return json_response(
-              200, dump({{"base", base}, {"outages", outages}, {"time_ms", rep.seconds * 1e3}}));
+              200,
+              dump_json({{"base", base}, {"outages", outages}, {"time_ms", rep.seconds * 1e3}}));
         });
       });
 }

@@ -19,10 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 json run_object(const store::SimRun& r) {
   json params = json::parse(r.params_json, nullptr, false);
   if (params.is_discarded()) params = json::object();
@@ -101,7 +97,7 @@ ingest::RunRequest parse_request(const std::string& body, const sim::Twin& twin,
   } catch (const sim::ParamError& e) {
     throw unprocessable(e.field(), e.what());
   }
-  rq.params_json = dump(params);
+  rq.params_json = dump_json(params);
   return rq;
 }
 
@@ -118,29 +114,29 @@ store::SimRun found(std::optional<store::SimRun> r) {
 }  // namespace
 
 std::string run_json(const store::SimRun& run) {
-  return dump(run_object(run));
+  return dump_json(run_object(run));
 }
 
 void add_simulator_routes(Router& router, ApiContext& ctx) {
   auto scenarios = [](HttpRequest&, Reply reply) {
-    reply(json_response(200, dump(sim::io::scenario_catalogue_json())));
+    reply(json_response(200, dump_json(sim::io::scenario_catalogue_json())));
   };
   auto start = [&ctx](HttpRequest& req, Reply reply) {
     offload(ctx, req, std::move(reply),
             [&ctx, body = std::move(req.body), who = req.principal.actor()] {
               auto& m = manager(ctx);
               const auto run = m.start(parse_request(body, m.twin(), who));
-              return json_response(202, dump({{"id", run.id},
-                                              {"status", run.status},
-                                              {"origin", "sim:" + run.id},
-                                              {"run", run_object(run)}}));
+              return json_response(202, dump_json({{"id", run.id},
+                                                   {"status", run.status},
+                                                   {"origin", "sim:" + run.id},
+                                                   {"run", run_object(run)}}));
             });
   };
   auto list = [&ctx](HttpRequest& req, Reply reply) {
     offload(ctx, req, std::move(reply), [&ctx] {
       json items = json::array();
       for (const auto& r : manager(ctx).list()) items.push_back(run_object(r));
-      return json_response(200, dump({{"items", items}}));
+      return json_response(200, dump_json({{"items", items}}));
     });
   };
   auto get = [&ctx](HttpRequest& req, Reply reply) {
@@ -201,7 +197,7 @@ void add_simulator_routes(Router& router, ApiContext& ctx) {
                                             {"severity", l.severity},
                                             {"data_fault", l.data_fault}});
                          }
-                         return json_response(200, dump({{"items", items}}));
+                         return json_response(200, dump_json({{"items", items}}));
                        });
              });
   router.add("GET", "/api/simulator/active", Permission::read, active);

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -49,6 +51,46 @@ sim::ScenarioParams parse_params(const std::vector<std::string>& given) {
   return p;
 }
 
+// --duration, --step and --start; the start defaults to a whole step, `duration` before now.
+struct Span {
+  core::TimeUs duration = 0, step = 0;
+  std::optional<core::TimeUs> start;
+};
+
+Span parse_span(const SimulateArgs& a) {
+  Span s;
+  const auto duration = core::parse_duration(a.duration);
+  if (!duration || *duration <= 0) throw Usage("--duration: expected e.g. 3600, 90m, 6h or 1d");
+  const auto step = core::parse_duration(a.step);
+  if (!step || *step <= 0) throw Usage("--step: expected e.g. 1, 1s, 10s or 1m");
+  s.duration = *duration;
+  s.step = *step;
+  if (!a.start.empty()) {
+    s.start = core::parse_time_param(a.start);
+    if (!s.start) throw Usage("--start: expected RFC 3339 or Unix milliseconds");
+  }
+  return s;
+}
+
+void draw_progress(double progress, std::int64_t samples) {
+  const int bar = static_cast<int>(progress * 25);
+  std::fprintf(stderr, "\r[%-25.*s] %3d%%  %lld samples", bar, "#########################",
+               static_cast<int>(progress * 100), static_cast<long long>(samples));
+}
+
+// Runs a command body: usage errors exit 2, other failures 1, each with the message.
+int guarded(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const Usage& e) {
+    std::cerr << "remhart simulate: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "remhart simulate: " << e.what() << "\n";
+    return 1;
+  }
+}
+
 // Quantised values printed without binary noise (0.83, not 0.8300000000000001).
 std::string num(double x) {
   return fmt::format("{:.10g}", x);
@@ -61,20 +103,12 @@ std::string triple(const std::array<double, 3>& x) {
 }  // namespace
 
 int run_simulate(const SimulateArgs& a) {
-  try {
+  return guarded([&] {
     const bool csv = a.out.ends_with(".csv");
     if (!csv && !a.out.ends_with(".ndjson")) throw Usage("--out must end in .csv or .ndjson");
-    const auto duration = core::parse_duration(a.duration);
-    if (!duration || *duration <= 0) throw Usage("--duration: expected e.g. 3600, 90m, 6h or 1d");
-    const auto step = core::parse_duration(a.step);
-    if (!step || *step <= 0) throw Usage("--step: expected e.g. 1, 1s, 10s or 1m");
-    // By default the run ends now, on a whole step.
-    core::TimeUs start = (core::now_us() - *duration) / *step * *step;
-    if (!a.start.empty()) {
-      const auto t = core::parse_time_param(a.start);
-      if (!t) throw Usage("--start: expected RFC 3339 or Unix milliseconds");
-      start = *t;
-    }
+    const auto span = parse_span(a);
+    const auto start =
+        span.start.value_or((core::now_us() - span.duration) / span.step * span.step);
     const auto twin =
         sim::io::read_twin_file(a.twin.empty() ? sim::io::default_twin_path() : a.twin);
     sim::Scenario scenario;
@@ -85,8 +119,8 @@ int run_simulate(const SimulateArgs& a) {
           e.field() == "scenario" ? std::string("--scenario") : "--param " + e.field().substr(7);
       throw Usage(field + ": " + e.what());
     }
-    const double step_s = static_cast<double>(*step) / core::kUsPerSecond;
-    const auto steps = static_cast<std::int64_t>(std::ceil(static_cast<double>(*duration) / *step));
+    const double step_s = static_cast<double>(span.step) / core::kUsPerSecond;
+    const auto steps = (span.duration + span.step - 1) / span.step;
 
     std::ofstream out(a.out, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error(a.out + ": cannot be written");
@@ -127,9 +161,7 @@ int run_simulate(const SimulateArgs& a) {
       const auto percent = (s + 1) * 100 / steps;
       if (tty && percent != last_percent) {
         last_percent = percent;
-        const int bar = static_cast<int>(percent / 4);
-        std::fprintf(stderr, "\r[%-25.*s] %3lld%%  %lld samples", bar, "#########################",
-                     static_cast<long long>(percent), static_cast<long long>(written));
+        draw_progress(static_cast<double>(percent) / 100, written);
       }
     }
     if (tty) std::fprintf(stderr, "\n");
@@ -140,32 +172,13 @@ int run_simulate(const SimulateArgs& a) {
                                steps, step_s, scenario.id, a.seed, a.out);
     }
     return 0;
-  } catch (const Usage& e) {
-    std::cerr << "remhart simulate: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "remhart simulate: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }
-
-namespace {
-
-void draw(double progress, std::int64_t samples) {
-  const int bar = static_cast<int>(progress * 25);
-  std::fprintf(stderr, "\r[%-25.*s] %3d%%  %lld samples", bar, "#########################",
-               static_cast<int>(progress * 100), static_cast<long long>(samples));
-}
-
-}  // namespace
 
 int run_simulate_store(const Config& c, const SimulateArgs& a) {
-  try {
+  return guarded([&] {
+    const auto span = parse_span(a);
     DataDirLock lock(c.data_dir);
-    const auto duration = core::parse_duration(a.duration);
-    if (!duration || *duration <= 0) throw Usage("--duration: expected e.g. 3600, 90m, 6h or 1d");
-    const auto step = core::parse_duration(a.step);
-    if (!step || *step <= 0) throw Usage("--step: expected e.g. 1, 1s, 10s or 1m");
     Config cfg = c;
     if (!a.twin.empty()) cfg.sim_twin = a.twin;
     const auto twin = load_twin(cfg);
@@ -179,15 +192,11 @@ int run_simulate_store(const Config& c, const SimulateArgs& a) {
     ingest::RunRequest rq;
     rq.scenario = a.scenario;
     rq.mode = a.mode;
-    rq.duration_s = static_cast<double>(*duration) / core::kUsPerSecond;
-    rq.step_s = static_cast<double>(*step) / core::kUsPerSecond;
+    rq.duration_s = static_cast<double>(span.duration) / core::kUsPerSecond;
+    rq.step_s = static_cast<double>(span.step) / core::kUsPerSecond;
+    rq.start = span.start;
     rq.seed = a.seed;
     rq.created_by = "cli";
-    if (!a.start.empty()) {
-      const auto t = core::parse_time_param(a.start);
-      if (!t) throw Usage("--start: expected RFC 3339 or Unix milliseconds");
-      rq.start = t;
-    }
     rq.params = parse_params(a.params);
     nlohmann::json given = nlohmann::json::object();
     for (const auto& [k, v] : rq.params.numbers) given[k] = v;
@@ -212,7 +221,7 @@ int run_simulate_store(const Config& c, const SimulateArgs& a) {
       const auto now = runs.get(run.id);
       if (!now) throw std::runtime_error("the run disappeared");
       run = *now;
-      if (tty) draw(run.progress, run.samples);
+      if (tty) draw_progress(run.progress, run.samples);
       if (run.status != "running") break;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -227,13 +236,7 @@ int run_simulate_store(const Config& c, const SimulateArgs& a) {
           run.scenario, run.samples, run.rejected, run.steps, run.step_s, run.id);
     }
     return 0;
-  } catch (const Usage& e) {
-    std::cerr << "remhart simulate: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "remhart simulate: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }
 
 }  // namespace remhart::app
