@@ -176,6 +176,8 @@ int serve(const Config& c) {
         hub.broadcast("simulation", "sim:" + r.id, api::run_json(r));
       },
       static_cast<std::size_t>(c.sim_max_runs));
+  metrics.gauge_fn("remhart_sim_runs_running", "Simulation runs going",
+                   [&simulator] { return static_cast<double>(simulator.running()); });
 
   std::atomic<bool> ready{false};
   api::ApiContext ctx{store,

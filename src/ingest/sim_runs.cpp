@@ -374,6 +374,13 @@ std::optional<store::SimRun> SimRunManager::pinned() {
   return p ? get(p->id) : p;
 }
 
+std::size_t SimRunManager::running() {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (const auto& [id, a] : active_) n += !a->finished && !a->stop;
+  return n;
+}
+
 void SimRunManager::stop_all() {
   std::map<std::string, std::shared_ptr<Active>> all;
   {

@@ -58,6 +58,8 @@ class SimRunManager {
                                            core::TimeUs from, core::TimeUs to, std::size_t limit) {
     return repo_.labels(id, device, from, to, limit);
   }
+  /// Runs going now.
+  std::size_t running();
   /// Stops every run (shutdown).
   void stop_all();
 

@@ -66,6 +66,7 @@ TEST(Simulator, DemoRunStartsWithTheServerAndFeedsLiveData) {
   EXPECT_EQ(latest_count(*http, "real"), 0u);
   const auto devices = get_json(*http, "/api/grid/devices");
   EXPECT_GE(devices["items"].size(), 13u);
+  EXPECT_NE(http->get("/metrics").body.find("remhart_sim_runs_running 1"), std::string::npos);
 }
 
 TEST(Simulator, RunLifecycleIsolationLabelsAndErrors) {
