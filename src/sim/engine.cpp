@@ -18,8 +18,11 @@ constexpr double kBackgroundThdV = 0.8;  // % from the upstream grid
 constexpr std::array<double, 3> kSourceUnbalance = {0.002, -0.001, -0.001};
 constexpr double kLoadVoltageExpP = 1.0, kLoadVoltageExpQ = 2.0;  // loads partly constant-Z
 
+// Rounds to a resolution of 1, 0.1, 0.01 … as a meter's display would; divides by the inverse so
+// the result is the double nearest the decimal (6373.4, not 6373.400000000001).
 double quantise(double x, double step) {
-  return std::round(x / step) * step;
+  const double per_unit = std::round(1 / step);
+  return std::round(x * per_unit) / per_unit;
 }
 
 }  // namespace
