@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   serve->add_option("--port", port, "Port to listen on; 0 picks a free one (default 8080)");
   serve->add_option("--data-dir", data_dir, "Data directory (default ./data)");
   serve->add_option("--durability", durability, "normal (survives a crash) or fsync (power loss)");
-  serve->add_flag("--no-demo", no_demo, "Do not start the demo feed");
+  serve->add_flag("--no-demo", no_demo, "Do not start the demo simulation run");
   serve->add_option("--tls-cert", tls_cert, "PEM certificate chain: serve HTTPS and WSS");
   serve->add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
 

@@ -27,7 +27,7 @@ struct ParsedBatch {
   std::vector<std::size_t> lines;      ///< 1-based line of each sample (0 for JSON arrays)
   std::vector<ItemError> errors;
 
-  /// A batch of samples that needed no parsing (the demo feed, the single-point shape).
+  /// A batch of samples that needed no parsing (simulation runs, the single-point shape).
   static ParsedBatch of(std::vector<core::Sample> samples);
 };
 
