@@ -9,6 +9,7 @@ void validate(const Network& net) {
   if (!(net.base_mva > 0)) throw NetworkError("baseMVA must be positive");
   if (net.buses.empty()) throw NetworkError("the network has no buses");
   std::unordered_map<std::int64_t, std::size_t> index;
+  index.reserve(net.buses.size());
   for (std::size_t k = 0; k < net.buses.size(); ++k) {
     const auto& b = net.buses[k];
     if (!index.emplace(b.id, k).second) {
@@ -18,28 +19,32 @@ void validate(const Network& net) {
       throw NetworkError("bus " + std::to_string(b.id) + " has an invalid voltage");
     }
   }
-  auto bus = [&](std::int64_t id, const std::string& what) {
-    const auto it = index.find(id);
-    if (it == index.end())
-      throw NetworkError(what + " refers to unknown bus " + std::to_string(id));
-    return it->second;
-  };
+  // Messages are built only on failure: a large case has tens of thousands of branches.
+  auto known = [&](std::int64_t id) { return index.count(id) != 0; };
   for (std::size_t k = 0; k < net.branches.size(); ++k) {
     const auto& br = net.branches[k];
-    const std::string what = "branch " + std::to_string(k + 1) + " (" + std::to_string(br.from) +
-                             "-" + std::to_string(br.to) + ")";
-    bus(br.from, what);
-    bus(br.to, what);
-    if (br.from == br.to) throw NetworkError(what + " connects a bus to itself");
+    auto what = [&] {
+      return "branch " + std::to_string(k + 1) + " (" + std::to_string(br.from) + "-" +
+             std::to_string(br.to) + ")";
+    };
+    for (const auto end : {br.from, br.to}) {
+      if (!known(end)) {
+        throw NetworkError(what() + " refers to unknown bus " + std::to_string(end));
+      }
+    }
+    if (br.from == br.to) throw NetworkError(what() + " connects a bus to itself");
     if (br.in_service && br.r == 0 && br.x == 0) {
-      throw NetworkError(what + " has zero impedance; merge the buses or give it an impedance");
+      throw NetworkError(what() + " has zero impedance; merge the buses or give it an impedance");
     }
     if (br.ratio < 0 || !std::isfinite(br.ratio) || !std::isfinite(br.shift)) {
-      throw NetworkError(what + " has an invalid tap ratio or phase shift");
+      throw NetworkError(what() + " has an invalid tap ratio or phase shift");
     }
   }
   for (std::size_t k = 0; k < net.gens.size(); ++k) {
-    bus(net.gens[k].bus, "generator " + std::to_string(k + 1));
+    if (!known(net.gens[k].bus)) {
+      throw NetworkError("generator " + std::to_string(k + 1) + " refers to unknown bus " +
+                         std::to_string(net.gens[k].bus));
+    }
   }
 }
 

@@ -123,7 +123,7 @@ struct PowerFlow::Impl {
   std::vector<cd> y_val;
   std::vector<std::array<int, 4>> branch_nz;  // where each branch's ff, ft, tf, tt entries are
   std::vector<BranchY> branch_y;              // each branch's admittances when in service
-  std::vector<std::vector<std::size_t>> adjacency;  // per bus: branches touching it
+  std::vector<int> adj_ptr, adj_branch;       // per bus (CSR): the branches touching it
 
   // Jacobian in CSC, and for every admittance entry where its four derivatives go (-1: absent).
   int nj = 0;
@@ -186,44 +186,61 @@ void PowerFlow::Impl::compile(const Network& net) {
   validate(net);
   n = net.buses.size();
   std::unordered_map<std::int64_t, std::size_t> index;
+  index.reserve(n);
   for (std::size_t k = 0; k < n; ++k) index[net.buses[k].id] = k;
 
   // Effective bus types: a PV or reference bus needs an in-service generator.
   type.resize(n);
-  std::vector<bool> has_gen(n, false);
+  std::vector<char> has_gen(n, 0);
+  gen_bus.reserve(net.gens.size());
   for (const auto& g : net.gens) {
     gen_bus.push_back(index.at(g.bus));
-    if (g.in_service) has_gen[gen_bus.back()] = true;
+    if (g.in_service) has_gen[gen_bus.back()] = 1;
   }
   for (std::size_t k = 0; k < n; ++k) {
     type[k] = net.buses[k].type;
     if ((type[k] == BusType::pv || type[k] == BusType::ref) && !has_gen[k]) type[k] = BusType::pq;
   }
 
-  // Islands over in-service branches; each needs a reference bus (else its first PV bus is
-  // promoted, as MATPOWER does).
-  std::vector<std::vector<std::size_t>> adj(n);
-  adjacency.assign(n, {});
-  for (const auto& br : net.branches) {
-    from.push_back(index.at(br.from));
-    to.push_back(index.at(br.to));
-    adjacency[from.back()].push_back(from.size() - 1);
-    adjacency[to.back()].push_back(from.size() - 1);
-    if (br.in_service && type[from.back()] != BusType::isolated &&
-        type[to.back()] != BusType::isolated) {
-      adj[from.back()].push_back(to.back());
-      adj[to.back()].push_back(from.back());
+  // Branches by bus (CSR), then islands over in-service branches; each needs a reference bus
+  // (else its first PV bus is promoted, as MATPOWER does).
+  const std::size_t nb = net.branches.size();
+  from.resize(nb);
+  to.resize(nb);
+  adj_ptr.assign(n + 1, 0);
+  for (std::size_t k = 0; k < nb; ++k) {
+    from[k] = index.at(net.branches[k].from);
+    to[k] = index.at(net.branches[k].to);
+    ++adj_ptr[from[k] + 1];
+    ++adj_ptr[to[k] + 1];
+  }
+  for (std::size_t k = 0; k < n; ++k) adj_ptr[k + 1] += adj_ptr[k];
+  adj_branch.resize(2 * nb);
+  {
+    std::vector<int> fill(adj_ptr.begin(), adj_ptr.end() - 1);
+    for (std::size_t k = 0; k < nb; ++k) {
+      adj_branch[static_cast<std::size_t>(fill[from[k]]++)] = static_cast<int>(k);
+      adj_branch[static_cast<std::size_t>(fill[to[k]]++)] = static_cast<int>(k);
     }
   }
+  auto live = [&](std::size_t k) {
+    return net.branches[k].in_service && type[from[k]] != BusType::isolated &&
+           type[to[k]] != BusType::isolated;
+  };
   std::vector<int> island(n, -1);
+  std::vector<std::size_t> members, stack;
   for (std::size_t s = 0; s < n; ++s) {
     if (island[s] >= 0 || type[s] == BusType::isolated) continue;
-    std::vector<std::size_t> members{s}, stack{s};
+    members.assign(1, s);
+    stack.assign(1, s);
     island[s] = static_cast<int>(s);
     while (!stack.empty()) {
       const auto u = stack.back();
       stack.pop_back();
-      for (auto w : adj[u]) {
+      for (int p = adj_ptr[u]; p < adj_ptr[u + 1]; ++p) {
+        const auto k = static_cast<std::size_t>(adj_branch[static_cast<std::size_t>(p)]);
+        if (!live(k)) continue;
+        const auto w = from[k] == u ? to[k] : from[k];
         if (island[w] < 0) {
           island[w] = static_cast<int>(s);
           members.push_back(w);
@@ -565,7 +582,8 @@ std::vector<std::size_t> PowerFlow::unreachable_buses() const {
   while (!stack.empty()) {
     const auto u = stack.back();
     stack.pop_back();
-    for (auto k : m.adjacency[u]) {
+    for (int p = m.adj_ptr[u]; p < m.adj_ptr[u + 1]; ++p) {
+      const auto k = static_cast<std::size_t>(m.adj_branch[static_cast<std::size_t>(p)]);
       if (!net_.branches[k].in_service) continue;
       const auto w = m.from[k] == u ? m.to[k] : m.from[k];
       if (!seen[w] && m.type[w] != BusType::isolated) {
