@@ -326,20 +326,23 @@ Scenario build_scenario(std::string_view requested, const ScenarioParams& params
     e.severity = sev;
     return e;
   };
+  // An event over the scenario's `start_s` and `duration_s` (0 = to the end).
+  const auto timed = [&](EventKind kind, Severity sev) {
+    auto e = event(kind, sev);
+    e.at_s = v.num("start_s");
+    e.duration_s = until_end(v.num("duration_s"));
+    return e;
+  };
 
   if (s.id == "peak_load") {
     s.ambient_offset_c = v.num("ambient_offset_c");
   } else if (s.id == "voltage_sag") {
-    auto e = event(EventKind::fault, Severity::moderate);
-    e.at_s = v.num("start_s");
-    e.duration_s = until_end(v.num("duration_s"));
+    auto e = timed(EventKind::fault, Severity::moderate);
     e.bus = pick_bus(twin, v.num("bus"), twin.sag_bus);
     e.value = v.num("fault_impedance_ohm");
     s.events.push_back(e);
   } else if (s.id == "voltage_swell") {
-    auto e = event(EventKind::capacitor, Severity::moderate);
-    e.at_s = v.num("start_s");
-    e.duration_s = until_end(v.num("duration_s"));
+    auto e = timed(EventKind::capacitor, Severity::moderate);
     e.bus = pick_bus(twin, v.num("bus"), twin.transformer.to);
     e.value = v.num("capacitor_kvar");
     s.events.push_back(e);
@@ -349,9 +352,7 @@ Scenario build_scenario(std::string_view requested, const ScenarioParams& params
     shed.value = 1 - v.num("load_rejection");
     s.events.push_back(shed);
   } else if (s.id == "overload") {
-    auto e = event(EventKind::load_scale, Severity::severe);
-    e.at_s = v.num("start_s");
-    e.duration_s = until_end(v.num("duration_s"));
+    auto e = timed(EventKind::load_scale, Severity::severe);
     e.bus = pick_lateral(twin, v.text("branch")).second;
     e.value = v.num("factor");
     s.events.push_back(e);
@@ -360,9 +361,7 @@ Scenario build_scenario(std::string_view requested, const ScenarioParams& params
     s.dynamics.damping_d = v.num("damping_d");
     s.dynamics.droop_r = v.num("droop_r");
     s.dynamics.governor_tg_s = v.num("governor_tg_s");
-    auto e = event(EventKind::generation_loss, Severity::severe);
-    e.at_s = v.num("start_s");
-    e.duration_s = until_end(v.num("duration_s"));
+    auto e = timed(EventKind::generation_loss, Severity::severe);
     e.value = v.num("generation_loss_pu");
     s.events.push_back(e);
   } else if (s.id == "renewable_intermittency") {
@@ -372,16 +371,12 @@ Scenario build_scenario(std::string_view requested, const ScenarioParams& params
     e.value = v.num("depth");
     s.events.push_back(e);
   } else if (s.id == "harmonic_pollution") {
-    auto e = event(EventKind::harmonics, Severity::moderate);
-    e.at_s = v.num("start_s");
-    e.duration_s = until_end(v.num("duration_s"));
+    auto e = timed(EventKind::harmonics, Severity::moderate);
     e.bus = pick_bus(twin, v.num("bus"), 0);
     e.value = v.num("nonlinear_share");
     s.events.push_back(e);
   } else if (s.id == "phase_imbalance") {
-    auto e = event(EventKind::imbalance, Severity::moderate);
-    e.at_s = v.num("start_s");
-    e.duration_s = until_end(v.num("duration_s"));
+    auto e = timed(EventKind::imbalance, Severity::moderate);
     e.bus = pick_lateral(twin, v.text("branch")).second;
     e.value = v.num("unbalance");
     s.events.push_back(e);
