@@ -119,6 +119,7 @@ int run_simulate(const SimulateArgs& a) {
           e.field() == "scenario" ? std::string("--scenario") : "--param " + e.field().substr(7);
       throw Usage(field + ": " + e.what());
     }
+    scenario.duration_s = static_cast<double>(span.duration) / core::kUsPerSecond;
     const double step_s = static_cast<double>(span.step) / core::kUsPerSecond;
     const auto steps = (span.duration + span.step - 1) / span.step;
 

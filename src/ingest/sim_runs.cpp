@@ -117,6 +117,7 @@ store::SimRun SimRunManager::start(const RunRequest& rq) {
     throw fail("duration_s", realtime ? "must be between 0 (until stopped) and 366 days"
                                       : "must be more than 0 and at most 366 days");
   }
+  if (duration > 0) scenario.duration_s = duration;  // custom patterns span the run
   if (duration / step > static_cast<double>(kMaxSteps)) {
     throw fail("step_s", fmt::format("gives more than {} steps for this duration", kMaxSteps));
   }

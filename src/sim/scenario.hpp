@@ -107,7 +107,8 @@ struct Scenario {
   double frequency_min_hz = 0, frequency_max_hz = 0;
   Dynamics dynamics;
   std::vector<Event> events;
-  /// custom: duration and step from num_points × interval (used when the run gives none)
+  /// custom: duration and step from num_points × interval (used when the run gives none); a run
+  /// sets `duration_s` to its own, which the custom patterns (ramps, drift, sag/swell thirds) span
   std::optional<double> duration_s, step_s;
 };
 

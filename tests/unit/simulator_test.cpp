@@ -469,3 +469,20 @@ TEST(Simulator, OverheatedTransformerFails) {
   EXPECT_FALSE(r.readings[head].present);             // LV side: dead
   EXPECT_GT(sim.transformer().life_consumed_h(), 2);
 }
+
+// The custom scenario's patterns steer the network over the run's duration: a current ramp from
+// 10 to 50 (relative) lifts the feeder current about fivefold by the end.
+TEST(Simulator, CustomCurrentRampSpansTheRun) {
+  auto sc = scenario("custom", {{"current_min", 10}, {"current_max", 50}},
+                     {{"current_pattern", "increasing"}});
+  sc.duration_s = 600;
+  Simulator sim(demo(), sc, {kWinterEvening, 10, 3});  // no PV offsetting the load
+  const auto head = device("fdr1-head");
+  double first = 0, last = 0;
+  for (int s = 0; s < 60; ++s) {
+    const auto& r = sim.step();
+    (s == 0 ? first : last) = total(r.readings[head].values.i);
+  }
+  EXPECT_GT(last / first, 4.0);
+  EXPECT_LT(last / first, 6.5);
+}
