@@ -315,6 +315,28 @@ TEST(SimulateCli, WritesLabelledSamplesAndNamesBadOptions) {
   EXPECT_EQ(j["v"].size(), 3u);
   EXPECT_EQ(j["label"]["event"], "none");
 
+  // A custom current ramp spans the run given on the command line (not a day).
+  const auto ramp = (dir / "ramp.csv").string();
+  ASSERT_EQ(run("simulate --scenario custom --param current_pattern=increasing --param "
+                "current_min=10 --param current_max=50 --duration 10m --step 10s --quiet "
+                "--start 2026-01-14T18:00:00Z --out " +
+                    ramp,
+                &out),
+            0)
+      << out;
+  std::vector<double> head_current;
+  std::ifstream ramp_in(ramp);
+  std::getline(ramp_in, line);
+  while (std::getline(ramp_in, line)) {
+    if (!line.starts_with("fdr1-head,")) continue;
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
+    head_current.push_back(std::stod(cols[5]));  // ia
+  }
+  ASSERT_GE(head_current.size(), 50u);
+  EXPECT_GT(head_current.back() / head_current.front(), 4.0);
+
   EXPECT_EQ(run("simulate --scenario meteor --out " + a, &out), 2);
   EXPECT_NE(out.find("--scenario"), std::string::npos) << out;
   EXPECT_EQ(run("simulate --scenario voltage_sag --param fault_impedance_ohm=-1 --out " + a, &out),

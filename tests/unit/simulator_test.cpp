@@ -470,8 +470,8 @@ TEST(Simulator, OverheatedTransformerFails) {
   EXPECT_GT(sim.transformer().life_consumed_h(), 2);
 }
 
-// The custom scenario's patterns steer the network over the run's duration: a current ramp from
-// 10 to 50 (relative) lifts the feeder current about fivefold by the end.
+// The custom scenario's patterns steer the network over the scenario's duration (a run sets it
+// to its own): a current ramp from 10 to 50 (relative) lifts the feeder current about fivefold.
 TEST(Simulator, CustomCurrentRampSpansTheRun) {
   auto sc = scenario("custom", {{"current_min", 10}, {"current_max", 50}},
                      {{"current_pattern", "increasing"}});
