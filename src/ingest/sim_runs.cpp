@@ -314,17 +314,20 @@ void SimRunManager::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
   a->finished = true;
 }
 
+void SimRunManager::overlay(store::SimRun& r) {
+  // A going run's counters are newer in memory; the pinned flag lives in the database only.
+  if (const auto it = active_.find(r.id); it != active_.end()) {
+    std::lock_guard al(it->second->mu);
+    const bool pinned = r.pinned;
+    r = it->second->info;
+    r.pinned = pinned;
+  }
+}
+
 std::vector<store::SimRun> SimRunManager::list() {
   auto runs = repo_.list();
   std::lock_guard lock(mu_);
-  for (auto& r : runs) {
-    if (const auto it = active_.find(r.id); it != active_.end()) {
-      std::lock_guard al(it->second->mu);
-      const bool pinned = r.pinned;
-      r = it->second->info;
-      r.pinned = pinned;
-    }
-  }
+  for (auto& r : runs) overlay(r);
   return runs;
 }
 
@@ -332,12 +335,7 @@ std::optional<store::SimRun> SimRunManager::get(const std::string& id) {
   auto r = repo_.get(id);
   if (!r) return r;
   std::lock_guard lock(mu_);
-  if (const auto it = active_.find(id); it != active_.end()) {
-    std::lock_guard al(it->second->mu);
-    const bool pinned = r->pinned;
-    *r = it->second->info;
-    r->pinned = pinned;
-  }
+  overlay(*r);
   return r;
 }
 

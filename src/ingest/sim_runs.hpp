@@ -69,6 +69,7 @@ class SimRunManager {
   struct Active;
   void run(std::shared_ptr<Active> a, sim::Scenario scenario);
   void publish(Active& a, bool persist);
+  void overlay(store::SimRun& run);  ///< with mu_ held
 
   store::Store& store_;
   IngestService& ingest_;

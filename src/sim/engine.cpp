@@ -146,11 +146,7 @@ Simulator::Simulator(const Twin& twin, Scenario scenario, SimOptions options)
       stack.pop_back();
     }
   }
-  for (std::size_t b = 0; b < net.branches.size(); ++b) {
-    const auto& br = net.branches[b];
-    if (br.from == twin_.transformer.from && br.to == twin_.transformer.to)
-      m.transformer_branch = b;
-  }
+  m.transformer_branch = *branch_index(net, {twin_.transformer.from, twin_.transformer.to});
   for (const auto& d : twin_.devices) {
     Impl::DeviceState s;
     s.ref = resolve_element(net, d.device.element);
@@ -197,21 +193,6 @@ Simulator::Simulator(const Twin& twin, Scenario scenario, SimOptions options)
 }
 
 Simulator::~Simulator() = default;
-
-std::size_t Simulator::bus_index(std::int64_t id) const {
-  return m_->index.at(id);
-}
-
-std::vector<std::size_t> Simulator::downstream(std::size_t branch) const {
-  const auto& br = twin_.network.branches.at(branch);
-  const auto f = m_->index.at(br.from), t = m_->index.at(br.to);
-  const auto below = m_->parent[t] == static_cast<std::ptrdiff_t>(f) ? t : f;
-  std::vector<std::size_t> out;
-  for (std::size_t k = 0; k < twin_.network.buses.size(); ++k) {
-    if (m_->ancestor(below, k)) out.push_back(k);
-  }
-  return out;
-}
 
 const StepResult& Simulator::step() {
   const double t = static_cast<double>(steps_) * opt_.step_s;

@@ -58,20 +58,12 @@ class Simulator {
 
   /// Advances one step and returns its readings (the result is reused by the next call).
   const StepResult& step();
-  std::int64_t steps_done() const { return steps_; }
 
   // Truth of the last step, for tests and reports.
-  const Twin& twin() const { return twin_; }
   const grid::PowerFlowResult& solution() const { return solution_; }
-  /// Per bus of the network: consumption of its loads and output of its DER (MW, Mvar).
+  /// Per bus of the network: consumption of its loads and output of its DER (MW).
   const std::vector<double>& load_mw() const { return load_p_; }
-  const std::vector<double>& load_mvar() const { return load_q_; }
   const std::vector<double>& der_mw() const { return der_p_; }
-  bool energised(std::size_t bus) const { return energised_[bus] != 0; }
-  /// Index of a bus id in the network.
-  std::size_t bus_index(std::int64_t id) const;
-  /// Buses below `branch` (away from the source), as indexes.
-  std::vector<std::size_t> downstream(std::size_t branch) const;
   const TransformerThermal& transformer() const { return thermal_; }
   bool transformer_failed() const { return transformer_failed_; }
 

@@ -255,35 +255,17 @@ class Values {
   const ScenarioParams& given_;
 };
 
-std::size_t branch_index(const Twin& twin, std::int64_t from, std::int64_t to) {
-  const auto& br = twin.network.branches;
-  for (std::size_t k = 0; k < br.size(); ++k) {
-    if ((br[k].from == from && br[k].to == to) || (br[k].from == to && br[k].to == from)) return k;
-  }
-  throw std::out_of_range("no branch");
-}
-
 // The lateral a scenario strikes: its head branch and the bus below it.
 std::pair<std::size_t, std::int64_t> pick_lateral(const Twin& twin, const std::string& given) {
-  std::int64_t from = twin.lateral_from, to = twin.lateral_to;
+  BranchRef ref{twin.lateral_from, twin.lateral_to};
   if (!given.empty()) {
-    const auto dash = given.find('-');
-    try {
-      if (dash == std::string::npos) throw std::invalid_argument("no dash");
-      std::size_t used = 0;
-      from = std::stoll(given.substr(0, dash), &used);
-      if (used != dash) throw std::invalid_argument("junk");
-      to = std::stoll(given.substr(dash + 1), &used);
-      if (used != given.size() - dash - 1) throw std::invalid_argument("junk");
-    } catch (const std::exception&) {
-      throw ParamError("params.branch", "must be `from-to` (two bus ids)");
-    }
+    const auto parsed = parse_branch_ref(given);
+    if (!parsed) throw ParamError("params.branch", "must be `from-to` (two bus ids)");
+    ref = *parsed;
   }
-  try {
-    return {branch_index(twin, from, to), to};
-  } catch (const std::out_of_range&) {
-    throw ParamError("params.branch", "names no branch of the twin");
-  }
+  const auto k = branch_index(twin.network, ref);
+  if (!k) throw ParamError("params.branch", "names no branch of the twin");
+  return {*k, ref.to};
 }
 
 std::int64_t pick_bus(const Twin& twin, double given, std::int64_t fallback) {

@@ -18,6 +18,21 @@ std::optional<std::int64_t> to_int(std::string_view s) {
 
 }  // namespace
 
+std::optional<BranchRef> parse_branch_ref(std::string_view text) {
+  const auto dash = text.find('-', 1);  // the first character may be a minus sign
+  if (dash == std::string_view::npos) return std::nullopt;
+  const auto from = to_int(text.substr(0, dash)), to = to_int(text.substr(dash + 1));
+  if (!from || !to) return std::nullopt;
+  return BranchRef{*from, *to};
+}
+
+std::optional<std::size_t> branch_index(const grid::Network& net, BranchRef ref) {
+  for (std::size_t k = 0; k < net.branches.size(); ++k) {
+    if (net.branches[k].from == ref.from && net.branches[k].to == ref.to) return k;
+  }
+  return std::nullopt;
+}
+
 ElementRef resolve_element(const grid::Network& net, const std::string& element) {
   const auto bad = [&](const std::string& why) {
     return grid::NetworkError("element '" + element + "': " + why);
@@ -37,24 +52,19 @@ ElementRef resolve_element(const grid::Network& net, const std::string& element)
   }
   if (e.starts_with("branch:")) {
     const auto rest = e.substr(7);
-    const auto dash = rest.find('-'), colon = rest.find(':');
-    if (dash == std::string_view::npos || colon == std::string_view::npos || colon < dash) {
+    const auto colon = rest.find(':');
+    const auto ref =
+        colon == std::string_view::npos ? std::nullopt : parse_branch_ref(rest.substr(0, colon));
+    const auto end = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+    if (!ref || (end != "from" && end != "to")) {
       throw bad("expected branch:<from>-<to>:from|to");
     }
-    const auto from = to_int(rest.substr(0, dash));
-    const auto to = to_int(rest.substr(dash + 1, colon - dash - 1));
-    const auto end = rest.substr(colon + 1);
-    if (!from || !to || (end != "from" && end != "to")) {
-      throw bad("expected branch:<from>-<to>:from|to");
-    }
-    for (std::size_t k = 0; k < net.branches.size(); ++k) {
-      if (net.branches[k].from == *from && net.branches[k].to == *to) {
-        r.is_bus = false;
-        r.branch = k;
-        r.from_end = end == "from";
-        r.bus = r.from_end ? *from : *to;
-        return r;
-      }
+    if (const auto k = branch_index(net, *ref)) {
+      r.is_bus = false;
+      r.branch = *k;
+      r.from_end = end == "from";
+      r.bus = r.from_end ? ref->from : ref->to;
+      return r;
     }
     throw bad("no such branch");
   }
@@ -164,16 +174,10 @@ void validate(const Twin& twin) {
     throw NetworkError("system: H, R and T_g must be positive, D and the wander non-negative");
   }
   const auto& t = twin.transformer;
-  if (std::none_of(net.branches.begin(), net.branches.end(),
-                   [&](const grid::Branch& b) { return b.from == t.from && b.to == t.to; })) {
-    throw NetworkError("transformer.branch: no such branch");
-  }
+  if (!branch_index(net, {t.from, t.to})) throw NetworkError("transformer.branch: no such branch");
   if (!(t.rated_kva > 0)) throw NetworkError("transformer.rated_kva: must be positive");
   if (twin.sag_bus) bus_ok(twin.sag_bus, "scenario_defaults.sag");
-  if (twin.lateral_from &&
-      std::none_of(net.branches.begin(), net.branches.end(), [&](const grid::Branch& b) {
-        return b.from == twin.lateral_from && b.to == twin.lateral_to;
-      })) {
+  if (twin.lateral_from && !branch_index(net, {twin.lateral_from, twin.lateral_to})) {
     throw NetworkError("scenario_defaults.lateral: no such branch");
   }
   std::set<std::string> ids;

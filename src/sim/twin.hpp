@@ -5,7 +5,9 @@
 // checks; the JSON file format lives in sim/io.
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/measurement.hpp"
@@ -111,6 +113,15 @@ struct ElementRef {
   std::size_t branch = 0;  ///< index into network.branches (branch elements)
   bool from_end = true;    ///< branch elements: measured at the from end
 };
+
+/// A branch named by its end buses, `from-to` as in the twin file and scenario parameters.
+struct BranchRef {
+  std::int64_t from = 0, to = 0;
+};
+/// Parses `from-to` (two integer bus ids); nullopt when malformed.
+std::optional<BranchRef> parse_branch_ref(std::string_view text);
+/// The index of the branch from `ref.from` to `ref.to` (in that direction), or nullopt.
+std::optional<std::size_t> branch_index(const grid::Network& net, BranchRef ref);
 
 /// Parses `element` against the network; throws grid::NetworkError naming it.
 ElementRef resolve_element(const grid::Network& net, const std::string& element);

@@ -73,17 +73,12 @@ Event parse_event(const json& j, const std::string& field, const Twin& twin) {
     if (!j.contains("branch") || !j["branch"].is_string()) {
       throw ParamError(field + ".branch", "is required for a trip: `from-to`");
     }
-    const auto text = j["branch"].get<std::string>();
-    const auto& br = twin.network.branches;
-    bool found = false;
-    for (std::size_t k = 0; k < br.size() && !found; ++k) {
-      if (std::to_string(br[k].from) + "-" + std::to_string(br[k].to) == text) {
-        e.branch = k;
-        e.bus = br[k].to;
-        found = true;
-      }
-    }
-    if (!found) throw ParamError(field + ".branch", "names no branch of the twin");
+    const auto ref = parse_branch_ref(j["branch"].get<std::string>());
+    if (!ref) throw ParamError(field + ".branch", "must be `from-to` (two bus ids)");
+    const auto k = branch_index(twin.network, *ref);
+    if (!k) throw ParamError(field + ".branch", "names no branch of the twin");
+    e.branch = *k;
+    e.bus = ref->to;
   }
   if (j.contains("label")) {
     if (!j["label"].is_string()) throw ParamError(field + ".label", "must be a string");

@@ -34,17 +34,9 @@ std::string at(const char* key, std::size_t k) {
 
 std::pair<std::int64_t, std::int64_t> branch_ref(const Fields& f, const std::string& text,
                                                  const char* key) {
-  const auto dash = text.find('-');
-  try {
-    if (dash == std::string::npos) throw std::invalid_argument("");
-    std::size_t a = 0, b = 0;
-    const auto from = std::stoll(text.substr(0, dash), &a);
-    const auto to = std::stoll(text.substr(dash + 1), &b);
-    if (a != dash || b != text.size() - dash - 1) throw std::invalid_argument("");
-    return {from, to};
-  } catch (const std::exception&) {
-    f.fail(key, "must be `from-to` (two bus ids)");
-  }
+  const auto ref = parse_branch_ref(text);
+  if (!ref) f.fail(key, "must be `from-to` (two bus ids)");
+  return {ref->from, ref->to};
 }
 
 }  // namespace
