@@ -177,6 +177,13 @@ grid::PowerFlowOptions pf_options(const json& body) {
   } else if (method != "nr") {
     throw Error(ErrorKind::unprocessable, "must be nr or fdxb", "method");
   }
+  if (body.contains("start")) {
+    const auto start = body["start"].is_string()
+                           ? grid::start_from_name(body["start"].get<std::string>())
+                           : std::nullopt;
+    if (!start) throw Error(ErrorKind::unprocessable, "must be auto, case or dc", "start");
+    opt.start = *start;
+  }
   if (body.contains("enforce_q_limits")) {
     if (!body["enforce_q_limits"].is_boolean()) {
       throw Error(ErrorKind::unprocessable, "must be true or false", "enforce_q_limits");

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   auto* powerflow = app.add_subcommand(
       "powerflow",
       "Solve an AC power flow of a MATPOWER case (.m) or JSON network (.json) and print it");
-  std::string pf_file, pf_method = "nr";
+  std::string pf_file, pf_method = "nr", pf_start = "auto";
   bool pf_json = false, pf_qlim = false;
   powerflow->add_option("file", pf_file, "MATPOWER case file (version 2) or JSON network")
       ->required();
@@ -62,6 +62,11 @@ int main(int argc, char** argv) {
   powerflow
       ->add_option("--method", pf_method,
                    "Solver: nr (Newton-Raphson) or fdxb (fast-decoupled, XB)")
+      ->capture_default_str();
+  powerflow
+      ->add_option("--start", pf_start,
+                   "Starting point: auto (the better of the case's voltages and a DC estimate), "
+                   "case (the case's voltages, as MATPOWER) or dc")
       ->capture_default_str();
 
   auto* simulate = app.add_subcommand(
@@ -110,7 +115,8 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  if (*powerflow) return remhart::app::run_powerflow(pf_file, pf_json, pf_method, pf_qlim);
+  if (*powerflow)
+    return remhart::app::run_powerflow(pf_file, pf_json, pf_method, pf_start, pf_qlim);
   if (*simulate && !sim_args.out.empty()) return remhart::app::run_simulate(sim_args);
   if (*simulate) {
     admin_action = [&sim_args](const Config& c) {

@@ -15,9 +15,15 @@
 namespace remhart::app {
 
 int run_powerflow(const std::string& file, bool json, const std::string& method,
-                  bool enforce_q_limits) {
+                  const std::string& start, bool enforce_q_limits) {
   if (method != "nr" && method != "fdxb") {
     std::cerr << "remhart: --method must be nr (Newton-Raphson) or fdxb (fast-decoupled XB)\n";
+    return 2;
+  }
+  const auto start_at = grid::start_from_name(start);
+  if (!start_at) {
+    std::cerr << "remhart: --start must be auto (the better of the case's voltages and a DC "
+                 "estimate), case or dc\n";
     return 2;
   }
   grid::PowerFlowResult r;
@@ -39,6 +45,7 @@ int run_powerflow(const std::string& file, bool json, const std::string& method,
     grid::PowerFlow pf(net);
     grid::PowerFlowOptions opt;
     opt.enforce_q_limits = enforce_q_limits;
+    opt.start = *start_at;
     if (method == "fdxb") {
       opt.method = grid::Method::fast_decoupled_xb;
       opt.max_iterations = 100;

@@ -1,26 +1,54 @@
 #include "grid/network.hpp"
 
+#include <algorithm>
 #include <cmath>
-#include <unordered_map>
 
 namespace remhart::grid {
+
+BusIndex::BusIndex(const std::vector<Bus>& buses) {
+  auto twice = [](std::int64_t id) {
+    return NetworkError("bus " + std::to_string(id) + " is defined twice");
+  };
+  if (buses.empty()) return;
+  auto [lo, hi] = std::minmax_element(buses.begin(), buses.end(),
+                                      [](const Bus& a, const Bus& b) { return a.id < b.id; });
+  // A table when it is at most a few times the number of buses (the span is computed in
+  // unsigned arithmetic: ids may be any 64-bit values).
+  const auto span = static_cast<std::uint64_t>(hi->id) - static_cast<std::uint64_t>(lo->id);
+  dense_ = span < 4 * static_cast<std::uint64_t>(buses.size()) + 16;
+  if (dense_) {
+    lo_ = lo->id;
+    table_.assign(static_cast<std::size_t>(span) + 1, -1);
+    for (std::size_t k = 0; k < buses.size(); ++k) {
+      auto& slot = table_[static_cast<std::size_t>(buses[k].id - lo_)];
+      if (slot >= 0) throw twice(buses[k].id);
+      slot = static_cast<std::ptrdiff_t>(k);
+    }
+    return;
+  }
+  map_.reserve(buses.size());
+  for (std::size_t k = 0; k < buses.size(); ++k) {
+    if (!map_.emplace(buses[k].id, k).second) throw twice(buses[k].id);
+  }
+}
+
+std::size_t BusIndex::at(std::int64_t id) const {
+  const auto k = find(id);
+  if (k < 0) throw NetworkError("unknown bus " + std::to_string(id));
+  return static_cast<std::size_t>(k);
+}
 
 void validate(const Network& net) {
   if (!(net.base_mva > 0)) throw NetworkError("baseMVA must be positive");
   if (net.buses.empty()) throw NetworkError("the network has no buses");
-  std::unordered_map<std::int64_t, std::size_t> index;
-  index.reserve(net.buses.size());
-  for (std::size_t k = 0; k < net.buses.size(); ++k) {
-    const auto& b = net.buses[k];
-    if (!index.emplace(b.id, k).second) {
-      throw NetworkError("bus " + std::to_string(b.id) + " is defined twice");
-    }
+  const BusIndex index(net.buses);
+  for (const auto& b : net.buses) {
     if (!(b.vm > 0) || !std::isfinite(b.va)) {
       throw NetworkError("bus " + std::to_string(b.id) + " has an invalid voltage");
     }
   }
   // Messages are built only on failure: a large case has tens of thousands of branches.
-  auto known = [&](std::int64_t id) { return index.count(id) != 0; };
+  auto known = [&](std::int64_t id) { return index.find(id) >= 0; };
   for (std::size_t k = 0; k < net.branches.size(); ++k) {
     const auto& br = net.branches[k];
     auto what = [&] {

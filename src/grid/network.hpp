@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace remhart::grid {
@@ -54,6 +55,31 @@ struct Network {
 class NetworkError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// Bus ids to positions in Network::buses: a table when the ids are compact (cases usually number
+/// their buses 1…n), a hash map otherwise.
+class BusIndex {
+ public:
+  /// Throws NetworkError when an id is defined twice.
+  explicit BusIndex(const std::vector<Bus>& buses);
+  /// The position of bus `id`, or -1.
+  std::ptrdiff_t find(std::int64_t id) const {
+    if (!dense_) {
+      const auto it = map_.find(id);
+      return it == map_.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
+    }
+    if (id < lo_ || id - lo_ >= static_cast<std::int64_t>(table_.size())) return -1;
+    return table_[static_cast<std::size_t>(id - lo_)];
+  }
+  /// The position of bus `id`; throws NetworkError when there is none.
+  std::size_t at(std::int64_t id) const;
+
+ private:
+  bool dense_ = false;
+  std::int64_t lo_ = 0;
+  std::vector<std::ptrdiff_t> table_;
+  std::unordered_map<std::int64_t, std::size_t> map_;
 };
 
 /// Checks ids, references, impedances and that every energised island has a reference bus with

@@ -4,6 +4,7 @@
 
 #include <klu.h>
 
+#include <Eigen/SparseCholesky>
 #include <Eigen/SparseCore>
 #include <Eigen/SparseLU>
 
@@ -125,10 +126,12 @@ struct PowerFlow::Impl {
   std::vector<BranchY> branch_y;              // each branch's admittances when in service
   std::vector<int> adj_ptr, adj_branch;       // per bus (CSR): the branches touching it
 
-  // Jacobian in CSC, and for every admittance entry where its four derivatives go (-1: absent).
+  // Jacobian in CSC, and for every admittance entry where its derivatives go. j_val has one
+  // entry more than the matrix: a scratch slot for the derivatives that have no place in it.
   int nj = 0;
   std::vector<int> j_ptr, j_row;
   std::vector<double> j_val;
+  int j_scratch = 0;
   // dP/dVa, dP/dVm, dQ/dVa, dQ/dVm, and the reference bus's dP/dVa, dP/dVm (distributed slack)
   std::vector<std::array<int, 6>> j_pos;
 
@@ -143,6 +146,22 @@ struct PowerFlow::Impl {
   std::unique_ptr<Factorised> bp, bpp;
   void build_fast_decoupled(const Network& net);
 
+  // The DC power flow's B over the angle unknowns, in the buses' fill-reducing order, factorised
+  // (LDLᵀ: B is symmetric) on first use for the current topology.
+  std::vector<int> bus_order;  // fill-reducing order of the buses (AMD on the admittance graph)
+  struct Dc {
+    Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>, Eigen::Lower, Eigen::NaturalOrdering<int>>
+        ldlt;
+    bool ok = false;
+    std::vector<int> bus;      // position → bus
+    std::vector<double> b;     // B's values at the admittance matrix's entries
+    std::vector<double> x, p;  // work
+  };
+  std::unique_ptr<Dc> dc;
+  /// DC angles for the PV and PQ buses into `va` (the others' angles fixed); false when B is
+  /// singular.
+  bool dc_angles(const Network& net, const std::vector<cd>& s, std::vector<double>& va);
+
   ~Impl() {
     if (numeric) klu_free_numeric(&numeric, &common);
     if (symbolic) klu_free_symbolic(&symbolic, &common);
@@ -154,6 +173,8 @@ struct PowerFlow::Impl {
   struct Work {
     std::vector<cd> v, s, ibus;
     std::vector<double> vm, va, f, dx;
+    std::vector<cd> v_dc, ibus_dc;  // the DC start, tried in cold solves
+    std::vector<double> va_dc, f_dc;
   } work;
   void mismatch(const std::vector<cd>& volts, const std::vector<cd>& s, double lambda,
                 std::vector<cd>& ibus, std::vector<double>& f, double& norm) const;
@@ -171,7 +192,7 @@ bool PowerFlow::Impl::solve_linear(std::vector<double>& f, LinearSolver how) {
     return true;
   }
   const Eigen::Map<const Eigen::SparseMatrix<double>> j(
-      nj, nj, static_cast<Eigen::Index>(j_val.size()), j_ptr.data(), j_row.data(), j_val.data());
+      nj, nj, static_cast<Eigen::Index>(j_row.size()), j_ptr.data(), j_row.data(), j_val.data());
   const Eigen::SparseMatrix<double> copy = j;
   Eigen::SparseLU<Eigen::SparseMatrix<double>, Eigen::COLAMDOrdering<int>> lu;
   lu.analyzePattern(copy);
@@ -185,9 +206,7 @@ bool PowerFlow::Impl::solve_linear(std::vector<double>& f, LinearSolver how) {
 void PowerFlow::Impl::compile(const Network& net) {
   validate(net);
   n = net.buses.size();
-  std::unordered_map<std::int64_t, std::size_t> index;
-  index.reserve(n);
-  for (std::size_t k = 0; k < n; ++k) index[net.buses[k].id] = k;
+  const BusIndex index(net.buses);
 
   // Effective bus types: a PV or reference bus needs an in-service generator.
   type.resize(n);
@@ -302,50 +321,61 @@ void PowerFlow::Impl::compile(const Network& net) {
     lam = nj++;
   }
 
-  // Admittance matrix (shunts, then branches) in CSR with sorted, merged columns. Its pattern is
-  // structurally symmetric and every diagonal is present.
-  const std::vector<Triplet> trip = ybus_triplets(net, from, to);
-  // Counting sort by row, then each (short) row by column.
-  std::vector<int> start(n + 1, 0);
-  for (const auto& t : trip) ++start[static_cast<std::size_t>(t.row) + 1];
-  for (std::size_t k = 0; k < n; ++k) start[k + 1] += start[k];
-  std::vector<Triplet> by_row(trip.size());
-  {
-    std::vector<int> fill(start.begin(), start.end() - 1);
-    for (const auto& t : trip)
-      by_row[static_cast<std::size_t>(fill[static_cast<std::size_t>(t.row)]++)] = t;
-  }
-  y_ptr.assign(1, 0);
-  y_col.reserve(trip.size());
-  y_val.reserve(trip.size());
+  // Admittance matrix in CSR: row j holds j and the other end of each of its branches
+  // (out-of-service ones too, as zeros, so switching changes values only). Placing bus i into the
+  // rows of i and of its neighbours, for i rising, leaves every row sorted; parallel branches
+  // repeat a column, merged afterwards. The pattern is structurally symmetric with every
+  // diagonal present. Each branch's ff, ft, tf, tt positions are recorded on the way.
+  branch_y.resize(nb);
+  branch_nz.resize(nb);
+  std::vector<int> raw_col(n + 2 * nb), cursor(n), diag_of(n);
+  for (std::size_t j = 0; j < n; ++j) cursor[j] = adj_ptr[j] + static_cast<int>(j);
   for (std::size_t i = 0; i < n; ++i) {
-    auto* first = by_row.data() + start[i];
-    auto* last = by_row.data() + start[i + 1];
-    std::sort(first, last, [](const Triplet& a, const Triplet& b) { return a.col < b.col; });
-    for (auto* t = first; t != last; ++t) {
-      if (static_cast<int>(y_col.size()) > y_ptr.back() && y_col.back() == t->col) {
-        y_val.back() += t->y;
-      } else {
-        y_col.push_back(t->col);
-        y_val.push_back(t->y);
-      }
+    diag_of[i] = cursor[i]++;
+    raw_col[static_cast<std::size_t>(diag_of[i])] = static_cast<int>(i);
+    for (int p = adj_ptr[i]; p < adj_ptr[i + 1]; ++p) {
+      const auto k = static_cast<std::size_t>(adj_branch[static_cast<std::size_t>(p)]);
+      const bool at_from = from[k] == i;
+      const auto j = at_from ? to[k] : from[k];
+      const int q = cursor[j]++;
+      raw_col[static_cast<std::size_t>(q)] = static_cast<int>(i);
+      branch_nz[k][at_from ? 2 : 1] = q;  // entry (j, i): tf when i is the from end, else ft
+    }
+  }
+  std::vector<int>& merged = cursor;  // reused: raw position → merged position
+  merged.resize(raw_col.size());
+  y_ptr.assign(1, 0);
+  y_col.clear();
+  y_col.reserve(raw_col.size());
+  for (std::size_t j = 0; j < n; ++j) {
+    for (int q = adj_ptr[j] + static_cast<int>(j); q < adj_ptr[j + 1] + static_cast<int>(j) + 1;
+         ++q) {
+      const int c = raw_col[static_cast<std::size_t>(q)];
+      if (static_cast<int>(y_col.size()) == y_ptr.back() || y_col.back() != c) y_col.push_back(c);
+      merged[static_cast<std::size_t>(q)] = static_cast<int>(y_col.size()) - 1;
     }
     y_ptr.push_back(static_cast<int>(y_col.size()));
   }
-
-  auto nz_of = [&](std::size_t i, std::size_t k) {
-    const int* lo = y_col.data() + y_ptr[i];
-    const int* hi = y_col.data() + y_ptr[i + 1];
-    return static_cast<int>(std::lower_bound(lo, hi, static_cast<int>(k)) - y_col.data());
-  };
-  branch_nz.resize(net.branches.size());
-  branch_y.resize(net.branches.size());
-  for (std::size_t k = 0; k < net.branches.size(); ++k) {
-    branch_y[k] = branch_admittance(net.branches[k]);
+  for (std::size_t i = 0; i < n; ++i) diag_of[i] = merged[static_cast<std::size_t>(diag_of[i])];
+  for (std::size_t k = 0; k < nb; ++k) {
+    auto& nz = branch_nz[k];
+    nz = {diag_of[from[k]], merged[static_cast<std::size_t>(nz[1])],
+          merged[static_cast<std::size_t>(nz[2])], diag_of[to[k]]};
   }
-  for (std::size_t k = 0; k < net.branches.size(); ++k) {
-    branch_nz[k] = {nz_of(from[k], from[k]), nz_of(from[k], to[k]), nz_of(to[k], from[k]),
-                    nz_of(to[k], to[k])};
+  y_val.assign(y_col.size(), cd(0));
+  for (std::size_t i = 0; i < n; ++i) {
+    y_val[static_cast<std::size_t>(diag_of[i])] =
+        cd(net.buses[i].gs, net.buses[i].bs) / net.base_mva;
+  }
+  for (std::size_t k = 0; k < nb; ++k) {
+    branch_y[k] = branch_admittance(net.branches[k]);
+    if (!net.branches[k].in_service) continue;
+    const auto& y = branch_y[k];
+    const auto& nz = branch_nz[k];
+    y_val[static_cast<std::size_t>(nz[0])] += y.ff;
+    y_val[static_cast<std::size_t>(nz[1])] += y.ft;
+    y_val[static_cast<std::size_t>(nz[2])] += y.tf;
+    y_val[static_cast<std::size_t>(nz[3])] += y.tt;
   }
 
   // Jacobian pattern, column by column without sorting: the columns of bus k (Va_k, then Vm_k)
@@ -353,10 +383,14 @@ void PowerFlow::Impl::compile(const Network& net) {
   // with i — taken from Ybus row k, since the pattern is symmetric. Each entry records where the
   // derivative of admittance entry (i, k) goes.
   std::vector<int> transpose(y_col.size());  // nz of (k, i) → nz of (i, k)
-  for (std::size_t k = 0; k < n; ++k) {
-    for (int p = y_ptr[k]; p < y_ptr[k + 1]; ++p) {
-      transpose[static_cast<std::size_t>(p)] =
-          nz_of(static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]), k);
+  {
+    // Rows visited in order: entry (i, k) is the next unvisited one of row i.
+    std::vector<int> next(y_ptr.begin(), y_ptr.end() - 1);
+    for (std::size_t k = 0; k < n; ++k) {
+      for (int p = y_ptr[k]; p < y_ptr[k + 1]; ++p) {
+        const auto i = static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]);
+        transpose[static_cast<std::size_t>(p)] = next[i]++;
+      }
     }
   }
   std::vector<std::pair<int, std::size_t>> col_of(static_cast<std::size_t>(nj),
@@ -365,14 +399,18 @@ void PowerFlow::Impl::compile(const Network& net) {
     if (a_idx[k] >= 0) col_of[static_cast<std::size_t>(a_idx[k])] = {static_cast<int>(k), 0};
     if (m_idx[k] >= 0) col_of[static_cast<std::size_t>(m_idx[k])] = {static_cast<int>(k), 1};
   }
+  j_scratch = -1;  // until the pattern is known
   j_pos.assign(y_col.size(), {-1, -1, -1, -1, -1, -1});
   j_ptr.assign(1, 0);
+  j_ptr.reserve(static_cast<std::size_t>(nj) + 1);
   j_row.clear();
+  j_row.reserve(4 * y_col.size() + (distributed ? 2 * y_col.size() + n : 0));
+  const int parts = distributed ? 3 : 2;
   for (const auto& [bus, which] : col_of) {
     if (bus < 0) continue;  // the slack column comes last
     const auto k = static_cast<std::size_t>(bus);
     // P rows, then Q rows, then (distributed slack) the reference bus's P row: rising rows.
-    for (int part = 0; part < 3; ++part) {
+    for (int part = 0; part < parts; ++part) {
       for (int p = y_ptr[k]; p < y_ptr[k + 1]; ++p) {
         const auto i = static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]);
         const int row = part == 0   ? a_idx[i]
@@ -397,9 +435,13 @@ void PowerFlow::Impl::compile(const Network& net) {
     for (const auto& [row, value] : lam_entries) j_row.push_back(row);
     j_ptr.push_back(static_cast<int>(j_row.size()));
   }
-  j_val.assign(j_row.size(), 0.0);
+  j_scratch = static_cast<int>(j_row.size());
+  j_val.assign(j_row.size() + 1, 0.0);
   for (std::size_t e = 0; e < lam_entries.size(); ++e) {
-    j_val[j_val.size() - lam_entries.size() + e] = lam_entries[e].second;
+    j_val[j_row.size() - lam_entries.size() + e] = lam_entries[e].second;
+  }
+  for (auto& pos : j_pos) {
+    for (auto& q : pos) q = q < 0 ? j_scratch : q;
   }
 
   klu_defaults(&common);
@@ -412,7 +454,8 @@ void PowerFlow::Impl::compile(const Network& net) {
     // Fill-reducing order from the bus graph (Ybus, a quarter of the Jacobian's entries), each
     // bus's angle then magnitude unknowns kept together: cheaper to compute than AMD on the
     // Jacobian and as good.
-    std::vector<int> bus_order(n), q;
+    std::vector<int> q;
+    bus_order.resize(n);
     q.reserve(static_cast<std::size_t>(nj));
     if (amd_order(static_cast<int>(n), y_ptr.data(), y_col.data(), bus_order.data(), nullptr,
                   nullptr) < AMD_OK) {
@@ -463,30 +506,33 @@ void PowerFlow::Impl::mismatch(const std::vector<cd>& volts, const std::vector<c
   }
 }
 
-// dS/dVa and dS/dVm (polar), entry by entry:
-//   off-diagonal: dS_i/dVa_k = -j V_i conj(Y_ik V_k),  dS_i/dVm_k = V_i conj(Y_ik V_k / |V_k|)
+// dS/dVa and dS/dVm (polar), entry by entry, with t = V_i conj(Y_ik V_k):
+//   off-diagonal: dS_i/dVa_k = -j t,                  dS_i/dVm_k = t / |V_k|
 //   diagonal adds:            +j V_i conj(I_i),         + conj(I_i) V_i / |V_i|
 void PowerFlow::Impl::fill_jacobian(const std::vector<cd>& volts, const std::vector<double>& vm,
                                     const std::vector<cd>& ibus) {
+  double* const jv = j_val.data();
   for (std::size_t i = 0; i < n; ++i) {
     if (a_idx[i] < 0 && m_idx[i] < 0 && !(distributed && i == ref[0])) continue;
     const cd vi = volts[i];
     for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
       const auto& pos = j_pos[static_cast<std::size_t>(p)];
       const auto k = static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]);
-      const cd yv = y_val[static_cast<std::size_t>(p)] * volts[k];
-      cd d_va = cd(0, -1) * vi * std::conj(yv);
-      cd d_vm = vi * std::conj(yv / vm[k]);
+      const cd t = vi * std::conj(y_val[static_cast<std::size_t>(p)] * volts[k]);
+      cd d_va(t.imag(), -t.real());
+      cd d_vm = t / vm[k];
       if (k == i) {
-        d_va += cd(0, 1) * vi * std::conj(ibus[i]);
-        d_vm += std::conj(ibus[i]) * vi / vm[i];
+        const cd vi_ii = vi * std::conj(ibus[i]);
+        d_va += cd(-vi_ii.imag(), vi_ii.real());
+        d_vm += vi_ii / vm[i];
       }
-      if (pos[0] >= 0) j_val[static_cast<std::size_t>(pos[0])] = d_va.real();
-      if (pos[1] >= 0) j_val[static_cast<std::size_t>(pos[1])] = d_vm.real();
-      if (pos[2] >= 0) j_val[static_cast<std::size_t>(pos[2])] = d_va.imag();
-      if (pos[3] >= 0) j_val[static_cast<std::size_t>(pos[3])] = d_vm.imag();
-      if (pos[4] >= 0) j_val[static_cast<std::size_t>(pos[4])] = d_va.real();
-      if (pos[5] >= 0) j_val[static_cast<std::size_t>(pos[5])] = d_vm.real();
+      // Unconditional stores (absent derivatives land in the scratch slot).
+      jv[pos[0]] = d_va.real();
+      jv[pos[1]] = d_vm.real();
+      jv[pos[2]] = d_va.imag();
+      jv[pos[3]] = d_vm.imag();
+      jv[pos[4]] = d_va.real();
+      jv[pos[5]] = d_vm.real();
     }
   }
 }
@@ -504,6 +550,87 @@ bool PowerFlow::Impl::factor() {
   }
   numeric = klu_factor(j_ptr.data(), j_row.data(), j_val.data(), symbolic, &common);
   return numeric != nullptr && common.status == KLU_OK;
+}
+
+// MATPOWER's makeBdc and dcpf: B from series reactances and tap ratios (resistance, charging
+// and shunt susceptance ignored), phase shifters as injections, G_sh as a load;
+//   B(pvpq, pvpq) Va(pvpq) = P(pvpq) − P_shift(pvpq) − G_sh(pvpq) − B(pvpq, others) Va(others).
+bool PowerFlow::Impl::dc_angles(const Network& net, const std::vector<cd>& s,
+                                std::vector<double>& va) {
+  auto b_of = [&](const Branch& br) {
+    return br.in_service && br.x != 0 ? 1.0 / (br.x * (br.ratio == 0 ? 1.0 : br.ratio)) : 0.0;
+  };
+  if (!dc) {
+    dc = std::make_unique<Dc>();
+    auto& b = dc->b;
+    b.assign(y_col.size(), 0.0);
+    for (std::size_t k = 0; k < net.branches.size(); ++k) {
+      const double bk = b_of(net.branches[k]);
+      const auto& nz = branch_nz[k];
+      b[static_cast<std::size_t>(nz[0])] += bk;
+      b[static_cast<std::size_t>(nz[1])] -= bk;
+      b[static_cast<std::size_t>(nz[2])] -= bk;
+      b[static_cast<std::size_t>(nz[3])] += bk;
+    }
+    // The lower triangle in compressed columns, rows rising: visiting the rows in order, row r
+    // goes into column c for each neighbour at position c ≤ r.
+    std::vector<int> rank(n, -1);
+    for (int bus : bus_order) {
+      if (a_idx[static_cast<std::size_t>(bus)] < 0) continue;
+      rank[static_cast<std::size_t>(bus)] = static_cast<int>(dc->bus.size());
+      dc->bus.push_back(bus);
+    }
+    const auto na = static_cast<Eigen::Index>(dc->bus.size());
+    auto each_lower = [&](auto&& emit) {
+      for (int r = 0; r < na; ++r) {
+        const auto i = static_cast<std::size_t>(dc->bus[static_cast<std::size_t>(r)]);
+        for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
+          const int c = rank[static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)])];
+          if (c >= 0 && c <= r) emit(r, c, b[static_cast<std::size_t>(p)]);
+        }
+      }
+    };
+    Eigen::SparseMatrix<double> m(na, na);
+    std::vector<int> count(static_cast<std::size_t>(na) + 1, 0);
+    each_lower([&](int, int c, double) { ++count[static_cast<std::size_t>(c) + 1]; });
+    for (std::size_t c = 0; c < static_cast<std::size_t>(na); ++c) count[c + 1] += count[c];
+    m.resizeNonZeros(count.back());
+    std::copy(count.begin(), count.end(), m.outerIndexPtr());
+    each_lower([&](int r, int c, double v) {
+      const int q = count[static_cast<std::size_t>(c)]++;
+      m.innerIndexPtr()[q] = r;
+      m.valuePtr()[q] = v;
+    });
+    dc->ldlt.compute(m);
+    dc->ok = dc->ldlt.info() == Eigen::Success;
+  }
+  if (!dc->ok) return false;
+  // P − P_shift − G_sh, then the fixed angles' terms moved to the right-hand side.
+  auto& p = dc->p;
+  p.resize(n);
+  for (std::size_t i = 0; i < n; ++i) p[i] = s[i].real() - net.buses[i].gs / net.base_mva;
+  for (std::size_t k = 0; k < net.branches.size(); ++k) {
+    const auto& br = net.branches[k];
+    if (br.shift == 0) continue;
+    const double injection = -br.shift * kDeg * b_of(br);
+    p[from[k]] -= injection;
+    p[to[k]] += injection;
+  }
+  auto& x = dc->x;
+  x.resize(dc->bus.size());
+  for (std::size_t r = 0; r < x.size(); ++r) {
+    const auto i = static_cast<std::size_t>(dc->bus[r]);
+    double rhs = p[i];
+    for (int q = y_ptr[i]; q < y_ptr[i + 1]; ++q) {
+      const auto k = static_cast<std::size_t>(y_col[static_cast<std::size_t>(q)]);
+      if (a_idx[k] < 0) rhs -= dc->b[static_cast<std::size_t>(q)] * va[k];
+    }
+    x[r] = rhs;
+  }
+  Eigen::Map<Eigen::VectorXd> xv(x.data(), static_cast<Eigen::Index>(x.size()));
+  xv = dc->ldlt.solve(xv);
+  for (std::size_t r = 0; r < x.size(); ++r) va[static_cast<std::size_t>(dc->bus[r])] = x[r];
+  return true;
 }
 
 // B' and B'' as MATPOWER's makeB builds them for the XB method: B' without shunts, line
@@ -556,8 +683,9 @@ void PowerFlow::set_branch_in_service(std::size_t k, bool on) {
   impl_->y_val[static_cast<std::size_t>(nz[2])] += sign * y.tf;
   impl_->y_val[static_cast<std::size_t>(nz[3])] += sign * y.tt;
   br.in_service = on;
-  impl_->bp.reset();  // the fast-decoupled matrices follow the topology
+  impl_->bp.reset();  // the fast-decoupled and DC matrices follow the topology
   impl_->bpp.reset();
+  impl_->dc.reset();
 }
 
 void PowerFlow::set_shunt(std::size_t k, double gs, double bs) {
@@ -714,6 +842,28 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
   }
   m.mismatch(v, s, lambda, ibus, f, norm);
   r.converged = norm < opt.tolerance;
+  if (!(warm && m.have_solution) && opt.start != Start::case_voltages && !r.converged) {
+    // The DC estimate of the angles, kept when it is the better start (or asked for).
+    auto& va_dc = w.va_dc;
+    va_dc = va;
+    if (m.dc_angles(net_, s, va_dc)) {
+      auto& v_dc = w.v_dc;
+      v_dc.resize(n);
+      w.ibus_dc.resize(n);
+      w.f_dc.resize(static_cast<std::size_t>(m.nj));
+      for (std::size_t k = 0; k < n; ++k) v_dc[k] = std::polar(vm[k], va_dc[k]);
+      double norm_dc = 0;
+      m.mismatch(v_dc, s, lambda, w.ibus_dc, w.f_dc, norm_dc);
+      if (opt.start == Start::dc || norm_dc < norm) {
+        std::swap(v, v_dc);
+        std::swap(va, va_dc);
+        std::swap(ibus, w.ibus_dc);
+        std::swap(f, w.f_dc);
+        norm = norm_dc;
+        r.converged = norm < opt.tolerance;
+      }
+    }
+  }
   auto update = [&] {
     for (std::size_t k = 0; k < n; ++k) v[k] = std::polar(vm[k], va[k]);
     m.mismatch(v, s, lambda, ibus, f, norm);
@@ -752,15 +902,24 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
     }
     if (!std::isfinite(norm)) r.message = "the iteration diverged";
   }
+  // Newton–Raphson. Once a step has cut the mismatch a hundredfold (quadratic convergence has
+  // set in), the next steps reuse the factorised Jacobian — chord steps, a solve without a
+  // refactorisation — for as long as each cuts the mismatch at least tenfold.
+  bool chord = false;
   while (opt.method == Method::newton_raphson && !r.converged &&
          r.iterations < opt.max_iterations) {
     ++r.iterations;
-    m.fill_jacobian(v, vm, ibus);
     dx = f;
-    if (!m.solve_linear(dx, opt.linear_solver)) {
-      r.message = "the Jacobian is singular";
-      break;
+    if (chord) {
+      klu_solve(m.symbolic, m.numeric, m.nj, 1, dx.data(), &m.common);
+    } else {
+      m.fill_jacobian(v, vm, ibus);
+      if (!m.solve_linear(dx, opt.linear_solver)) {
+        r.message = "the Jacobian is singular";
+        break;
+      }
     }
+    const double before = norm;
     for (std::size_t k = 0; k < n; ++k) {
       if (m.a_idx[k] >= 0) va[k] -= dx[static_cast<std::size_t>(m.a_idx[k])];
       if (m.m_idx[k] >= 0) vm[k] -= dx[static_cast<std::size_t>(m.m_idx[k])];
@@ -773,6 +932,7 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
       break;
     }
     r.converged = norm < opt.tolerance;
+    chord = opt.linear_solver == LinearSolver::klu && norm * (chord ? 10 : 100) <= before;
   }
   if (!r.converged && r.message.empty()) {
     r.message = "no convergence in " + std::to_string(opt.max_iterations) + " iterations";
@@ -836,12 +996,23 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
   return r;
 }
 
+std::optional<Start> start_from_name(std::string_view name) {
+  if (name == "auto") return Start::automatic;
+  if (name == "case") return Start::case_voltages;
+  if (name == "dc") return Start::dc;
+  return std::nullopt;
+}
+
+// In real arithmetic: complex division goes through the slow, overflow-guarded library routine,
+// and model builds do this for every branch. With t = ratio·e^{jθ}: 1/t = e^{−jθ}/ratio.
 BranchAdmittance branch_admittance(const Branch& br) {
-  const cd ys = 1.0 / cd(br.r, br.x);
+  const double z2 = br.r * br.r + br.x * br.x;
+  const cd ys(br.r / z2, -br.x / z2);
   const double ratio = br.ratio == 0 ? 1.0 : br.ratio;
-  const cd tap = std::polar(ratio, br.shift * kDeg);
+  const cd unit =
+      br.shift == 0 ? cd(1.0 / ratio) : std::polar(1.0 / ratio, br.shift * kDeg);  // conj(1/t)
   const cd ytt = ys + cd(0, br.b / 2);
-  return {ytt / (tap * std::conj(tap)), -ys / std::conj(tap), -ys / tap, ytt};
+  return {ytt / (ratio * ratio), -ys * unit, -ys * std::conj(unit), ytt};
 }
 
 }  // namespace remhart::grid

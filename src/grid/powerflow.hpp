@@ -2,12 +2,17 @@
 // AC power flow: Newton–Raphson in polar form. The Jacobian is assembled directly in compressed
 // sparse columns from the admittance matrix's pattern and factorised with KLU; the symbolic
 // analysis is done once per topology (when the solver is built) and the numeric factorisation is
-// refactored in place on every iteration and every later solve, so warm solves of a changed
-// operating point cost only numeric work. Non-convergence is a result, not an exception.
+// refactored in place on later iterations and solves, so warm solves of a changed operating
+// point cost only numeric work. Once convergence is quadratic, steps reuse the factorised
+// Jacobian while each still cuts the mismatch tenfold (chord steps). Cold solves start from the
+// better of the case's voltages and a DC power-flow estimate. Non-convergence is a result, not
+// an exception.
 #include <complex>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "grid/network.hpp"
@@ -25,6 +30,17 @@ enum class Method {
   fast_decoupled_xb,  ///< fast-decoupled, XB variant: constant B' and B'' factorised once
 };
 
+/// Where a cold solve starts (a warm one starts from the last solution).
+enum class Start {
+  automatic,      ///< the better (smaller largest mismatch) of the case's voltages and the DC
+                  ///< estimate: the case's magnitudes with DC power-flow angles
+  case_voltages,  ///< the case's voltages with generator set-points (MATPOWER's start)
+  dc,             ///< the DC estimate
+};
+
+/// "auto", "case" or "dc" (the names the CLI and the API take); nullopt for anything else.
+std::optional<Start> start_from_name(std::string_view name);
+
 struct PowerFlowOptions {
   Method method = Method::newton_raphson;
   double tolerance = 1e-8;  ///< largest power mismatch accepted, p.u.
@@ -33,6 +49,7 @@ struct PowerFlowOptions {
   /// Switch PV buses whose generators leave their reactive limits to PQ (Q held at the limit)
   /// and solve again, until none does (MATPOWER's enforce_q_lims; off by default, as there).
   bool enforce_q_limits = false;
+  Start start = Start::automatic;
 };
 
 struct BranchFlow {

@@ -98,6 +98,12 @@ TEST(PowerflowCli, TextJsonAndExitCodes) {
   EXPECT_EQ(run("powerflow " + dir.path() + "/missing.m", &out), 1);
   EXPECT_EQ(run("powerflow", &out), 2);
   EXPECT_EQ(run("powerflow --method bogus " + file, &out), 2);
+  EXPECT_EQ(run("powerflow --start flat " + file, &out), 2);
+  EXPECT_NE(out.find("--start must be auto"), std::string::npos) << out;
+  for (const char* start : {"case", "dc"}) {
+    ASSERT_EQ(run(std::string("powerflow --json --start ") + start + " " + file, &out), 0) << out;
+    EXPECT_NEAR(nlohmann::json::parse(out)["buses"][1]["vm_pu"].get<double>(), 0.96549, 1e-5);
+  }
   // An overloaded case does not converge: a result, exit 1, no crash.
   std::string heavy = kCase;
   heavy.replace(heavy.find("80\t30"), 5, "900\t30");
@@ -149,6 +155,18 @@ TEST(GridApi, UploadSolveWhatIfContingencyAndRestart) {
   ASSERT_TRUE(pf["converged"].get<bool>()) << r.body;
   EXPECT_NEAR(pf["slack_mw"].get<double>(), 120 + pf["losses_mw"].get<double>(), 1e-6);
   EXPECT_EQ(admin->post("/api/grid/powerflow", R"({"slack":"both"})").status, 422);
+  // Either start reaches the same solution; anything else is refused, naming the field.
+  for (const char* start : {"case", "dc", "auto"}) {
+    r = admin->post("/api/grid/powerflow", std::string(R"({"start":")") + start + "\"}");
+    pf = nlohmann::json::parse(r.body);
+    ASSERT_TRUE(pf["converged"].get<bool>()) << r.body;
+    EXPECT_NEAR(pf["buses"][2]["vm_pu"].get<double>(), v3, 1e-8) << start;
+  }
+  for (const char* bad : {R"({"start":"flat"})", R"({"start":1})"}) {
+    r = admin->post("/api/grid/powerflow", bad);
+    EXPECT_EQ(r.status, 422) << bad;
+    EXPECT_EQ(nlohmann::json::parse(r.body)["field"], "start") << r.body;
+  }
   // An outage that islands bus 2 cannot be solved: refused, naming the changes.
   r = admin->post(
       "/api/grid/powerflow",

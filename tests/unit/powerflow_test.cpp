@@ -120,6 +120,70 @@ TEST(PowerFlow, TransformerTapAndPhaseShiftMatchTheIdealTransformer) {
   EXPECT_NEAR(r.va_deg[1], std::arg(v2c) * 180 / kPi, 1e-8);
 }
 
+// The DC start is MATPOWER's DC power flow (makeBdc): B from 1/(x·tap), phase shifters as
+// injections b·(−φ) at both ends, shunt conductance as load, the reference angle kept. A
+// three-bus loop with a tap, a phase shifter and a conductance, solved here by Cramer's rule.
+TEST(PowerFlow, DcStartIsMatpowersDcPowerFlow) {
+  Network n = two_bus(0.1, 50, 20);
+  n.buses[0].va = 5;  // reference angle, degrees
+  n.buses[1].gs = 10;
+  n.buses.push_back({3, BusType::pv, 0, 0, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""});
+  Branch b23;
+  b23.from = 2;
+  b23.to = 3;
+  b23.r = 0.02;  // ignored by the DC model, like charging
+  b23.x = 0.2;
+  b23.b = 0.1;
+  b23.ratio = 1.05;
+  Branch b13;
+  b13.from = 1;
+  b13.to = 3;
+  b13.x = 0.25;
+  b13.shift = 3;
+  n.branches.push_back(b23);
+  n.branches.push_back(b13);
+  Gen g3;
+  g3.bus = 3;
+  g3.pg = 30;
+  g3.vg = 1.02;
+  n.gens.push_back(g3);
+
+  const double b12 = 1 / 0.1, b_23 = 1 / (0.2 * 1.05), b_13 = 1 / 0.25;
+  const double th1 = 5 * kPi / 180, phi = 3 * kPi / 180;
+  // Injections in p.u.: bus 2 = −load − conductance; bus 3 = generation − the shifter's
+  // injection at its to end (+b·φ at the from end, −b·φ at the to end, moved to the right).
+  const double p2 = -0.5 - 0.1 + b12 * th1;
+  const double p3 = 0.3 - b_13 * phi + b_13 * th1;
+  const double a = b12 + b_23, bb = -b_23, c = b_23 + b_13;
+  const double det = a * c - bb * bb;
+  const double th2 = (p2 * c - bb * p3) / det, th3 = (a * p3 - bb * p2) / det;
+
+  PowerFlow pf(n);
+  PowerFlowOptions opt;
+  opt.start = Start::dc;
+  opt.max_iterations = 0;  // the starting point itself
+  const auto start = pf.solve(opt);
+  EXPECT_NEAR(start.va_deg[0], 5, 1e-12);
+  EXPECT_NEAR(start.va_deg[1], th2 * 180 / kPi, 1e-10);
+  EXPECT_NEAR(start.va_deg[2], th3 * 180 / kPi, 1e-10);
+  EXPECT_NEAR(start.vm[2], 1.02, 1e-12);  // magnitudes: the case's, with generator set-points
+  // Every start reaches the same AC solution.
+  opt.max_iterations = 20;
+  opt.tolerance = 1e-12;
+  std::vector<double> va;
+  for (const auto s : {Start::automatic, Start::case_voltages, Start::dc}) {
+    opt.start = s;
+    const auto r = PowerFlow(n).solve(opt);
+    ASSERT_TRUE(r.converged) << r.message;
+    if (va.empty()) va = r.va_deg;
+    for (std::size_t k = 0; k < va.size(); ++k) EXPECT_NEAR(r.va_deg[k], va[k], 1e-9);
+  }
+  EXPECT_EQ(start_from_name("dc"), Start::dc);
+  EXPECT_EQ(start_from_name("case"), Start::case_voltages);
+  EXPECT_EQ(start_from_name("auto"), Start::automatic);
+  EXPECT_FALSE(start_from_name("flat").has_value());
+}
+
 TEST(PowerFlow, WarmStartsConvergeFasterAndNonConvergenceIsAResult) {
   PowerFlow pf(two_bus(0.1, 80, 30));
   const auto cold = pf.solve();
@@ -380,6 +444,16 @@ TEST_P(GoldenCase, MatchesMatpowersSolution) {
   const auto net = io::read_matpower((matpower_dir() / (name + ".m")).string());
   const auto ref = read_solution(matpower_dir() / "solutions" / (name + "_pf_solution.csv"));
   ASSERT_EQ(ref.size(), net.buses.size());
+  // From MATPOWER's own start (the case's voltages), from the DC estimate, and from the better
+  // of the two (the default).
+  for (const auto start : {Start::case_voltages, Start::dc}) {
+    PowerFlowOptions opt{Method::newton_raphson, 1e-10, 30};
+    opt.start = start;
+    const auto r = PowerFlow(net).solve(opt);
+    ASSERT_TRUE(r.converged) << name << ": " << r.message;
+    EXPECT_LE(r.max_mismatch, 1e-8);
+    expect_matches(net, ref, r, name + (start == Start::dc ? " from DC" : " from the case"));
+  }
   PowerFlow pf(net);
   const auto r = pf.solve({Method::newton_raphson, 1e-10, 30});
   ASSERT_TRUE(r.converged) << r.message;
