@@ -902,9 +902,10 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
     }
     if (!std::isfinite(norm)) r.message = "the iteration diverged";
   }
-  // Newton–Raphson. Once a step has cut the mismatch a hundredfold (quadratic convergence has
-  // set in), the next steps reuse the factorised Jacobian — chord steps, a solve without a
-  // refactorisation — for as long as each cuts the mismatch at least tenfold.
+  // Newton–Raphson. Once a step has cut the largest mismatch a hundredfold (quadratic
+  // convergence has set in), the next steps reuse the factorised Jacobian — chord steps: a solve,
+  // no new Jacobian or refactorisation, a third of the cost — for as long as each cuts the
+  // mismatch at least tenfold.
   bool chord = false;
   while (opt.method == Method::newton_raphson && !r.converged &&
          r.iterations < opt.max_iterations) {
