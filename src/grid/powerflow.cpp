@@ -153,7 +153,7 @@ struct PowerFlow::Impl {
     Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>, Eigen::Lower, Eigen::NaturalOrdering<int>>
         ldlt;
     bool ok = false;
-    std::vector<int> bus;      // position → bus
+    std::vector<int> rank;     // bus → position in the order, or -1 (no angle unknown)
     std::vector<double> b;     // B's values at the admittance matrix's entries
     std::vector<double> x, p;  // work
   };
@@ -572,35 +572,49 @@ bool PowerFlow::Impl::dc_angles(const Network& net, const std::vector<cd>& s,
       b[static_cast<std::size_t>(nz[2])] -= bk;
       b[static_cast<std::size_t>(nz[3])] += bk;
     }
-    // The lower triangle in compressed columns, rows rising: visiting the rows in order, row r
-    // goes into column c for each neighbour at position c ≤ r.
-    std::vector<int> rank(n, -1);
+    // Positions in the fill-reducing order; the lower triangle in compressed columns. Column
+    // rank[i] holds bus i's neighbours ranked at or after it (bus by bus: sequential reads of the
+    // admittance rows), its few rows sorted in place.
+    auto& rank = dc->rank;
+    rank.assign(n, -1);
+    int na = 0;
     for (int bus : bus_order) {
-      if (a_idx[static_cast<std::size_t>(bus)] < 0) continue;
-      rank[static_cast<std::size_t>(bus)] = static_cast<int>(dc->bus.size());
-      dc->bus.push_back(bus);
+      if (a_idx[static_cast<std::size_t>(bus)] >= 0) rank[static_cast<std::size_t>(bus)] = na++;
     }
-    const auto na = static_cast<Eigen::Index>(dc->bus.size());
-    auto each_lower = [&](auto&& emit) {
-      for (int r = 0; r < na; ++r) {
-        const auto i = static_cast<std::size_t>(dc->bus[static_cast<std::size_t>(r)]);
-        for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
-          const int c = rank[static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)])];
-          if (c >= 0 && c <= r) emit(r, c, b[static_cast<std::size_t>(p)]);
-        }
-      }
+    auto lower = [&](std::size_t i, int p) {
+      const int c = rank[static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)])];
+      return c >= rank[i] ? c : -1;
     };
     Eigen::SparseMatrix<double> m(na, na);
-    std::vector<int> count(static_cast<std::size_t>(na) + 1, 0);
-    each_lower([&](int, int c, double) { ++count[static_cast<std::size_t>(c) + 1]; });
-    for (std::size_t c = 0; c < static_cast<std::size_t>(na); ++c) count[c + 1] += count[c];
-    m.resizeNonZeros(count.back());
-    std::copy(count.begin(), count.end(), m.outerIndexPtr());
-    each_lower([&](int r, int c, double v) {
-      const int q = count[static_cast<std::size_t>(c)]++;
-      m.innerIndexPtr()[q] = r;
-      m.valuePtr()[q] = v;
-    });
+    std::vector<int> start(static_cast<std::size_t>(na) + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (rank[i] < 0) continue;
+      for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
+        if (lower(i, p) >= 0) ++start[static_cast<std::size_t>(rank[i]) + 1];
+      }
+    }
+    for (std::size_t c = 0; c < static_cast<std::size_t>(na); ++c) start[c + 1] += start[c];
+    m.resizeNonZeros(start.back());
+    std::copy(start.begin(), start.end(), m.outerIndexPtr());
+    int* const rows = m.innerIndexPtr();
+    double* const vals = m.valuePtr();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (rank[i] < 0) continue;
+      const int first = start[static_cast<std::size_t>(rank[i])];
+      int q = first;
+      for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
+        const int r = lower(i, p);
+        if (r < 0) continue;
+        // Insertion into the sorted part of the column.
+        int at = q++;
+        for (; at > first && rows[at - 1] > r; --at) {
+          rows[at] = rows[at - 1];
+          vals[at] = vals[at - 1];
+        }
+        rows[at] = r;
+        vals[at] = b[static_cast<std::size_t>(p)];
+      }
+    }
     dc->ldlt.compute(m);
     dc->ok = dc->ldlt.info() == Eigen::Success;
   }
@@ -617,19 +631,21 @@ bool PowerFlow::Impl::dc_angles(const Network& net, const std::vector<cd>& s,
     p[to[k]] += injection;
   }
   auto& x = dc->x;
-  x.resize(dc->bus.size());
-  for (std::size_t r = 0; r < x.size(); ++r) {
-    const auto i = static_cast<std::size_t>(dc->bus[r]);
+  x.resize(static_cast<std::size_t>(dc->ldlt.rows()));
+  for (std::size_t i = 0; i < n; ++i) {
+    if (dc->rank[i] < 0) continue;
     double rhs = p[i];
     for (int q = y_ptr[i]; q < y_ptr[i + 1]; ++q) {
       const auto k = static_cast<std::size_t>(y_col[static_cast<std::size_t>(q)]);
       if (a_idx[k] < 0) rhs -= dc->b[static_cast<std::size_t>(q)] * va[k];
     }
-    x[r] = rhs;
+    x[static_cast<std::size_t>(dc->rank[i])] = rhs;
   }
   Eigen::Map<Eigen::VectorXd> xv(x.data(), static_cast<Eigen::Index>(x.size()));
   xv = dc->ldlt.solve(xv);
-  for (std::size_t r = 0; r < x.size(); ++r) va[static_cast<std::size_t>(dc->bus[r])] = x[r];
+  for (std::size_t i = 0; i < n; ++i) {
+    if (dc->rank[i] >= 0) va[i] = x[static_cast<std::size_t>(dc->rank[i])];
+  }
   return true;
 }
 
