@@ -2,6 +2,7 @@
 // golden cases against MATPOWER's own solutions in ../shared/data/matpower.
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -298,6 +299,39 @@ TEST(PowerFlow, IslandsWithoutAReferenceAreRefused) {
   bad = two_bus(0.1, 10, 0);
   bad.branches[0].to = 9;
   EXPECT_THROW(PowerFlow{bad}, NetworkError);  // unknown bus
+}
+
+// Bus ids are any 64-bit values: compact ones go through a table, scattered ones a hash map;
+// both find every bus, answer -1 for others and refuse a duplicate.
+TEST(PowerFlow, BusIndexWithCompactAndScatteredIds) {
+  for (const std::vector<std::int64_t>& ids :
+       {std::vector<std::int64_t>{3, 1, 2, 7}, std::vector<std::int64_t>{-5, 1'000'000'000'000, 0},
+        std::vector<std::int64_t>{INT64_MIN, INT64_MAX, 42}}) {
+    std::vector<Bus> buses(ids.size());
+    for (std::size_t k = 0; k < ids.size(); ++k) buses[k].id = ids[k];
+    const BusIndex index(buses);
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      EXPECT_EQ(index.find(ids[k]), static_cast<std::ptrdiff_t>(k));
+      EXPECT_EQ(index.at(ids[k]), k);
+    }
+    EXPECT_EQ(index.find(4), -1);
+    EXPECT_EQ(index.find(-1), -1);
+    EXPECT_THROW(index.at(4), NetworkError);
+    buses.push_back(buses.front());
+    try {
+      BusIndex{buses};
+      ADD_FAILURE() << "a duplicate id was accepted";
+    } catch (const NetworkError& e) {
+      EXPECT_EQ(std::string(e.what()), "bus " + std::to_string(ids[0]) + " is defined twice");
+    }
+  }
+  // The power flow works the same on scattered ids.
+  Network n = two_bus(0.1, 80, 30);
+  n.buses[1].id = 5'000'000'000;
+  n.branches[0].to = 5'000'000'000;
+  const auto r = PowerFlow(n).solve();
+  ASSERT_TRUE(r.converged);
+  EXPECT_NEAR(r.vm[1], radial_solution(1.0, 0, 0.1, 0.8, 0.3).first, 1e-8);
 }
 
 // ---- MATPOWER parsing -------------------------------------------------------------------------
