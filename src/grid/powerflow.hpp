@@ -35,7 +35,7 @@ enum class Start {
   automatic,      ///< the better (smaller largest mismatch) of the case's voltages and the DC
                   ///< estimate: the case's magnitudes with DC power-flow angles
   case_voltages,  ///< the case's voltages with generator set-points (MATPOWER's start)
-  dc,             ///< the DC estimate
+  dc,             ///< the DC estimate (the case's voltages where the DC model is singular)
 };
 
 /// "auto", "case" or "dc" (the names the CLI and the API take); nullopt for anything else.

@@ -179,6 +179,16 @@ TEST(PowerFlow, DcStartIsMatpowersDcPowerFlow) {
     if (va.empty()) va = r.va_deg;
     for (std::size_t k = 0; k < va.size(); ++k) EXPECT_NEAR(r.va_deg[k], va[k], 1e-9);
   }
+  // A bus reached only through a resistance is outside the DC model (B is singular there): the
+  // start falls back to the case's voltages, and the solve still converges.
+  n.buses.push_back({4, BusType::pq, 5, 1, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""});
+  n.branches.push_back({3, 4, 0.05, 0, 0, 0, 0, 0, true});
+  opt.start = Start::dc;
+  opt.max_iterations = 0;
+  const auto fallback = PowerFlow(n).solve(opt);
+  for (std::size_t k = 0; k < 4; ++k) EXPECT_EQ(fallback.va_deg[k], n.buses[k].va) << k;
+  opt.max_iterations = 20;
+  EXPECT_TRUE(PowerFlow(n).solve(opt).converged);
   EXPECT_EQ(start_from_name("dc"), Start::dc);
   EXPECT_EQ(start_from_name("case"), Start::case_voltages);
   EXPECT_EQ(start_from_name("auto"), Start::automatic);
