@@ -393,12 +393,6 @@ void PowerFlow::Impl::compile(const Network& net) {
       }
     }
   }
-  std::vector<std::pair<int, std::size_t>> col_of(static_cast<std::size_t>(nj),
-                                                  {-1, 0});  // (bus, which)
-  for (std::size_t k = 0; k < n; ++k) {
-    if (a_idx[k] >= 0) col_of[static_cast<std::size_t>(a_idx[k])] = {static_cast<int>(k), 0};
-    if (m_idx[k] >= 0) col_of[static_cast<std::size_t>(m_idx[k])] = {static_cast<int>(k), 1};
-  }
   j_scratch = -1;  // until the pattern is known
   j_pos.assign(y_col.size(), {-1, -1, -1, -1, -1, -1});
   j_ptr.assign(1, 0);
@@ -406,24 +400,25 @@ void PowerFlow::Impl::compile(const Network& net) {
   j_row.clear();
   j_row.reserve(4 * y_col.size() + (distributed ? 2 * y_col.size() + n : 0));
   const int parts = distributed ? 3 : 2;
-  for (const auto& [bus, which] : col_of) {
-    if (bus < 0) continue;  // the slack column comes last
-    const auto k = static_cast<std::size_t>(bus);
-    // P rows, then Q rows, then (distributed slack) the reference bus's P row: rising rows.
-    for (int part = 0; part < parts; ++part) {
-      for (int p = y_ptr[k]; p < y_ptr[k + 1]; ++p) {
-        const auto i = static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]);
-        const int row = part == 0   ? a_idx[i]
-                        : part == 1 ? m_idx[i]
-                                    : (distributed && i == ref[0] ? lam : -1);
-        if (row < 0) continue;
-        // Slot in j_pos: dP/dVa 0, dP/dVm 1, dQ/dVa 2, dQ/dVm 3, reference dP/dVa 4, dP/dVm 5.
-        j_pos[static_cast<std::size_t>(transpose[static_cast<std::size_t>(p)])]
-             [static_cast<std::size_t>(part * 2) + which] = static_cast<int>(j_row.size());
-        j_row.push_back(row);
+  // Columns in order: the angles (PV and PQ buses, rising), then the magnitudes (PQ buses,
+  // rising), then (distributed slack) λ.
+  for (std::size_t which = 0; which < 2; ++which) {
+    for (std::size_t k = 0; k < n; ++k) {
+      if ((which == 0 ? a_idx[k] : m_idx[k]) < 0) continue;
+      // P rows, then Q rows, then (distributed slack) the reference bus's P row: rising rows.
+      for (int part = 0; part < parts; ++part) {
+        for (int p = y_ptr[k]; p < y_ptr[k + 1]; ++p) {
+          const auto i = static_cast<std::size_t>(y_col[static_cast<std::size_t>(p)]);
+          const int row = part == 0 ? a_idx[i] : part == 1 ? m_idx[i] : (i == ref[0] ? lam : -1);
+          if (row < 0) continue;
+          // Slot in j_pos: dP/dVa 0, dP/dVm 1, dQ/dVa 2, dQ/dVm 3, reference dP/dVa 4, dP/dVm 5.
+          j_pos[static_cast<std::size_t>(transpose[static_cast<std::size_t>(p)])]
+               [static_cast<std::size_t>(part * 2) + which] = static_cast<int>(j_row.size());
+          j_row.push_back(row);
+        }
       }
+      j_ptr.push_back(static_cast<int>(j_row.size()));
     }
-    j_ptr.push_back(static_cast<int>(j_row.size()));
   }
   std::vector<std::pair<int, double>> lam_entries;  // ∂(P mismatch)/∂λ = −beta
   if (distributed) {
@@ -821,26 +816,34 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
   // Work vectors live in the model, so repeated (warm) solves allocate nothing here.
   auto& w = m.work;
   auto& v = w.v;
-  v.resize(n);
-  if (warm && m.have_solution) {
-    v = m.v;
-  } else {
-    for (std::size_t k = 0; k < n; ++k)
-      v[k] = std::polar(net_.buses[k].vm, net_.buses[k].va * kDeg);
-  }
-  for (std::size_t g = 0; g < net_.gens.size(); ++g) {
-    const auto b = m.gen_bus[g];
-    if (net_.gens[g].in_service && (m.type[b] == BusType::pv || m.type[b] == BusType::ref)) {
-      v[b] = net_.gens[g].vg / std::abs(v[b]) * v[b];
-    }
-  }
   auto& vm = w.vm;
   auto& va = w.va;
+  v.resize(n);
   vm.resize(n);
   va.resize(n);
-  for (std::size_t k = 0; k < n; ++k) {
-    vm[k] = std::abs(v[k]);
-    va[k] = std::arg(v[k]);
+  auto held = [&](std::size_t g) {
+    const auto b = m.gen_bus[g];
+    return net_.gens[g].in_service && (m.type[b] == BusType::pv || m.type[b] == BusType::ref);
+  };
+  if (warm && m.have_solution) {
+    v = m.v;
+    for (std::size_t g = 0; g < net_.gens.size(); ++g) {
+      const auto b = m.gen_bus[g];
+      if (held(g)) v[b] = net_.gens[g].vg / std::abs(v[b]) * v[b];
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      vm[k] = std::abs(v[k]);
+      va[k] = std::arg(v[k]);
+    }
+  } else {
+    for (std::size_t k = 0; k < n; ++k) {
+      vm[k] = net_.buses[k].vm;
+      va[k] = net_.buses[k].va * kDeg;
+    }
+    for (std::size_t g = 0; g < net_.gens.size(); ++g) {
+      if (held(g)) vm[m.gen_bus[g]] = net_.gens[g].vg;
+    }
+    for (std::size_t k = 0; k < n; ++k) v[k] = std::polar(vm[k], va[k]);
   }
 
   m.sbus(net_, w.s);
