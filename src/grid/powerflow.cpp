@@ -161,6 +161,10 @@ struct PowerFlow::Impl {
   /// DC angles for the PV and PQ buses into `va` (the others' angles fixed); false when B is
   /// singular.
   bool dc_angles(const Network& net, const std::vector<cd>& s, std::vector<double>& va);
+  /// After dc_angles: one fast-decoupled P step with B as B', Δθ = B⁻¹ (ΔP/|V|), from the
+  /// mismatches `f` at (vm, va).
+  void dc_p_step(const std::vector<double>& f, const std::vector<double>& vm,
+                 std::vector<double>& va);
 
   ~Impl() {
     if (numeric) klu_free_numeric(&numeric, &common);
@@ -174,7 +178,7 @@ struct PowerFlow::Impl {
     std::vector<cd> v, s, ibus;
     std::vector<double> vm, va, f, dx;
     std::vector<cd> v_dc, ibus_dc;  // the DC start, tried in cold solves
-    std::vector<double> va_dc, f_dc;
+    std::vector<double> va_dc, f_dc, va_keep;
   } work;
   void mismatch(const std::vector<cd>& volts, const std::vector<cd>& s, double lambda,
                 std::vector<cd>& ibus, std::vector<double>& f, double& norm) const;
@@ -644,6 +648,21 @@ bool PowerFlow::Impl::dc_angles(const Network& net, const std::vector<cd>& s,
   return true;
 }
 
+void PowerFlow::Impl::dc_p_step(const std::vector<double>& f, const std::vector<double>& vm,
+                                std::vector<double>& va) {
+  auto& x = dc->x;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (dc->rank[i] >= 0) {
+      x[static_cast<std::size_t>(dc->rank[i])] = f[static_cast<std::size_t>(a_idx[i])] / vm[i];
+    }
+  }
+  Eigen::Map<Eigen::VectorXd> xv(x.data(), static_cast<Eigen::Index>(x.size()));
+  xv = dc->ldlt.solve(xv);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (dc->rank[i] >= 0) va[i] -= x[static_cast<std::size_t>(dc->rank[i])];
+  }
+}
+
 // B' and B'' as MATPOWER's makeB builds them for the XB method: B' without shunts, line
 // charging, taps or resistance; B'' without phase shifters. Reduced to the angle and magnitude
 // unknowns.
@@ -736,6 +755,17 @@ std::vector<std::size_t> PowerFlow::unreachable_buses() const {
     if (!seen[k] && m.type[k] != BusType::isolated) out.push_back(k);
   }
   return out;
+}
+
+std::vector<double> PowerFlow::dc_angles() {
+  auto& m = *impl_;
+  std::vector<cd> s;
+  m.sbus(net_, s);
+  std::vector<double> va(m.n);
+  for (std::size_t k = 0; k < m.n; ++k) va[k] = net_.buses[k].va * kDeg;
+  if (!m.dc_angles(net_, s, va)) return {};
+  for (auto& a : va) a /= kDeg;
+  return va;
 }
 
 std::vector<std::complex<double>> PowerFlow::voltages() const {
@@ -862,7 +892,9 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
   m.mismatch(v, s, lambda, ibus, f, norm);
   r.converged = norm < opt.tolerance;
   if (!(warm && m.have_solution) && opt.start != Start::case_voltages && !r.converged) {
-    // The DC estimate of the angles, kept when it is the better start (or asked for).
+    // The DC estimate: the case's magnitudes with the DC power flow's angles, then one
+    // fast-decoupled P step with the same matrix for what the DC model leaves out (losses, the
+    // magnitudes); kept when it is the better start (or asked for).
     auto& va_dc = w.va_dc;
     va_dc = va;
     if (m.dc_angles(net_, s, va_dc)) {
@@ -870,9 +902,22 @@ PowerFlowResult PowerFlow::solve_once(const PowerFlowOptions& opt, bool warm) {
       v_dc.resize(n);
       w.ibus_dc.resize(n);
       w.f_dc.resize(static_cast<std::size_t>(m.nj));
-      for (std::size_t k = 0; k < n; ++k) v_dc[k] = std::polar(vm[k], va_dc[k]);
       double norm_dc = 0;
-      m.mismatch(v_dc, s, lambda, w.ibus_dc, w.f_dc, norm_dc);
+      auto evaluate = [&] {
+        for (std::size_t k = 0; k < n; ++k) v_dc[k] = std::polar(vm[k], va_dc[k]);
+        m.mismatch(v_dc, s, lambda, w.ibus_dc, w.f_dc, norm_dc);
+      };
+      evaluate();
+      // Kept only when it does not raise the largest mismatch (it moves angles only, so it can
+      // raise a reactive one).
+      const double before = norm_dc;
+      w.va_keep = va_dc;
+      m.dc_p_step(w.f_dc, vm, va_dc);
+      evaluate();
+      if (norm_dc > before) {
+        std::swap(va_dc, w.va_keep);
+        evaluate();
+      }
       if (opt.start == Start::dc || norm_dc < norm) {
         std::swap(v, v_dc);
         std::swap(va, va_dc);

@@ -101,6 +101,10 @@ class PowerFlow {
   void set_shunt(std::size_t bus, double gs, double bs);
   /// Buses not connected to a reference bus through in-service branches (islanded).
   std::vector<std::size_t> unreachable_buses() const;
+  /// MATPOWER's DC power flow with the current loads and generation: bus angles in degrees, in
+  /// network order (the reference buses at their case angles); empty when the DC model is
+  /// singular (a bus reached only through resistance).
+  std::vector<double> dc_angles();
   /// The last solution (the start of the next warm solve), and setting it.
   std::vector<std::complex<double>> voltages() const;
   void set_voltages(std::vector<std::complex<double>> v);

@@ -160,14 +160,36 @@ TEST(PowerFlow, DcStartIsMatpowersDcPowerFlow) {
   const double th2 = (p2 * c - bb * p3) / det, th3 = (a * p3 - bb * p2) / det;
 
   PowerFlow pf(n);
+  const auto dc = pf.dc_angles();
+  ASSERT_EQ(dc.size(), 3u);
+  EXPECT_NEAR(dc[0], 5, 1e-12);
+  EXPECT_NEAR(dc[1], th2 * 180 / kPi, 1e-10);
+  EXPECT_NEAR(dc[2], th3 * 180 / kPi, 1e-10);
+  // The DC start is those angles with the case's magnitudes (generator set-points), refined by
+  // one fast-decoupled P step where that lowers the largest mismatch: here it would raise a
+  // reactive one, so the bare DC angles are kept; with lossy lines (which the DC model leaves
+  // out) the step helps and is kept.
   PowerFlowOptions opt;
-  opt.start = Start::dc;
   opt.max_iterations = 0;  // the starting point itself
+  auto bare_mismatch = [&](const Network& net) {
+    PowerFlow q(net);
+    const auto d = q.dc_angles();
+    q.set_voltages({std::polar(1.0, d[0] * kPi / 180), std::polar(1.0, d[1] * kPi / 180),
+                    std::polar(1.02, d[2] * kPi / 180)});
+    return q.solve(opt, true).max_mismatch;
+  };
+  opt.start = Start::dc;
   const auto start = pf.solve(opt);
   EXPECT_NEAR(start.va_deg[0], 5, 1e-12);
-  EXPECT_NEAR(start.va_deg[1], th2 * 180 / kPi, 1e-10);
-  EXPECT_NEAR(start.va_deg[2], th3 * 180 / kPi, 1e-10);
-  EXPECT_NEAR(start.vm[2], 1.02, 1e-12);  // magnitudes: the case's, with generator set-points
+  EXPECT_NEAR(start.vm[2], 1.02, 1e-12);
+  EXPECT_NEAR(start.va_deg[1], dc[1], 1e-12);
+  EXPECT_NEAR(start.va_deg[2], dc[2], 1e-12);
+  EXPECT_NEAR(start.max_mismatch, bare_mismatch(n), 1e-12);
+  Network lossy = n;
+  lossy.branches[0].r = lossy.branches[2].r = 0.1;
+  const auto refined = PowerFlow(lossy).solve(opt);
+  EXPECT_LT(refined.max_mismatch, bare_mismatch(lossy));
+  EXPECT_GT(std::abs(refined.va_deg[1] - PowerFlow(lossy).dc_angles()[1]), 0.1);  // the step
   // Every start reaches the same AC solution.
   opt.max_iterations = 20;
   opt.tolerance = 1e-12;
@@ -187,6 +209,7 @@ TEST(PowerFlow, DcStartIsMatpowersDcPowerFlow) {
   opt.max_iterations = 0;
   const auto fallback = PowerFlow(n).solve(opt);
   for (std::size_t k = 0; k < 4; ++k) EXPECT_EQ(fallback.va_deg[k], n.buses[k].va) << k;
+  EXPECT_TRUE(PowerFlow(n).dc_angles().empty());
   opt.max_iterations = 20;
   EXPECT_TRUE(PowerFlow(n).solve(opt).converged);
   EXPECT_EQ(start_from_name("dc"), Start::dc);
