@@ -131,7 +131,6 @@ struct PowerFlow::Impl {
   int nj = 0;
   std::vector<int> j_ptr, j_row;
   std::vector<double> j_val;
-  int j_scratch = 0;
   // dP/dVa, dP/dVm, dQ/dVa, dQ/dVm, and the reference bus's dP/dVa, dP/dVm (distributed slack)
   std::vector<std::array<int, 6>> j_pos;
 
@@ -397,7 +396,6 @@ void PowerFlow::Impl::compile(const Network& net) {
       }
     }
   }
-  j_scratch = -1;  // until the pattern is known
   j_pos.assign(y_col.size(), {-1, -1, -1, -1, -1, -1});
   j_ptr.assign(1, 0);
   j_ptr.reserve(static_cast<std::size_t>(nj) + 1);
@@ -434,7 +432,7 @@ void PowerFlow::Impl::compile(const Network& net) {
     for (const auto& [row, value] : lam_entries) j_row.push_back(row);
     j_ptr.push_back(static_cast<int>(j_row.size()));
   }
-  j_scratch = static_cast<int>(j_row.size());
+  const int j_scratch = static_cast<int>(j_row.size());
   j_val.assign(j_row.size() + 1, 0.0);
   for (std::size_t e = 0; e < lam_entries.size(); ++e) {
     j_val[j_row.size() - lam_entries.size() + e] = lam_entries[e].second;
