@@ -38,10 +38,10 @@ std::size_t BusIndex::at(std::int64_t id) const {
   return static_cast<std::size_t>(k);
 }
 
-void validate(const Network& net) {
+BusIndex validate(const Network& net) {
   if (!(net.base_mva > 0)) throw NetworkError("baseMVA must be positive");
   if (net.buses.empty()) throw NetworkError("the network has no buses");
-  const BusIndex index(net.buses);
+  BusIndex index(net.buses);
   for (const auto& b : net.buses) {
     if (!(b.vm > 0) || !std::isfinite(b.va)) {
       throw NetworkError("bus " + std::to_string(b.id) + " has an invalid voltage");
@@ -74,6 +74,7 @@ void validate(const Network& net) {
                          std::to_string(net.gens[k].bus));
     }
   }
+  return index;
 }
 
 }  // namespace remhart::grid

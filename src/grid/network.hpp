@@ -83,7 +83,7 @@ class BusIndex {
 };
 
 /// Checks ids, references, impedances and that every energised island has a reference bus with
-/// a generator. Throws NetworkError.
-void validate(const Network& net);
+/// a generator. Throws NetworkError. Returns the bus index it built.
+BusIndex validate(const Network& net);
 
 }  // namespace remhart::grid

@@ -160,6 +160,20 @@ struct PowerFlow::Impl {
   /// DC angles for the PV and PQ buses into `va` (the others' angles fixed); false when B is
   /// singular.
   bool dc_angles(const Network& net, const std::vector<cd>& s, std::vector<double>& va);
+  /// B x = rhs, with rhs and x per bus that has an angle unknown: x_i goes to apply(i, x_i).
+  template <class Rhs, class Apply>
+  void dc_solve(Rhs rhs, Apply apply) {
+    auto& x = dc->x;
+    x.resize(static_cast<std::size_t>(dc->ldlt.rows()));
+    for (std::size_t i = 0; i < n; ++i) {
+      if (dc->rank[i] >= 0) x[static_cast<std::size_t>(dc->rank[i])] = rhs(i);
+    }
+    Eigen::Map<Eigen::VectorXd> xv(x.data(), static_cast<Eigen::Index>(x.size()));
+    xv = dc->ldlt.solve(xv);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (dc->rank[i] >= 0) apply(i, x[static_cast<std::size_t>(dc->rank[i])]);
+    }
+  }
   /// After dc_angles: one fast-decoupled P step with B as B', Δθ = B⁻¹ (ΔP/|V|), from the
   /// mismatches `f` at (vm, va).
   void dc_p_step(const std::vector<double>& f, const std::vector<double>& vm,
@@ -207,9 +221,8 @@ bool PowerFlow::Impl::solve_linear(std::vector<double>& f, LinearSolver how) {
 }
 
 void PowerFlow::Impl::compile(const Network& net) {
-  validate(net);
+  const BusIndex index = validate(net);
   n = net.buses.size();
-  const BusIndex index(net.buses);
 
   // Effective bus types: a PV or reference bus needs an in-service generator.
   type.resize(n);
@@ -627,38 +640,23 @@ bool PowerFlow::Impl::dc_angles(const Network& net, const std::vector<cd>& s,
     p[from[k]] -= injection;
     p[to[k]] += injection;
   }
-  auto& x = dc->x;
-  x.resize(static_cast<std::size_t>(dc->ldlt.rows()));
-  for (std::size_t i = 0; i < n; ++i) {
-    if (dc->rank[i] < 0) continue;
-    double rhs = p[i];
-    for (int q = y_ptr[i]; q < y_ptr[i + 1]; ++q) {
-      const auto k = static_cast<std::size_t>(y_col[static_cast<std::size_t>(q)]);
-      if (a_idx[k] < 0) rhs -= dc->b[static_cast<std::size_t>(q)] * va[k];
-    }
-    x[static_cast<std::size_t>(dc->rank[i])] = rhs;
-  }
-  Eigen::Map<Eigen::VectorXd> xv(x.data(), static_cast<Eigen::Index>(x.size()));
-  xv = dc->ldlt.solve(xv);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (dc->rank[i] >= 0) va[i] = x[static_cast<std::size_t>(dc->rank[i])];
-  }
+  dc_solve(
+      [&](std::size_t i) {
+        double rhs = p[i];
+        for (int q = y_ptr[i]; q < y_ptr[i + 1]; ++q) {
+          const auto k = static_cast<std::size_t>(y_col[static_cast<std::size_t>(q)]);
+          if (a_idx[k] < 0) rhs -= dc->b[static_cast<std::size_t>(q)] * va[k];
+        }
+        return rhs;
+      },
+      [&](std::size_t i, double x) { va[i] = x; });
   return true;
 }
 
 void PowerFlow::Impl::dc_p_step(const std::vector<double>& f, const std::vector<double>& vm,
                                 std::vector<double>& va) {
-  auto& x = dc->x;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (dc->rank[i] >= 0) {
-      x[static_cast<std::size_t>(dc->rank[i])] = f[static_cast<std::size_t>(a_idx[i])] / vm[i];
-    }
-  }
-  Eigen::Map<Eigen::VectorXd> xv(x.data(), static_cast<Eigen::Index>(x.size()));
-  xv = dc->ldlt.solve(xv);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (dc->rank[i] >= 0) va[i] -= x[static_cast<std::size_t>(dc->rank[i])];
-  }
+  dc_solve([&](std::size_t i) { return f[static_cast<std::size_t>(a_idx[i])] / vm[i]; },
+           [&](std::size_t i, double x) { va[i] -= x; });
 }
 
 // B' and B'' as MATPOWER's makeB builds them for the XB method: B' without shunts, line
@@ -789,14 +787,13 @@ PowerFlowResult PowerFlow::solve_q_limited(const PowerFlowOptions& opt, bool war
   auto r = solve_once(inner, warm);
   Network net = net_;
   std::vector<std::int64_t> switched;
-  std::unordered_map<std::int64_t, std::size_t> bus_of;
-  for (std::size_t k = 0; k < net.buses.size(); ++k) bus_of[net.buses[k].id] = k;
+  const auto& bus_of = impl_->gen_bus;  // generator → bus index
   for (int round = 0; round < 50 && r.converged; ++round) {
     std::unordered_map<std::size_t, std::pair<double, double>> q_range;  // bus → (Σ qmin, Σ qmax)
     std::unordered_map<std::size_t, double> q_total;
     for (std::size_t g = 0; g < net.gens.size(); ++g) {
       if (!net.gens[g].in_service) continue;
-      const auto b = bus_of.at(net.gens[g].bus);
+      const auto b = bus_of[g];
       auto& range = q_range[b];
       range.first += net.gens[g].qmin;
       range.second += net.gens[g].qmax;
@@ -810,8 +807,9 @@ PowerFlowResult PowerFlow::solve_q_limited(const PowerFlowOptions& opt, bool war
       any = true;
       net.buses[b].type = BusType::pq;
       switched.push_back(net.buses[b].id);
-      for (auto& gen : net.gens) {
-        if (gen.in_service && bus_of.at(gen.bus) == b) gen.qg = q > hi ? gen.qmax : gen.qmin;
+      for (std::size_t g = 0; g < net.gens.size(); ++g) {
+        auto& gen = net.gens[g];
+        if (gen.in_service && bus_of[g] == b) gen.qg = q > hi ? gen.qmax : gen.qmin;
       }
     }
     if (!any) break;
@@ -825,7 +823,7 @@ PowerFlowResult PowerFlow::solve_q_limited(const PowerFlowOptions& opt, bool war
     r.iterations += before;  // every round's Newton steps
     // Report generator Q at the held limits (the inner model solved them as fixed injections).
     for (std::size_t g = 0; g < net.gens.size(); ++g) {
-      if (net.buses[bus_of.at(net.gens[g].bus)].type == BusType::pq && net.gens[g].in_service) {
+      if (net.buses[bus_of[g]].type == BusType::pq && net.gens[g].in_service) {
         r.qg[g] = net.gens[g].qg;
       }
     }

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <complex>
 #include <numbers>
-#include <unordered_map>
 
 #include "grid/admittance.hpp"
 
@@ -49,10 +48,8 @@ struct Model {
   int nx = 0;
 
   explicit Model(const Network& network) : net(network) {
-    validate(net);
+    const BusIndex index = validate(net);
     n = net.buses.size();
-    std::unordered_map<std::int64_t, std::size_t> index;
-    for (std::size_t k = 0; k < n; ++k) index[net.buses[k].id] = k;
     std::vector<Eigen::Triplet<cd>> t;
     for (std::size_t k = 0; k < n; ++k) {
       t.emplace_back(static_cast<int>(k), static_cast<int>(k),

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <set>
-#include <unordered_map>
 
 namespace remhart::sim {
 namespace {
@@ -74,9 +73,7 @@ ElementRef resolve_element(const grid::Network& net, const std::string& element)
 void validate(const Twin& twin) {
   using grid::NetworkError;
   const auto& net = twin.network;
-  grid::validate(net);
-  std::unordered_map<std::int64_t, std::size_t> index;
-  for (std::size_t k = 0; k < net.buses.size(); ++k) index[net.buses[k].id] = k;
+  const grid::BusIndex index = grid::validate(net);
   const auto refs = std::count_if(net.buses.begin(), net.buses.end(),
                                   [](const grid::Bus& b) { return b.type == grid::BusType::ref; });
   if (refs != 1) throw NetworkError("network: a twin needs exactly one reference (source) bus");
@@ -114,7 +111,7 @@ void validate(const Twin& twin) {
     }
   }
   auto bus_ok = [&](std::int64_t bus, const std::string& where) {
-    if (!index.count(bus)) throw NetworkError(where + ".bus: no such bus");
+    if (index.find(bus) < 0) throw NetworkError(where + ".bus: no such bus");
   };
   std::set<std::string> names;
   auto name_ok = [&](const std::string& name, const std::string& where) {
