@@ -140,15 +140,27 @@ std::string ingest_reply_json(const ingest::IngestReply& r) {
       -1, ' ', false, json::error_handler_t::replace);
 }
 
-// The reply for a batch the store did not take: 503 + Retry-After under back-pressure, else 500.
+// The reply for a batch the store did not take: 503 + Retry-After under back-pressure or on a
+// full disk (nothing of the batch was stored: send it again), else 500 — with the request id,
+// never the storage engine's text (the store logged it).
 HttpResponse storage_failure(const ingest::IngestOutcome& o, const std::string& rid) {
-  if (o.status == ingest::IngestStatus::unavailable) {
-    return error_from_exception(
-        std::make_exception_ptr(
-            Error(ErrorKind::unavailable, "the write queue is full; retry shortly")),
-        rid);
+  switch (o.status) {
+    case ingest::IngestStatus::unavailable:
+      return error_from_exception(
+          std::make_exception_ptr(
+              Error(ErrorKind::unavailable, "the write queue is full; retry shortly", "", 1)),
+          rid);
+    case ingest::IngestStatus::storage_full:
+      return error_from_exception(
+          std::make_exception_ptr(Error(ErrorKind::unavailable,
+                                        "the server's disk is full; nothing of this batch was "
+                                        "stored, send it again later",
+                                        "", 30)),
+          rid);
+    default:
+      return error_response(500, "internal", "storage failed; the request id is in the log", "",
+                            rid);
   }
-  return error_response(500, "internal", "storage failed: " + o.error, "", rid);
 }
 
 // A device key bound to a device or a site may write only there; the whole batch is refused
@@ -198,6 +210,7 @@ void handle_ingest(ApiContext& ctx, HttpRequest& req, Reply reply) {
                           reply(json_response(422, ingest_reply_json(o.reply)));
                           return;
                         case ingest::IngestStatus::unavailable:
+                        case ingest::IngestStatus::storage_full:
                         case ingest::IngestStatus::failed:
                           reply(storage_failure(o, rid));
                           return;

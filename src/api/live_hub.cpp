@@ -46,39 +46,44 @@ ClientCommand apply_client_message(std::string_view text, Subscription& sub) {
   for (auto [key, set] : {std::pair{"devices", &devices}, {"sites", &sites}, {"types", &types}}) {
     if (auto err = strings(key, *set)) return {Kind::error, *err, {}};
   }
+  // Changes go to a copy, kept only when the whole message is valid: a rejected subscribe
+  // changes nothing.
+  Subscription next = sub;
   if (type == "subscribe") {
     if (j.contains("devices") || j.contains("sites")) {
-      if (sub.all_devices) {
-        sub.all_devices = false;
-        sub.excluded.clear();
+      if (next.all_devices) {
+        next.all_devices = false;
+        next.excluded.clear();
       }
-      sub.devices.insert(devices.begin(), devices.end());
-      sub.sites.insert(sites.begin(), sites.end());
+      next.devices.insert(devices.begin(), devices.end());
+      next.sites.insert(sites.begin(), sites.end());
     }
-    if (j.contains("types")) sub.types = types;
+    if (j.contains("types")) next.types = types;
     if (j.contains("origin")) {
       if (!j["origin"].is_string() || !core::valid_origin(j["origin"].get<std::string>())) {
         return {Kind::error, "origin must be \"real\" or \"sim:<run>\"", {}};
       }
-      sub.origin = j["origin"].get<std::string>();
+      next.origin = j["origin"].get<std::string>();
     }
     if (j.contains("max_rate_hz")) {
       if (!j["max_rate_hz"].is_number() || j["max_rate_hz"].get<double>() < 0) {
         return {Kind::error, "max_rate_hz must be a non-negative number", {}};
       }
-      sub.max_rate_hz = j["max_rate_hz"].get<double>();
+      next.max_rate_hz = j["max_rate_hz"].get<double>();
     }
+    sub = std::move(next);
     return {Kind::subscribe, {}, {}};
   }
   for (const auto& d : devices) {
-    if (sub.all_devices) {
-      sub.excluded.insert(d);
+    if (next.all_devices) {
+      next.excluded.insert(d);
     } else {
-      sub.devices.erase(d);
+      next.devices.erase(d);
     }
   }
-  for (const auto& s : sites) sub.sites.erase(s);
-  for (const auto& t : types) sub.types.erase(t);
+  for (const auto& s : sites) next.sites.erase(s);
+  for (const auto& t : types) next.types.erase(t);
+  sub = std::move(next);
   return {Kind::unsubscribe, {}, {}};
 }
 
@@ -92,10 +97,12 @@ void Outbox::set_rate(double hz) {
 
 std::size_t Outbox::enqueue(std::shared_ptr<const std::string> msg) {
   std::size_t dropped = 0;
-  while (queue_.size() >= limit_) {
+  while (!queue_.empty() && (queue_.size() >= limit_ || bytes_ + msg->size() > byte_limit_)) {
+    bytes_ -= queue_.front()->size();
     queue_.pop_front();
     ++dropped;
   }
+  bytes_ += msg->size();
   queue_.push_back(std::move(msg));
   return dropped;
 }
@@ -139,6 +146,7 @@ std::shared_ptr<const std::string> Outbox::pop() {
   if (queue_.empty()) return nullptr;
   auto m = std::move(queue_.front());
   queue_.pop_front();
+  bytes_ -= m->size();
   return m;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The live stream's fan-out: who subscribed to what, and each client's bounded outbox.
 // Transport-neutral: the WebSocket session implements LiveClient.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -59,12 +60,14 @@ class LiveClient {
   virtual void deliver(std::vector<LiveMessage> messages) = 0;
 };
 
-/// A client's bounded queue with per-device coalescing under a rate cap. Not thread-safe:
-/// owned by one session and used on its strand.
+/// A client's queue, bounded in messages and in bytes (beyond either, the oldest are dropped),
+/// with per-device coalescing under a rate cap. Not thread-safe: owned by one session and used
+/// on its strand.
 class Outbox {
  public:
   using Clock = std::chrono::steady_clock;
-  explicit Outbox(std::size_t limit) : limit_(limit) {}
+  /// A message larger than `byte_limit` on its own is still queued, alone.
+  Outbox(std::size_t limit, std::size_t byte_limit) : limit_(limit), byte_limit_(byte_limit) {}
 
   void set_rate(double hz);
   /// Queues a message; with a rate cap, a device's messages closer than 1/hz apart are
@@ -79,6 +82,7 @@ class Outbox {
   std::optional<Clock::time_point> next_due() const;
   std::shared_ptr<const std::string> pop();
   std::size_t size() const { return queue_.size(); }
+  std::size_t bytes() const { return bytes_; }
 
  private:
   std::size_t enqueue(std::shared_ptr<const std::string> msg);
@@ -86,11 +90,35 @@ class Outbox {
     std::shared_ptr<const std::string> msg;
     Clock::time_point due;
   };
-  std::size_t limit_;
+  std::size_t limit_, byte_limit_;
+  std::size_t bytes_ = 0;
   Clock::duration min_gap_{0};
   std::deque<std::shared_ptr<const std::string>> queue_;
   std::unordered_map<std::string, Clock::time_point> last_sent_;
   std::unordered_map<std::string, Pending> pending_;
+};
+
+/// A token bucket for one connection's own requests: `burst` at once, refilled at `per_s`.
+/// Not thread-safe (used on the session's strand).
+class Budget {
+ public:
+  using Clock = std::chrono::steady_clock;
+  Budget(double per_s, double burst) : per_s_(per_s), burst_(burst), tokens_(burst) {}
+  /// Takes one; false when none is left.
+  bool take(Clock::time_point now) {
+    if (last_ != Clock::time_point{}) {
+      tokens_ =
+          std::min(burst_, tokens_ + std::chrono::duration<double>(now - last_).count() * per_s_);
+    }
+    last_ = now;
+    if (tokens_ < 1) return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+ private:
+  double per_s_, burst_, tokens_;
+  Clock::time_point last_{};
 };
 
 class LiveHub {

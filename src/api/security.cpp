@@ -62,8 +62,15 @@ SecurityGate::SecurityGate(SecurityOptions options, auth::Authenticator* auth,
     denied_ = &metrics->counter("remhart_auth_denied_total",
                                 "Requests refused with 401 or 403 by the security gate");
     limited_ = &metrics->counter("remhart_rate_limited_total", "Requests refused with 429");
+    audit_skipped_ = &metrics->counter(
+        "remhart_audit_anonymous_skipped_total",
+        "Anonymous calls not written to the audit log (over its budget per minute)");
     metrics->gauge_fn("remhart_rate_limit_buckets", "Rate-limit buckets held in memory",
                       [this] { return static_cast<double>(limiter_.size()); });
+    metrics->gauge_fn("remhart_ws_slots_used", "Live-stream connection slots taken", [this] {
+      std::lock_guard lock(ws_mu_);
+      return static_cast<double>(ws_total_);
+    });
   }
 }
 
@@ -107,7 +114,7 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
   }
   const Principal& who = req.principal;
 
-  // Every answer from here on is audited and carries the CORS headers.
+  // Every answer from here on carries the CORS headers (and is audited, see below).
   const bool probe = route && route->permission == Permission::probe;
   std::vector<std::pair<std::string, std::string>> extra;
   if (cors) {
@@ -157,22 +164,40 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
     }
   }
 
+  // Probes are not audited row by row (the per-route metrics count them); anonymous calls are
+  // audited up to a global budget, so a flood from many addresses cannot grow the audit table
+  // without bound (the rest are counted).
+  bool audited = !probe;
+  if (audited && who.kind == Principal::Kind::anonymous &&
+      !limiter_.take("audit:anonymous", kAnonymousAuditPerMin, auth::Clock::now()).allowed) {
+    audited = false;
+    if (audit_skipped_) audit_skipped_->inc();
+  }
+  if (!audited) {
+    reply = [reply = std::move(reply), extra = std::move(extra)](HttpResponse r) mutable {
+      for (auto& h : extra) r.headers.push_back(h);
+      reply(std::move(r));
+    };
+  }
+
   // The audit record of the call, written when the answer is sent.
   auto base = entry_for(who, "request", "api_call", req.remote_ip);
   base.method = req.method;
   base.route = route ? route->pattern : req.path.substr(0, 256);
   base.request_id = req.request_id;
-  reply = [reply = std::move(reply), extra = std::move(extra), base = std::move(base), start,
-           audit = &audit_](HttpResponse r) mutable {
-    for (auto& h : extra) r.headers.push_back(h);
-    base.status = r.status;
-    base.ts = core::now_us();
-    base.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                           std::chrono::steady_clock::now() - start)
-                           .count();
-    audit->record(std::move(base));
-    reply(std::move(r));
-  };
+  if (audited) {
+    reply = [reply = std::move(reply), extra = std::move(extra), base = std::move(base), start,
+             audit = &audit_](HttpResponse r) mutable {
+      for (auto& h : extra) r.headers.push_back(h);
+      base.status = r.status;
+      base.ts = core::now_us();
+      base.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+      audit->record(std::move(base));
+      reply(std::move(r));
+    };
+  }
 
   if (limited) {
     reply(std::move(*limited));
@@ -240,17 +265,51 @@ auth::AuthResult SecurityGate::authenticate_stream(std::string_view token) const
   return r;
 }
 
-bool SecurityGate::acquire_stream(std::int64_t user_id, std::string& why) {
+int SecurityGate::acquire_stream(const std::string& ip, bool authenticated, std::string& why) {
   std::lock_guard lock(ws_mu_);
-  if (user_id == 0) {
-    if (ws_total_ >= opt_.ws_total) {
-      why = "the server has reached its limit of " + std::to_string(opt_.ws_total) +
-            " live connections";
-      return false;
-    }
-    ++ws_total_;
-    return true;
+  if (ws_total_ >= opt_.ws_total) {
+    why = "the server has reached its limit of " + std::to_string(opt_.ws_total) +
+          " live connections";
+    return 503;
   }
+  if (!authenticated) {
+    const int open_share =
+        std::max(1, opt_.ws_total -
+                        static_cast<int>(opt_.ws_total * SecurityOptions::kWsAuthenticatedShare));
+    if (ws_unauthenticated_ >= open_share) {
+      why = "too many live connections are waiting to authenticate; send the token in the URL";
+      return 503;
+    }
+    int& n = ws_unauthenticated_by_ip_[ip];
+    if (n >= opt_.ws_unauthenticated_per_ip) {
+      why = "at most " + std::to_string(opt_.ws_unauthenticated_per_ip) +
+            " unauthenticated live connections per address";
+      return 429;
+    }
+    ++n;
+    ++ws_unauthenticated_;
+  }
+  ++ws_total_;
+  return 0;
+}
+
+void SecurityGate::stream_authenticated(const std::string& ip) {
+  std::lock_guard lock(ws_mu_);
+  --ws_unauthenticated_;
+  if (auto it = ws_unauthenticated_by_ip_.find(ip);
+      it != ws_unauthenticated_by_ip_.end() && --it->second <= 0) {
+    ws_unauthenticated_by_ip_.erase(it);
+  }
+}
+
+void SecurityGate::release_stream(const std::string& ip, bool authenticated) {
+  if (!authenticated) stream_authenticated(ip);
+  std::lock_guard lock(ws_mu_);
+  --ws_total_;
+}
+
+bool SecurityGate::acquire_user_stream(std::int64_t user_id, std::string& why) {
+  std::lock_guard lock(ws_mu_);
   int& n = ws_by_user_[user_id];
   if (n >= opt_.ws_per_user) {
     why = "at most " + std::to_string(opt_.ws_per_user) + " live connections per user";
@@ -260,12 +319,8 @@ bool SecurityGate::acquire_stream(std::int64_t user_id, std::string& why) {
   return true;
 }
 
-void SecurityGate::release_stream(std::int64_t user_id) {
+void SecurityGate::release_user_stream(std::int64_t user_id) {
   std::lock_guard lock(ws_mu_);
-  if (user_id == 0) {
-    --ws_total_;
-    return;
-  }
   if (auto it = ws_by_user_.find(user_id); it != ws_by_user_.end() && --it->second <= 0) {
     ws_by_user_.erase(it);
   }

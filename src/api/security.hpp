@@ -29,6 +29,10 @@ struct SecurityOptions {
   std::vector<std::string> cors_origins;  ///< exact origins allowed to call from a browser
   int ws_per_user = 20;
   int ws_total = 10000;
+  /// Connections still waiting for their auth message, per client address.
+  int ws_unauthenticated_per_ip = 8;
+  /// The share of `ws_total` that only connections with a valid token may take.
+  static constexpr double kWsAuthenticatedShare = 0.25;
 };
 
 class SecurityGate : public Guard {
@@ -41,10 +45,17 @@ class SecurityGate : public Guard {
 
   /// Authenticates a live-stream client (users only; device keys may not read).
   auth::AuthResult authenticate_stream(std::string_view token) const;
-  /// Counts a live-stream connection of `user_id` (0 before authentication) against the caps;
-  /// false, with `why`, when over.
-  bool acquire_stream(std::int64_t user_id, std::string& why);
-  void release_stream(std::int64_t user_id);
+  /// Counts a live-stream connection from `ip` against the total cap. One not yet
+  /// `authenticated` (no token at the upgrade) may take only the slots outside the share kept
+  /// for authenticated connections, and at most `ws_unauthenticated_per_ip` per address.
+  /// Returns 0, or the refusal status (503 over the total, 429 over the address's cap) with `why`.
+  int acquire_stream(const std::string& ip, bool authenticated, std::string& why);
+  /// A connection counted as unauthenticated has authenticated.
+  void stream_authenticated(const std::string& ip);
+  void release_stream(const std::string& ip, bool authenticated);
+  /// Counts a connection of `user_id` against the per-user cap; false, with `why`, when over.
+  bool acquire_user_stream(std::int64_t user_id, std::string& why);
+  void release_user_stream(std::int64_t user_id);
 
   /// Audits a security event seen outside a route (the live stream).
   void security_event(std::string event, const auth::Principal& p, const std::string& ip,
@@ -62,11 +73,14 @@ class SecurityGate : public Guard {
   auth::AuditLog& audit_;
   mutable auth::RateLimiter limiter_;
   mutable std::atomic<std::int64_t> last_prune_{0};
-  std::mutex ws_mu_;
-  int ws_total_ = 0;
+  mutable std::mutex ws_mu_;
+  int ws_total_ = 0, ws_unauthenticated_ = 0;
   std::unordered_map<std::int64_t, int> ws_by_user_;
+  std::unordered_map<std::string, int> ws_unauthenticated_by_ip_;
   obs::Counter* denied_ = nullptr;
   obs::Counter* limited_ = nullptr;
+  obs::Counter* audit_skipped_ = nullptr;
+  static constexpr int kAnonymousAuditPerMin = 600;
 };
 
 }  // namespace remhart::api

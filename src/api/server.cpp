@@ -93,10 +93,11 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
       : stream_(std::move(stream)),
         timer_(stream_.get_executor()),
         ping_timer_(stream_.get_executor()),
+        write_timer_(stream_.get_executor()),
         sh_(sh),
         remote_ip_(std::move(remote_ip)),
         parser_(sh.opt.ws_message_limit),
-        outbox_(sh.opt.ws_queue_limit) {}
+        outbox_(sh.opt.ws_queue_limit, sh.opt.ws_queue_bytes) {}
 
   ~WsSession() override {
     if (id_) sh_.hub.remove(id_);
@@ -110,20 +111,24 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     if (key.empty() || req[http::field::sec_websocket_version] != "13") {
       return refuse(error_response(400, "bad_request", "not a WebSocket handshake", "", ""));
     }
-    std::string why;
-    if (!sh_.gate.acquire_stream(0, why)) {
-      auto r = error_response(503, "unavailable", why, "", "");
-      r.headers.emplace_back("Retry-After", "5");
-      return refuse(std::move(r));
-    }
-    holds_total_ = true;
     const std::string_view target(req.target().data(), req.target().size());
     if (const auto q = target.find('?'); q != std::string_view::npos) {
       for (auto& [k, v] : parse_query(target.substr(q + 1))) {
         if (k == "token") token_ = v;
       }
     }
-    if (!token_.empty() || !sh_.gate.options().auth_enabled) {
+    // A connection without a token waits for its auth message in a slot of the unauthenticated
+    // share, capped per address.
+    const bool with_token = !token_.empty() || !sh_.gate.options().auth_enabled;
+    std::string why;
+    if (const int status = sh_.gate.acquire_stream(remote_ip_, with_token, why)) {
+      auto r = status == 429 ? error_response(429, "rate_limited", why, "", "")
+                             : error_response(503, "unavailable", why, "", "");
+      r.headers.emplace_back("Retry-After", "5");
+      return refuse(std::move(r));
+    }
+    slot_ = with_token ? Slot::authenticated : Slot::pending;
+    if (with_token) {
       if (auto err = authenticate(token_)) return refuse(refusal_response(*err));
     }
     auto res = std::make_shared<http::response<http::empty_body>>();
@@ -157,6 +162,9 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   static constexpr auto kPingEvery = std::chrono::seconds(30);
   static constexpr auto kAuthWithin = std::chrono::seconds(10);
   static constexpr std::size_t kMaxFramesPerWrite = 64;
+  static constexpr auto kCloseTimeout = std::chrono::seconds(2);
+  static constexpr int kMaxPingsWhileBlocked = 1000;
+  static constexpr double kMessagesPerS = 20, kMessageBurst = 60;
 
   void refuse(HttpResponse r) {
     release_slots();  // a refused client holds no connection slot while its answer is written
@@ -182,10 +190,14 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     if (authed_ && r.principal->user_id != principal_.user_id) {
       return Refusal{403, "a connection cannot change user"};
     }
-    if (!authed_) {
+    if (!authed_ && r.principal->user_id != 0) {  // 0: authentication is switched off
       std::string why;
-      if (!sh_.gate.acquire_stream(r.principal->user_id, why)) return Refusal{429, why};
+      if (!sh_.gate.acquire_user_stream(r.principal->user_id, why)) return Refusal{429, why};
       user_slot_ = r.principal->user_id;
+    }
+    if (slot_ == Slot::pending) {
+      sh_.gate.stream_authenticated(remote_ip_);
+      slot_ = Slot::authenticated;
     }
     principal_ = std::move(*r.principal);
     token_ = token;
@@ -211,10 +223,10 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   }
 
   void release_slots() {
-    if (user_slot_) sh_.gate.release_stream(user_slot_);
-    if (holds_total_) sh_.gate.release_stream(0);
+    if (user_slot_) sh_.gate.release_user_stream(user_slot_);
+    if (slot_ != Slot::none) sh_.gate.release_stream(remote_ip_, slot_ == Slot::authenticated);
     user_slot_ = 0;
-    holds_total_ = false;
+    slot_ = Slot::none;
   }
 
   void on_open() {
@@ -248,7 +260,7 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
       if (!self->sh_.gate.authenticate_stream(self->token_).principal) {
         return self->close_with(1008, "token expired or revoked");
       }
-      self->control_.push_back(ws::frame(ws::Opcode::ping, {}));
+      self->ping_due_ = true;
       self->do_write();
       self->schedule_ping();
     });
@@ -266,22 +278,30 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     silent_periods_ = 0;
     std::vector<ws::Message> messages;
     if (auto err = parser_.feed(std::string_view(read_buf_.data(), n), messages)) {
-      return close_with(1002, *err);
+      return close_with(parser_.close_code(), *err);
     }
     for (auto& m : messages) {
       if (closing_) break;
       switch (m.op) {
         case ws::Opcode::text:
-          on_text(m.payload);
-          break;
         case ws::Opcode::binary:
-          send_error("binary messages are not supported");
+          if (!messages_.take(Budget::Clock::now())) {
+            return close_with(1008, "too many messages");
+          }
+          if (m.op == ws::Opcode::text) {
+            on_text(m.payload);
+          } else {
+            send_error("binary messages are not supported");
+          }
           break;
         case ws::Opcode::ping:
-          control_.push_back(ws::frame(ws::Opcode::pong, m.payload));
+          // RFC 6455 §5.5.3: only the latest ping needs its pong, so one is ever pending. A
+          // client that keeps pinging while not reading what we send is cut off.
+          if (++pings_while_blocked_ > kMaxPingsWhileBlocked) return close();
+          pong_ = std::move(m.payload);
           break;
         case ws::Opcode::close:
-          control_.push_back(ws::frame(ws::Opcode::close, m.payload.substr(0, 2)));
+          close_frame_ = ws::frame(ws::Opcode::close, m.payload.substr(0, 2));
           closing_ = true;
           break;
         default:
@@ -298,12 +318,14 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     payload.push_back(static_cast<char>(code >> 8));
     payload.push_back(static_cast<char>(code & 0xff));
     payload += why.substr(0, 120);
-    control_.push_back(ws::frame(ws::Opcode::close, payload));
+    close_frame_ = ws::frame(ws::Opcode::close, payload);
     closing_ = true;
+    arm_write_deadline();  // a client that does not read gets no longer to take the close
     do_write();
   }
 
   void on_text(const std::string& text) {
+    const Subscription previous = sub_;
     const auto cmd = apply_client_message(text, sub_);
     using Kind = ClientCommand::Kind;
     if (cmd.kind == Kind::auth) {
@@ -321,6 +343,12 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     }
     switch (cmd.kind) {
       case Kind::subscribe:
+        // Each subscribe answers with a snapshot of every device it covers: bounded per
+        // connection, so re-sending it cannot take the I/O threads from other clients.
+        if (!snapshots_.take(Budget::Clock::now())) {
+          sub_ = previous;
+          return send_error("too many subscribe messages: at most one a second");
+        }
         outbox_.set_rate(sub_.max_rate_hz);
         sh_.hub.update(id_, sub_);
         send_text(sh_.hub.snapshot(sub_));
@@ -370,15 +398,37 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     });
   }
 
-  // One write in flight; each write carries every pending control frame and up to
-  // kMaxFramesPerWrite queued messages (one gathered send, frames back to back).
+  // A write that the client does not take within the timeout (or, once closing, within a few
+  // seconds) ends the connection: a socket that stopped reading never holds its slot.
+  void arm_write_deadline() {
+    write_timer_.expires_after(closing_ ? kCloseTimeout : sh_.opt.ws_write_timeout);
+    write_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      if (self->writing_ || self->closing_) self->close();
+    });
+  }
+
+  // One write in flight; each write carries the pending control frames (a pong, a ping, a
+  // close — at most one of each) and up to kMaxFramesPerWrite queued messages (one gathered
+  // send, frames back to back).
   void do_write() {
     if (writing_ || closed_) return;
     headers_.clear();
     payloads_.clear();
     buffers_.clear();
-    for (auto& c : control_) payloads_.push_back(std::make_shared<const std::string>(std::move(c)));
-    control_.clear();
+    if (pong_) {
+      payloads_.push_back(std::make_shared<const std::string>(ws::frame(ws::Opcode::pong, *pong_)));
+      pong_.reset();
+    }
+    if (ping_due_) {
+      payloads_.push_back(std::make_shared<const std::string>(ws::frame(ws::Opcode::ping, {})));
+      ping_due_ = false;
+    }
+    if (close_frame_) {
+      payloads_.push_back(std::make_shared<const std::string>(std::move(*close_frame_)));
+      close_frame_.reset();
+      close_sent_ = true;
+    }
     const std::size_t controls = payloads_.size();
     if (!closing_) {
       while (payloads_.size() < controls + kMaxFramesPerWrite) {
@@ -398,11 +448,14 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
       buffers_.emplace_back(payloads_[k]->data(), payloads_[k]->size());
     }
     writing_ = true;
+    arm_write_deadline();
     net::async_write(stream_, buffers_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->writing_ = false;
+                       self->pings_while_blocked_ = 0;
                        if (ec) return self->close();
-                       if (self->closing_ && self->control_.empty()) return self->close();
+                       if (self->closing_ && self->close_sent_) return self->close();
+                       if (!self->closing_) self->write_timer_.cancel();
                        self->do_write();
                      });
   }
@@ -412,6 +465,7 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     closed_ = true;
     timer_.cancel();
     ping_timer_.cancel();
+    write_timer_.cancel();
     if (id_) sh_.hub.remove(id_);
     id_ = 0;
     release_slots();
@@ -424,18 +478,25 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   Stream stream_;
   net::steady_timer timer_;
   net::steady_timer ping_timer_;
+  net::steady_timer write_timer_;
   Shared& sh_;
   std::string remote_ip_;
   std::string token_;
   auth::Principal principal_;
   std::int64_t user_slot_ = 0;
-  bool holds_total_ = false;
+  enum class Slot { none, pending, authenticated } slot_ = Slot::none;
   bool authed_ = false;
   ws::FrameParser parser_;
   Outbox outbox_;
   Subscription sub_;
   std::array<char, 8192> read_buf_{};
-  std::vector<std::string> control_;
+  std::optional<std::string> pong_;  ///< payload of the latest unanswered ping
+  std::optional<std::string> close_frame_;
+  bool ping_due_ = false;
+  bool close_sent_ = false;
+  int pings_while_blocked_ = 0;  ///< pings since the last completed write
+  Budget messages_{kMessagesPerS, kMessageBurst};
+  Budget snapshots_{1.0, 3.0};
   std::vector<std::shared_ptr<const std::string>> payloads_;
   std::vector<std::string> headers_;
   std::vector<net::const_buffer> buffers_;
@@ -516,7 +577,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       if (parser_->get().target() == "/ws/grid-data" ||
           parser_->get().target().starts_with("/ws/grid-data?")) {
         lowest().expires_never();
-        std::make_shared<WsSession<Stream>>(std::move(stream_), sh_, remote_ip_)
+        const auto forwarded = parser_->get()["X-Forwarded-For"];
+        auto client =
+            client_address(remote_ip_, std::string_view(forwarded.data(), forwarded.size()),
+                           sh_.opt.trusted_proxies);
+        std::make_shared<WsSession<Stream>>(std::move(stream_), sh_, std::move(client))
             ->start(parser_->release());
         return;
       }
@@ -599,7 +664,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   // has read the reply.
   void drain() {
     if (drained_ > kMaxDrain) return;
-    lowest().expires_after(std::chrono::seconds(5));
+    // One deadline for the whole drain: a client trickling bytes does not extend it.
+    if (drain_until_ == std::chrono::steady_clock::time_point{}) {
+      drain_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    }
+    lowest().expires_at(drain_until_);
     lowest().async_read_some(net::buffer(scratch_), [self = this->shared_from_this()](
                                                         beast::error_code ec, std::size_t n) {
       self->drained_ += n;
@@ -642,6 +711,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool close_after_ = false;
+  std::chrono::steady_clock::time_point drain_until_{};
   bool head_ = false;
   bool busy_ = false;
   static constexpr std::size_t kMaxDrain = 64 * 1024 * 1024;
@@ -686,7 +756,23 @@ struct HttpServer::Impl {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-        spdlog::warn("accept failed: {}", ec.message());
+        // Out of file descriptors: the pending connection stays in the backlog, so accepting
+        // again at once would spin. Wait a little (connections closing free descriptors), and
+        // say so once a minute at most.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_accept_warning > std::chrono::minutes(1)) {
+          spdlog::warn("accept failed: {} ({} more since the last warning)", ec.message(),
+                       accept_failures);
+          last_accept_warning = now;
+          accept_failures = 0;
+        } else {
+          ++accept_failures;
+        }
+        accept_backoff.expires_after(std::chrono::milliseconds(100));
+        accept_backoff.async_wait([this](beast::error_code e) {
+          if (!e) accept();
+        });
+        return;
       } else {
         socket.set_option(tcp::no_delay(true), ec);
         if (tls) {
@@ -703,6 +789,7 @@ struct HttpServer::Impl {
     if (stopping.exchange(true)) return;
     net::post(acceptor.get_executor(), [this] {
       beast::error_code ec;
+      accept_backoff.cancel();
       acceptor.close(ec);
     });
     deadline = std::chrono::steady_clock::now() + sh.opt.shutdown_grace;
@@ -722,6 +809,9 @@ struct HttpServer::Impl {
   std::optional<ssl::context> tls;
   net::io_context ioc;
   tcp::acceptor acceptor;
+  net::steady_timer accept_backoff{acceptor.get_executor()};
+  std::chrono::steady_clock::time_point last_accept_warning{};
+  long accept_failures = 0;
   net::signal_set signals;
   std::atomic<bool> stopping{false};
   std::chrono::steady_clock::time_point deadline;

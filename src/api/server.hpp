@@ -26,7 +26,10 @@ struct ServerOptions {
   std::size_t header_limit = 16 * 1024;
   std::chrono::seconds header_timeout{30};  ///< whole request header, including keep-alive idle
   std::chrono::seconds body_timeout{60};
-  std::size_t ws_queue_limit = 1024;         ///< per client; beyond it the oldest are dropped
+  std::size_t ws_queue_limit = 1024;  ///< messages per client; beyond it the oldest are dropped
+  std::size_t ws_queue_bytes = 4 * 1024 * 1024;  ///< bytes per client, likewise
+  /// A live-stream write (the client not reading) longer than this closes the connection.
+  std::chrono::seconds ws_write_timeout{30};
   std::size_t ws_message_limit = 64 * 1024;  ///< largest client message
   std::chrono::milliseconds shutdown_grace{10000};
   std::string tls_cert;  ///< PEM certificate chain; TLS is on when set

@@ -45,7 +45,7 @@ json run_object(const store::SimRun& r) {
 }
 
 ingest::RunRequest parse_request(const std::string& body, const sim::Twin& twin,
-                                 const std::string& who) {
+                                 const auth::Principal& who) {
   const json j = json_object_body(body);
   auto unprocessable = [](const std::string& field, const std::string& message) {
     return Error(ErrorKind::unprocessable, field + ": " + message, field);
@@ -59,7 +59,8 @@ ingest::RunRequest parse_request(const std::string& body, const sim::Twin& twin,
     }
   }
   ingest::RunRequest rq;
-  rq.created_by = who;
+  rq.created_by = who.actor();
+  rq.created_by_id = who.is_user() ? who.user_id : 0;
   const char* scenario_key = j.contains("scenario") ? "scenario" : "scenario_type";
   if (!j.contains(scenario_key) || !j[scenario_key].is_string()) {
     throw unprocessable("scenario", "is required (a scenario id, see /api/simulator/scenarios)");
@@ -122,15 +123,14 @@ void add_simulator_routes(Router& router, ApiContext& ctx) {
     reply(json_response(200, dump_json(sim::io::scenario_catalogue_json())));
   };
   auto start = [&ctx](HttpRequest& req, Reply reply) {
-    offload(ctx, req, std::move(reply),
-            [&ctx, body = std::move(req.body), who = req.principal.actor()] {
-              auto& m = manager(ctx);
-              const auto run = m.start(parse_request(body, m.twin(), who));
-              return json_response(202, dump_json({{"id", run.id},
-                                                   {"status", run.status},
-                                                   {"origin", "sim:" + run.id},
-                                                   {"run", run_object(run)}}));
-            });
+    offload(ctx, req, std::move(reply), [&ctx, body = std::move(req.body), who = req.principal] {
+      auto& m = manager(ctx);
+      const auto run = m.start(parse_request(body, m.twin(), who));
+      return json_response(202, dump_json({{"id", run.id},
+                                           {"status", run.status},
+                                           {"origin", "sim:" + run.id},
+                                           {"run", run_object(run)}}));
+    });
   };
   auto list = [&ctx](HttpRequest& req, Reply reply) {
     offload(ctx, req, std::move(reply), [&ctx] {
@@ -144,11 +144,24 @@ void add_simulator_routes(Router& router, ApiContext& ctx) {
       return json_response(200, run_json(found(manager(ctx).get(id))));
     });
   };
-  auto pin = [&ctx](HttpRequest& req, Reply reply) {
-    offload(ctx, req, std::move(reply), [&ctx, id = req.params.at("id")] {
-      return json_response(200, run_json(found(manager(ctx).pin(id))));
-    });
+  // Stopping, deleting and pinning change a run: its creator's or an admin's call.
+  auto owned = [&ctx](auto action) {
+    return [&ctx, action](HttpRequest& req, Reply reply) {
+      offload(ctx, req, std::move(reply),
+              [&ctx, action, id = req.params.at("id"), who = req.principal] {
+                const auto run = found(manager(ctx).get(id));
+                if (!who.may_change_owned_by(run.created_by_id)) {
+                  throw Error(ErrorKind::forbidden,
+                              "run " + id + " was created by " + run.created_by +
+                                  "; only its creator or an admin may change it");
+                }
+                return action(manager(ctx), id);
+              });
+    };
   };
+  auto pin = owned([](ingest::SimRunManager& m, const std::string& id) {
+    return json_response(200, run_json(found(m.pin(id))));
+  });
   auto active = [&ctx](HttpRequest& req, Reply reply) {
     offload(ctx, req, std::move(reply), [&ctx] {
       const auto r = manager(ctx).pinned();
@@ -162,20 +175,14 @@ void add_simulator_routes(Router& router, ApiContext& ctx) {
   router.add("POST", "/api/simulator/runs", Permission::run, start);
   router.add("GET", "/api/simulator/runs/{id}", Permission::read, get);
   router.add("POST", "/api/simulator/runs/{id}/stop", Permission::run,
-             [&ctx](HttpRequest& req, Reply reply) {
-               offload(ctx, req, std::move(reply), [&ctx, id = req.params.at("id")] {
-                 return json_response(200, run_json(found(manager(ctx).stop(id))));
-               });
-             });
+             owned([](ingest::SimRunManager& m, const std::string& id) {
+               return json_response(200, run_json(found(m.stop(id))));
+             }));
   router.add("DELETE", "/api/simulator/runs/{id}", Permission::run,
-             [&ctx](HttpRequest& req, Reply reply) {
-               offload(ctx, req, std::move(reply), [&ctx, id = req.params.at("id")] {
-                 if (!manager(ctx).remove(id)) {
-                   throw Error(ErrorKind::not_found, "no such simulation run");
-                 }
-                 return no_content();
-               });
-             });
+             owned([](ingest::SimRunManager& m, const std::string& id) {
+               if (!m.remove(id)) throw Error(ErrorKind::not_found, "no such simulation run");
+               return no_content();
+             }));
   router.add("POST", "/api/simulator/runs/{id}/pin", Permission::run, pin);
   router.add("GET", "/api/simulator/runs/{id}/labels", Permission::read,
              [&ctx](HttpRequest& req, Reply reply) {

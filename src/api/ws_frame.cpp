@@ -38,6 +38,48 @@ std::string accept_key(std::string_view client_key) {
   return std::string(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(n));
 }
 
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const unsigned c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return false;
+    }
+    if (end - p <= n) return false;
+    if (p[1] < lo || p[1] > hi) return false;
+    for (int k = 2; k <= n; ++k) {
+      if ((p[k] & 0xC0) != 0x80) return false;
+    }
+    p += n + 1;
+  }
+  return true;
+}
+
+namespace {
+// RFC 6455 §7.4: codes a peer may send in a close frame.
+bool valid_close_code(unsigned code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+         (code >= 3000 && code <= 4999);
+}
+}  // namespace
+
 std::optional<std::string> FrameParser::feed(std::string_view data, std::vector<Message>& out) {
   buffer_.append(data);
   std::size_t pos = 0;
@@ -72,6 +114,18 @@ std::optional<std::string> FrameParser::feed(std::string_view data, std::vector<
     pos += header + 4 + static_cast<std::size_t>(len);
     switch (op) {
       case Opcode::close:
+        if (payload.size() == 1) return "a close payload of one byte";
+        if (payload.size() >= 2) {
+          const unsigned code =
+              (static_cast<std::uint8_t>(payload[0]) << 8) | static_cast<std::uint8_t>(payload[1]);
+          if (!valid_close_code(code)) return "invalid close code";
+          if (!valid_utf8(std::string_view(payload).substr(2))) {
+            close_code_ = 1007;
+            return "close reason is not UTF-8";
+          }
+        }
+        out.push_back({op, std::move(payload)});
+        break;
       case Opcode::ping:
       case Opcode::pong:
         out.push_back({op, std::move(payload)});
@@ -80,6 +134,10 @@ std::optional<std::string> FrameParser::feed(std::string_view data, std::vector<
       case Opcode::binary:
         if (message_op_) return "a new message started before the previous one ended";
         if (fin) {
+          if (op == Opcode::text && !valid_utf8(payload)) {
+            close_code_ = 1007;
+            return "text message is not UTF-8";
+          }
           out.push_back({op, std::move(payload)});
         } else {
           message_op_ = op;
@@ -91,6 +149,10 @@ std::optional<std::string> FrameParser::feed(std::string_view data, std::vector<
         if (message_.size() + payload.size() > max_message_) return "message too big";
         message_ += payload;
         if (fin) {
+          if (*message_op_ == Opcode::text && !valid_utf8(message_)) {
+            close_code_ = 1007;
+            return "text message is not UTF-8";
+          }
           out.push_back({*message_op_, std::move(message_)});
           message_.clear();
           message_op_.reset();

@@ -34,16 +34,23 @@ std::string frame(Opcode op, std::string_view payload);
 std::string accept_key(std::string_view client_key);
 
 /// Incremental decoder of client frames. Feed it bytes as they arrive.
+/// Whether `s` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points
+/// above U+10FFFF).
+bool valid_utf8(std::string_view s);
+
 class FrameParser {
  public:
   explicit FrameParser(std::size_t max_message) : max_message_(max_message) {}
 
   /// Decodes what `data` completes. Returns a protocol error description, or nullopt.
-  /// After an error the connection must be closed.
+  /// After an error the connection must be closed, with `close_code()`.
   std::optional<std::string> feed(std::string_view data, std::vector<Message>& out);
+  /// The close status for the last error: 1007 for text that is not UTF-8, else 1002.
+  int close_code() const { return close_code_; }
 
  private:
   std::size_t max_message_;
+  int close_code_ = 1002;
   std::string buffer_;
   std::string message_;               // data message being reassembled
   std::optional<Opcode> message_op_;  // its opcode while fragmented

@@ -23,6 +23,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"server.body_limit_mb", &Config::body_limit_mb},
       {"server.header_timeout_s", &Config::header_timeout_s},
       {"server.ws_queue_limit", &Config::ws_queue_limit},
+      {"server.ws_queue_kb", &Config::ws_queue_kb},
       {"server.tls_cert", &Config::tls_cert},
       {"server.tls_key", &Config::tls_key},
       {"server.cors_origins", &Config::cors_origins},
@@ -34,12 +35,14 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"auth.argon2_memory_mib", &Config::argon2_memory_mib},
       {"auth.argon2_ops", &Config::argon2_ops},
       {"auth.login_free_failures", &Config::login_free_failures},
+      {"auth.login_account_ceiling", &Config::login_account_ceiling},
       {"limits.anonymous_per_min", &Config::anonymous_per_min},
       {"limits.user_per_min", &Config::user_per_min},
       {"limits.admin_per_min", &Config::admin_per_min},
       {"limits.device_key_per_min", &Config::device_key_per_min},
       {"limits.ws_per_user", &Config::ws_per_user},
       {"limits.ws_total", &Config::ws_total},
+      {"limits.ws_unauthenticated_per_ip", &Config::ws_unauthenticated_per_ip},
       {"audit.retention_days", &Config::audit_retention_days},
       {"storage.data_dir", &Config::data_dir},
       {"storage.durability", &Config::durability},
@@ -138,6 +141,8 @@ void validate(const Config& c) {
   check(c.argon2_ops >= 1 && c.argon2_ops <= 10, "auth.argon2_ops", "must be 1–10");
   check(c.login_free_failures >= 1 && c.login_free_failures <= 100, "auth.login_free_failures",
         "must be 1–100");
+  check(c.login_account_ceiling >= 10 && c.login_account_ceiling <= 100000,
+        "auth.login_account_ceiling", "must be 10–100000");
   for (auto [key, v] : {std::pair{"limits.anonymous_per_min", c.anonymous_per_min},
                         {"limits.user_per_min", c.user_per_min},
                         {"limits.admin_per_min", c.admin_per_min},
@@ -146,6 +151,10 @@ void validate(const Config& c) {
   }
   check(c.ws_per_user >= 1 && c.ws_per_user <= 100000, "limits.ws_per_user", "must be 1–100000");
   check(c.ws_total >= 1 && c.ws_total <= 1000000, "limits.ws_total", "must be 1–1000000");
+  check(c.ws_unauthenticated_per_ip >= 1 && c.ws_unauthenticated_per_ip <= 100000,
+        "limits.ws_unauthenticated_per_ip", "must be 1–100000");
+  check(c.ws_queue_kb >= 16 && c.ws_queue_kb <= 1024 * 1024, "server.ws_queue_kb",
+        "must be 16–1048576");
   check(c.audit_retention_days >= 1 && c.audit_retention_days <= 36500, "audit.retention_days",
         "must be 1–36500");
   check(!c.data_dir.empty(), "storage.data_dir", "must not be empty");

@@ -21,6 +21,7 @@ struct Config {
   std::int64_t body_limit_mb = 16;
   std::int64_t header_timeout_s = 30;
   std::int64_t ws_queue_limit = 1024;
+  std::int64_t ws_queue_kb = 4096;
   std::string tls_cert;         ///< PEM certificate chain; TLS is on when set (with tls_key)
   std::string tls_key;          ///< PEM private key
   std::string cors_origins;     ///< comma-separated exact origins allowed from browsers
@@ -32,7 +33,8 @@ struct Config {
   std::int64_t refresh_ttl_days = 30;
   std::int64_t argon2_memory_mib = 64;
   std::int64_t argon2_ops = 2;
-  std::int64_t login_free_failures = 5;
+  std::int64_t login_free_failures = 5;      ///< per (account, address)
+  std::int64_t login_account_ceiling = 100;  ///< per account, from every address
   // [limits]
   std::int64_t anonymous_per_min = 100;
   std::int64_t user_per_min = 1000;
@@ -40,6 +42,7 @@ struct Config {
   std::int64_t device_key_per_min = 6000;
   std::int64_t ws_per_user = 20;
   std::int64_t ws_total = 10000;
+  std::int64_t ws_unauthenticated_per_ip = 8;
   // [audit]
   std::int64_t audit_retention_days = 365;
   // [storage]

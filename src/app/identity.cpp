@@ -57,6 +57,7 @@ Identity::Identity(const Config& c, obs::Registry* metrics, bool server) : c_(c)
   ao.password_cost.ops = static_cast<unsigned long long>(c.argon2_ops);
   ao.password_cost.memory_kib = static_cast<std::size_t>(c.argon2_memory_mib) * 1024;
   ao.login_account_free_failures = static_cast<int>(c.login_free_failures);
+  ao.login_account_ceiling = static_cast<int>(c.login_account_ceiling);
   auth_ = std::make_unique<auth::Authenticator>(*store_, *audit_, signing_keys(c), ao);
   if (c.jwt_secret.empty()) keyring_mtime_ = fs::last_write_time(keyring_path(c));
   if (!server) return;

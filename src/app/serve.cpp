@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -123,7 +124,22 @@ DataDirLock::~DataDirLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+namespace {
+// Each connection holds a descriptor: the usual soft limit of 1,024 is reached long before the
+// live-stream cap, so take what the hard limit allows.
+void raise_descriptor_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= r.rlim_max) return;
+  const auto before = r.rlim_cur;
+  r.rlim_cur = r.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &r) == 0) {
+    spdlog::info("open file limit raised from {} to {}", before, r.rlim_cur);
+  }
+}
+}  // namespace
+
 int serve(const Config& c) {
+  raise_descriptor_limit();
   DataDirLock lock(c.data_dir);
   obs::Registry metrics;
   const auto so = store_options(c);
@@ -154,11 +170,21 @@ int serve(const Config& c) {
                    [&jobs] { return static_cast<double>(jobs.queued()); });
   metrics.gauge_fn("remhart_live_fanout_queued", "Commits waiting to be fanned out to WebSockets",
                    [&fanout] { return static_cast<double>(fanout.queued()); });
+  // The queue between commits and live clients is bounded: when fan-out falls this far behind,
+  // a commit's live messages are dropped (and counted), never the stored data.
+  constexpr std::size_t kMaxFanoutQueued = 256;
+  auto& fanout_dropped =
+      metrics.counter("remhart_live_fanout_dropped_total",
+                      "Stored samples not streamed live because the fan-out queue was full");
   store.set_commit_listener([&](std::span<const store::CommittedSeries> committed) {
     if (hub.clients() == 0) return;
     auto copy = std::make_shared<std::vector<store::StoredSample>>();
     for (const auto& c : committed) {
       for (const auto& r : c.records) copy->push_back({c.device, c.origin, r});
+    }
+    if (fanout.queued() >= kMaxFanoutQueued) {
+      fanout_dropped.inc(copy->size());
+      return;
     }
     fanout.post([&hub, copy] { hub.publish(*copy); });
   });
@@ -205,6 +231,7 @@ int serve(const Config& c) {
   sec.device_key_per_min = static_cast<int>(c.device_key_per_min);
   sec.ws_per_user = static_cast<int>(c.ws_per_user);
   sec.ws_total = static_cast<int>(c.ws_total);
+  sec.ws_unauthenticated_per_ip = static_cast<int>(c.ws_unauthenticated_per_ip);
   sec.cors_origins = split_list(c.cors_origins);
   api::SecurityGate gate(sec, &identity.authenticator(), identity.audit(), &metrics);
   router.set_guard(&gate);
@@ -221,6 +248,7 @@ int serve(const Config& c) {
   opt.body_limit = static_cast<std::size_t>(c.body_limit_mb) * 1024 * 1024;
   opt.header_timeout = std::chrono::seconds(c.header_timeout_s);
   opt.ws_queue_limit = static_cast<std::size_t>(c.ws_queue_limit);
+  opt.ws_queue_bytes = static_cast<std::size_t>(c.ws_queue_kb) * 1024;
   opt.tls_cert = c.tls_cert;
   opt.tls_key = c.tls_key;
   opt.response_headers = security_headers(!c.tls_cert.empty());

@@ -90,7 +90,7 @@ Authenticator::Authenticator(IdentityStore& store, AuditLog& audit, std::vector<
       audit_(audit),
       opt_(std::move(options)),
       throttle_(opt_.login_account_free_failures, opt_.login_ip_free_failures,
-                opt_.login_max_delay),
+                opt_.login_account_ceiling, opt_.login_max_delay),
       dummy_hash_(hash_password(random_token("", 16), opt_.password_cost)),
       jwt_(std::make_shared<JwtCodec>(std::move(keys), opt_.issuer)) {
   reload();
@@ -139,7 +139,7 @@ std::optional<Claims> Authenticator::verified_claims(std::string_view token,
   return v.claims;
 }
 
-void Authenticator::reload() {
+void Authenticator::reload() const {
   auto s = std::make_shared<Snapshot>();
   s->version = store_.version();
   for (const auto& u : store_.users()) {
@@ -151,14 +151,21 @@ void Authenticator::reload() {
   snap_ = std::move(s);
 }
 
-void Authenticator::reload_if_changed() {
+void Authenticator::reload_if_changed() const {
   if (store_.version() != snapshot()->version) reload();
 }
 
 AuthResult Authenticator::authenticate(std::string_view bearer) const {
-  const auto snap = snapshot();
+  auto snap = snapshot();
   if (bearer.starts_with("rdk_")) {
-    const auto it = snap->keys.find(digest_key(sha256(bearer)));
+    const auto key = digest_key(sha256(bearer));
+    auto it = snap->keys.find(key);
+    if (it == snap->keys.end()) {
+      // Another process (the CLI, a replica) may have created it since the last reload.
+      reload_if_changed();
+      snap = snapshot();
+      it = snap->keys.find(key);
+    }
     if (it == snap->keys.end()) return {std::nullopt, "unknown device key"};
     const DeviceKey& k = it->second;
     if (k.revoked_at) return {std::nullopt, "device key revoked"};
@@ -182,7 +189,8 @@ AuthResult Authenticator::authenticate(std::string_view bearer) const {
   const auto u = snap->users.find(id);
   if (u == snap->users.end()) return {std::nullopt, "the user no longer exists"};
   if (u->second.disabled) return {std::nullopt, "the user is disabled"};
-  if (claims->ver != u->second.token_version || snap->revoked_jti.count(claims->jti)) {
+  if (!claims->ver || *claims->ver != u->second.token_version ||
+      snap->revoked_jti.count(claims->jti)) {
     return {std::nullopt, "the token has been revoked"};
   }
   Principal p;
@@ -195,7 +203,8 @@ AuthResult Authenticator::authenticate(std::string_view bearer) const {
   return {std::move(p), {}};
 }
 
-Session Authenticator::issue(const User& u, const std::string& family) {
+Session Authenticator::issue(const User& u, const std::string& family,
+                             const std::optional<Digest>& rotated) {
   const auto now = now_s();
   Claims c;
   c.sub = std::to_string(u.id);
@@ -206,7 +215,6 @@ Session Authenticator::issue(const User& u, const std::string& family) {
   c.exp = now + opt_.access_ttl_s;
   c.ver = u.token_version;
   Session s;
-  s.access_token = jwt()->sign(c);
   s.refresh_token = random_token("rrt_", 32);
   s.expires_in = opt_.access_ttl_s;
   s.user = u;
@@ -216,7 +224,12 @@ Session Authenticator::issue(const User& u, const std::string& family) {
   t.family = family;
   t.issued_at = core::now_us();
   t.expires_at = t.issued_at + opt_.refresh_ttl_s * core::kUsPerSecond;
-  store_.add_refresh_token(t);
+  if (!rotated) {
+    store_.add_refresh_token(t);
+  } else if (!store_.rotate_refresh_token(*rotated, t.issued_at, t)) {
+    return {};  // lost a race with another rotation or a revocation: no successor
+  }
+  s.access_token = jwt()->sign(c);
   return s;
 }
 
@@ -260,9 +273,9 @@ Session Authenticator::login(std::string_view username, std::string_view passwor
         401);
     throw Error(ErrorKind::unauthorized, "invalid username or password");
   }
-  throttle_.succeeded(account);
+  throttle_.succeeded(account, from.ip);
   store_.set_last_login(user->id, core::now_us());
-  auto s = issue(*user, random_token("", 12));
+  auto s = issue(*user, random_token("", 12), std::nullopt);
   security_event("login_ok", {user->username, user->id, from.ip, from.request_id}, "", 200,
                  user->role);
   return s;
@@ -277,16 +290,15 @@ Session Authenticator::refresh(std::string_view refresh_token, const Actor& from
   if (rec->revoked_at) {
     throw Error(ErrorKind::unauthorized, "the refresh token has been revoked", "refresh_token");
   }
-  if (rec->used_at || !store_.use_refresh_token(hash, now)) {
+  auto reused = [&] {
     store_.revoke_family(rec->family, now);
     security_event("token_reuse", who,
-                   "a rotated refresh token was presented again; its family "
-                   "is revoked",
-                   401);
-    throw Error(ErrorKind::unauthorized,
-                "the refresh token was already used; every session it started is revoked",
-                "refresh_token");
-  }
+                   "a rotated refresh token was presented again; its family is revoked", 401);
+    return Error(ErrorKind::unauthorized,
+                 "the refresh token was already used; every session it started is revoked",
+                 "refresh_token");
+  };
+  if (rec->used_at) throw reused();
   if (rec->expires_at <= now) {
     throw Error(ErrorKind::unauthorized, "the refresh token has expired", "refresh_token");
   }
@@ -296,7 +308,11 @@ Session Authenticator::refresh(std::string_view refresh_token, const Actor& from
     throw Error(ErrorKind::unauthorized, "the user no longer exists or is disabled",
                 "refresh_token");
   }
-  return issue(*user, rec->family);
+  // Spending the old token and storing its successor is one transaction; a concurrent refresh
+  // of the same token that loses finds it spent and revokes the family, successor included.
+  auto s = issue(*user, rec->family, hash);
+  if (s.access_token.empty()) throw reused();
+  return s;
 }
 
 Session Authenticator::change_password(std::int64_t user_id, std::string_view current,
@@ -317,7 +333,7 @@ Session Authenticator::change_password(std::int64_t user_id, std::string_view cu
   UserPatch p;
   p.password = std::string(next);
   const auto updated = update_user(user_id, p, from);
-  return issue(updated, random_token("", 12));
+  return issue(updated, random_token("", 12), std::nullopt);
 }
 
 void Authenticator::logout(const Principal& p, std::optional<std::string_view> refresh_token,

@@ -30,8 +30,9 @@ struct AuthOptions {
   std::int64_t access_ttl_s = 3600;
   std::int64_t refresh_ttl_s = 30 * 86400;
   PasswordCost password_cost;
-  int login_account_free_failures = 5;
+  int login_account_free_failures = 5;  ///< per (account, address); see LoginThrottle
   int login_ip_free_failures = 20;
+  int login_account_ceiling = 100;
   std::chrono::seconds login_max_delay{900};
 };
 
@@ -106,7 +107,7 @@ class Authenticator {
   std::optional<std::string> bootstrap_admin(const char* password);
 
   /// Reloads the snapshot when the store's change counter moved. Cheap; call every second.
-  void reload_if_changed();
+  void reload_if_changed() const;
   /// Replaces the signing keys (rotation while running).
   void set_keys(std::vector<SigningKey> keys);
 
@@ -129,8 +130,10 @@ class Authenticator {
   };
   std::shared_ptr<const Snapshot> snapshot() const;
   std::shared_ptr<const JwtCodec> jwt() const;
-  void reload();
-  Session issue(const User& u, const std::string& family);
+  void reload() const;
+  /// A new session in `family`. With `rotated`, that refresh token is spent in the same
+  /// transaction; an empty session when it already was (or was revoked or expired).
+  Session issue(const User& u, const std::string& family, const std::optional<Digest>& rotated);
   void check_not_last_admin(std::int64_t id, std::string_view field);
 
   IdentityStore& store_;
@@ -145,7 +148,7 @@ class Authenticator {
   static constexpr std::size_t kMaxVerified = 10000;
 
   mutable std::mutex mu_;
-  std::shared_ptr<const Snapshot> snap_;
+  mutable std::shared_ptr<const Snapshot> snap_;
   std::shared_ptr<const JwtCodec> jwt_;
   mutable std::unordered_map<std::string, Claims> verified_;  // under mu_
 };

@@ -52,6 +52,26 @@ CREATE TABLE device_keys(
   created_by TEXT NOT NULL,
   revoked_at INTEGER);
 )sql",
+    // Account ids are never reused: a token, audit row or export naming an erased account must
+    // never resolve to a later one (a plain rowid key hands the largest deleted id out again).
+    R"sql(
+CREATE TABLE users_v2(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  email TEXT NOT NULL DEFAULT '',
+  full_name TEXT NOT NULL DEFAULT '',
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_login_at INTEGER,
+  token_version INTEGER NOT NULL DEFAULT 0);
+INSERT INTO users_v2 SELECT id, username, email, full_name, role, password_hash, disabled,
+  created_at, updated_at, last_login_at, token_version FROM users;
+DROP TABLE users;
+ALTER TABLE users_v2 RENAME TO users;
+)sql",
 };
 
 std::span<const std::byte> bytes(const Digest& d) {
@@ -123,6 +143,27 @@ IdentityStore::IdentityStore(const std::string& path)
   db_->exec("PRAGMA journal_mode=WAL");
   db_->exec("PRAGMA synchronous=NORMAL");
   store::apply_migrations(*db_, "identity", kMigrations);
+  reserve_used_ids();
+}
+
+// Ids that audit rows name (accounts erased before ids stopped being reused) are never handed
+// out either.
+void IdentityStore::reserve_used_ids() {
+  auto has_audit =
+      db_->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'");
+  const std::string audit_max =
+      has_audit.step() ? "(SELECT COALESCE(MAX(user_id), 0) FROM audit)" : "0";
+  has_audit = Statement();
+  Transaction tx(*db_, true);
+  auto st = db_->prepare(
+      "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = "
+      "'users'), 0), (SELECT COALESCE(MAX(id), 0) FROM users), " +
+      audit_max + ")");
+  const std::int64_t high = st.step() ? st.int64(0) : 0;
+  st = Statement();
+  db_->prepare("DELETE FROM sqlite_sequence WHERE name = 'users'").run();
+  db_->prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('users', ?)").bind(1, high).run();
+  tx.commit();
 }
 
 IdentityStore::~IdentityStore() = default;
@@ -238,15 +279,29 @@ std::optional<RefreshToken> IdentityStore::refresh_token(const Digest& hash) {
   return read_refresh(st);
 }
 
-bool IdentityStore::use_refresh_token(const Digest& hash, std::int64_t now) {
+bool IdentityStore::rotate_refresh_token(const Digest& used, std::int64_t now,
+                                         const RefreshToken& successor) {
   std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
   db_->prepare(
          "UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL "
-         "AND revoked_at IS NULL")
+         "AND revoked_at IS NULL AND expires_at > ?")
       .bind(1, now)
-      .bind_blob(2, bytes(hash))
+      .bind_blob(2, bytes(used))
+      .bind(3, now)
       .run();
-  return db_->changes() == 1;
+  if (db_->changes() != 1) return false;  // the transaction rolls back: nothing changed
+  db_->prepare(
+         "INSERT INTO refresh_tokens(hash, user_id, family, issued_at, expires_at) "
+         "VALUES (?, ?, ?, ?, ?)")
+      .bind_blob(1, bytes(successor.hash))
+      .bind(2, successor.user_id)
+      .bind(3, successor.family)
+      .bind(4, successor.issued_at)
+      .bind(5, successor.expires_at)
+      .run();
+  tx.commit();
+  return true;
 }
 
 void IdentityStore::revoke_family(std::string_view family, std::int64_t now) {

@@ -69,7 +69,8 @@ class IdentityStore {
   std::vector<User> users();
   std::optional<User> user(std::int64_t id);
   std::optional<User> user_by_name(std::string_view username);
-  /// Throws core::Error(conflict) for a taken username. Returns the new id.
+  /// Throws core::Error(conflict) for a taken username. Returns the new id, never one that an
+  /// earlier (since deleted) account had.
   std::int64_t create_user(const User& u);
   void update_user(const User& u);
   void set_last_login(std::int64_t id, std::int64_t at);
@@ -78,8 +79,10 @@ class IdentityStore {
 
   void add_refresh_token(const RefreshToken& t);
   std::optional<RefreshToken> refresh_token(const Digest& hash);
-  /// Marks the token used; false when it already was (a concurrent reuse).
-  bool use_refresh_token(const Digest& hash, std::int64_t now);
+  /// Spends `used` and stores its `successor` in one transaction: false (and nothing changed)
+  /// when `used` was already spent, revoked or expired — so of two concurrent rotations exactly
+  /// one gets a successor, and a successor is never added to a family revoked before it.
+  bool rotate_refresh_token(const Digest& used, std::int64_t now, const RefreshToken& successor);
   void revoke_family(std::string_view family, std::int64_t now);
   void revoke_user_tokens(std::int64_t user_id, std::int64_t now);
   std::vector<RefreshToken> user_refresh_tokens(std::int64_t user_id);
@@ -95,6 +98,7 @@ class IdentityStore {
 
  private:
   void bump();  // inside a write
+  void reserve_used_ids();
   std::mutex mu_;
   std::unique_ptr<store::Database> db_;
 };

@@ -35,7 +35,7 @@ std::string JwtCodec::sign(const Claims& c) const {
                   {"exp", c.exp},
                   {"jti", c.jti}};
   if (c.nbf) payload["nbf"] = *c.nbf;
-  if (c.ver) payload["ver"] = c.ver;
+  if (c.ver) payload["ver"] = *c.ver;
   std::string out =
       base64url_encode(json{{"alg", "HS256"}, {"typ", "JWT"}, {"kid", k.kid}}.dump()) + "." +
       base64url_encode(payload.dump());
@@ -99,7 +99,11 @@ VerifyResult JwtCodec::verify(std::string_view token, std::int64_t now_s) const 
     return fail("missing or malformed claim (sub, role, iss, jti, iat, exp are required)");
   }
   if (c.iss != issuer_) return fail("wrong issuer");
-  if (p.contains("ver") && !num("ver", c.ver)) return fail("malformed ver");
+  if (p.contains("ver")) {
+    std::int64_t ver = 0;
+    if (!num("ver", ver)) return fail("malformed ver");
+    c.ver = ver;
+  }
   if (p.contains("nbf")) {
     std::int64_t nbf = 0;
     if (!num("nbf", nbf)) return fail("malformed nbf");

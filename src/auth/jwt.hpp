@@ -18,7 +18,9 @@ struct Claims {
   std::int64_t iat = 0;  ///< seconds since the epoch
   std::int64_t exp = 0;
   std::optional<std::int64_t> nbf;
-  std::int64_t ver = 0;  ///< the user's token version at issue ("ver", optional, default 0)
+  /// The user's token version at issue ("ver"). Access tokens always carry it; the
+  /// authenticator refuses one without it.
+  std::optional<std::int64_t> ver;
 };
 
 struct SigningKey {

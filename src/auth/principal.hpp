@@ -22,6 +22,11 @@ struct Principal {
   bool is_device_key() const { return kind == Kind::device_key; }
   /// How the audit log names the caller.
   std::string actor() const;
+  /// Whether this caller may change something created by account `owner_id` (0: created by no
+  /// account): its creator, or an admin (SPEC §1: runs belong to their creator).
+  bool may_change_owned_by(std::int64_t owner_id) const {
+    return is_user() && (role == Role::admin || (owner_id != 0 && owner_id == user_id));
+  }
 };
 
 }  // namespace remhart::auth

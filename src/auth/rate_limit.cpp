@@ -58,14 +58,25 @@ std::size_t RateLimiter::size() const {
   return n;
 }
 
-LoginThrottle::LoginThrottle(int account_free_failures, int ip_free_failures,
+LoginThrottle::LoginThrottle(int pair_free_failures, int ip_free_failures, int account_ceiling,
                              std::chrono::seconds max_delay)
-    : account_free_(account_free_failures), ip_free_(ip_free_failures), max_delay_(max_delay) {}
+    : pair_free_(pair_free_failures),
+      ip_free_(ip_free_failures),
+      account_ceiling_(account_ceiling),
+      max_delay_(max_delay) {}
 
-double LoginThrottle::wait_for(const std::unordered_map<std::string, Entry>& m,
-                               std::string_view key, int free_failures,
+namespace {
+std::string pair_key(std::string_view account, std::string_view ip) {
+  std::string k(account);
+  k += '\n';
+  k += ip;
+  return k;
+}
+}  // namespace
+
+double LoginThrottle::wait_for(const Map& m, const std::string& key, int free_failures,
                                Clock::time_point now) const {
-  const auto it = m.find(std::string(key));
+  const auto it = m.find(key);
   if (it == m.end() || it->second.failures < free_failures) return 0;
   const int over = it->second.failures - free_failures;
   const double delay =
@@ -75,21 +86,28 @@ double LoginThrottle::wait_for(const std::unordered_map<std::string, Entry>& m,
 
 double LoginThrottle::wait_s(std::string_view account, std::string_view ip, Clock::time_point now) {
   std::lock_guard lock(mu_);
-  return std::max(wait_for(accounts_, account, account_free_, now),
-                  wait_for(ips_, ip, ip_free_, now));
+  const auto pair = pair_key(account, ip);
+  double wait = std::max(wait_for(pairs_, pair, pair_free_, now),
+                         wait_for(ips_, std::string(ip), ip_free_, now));
+  if (pairs_.count(pair)) {
+    wait = std::max(wait, wait_for(accounts_, std::string(account), account_ceiling_, now));
+  }
+  return wait;
 }
 
 void LoginThrottle::failed(std::string_view account, std::string_view ip, Clock::time_point now) {
   std::lock_guard lock(mu_);
   prune(now);
-  for (auto* e : {&accounts_[std::string(account)], &ips_[std::string(ip)]}) {
+  for (auto* e :
+       {&pairs_[pair_key(account, ip)], &ips_[std::string(ip)], &accounts_[std::string(account)]}) {
     ++e->failures;
     e->last = now;
   }
 }
 
-void LoginThrottle::succeeded(std::string_view account) {
+void LoginThrottle::succeeded(std::string_view account, std::string_view ip) {
   std::lock_guard lock(mu_);
+  pairs_.erase(pair_key(account, ip));
   accounts_.erase(std::string(account));
 }
 
@@ -97,7 +115,7 @@ void LoginThrottle::prune(Clock::time_point now) {
   if (now - last_prune_ < std::chrono::minutes(1)) return;
   last_prune_ = now;
   const auto horizon = max_delay_ + std::chrono::hours(1);
-  for (auto* m : {&accounts_, &ips_}) {
+  for (auto* m : {&pairs_, &ips_, &accounts_}) {
     std::erase_if(*m, [&](const auto& kv) { return now - kv.second.last > horizon; });
   }
 }

@@ -44,30 +44,39 @@ class RateLimiter {
   std::array<Shard, 16> shards_;
 };
 
-/// Exponential back-off after repeated failed logins: after `free_failures` failures on a key,
-/// each further attempt must wait 2^(n - free_failures) seconds (capped) after the last failure.
+/// Exponential back-off after repeated failed logins, so that guessing is slow and a flood from
+/// one address never locks the real user out from another:
+/// - per (account, address): after `pair_free_failures` failures, each further attempt must wait
+///   2^(n - free) seconds (capped at `max_delay`) after the last failure;
+/// - per address, across accounts: the same after `ip_free_failures` (password spraying);
+/// - per account, from every address: the same after `account_ceiling` failures (a guess
+///   spread over many addresses) — but only for addresses that have themselves failed on that
+///   account, so an address with no failed attempt on it still gets through.
+/// A successful login clears its (account, address) and the account-wide count.
 class LoginThrottle {
  public:
-  LoginThrottle(int account_free_failures, int ip_free_failures, std::chrono::seconds max_delay);
+  LoginThrottle(int pair_free_failures, int ip_free_failures, int account_ceiling,
+                std::chrono::seconds max_delay);
 
   /// Seconds the caller must still wait before trying this account from this address (0 = go).
   double wait_s(std::string_view account, std::string_view ip, Clock::time_point now);
   void failed(std::string_view account, std::string_view ip, Clock::time_point now);
-  void succeeded(std::string_view account);
+  void succeeded(std::string_view account, std::string_view ip);
 
  private:
   struct Entry {
     int failures = 0;
     Clock::time_point last;
   };
-  double wait_for(const std::unordered_map<std::string, Entry>& m, std::string_view key,
-                  int free_failures, Clock::time_point now) const;
+  using Map = std::unordered_map<std::string, Entry>;
+  double wait_for(const Map& m, const std::string& key, int free_failures,
+                  Clock::time_point now) const;
   void prune(Clock::time_point now);
 
   std::mutex mu_;
-  int account_free_, ip_free_;
+  int pair_free_, ip_free_, account_ceiling_;
   std::chrono::seconds max_delay_;
-  std::unordered_map<std::string, Entry> accounts_, ips_;
+  Map pairs_, ips_, accounts_;
   Clock::time_point last_prune_{};
 };
 

@@ -74,20 +74,21 @@ void IngestService::ingest(ParsedBatch batch, std::string origin, bool atomic,
   // The callback may run on the storage thread; it owns the outcome from here on.
   auto shared_done = std::make_shared<std::function<void(IngestOutcome)>>(std::move(done));
   auto pending = std::make_shared<IngestOutcome>(std::move(outcome));
-  const bool queued = store_.submit(std::move(origin), std::move(valid),
-                                    [this, shared_done, pending](const store::WriteResult& r) {
-                                      IngestOutcome out = std::move(*pending);
-                                      if (!r.ok) {
-                                        out.status = IngestStatus::failed;
-                                        out.error = r.error;
-                                      } else {
-                                        out.reply.accepted = r.accepted;
-                                        out.reply.duplicates = r.duplicates;
-                                        if (accepted_) accepted_->inc(r.accepted);
-                                        if (duplicates_) duplicates_->inc(r.duplicates);
-                                      }
-                                      (*shared_done)(std::move(out));
-                                    });
+  const bool queued =
+      store_.submit(std::move(origin), std::move(valid),
+                    [this, shared_done, pending](const store::WriteResult& r) {
+                      IngestOutcome out = std::move(*pending);
+                      if (!r.ok) {
+                        out.status = r.full ? IngestStatus::storage_full : IngestStatus::failed;
+                        out.error = r.error;
+                      } else {
+                        out.reply.accepted = r.accepted;
+                        out.reply.duplicates = r.duplicates;
+                        if (accepted_) accepted_->inc(r.accepted);
+                        if (duplicates_) duplicates_->inc(r.duplicates);
+                      }
+                      (*shared_done)(std::move(out));
+                    });
   if (!queued) {
     if (refused_) refused_->inc();
     IngestOutcome out = std::move(*pending);

@@ -32,6 +32,7 @@ enum class IngestStatus {
   ok,             ///< processed (possibly with rejected items)
   unprocessable,  ///< atomic batch with invalid items: nothing stored
   unavailable,    ///< back-pressure: retry later
+  storage_full,   ///< the disk is full: retry once space is freed
   failed,         ///< storage failed
 };
 

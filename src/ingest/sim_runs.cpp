@@ -175,6 +175,7 @@ store::SimRun SimRunManager::start(const RunRequest& rq) {
   info.status = "running";
   info.created_at = now;
   info.created_by = rq.created_by;
+  info.created_by_id = rq.created_by_id;
   {
     std::lock_guard lock(mu_);
     std::size_t running = 0;

@@ -30,6 +30,7 @@ struct RunRequest {
   sim::ScenarioParams params;
   std::string params_json = "{}";  ///< as given, kept with the run
   std::string created_by;
+  std::int64_t created_by_id = 0;  ///< the creating account, 0 when none
 };
 
 class SimRunManager {

@@ -37,11 +37,14 @@ CREATE TABLE sim_labels(
   data_fault TEXT NOT NULL);
 CREATE INDEX sim_labels_by_run ON sim_labels(run, device, t0);
 )sql",
+    // The creating account's id (0: the server itself, the command line, or auth switched off):
+    // only the creator or an admin may stop, delete or pin a run.
+    "ALTER TABLE sim_runs ADD COLUMN created_by_id INTEGER NOT NULL DEFAULT 0;",
 };
 
 constexpr const char* kColumns =
     "id, scenario, mode, params, seed, start, duration_s, step_s, speed, status, progress, "
-    "samples, rejected, steps, created_at, finished_at, created_by, error, pinned";
+    "samples, rejected, steps, created_at, finished_at, created_by, error, pinned, created_by_id";
 
 SimRun row(const Statement& st) {
   SimRun r;
@@ -64,6 +67,7 @@ SimRun row(const Statement& st) {
   r.created_by = st.text(16);
   r.error = st.text(17);
   r.pinned = st.int64(18) != 0;
+  r.created_by_id = st.int64(19);
   return r;
 }
 
@@ -81,7 +85,7 @@ SimRunRepository::~SimRunRepository() = default;
 void SimRunRepository::create(const SimRun& r) {
   std::lock_guard lock(mu_);
   db_->prepare(std::string("INSERT INTO sim_runs(") + kColumns +
-               ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+               ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
       .bind(1, r.id)
       .bind(2, r.scenario)
       .bind(3, r.mode)
@@ -101,6 +105,7 @@ void SimRunRepository::create(const SimRun& r) {
       .bind(17, r.created_by)
       .bind(18, r.error)
       .bind(19, std::int64_t{r.pinned})
+      .bind(20, r.created_by_id)
       .run();
 }
 

@@ -29,6 +29,7 @@ struct SimRun {
   std::int64_t samples = 0, rejected = 0, steps = 0;
   std::int64_t created_at = 0, finished_at = 0;
   std::string created_by;
+  std::int64_t created_by_id = 0;  ///< the creating account; 0: not an account (server, CLI)
   std::string error;
   bool pinned = false;
 };

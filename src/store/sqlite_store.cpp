@@ -1,5 +1,7 @@
 #include "store/sqlite_store.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <pthread.h>
 
 #include <algorithm>
@@ -96,11 +98,43 @@ struct SqliteStore::Metrics {
   explicit Metrics(obs::Registry& r)
       : commit(r.histogram("remhart_store_commit_seconds", "Group commit latency")),
         checkpoint(r.histogram("remhart_store_checkpoint_seconds", "Tail compaction latency")),
-        group_samples(r.counter("remhart_store_samples_written_total", "Samples stored")) {}
+        group_samples(r.counter("remhart_store_samples_written_total", "Samples stored")),
+        registry(r) {}
+  obs::Counter& errors(const char* op) {
+    return registry.counter("remhart_store_errors_total", "Failed storage operations",
+                            std::string("op=\"") + op + "\"");
+  }
   obs::Histogram& commit;
   obs::Histogram& checkpoint;
   obs::Counter& group_samples;
+  obs::Registry& registry;
 };
+
+namespace {
+bool is_disk_full(const std::exception& e) {
+  const auto* se = dynamic_cast<const SqliteError*>(&e);
+  constexpr int kSqliteFull = 13;  // SQLITE_FULL
+  return se && (se->code() & 0xff) == kSqliteFull;
+}
+}  // namespace
+
+void SqliteStore::note_error(const char* op, const std::exception& e) {
+  if (metrics_) metrics_->errors(op).inc();
+  // One line per operation every 10 s at most: a full disk fails every group commit.
+  static std::mutex mu;
+  static std::map<std::string, std::pair<std::chrono::steady_clock::time_point, int>> last;
+  std::lock_guard lock(mu);
+  auto& [at, suppressed] = last[op];
+  const auto now = std::chrono::steady_clock::now();
+  if (at != std::chrono::steady_clock::time_point{} && now - at < std::chrono::seconds(10)) {
+    ++suppressed;
+    return;
+  }
+  spdlog::error("storage {} failed: {}{}", op, e.what(),
+                suppressed ? fmt::format(" ({} more since the last report)", suppressed) : "");
+  at = now;
+  suppressed = 0;
+}
 
 // A read connection borrowed from the pool for one query.
 class SqliteStore::ReaderLease {
@@ -180,8 +214,9 @@ void SqliteStore::wal_checkpoint_loop() {
     try {
       // PASSIVE never blocks the writer; it copies what it can.
       db.exec("PRAGMA wal_checkpoint(PASSIVE)");
-    } catch (const std::exception&) {
-      // Busy or failed: the next round tries again; the WAL keeps every commit meanwhile.
+    } catch (const std::exception& e) {
+      // The next round tries again; the WAL keeps every commit meanwhile.
+      note_error("wal_checkpoint", e);
     }
     lock.lock();
   }
@@ -450,24 +485,26 @@ void SqliteStore::writer_loop() {
       // writes, lets the next commit restart the WAL from its beginning so it stays bounded.
       try {
         db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
-      } catch (const std::exception&) {
-        // Retried after the next group.
+      } catch (const std::exception& e) {
+        note_error("wal_checkpoint", e);  // retried after the next group
       }
     }
     const bool due = std::chrono::steady_clock::now() - last_checkpoint_ > opt_.checkpoint_interval;
     if (tail_samples_ >= opt_.checkpoint_samples || (due && tail_samples_ > 0)) {
       try {
         checkpoint();
-      } catch (const std::exception&) {
+      } catch (const std::exception& e) {
         // The log still holds every record; the next checkpoint retries.
+        note_error("checkpoint", e);
         last_checkpoint_ = std::chrono::steady_clock::now();
       }
     }
   }
   try {
     checkpoint();
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
     // Shutting down: the log keeps the tails and is replayed at the next start.
+    note_error("checkpoint", e);
   }
 }
 
@@ -479,19 +516,15 @@ SqliteStore::Series* SqliteStore::find_series(std::string_view device,
   return it == o->second.end() ? nullptr : it->second.get();
 }
 
-SqliteStore::Series& SqliteStore::ensure_series(const std::string& device,
-                                                const std::string& origin) {
-  if (Series* s = find_series(device, origin)) return *s;
+std::unique_ptr<SqliteStore::Series> SqliteStore::insert_series(const std::string& device,
+                                                                const std::string& origin) {
   auto st = db_->prepare("INSERT INTO series(device, origin) VALUES(?, ?)");
   st.bind(1, device).bind(2, origin).run();
   auto s = std::make_unique<Series>();
   s->id = db_->last_insert_rowid();
   s->device = device;
   s->origin = origin;
-  Series& ref = *s;
-  std::unique_lock lock(mu_);
-  series_[origin][device] = std::move(s);
-  return ref;
+  return s;
 }
 
 bool SqliteStore::is_duplicate(Series& s, TimeUs ts) {
@@ -528,17 +561,25 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
       }
     }
     if (missing) {
-      // New series get their ids in their own small transaction, so a failed group leaves
-      // the in-memory map and the database in agreement.
+      // New series get their ids in their own small transaction and enter the in-memory map
+      // only once it is committed: a failed commit (a full disk) rolls the ids back, and a
+      // series published before would share its id with the next new one.
+      std::map<std::pair<std::string, std::string>, std::unique_ptr<Series>> fresh;
       Transaction tx(*db_, true);
       std::size_t k = 0;
       for (const Job& job : jobs) {
         for (const auto& sample : job.samples) {
-          if (!targets[k]) targets[k] = &ensure_series(sample.device, job.origin);
+          if (!targets[k]) {
+            auto& slot = fresh[{job.origin, sample.device}];
+            if (!slot) slot = insert_series(sample.device, job.origin);
+            targets[k] = slot.get();
+          }
           ++k;
         }
       }
       tx.commit();
+      std::unique_lock lock(mu_);
+      for (auto& [key, series] : fresh) series_[key.first][key.second] = std::move(series);
     }
     std::unique_ptr<obs::ScopedTimer> timer;
     if (metrics_) timer = std::make_unique<obs::ScopedTimer>(metrics_->commit);
@@ -567,12 +608,22 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
     }
     tx.commit();
     last_log_id_ = log_id;
+    std::lock_guard lock(health_mu_);
+    write_error_.clear();
+    full_ = false;
   } catch (const std::exception& e) {
     for (Series* s : touched) {
       s->staged.clear();
       s->staged_max = std::numeric_limits<TimeUs>::min();
     }
-    for (auto& r : results) r = WriteResult{false, e.what(), 0, 0};
+    const bool full = is_disk_full(e);
+    note_error("commit", e);
+    {
+      std::lock_guard lock(health_mu_);
+      write_error_ = full ? "the disk is full" : e.what();
+      full_ = full;
+    }
+    for (auto& r : results) r = WriteResult{false, e.what(), full, 0, 0};
     for (std::size_t j = 0; j < jobs.size(); ++j) jobs[j].done(results[j]);
     std::lock_guard lock(queue_mu_);
     queued_samples_ -= total;
@@ -847,10 +898,26 @@ StoreStats SqliteStore::stats() const {
     std::lock_guard lock(queue_mu_);
     s.queued_samples = queued_samples_;
   }
+  {
+    std::lock_guard lock(health_mu_);
+    s.write_error = write_error_;
+    s.full = full_;
+  }
   std::shared_lock lock(mu_);
   s.tail_samples = tail_samples_;
   for_each_series([&s](const Series&) { ++s.series; });
   return s;
+}
+
+std::string SqliteStore::check_database() const {
+  try {
+    auto lease = reader();
+    auto st = lease.db().prepare("SELECT count(*) FROM (SELECT 1 FROM series LIMIT 1)");
+    st.step();
+    return "ok";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
 }
 
 }  // namespace remhart::store

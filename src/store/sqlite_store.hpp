@@ -67,6 +67,7 @@ class SqliteStore final : public Store {
 
   void flush() override;
   StoreStats stats() const override;
+  std::string check_database() const override;
 
  private:
   struct Series;
@@ -88,7 +89,8 @@ class SqliteStore final : public Store {
       for (const auto& [device, s] : by_device) fn(*s);
     }
   }
-  Series& ensure_series(const std::string& device, const std::string& origin);
+  /// Inserts a series row (inside the caller's transaction); the caller publishes it.
+  std::unique_ptr<Series> insert_series(const std::string& device, const std::string& origin);
   bool is_duplicate(Series& s, core::TimeUs ts);
   /// Records of a series in [from, to) that are stored in blocks.
   std::vector<core::Record> load_blocks(Database& db, std::int64_t series_id, core::TimeUs from,
@@ -124,6 +126,12 @@ class SqliteStore final : public Store {
 
   mutable std::mutex readers_mu_;
   mutable std::vector<std::unique_ptr<Database>> readers_;
+
+  /// Logs (at most every few seconds per operation) and counts a failed operation.
+  void note_error(const char* op, const std::exception& e);
+  mutable std::mutex health_mu_;
+  std::string write_error_;  // under health_mu_
+  bool full_ = false;        // under health_mu_
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;

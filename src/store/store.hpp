@@ -30,6 +30,7 @@ struct StoredSample {
 struct WriteResult {
   bool ok = true;
   std::string error;
+  bool full = false;           ///< failed because the disk is full: retry once space is freed
   std::size_t accepted = 0;    ///< newly stored
   std::size_t duplicates = 0;  ///< already stored with the same (device, origin, ts)
 };
@@ -76,6 +77,9 @@ struct StoreStats {
   std::size_t queued_samples = 0;  ///< submitted, not yet committed
   std::size_t tail_samples = 0;    ///< committed to the log, not yet compacted into blocks
   std::size_t series = 0;
+  /// Why the last group commit failed; empty once one succeeds.
+  std::string write_error;
+  bool full = false;  ///< the last group commit failed on a full disk
 };
 
 class Store {
@@ -109,6 +113,8 @@ class Store {
   /// Blocks until everything submitted so far is committed and compacted.
   virtual void flush() = 0;
   virtual StoreStats stats() const = 0;
+  /// Runs a cheap query on the database: "ok", or what failed.
+  virtual std::string check_database() const = 0;
 };
 
 }  // namespace remhart::store

@@ -116,6 +116,72 @@ long long now_s() {
       .count();
 }
 
+// A raw WebSocket client on a plain socket, for clients that misbehave: it can stop reading,
+// flood control frames and keep its receive buffer small.
+class RawWs {
+ public:
+  /// Connects and sends the upgrade request; `status` is the answer's status code.
+  RawWs(std::uint16_t port, const std::string& target,
+        const std::map<std::string, std::string>& headers = {}) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int small = 4096;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+    timeval tv{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    std::string req = "GET " + target +
+                      " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n";
+    for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+    req += "\r\n";
+    if (!send_all(req)) return;
+    std::string head;
+    char c;
+    while (head.find("\r\n\r\n") == std::string::npos && ::recv(fd_, &c, 1, 0) == 1) {
+      head.push_back(c);
+    }
+    if (head.size() > 12) status = std::atoi(head.c_str() + 9);
+  }
+  ~RawWs() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  /// A masked client frame.
+  static std::string frame(std::uint8_t first, const std::string& payload) {
+    std::string f;
+    f.push_back(static_cast<char>(first));
+    if (payload.size() < 126) {
+      f.push_back(static_cast<char>(0x80 | payload.size()));
+    } else {
+      f.push_back(static_cast<char>(0x80 | 126));
+      f.push_back(static_cast<char>(payload.size() >> 8));
+      f.push_back(static_cast<char>(payload.size() & 0xff));
+    }
+    const char mask[4] = {1, 2, 3, 4};
+    f.append(mask, 4);
+    for (std::size_t k = 0; k < payload.size(); ++k) f.push_back(payload[k] ^ mask[k % 4]);
+    return f;
+  }
+  bool send_all(const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const auto n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  int status = 0;
+
+ private:
+  int fd_ = -1;
+};
+
 // A server with an admin, one user per role and a device key, plus a device with data.
 struct Secured : ::testing::Test {
   std::unique_ptr<TempDir> dir_holder;
@@ -277,6 +343,40 @@ TEST_F(Secured, AccessTableEveryRouteEveryCaller) {
   }
 }
 
+// Found by attack: an analyst deleted an admin's run with its samples, and the pinned demo run.
+// Stopping, deleting or pinning another user's run needs admin (SPEC §1).
+TEST_F(Secured, RunsBelongToTheirCreator) {
+  const auto body = json{
+      {"scenario", "normal_day"},
+      {"mode", "backfill"},
+      {"start", "2025-11-28T00:00:00Z"},
+      {"duration_s", 60},
+      {"step_s", 1}}.dump();
+  auto create = [&](const std::string& who) {
+    const auto r = as(who, "POST", "/api/simulator/runs", body);
+    EXPECT_EQ(r.status, 202) << r.body;
+    return json::parse(r.body)["id"].get<std::string>();
+  };
+  const auto admins = create("admin");
+  const auto analysts = create("analyst");
+  for (const char* who : {"analyst", "operator"}) {
+    EXPECT_EQ(as(who, "POST", "/api/simulator/runs/" + admins + "/stop").status, 403) << who;
+    EXPECT_EQ(as(who, "POST", "/api/simulator/runs/" + admins + "/pin").status, 403) << who;
+    EXPECT_EQ(as(who, "POST", "/api/simulator/" + admins + "/activate").status, 403) << who;
+    EXPECT_EQ(as(who, "DELETE", "/api/simulator/runs/" + admins).status, 403) << who;
+  }
+  EXPECT_EQ(as("operator", "DELETE", "/api/simulator/runs/" + analysts).status, 403);
+  EXPECT_EQ(as("viewer", "DELETE", "/api/simulator/runs/" + analysts).status, 403);
+  EXPECT_EQ(as("admin", "GET", "/api/simulator/runs/" + admins).status, 200);  // still there
+  // The creator may change their own run; an admin anyone's.
+  EXPECT_EQ(as("analyst", "POST", "/api/simulator/runs/" + analysts + "/pin").status, 200);
+  EXPECT_EQ(as("analyst", "POST", "/api/simulator/runs/" + analysts + "/stop").status, 200);
+  EXPECT_EQ(as("analyst", "DELETE", "/api/simulator/runs/" + analysts).status, 204);
+  EXPECT_EQ(as("admin", "DELETE", "/api/simulator/runs/" + admins).status, 204);
+  const auto again = create("analyst");
+  EXPECT_EQ(as("admin", "DELETE", "/api/simulator/runs/" + again).status, 204);
+}
+
 TEST_F(Secured, DeviceKeysBoundToADeviceOrSiteWriteOnlyThere) {
   ASSERT_EQ(admin->post("/api/grid/devices", R"({"id":"m2","site":"south"})").status, 201);
   auto key = [&](const std::string& body) {
@@ -327,7 +427,8 @@ TEST_F(Secured, TokenAttacksAreRefused) {
                      {"iss", "remhart"},
                      {"jti", "forged-1"},
                      {"iat", now},
-                     {"exp", now + 600}};
+                     {"exp", now + 600},
+                     {"ver", 0}};
   // Our forger is right: with the real key, a well-formed token passes, with the user's own role.
   const auto ok = with_token(forge(hs, good, secret), "/api/auth/me");
   ASSERT_EQ(ok.status, 200) << ok.body;
@@ -351,7 +452,7 @@ TEST_F(Secured, TokenAttacksAreRefused) {
   json nbf = good;
   nbf["nbf"] = now + 3600;
   attacks.emplace_back("future nbf", forge(hs, nbf, secret));
-  for (const char* claim : {"sub", "exp", "jti", "iss", "iat", "role"}) {
+  for (const char* claim : {"sub", "exp", "jti", "iss", "iat", "role", "ver"}) {
     json missing = good;
     missing.erase(claim);
     attacks.emplace_back(std::string("missing ") + claim, forge(hs, missing, secret));
@@ -367,11 +468,19 @@ TEST_F(Secured, TokenAttacksAreRefused) {
     EXPECT_EQ(r.status, 401) << what << ": " << r.body;
   }
 
-  // A deleted user's token.
+  // A deleted user's token — also once a new account exists (it answered as the new account:
+  // ids were reused and a version-0 token carried no `ver`).
   const auto viewer_token = token["viewer"];
   ASSERT_EQ(admin->request("DELETE", "/api/users/" + std::to_string(user_id["viewer"])).status,
             204);
   EXPECT_EQ(with_token(viewer_token, "/api/grid/devices").status, 401);
+  const auto created = admin->post(
+      "/api/users",
+      json{{"username", "carol"}, {"password", random_password()}, {"role", "admin"}}.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_NE(json::parse(created.body)["id"], user_id["viewer"]);
+  EXPECT_EQ(with_token(viewer_token, "/api/auth/me").status, 401);
+  EXPECT_EQ(with_token(viewer_token, "/api/users").status, 401);
 }
 
 TEST_F(Secured, RefreshRotationReuseAndLogout) {
@@ -448,6 +557,27 @@ TEST_F(Secured, BruteForceLoginIsThrottledWithAGrowingDelay) {
   EXPECT_EQ(http.post("/api/auth/login", good).status, 200);  // success resets the account
   EXPECT_FALSE(audit("event=login_failed").empty());
   EXPECT_FALSE(audit("event=login_throttled").empty());
+}
+
+// Found by attack: a wrong `admin` password sent from one address whenever allowed made the real
+// admin's right password from another address fail 29 of 30 times with 429.
+TEST_F(Secured, LoginFloodFromOneAddressNeverLocksOutAnother) {
+  start({{"REMHART_SERVER_TRUSTED_PROXIES", "127.0.0.1"}});
+  HttpClient attacker(proc->port());
+  attacker.set_header("X-Forwarded-For", "203.0.113.66");
+  HttpClient real(proc->port());
+  real.set_header("X-Forwarded-For", "198.51.100.7");
+  const auto bad = json{{"username", "admin"}, {"password", "not-the-password"}}.dump();
+  const auto good = json{{"username", "admin"}, {"password", proc->admin_password()}}.dump();
+  int refused_real = 0, throttled_attacker = 0;
+  for (int k = 0; k < 12; ++k) {
+    for (int a = 0; a < 3; ++a) {
+      if (attacker.post("/api/auth/login", bad).status == 429) ++throttled_attacker;
+    }
+    if (real.post("/api/auth/login", good).status != 200) ++refused_real;
+  }
+  EXPECT_EQ(refused_real, 0);
+  EXPECT_GT(throttled_attacker, 0);  // the attacker's own address is slowed down
 }
 
 TEST_F(Secured, SqlInjectionInEveryParameterChangesNothing) {
@@ -861,6 +991,16 @@ TEST(Cli, UserAndDeviceKeyCommands) {
                          {{"Authorization", "Bearer " + t}})
                 .status,
             401);
+  // A key created with the command line works at once (it was refused for ~0.5 s, until the
+  // server's next identity reload: the README's own example failed when pasted).
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(run("device-key create --name gw" + std::to_string(k) + " --json", &out), 0);
+    const std::string secret = json::parse(out)["key"];
+    const auto r = http.request("POST", "/api/grid/ingest",
+                                "[" + sample("cli-" + std::to_string(k), kT0Ms) + "]",
+                                "application/json", {{"Authorization", "Bearer " + secret}});
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
   ::unsetenv("REMHART_USER_PASSWORD");
   ::unsetenv("REMHART_AUTH_ARGON2_MEMORY_MIB");
 }
@@ -880,4 +1020,140 @@ TEST_F(Secured, BehindATrustedGatewayTheForwardedClientIsRecorded) {
     }
   }
   EXPECT_TRUE(seen);
+}
+
+// Found by attack (critical): a client sending pings and never reading grew the server without
+// bound (13 MB → 2.9 GB in 20 s as a viewer; 1.3 GB without any token; two such connections
+// crashed a server capped at 2 GiB). Only the latest pong is kept, and a client that keeps
+// pinging while not reading is disconnected.
+TEST_F(Secured, PingFloodsWithoutReadingAreCutOffAndMemoryStaysBounded) {
+  // Under AddressSanitizer freed memory waits in a 256 MB quarantine; keep it small so the
+  // resident size measures what the server holds.
+  start({{"ASAN_OPTIONS", "quarantine_size_mb=4"}});
+  const long rss_before = proc->rss_kb();
+  const auto ping = RawWs::frame(0x89, std::string(125, 'p'));
+  std::string burst;
+  for (int k = 0; k < 256; ++k) burst += ping;
+  for (const std::string& target :
+       {"/ws/grid-data?token=" + token["viewer"], std::string("/ws/grid-data")}) {
+    RawWs ws(proc->port(), target);
+    ASSERT_EQ(ws.status, 101) << target;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t sent = 0;
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20) && ws.send_all(burst)) {
+      sent += burst.size();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20))
+        << "not disconnected after " << sent << " bytes of pings";
+  }
+  EXPECT_LT(proc->rss_kb() - rss_before, 64 * 1024);
+  EXPECT_EQ(HttpClient(proc->port()).get("/health").status, 200);
+}
+
+// Found by attack: 50 token-less sockets (limits.ws_total=50) refused every real client. They
+// are capped per address and may not take the share kept for authenticated connections.
+TEST_F(Secured, UnauthenticatedSocketsCannotStarveRealClients) {
+  start({{"REMHART_LIMITS_WS_TOTAL", "20"}, {"REMHART_SERVER_TRUSTED_PROXIES", "127.0.0.1"}});
+  std::vector<std::unique_ptr<RawWs>> idle;
+  int accepted = 0, per_address = 0;
+  for (int k = 0; k < 40; ++k) {  // one address
+    idle.push_back(std::make_unique<RawWs>(proc->port(), "/ws/grid-data"));
+    accepted += idle.back()->status == 101;
+    per_address += idle.back()->status == 429;
+  }
+  EXPECT_EQ(accepted, 8);
+  EXPECT_EQ(per_address, 32);
+  for (int k = 0; k < 40; ++k) {  // many addresses
+    idle.push_back(
+        std::make_unique<RawWs>(proc->port(), "/ws/grid-data",
+                                std::map<std::string, std::string>{
+                                    {"X-Forwarded-For", "198.51.100." + std::to_string(k)}}));
+    accepted += idle.back()->status == 101;
+  }
+  EXPECT_EQ(accepted, 15);  // 75 % of 20
+  for (int k = 0; k < 5; ++k) {
+    WsClient real(proc->port(), "/ws/grid-data?token=" + token["viewer"]);
+    EXPECT_TRUE(real.read(std::chrono::seconds(5)));
+  }
+}
+
+// Found by attack: with authentication switched off, every live connection leaked a slot.
+TEST(LiveStreamSlots, AreReleasedWithAuthenticationOff) {
+  TempDir dir;
+  ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"},
+                     {{"REMHART_AUTH_ENABLED", "false"}, {"REMHART_LIMITS_WS_TOTAL", "3"}});
+  for (int k = 0; k < 12; ++k) {
+    WsClient ws(proc.port());
+    ASSERT_TRUE(ws.read(std::chrono::seconds(5))) << k;  // the snapshot
+  }
+}
+
+// Found by attack: 3 clients re-sending subscribe pushed another client's latency from 1.3 ms to
+// 451 ms. Snapshots are limited per connection; excess subscribes get an error and change
+// nothing.
+TEST_F(Secured, SubscribeSpamIsLimitedPerConnection) {
+  WsClient ws(proc->port(), "/ws/grid-data?token=" + token["viewer"]);
+  ASSERT_TRUE(ws.read(std::chrono::seconds(5)));  // the first snapshot
+  for (int k = 0; k < 10; ++k) ws.send(R"({"type":"subscribe","devices":["m1"]})");
+  int snapshots = 0, errors = 0;
+  while (auto m = ws.read(std::chrono::milliseconds(500))) {
+    const auto type = json::parse(*m)["type"];
+    snapshots += type == "snapshot";
+    errors += type == "error";
+  }
+  EXPECT_LE(snapshots, 3);
+  EXPECT_GE(errors, 7);
+}
+
+// Found by attack: /health probes were unlimited but audited — 37,685 req/s gave 754,151 audit
+// rows (+87 MB) in 20 s. Probes are counted in metrics, not audited; anonymous calls are audited
+// up to a budget per minute.
+TEST_F(Secured, ProbesAndAnonymousFloodsDoNotGrowTheAuditLog) {
+  HttpClient http(proc->port());
+  for (int k = 0; k < 2000; ++k) ASSERT_EQ(http.get("/health").status, 200);
+  int health = 0;
+  for (const auto& row : audit("kind=request&limit=1000")) health += row["route"] == "/health";
+  EXPECT_EQ(health, 0);
+  std::vector<std::thread> flood;
+  for (int t = 0; t < 4; ++t) {
+    flood.emplace_back([&, t] {
+      HttpClient c(proc->port());
+      for (int k = 0; k < 300; ++k) c.get("/api/grid/devices?x=" + std::to_string(t));
+    });
+  }
+  for (auto& t : flood) t.join();
+  const auto anonymous = audit("user=anonymous&limit=1000").size();
+  EXPECT_LE(anonymous, 700u);  // 1,200 sent; the budget is 600 a minute
+  EXPECT_GE(anonymous, 100u);
+  const auto metrics = http.get("/metrics").body;
+  EXPECT_NE(metrics.find("remhart_audit_anonymous_skipped_total"), std::string::npos);
+  EXPECT_NE(metrics.find("route=\"/health\""), std::string::npos);
+}
+
+// Found by attack: after one 400, a socket trickling a byte every 4 s was still held after 76 s
+// (each byte renewed the lingering close's timeout). The lingering close has one deadline.
+TEST_F(Secured, ATricklingSocketAfterAnErrorIsReleased) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(proc->port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string bad = "NOT HTTP AT ALL\r\n\r\n";
+  ASSERT_GT(::send(fd, bad.data(), bad.size(), MSG_NOSIGNAL), 0);
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[4096];
+  ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0);  // the 400
+  const auto t0 = std::chrono::steady_clock::now();
+  bool closed = false;
+  // The server half-closes after its answer; once it lets go of the socket, a byte sent to it
+  // is answered with a reset and the next send fails.
+  while (!closed && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(15)) {
+    if (::send(fd, "x", 1, MSG_NOSIGNAL) <= 0) closed = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  ::close(fd);
+  EXPECT_TRUE(closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(9));
 }

@@ -2,6 +2,9 @@
 // WebSocket.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -394,4 +397,94 @@ TEST(Cli, VersionConfigCheckAndUsageErrors) {
                     .c_str()) >>
                 8,
             2);
+}
+
+// A private tmpfs of `mib` MiB at a fresh directory (root only; the test skips elsewhere).
+class SmallDisk {
+ public:
+  explicit SmallDisk(int mib) {
+    path_ = dir_.path() + "/disk";
+    ::mkdir(path_.c_str(), 0700);
+    const std::string opts = "size=" + std::to_string(mib) + "m";
+    mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& path() const { return path_; }
+  /// Writes a file until the disk is full.
+  void fill() {
+    const int fd = ::open((path_ + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const std::string chunk(64 * 1024, 'x');
+    while (::write(fd, chunk.data(), chunk.size()) > 0) {
+    }
+    ::close(fd);
+  }
+  void free_space() { ::unlink((path_ + "/filler").c_str()); }
+
+ private:
+  TempDir dir_;
+  std::string path_;
+  bool mounted_ = false;
+};
+
+// Found by attack: a full disk answered 500 "internal" with SQLite's text, /health said
+// "database ok" without a query, and nothing was logged. Now: 503 + Retry-After, /ready 503 with
+// the reason, /health 200 with the storage state, and everything accepted before and after kept.
+TEST(DiskFull, IngestIs503WithRetryAfterAndReadySaysWhy) {
+  SmallDisk disk(24);
+  if (!disk.mounted()) GTEST_SKIP() << "mounting a tmpfs needs root";
+  ServerProcess proc(remhart_binary(), disk.path() + "/data", {"--no-demo"});
+  auto http = admin_client(proc);
+  for (const char* id : {"newA", "newB", "old"}) {
+    ASSERT_EQ(http->post("/api/grid/devices", json{{"id", id}}.dump()).status, 201);
+  }
+  ASSERT_EQ(http->post("/api/grid/ingest", batch("old", 0, 100)).status, 200);
+  disk.fill();
+  HttpResult r;
+  int attempt = 0;
+  for (; attempt < 200; ++attempt) {
+    r = http->post("/api/grid/ingest", batch("newA", attempt * 2000, 2000));
+    if (r.status != 200) break;
+  }
+  ASSERT_EQ(r.status, 503) << r.body;
+  EXPECT_FALSE(r.headers["retry-after"].empty());
+  EXPECT_EQ(r.body.find("SQLITE"), std::string::npos);
+  EXPECT_EQ(r.body.find("database or disk"), std::string::npos);
+  const auto ready = http->get("/ready");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("disk is full"), std::string::npos) << ready.body;
+  const auto health = http->get("/health");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(json::parse(health.body)["status"], "degraded") << health.body;
+  EXPECT_NE(http->get("/metrics").body.find("remhart_store_errors_total{op=\"commit\"}"),
+            std::string::npos);
+  EXPECT_NE(proc.output().find("storage commit failed"), std::string::npos);
+
+  disk.free_space();
+  EXPECT_EQ(http->post("/api/grid/ingest", batch("newB", 0, 50)).status, 200);
+  EXPECT_EQ(http->post("/api/grid/ingest", batch("newA", attempt * 2000, 50)).status, 200);
+  EXPECT_EQ(http->get("/ready").status, 200);
+  EXPECT_EQ(json::parse(http->get("/health").body)["status"], "ok");
+  // The retried batch, the other new device and the data from before: each its own, exactly.
+  const long long retried_from = kT0Ms + attempt * 2000LL * 1000;
+  const std::string retried =
+      "/api/grid/data?device=newA&limit=10000&from=" + std::to_string(retried_from) +
+      "&to=" + std::to_string(retried_from + 50'000);
+  auto count = [](HttpClient& c, const std::string& target) {
+    const auto d = c.get(target);
+    EXPECT_EQ(d.status, 200) << d.body;
+    return json::parse(d.body)["items"].size();
+  };
+  for (int round = 0; round < 2; ++round) {
+    auto c = admin_client(proc);
+    EXPECT_EQ(count(*c, retried), 50u) << round;
+    EXPECT_EQ(count(*c, "/api/grid/data?device=newB&limit=10000"), 50u) << round;
+    EXPECT_EQ(count(*c, "/api/grid/data?device=old&limit=10000"), 100u) << round;
+    if (round == 0) {
+      proc.terminate();
+      proc.restart();
+    }
+  }
 }

@@ -60,8 +60,26 @@ TEST(ClientMessages, RejectsMalformedMessages) {
   EXPECT_EQ(api::apply_client_message(R"({"type":"ping"})", sub).kind, K::ping);
 }
 
+TEST(LiveHub, ARejectedSubscribeChangesNothing) {
+  api::Subscription sub;
+  using K = api::ClientCommand::Kind;
+  // Valid devices and types, then an invalid origin: the message fails whole.
+  EXPECT_EQ(api::apply_client_message(
+                R"({"type":"subscribe","devices":["m1"],"types":["alarm"],"origin":"bogus"})", sub)
+                .kind,
+            K::error);
+  EXPECT_TRUE(sub.all_devices);
+  EXPECT_TRUE(sub.devices.empty());
+  EXPECT_EQ(sub.types.size(), 5u);
+  EXPECT_EQ(
+      api::apply_client_message(R"({"type":"subscribe","devices":["m1"],"max_rate_hz":-1})", sub)
+          .kind,
+      K::error);
+  EXPECT_TRUE(sub.all_devices);
+}
+
 TEST(Outbox, DropsTheOldestBeyondItsLimit) {
-  Outbox box(3);
+  Outbox box(3, 1 << 20);
   const auto now = Outbox::Clock::now();
   std::size_t dropped = 0;
   for (int k = 0; k < 5; ++k) dropped += box.push("d", msg(std::to_string(k)), now);
@@ -72,8 +90,25 @@ TEST(Outbox, DropsTheOldestBeyondItsLimit) {
   EXPECT_FALSE(box.pop());
 }
 
+// Found by attack: 4 clients re-sending `subscribe` and never reading held 1.2 GB (the queue was
+// capped in messages; a snapshot is ~250 KB). The queue is capped in bytes too.
+TEST(Outbox, DropsTheOldestBeyondItsByteLimit) {
+  Outbox box(1000, 1000);
+  const auto big = std::make_shared<const std::string>(400, 'x');
+  std::size_t dropped = 0;
+  for (int k = 0; k < 100; ++k) dropped += box.push_reply(big);
+  EXPECT_EQ(box.size(), 2u);
+  EXPECT_EQ(box.bytes(), 800u);
+  EXPECT_EQ(dropped, 98u);
+  // A message above the limit on its own is kept, alone.
+  EXPECT_EQ(box.push_reply(std::make_shared<const std::string>(5000, 'y')), 2u);
+  EXPECT_EQ(box.size(), 1u);
+  EXPECT_EQ(box.pop()->size(), 5000u);
+  EXPECT_EQ(box.bytes(), 0u);
+}
+
 TEST(Outbox, RateCapCoalescesToTheNewestPerDevice) {
-  Outbox box(100);
+  Outbox box(100, 1 << 20);
   box.set_rate(10);  // at most one message per device per 100 ms
   const auto t0 = Outbox::Clock::now();
   box.push("a", msg("a1"), t0);
@@ -93,7 +128,7 @@ TEST(Outbox, RateCapCoalescesToTheNewestPerDevice) {
 }
 
 TEST(Outbox, RepliesAreNeverRateCappedOrCoalesced) {
-  Outbox box(100);
+  Outbox box(100, 1 << 20);
   box.set_rate(1);
   const auto t0 = Outbox::Clock::now();
   box.push_reply(msg("snapshot"));

@@ -74,3 +74,30 @@ TEST(WsFrame, RejectsProtocolViolations) {
   // A declared 2^63-byte frame is refused at the header, before any allocation.
   EXPECT_TRUE(error(std::string("\x81\xFF\x7F\xFF\xFF\xFF\xFF\xFF\xFF\xFF", 10)));
 }
+
+// RFC 6455 §5.5.1 and §8.1: a one-byte close payload and text that is not UTF-8 are protocol
+// errors (the parser accepted both).
+TEST(WsFrame, CloseFramesAndTextAreCheckedPerRfc6455) {
+  auto feed = [](const std::string& bytes, int* code = nullptr) {
+    FrameParser p(1024);
+    std::vector<Message> out;
+    const auto err = p.feed(bytes, out);
+    if (code) *code = p.close_code();
+    return err.has_value();
+  };
+  EXPECT_TRUE(feed(client_frame(0x88, "\x03")));                               // 1-byte close
+  EXPECT_FALSE(feed(client_frame(0x88, "")));                                  // empty close
+  EXPECT_FALSE(feed(client_frame(0x88, std::string("\x03\xe8", 2) + "bye")));  // 1000
+  EXPECT_TRUE(feed(client_frame(0x88, std::string("\x03\xed", 2))));           // 1005 is reserved
+  int code = 0;
+  EXPECT_TRUE(feed(client_frame(0x81, "caf\xc3"), &code));  // truncated sequence
+  EXPECT_EQ(code, 1007);
+  EXPECT_TRUE(feed(client_frame(0x01, "caf\xc3") + client_frame(0x80, "\x28")));
+  EXPECT_FALSE(feed(client_frame(0x01, "caf\xc3") + client_frame(0x80, "\xa9")));  // split é
+  EXPECT_FALSE(feed(client_frame(0x82, "\xff\xfe")));  // binary is not text
+  EXPECT_TRUE(valid_utf8("na\xc3\xafve \xe2\x82\xac \xf0\x9f\x98\x80"));
+  for (const char* bad : {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff",
+                          "\x80", "\xe2\x82"}) {
+    EXPECT_FALSE(valid_utf8(bad)) << bad;
+  }
+}
