@@ -187,20 +187,23 @@ HttpResponse user_export(auth::Authenticator& a, auth::AuditLog& audit, std::int
 
 void add_auth_routes(Router& router, ApiContext& ctx) {
   auto& a = *ctx.auth;
-  router.add("POST", "/api/auth/login", Permission::public_,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               const auto f = credentials(req);
-               if (const auto g = f.find("grant_type"); g != f.end() && g->second != "password") {
-                 throw Error(ErrorKind::bad_request, "must be \"password\"", "grant_type");
-               }
-               const auto username = field(f, "username");
-               const auto password = field(f, "password");
-               offload(ctx, req, std::move(reply), [&a, username, password, who = actor_of(req)] {
-                 return json_response(200, session_json(a.login(username, password, who)));
-               });
-             });
   router.add(
-      "POST", "/api/auth/refresh", Permission::public_, [&ctx, &a](HttpRequest& req, Reply reply) {
+      "POST", "/api/auth/login", Permission::public_,
+      [&ctx, &a](HttpRequest& req, Reply reply) {
+        const auto f = credentials(req);
+        if (const auto g = f.find("grant_type"); g != f.end() && g->second != "password") {
+          throw Error(ErrorKind::bad_request, "must be \"password\"", "grant_type");
+        }
+        const auto username = field(f, "username");
+        const auto password = field(f, "password");
+        offload(ctx, req, std::move(reply), [&a, username, password, who = actor_of(req)] {
+          return json_response(200, session_json(a.login(username, password, who)));
+        });
+      },
+      Router::kSmallBody);
+  router.add(
+      "POST", "/api/auth/refresh", Permission::public_,
+      [&ctx, &a](HttpRequest& req, Reply reply) {
         const auto f = credentials(req);
         if (const auto g = f.find("grant_type"); g != f.end() && g->second != "refresh_token") {
           throw Error(ErrorKind::bad_request, "must be \"refresh_token\"", "grant_type");
@@ -209,9 +212,11 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
         offload(ctx, req, std::move(reply), [&a, token, who = actor_of(req)] {
           return json_response(200, session_json(a.refresh(token, who)));
         });
-      });
+      },
+      Router::kSmallBody);
   router.add(
-      "POST", "/api/auth/logout", Permission::read, [&ctx, &a](HttpRequest& req, Reply reply) {
+      "POST", "/api/auth/logout", Permission::read,
+      [&ctx, &a](HttpRequest& req, Reply reply) {
         std::optional<std::string> refresh;
         if (!req.body.empty()) {
           const json j = json_object_body(req.body);
@@ -222,22 +227,25 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
           a.logout(p, refresh, who);
           return no_content();
         });
-      });
-  router.add("POST", "/api/auth/password", Permission::read,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               if (!req.principal.is_user() || req.principal.user_id == 0) {
-                 throw Error(ErrorKind::forbidden, "only users have passwords");
-               }
-               const json j = json_object_body(req.body);
-               only_keys(j, {"current_password", "new_password"});
-               const auto current = req_string(j, "current_password");
-               const auto next = req_string(j, "new_password");
-               offload(ctx, req, std::move(reply),
-                       [&a, current, next, id = req.principal.user_id, who = actor_of(req)] {
-                         return json_response(
-                             200, session_json(a.change_password(id, current, next, who)));
-                       });
-             });
+      },
+      Router::kSmallBody);
+  router.add(
+      "POST", "/api/auth/password", Permission::read,
+      [&ctx, &a](HttpRequest& req, Reply reply) {
+        if (!req.principal.is_user() || req.principal.user_id == 0) {
+          throw Error(ErrorKind::forbidden, "only users have passwords");
+        }
+        const json j = json_object_body(req.body);
+        only_keys(j, {"current_password", "new_password"});
+        const auto current = req_string(j, "current_password");
+        const auto next = req_string(j, "new_password");
+        offload(ctx, req, std::move(reply),
+                [&a, current, next, id = req.principal.user_id, who = actor_of(req)] {
+                  return json_response(200,
+                                       session_json(a.change_password(id, current, next, who)));
+                });
+      },
+      Router::kSmallBody);
   router.add("GET", "/api/auth/me", Permission::read, [&ctx, &a](HttpRequest& req, Reply reply) {
     if (!req.principal.is_user() || req.principal.user_id == 0) {
       throw Error(ErrorKind::not_found, "no user account behind this request");
@@ -257,19 +265,22 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
       return json_response(200, dump_json({{"items", items}}));
     });
   });
-  router.add("POST", "/api/users", Permission::admin, [&ctx, &a](HttpRequest& req, Reply reply) {
-    const json j = json_object_body(req.body);
-    only_keys(j, {"username", "password", "email", "full_name", "role"});
-    auth::User u;
-    u.username = req_string(j, "username");
-    const auto password = req_string(j, "password");
-    u.email = opt_string(j, "email").value_or("");
-    u.full_name = opt_string(j, "full_name").value_or("");
-    u.role = opt_string(j, "role").value_or("viewer");
-    offload(ctx, req, std::move(reply), [&a, u, password, who = actor_of(req)] {
-      return json_response(201, dump_json(user_json(a.create_user(u, password, who))));
-    });
-  });
+  router.add(
+      "POST", "/api/users", Permission::admin,
+      [&ctx, &a](HttpRequest& req, Reply reply) {
+        const json j = json_object_body(req.body);
+        only_keys(j, {"username", "password", "email", "full_name", "role"});
+        auth::User u;
+        u.username = req_string(j, "username");
+        const auto password = req_string(j, "password");
+        u.email = opt_string(j, "email").value_or("");
+        u.full_name = opt_string(j, "full_name").value_or("");
+        u.role = opt_string(j, "role").value_or("viewer");
+        offload(ctx, req, std::move(reply), [&a, u, password, who = actor_of(req)] {
+          return json_response(201, dump_json(user_json(a.create_user(u, password, who))));
+        });
+      },
+      Router::kSmallBody);
   router.add("GET", "/api/users/{id}", Permission::admin,
              [&ctx, &a](HttpRequest& req, Reply reply) {
                offload(ctx, req, std::move(reply), [&a, id = id_param(req)] {
@@ -279,7 +290,8 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
                });
              });
   router.add(
-      "PATCH", "/api/users/{id}", Permission::admin, [&ctx, &a](HttpRequest& req, Reply reply) {
+      "PATCH", "/api/users/{id}", Permission::admin,
+      [&ctx, &a](HttpRequest& req, Reply reply) {
         const json j = json_object_body(req.body);
         only_keys(j, {"email", "full_name", "role", "password", "disabled"});
         auth::UserPatch p;
@@ -296,7 +308,8 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
         offload(ctx, req, std::move(reply), [&a, p, id = id_param(req), who = actor_of(req)] {
           return json_response(200, dump_json(user_json(a.update_user(id, p, who))));
         });
-      });
+      },
+      Router::kSmallBody);
   router.add("DELETE", "/api/users/{id}", Permission::admin,
              [&ctx, &a](HttpRequest& req, Reply reply) {
                offload(ctx, req, std::move(reply), [&a, id = id_param(req), who = actor_of(req)] {
@@ -323,30 +336,32 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
                  return json_response(200, dump_json({{"items", items}}));
                });
              });
-  router.add("POST", "/api/device-keys", Permission::admin,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               const json j = json_object_body(req.body);
-               only_keys(j, {"name", "device", "site", "rate_per_min"});
-               auth::DeviceKey k;
-               k.name = req_string(j, "name");
-               k.device = opt_string(j, "device").value_or("");
-               if (!k.device.empty() && !core::valid_device_id(k.device)) {
-                 throw Error(ErrorKind::unprocessable, "must match [A-Za-z0-9_.-]{1,64}", "device");
-               }
-               k.site = opt_string(j, "site").value_or("");
-               if (j.contains("rate_per_min") && !j["rate_per_min"].is_null()) {
-                 if (!j["rate_per_min"].is_number_integer()) {
-                   throw Error(ErrorKind::unprocessable, "must be an integer", "rate_per_min");
-                 }
-                 k.rate_per_min = j["rate_per_min"].get<std::int64_t>();
-               }
-               offload(ctx, req, std::move(reply), [&a, k, who = actor_of(req)] {
-                 const auto created = a.create_device_key(k, who);
-                 json out = key_json(created.key);
-                 out["key"] = created.secret;
-                 return json_response(201, dump_json(out));
-               });
-             });
+  router.add(
+      "POST", "/api/device-keys", Permission::admin,
+      [&ctx, &a](HttpRequest& req, Reply reply) {
+        const json j = json_object_body(req.body);
+        only_keys(j, {"name", "device", "site", "rate_per_min"});
+        auth::DeviceKey k;
+        k.name = req_string(j, "name");
+        k.device = opt_string(j, "device").value_or("");
+        if (!k.device.empty() && !core::valid_device_id(k.device)) {
+          throw Error(ErrorKind::unprocessable, "must match [A-Za-z0-9_.-]{1,64}", "device");
+        }
+        k.site = opt_string(j, "site").value_or("");
+        if (j.contains("rate_per_min") && !j["rate_per_min"].is_null()) {
+          if (!j["rate_per_min"].is_number_integer()) {
+            throw Error(ErrorKind::unprocessable, "must be an integer", "rate_per_min");
+          }
+          k.rate_per_min = j["rate_per_min"].get<std::int64_t>();
+        }
+        offload(ctx, req, std::move(reply), [&a, k, who = actor_of(req)] {
+          const auto created = a.create_device_key(k, who);
+          json out = key_json(created.key);
+          out["key"] = created.secret;
+          return json_response(201, dump_json(out));
+        });
+      },
+      Router::kSmallBody);
   router.add("DELETE", "/api/device-keys/{id}", Permission::admin,
              [&ctx, &a](HttpRequest& req, Reply reply) {
                offload(ctx, req, std::move(reply),

@@ -7,6 +7,7 @@
 #include "api/errors.hpp"
 #include "api/http.hpp"
 #include "core/error.hpp"
+#include "core/json_depth.hpp"
 
 namespace remhart::api {
 
@@ -26,6 +27,10 @@ void offload(ApiContext& ctx, const HttpRequest& req, Reply reply,
 
 nlohmann::json json_object_body(const std::string& body, bool empty_ok) {
   if (empty_ok && body.empty()) return nlohmann::json::object();
+  if (core::json_too_deep(body)) {
+    throw core::Error(core::ErrorKind::bad_request, "body nests arrays and objects deeper than " +
+                                                        std::to_string(core::kMaxJsonDepth));
+  }
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded()) throw core::Error(core::ErrorKind::bad_request, "body is not valid JSON");
   if (!j.is_object()) {

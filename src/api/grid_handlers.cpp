@@ -379,11 +379,14 @@ HttpResponse data_response(ApiContext& ctx, const HttpRequest& req) {
 }  // namespace
 
 void add_grid_routes(Router& router, ApiContext& ctx) {
-  router.add("POST", "/api/grid/ingest", Permission::ingest,
-             [&ctx](HttpRequest& req, Reply reply) { handle_ingest(ctx, req, std::move(reply)); });
-  router.add("POST", "/api/grid/data", Permission::ingest, [&ctx](HttpRequest& req, Reply reply) {
-    handle_legacy_point(ctx, req, std::move(reply));
-  });
+  router.add(
+      "POST", "/api/grid/ingest", Permission::ingest,
+      [&ctx](HttpRequest& req, Reply reply) { handle_ingest(ctx, req, std::move(reply)); },
+      Router::kLargeBody);
+  router.add(
+      "POST", "/api/grid/data", Permission::ingest,
+      [&ctx](HttpRequest& req, Reply reply) { handle_legacy_point(ctx, req, std::move(reply)); },
+      Router::kLargeBody);
   router.add("GET", "/api/grid/latest", Permission::read, [&ctx](HttpRequest& req, Reply reply) {
     const std::string origin = origin_arg(req);
     if (req.arg("device")) {

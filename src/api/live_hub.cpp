@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/json_out.hpp"
+#include "core/json_depth.hpp"
 #include "obs/metrics.hpp"
 
 namespace remhart::api {
@@ -17,6 +18,7 @@ bool Subscription::wants_device(const std::string& device, const store::DeviceMa
 
 ClientCommand apply_client_message(std::string_view text, Subscription& sub) {
   using Kind = ClientCommand::Kind;
+  if (core::json_too_deep(text)) return {Kind::error, "message nested too deeply", {}};
   const auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return {Kind::error, "message must be a JSON object", {}};
   const auto type = j.value("type", std::string());

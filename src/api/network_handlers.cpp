@@ -1,6 +1,7 @@
 // Grid-model routes: upload and read the network model, power flow (with what-if changes) and
 // N-1 contingency studies. Solves run on the job pool; the engines do the work.
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -365,7 +366,8 @@ void add_network_routes(Router& router, ApiContext& ctx) {
             [&ctx, origin, max_age] { return state_response(ctx, origin, max_age); });
   });
   router.add(
-      "POST", "/api/grid/networks", Permission::write, [&ctx](HttpRequest& req, Reply reply) {
+      "POST", "/api/grid/networks", Permission::write,
+      [&ctx](HttpRequest& req, Reply reply) {
         // MATPOWER (text) or the JSON network format, by Content-Type or ?format=.
         std::string format = req.arg("format").value_or("");
         if (format.empty()) {
@@ -374,10 +376,19 @@ void add_network_routes(Router& router, ApiContext& ctx) {
         if (format != "json" && format != "matpower") {
           throw Error(ErrorKind::bad_request, "must be json or matpower", "format");
         }
-        // Parsing and checking a large model takes a while: off the I/O thread.
+        // Parsing and checking a large model takes a while (and ~50× its size in memory while
+        // the JSON tree is built): off the I/O thread, one upload at a time.
+        static std::atomic<bool> parsing{false};
+        if (parsing.exchange(true)) {
+          throw Error(ErrorKind::unavailable, "another network upload is being processed", "", 5);
+        }
+        struct Release {  // the next upload may start once this one's parse is over
+          ~Release() { parsing = false; }
+        };
         offload(ctx, req, std::move(reply),
                 [&ctx, format, body = std::move(req.body), name = req.arg("name"),
-                 who = req.principal.actor()] {
+                 who = req.principal.actor(), parse = std::make_shared<Release>()]() mutable {
+                  const auto parsed = std::move(parse);  // released when this job returns
                   auto net = std::make_shared<grid::Network>();
                   try {
                     *net = format == "json" ? grid::io::parse_network_json(body)
@@ -402,7 +413,8 @@ void add_network_routes(Router& router, ApiContext& ctx) {
                                                        {"generators", net->gens.size()},
                                                        {"active", true}}));
                 });
-      });
+      },
+      Router::kLargeBody);
   router.add("GET", "/api/grid/networks", Permission::read, [&ctx](HttpRequest& req, Reply reply) {
     offload(ctx, req, std::move(reply), [&ctx] {
       json items = json::array();

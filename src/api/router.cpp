@@ -156,9 +156,10 @@ std::vector<std::string> split_path(std::string_view path) {
 }
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Permission permission, Handler handler) {
+void Router::add(std::string method, std::string pattern, Permission permission, Handler handler,
+                 std::size_t body_limit) {
   Route r{std::move(method),   pattern, permission, std::move(handler),
-          split_path(pattern), nullptr, nullptr};
+          split_path(pattern), nullptr, nullptr,    body_limit};
   if (metrics_) {
     r.latency = &metrics_->histogram("remhart_http_request_duration_seconds",
                                      "HTTP request latency by route",
@@ -168,31 +169,43 @@ void Router::add(std::string method, std::string pattern, Permission permission,
   routes_.push_back(std::move(r));
 }
 
-void Router::dispatch(HttpRequest& req, Reply reply) const {
-  const auto segments = split_path(req.path);
-  const Route* found = nullptr;
-  bool path_matched = false;
+const Route* Router::match(std::string_view method, std::string_view path,
+                           std::map<std::string, std::string>* params, bool* path_matched) const {
+  const auto segments = split_path(path);
   for (const Route& r : routes_) {
     if (r.segments.size() != segments.size()) continue;
-    std::map<std::string, std::string> params;
+    std::map<std::string, std::string> found;
     bool ok = true;
     for (std::size_t k = 0; k < segments.size() && ok; ++k) {
       const std::string& s = r.segments[k];
       if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
         if (segments[k].empty()) ok = false;
-        params[s.substr(1, s.size() - 2)] = segments[k];
+        found[s.substr(1, s.size() - 2)] = segments[k];
       } else {
         ok = s == segments[k];
       }
     }
     if (!ok) continue;
-    path_matched = true;
-    if (r.method == req.method || (req.method == "HEAD" && r.method == "GET")) {
-      found = &r;
-      req.params = std::move(params);
-      break;
+    if (path_matched) *path_matched = true;
+    if (r.method == method || (method == "HEAD" && r.method == "GET")) {
+      if (params) *params = std::move(found);
+      return &r;
     }
   }
+  return nullptr;
+}
+
+std::size_t Router::body_limit(std::string_view method, std::string_view path,
+                               std::size_t large) const {
+  const Route* r = match(method, path, nullptr, nullptr);
+  if (!r) return kSmallBody;  // answered 404 / 405 anyway
+  if (r->body_limit == kLargeBody) return large;
+  return r->body_limit ? r->body_limit : kDefaultBody;
+}
+
+void Router::dispatch(HttpRequest& req, Reply reply) const {
+  bool path_matched = false;
+  const Route* found = match(req.method, req.path, &req.params, &path_matched);
   if (found && metrics_) {
     const auto start = std::chrono::steady_clock::now();
     reply = [reply = std::move(reply), start, route = found,

@@ -3,6 +3,7 @@
 // per-route request metrics.
 #include <array>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct Route {
   // counter per status code (filled on first use).
   obs::Histogram* latency = nullptr;
   std::shared_ptr<std::array<std::atomic<obs::Counter*>, 600>> by_status;
+  /// Largest request body in bytes; 0: Router::kDefaultBody; Router::kLargeBody: the server's
+  /// configured limit (ingest).
+  std::size_t body_limit = 0;
 };
 
 /// Runs before every handler (the security gate). It may answer by itself (401, 403, 429, CORS
@@ -44,7 +48,17 @@ class Router {
 
   void set_guard(const Guard* guard) { guard_ = guard; }
 
-  void add(std::string method, std::string pattern, Permission permission, Handler handler);
+  /// Body limits: small by default (a client cannot make the server hold or parse megabytes
+  /// where a few kilobytes do); routes that take data say so.
+  static constexpr std::size_t kSmallBody = 16 * 1024;
+  static constexpr std::size_t kDefaultBody = 1024 * 1024;
+  static constexpr std::size_t kLargeBody = static_cast<std::size_t>(-1);
+
+  void add(std::string method, std::string pattern, Permission permission, Handler handler,
+           std::size_t body_limit = 0);
+
+  /// The body limit of the route `method` `path` would reach (`large` for kLargeBody routes).
+  std::size_t body_limit(std::string_view method, std::string_view path, std::size_t large) const;
 
   /// Finds the route, fills path parameters, passes the guard, runs the handler; maps thrown
   /// errors to responses and answers 404 / 405 itself. Records request count and latency per
@@ -54,6 +68,8 @@ class Router {
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  const Route* match(std::string_view method, std::string_view path,
+                     std::map<std::string, std::string>* params, bool* path_matched) const;
   obs::Registry* metrics_;
   const Guard* guard_ = nullptr;
   std::vector<Route> routes_;

@@ -563,7 +563,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   void do_read() {
     parser_.emplace();
-    parser_->body_limit(sh_.opt.body_limit);
+    body_limit_ = sh_.opt.body_limit;
+    parser_->body_limit(body_limit_);
     parser_->header_limit(static_cast<std::uint32_t>(sh_.opt.header_limit));
     lowest().expires_after(sh_.opt.header_timeout);
     http::async_read_header(
@@ -587,6 +588,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       }
     }
     if (parser_->is_done()) return on_read({}, 0);
+    // Each route's own body limit (small unless it takes data), known once the target is.
+    const auto& msg = parser_->get();
+    std::string_view target(msg.target().data(), msg.target().size());
+    target = target.substr(0, target.find('?'));
+    body_limit_ = sh_.router.body_limit(
+        std::string_view(msg.method_string().data(), msg.method_string().size()), target,
+        sh_.opt.body_limit);
+    if (const auto length = parser_->content_length(); length && *length > body_limit_) {
+      return fail(http::error::body_limit);
+    }
+    parser_->body_limit(body_limit_);
     lowest().expires_after(sh_.opt.body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
@@ -690,9 +702,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     version_ = 11;
     HttpResponse r;
     if (ec == http::error::body_limit) {
-      r = error_response(413, "too_large",
-                         "body exceeds " + std::to_string(sh_.opt.body_limit) + " bytes", "",
-                         request_id_);
+      r = error_response(413, "too_large", "body exceeds " + std::to_string(body_limit_) + " bytes",
+                         "", request_id_);
     } else if (ec == http::error::header_limit) {
       r = error_response(431, "bad_request", "request header too large", "", request_id_);
     } else {
@@ -712,6 +723,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   bool keep_alive_ = true;
   bool close_after_ = false;
   std::chrono::steady_clock::time_point drain_until_{};
+  std::size_t body_limit_ = 0;  // of the request being read
   bool head_ = false;
   bool busy_ = false;
   static constexpr std::size_t kMaxDrain = 64 * 1024 * 1024;

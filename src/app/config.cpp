@@ -56,6 +56,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"ingest.default_nominal_frequency", &Config::default_nominal_frequency},
       {"demo.enabled", &Config::demo},
       {"demo.scenario", &Config::demo_scenario},
+      {"grid.keep_network_versions", &Config::keep_network_versions},
       {"simulator.twin", &Config::sim_twin},
       {"simulator.max_runs", &Config::sim_max_runs},
       {"log.level", &Config::log_level},
@@ -151,6 +152,8 @@ void validate(const Config& c) {
   }
   check(c.ws_per_user >= 1 && c.ws_per_user <= 100000, "limits.ws_per_user", "must be 1–100000");
   check(c.ws_total >= 1 && c.ws_total <= 1000000, "limits.ws_total", "must be 1–1000000");
+  check(c.keep_network_versions >= 1 && c.keep_network_versions <= 10000,
+        "grid.keep_network_versions", "must be 1–10000");
   check(c.ws_unauthenticated_per_ip >= 1 && c.ws_unauthenticated_per_ip <= 100000,
         "limits.ws_unauthenticated_per_ip", "must be 1–100000");
   check(c.ws_queue_kb >= 16 && c.ws_queue_kb <= 1024 * 1024, "server.ws_queue_kb",

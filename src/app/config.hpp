@@ -43,6 +43,7 @@ struct Config {
   std::int64_t ws_per_user = 20;
   std::int64_t ws_total = 10000;
   std::int64_t ws_unauthenticated_per_ip = 8;
+  std::int64_t keep_network_versions = 10;
   // [audit]
   std::int64_t audit_retention_days = 365;
   // [storage]

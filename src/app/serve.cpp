@@ -151,7 +151,7 @@ int serve(const Config& c) {
     spdlog::warn("authentication is DISABLED (auth.enabled=false): every caller is an admin");
   }
 
-  store::NetworkRepository networks(so.path);
+  store::NetworkRepository networks(so.path, static_cast<std::size_t>(c.keep_network_versions));
   api::ActiveNetwork active_network;
   if (const auto v = networks.active()) {
     try {

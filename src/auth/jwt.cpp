@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/crypto.hpp"
+#include "core/json_depth.hpp"
 
 namespace remhart::auth {
 
@@ -57,6 +58,9 @@ VerifyResult JwtCodec::verify(std::string_view token, std::int64_t now_s) const 
   const auto payload_text = base64url_decode(token.substr(d1 + 1, d2 - d1 - 1));
   const auto sig = base64url_decode(token.substr(d2 + 1));
   if (!header_text || !payload_text || !sig) return fail("bad base64url");
+  if (core::json_too_deep(*header_text, 4) || core::json_too_deep(*payload_text, 4)) {
+    return fail("nested too deeply");
+  }
 
   const json header = json::parse(*header_text, nullptr, false);
   if (!header.is_object()) return fail("header is not a JSON object");

@@ -19,8 +19,8 @@ CREATE TABLE networks(
 };
 }  // namespace
 
-NetworkRepository::NetworkRepository(const std::string& path)
-    : db_(std::make_unique<Database>(path)) {
+NetworkRepository::NetworkRepository(const std::string& path, std::size_t keep_versions)
+    : db_(std::make_unique<Database>(path)), keep_(keep_versions) {
   db_->exec("PRAGMA journal_mode=WAL");
   db_->exec("PRAGMA synchronous=NORMAL");
   apply_migrations(*db_, "networks", kMigrations);
@@ -42,6 +42,11 @@ std::int64_t NetworkRepository::add(const std::string& name, const std::string& 
       .bind(4, document)
       .run();
   const auto id = db_->last_insert_rowid();
+  // Only the newest versions are kept (each holds a whole model).
+  db_->prepare(
+         "DELETE FROM networks WHERE id NOT IN (SELECT id FROM networks ORDER BY id DESC LIMIT ?)")
+      .bind(1, static_cast<std::int64_t>(keep_))
+      .run();
   tx.commit();
   return id;
 }

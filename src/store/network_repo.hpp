@@ -23,10 +23,12 @@ struct NetworkVersion {
 
 class NetworkRepository {
  public:
-  explicit NetworkRepository(const std::string& path);
+  /// Keeps the newest `keep_versions` versions (≥ 1); older ones are deleted as new ones come.
+  explicit NetworkRepository(const std::string& path, std::size_t keep_versions = 10);
   ~NetworkRepository();
 
-  /// Stores a version and makes it the active one; returns its id.
+  /// Stores a version and makes it the active one (deleting versions beyond the newest
+  /// `keep_versions`); returns its id.
   std::int64_t add(const std::string& name, const std::string& document,
                    const std::string& uploaded_by, std::int64_t at);
   std::vector<NetworkVersion> list();
@@ -37,6 +39,7 @@ class NetworkRepository {
  private:
   std::mutex mu_;
   std::unique_ptr<Database> db_;
+  std::size_t keep_;
 };
 
 }  // namespace remhart::store

@@ -368,3 +368,28 @@ TEST(SimulateCli, WritesLabelledSamplesAndNamesBadOptions) {
   EXPECT_NE(out.find("/nonexistent.json"), std::string::npos) << out;
   std::filesystem::remove_all(dir);
 }
+
+// Found by attack: every uploaded version was kept (52 MB each for a 15.6 MB upload). Only the
+// newest `grid.keep_network_versions` stay; uploads are bounded by the body limit.
+TEST(GridApi, OnlyTheNewestNetworkVersionsAreKept) {
+  TempDir dir;
+  ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"},
+                     {{"REMHART_GRID_KEEP_NETWORK_VERSIONS", "3"}});
+  auto admin = admin_client(proc);
+  for (int k = 0; k < 5; ++k) {
+    ASSERT_EQ(
+        admin->post("/api/grid/networks?name=ring" + std::to_string(k), ring_case(), "text/plain")
+            .status,
+        201);
+  }
+  const auto list = nlohmann::json::parse(admin->get("/api/grid/networks").body);
+  ASSERT_EQ(list["items"].size(), 3u);
+  EXPECT_EQ(list["items"][0]["name"], "ring4");
+  EXPECT_TRUE(list["items"][0]["active"].get<bool>());
+  EXPECT_EQ(list["items"][2]["name"], "ring2");
+  // Nesting is bounded before a tree is built.
+  std::string deep(100, '[');
+  const auto r = admin->post("/api/grid/networks", "{\"buses\":" + deep + "}");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("nested too deeply"), std::string::npos) << r.body;
+}

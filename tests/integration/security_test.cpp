@@ -1157,3 +1157,35 @@ TEST_F(Secured, ATricklingSocketAfterAnErrorIsReleased) {
   EXPECT_TRUE(closed);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(9));
 }
+
+// Found by attack: a 16 MB body of nested arrays on the public login route was parsed fully
+// (≈2 cores, up to 1.1 GB). Auth routes take small bodies; every JSON parser bounds nesting.
+TEST_F(Secured, BodiesAreBoundedPerRouteAndJsonNestingIsLimited) {
+  HttpClient http(proc->port());
+  const std::string nested = std::string(4 * 1024 * 1024, '[');
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = http.post("/api/auth/login", nested);
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  r = HttpClient(proc->port())
+          .post("/api/auth/login", std::string(2000, '[') + std::string(2000, ']'));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("deeper"), std::string::npos) << r.body;
+  r = as("admin", "POST", "/api/users", std::string(20000, ' ') + "{}");
+  EXPECT_EQ(r.status, 413) << r.body;
+  r = as("admin", "POST", "/api/simulator/runs", "{\"params\":" + std::string(100, '[') + "}");
+  EXPECT_EQ(r.status, 400) << r.body;
+  // Live-stream messages too.
+  WsClient ws(proc->port(), "/ws/grid-data?token=" + token["viewer"]);
+  ASSERT_TRUE(ws.read(std::chrono::seconds(5)));
+  ws.send("{\"type\":\"subscribe\",\"devices\":" + std::string(1000, '[') + "}");
+  const auto m = ws.read(std::chrono::seconds(5));
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->find("nested too deeply"), std::string::npos) << *m;
+  // Ingest still takes large bodies.
+  std::string big = "[";
+  for (int k = 0; k < 9900; ++k) big += (k ? "," : "") + sample("m1", kT0Ms + 10'000 + k * 1000LL);
+  big += "]";
+  ASSERT_GT(big.size(), 1024u * 1024u);
+  EXPECT_EQ(as("admin", "POST", "/api/grid/ingest", big).status, 200);
+}

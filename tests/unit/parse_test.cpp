@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/json_depth.hpp"
 #include "ingest/parse.hpp"
 
 using namespace remhart;
@@ -203,4 +204,15 @@ TEST(ParseFormat, FromContentType) {
   EXPECT_EQ(ingest::format_from_content_type("application/x-ndjson"), Format::ndjson);
   EXPECT_EQ(ingest::format_from_content_type("TEXT/CSV"), Format::csv);
   EXPECT_FALSE(ingest::format_from_content_type("application/xml"));
+}
+
+TEST(JsonDepth, CountsBracketsOutsideStringsOnly) {
+  using remhart::core::json_too_deep;
+  EXPECT_FALSE(json_too_deep(R"({"a":[1,{"b":[]}]})", 4));
+  EXPECT_TRUE(json_too_deep(R"({"a":[1,{"b":[]}]})", 3));
+  EXPECT_FALSE(json_too_deep(R"({"a":"[[[[[[{{{{"})", 1));  // inside a string
+  EXPECT_FALSE(json_too_deep(R"({"a":"\"[[[[[["})", 1));    // escaped quote stays inside
+  EXPECT_TRUE(json_too_deep(std::string(65, '['), 64));
+  EXPECT_FALSE(json_too_deep(std::string(64, '['), 64));
+  EXPECT_FALSE(json_too_deep("[]]]]]][", 1));  // malformed: the parser's to refuse
 }

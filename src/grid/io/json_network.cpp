@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.hpp"
 #include "grid/io/json_fields.hpp"
 
 namespace remhart::grid::io {
@@ -43,6 +44,7 @@ json finite_or_null(double v) {
 }  // namespace
 
 Network parse_network_json(std::string_view text) {
+  if (core::json_too_deep(text)) throw NetworkError("JSON nested too deeply");
   const json j = json::parse(text, nullptr, false);
   if (j.is_discarded()) throw NetworkError("not valid JSON");
   Fields top(j, "network",

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.hpp"
 #include "grid/io/json_fields.hpp"
 #include "grid/io/json_network.hpp"
 
@@ -42,6 +43,7 @@ std::pair<std::int64_t, std::int64_t> branch_ref(const Fields& f, const std::str
 }  // namespace
 
 Twin parse_twin_json(std::string_view text) {
+  if (core::json_too_deep(text)) throw NetworkError("JSON nested too deeply");
   const json j = json::parse(text, nullptr, false);
   if (j.is_discarded()) throw NetworkError("not valid JSON");
   Fields top(j, "twin",
