@@ -6,6 +6,7 @@
 
 #include "api/errors.hpp"
 #include "api/http.hpp"
+#include "api/study_runner.hpp"
 #include "core/error.hpp"
 #include "core/json_depth.hpp"
 
@@ -23,6 +24,29 @@ void offload(ApiContext& ctx, const HttpRequest& req, Reply reply,
       reply(error_from_exception(std::current_exception(), rid));
     }
   });
+}
+
+void offload_study(ApiContext& ctx, HttpRequest& req, Reply reply,
+                   std::function<HttpResponse(const StudyControl&)> fn) {
+  if (!ctx.studies)
+    throw core::Error(core::ErrorKind::unavailable, "grid studies are not available");
+  const std::string caller = req.principal.is_user() && req.principal.user_id != 0
+                                 ? "user:" + std::to_string(req.principal.user_id)
+                                 : "ip:" + req.remote_ip;
+  auto disconnected = req.watch_disconnect ? req.watch_disconnect() : nullptr;
+  ctx.studies->submit(caller, std::move(disconnected),
+                      [reply = std::move(reply), fn = std::move(fn),
+                       rid = req.request_id](const StudyControl& control) {
+                        try {
+                          if (const auto why = control.stop_reason()) {
+                            throw core::Error(core::ErrorKind::unavailable,
+                                              "the study was not started: " + *why, "", 5);
+                          }
+                          reply(fn(control));
+                        } catch (...) {
+                          reply(error_from_exception(std::current_exception(), rid));
+                        }
+                      });
 }
 
 nlohmann::json json_object_body(const std::string& body, bool empty_ok) {

@@ -35,6 +35,8 @@ namespace remhart::api {
 
 class LiveHub;
 class Router;
+class StudyRunner;
+class StudyControl;
 
 /// The network model studies run on: the active version, swapped whole on upload.
 struct ActiveNetwork {
@@ -62,6 +64,7 @@ struct ApiContext {
   store::NetworkRepository* networks = nullptr;
   ActiveNetwork* network = nullptr;
   ingest::SimRunManager* simulator = nullptr;
+  StudyRunner* studies = nullptr;
 };
 
 struct HttpRequest;
@@ -71,6 +74,12 @@ struct HttpResponse;
 /// core::Error(unavailable) without queuing when the pool is saturated.
 void offload(ApiContext& ctx, const HttpRequest& req, std::function<void(HttpResponse)> reply,
              std::function<HttpResponse()> fn);
+
+/// Runs a grid study on the study pool (see StudyRunner): admitted per caller, stopped when its
+/// client disconnects or its time budget is spent (`fn` checks the control between steps), and
+/// answered with `fn`'s result or error — 503 naming the reason when it stopped before starting.
+void offload_study(ApiContext& ctx, HttpRequest& req, std::function<void(HttpResponse)> reply,
+                   std::function<HttpResponse(const StudyControl&)> fn);
 
 /// The request body as a JSON object (400 when it is not one); an empty body is {} when
 /// `empty_ok`.

@@ -1,7 +1,9 @@
 #pragma once
 // Transport-neutral HTTP types: what handlers see and return. No Beast here.
+#include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +27,9 @@ struct HttpRequest {
   std::string remote_ip;
   /// Who is calling; set by the security gate before the handler runs.
   auth::Principal principal;
+  /// Set by the server: starts watching the connection while the request is answered; the flag
+  /// it returns turns true if the client goes away meanwhile (long studies stop then).
+  std::function<std::shared_ptr<const std::atomic<bool>>()> watch_disconnect;
 
   /// First value of a query parameter.
   std::optional<std::string> arg(std::string_view name) const;

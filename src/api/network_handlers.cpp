@@ -14,6 +14,7 @@
 #include "api/context.hpp"
 #include "api/errors.hpp"
 #include "api/router.hpp"
+#include "api/study_runner.hpp"
 #include "core/error.hpp"
 #include "core/measurement.hpp"
 #include "core/time.hpp"
@@ -362,8 +363,9 @@ void add_network_routes(Router& router, ApiContext& ctx) {
     }
     const auto max_age =
         int_arg(req, "max_age_s", 1, 30 * 86400).value_or(900) * core::kUsPerSecond;
-    offload(ctx, req, std::move(reply),
-            [&ctx, origin, max_age] { return state_response(ctx, origin, max_age); });
+    offload_study(ctx, req, std::move(reply), [&ctx, origin, max_age](const StudyControl&) {
+      return state_response(ctx, origin, max_age);
+    });
   });
   router.add(
       "POST", "/api/grid/networks", Permission::write,
@@ -445,17 +447,18 @@ void add_network_routes(Router& router, ApiContext& ctx) {
       throw Error(ErrorKind::unprocessable, "must be single or distributed", "slack");
     }
     // The what-if copy of the model is made with the solve, off the I/O thread.
-    offload(ctx, req, std::move(reply),
-            [base = active(ctx), body, opt, distributed = slack == "distributed"] {
-              grid::Network net = *base;
-              if (body.contains("changes")) apply_changes(net, body["changes"]);
-              try {
-                grid::PowerFlow pf(net, distributed);
-                return json_response(200, dump_json(result_json(net, pf.solve(opt))));
-              } catch (const grid::NetworkError& e) {
-                throw Error(ErrorKind::unprocessable, e.what(), "changes");
-              }
-            });
+    offload_study(
+        ctx, req, std::move(reply),
+        [base = active(ctx), body, opt, distributed = slack == "distributed"](const StudyControl&) {
+          grid::Network net = *base;
+          if (body.contains("changes")) apply_changes(net, body["changes"]);
+          try {
+            grid::PowerFlow pf(net, distributed);
+            return json_response(200, dump_json(result_json(net, pf.solve(opt))));
+          } catch (const grid::NetworkError& e) {
+            throw Error(ErrorKind::unprocessable, e.what(), "changes");
+          }
+        });
   });
   router.add(
       "POST", "/api/grid/contingency", Permission::run, [&ctx](HttpRequest& req, Reply reply) {
@@ -463,7 +466,7 @@ void add_network_routes(Router& router, ApiContext& ctx) {
         const auto net = active(ctx);
         grid::ContingencyOptions opt;
         opt.power_flow = pf_options(body);
-        opt.threads = 1;  // one job thread; the pool runs other work beside it
+        opt.threads = 1;  // one study thread
         if (body.contains("branches")) {
           if (!body["branches"].is_array())
             throw Error(ErrorKind::unprocessable, "must be an array", "branches");
@@ -477,7 +480,12 @@ void add_network_routes(Router& router, ApiContext& ctx) {
           if (!(opt.loading_limit > 0))
             throw Error(ErrorKind::unprocessable, "must be positive", "loading_limit");
         }
-        offload(ctx, req, std::move(reply), [net, opt] {
+        offload_study(ctx, req, std::move(reply), [net, opt](const StudyControl& control) mutable {
+          std::optional<std::string> stopped;
+          opt.stop = [&] {
+            stopped = control.stop_reason();
+            return stopped.has_value();
+          };
           const auto rep = grid::run_n1(*net, opt);
           json outages = json::array();
           for (const auto& c : rep.outages) {
@@ -496,9 +504,12 @@ void add_network_routes(Router& router, ApiContext& ctx) {
           if (rep.base.converged)
             base["violations"] =
                 violations_json(*net, grid::find_violations(*net, rep.base, opt.loading_limit));
-          return json_response(
-              200,
-              dump_json({{"base", base}, {"outages", outages}, {"time_ms", rep.seconds * 1e3}}));
+          json out = {{"base", base},
+                      {"outages", outages},
+                      {"complete", rep.complete},
+                      {"time_ms", rep.seconds * 1e3}};
+          if (!rep.complete && stopped) out["stopped"] = *stopped;
+          return json_response(200, dump_json(out));
         });
       });
 }

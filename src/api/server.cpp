@@ -4,8 +4,11 @@
 
 #include "api/server.hpp"
 
+#include <sys/socket.h>
+
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <random>
 #include <thread>
 
@@ -629,13 +632,36 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     busy_ = true;
     ++sh_.in_flight;
     lowest().expires_never();  // the handler may take a while (durable commit); no read pending
+    req.watch_disconnect = [self = this->shared_from_this()] { return self->watch_disconnect(); };
     sh_.router.dispatch(req, [self = this->shared_from_this()](HttpResponse r) {
       net::post(self->stream_.get_executor(),
                 [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
     });
   }
 
+  // While a long request is answered no read is pending, so a client that leaves would go
+  // unnoticed: wait for the socket to become readable, and if what is there is the end of the
+  // stream, raise the flag. (Readable data instead is a pipelined request: left for later.)
+  std::shared_ptr<const std::atomic<bool>> watch_disconnect() {
+    auto flag = std::make_shared<std::atomic<bool>>(false);
+    watching_ = true;
+    lowest().socket().async_wait(
+        tcp::socket::wait_read, [self = this->shared_from_this(), flag](beast::error_code ec) {
+          if (ec || !self->watching_) return;
+          char c;
+          const auto n =
+              ::recv(self->lowest().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) flag->store(true);
+        });
+    return flag;
+  }
+
   void write(HttpResponse r) {
+    if (watching_) {
+      watching_ = false;
+      beast::error_code ignored;
+      lowest().socket().cancel(ignored);
+    }
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version_);
     res->set(http::field::server, "remhart");
@@ -724,6 +750,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   bool close_after_ = false;
   std::chrono::steady_clock::time_point drain_until_{};
   std::size_t body_limit_ = 0;  // of the request being read
+  bool watching_ = false;       // a disconnect watch is pending
   bool head_ = false;
   bool busy_ = false;
   static constexpr std::size_t kMaxDrain = 64 * 1024 * 1024;

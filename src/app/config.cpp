@@ -42,6 +42,9 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"limits.device_key_per_min", &Config::device_key_per_min},
       {"limits.ws_per_user", &Config::ws_per_user},
       {"limits.ws_total", &Config::ws_total},
+      {"limits.studies_per_user", &Config::studies_per_user},
+      {"limits.study_seconds", &Config::study_seconds},
+      {"server.study_threads", &Config::study_threads},
       {"limits.ws_unauthenticated_per_ip", &Config::ws_unauthenticated_per_ip},
       {"audit.retention_days", &Config::audit_retention_days},
       {"storage.data_dir", &Config::data_dir},
@@ -152,6 +155,11 @@ void validate(const Config& c) {
   }
   check(c.ws_per_user >= 1 && c.ws_per_user <= 100000, "limits.ws_per_user", "must be 1–100000");
   check(c.ws_total >= 1 && c.ws_total <= 1000000, "limits.ws_total", "must be 1–1000000");
+  check(c.studies_per_user >= 1 && c.studies_per_user <= 1000, "limits.studies_per_user",
+        "must be 1–1000");
+  check(c.study_seconds >= 1 && c.study_seconds <= 86400, "limits.study_seconds",
+        "must be 1–86400");
+  check(c.study_threads >= 1 && c.study_threads <= 256, "server.study_threads", "must be 1–256");
   check(c.keep_network_versions >= 1 && c.keep_network_versions <= 10000,
         "grid.keep_network_versions", "must be 1–10000");
   check(c.ws_unauthenticated_per_ip >= 1 && c.ws_unauthenticated_per_ip <= 100000,

@@ -44,6 +44,9 @@ struct Config {
   std::int64_t ws_total = 10000;
   std::int64_t ws_unauthenticated_per_ip = 8;
   std::int64_t keep_network_versions = 10;
+  std::int64_t studies_per_user = 2;
+  std::int64_t study_seconds = 60;
+  std::int64_t study_threads = 1;
   // [audit]
   std::int64_t audit_retention_days = 365;
   // [storage]

@@ -17,6 +17,7 @@
 #include "api/router.hpp"
 #include "api/security.hpp"
 #include "api/server.hpp"
+#include "api/study_runner.hpp"
 #include "app/identity.hpp"
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
@@ -164,8 +165,20 @@ int serve(const Config& c) {
   }
 
   api::LiveHub hub(store, &metrics);
-  core::ThreadPool jobs(static_cast<std::size_t>(c.job_threads));
-  core::ThreadPool fanout(1);  // keeps live messages in commit order, off the storage thread
+  // Background work never ends the process: a job that throws is logged and counted.
+  auto on_failure = [&metrics](const char* pool) {
+    auto& failures =
+        metrics.counter("remhart_background_failures_total", "Background jobs that failed",
+                        std::string("pool=\"") + pool + "\"");
+    return [pool, &failures](const std::string& what) {
+      failures.inc();
+      spdlog::error("{} job failed: {}", pool, what);
+    };
+  };
+  core::ThreadPool jobs(static_cast<std::size_t>(c.job_threads), on_failure("jobs"));
+  // Grid studies have their own threads: reads, ingestion and logins never wait behind them.
+  core::ThreadPool study_pool(static_cast<std::size_t>(c.study_threads), on_failure("studies"));
+  core::ThreadPool fanout(1, on_failure("fanout"));  // live messages in commit order
   metrics.gauge_fn("remhart_jobs_queued", "Blocking jobs (queries, device writes) waiting",
                    [&jobs] { return static_cast<double>(jobs.queued()); });
   metrics.gauge_fn("remhart_live_fanout_queued", "Commits waiting to be fanned out to WebSockets",
@@ -205,6 +218,13 @@ int serve(const Config& c) {
   metrics.gauge_fn("remhart_sim_runs_running", "Simulation runs going",
                    [&simulator] { return static_cast<double>(simulator.running()); });
 
+  api::StudyLimits study_limits;
+  study_limits.per_user = static_cast<unsigned>(c.studies_per_user);
+  study_limits.budget = std::chrono::seconds(c.study_seconds);
+  api::StudyRunner studies(
+      [&study_pool](std::function<void()> fn) { study_pool.post(std::move(fn)); },
+      [&study_pool] { return study_pool.queued(); }, study_limits, &metrics);
+
   std::atomic<bool> ready{false};
   api::ApiContext ctx{store,
                       ingest,
@@ -221,7 +241,8 @@ int serve(const Config& c) {
                       &identity.audit(),
                       &networks,
                       &active_network,
-                      &simulator};
+                      &simulator,
+                      &studies};
   api::Router router(&metrics);
   api::SecurityOptions sec;
   sec.auth_enabled = c.auth_enabled;
@@ -269,6 +290,11 @@ int serve(const Config& c) {
   server.run();
   ready = false;
   simulator.stop_all();
+  // Jobs still queued answer into sessions and use the context: they finish before the server,
+  // router and context go.
+  study_pool.drain();
+  jobs.drain();
+  fanout.drain();
   spdlog::info("stopping: flushing storage");
   store.set_commit_listener(nullptr);
   return 0;

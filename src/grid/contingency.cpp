@@ -53,10 +53,18 @@ ContingencyReport run_n1(const Network& net, const ContingencyOptions& opt) {
   threads = static_cast<unsigned>(
       std::min<std::size_t>(threads, std::max<std::size_t>(1, outages.size())));
   std::atomic<std::size_t> next{0};
+  std::atomic<bool> stopped{false};
+  std::vector<char> done(outages.size(), 0);
   auto work = [&](PowerFlow& pf) {
     for (;;) {
+      if (stopped.load(std::memory_order_relaxed)) return;
+      if (opt.stop && opt.stop()) {
+        stopped = true;
+        return;
+      }
       const std::size_t i = next.fetch_add(1);
       if (i >= outages.size()) return;
+      done[i] = 1;
       const std::size_t k = outages[i];
       ContingencyResult& c = report.outages[i];
       c.branch = k;
@@ -95,6 +103,14 @@ ContingencyReport run_n1(const Network& net, const ContingencyOptions& opt) {
   }
   work(base);
   for (auto& t : pool) t.join();
+  if (stopped) {
+    report.complete = false;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < outages.size(); ++i) {
+      if (done[i]) report.outages[kept++] = std::move(report.outages[i]);
+    }
+    report.outages.resize(kept);
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }

@@ -4,6 +4,7 @@
 // instead of solved, and thermal and voltage violations are listed per contingency. Outages are
 // shared among worker threads, each with its own compiled model.
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ struct ContingencyOptions {
   unsigned threads = 0;               ///< 0 = hardware concurrency
   double loading_limit = 1.0;         ///< fraction of rate_a above which a branch is overloaded
   bool keep_voltages = false;         ///< return every bus voltage per outage (for comparisons)
+  /// Polled between outages: true stops the study early (a time budget, a caller that left).
+  std::function<bool()> stop;
 };
 
 struct Violation {
@@ -42,6 +45,7 @@ struct ContingencyResult {
 struct ContingencyReport {
   PowerFlowResult base;
   std::vector<ContingencyResult> outages;  ///< in the order studied
+  bool complete = true;  ///< false when `stop` ended the study: `outages` holds those done
   double seconds = 0;
 };
 

@@ -393,3 +393,90 @@ TEST(GridApi, OnlyTheNewestNetworkVersionsAreKept) {
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_NE(r.body.find("nested too deeply"), std::string::npos) << r.body;
 }
+
+namespace {
+std::filesystem::path matpower_dir() {
+  if (const char* dir = std::getenv("REMHART_MATPOWER_DIR")) return dir;
+  return std::filesystem::path(REMHART_SOURCE_DIR) / ".." / "shared" / "data" / "matpower";
+}
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+// Found by attack: two N-1 studies of case9241pegase by an analyst (> 75 s each on the two shared
+// job threads, running on after the client left) made a viewer's 3 ms query and a login time out.
+// Studies have their own pool, a per-user limit, a time budget, and stop when the client leaves.
+TEST(GridApi, LongStudiesNeverDelayReadsOrLoginsAndStopWhenTheirClientLeaves) {
+  const auto mfile = matpower_dir() / "case2869pegase.m";
+  if (!std::filesystem::exists(mfile)) {
+    const char* ci = std::getenv("CI");
+    if (ci && std::string(ci) == "true") FAIL() << mfile << " is missing";
+    GTEST_SKIP() << "../shared/data/matpower not present";
+  }
+  TempDir dir;
+  ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"},
+                     {{"REMHART_LIMITS_STUDY_SECONDS", "4"}});
+  auto admin = admin_client(proc);
+  ASSERT_EQ(admin->post("/api/grid/networks?name=pegase", read_text(mfile), "text/plain").status,
+            201);
+  const auto pw = random_password();
+  ASSERT_EQ(
+      admin
+          ->post("/api/users",
+                 nlohmann::json{{"username", "ana"}, {"password", pw}, {"role", "analyst"}}.dump())
+          .status,
+      201);
+  const auto token = login(proc.port(), "ana", pw);
+  auto as_ana = [&] {
+    auto c = std::make_unique<HttpClient>(proc.port());
+    c->set_header("Authorization", "Bearer " + token);
+    return c;
+  };
+
+  // Two studies at once: the per-user limit (2) admits them, a third waits its turn as 429.
+  std::vector<std::thread> studies;
+  std::vector<HttpResult> results(2);
+  std::vector<double> seconds(2);
+  for (int k = 0; k < 2; ++k) {
+    studies.emplace_back([&, k] {
+      const auto t0 = std::chrono::steady_clock::now();
+      results[k] = as_ana()->post("/api/grid/contingency", "{}");
+      seconds[k] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(as_ana()->post("/api/grid/contingency", "{}").status, 429);
+  // Reads and logins meanwhile answer at once.
+  for (int k = 0; k < 5; ++k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(admin->get("/api/grid/devices").status, 200);
+    EXPECT_NO_THROW(login(proc.port(), "ana", pw));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  }
+  for (auto& t : studies) t.join();
+  for (int k = 0; k < 2; ++k) {
+    ASSERT_EQ(results[k].status, 200) << results[k].body;
+    const auto j = nlohmann::json::parse(results[k].body);
+    EXPECT_FALSE(j["complete"].get<bool>());  // stopped by the 4 s budget
+    EXPECT_EQ(j["stopped"], "the time budget was spent");
+    EXPECT_LT(seconds[k], 12.0);  // the second waited for the one study thread
+  }
+
+  // A client that leaves: its study stops, and its slot is free again at once.
+  for (int k = 0; k < 2; ++k) {
+    HttpClient gone(proc.port());
+    const std::string body = "{}";
+    gone.raw("POST /api/grid/contingency HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                 "\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n" + body,
+             std::chrono::milliseconds(300));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = as_ana()->post("/api/grid/contingency", R"({"branches":[{"from":1,"to":2}]})");
+  EXPECT_NE(r.status, 429) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+}
