@@ -62,6 +62,8 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"grid.keep_network_versions", &Config::keep_network_versions},
       {"simulator.twin", &Config::sim_twin},
       {"simulator.max_runs", &Config::sim_max_runs},
+      {"simulator.run_budget_mb", &Config::sim_run_budget_mb},
+      {"simulator.total_budget_mb", &Config::sim_total_budget_mb},
       {"log.level", &Config::log_level},
       {"log.json", &Config::log_json},
   };
@@ -155,6 +157,10 @@ void validate(const Config& c) {
   }
   check(c.ws_per_user >= 1 && c.ws_per_user <= 100000, "limits.ws_per_user", "must be 1–100000");
   check(c.ws_total >= 1 && c.ws_total <= 1000000, "limits.ws_total", "must be 1–1000000");
+  check(c.sim_run_budget_mb >= 1 && c.sim_run_budget_mb <= 100'000'000, "simulator.run_budget_mb",
+        "must be 1–100000000");
+  check(c.sim_total_budget_mb >= c.sim_run_budget_mb && c.sim_total_budget_mb <= 100'000'000,
+        "simulator.total_budget_mb", "must be at least simulator.run_budget_mb");
   check(c.studies_per_user >= 1 && c.studies_per_user <= 1000, "limits.studies_per_user",
         "must be 1–1000");
   check(c.study_seconds >= 1 && c.study_seconds <= 86400, "limits.study_seconds",

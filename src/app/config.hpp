@@ -45,6 +45,8 @@ struct Config {
   std::int64_t ws_unauthenticated_per_ip = 8;
   std::int64_t keep_network_versions = 10;
   std::int64_t studies_per_user = 2;
+  std::int64_t sim_run_budget_mb = 2048;
+  std::int64_t sim_total_budget_mb = 8192;
   std::int64_t study_seconds = 60;
   std::int64_t study_threads = 1;
   // [audit]

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +19,7 @@
 #include "api/security.hpp"
 #include "api/server.hpp"
 #include "api/study_runner.hpp"
+#include "api/ws_frame.hpp"
 #include "app/identity.hpp"
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
@@ -32,13 +34,59 @@
 
 namespace remhart::app {
 
+namespace {
+// %* in a pattern: the message as the inside of a JSON string (quotes, backslashes and control
+// characters escaped), so JSON log lines stay JSON whatever a message holds.
+class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    const std::string_view text(msg.payload.data(), msg.payload.size());
+    const bool utf8 = api::ws::valid_utf8(text);  // else bytes above 0x7f become U+FFFD
+    for (const char ch : text) {
+      const auto c = static_cast<unsigned char>(ch);
+      switch (c) {
+        case '"':
+          dest.append(std::string_view("\\\""));
+          break;
+        case '\\':
+          dest.append(std::string_view("\\\\"));
+          break;
+        case '\n':
+          dest.append(std::string_view("\\n"));
+          break;
+        default:
+          if (c >= 0x80 && !utf8) {
+            dest.append(std::string_view("\\ufffd"));
+          } else if (c < 0x20 || c == 0x7f) {
+            const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+            dest.append(esc, esc + 6);
+          } else {
+            dest.push_back(ch);
+          }
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+};
+}  // namespace
+
+std::unique_ptr<spdlog::formatter> json_log_formatter() {
+  auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  f->add_flag<JsonEscapedMessage>('*').set_pattern(
+      R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%*"})");
+  return f;
+}
+
 void setup_logging(const Config& c) {
   auto logger = spdlog::stdout_logger_mt("remhart");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   if (c.log_json) {
-    spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%v"})",
-                        spdlog::pattern_time_type::utc);
+    spdlog::set_formatter(json_log_formatter());
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
   }
@@ -98,6 +146,10 @@ ingest::IngestOptions ingest_options(const Config& c) {
   io.new_device_defaults.rated_current = c.default_rated_current;
   io.new_device_defaults.nominal_frequency = c.default_nominal_frequency;
   return io;
+}
+
+ingest::SimStorageBudget sim_budget(const Config& c) {
+  return {c.sim_run_budget_mb << 20, c.sim_total_budget_mb << 20};
 }
 
 std::shared_ptr<const sim::Twin> load_twin(const Config& c) {
@@ -214,7 +266,7 @@ int serve(const Config& c) {
       [&hub](const store::SimRun& r) {
         hub.broadcast("simulation", "sim:" + r.id, api::run_json(r));
       },
-      static_cast<std::size_t>(c.sim_max_runs));
+      static_cast<std::size_t>(c.sim_max_runs), sim_budget(c));
   metrics.gauge_fn("remhart_sim_runs_running", "Simulation runs going",
                    [&simulator] { return static_cast<double>(simulator.running()); });
 

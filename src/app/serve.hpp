@@ -2,8 +2,11 @@
 #include <memory>
 #include <string>
 
+#include <spdlog/formatter.h>
+
 #include "app/config.hpp"
 #include "ingest/ingest_service.hpp"
+#include "ingest/sim_runs.hpp"
 #include "sim/twin.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -12,6 +15,8 @@ namespace remhart::app {
 /// Runs the server until SIGINT/SIGTERM; returns the process exit code.
 int serve(const Config& config);
 
+/// The formatter of JSON log lines (`log.json`): one JSON object per line, the message escaped.
+std::unique_ptr<spdlog::formatter> json_log_formatter();
 /// Configures the global logger from the configuration.
 void setup_logging(const Config& config);
 
@@ -21,6 +26,8 @@ ingest::IngestOptions ingest_options(const Config& config);
 /// The simulation twin the configuration names (`simulator.twin`, else the demo feeder); throws
 /// core::Error naming `simulator.twin`.
 std::shared_ptr<const sim::Twin> load_twin(const Config& config);
+/// The simulation runs' storage budgets (`simulator.run_budget_mb`, `total_budget_mb`).
+ingest::SimStorageBudget sim_budget(const Config& config);
 
 /// An exclusive lock on a data directory, held while a process writes samples into it (the
 /// server keeps its store's state in memory, so a second writer would go unseen). Released when

@@ -188,7 +188,7 @@ int run_simulate_store(const Config& c, const SimulateArgs& a) {
     ingest::IngestService ingest(store, ingest_options(c));
     store::SimRunRepository repo(so.path);
     repo.mark_interrupted(core::now_us());
-    ingest::SimRunManager runs(store, ingest, repo, twin, nullptr, 1);
+    ingest::SimRunManager runs(store, ingest, repo, twin, nullptr, 1, sim_budget(c));
 
     ingest::RunRequest rq;
     rq.scenario = a.scenario;

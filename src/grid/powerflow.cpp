@@ -12,7 +12,9 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numbers>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 
@@ -495,6 +497,7 @@ void PowerFlow::Impl::mismatch(const std::vector<cd>& volts, const std::vector<c
                                double lambda, std::vector<cd>& ibus, std::vector<double>& f,
                                double& norm) const {
   norm = 0;
+  bool finite = true;  // std::max would skip a NaN: a non-finite iterate must never converge
   for (std::size_t i = 0; i < n; ++i) {
     cd acc = 0;
     for (int p = y_ptr[i]; p < y_ptr[i + 1]; ++p) {
@@ -508,12 +511,15 @@ void PowerFlow::Impl::mismatch(const std::vector<cd>& volts, const std::vector<c
       const double p = distributed ? mis.real() - beta[i] * lambda : mis.real();
       f[static_cast<std::size_t>(p_row)] = p;
       norm = std::max(norm, std::abs(p));
+      finite = finite && std::isfinite(p);
     }
     if (m_idx[i] >= 0) {
       f[static_cast<std::size_t>(m_idx[i])] = mis.imag();
       norm = std::max(norm, std::abs(mis.imag()));
+      finite = finite && std::isfinite(mis.imag());
     }
   }
+  if (!finite) norm = std::numeric_limits<double>::infinity();
 }
 
 // dS/dVa and dS/dVm (polar), entry by entry, with t = V_i conj(Y_ik V_k):
@@ -801,7 +807,8 @@ PowerFlowResult PowerFlow::solve_q_limited(const PowerFlowOptions& opt, bool war
     }
     bool any = false;
     for (const auto& [b, q] : q_total) {
-      if (net.buses[b].type != BusType::pv) continue;
+      // The compiled type: a PV bus made an island's reference keeps its reactive power free.
+      if (net.buses[b].type != BusType::pv || impl_->type[b] != BusType::pv) continue;
       const auto [lo, hi] = q_range[b];
       if (q <= hi + 1e-9 && q >= lo - 1e-9) continue;
       any = true;
@@ -813,7 +820,15 @@ PowerFlowResult PowerFlow::solve_q_limited(const PowerFlowOptions& opt, bool war
       }
     }
     if (!any) break;
-    PowerFlow limited(net, impl_->distributed);
+    std::optional<PowerFlow> built;
+    try {
+      built.emplace(net, impl_->distributed);
+    } catch (const NetworkError& e) {  // switching left no operating point to solve for
+      r.converged = false;
+      r.message = std::string("reactive limits: ") + e.what();
+      break;
+    }
+    PowerFlow& limited = *built;
     std::vector<std::complex<double>> start(r.vm.size());
     for (std::size_t k = 0; k < start.size(); ++k)
       start[k] = std::polar(r.vm[k], r.va_deg[k] * kDeg);

@@ -164,7 +164,7 @@ ParsedBatch parse_json(std::string_view body, std::size_t max_items) {
 ParsedBatch parse_ndjson(std::string_view body, std::size_t max_items) {
   simdjson::dom::parser& parser = thread_parser();
   ParsedBatch out;
-  std::size_t line_no = 0;
+  std::size_t line_no = 0, parsed = 0;
   std::size_t pos = 0;
   while (pos < body.size()) {
     const std::size_t end = std::min(body.find('\n', pos), body.size());
@@ -180,9 +180,15 @@ ParsedBatch parse_ndjson(std::string_view body, std::size_t max_items) {
           out.items++, "", std::string("invalid JSON: ") + simdjson::error_message(err), line_no});
       continue;
     }
+    ++parsed;
     add_item(out, doc, line_no);
   }
   if (out.items == 0) throw Error(ErrorKind::bad_request, "body holds no samples");
+  if (parsed == 0) {  // not NDJSON at all: refuse the body rather than every line
+    throw Error(ErrorKind::bad_request, "no line of the body is JSON (line " +
+                                            std::to_string(*out.errors.front().line) + ": " +
+                                            out.errors.front().message + ")");
+  }
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "ingest/sim_runs.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cmath>
 #include <future>
@@ -83,13 +85,14 @@ class LabelRecorder {
 
 SimRunManager::SimRunManager(store::Store& store, IngestService& ingest,
                              store::SimRunRepository& repo, std::shared_ptr<const sim::Twin> twin,
-                             Listener on_change, std::size_t max_running)
+                             Listener on_change, std::size_t max_running, SimStorageBudget budget)
     : store_(store),
       ingest_(ingest),
       repo_(repo),
       twin_(std::move(twin)),
       on_change_(std::move(on_change)),
-      max_running_(max_running) {}
+      max_running_(max_running),
+      budget_(budget) {}
 
 SimRunManager::~SimRunManager() {
   stop_all();
@@ -120,6 +123,15 @@ store::SimRun SimRunManager::start(const RunRequest& rq) {
   if (duration > 0) scenario.duration_s = duration;  // custom patterns span the run
   if (duration / step > static_cast<double>(kMaxSteps)) {
     throw fail("step_s", fmt::format("gives more than {} steps for this duration", kMaxSteps));
+  }
+  // Refused up front when the run alone would exceed its storage budget; open-ended realtime
+  // runs stop when they reach it.
+  const std::int64_t estimate = duration > 0 ? estimate_bytes(duration, step) : 0;
+  if (estimate > budget_.run_bytes) {
+    throw fail("duration_s",
+               fmt::format("would store about {} MB, over a run's storage budget of {} MB "
+                           "(simulator.run_budget_mb): shorten the run or raise step_s",
+                           estimate >> 20, budget_.run_bytes >> 20));
   }
   const double speed = rq.speed.value_or(rq.mode == "accelerated" ? 10.0 : 1.0);
   if (rq.speed && rq.mode != "accelerated") throw fail("speed", "applies to accelerated runs only");
@@ -192,14 +204,46 @@ store::SimRun SimRunManager::start(const RunRequest& rq) {
       throw Error(ErrorKind::conflict,
                   fmt::format("{} runs are going already; stop one first", running));
     }
+    check_total_budget(estimate);
     repo_.create(info);
+    // The thread exists before the run is visible to stop, remove, stop_all and the reaper.
+    a->thread = std::thread(
+        [this, a, scenario = std::move(scenario)]() mutable { run(a, std::move(scenario)); });
     active_[info.id] = a;
   }
   const auto snapshot = info;
   if (on_change_) on_change_(snapshot);
-  a->thread = std::thread(
-      [this, a, scenario = std::move(scenario)]() mutable { run(a, std::move(scenario)); });
   return snapshot;
+}
+
+std::int64_t SimRunManager::estimate_bytes(double duration_s, double step_s) const {
+  const double steps = std::ceil(duration_s / step_s - 1e-9);
+  return static_cast<std::int64_t>(steps * static_cast<double>(twin_->devices.size()) *
+                                   kBytesPerSample);
+}
+
+void SimRunManager::check_total_budget(std::int64_t estimate) {
+  std::int64_t used = 0;
+  for (const auto& r : repo_.list()) {
+    std::int64_t samples = r.samples;
+    if (const auto it = active_.find(r.id); it != active_.end()) {
+      std::lock_guard al(it->second->mu);
+      samples = it->second->info.samples;
+      if (it->second->info.duration_s > 0) {  // what a going run will still add
+        samples = std::max<std::int64_t>(
+            samples, estimate_bytes(it->second->info.duration_s, it->second->info.step_s) /
+                         static_cast<std::int64_t>(kBytesPerSample));
+      }
+    }
+    used += samples * static_cast<std::int64_t>(kBytesPerSample);
+  }
+  if (used + estimate > budget_.total_bytes) {
+    throw Error(
+        ErrorKind::conflict,
+        fmt::format("the simulation runs' storage budget of {} MB (simulator.total_budget_mb) "
+                    "is used up: about {} MB stored or coming; delete runs first",
+                    budget_.total_bytes >> 20, used >> 20));
+  }
 }
 
 void SimRunManager::publish(Active& a, bool persist) {
@@ -289,6 +333,13 @@ void SimRunManager::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
         if (rd.present) batch.push_back({twin_->devices[d].device.id, r.ts, rd.values});
       }
       ++steps;
+      if ((samples + static_cast<std::int64_t>(batch.size())) * kBytesPerSample >
+          budget_.run_bytes) {
+        status = "stopped";
+        error = fmt::format("the run reached its storage budget of {} MB (simulator.run_budget_mb)",
+                            budget_.run_bytes >> 20);
+        break;
+      }
       if (batch.size() >= batch_limit) flush(false);
       if (Clock::now() - a->last_publish > std::chrono::seconds(1)) {
         flush(false);
@@ -311,7 +362,11 @@ void SimRunManager::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
     if (status == "completed") a->info.progress = 1;
     a->info.finished_at = core::now_us();
   }
-  publish(*a, true);
+  try {
+    publish(*a, true);
+  } catch (const std::exception& e) {  // the run's last state stays in memory until restart
+    spdlog::error("simulation run {}: its final state could not be stored: {}", cfg.id, e.what());
+  }
   a->finished = true;
 }
 

@@ -289,3 +289,60 @@ TEST(Simulator, RunsGoingAtOnceAreBounded) {
     EXPECT_EQ(wait_finished(*http, r["id"])["status"], "completed");
   }
 }
+
+// Found by attack: 4 backfill runs of 366 days grew the data directory by 23.5 MB/s towards
+// ~70 GB on a 77 GB disk. Runs have a storage budget each and in total, refused up front.
+TEST(Simulator, RunsAreHeldToTheirStorageBudgets) {
+  TempDir dir;
+  ServerProcess proc(
+      remhart_binary(), dir.path() + "/data", {"--no-demo"},
+      {{"REMHART_SIMULATOR_RUN_BUDGET_MB", "100"}, {"REMHART_SIMULATOR_TOTAL_BUDGET_MB", "150"}});
+  auto http = admin_client(proc);
+  auto backfill = [&](double days, double step_s = 1) {
+    return http->post("/api/simulator/runs", json{{"scenario", "normal_day"},
+                                                  {"mode", "backfill"},
+                                                  {"start", "2025-01-01T00:00:00Z"},
+                                                  {"duration_s", days * 86400},
+                                                  {"step_s", step_s}}
+                                                 .dump());
+  };
+  // One year at one sample a minute (~440 MB): over a run's budget, refused at once.
+  auto r = backfill(366, 60);
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(json::parse(r.body)["field"], "duration_s") << r.body;
+  // One day is about 72 MB: two fit the total of 150 MB, a third does not.
+  r = backfill(1);
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string first = json::parse(r.body)["id"];
+  r = backfill(1);
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string second = json::parse(r.body)["id"];
+  r = backfill(1);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("simulator.total_budget_mb"), std::string::npos) << r.body;
+  // Deleting a run frees its share.
+  EXPECT_EQ(http->request("DELETE", "/api/simulator/runs/" + first).status, 204);
+  r = backfill(1);
+  EXPECT_EQ(r.status, 202) << r.body;
+  for (const auto& id : {second, std::string(json::parse(r.body)["id"])}) {
+    http->request("DELETE", "/api/simulator/runs/" + id);
+  }
+}
+
+// An open-ended realtime run stops when it reaches its budget.
+TEST(Simulator, AnOpenEndedRunStopsAtItsBudget) {
+  TempDir dir;
+  ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"},
+                     {{"REMHART_SIMULATOR_RUN_BUDGET_MB", "1"}});
+  auto http = admin_client(proc);
+  const auto r =
+      http->post("/api/simulator/runs",
+                 json{{"scenario", "normal_day"}, {"mode", "realtime"}, {"step_s", 0.01}}.dump());
+  ASSERT_EQ(r.status, 202) << r.body;
+  const auto run = wait_finished(*http, json::parse(r.body)["id"]);
+  EXPECT_EQ(run["status"], "stopped");
+  EXPECT_NE(run["error"].get<std::string>().find("storage budget"), std::string::npos);
+  // Stopped at the step that crossed 1 MiB at 64 bytes a sample (13 meters a step).
+  EXPECT_LE(run["samples"].get<long>() * 64, (1 << 20) + 64 * 13);
+  EXPECT_GT(run["samples"].get<long>() * 64, 1 << 20);
+}

@@ -3,7 +3,11 @@
 #include <fstream>
 #include <map>
 
+#include <spdlog/details/log_msg.h>
+#include <nlohmann/json.hpp>
+
 #include "app/config.hpp"
+#include "app/serve.hpp"
 #include "testkit.hpp"
 
 using namespace remhart;
@@ -80,4 +84,24 @@ TEST(Config, TheShippedExampleIsValidAndMatchesTheDefaults) {
   const auto c =
       app::load_config(std::string(REMHART_SOURCE_DIR) + "/remhart.example.toml", env(vars), {});
   EXPECT_EQ(app::describe(c), app::describe(app::Config{}));
+}
+
+// JSON log lines stay JSON whatever the message holds (the message went in unescaped).
+TEST(Logging, JsonLinesEscapeTheMessage) {
+  auto f = app::json_log_formatter();
+  for (const std::string& text :
+       {std::string("plain"), std::string(R"(a "quoted" \ path)"), std::string("two\nlines\t\x01"),
+        std::string("bad utf-8 \xff\xfe here"), std::string("caf\xc3\xa9")}) {
+    spdlog::details::log_msg msg("remhart", spdlog::level::info, text);
+    spdlog::memory_buf_t out;
+    f->format(msg, out);
+    std::string line(out.data(), out.size());
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    EXPECT_EQ(j["level"], "info");
+    if (text.find('\xff') == std::string::npos) {
+      EXPECT_EQ(j["msg"], text);
+    }
+  }
 }

@@ -216,3 +216,18 @@ TEST(JsonDepth, CountsBracketsOutsideStringsOnly) {
   EXPECT_FALSE(json_too_deep(std::string(64, '['), 64));
   EXPECT_FALSE(json_too_deep("[]]]]]][", 1));  // malformed: the parser's to refuse
 }
+
+// A body in which no line is JSON is not NDJSON: 400, not 200 with every line rejected.
+TEST(ParseNdjson, NoLineThatParsesIs400) {
+  try {
+    parse_batch("this is\nnot json\nat all\n", Format::ndjson, 100);
+    FAIL() << "accepted";
+  } catch (const remhart::core::Error& e) {
+    EXPECT_EQ(e.kind(), remhart::core::ErrorKind::bad_request);
+    EXPECT_NE(std::string(e.what()).find("line 1"), std::string::npos) << e.what();
+  }
+  // One good line: the bad ones are per-item errors as before.
+  const auto b = parse_batch("nope\n" + kGood + "\n", Format::ndjson, 100);
+  EXPECT_EQ(b.samples.size(), 1u);
+  EXPECT_EQ(b.errors.size(), 1u);
+}

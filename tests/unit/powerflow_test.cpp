@@ -864,3 +864,31 @@ TEST(StateEstimation, AnUnobservableSetIsRefused) {
   EXPECT_THROW(estimate_state(net, blind), NetworkError);
   EXPECT_THROW(estimate_state(net, {{Measurement::Kind::vm, 999, 1.0, 0.01}}), NetworkError);
 }
+
+// A non-finite iterate is "not converged": the largest-mismatch norm skipped NaN entries
+// (std::max ignores them), so a warm solve from NaN voltages reported convergence at once.
+TEST(PowerFlow, ANonFiniteIterateIsNotConverged) {
+  PowerFlow pf(two_bus(0.1, 80, 30));
+  ASSERT_TRUE(pf.solve().converged);
+  pf.set_voltages({{1.0, 0.0}, {std::nan(""), 0.0}});
+  const auto r = pf.solve({}, true);
+  EXPECT_FALSE(r.converged);
+  EXPECT_FALSE(r.message.empty());
+}
+
+// Reactive-limit switching never throws for a PV bus the model made an island's reference (a
+// network without a reference bus): that bus keeps its reactive power free.
+TEST(PowerFlow, QLimitsKeepAPromotedReferenceFree) {
+  Network n = two_bus(0.1, 80, 30);
+  n.buses[0].type = BusType::pv;  // no reference: the model promotes this PV bus
+  n.gens[0].qmax = 1;             // far below what the load needs
+  n.gens[0].qmin = -1;
+  PowerFlow pf(n);
+  PowerFlowOptions opt;
+  opt.enforce_q_limits = true;
+  PowerFlowResult r;
+  ASSERT_NO_THROW(r = pf.solve(opt));
+  EXPECT_TRUE(r.converged) << r.message;
+  EXPECT_TRUE(r.switched_to_pq.empty());
+  EXPECT_GT(r.qg[0], 1);
+}
