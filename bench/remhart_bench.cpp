@@ -380,6 +380,99 @@ void bench_ws(int runs) {
             << median(p99) << "\n";
 }
 
+// ---- replay: re-sending data older than the last checkpoint -----------------------------------
+
+long long metric_value(HttpClient& http, const std::string& name) {
+  const auto text = http.get("/metrics").body;
+  const auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stoll(text.substr(at + name.size() + 2));
+}
+
+struct ReplayRun {
+  double replay_per_s, probe_p50_ms, probe_p99_ms, quiet_p99_ms;
+};
+
+// Stores 1,000 devices × `seconds` samples, waits until they are compacted into blocks, then
+// sends them all again (duplicates of data older than the last checkpoint) over 4 connections
+// while another client sends one sample of its own device every 10 ms and times each answer.
+ReplayRun run_replay(int seconds) {
+  TempDir dir;
+  ServerProcess server(bench_binary(), dir.path() + "/data", {"--no-demo"},
+                       {{"REMHART_LIMITS_ADMIN_PER_MIN", "100000000"}});
+  auto http = admin_client(server);
+  register_devices(*http, 1001);
+  const long long base = now_ms() - 86'400'000;
+  for (int s = 0; s < seconds; ++s) {
+    const auto r = http->post("/api/grid/ingest", make_batch(0, 1000, base + s * 1000LL, s));
+    if (r.status != 200) throw std::runtime_error("replay setup: " + r.body);
+  }
+  // The tails are compacted when they hold 131,072 samples; wait until they are (empty tails).
+  for (int k = 0; k < 600 && metric_value(*http, "remhart_store_tail_samples") > 131'072; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // Tokens first: a login (Argon2id) during the measurement would take a core from it.
+  const std::string token = login(server.port(), "admin", server.admin_password());
+  std::atomic<bool> stop{false};
+  std::vector<double> probe;
+  auto probe_loop = [&](std::vector<double>& out, int count) {
+    HttpClient c(server.port());
+    c.set_header("Authorization", "Bearer " + token);
+    long long ts = now_ms() - 3'600'000;
+    for (int k = 0; (count == 0 ? !stop.load() : k < count); ++k) {
+      const auto t0 = Clock::now();
+      const auto r = c.post("/api/grid/ingest", make_batch(1000, 1, ts += 1000, k));
+      out.push_back(seconds_since(t0) * 1e3);
+      if (r.status != 200) std::cerr << "probe: " << r.status << "\n";
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  std::vector<double> quiet;
+  probe_loop(quiet, 200);
+  std::thread prober([&] { probe_loop(probe, 0); });
+  std::atomic<int> next{0};
+  std::atomic<long long> duplicates{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> senders;
+  for (int c = 0; c < 4; ++c) {
+    senders.emplace_back([&] {
+      HttpClient h(server.port());
+      h.set_header("Authorization", "Bearer " + token);
+      for (int s; (s = next.fetch_add(1)) < seconds;) {
+        const auto r = h.post("/api/grid/ingest", make_batch(0, 1000, base + s * 1000LL, s));
+        if (r.status == 200) duplicates += json::parse(r.body)["duplicates"].get<long long>();
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  const double elapsed = seconds_since(t0);
+  stop = true;
+  prober.join();
+  if (duplicates != seconds * 1000LL) std::cerr << "replay: " << duplicates << " duplicates\n";
+  return {static_cast<double>(duplicates.load()) / elapsed, percentile(probe, 0.5),
+          percentile(probe, 0.99), percentile(quiet, 0.99)};
+}
+
+void bench_replay(int runs) {
+  std::cout << "== replay: 1,000 devices × 1,200 s stored and compacted, sent again (all "
+               "duplicates), 4 connections; another device's 1-sample ingest timed ==\n";
+  std::vector<double> rate, p50, p99, quiet;
+  for (int r = 0; r < runs; ++r) {
+    const auto run = run_replay(1200);
+    std::cout << "replay run: " << static_cast<long long>(run.replay_per_s)
+              << " samples/s; other client ms p50 " << run.probe_p50_ms << " p99 "
+              << run.probe_p99_ms << " (quiet p99 " << run.quiet_p99_ms << ")\n";
+    rate.push_back(run.replay_per_s);
+    p50.push_back(run.probe_p50_ms);
+    p99.push_back(run.probe_p99_ms);
+    quiet.push_back(run.quiet_p99_ms);
+  }
+  std::cout << "replay samples/s median " << static_cast<long long>(median(rate)) << "  runs "
+            << runs_text(rate) << "\n";
+  std::cout << "replay other client ms: median p50 " << median(p50) << "  median p99 "
+            << median(p99) << "  (quiet p99 " << median(quiet) << ")\n";
+}
+
 // ---- API throughput (wrk) -------------------------------------------------------------------
 
 // Requests/s of one wrk run (8 s, 2 threads, 64 connections); 0 when wrk fails.
@@ -539,6 +632,7 @@ int main(int argc, char** argv) {
     if (what == "series" || what == "all") bench_series(20);
     if (what == "memory" || what == "all") bench_memory();
     if (what == "simulate" || what == "all") bench_simulate(runs);
+    if (what == "replay" || what == "all") bench_replay(runs);
   } catch (const std::exception& e) {
     std::cerr << "bench failed: " << e.what() << "\n";
     return 1;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "api/errors.hpp"
@@ -137,9 +138,15 @@ HttpResponse error_from_exception(std::exception_ptr e, std::string_view request
   } catch (const nlohmann::json::exception& err) {
     return error_response(400, "bad_request", err.what(), "", request_id);
   } catch (const std::exception& err) {
-    return error_response(500, "internal", err.what(), "", request_id);
+    // Not an error of the request: the details (storage text, paths) go to the log, the client
+    // gets the request id to quote.
+    spdlog::error("request {} failed: {}", request_id, err.what());
+    return error_response(500, "internal", "internal error; the server log has the details", "",
+                          request_id);
   } catch (...) {
-    return error_response(500, "internal", "unknown error", "", request_id);
+    spdlog::error("request {} failed with an unknown exception", request_id);
+    return error_response(500, "internal", "internal error; the server log has the details", "",
+                          request_id);
   }
 }
 

@@ -243,7 +243,9 @@ void IdentityStore::update_user(const User& u) {
 
 void IdentityStore::set_last_login(std::int64_t id, std::int64_t at) {
   std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
   db_->prepare("UPDATE users SET last_login_at = ? WHERE id = ?").bind(1, at).bind(2, id).run();
+  tx.commit();
 }
 
 void IdentityStore::delete_user(std::int64_t id) {
@@ -258,6 +260,7 @@ void IdentityStore::delete_user(std::int64_t id) {
 
 void IdentityStore::add_refresh_token(const RefreshToken& t) {
   std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
   db_->prepare(
          "INSERT INTO refresh_tokens(hash, user_id, family, issued_at, expires_at) "
          "VALUES (?, ?, ?, ?, ?)")
@@ -267,6 +270,7 @@ void IdentityStore::add_refresh_token(const RefreshToken& t) {
       .bind(4, t.issued_at)
       .bind(5, t.expires_at)
       .run();
+  tx.commit();
 }
 
 std::optional<RefreshToken> IdentityStore::refresh_token(const Digest& hash) {
@@ -306,18 +310,22 @@ bool IdentityStore::rotate_refresh_token(const Digest& used, std::int64_t now,
 
 void IdentityStore::revoke_family(std::string_view family, std::int64_t now) {
   std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
   db_->prepare("UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
       .bind(1, now)
       .bind(2, family)
       .run();
+  tx.commit();
 }
 
 void IdentityStore::revoke_user_tokens(std::int64_t user_id, std::int64_t now) {
   std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
   db_->prepare("UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
       .bind(1, now)
       .bind(2, user_id)
       .run();
+  tx.commit();
 }
 
 std::vector<RefreshToken> IdentityStore::user_refresh_tokens(std::int64_t user_id) {
@@ -344,7 +352,11 @@ void IdentityStore::revoke_jti(std::string_view jti, std::int64_t expires_s) {
 
 std::vector<std::string> IdentityStore::revoked_jtis(std::int64_t now_s) {
   std::lock_guard lock(mu_);
-  db_->prepare("DELETE FROM revoked_jti WHERE expires_at < ?").bind(1, now_s - 60).run();
+  {
+    Transaction tx(*db_, true);
+    db_->prepare("DELETE FROM revoked_jti WHERE expires_at < ?").bind(1, now_s - 60).run();
+    tx.commit();
+  }
   auto st = db_->prepare("SELECT jti FROM revoked_jti");
   std::vector<std::string> out;
   while (st.step()) out.push_back(st.text(0));

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 #include <zstd.h>
@@ -86,6 +87,40 @@ std::optional<std::vector<core::Record>> decode_block(std::span<const std::byte>
     }
   }
   return records;
+}
+
+std::optional<std::vector<core::TimeUs>> decode_block_times(std::span<const std::byte> bytes) {
+  if (bytes.size() < 8) return std::nullopt;
+  std::uint32_t header[2];
+  std::memcpy(header, bytes.data(), 8);
+  if (header[0] != kMagic) return std::nullopt;
+  const std::size_t n = header[1];
+  const auto content = ZSTD_getFrameContentSize(bytes.data() + 8, bytes.size() - 8);
+  if (content != n * 8 * kColumns) return std::nullopt;
+  // The time column comes first: decompress only until it is complete.
+  std::vector<std::byte> raw(n * 8);
+  // One context per thread: creating one (and its window buffer) costs more than the decode.
+  thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(),
+                                                                        &ZSTD_freeDCtx);
+  ZSTD_DCtx_reset(ctx.get(), ZSTD_reset_session_only);
+  ZSTD_inBuffer in{bytes.data() + 8, bytes.size() - 8, 0};
+  ZSTD_outBuffer out{raw.data(), raw.size(), 0};
+  while (out.pos < out.size) {
+    const std::size_t in_before = in.pos, out_before = out.pos;
+    const std::size_t rc = ZSTD_decompressStream(ctx.get(), &out, &in);
+    if (ZSTD_isError(rc)) return std::nullopt;
+    if (out.pos == out.size) break;
+    if (rc == 0 || (in.pos == in_before && out.pos == out_before)) return std::nullopt;  // short
+  }
+  std::vector<std::uint64_t> column(n);
+  unshuffle(raw.data(), n, column.data());
+  std::vector<core::TimeUs> times(n);
+  std::int64_t prev = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    prev += static_cast<std::int64_t>(column[k]);
+    times[k] = prev;
+  }
+  return times;
 }
 
 }  // namespace remhart::store

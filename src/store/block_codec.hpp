@@ -18,5 +18,8 @@ std::vector<std::byte> encode_block(std::span<const core::Record> records);
 
 /// Decodes encode_block output; nullopt when the bytes are corrupt.
 std::optional<std::vector<core::Record>> decode_block(std::span<const std::byte> bytes);
+/// Only the timestamps of encode_block output (decompressing no further than they reach);
+/// nullopt when the bytes are corrupt.
+std::optional<std::vector<core::TimeUs>> decode_block_times(std::span<const std::byte> bytes);
 
 }  // namespace remhart::store

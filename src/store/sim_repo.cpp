@@ -84,6 +84,7 @@ SimRunRepository::~SimRunRepository() = default;
 
 void SimRunRepository::create(const SimRun& r) {
   std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
   db_->prepare(std::string("INSERT INTO sim_runs(") + kColumns +
                ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
       .bind(1, r.id)
@@ -107,10 +108,12 @@ void SimRunRepository::create(const SimRun& r) {
       .bind(19, std::int64_t{r.pinned})
       .bind(20, r.created_by_id)
       .run();
+  tx.commit();
 }
 
 void SimRunRepository::update(const SimRun& r) {
   std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
   db_->prepare(
          "UPDATE sim_runs SET status = ?, progress = ?, samples = ?, rejected = ?, steps = ?, "
          "finished_at = ?, error = ? WHERE id = ?")
@@ -123,6 +126,7 @@ void SimRunRepository::update(const SimRun& r) {
       .bind(7, r.error)
       .bind(8, r.id)
       .run();
+  tx.commit();
 }
 
 std::vector<SimRun> SimRunRepository::list() {
@@ -171,12 +175,15 @@ std::optional<SimRun> SimRunRepository::pinned() {
 
 int SimRunRepository::mark_interrupted(std::int64_t now) {
   std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
   db_->prepare(
          "UPDATE sim_runs SET status = 'stopped', finished_at = ?, "
          "error = 'the server stopped during the run' WHERE status = 'running'")
       .bind(1, now)
       .run();
-  return db_->changes();
+  const int changed = db_->changes();
+  tx.commit();
+  return changed;
 }
 
 void SimRunRepository::add_labels(const std::vector<LabelInterval>& labels) {

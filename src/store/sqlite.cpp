@@ -2,6 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
 namespace remhart::store {
 namespace {
 [[noreturn]] void fail(sqlite3* db, int rc, std::string_view context) {
@@ -139,8 +143,51 @@ int Database::changes() const {
   return sqlite3_changes(db_);
 }
 
-Transaction::Transaction(Database& db, bool immediate) : db_(db) {
-  db_.exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN");
+namespace {
+// Every write transaction of this process takes a turn at this first-come, first-served gate
+// before BEGIN IMMEDIATE. SQLite has one writer at a time and its busy handler polls, so a
+// connection that writes back to back (the sample writer under a heavy ingest) would otherwise
+// starve an occasional writer (a login, an audit batch) into its busy timeout. A thread that
+// holds a turn may open further transactions (on other connections) without queueing again.
+class WriteTurns {
+ public:
+  void acquire() {
+    if (held_++ > 0) return;
+    std::unique_lock lock(mu_);
+    const auto ticket = next_++;
+    cv_.wait(lock, [&] { return serving_ == ticket; });
+  }
+  void release() {
+    if (--held_ > 0) return;
+    {
+      std::lock_guard lock(mu_);
+      ++serving_;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t next_ = 0, serving_ = 0;
+  static thread_local int held_;
+};
+thread_local int WriteTurns::held_ = 0;
+
+WriteTurns& write_turns() {
+  static WriteTurns turns;
+  return turns;
+}
+}  // namespace
+
+Transaction::Transaction(Database& db, bool immediate) : db_(db), turn_(immediate) {
+  if (turn_) write_turns().acquire();
+  try {
+    db_.exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN");
+  } catch (...) {
+    if (turn_) write_turns().release();
+    throw;
+  }
 }
 
 Transaction::~Transaction() {
@@ -151,11 +198,16 @@ Transaction::~Transaction() {
       // The transaction is already gone (for example after a failed COMMIT); nothing to undo.
     }
   }
+  if (turn_) write_turns().release();
 }
 
 void Transaction::commit() {
   db_.exec("COMMIT");
   open_ = false;
+  if (turn_) {
+    turn_ = false;
+    write_turns().release();
+  }
 }
 
 void apply_migrations(Database& db, std::string_view component,

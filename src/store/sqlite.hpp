@@ -29,6 +29,8 @@ class Statement {
   Statement& operator=(Statement&& o) noexcept;
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
+  /// Whether it holds a prepared statement.
+  explicit operator bool() const { return stmt_ != nullptr; }
 
   Statement& bind(int idx, std::int64_t v);
   Statement& bind(int idx, double v);
@@ -74,7 +76,9 @@ class Database {
   int wal_frames_ = 0;
 };
 
-/// Runs BEGIN on construction and ROLLBACK on destruction unless commit() was called.
+/// Runs BEGIN on construction and ROLLBACK on destruction unless commit() was called. An
+/// immediate (write) transaction first waits its turn among this process's writers, first come
+/// first served (see sqlite.cpp).
 class Transaction {
  public:
   explicit Transaction(Database& db, bool immediate = false);
@@ -86,6 +90,7 @@ class Transaction {
  private:
   Database& db_;
   bool open_ = true;
+  bool turn_;  ///< holds a write turn
 };
 
 /// Runs the `steps` of `component` not yet applied, each in its own transaction, recording the

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <future>
 #include <map>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.hpp"
 #include "obs/metrics.hpp"
@@ -80,6 +82,24 @@ struct SqliteStore::Series {
   // Writer thread only, during one group commit.
   std::vector<Record> staged;
   TimeUs staged_max = std::numeric_limits<TimeUs>::min();
+  // Out-of-order samples of the group check against this (built on first need) instead of
+  // scanning `staged`; and against `in_blocks`: which of the group's timestamps older than the
+  // recent window are already in blocks (one pass over those blocks for the whole group).
+  std::unordered_set<TimeUs> staged_index;
+  bool staged_indexed = false;
+  std::vector<TimeUs> in_blocks;
+  // Every block timestamp within [known_lo, known_hi] (whole aligned windows, which blocks never
+  // cross), kept from the last lookup: a replay walking forward in time decodes each block once.
+  TimeUs known_lo = 0, known_hi = -1;
+  std::vector<TimeUs> known_ts;
+
+  void clear_staged() {
+    staged.clear();
+    staged_max = std::numeric_limits<TimeUs>::min();
+    staged_index.clear();
+    staged_indexed = false;
+    in_blocks.clear();
+  }
 
   TimeUs max_ts() const {
     TimeUs m = std::max(flushed_max, staged_max);
@@ -393,6 +413,7 @@ void SqliteStore::delete_device(std::string_view id_view) {
     for (auto& [origin, by_device] : series_) {
       if (const auto it = by_device.find(id); it != by_device.end()) {
         tail_samples_ -= it->second->tail.size();
+        forget_known(*it->second);
         by_device.erase(it);
       }
     }
@@ -420,7 +441,10 @@ std::size_t SqliteStore::delete_origin(std::string_view origin_view) {
     tx.commit();
     if (const auto it = series_.find(origin); it != series_.end()) {
       removed = it->second.size();
-      for (const auto& [device, s] : it->second) tail_samples_ -= s->tail.size();
+      for (const auto& [device, s] : it->second) {
+        tail_samples_ -= s->tail.size();
+        forget_known(*s);
+      }
       series_.erase(it);
     }
   });
@@ -530,20 +554,80 @@ std::unique_ptr<SqliteStore::Series> SqliteStore::insert_series(const std::strin
 bool SqliteStore::is_duplicate(Series& s, TimeUs ts) {
   if (ts > s.max_ts()) return false;  // the common case: data arrives in time order
   if (std::binary_search(s.tail.begin(), s.tail.end(), Record{ts, {}}, by_ts)) return true;
-  for (const Record& r : s.staged) {
-    if (r.ts == ts) return true;
+  if (!s.staged.empty() && ts <= s.staged_max) {
+    if (!s.staged_indexed) {
+      for (const Record& r : s.staged) s.staged_index.insert(r.ts);
+      s.staged_indexed = true;
+    }
+    if (s.staged_index.count(ts)) return true;
   }
   if (ts > s.flushed_max) return false;
   if (ts > s.recent_after) {
     return std::binary_search(s.recent_flushed.begin(), s.recent_flushed.end(), ts);
   }
-  const auto recs = load_blocks(*db_, s.id, ts, ts + 1);
-  return !recs.empty();
+  return std::binary_search(s.in_blocks.begin(), s.in_blocks.end(), ts);
+}
+
+void SqliteStore::forget_known(Series& s) {
+  known_total_ -= s.known_ts.size();
+  s.known_ts.clear();
+  s.known_ts.shrink_to_fit();
+  s.known_lo = 0;
+  s.known_hi = -1;
+}
+
+std::vector<SqliteStore::Series*> SqliteStore::find_in_blocks(const std::deque<Job>& jobs,
+                                                              const std::vector<Series*>& targets) {
+  std::unordered_map<Series*, std::vector<TimeUs>> wanted;
+  std::size_t k = 0;
+  for (const Job& job : jobs) {
+    for (const auto& sample : job.samples) {
+      Series* s = targets[k++];
+      if (sample.ts <= s->flushed_max && sample.ts <= s->recent_after) {
+        wanted[s].push_back(sample.ts);
+      }
+    }
+  }
+  Statement st;  // prepared on first need, reused for every series
+  for (auto& [s, ts] : wanted) {
+    std::sort(ts.begin(), ts.end());
+    ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
+    if (ts.front() < s->known_lo || ts.back() > s->known_hi) {
+      // Read every block of the aligned windows the timestamps fall in (blocks never cross a
+      // window, so that is every block timestamp there).
+      const TimeUs lo = bucket_start(ts.front(), opt_.block_window);
+      const TimeUs hi = bucket_start(ts.back(), opt_.block_window) + opt_.block_window - 1;
+      forget_known(*s);
+      if (!st) {
+        st = db_->prepare(
+            "SELECT d.payload FROM blocks b JOIN block_data d ON d.id = b.id "
+            "WHERE b.series_id = ? AND b.t1 >= ? AND b.t0 <= ?");
+      }
+      st.reset();
+      st.bind(1, s->id).bind(2, lo).bind(3, hi);
+      while (st.step()) {
+        const auto times = decode_block_times(st.blob(0));
+        if (!times) throw std::runtime_error("corrupt block");
+        s->known_ts.insert(s->known_ts.end(), times->begin(), times->end());
+      }
+      std::sort(s->known_ts.begin(), s->known_ts.end());
+      s->known_lo = lo;
+      s->known_hi = hi;
+      known_total_ += s->known_ts.size();
+    }
+    std::set_intersection(ts.begin(), ts.end(), s->known_ts.begin(), s->known_ts.end(),
+                          std::back_inserter(s->in_blocks));
+    // Kept for the next group while the store-wide budget allows.
+    if (s->known_ts.size() > kMaxKnownPerSeries || known_total_ > kMaxKnownTotal) forget_known(*s);
+  }
+  std::vector<Series*> probed;
+  for (const auto& [s, ts] : wanted) probed.push_back(s);
+  return probed;
 }
 
 void SqliteStore::process_group(std::deque<Job>& jobs) {
   std::vector<WriteResult> results(jobs.size());
-  std::vector<Series*> touched;
+  std::vector<Series*> touched, probed;
   // Reused across groups: large per-group allocations would page-fault on every commit.
   std::vector<LogEntry>& entries = log_buffer_;
   std::vector<Series*>& targets = target_buffer_;  // the series of every sample, in order
@@ -581,6 +665,7 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
       std::unique_lock lock(mu_);
       for (auto& [key, series] : fresh) series_[key.first][key.second] = std::move(series);
     }
+    probed = find_in_blocks(jobs, targets);
     std::unique_ptr<obs::ScopedTimer> timer;
     if (metrics_) timer = std::make_unique<obs::ScopedTimer>(metrics_->commit);
     Transaction tx(*db_, true);
@@ -596,6 +681,7 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
         if (s.staged.empty()) touched.push_back(&s);
         s.staged.push_back(Record{sample.ts, sample.values});
         s.staged_max = std::max(s.staged_max, sample.ts);
+        if (s.staged_indexed) s.staged_index.insert(sample.ts);
         entries.push_back(LogEntry{s.id, sample.ts, sample.values});
         ++results[j].accepted;
       }
@@ -612,10 +698,8 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
     write_error_.clear();
     full_ = false;
   } catch (const std::exception& e) {
-    for (Series* s : touched) {
-      s->staged.clear();
-      s->staged_max = std::numeric_limits<TimeUs>::min();
-    }
+    for (Series* s : touched) s->clear_staged();
+    for (Series* s : probed) s->in_blocks.clear();
     const bool full = is_disk_full(e);
     note_error("commit", e);
     {
@@ -655,10 +739,8 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
     for (Series* s : touched) committed.push_back({s->device, s->origin, s->staged});
     listener_(committed);
   }
-  for (Series* s : touched) {
-    s->staged.clear();
-    s->staged_max = std::numeric_limits<TimeUs>::min();
-  }
+  for (Series* s : touched) s->clear_staged();
+  for (Series* s : probed) s->in_blocks.clear();
 }
 
 std::vector<Record> SqliteStore::load_blocks(Database& db, std::int64_t series_id, TimeUs from,
@@ -718,6 +800,7 @@ void SqliteStore::checkpoint() {
   std::unique_lock lock(mu_);
   tx.commit();
   for (Series* s : flushed) {
+    forget_known(*s);  // its new blocks may fall in the known windows
     s->recent_after = s->flushed_max;
     s->recent_flushed.clear();
     for (const Record& r : s->tail) {

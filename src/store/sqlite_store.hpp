@@ -89,6 +89,11 @@ class SqliteStore final : public Store {
       for (const auto& [device, s] : by_device) fn(*s);
     }
   }
+  /// Marks, per series of the group, which of its timestamps older than the recent window are
+  /// already in blocks (Series::in_blocks); returns the series it marked.
+  std::vector<Series*> find_in_blocks(const std::deque<Job>& jobs,
+                                      const std::vector<Series*>& targets);
+  void forget_known(Series& s);
   /// Inserts a series row (inside the caller's transaction); the caller publishes it.
   std::unique_ptr<Series> insert_series(const std::string& device, const std::string& origin);
   bool is_duplicate(Series& s, core::TimeUs ts);
@@ -129,6 +134,10 @@ class SqliteStore final : public Store {
 
   /// Logs (at most every few seconds per operation) and counts a failed operation.
   void note_error(const char* op, const std::exception& e);
+  // Block timestamps kept for duplicate checks (Series::known_ts), bounded store-wide.
+  static constexpr std::size_t kMaxKnownPerSeries = 1 << 16;
+  static constexpr std::size_t kMaxKnownTotal = 1 << 22;  // 32 MiB of timestamps
+  std::size_t known_total_ = 0;                           // writer thread only
   mutable std::mutex health_mu_;
   std::string write_error_;  // under health_mu_
   bool full_ = false;        // under health_mu_

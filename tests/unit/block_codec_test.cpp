@@ -45,6 +45,24 @@ TEST(BlockCodec, RoundTripsExactly) {
   }
 }
 
+// Duplicate checks read only the time column (decompressed no further than it reaches).
+TEST(BlockCodec, TimesAloneMatchTheFullDecode) {
+  for (std::size_t n : {0u, 1u, 7u, 900u, 4096u, 20000u}) {
+    const auto in = records(n, n + 1);
+    const auto bytes = store::encode_block(in);
+    const auto times = store::decode_block_times(bytes);
+    ASSERT_TRUE(times) << n;
+    ASSERT_EQ(times->size(), n);
+    for (std::size_t k = 0; k < n; ++k) ASSERT_EQ((*times)[k], in[k].ts) << k;
+  }
+  auto bytes = store::encode_block(records(100, 1));
+  EXPECT_FALSE(store::decode_block_times(std::span(bytes).first(4)));
+  EXPECT_FALSE(store::decode_block_times(std::span(bytes).first(12)));  // cut inside the times
+  auto wrong_count = bytes;
+  wrong_count[4] = std::byte{0xff};
+  EXPECT_FALSE(store::decode_block_times(wrong_count));
+}
+
 TEST(BlockCodec, CompressesSlowlyVaryingData) {
   std::vector<core::Record> in(900);
   for (std::size_t k = 0; k < in.size(); ++k) {
