@@ -473,6 +473,67 @@ void bench_replay(int runs) {
             << median(p99) << "  (quiet p99 " << median(quiet) << ")\n";
 }
 
+// ---- latest during checkpoints ------------------------------------------------------------
+
+// Full ingest (8 connections, batches of 1,000 samples) with compactions every ~131,072 samples,
+// while another client reads GET /api/grid/latest every 2 ms: its latency distribution.
+std::pair<double, double> run_latest_under_ingest(const std::string& durability) {
+  TempDir dir;
+  ServerProcess server(bench_binary(), dir.path() + "/data",
+                       {"--no-demo", "--durability", durability},
+                       {{"REMHART_LIMITS_ADMIN_PER_MIN", "100000000"}});
+  auto http = admin_client(server);
+  register_devices(*http, 1000);
+  const std::string token = login(server.port(), "admin", server.admin_password());
+  std::atomic<bool> stop{false};
+  std::vector<double> lat;
+  std::thread reader([&] {
+    HttpClient c(server.port());
+    c.set_header("Authorization", "Bearer " + token);
+    while (!stop) {
+      const auto t0 = Clock::now();
+      c.get("/api/grid/latest?device=d0001");
+      lat.push_back(seconds_since(t0) * 1e3);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  const long long batches = 1500;
+  const long long base = now_ms() - batches * 1000 - 86'400'000;
+  std::atomic<long long> next{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&] {
+      HttpClient h(server.port());
+      h.set_header("Authorization", "Bearer " + token);
+      for (long long b; (b = next.fetch_add(1)) < batches;) {
+        while (h.post("/api/grid/ingest", make_batch(0, 1000, base + b * 1000, static_cast<int>(b)))
+                   .status == 503) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  stop = true;
+  reader.join();
+  return {percentile(lat, 0.5), percentile(lat, 0.99)};
+}
+
+void bench_latest(int runs) {
+  std::cout << "== latest during checkpoints: GET /api/grid/latest every 2 ms under full ingest "
+               "(1.5 M samples, compactions every ~131 k) ==\n";
+  for (const char* durability : {"normal", "fsync"}) {
+    std::vector<double> p50, p99;
+    for (int r = 0; r < runs; ++r) {
+      const auto [a, b] = run_latest_under_ingest(durability);
+      p50.push_back(a);
+      p99.push_back(b);
+    }
+    std::cout << "latest[" << durability << "] ms: median p50 " << median(p50) << "  median p99 "
+              << median(p99) << "  runs p99 " << runs_text(p99) << "\n";
+  }
+}
+
 // ---- API throughput (wrk) -------------------------------------------------------------------
 
 // Requests/s of one wrk run (8 s, 2 threads, 64 connections); 0 when wrk fails.
@@ -633,6 +694,7 @@ int main(int argc, char** argv) {
     if (what == "memory" || what == "all") bench_memory();
     if (what == "simulate" || what == "all") bench_simulate(runs);
     if (what == "replay" || what == "all") bench_replay(runs);
+    if (what == "latest" || what == "all") bench_latest(runs);
   } catch (const std::exception& e) {
     std::cerr << "bench failed: " << e.what() << "\n";
     return 1;

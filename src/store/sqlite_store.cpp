@@ -319,9 +319,10 @@ void SqliteStore::load() {
       ++tail_samples_;
     }
   }
-  for_each_series([](Series& s) {
+  for_each_series([this](Series& s) {
     std::sort(s.tail.begin(), s.tail.end(), by_ts);
     if (!s.tail.empty() && (!s.latest || s.tail.back().ts > s.latest->ts)) s.latest = s.tail.back();
+    if (s.latest) latest_[s.origin][s.device] = *s.latest;
   });
 }
 
@@ -415,6 +416,8 @@ void SqliteStore::delete_device(std::string_view id_view) {
         tail_samples_ -= it->second->tail.size();
         forget_known(*it->second);
         by_device.erase(it);
+        std::lock_guard ll(latest_mu_);
+        if (const auto o = latest_.find(origin); o != latest_.end()) o->second.erase(id);
       }
     }
     std::lock_guard dl(devices_mu_);
@@ -446,6 +449,8 @@ std::size_t SqliteStore::delete_origin(std::string_view origin_view) {
         forget_known(*s);
       }
       series_.erase(it);
+      std::lock_guard ll(latest_mu_);
+      latest_.erase(origin);
     }
   });
   return removed;
@@ -727,6 +732,12 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
       if (!s->latest || s->tail.back().ts > s->latest->ts) s->latest = s->tail.back();
     }
   }
+  {
+    // Readers of the newest values (the live snapshot, /api/grid/latest) take only this lock,
+    // never held across a COMMIT or a checkpoint.
+    std::lock_guard lock(latest_mu_);
+    for (Series* s : touched) latest_[s->origin][s->device] = *s->latest;
+  }
   if (metrics_) metrics_->group_samples.inc(entries.size());
   {
     std::lock_guard lock(queue_mu_);
@@ -831,19 +842,19 @@ SqliteStore::ReaderLease SqliteStore::reader() const {
 
 std::optional<StoredSample> SqliteStore::latest(std::string_view device,
                                                 std::string_view origin) const {
-  std::shared_lock lock(mu_);
-  const Series* s = find_series(device, origin);
-  if (!s || !s->latest) return std::nullopt;
-  return StoredSample{s->device, s->origin, *s->latest};
+  std::lock_guard lock(latest_mu_);
+  const auto o = latest_.find(origin);
+  if (o == latest_.end()) return std::nullopt;
+  const auto it = o->second.find(device);
+  if (it == o->second.end()) return std::nullopt;
+  return StoredSample{it->first, o->first, it->second};
 }
 
 std::vector<StoredSample> SqliteStore::latest_all(std::string_view origin) const {
   std::vector<StoredSample> out;
-  std::shared_lock lock(mu_);
-  if (const auto o = series_.find(origin); o != series_.end()) {
-    for (const auto& [device, s] : o->second) {
-      if (s->latest) out.push_back({s->device, s->origin, *s->latest});
-    }
+  std::lock_guard lock(latest_mu_);
+  if (const auto o = latest_.find(origin); o != latest_.end()) {
+    for (const auto& [device, r] : o->second) out.push_back({device, o->first, r});
   }
   std::sort(out.begin(), out.end(),
             [](const StoredSample& a, const StoredSample& b) { return a.device < b.device; });
@@ -986,9 +997,9 @@ StoreStats SqliteStore::stats() const {
     s.write_error = write_error_;
     s.full = full_;
   }
-  std::shared_lock lock(mu_);
-  s.tail_samples = tail_samples_;
-  for_each_series([&s](const Series&) { ++s.series; });
+  s.tail_samples = tail_samples_.load(std::memory_order_relaxed);
+  std::lock_guard lock(latest_mu_);
+  for (const auto& [origin, by_device] : latest_) s.series += by_device.size();
   return s;
 }
 

@@ -7,6 +7,7 @@
 // with per-block statistics, then deletes the log rows — one transaction. Range reads use the
 // (series, t1) index; long chart queries read block statistics only. On start the log is
 // replayed into the tails, so a crash loses nothing that was acknowledged.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -123,7 +124,10 @@ class SqliteStore final : public Store {
   using StringMap = std::unordered_map<std::string, T, StringHash, std::equal_to<>>;
   using SeriesByDevice = StringMap<std::unique_ptr<Series>>;
   StringMap<SeriesByDevice> series_;  // origin → device → series
-  std::size_t tail_samples_ = 0;
+  std::atomic<std::size_t> tail_samples_{0};
+  // The newest record of every series (origin → device), under its own short lock.
+  mutable std::mutex latest_mu_;
+  StringMap<StringMap<core::Record>> latest_;
   std::int64_t last_log_id_ = 0;
 
   mutable std::mutex devices_mu_;
