@@ -1,5 +1,5 @@
 # The contract (DESIGN.md): build, run, test, bench.
-.PHONY: all bootstrap build build-asan run test bench format clean
+.PHONY: all bootstrap build build-asan run test bench fuzz format clean
 
 JOBS ?= $(shell nproc)
 
@@ -26,8 +26,16 @@ bench: build
 	@cmake --build --preset release -j $(JOBS) --target remhart_bench powerflow_bench
 	@scripts/bench
 
+# libFuzzer on every parser of outside input: FUZZ_S seconds per target (default 60), totals
+# added to fuzz/STATS.md (docs/fuzzing.md).
+fuzz:
+	@scripts/bootstrap fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@scripts/fuzz
+
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -50,7 +50,8 @@ ingest::RunRequest parse_request(const std::string& body, const sim::Twin& twin,
   auto unprocessable = [](const std::string& field, const std::string& message) {
     return Error(ErrorKind::unprocessable, field + ": " + message, field);
   };
-  for (const auto& [k, v] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& k = item.key();  // named, not bound: lambdas capture it (clang 14)
     static const char* known[] = {"scenario",   "scenario_type", "mode",  "start",
                                   "duration_s", "step_s",        "speed", "seed",
                                   "params",     "parameters",    "name",  "description"};

@@ -196,7 +196,8 @@ void validate(const Config& c) {
 
 std::vector<std::pair<std::string, std::string>> describe(const Config& c) {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& [key, field] : fields()) {
+  for (const auto& entry : fields()) {
+    const std::string& key = entry.first;  // named, not bound: the lambda captures it (clang 14)
     std::visit(
         [&](auto member) {
           using T = std::remove_cvref_t<decltype(c.*member)>;
@@ -214,7 +215,7 @@ std::vector<std::pair<std::string, std::string>> describe(const Config& c) {
             out.emplace_back(key, std::to_string(c.*member));
           }
         },
-        field);
+        entry.second);
   }
   return out;
 }

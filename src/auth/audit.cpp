@@ -205,10 +205,13 @@ void AuditLog::pseudonymise(std::int64_t user_id, const std::string& username,
 std::int64_t AuditLog::apply_retention(std::int64_t now_us) {
   try {
     std::lock_guard lock(db_mu_);
+    store::Transaction tx(*db_, true);
     db_->prepare("DELETE FROM audit WHERE ts < ?")
         .bind(1, now_us - opt_.retention_days * 86400 * core::kUsPerSecond)
         .run();
-    return db_->changes();
+    const auto removed = db_->changes();
+    tx.commit();
+    return removed;
   } catch (const std::exception& ex) {
     spdlog::warn("audit: retention failed: {}", ex.what());
     return 0;

@@ -30,7 +30,8 @@ std::optional<EventKind> kind_of(const std::string& s) {
 
 Event parse_event(const json& j, const std::string& field, const Twin& twin) {
   if (!j.is_object()) throw ParamError(field, "must be an object");
-  for (const auto& [k, v] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& k = item.key();  // named, not bound: lambdas capture it (clang 14)
     static const char* known[] = {"at_s",   "duration_s", "type",  "bus",
                                   "branch", "value",      "label", "severity"};
     if (std::none_of(std::begin(known), std::end(known), [&](const char* n) { return k == n; })) {
