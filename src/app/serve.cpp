@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/context.hpp"
+#include "api/live_fanout.hpp"
 #include "api/live_hub.hpp"
 #include "api/router.hpp"
 #include "api/security.hpp"
@@ -230,28 +231,11 @@ int serve(const Config& c) {
   core::ThreadPool jobs(static_cast<std::size_t>(c.job_threads), on_failure("jobs"));
   // Grid studies have their own threads: reads, ingestion and logins never wait behind them.
   core::ThreadPool study_pool(static_cast<std::size_t>(c.study_threads), on_failure("studies"));
-  core::ThreadPool fanout(1, on_failure("fanout"));  // live messages in commit order
   metrics.gauge_fn("remhart_jobs_queued", "Blocking jobs (queries, device writes) waiting",
                    [&jobs] { return static_cast<double>(jobs.queued()); });
-  metrics.gauge_fn("remhart_live_fanout_queued", "Commits waiting to be fanned out to WebSockets",
-                   [&fanout] { return static_cast<double>(fanout.queued()); });
-  // The queue between commits and live clients is bounded: when fan-out falls this far behind,
-  // a commit's live messages are dropped (and counted), never the stored data.
-  constexpr std::size_t kMaxFanoutQueued = 256;
-  auto& fanout_dropped =
-      metrics.counter("remhart_live_fanout_dropped_total",
-                      "Stored samples not streamed live because the fan-out queue was full");
-  store.set_commit_listener([&](std::span<const store::CommittedSeries> committed) {
-    if (hub.clients() == 0) return;
-    auto copy = std::make_shared<std::vector<store::StoredSample>>();
-    for (const auto& c : committed) {
-      for (const auto& r : c.records) copy->push_back({c.device, c.origin, r});
-    }
-    if (fanout.queued() >= kMaxFanoutQueued) {
-      fanout_dropped.inc(copy->size());
-      return;
-    }
-    fanout.post([&hub, copy] { hub.publish(*copy); });
+  api::LiveFanout fanout(hub, 256, &metrics, on_failure("fanout"));
+  store.set_commit_listener([&fanout](std::span<const store::CommittedSeries> committed) {
+    fanout.on_commit(committed);
   });
 
   // Simulation runs: runs a previous process left going are marked stopped; progress and status

@@ -10,7 +10,8 @@
 namespace remhart::store {
 namespace {
 
-constexpr std::uint32_t kMagic = 0x52484231;  // "RHB1"
+constexpr std::uint32_t kMagicV1 = 0x52484231;  // "RHB1": one frame for every column
+constexpr std::uint32_t kMagicV2 = 0x52484232;  // "RHB2": the times, then the values
 constexpr std::size_t kColumns = 1 + core::kValueCount;
 constexpr int kLevel = 1;
 
@@ -32,54 +33,108 @@ void unshuffle(const std::byte* in, std::size_t n, std::uint64_t* words) {
   }
 }
 
+// Appends `raw` to `out` as one zstd frame; returns the frame's size.
+std::size_t compress_into(std::vector<std::byte>& out, const std::vector<std::byte>& raw) {
+  const std::size_t at = out.size();
+  const std::size_t bound = ZSTD_compressBound(raw.size());
+  out.resize(at + bound);
+  const std::size_t z = ZSTD_compress(out.data() + at, bound, raw.data(), raw.size(), kLevel);
+  if (ZSTD_isError(z)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(z));
+  out.resize(at + z);
+  return z;
+}
+
+// Decompresses one whole frame of exactly `size` bytes; false when corrupt.
+bool decompress(std::span<const std::byte> frame, std::byte* out, std::size_t size) {
+  if (ZSTD_getFrameContentSize(frame.data(), frame.size()) != size) return false;
+  thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(),
+                                                                        &ZSTD_freeDCtx);
+  const std::size_t z = ZSTD_decompressDCtx(ctx.get(), out, size, frame.data(), frame.size());
+  return !ZSTD_isError(z) && z == size;
+}
+
+struct Frames {
+  std::size_t n = 0;
+  std::span<const std::byte> times, values;  // v2: two frames; v1: `times` holds everything
+  bool v1 = false;
+};
+
+std::optional<Frames> split(std::span<const std::byte> bytes) {
+  if (bytes.size() < 8) return std::nullopt;
+  std::uint32_t header[2];
+  std::memcpy(header, bytes.data(), 8);
+  Frames f;
+  f.n = header[1];
+  if (header[0] == kMagicV1) {
+    f.v1 = true;
+    f.times = bytes.subspan(8);
+    return f;
+  }
+  if (header[0] != kMagicV2 || bytes.size() < 12) return std::nullopt;
+  std::uint32_t times_size = 0;
+  std::memcpy(&times_size, bytes.data() + 8, 4);
+  if (times_size > bytes.size() - 12) return std::nullopt;
+  f.times = bytes.subspan(12, times_size);
+  f.values = bytes.subspan(12 + times_size);
+  return f;
+}
+
+std::vector<core::TimeUs> times_of(const std::byte* raw, std::size_t n) {
+  std::vector<std::uint64_t> column(n);
+  unshuffle(raw, n, column.data());
+  std::vector<core::TimeUs> times(n);
+  std::int64_t prev = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    prev += static_cast<std::int64_t>(column[k]);
+    times[k] = prev;
+  }
+  return times;
+}
+
 }  // namespace
 
 std::vector<std::byte> encode_block(std::span<const core::Record> records) {
   const std::size_t n = records.size();
   std::vector<std::uint64_t> column(n);
-  std::vector<std::byte> raw(n * 8 * kColumns);
+  std::vector<std::byte> times(n * 8), values(n * 8 * core::kValueCount);
   std::int64_t prev = 0;
   for (std::size_t k = 0; k < n; ++k) {
     column[k] = static_cast<std::uint64_t>(records[k].ts - prev);
     prev = records[k].ts;
   }
-  shuffle(column.data(), n, raw.data());
+  shuffle(column.data(), n, times.data());
   for (std::size_t c = 0; c < core::kValueCount; ++c) {
     for (std::size_t k = 0; k < n; ++k) {
       std::memcpy(&column[k], core::as_array(records[k].values) + c, 8);
     }
-    shuffle(column.data(), n, raw.data() + (c + 1) * n * 8);
+    shuffle(column.data(), n, values.data() + c * n * 8);
   }
-  const std::size_t bound = ZSTD_compressBound(raw.size());
-  std::vector<std::byte> out(8 + bound);
-  const std::uint32_t header[2] = {kMagic, static_cast<std::uint32_t>(n)};
+  std::vector<std::byte> out(12);
+  const std::uint32_t header[2] = {kMagicV2, static_cast<std::uint32_t>(n)};
   std::memcpy(out.data(), header, 8);
-  const std::size_t z = ZSTD_compress(out.data() + 8, bound, raw.data(), raw.size(), kLevel);
-  if (ZSTD_isError(z)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(z));
-  out.resize(8 + z);
+  const auto times_size = static_cast<std::uint32_t>(compress_into(out, times));
+  std::memcpy(out.data() + 8, &times_size, 4);
+  compress_into(out, values);
   return out;
 }
 
 std::optional<std::vector<core::Record>> decode_block(std::span<const std::byte> bytes) {
-  if (bytes.size() < 8) return std::nullopt;
-  std::uint32_t header[2];
-  std::memcpy(header, bytes.data(), 8);
-  if (header[0] != kMagic) return std::nullopt;
-  const std::size_t n = header[1];
-  // Check the frame's declared size before allocating, so corrupt counts cannot exhaust memory.
-  const auto content = ZSTD_getFrameContentSize(bytes.data() + 8, bytes.size() - 8);
-  if (content != n * 8 * kColumns) return std::nullopt;
+  const auto f = split(bytes);
+  if (!f) return std::nullopt;
+  const std::size_t n = f->n;
+  // Sizes are checked against each frame's declared size before anything is allocated, so a
+  // corrupt count cannot exhaust memory.
   std::vector<std::byte> raw(n * 8 * kColumns);
-  const std::size_t z = ZSTD_decompress(raw.data(), raw.size(), bytes.data() + 8, bytes.size() - 8);
-  if (ZSTD_isError(z) || z != raw.size()) return std::nullopt;
+  if (f->v1) {
+    if (!decompress(f->times, raw.data(), raw.size())) return std::nullopt;
+  } else if (!decompress(f->times, raw.data(), n * 8) ||
+             !decompress(f->values, raw.data() + n * 8, raw.size() - n * 8)) {
+    return std::nullopt;
+  }
+  const auto times = times_of(raw.data(), n);
   std::vector<core::Record> records(n);
   std::vector<std::uint64_t> column(n);
-  unshuffle(raw.data(), n, column.data());
-  std::int64_t prev = 0;
-  for (std::size_t k = 0; k < n; ++k) {
-    prev += static_cast<std::int64_t>(column[k]);
-    records[k].ts = prev;
-  }
+  for (std::size_t k = 0; k < n; ++k) records[k].ts = times[k];
   for (std::size_t c = 0; c < core::kValueCount; ++c) {
     unshuffle(raw.data() + (c + 1) * n * 8, n, column.data());
     for (std::size_t k = 0; k < n; ++k) {
@@ -90,37 +145,19 @@ std::optional<std::vector<core::Record>> decode_block(std::span<const std::byte>
 }
 
 std::optional<std::vector<core::TimeUs>> decode_block_times(std::span<const std::byte> bytes) {
-  if (bytes.size() < 8) return std::nullopt;
-  std::uint32_t header[2];
-  std::memcpy(header, bytes.data(), 8);
-  if (header[0] != kMagic) return std::nullopt;
-  const std::size_t n = header[1];
-  const auto content = ZSTD_getFrameContentSize(bytes.data() + 8, bytes.size() - 8);
-  if (content != n * 8 * kColumns) return std::nullopt;
-  // The time column comes first: decompress only until it is complete.
+  const auto f = split(bytes);
+  if (!f) return std::nullopt;
+  const std::size_t n = f->n;
+  if (f->v1) {  // one frame for everything: decode it whole
+    const auto records = decode_block(bytes);
+    if (!records) return std::nullopt;
+    std::vector<core::TimeUs> times(n);
+    for (std::size_t k = 0; k < n; ++k) times[k] = (*records)[k].ts;
+    return times;
+  }
   std::vector<std::byte> raw(n * 8);
-  // One context per thread: creating one (and its window buffer) costs more than the decode.
-  thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(),
-                                                                        &ZSTD_freeDCtx);
-  ZSTD_DCtx_reset(ctx.get(), ZSTD_reset_session_only);
-  ZSTD_inBuffer in{bytes.data() + 8, bytes.size() - 8, 0};
-  ZSTD_outBuffer out{raw.data(), raw.size(), 0};
-  while (out.pos < out.size) {
-    const std::size_t in_before = in.pos, out_before = out.pos;
-    const std::size_t rc = ZSTD_decompressStream(ctx.get(), &out, &in);
-    if (ZSTD_isError(rc)) return std::nullopt;
-    if (out.pos == out.size) break;
-    if (rc == 0 || (in.pos == in_before && out.pos == out_before)) return std::nullopt;  // short
-  }
-  std::vector<std::uint64_t> column(n);
-  unshuffle(raw.data(), n, column.data());
-  std::vector<core::TimeUs> times(n);
-  std::int64_t prev = 0;
-  for (std::size_t k = 0; k < n; ++k) {
-    prev += static_cast<std::int64_t>(column[k]);
-    times[k] = prev;
-  }
-  return times;
+  if (!decompress(f->times, raw.data(), raw.size())) return std::nullopt;
+  return times_of(raw.data(), n);
 }
 
 }  // namespace remhart::store

@@ -3,7 +3,10 @@
 //
 // Layout before compression: the timestamps delta-encoded as int64, then each of the 20 value
 // columns; every 8-byte column is byte-shuffled (byte k of every value stored together), which
-// turns slowly varying doubles into long runs that zstd compresses well. Header: magic, count.
+// turns slowly varying doubles into long runs that zstd compresses well. Version 2 ("RHB2";
+// header: magic, count, size of the first frame) compresses the time column and the values as
+// two zstd frames, so duplicate checks decode the times alone; version 1 ("RHB1": magic, count,
+// one frame) is still read.
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -18,7 +21,7 @@ std::vector<std::byte> encode_block(std::span<const core::Record> records);
 
 /// Decodes encode_block output; nullopt when the bytes are corrupt.
 std::optional<std::vector<core::Record>> decode_block(std::span<const std::byte> bytes);
-/// Only the timestamps of encode_block output (decompressing no further than they reach);
+/// Only the timestamps of encode_block output (version 2: only their frame is decompressed);
 /// nullopt when the bytes are corrupt.
 std::optional<std::vector<core::TimeUs>> decode_block_times(std::span<const std::byte> bytes);
 

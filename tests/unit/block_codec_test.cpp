@@ -4,6 +4,8 @@
 #include <cstring>
 #include <random>
 
+#include <zstd.h>
+
 #include "store/block_codec.hpp"
 #include "store/series.hpp"
 
@@ -61,6 +63,45 @@ TEST(BlockCodec, TimesAloneMatchTheFullDecode) {
   auto wrong_count = bytes;
   wrong_count[4] = std::byte{0xff};
   EXPECT_FALSE(store::decode_block_times(wrong_count));
+}
+
+// Blocks written before the time column got its own frame (version 1: one frame for all columns)
+// still decode, whole and times alone.
+TEST(BlockCodec, ReadsVersionOneBlocks) {
+  const auto in = records(300, 9);
+  const std::size_t n = in.size(), columns = 1 + core::kValueCount;
+  std::vector<std::byte> raw(n * 8 * columns);
+  std::vector<std::uint64_t> column(n);
+  auto shuffle_into = [&](std::byte* out) {
+    for (std::size_t b = 0; b < 8; ++b) {
+      for (std::size_t k = 0; k < n; ++k) out[b * n + k] = std::byte(column[k] >> (8 * b));
+    }
+  };
+  std::int64_t prev = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    column[k] = static_cast<std::uint64_t>(in[k].ts - prev);
+    prev = in[k].ts;
+  }
+  shuffle_into(raw.data());
+  for (std::size_t c = 0; c < core::kValueCount; ++c) {
+    for (std::size_t k = 0; k < n; ++k)
+      std::memcpy(&column[k], core::as_array(in[k].values) + c, 8);
+    shuffle_into(raw.data() + (c + 1) * n * 8);
+  }
+  std::vector<std::byte> v1(8 + ZSTD_compressBound(raw.size()));
+  const std::uint32_t header[2] = {0x52484231, static_cast<std::uint32_t>(n)};
+  std::memcpy(v1.data(), header, 8);
+  v1.resize(8 + ZSTD_compress(v1.data() + 8, v1.size() - 8, raw.data(), raw.size(), 1));
+  const auto out = store::decode_block(v1);
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->size(), n);
+  for (std::size_t k = 0; k < n; ++k) {
+    EXPECT_EQ((*out)[k].ts, in[k].ts);
+    EXPECT_TRUE(same_bits((*out)[k].values.f, in[k].values.f));
+  }
+  const auto times = store::decode_block_times(v1);
+  ASSERT_TRUE(times);
+  for (std::size_t k = 0; k < n; ++k) EXPECT_EQ((*times)[k], in[k].ts);
 }
 
 TEST(BlockCodec, CompressesSlowlyVaryingData) {

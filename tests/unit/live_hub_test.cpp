@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <future>
 
+#include "api/live_fanout.hpp"
 #include "api/live_hub.hpp"
 #include "store/sqlite_store.hpp"
 #include "testkit.hpp"
@@ -185,4 +187,53 @@ TEST(LiveHub, PublishesOnlyToMatchingClientsAndSnapshotsLatest) {
   const auto snap = hub.snapshot(sub);
   EXPECT_NE(snap.find("\"type\":\"snapshot\""), std::string::npos);
   EXPECT_NE(snap.find("\"device\":\"b\""), std::string::npos);
+}
+
+namespace {
+// A client whose first delivery blocks until released: the fan-out thread stalls behind it.
+struct Stalled : api::LiveClient {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false, entered = false;
+  std::size_t delivered = 0;
+  void deliver(std::vector<api::LiveMessage> messages) override {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+    delivered += messages.size();
+  }
+};
+}  // namespace
+
+// The queue between commits and live clients was unbounded. Behind a stalled fan-out, commits
+// beyond the bound are dropped and counted; the storage thread never waits.
+TEST(LiveFanout, DropsBeyondItsBoundAndCountsWithoutBlocking) {
+  testkit::TempDir dir;
+  store::SqliteOptions o;
+  o.path = dir.path() + "/f.db";
+  store::SqliteStore st(o);
+  api::LiveHub hub(st);
+  auto client = std::make_shared<Stalled>();
+  hub.add(client);
+  api::LiveFanout fanout(hub, 3);
+  const std::vector<core::Record> records(10, core::Record{1, {}});
+  const std::string device = "d", origin = "real";
+  const store::CommittedSeries one{device, origin, records};
+  fanout.on_commit(std::span(&one, 1));  // taken by the worker, which stalls in deliver
+  {
+    std::unique_lock lock(client->mu);
+    client->cv.wait(lock, [&] { return client->entered; });
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int k = 0; k < 20; ++k) fanout.on_commit(std::span(&one, 1));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
+  EXPECT_EQ(fanout.dropped(), 17u * 10u);  // 3 queued, 17 commits of 10 samples dropped
+  {
+    std::lock_guard lock(client->mu);
+    client->released = true;
+  }
+  client->cv.notify_all();
+  fanout.drain();
+  EXPECT_EQ(client->delivered, 4u * 10u);
 }

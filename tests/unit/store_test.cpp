@@ -115,7 +115,143 @@ std::vector<store::SeriesPoint> reference_series(const std::vector<core::Record>
   return out;
 }
 
+// A SQLite VFS over the default one whose writes fail with SQLITE_FULL while `full` is set: a
+// disk that fills up and is freed again, at the moment the test chooses (STYLE.md: failing I/O).
+class FullDisk {
+ public:
+  FullDisk() {
+    base_ = sqlite3_vfs_find(nullptr);
+    vfs_ = *base_;
+    vfs_.zName = "remhart-full-disk";
+    vfs_.szOsFile = static_cast<int>(sizeof(File)) + base_->szOsFile;
+    vfs_.pAppData = this;
+    vfs_.xOpen = &FullDisk::open;
+    methods_ = sqlite3_io_methods{};
+    methods_.iVersion = 3;
+    methods_.xClose = [](sqlite3_file* f) { return real(f)->pMethods->xClose(real(f)); };
+    methods_.xRead = [](sqlite3_file* f, void* p, int n, sqlite3_int64 o) {
+      return real(f)->pMethods->xRead(real(f), p, n, o);
+    };
+    methods_.xWrite = [](sqlite3_file* f, const void* p, int n, sqlite3_int64 o) {
+      if (self(f)->full) return SQLITE_FULL;
+      return real(f)->pMethods->xWrite(real(f), p, n, o);
+    };
+    methods_.xTruncate = [](sqlite3_file* f, sqlite3_int64 n) {
+      return real(f)->pMethods->xTruncate(real(f), n);
+    };
+    methods_.xSync = [](sqlite3_file* f, int flags) {
+      return real(f)->pMethods->xSync(real(f), flags);
+    };
+    methods_.xFileSize = [](sqlite3_file* f, sqlite3_int64* n) {
+      return real(f)->pMethods->xFileSize(real(f), n);
+    };
+    methods_.xLock = [](sqlite3_file* f, int l) { return real(f)->pMethods->xLock(real(f), l); };
+    methods_.xUnlock = [](sqlite3_file* f, int l) {
+      return real(f)->pMethods->xUnlock(real(f), l);
+    };
+    methods_.xCheckReservedLock = [](sqlite3_file* f, int* r) {
+      return real(f)->pMethods->xCheckReservedLock(real(f), r);
+    };
+    methods_.xFileControl = [](sqlite3_file* f, int op, void* a) {
+      return real(f)->pMethods->xFileControl(real(f), op, a);
+    };
+    methods_.xSectorSize = [](sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); };
+    methods_.xDeviceCharacteristics = [](sqlite3_file* f) {
+      return real(f)->pMethods->xDeviceCharacteristics(real(f));
+    };
+    methods_.xShmMap = [](sqlite3_file* f, int pg, int sz, int extend, void volatile** p) {
+      return real(f)->pMethods->xShmMap(real(f), pg, sz, extend, p);
+    };
+    methods_.xShmLock = [](sqlite3_file* f, int o, int n, int flags) {
+      return real(f)->pMethods->xShmLock(real(f), o, n, flags);
+    };
+    methods_.xShmBarrier = [](sqlite3_file* f) { real(f)->pMethods->xShmBarrier(real(f)); };
+    methods_.xShmUnmap = [](sqlite3_file* f, int del) {
+      return real(f)->pMethods->xShmUnmap(real(f), del);
+    };
+    methods_.xFetch = [](sqlite3_file* f, sqlite3_int64 o, int n, void** p) {
+      return real(f)->pMethods->xFetch(real(f), o, n, p);
+    };
+    methods_.xUnfetch = [](sqlite3_file* f, sqlite3_int64 o, void* p) {
+      return real(f)->pMethods->xUnfetch(real(f), o, p);
+    };
+    sqlite3_vfs_register(&vfs_, 1);  // the default for every connection opened from now on
+  }
+  ~FullDisk() {
+    sqlite3_vfs_unregister(&vfs_);
+    sqlite3_vfs_register(base_, 1);
+  }
+  FullDisk(const FullDisk&) = delete;
+  FullDisk& operator=(const FullDisk&) = delete;
+  std::atomic<bool> full{false};
+
+ private:
+  struct File {
+    sqlite3_file base;
+    FullDisk* owner;
+  };
+  static sqlite3_file* real(sqlite3_file* f) {
+    return reinterpret_cast<sqlite3_file*>(reinterpret_cast<File*>(f) + 1);
+  }
+  static FullDisk* self(sqlite3_file* f) { return reinterpret_cast<File*>(f)->owner; }
+  static int open(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* out) {
+    auto* d = static_cast<FullDisk*>(vfs->pAppData);
+    auto* file = reinterpret_cast<File*>(f);
+    file->owner = d;
+    const int rc = d->base_->xOpen(d->base_, name, real(f), flags, out);
+    file->base.pMethods = rc == SQLITE_OK && real(f)->pMethods ? &d->methods_ : nullptr;
+    return rc;
+  }
+  sqlite3_vfs* base_;
+  sqlite3_vfs vfs_;
+  sqlite3_io_methods methods_;
+};
+
 }  // namespace
+
+// Found by attack: on a full disk device newA's first batch failed; once space was freed newB
+// was stored, then newA's retry — and both devices returned the same mixed samples, and after
+// a restart newA had none. A new series entered the in-memory map before its commit, and its
+// rolled-back id was given again.
+TEST_F(StoreFixture, AFullDiskLosesNothingAndMixesNothing) {
+  FullDisk disk;
+  auto batch = [](const std::string& device, double v) {
+    std::vector<core::Sample> b;
+    for (int k = 0; k < 50; ++k) b.push_back(sample(device, kT0 + k * kS, v));
+    return b;
+  };
+  auto expect_own = [](store::Store& s, const std::string& device, double v) {
+    store::DataQuery q;
+    q.device = device;
+    q.limit = 1000;
+    const auto recs = s.query(q).records;
+    EXPECT_EQ(recs.size(), 50u) << device;
+    for (const auto& r : recs) ASSERT_EQ(r.values.v[0], v) << device;
+  };
+  {
+    auto s = open(options());
+    write(*s, {sample("m1", kT0 - kS)});  // an existing series: new ones get later ids
+    disk.full = true;
+    const auto failed = write(*s, batch("newA", 231));
+    EXPECT_FALSE(failed.ok);
+    EXPECT_TRUE(failed.full);
+    EXPECT_TRUE(s->stats().full);
+    EXPECT_FALSE(s->stats().write_error.empty());
+    disk.full = false;
+    EXPECT_TRUE(write(*s, batch("newB", 232)).ok);
+    EXPECT_FALSE(s->stats().full);
+    EXPECT_TRUE(write(*s, batch("newA", 231)).ok);
+    expect_own(*s, "newA", 231);
+    expect_own(*s, "newB", 232);
+    s->flush();  // compacted into blocks
+    expect_own(*s, "newA", 231);
+    expect_own(*s, "newB", 232);
+  }
+  auto s = open(options());  // and after a restart
+  expect_own(*s, "newA", 231);
+  expect_own(*s, "newB", 232);
+  EXPECT_EQ(s->check_database(), "ok");
+}
 
 TEST_F(StoreFixture, DevicesCreateUpdateDeleteAndConflict) {
   auto s = open(options());

@@ -1,5 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.hpp"
 #include "core/time.hpp"
 
 using namespace remhart::core;
@@ -50,4 +57,26 @@ TEST(Time, Durations) {
   for (const char* bad : {"", "0", "-5", "1x", "m", "1.5h", "99999999999999999d"}) {
     EXPECT_FALSE(parse_duration(bad)) << bad;
   }
+}
+
+// A job that throws never ends the process (it reached std::terminate): the pool counts it,
+// reports it and runs the next job; drain() runs what is queued, later posts are dropped.
+TEST(ThreadPool, FailingJobsAreCountedAndTheWorkerGoesOn) {
+  std::vector<std::string> reported;
+  std::mutex mu;
+  std::atomic<int> ran{0};
+  remhart::core::ThreadPool pool(1, [&](const std::string& what) {
+    std::lock_guard lock(mu);
+    reported.push_back(what);
+  });
+  pool.post([] { throw std::runtime_error("boom"); });
+  pool.post([] { throw 42; });
+  for (int k = 0; k < 10; ++k) pool.post([&] { ++ran; });
+  pool.drain();
+  EXPECT_EQ(ran, 10);
+  EXPECT_EQ(pool.failures(), 2u);
+  ASSERT_EQ(reported.size(), 2u);
+  EXPECT_EQ(reported[0], "boom");
+  pool.post([&] { ++ran; });  // after drain: dropped, not run on a dead pool
+  EXPECT_EQ(ran, 10);
 }

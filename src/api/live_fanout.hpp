@@ -1,0 +1,41 @@
+#pragma once
+// Carries committed samples from the storage thread to the live hub on a thread of its own, in
+// commit order. The queue between them is bounded: when fan-out falls `max_queued` commits
+// behind, a commit's live messages are dropped and counted — never the stored data, and never
+// a wait on the storage thread.
+#include <cstddef>
+#include <span>
+
+#include "core/thread_pool.hpp"
+#include "store/store.hpp"
+
+namespace remhart::obs {
+class Counter;
+class Registry;
+}  // namespace remhart::obs
+
+namespace remhart::api {
+
+class LiveHub;
+
+class LiveFanout {
+ public:
+  LiveFanout(LiveHub& hub, std::size_t max_queued, obs::Registry* metrics = nullptr,
+             core::ThreadPool::ErrorHandler on_error = {});
+
+  /// The store's commit listener (runs on the storage thread; copies and queues).
+  void on_commit(std::span<const store::CommittedSeries> committed);
+  /// Streams what is queued, then stops (shutdown).
+  void drain() { pool_.drain(); }
+  /// Samples not streamed because the queue was full.
+  std::size_t dropped() const { return dropped_; }
+
+ private:
+  LiveHub& hub_;
+  std::size_t max_queued_;
+  std::size_t dropped_ = 0;  // storage thread only
+  obs::Counter* dropped_counter_ = nullptr;
+  core::ThreadPool pool_;
+};
+
+}  // namespace remhart::api
