@@ -3,7 +3,9 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <variant>
 
 #include <toml++/toml.h>
@@ -220,6 +222,44 @@ std::vector<std::pair<std::string, std::string>> describe(const Config& c) {
   return out;
 }
 
+namespace {
+// Sets what a configuration file's text names; errors name `source` and the line.
+void apply_toml(Config& c, std::string_view text, const std::string& source) {
+  std::map<std::string, Field> by_key(fields().begin(), fields().end());
+  toml::table tbl;
+  try {
+    tbl = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(source + ":" + std::to_string(e.source().begin.line) + ": " +
+                      std::string(e.description()));
+  }
+  for (const auto& [section, node] : tbl) {
+    const auto* t = node.as_table();
+    if (!t) {
+      throw ConfigError(source + ": '" + std::string(section.str()) +
+                        "' must be a [section] table");
+    }
+    for (const auto& [name, value] : *t) {
+      const std::string key = std::string(section.str()) + "." + std::string(name.str());
+      const auto it = by_key.find(key);
+      if (it == by_key.end()) throw ConfigError(source + ": unknown setting '" + key + "'");
+      const std::string value_text = node_text(value);
+      if (value_text.empty() && !value.is_string()) {
+        throw ConfigError(key + ": unsupported value type (from " + source + ")");
+      }
+      set_from_text(c, key, it->second, value_text, source);
+    }
+  }
+}
+}  // namespace
+
+Config config_from_toml(std::string_view text) {
+  Config c;
+  apply_toml(c, text, "config");
+  validate(c);
+  return c;
+}
+
 Config load_config(const std::optional<std::string>& file,
                    const std::function<const char*(const char*)>& getenv,
                    const std::vector<std::pair<std::string, std::string>>& overrides) {
@@ -232,30 +272,10 @@ Config load_config(const std::optional<std::string>& file,
   if (!path && std::filesystem::exists("remhart.toml")) path = "remhart.toml";
   if (path) {
     if (!std::filesystem::exists(*path)) throw ConfigError("config file " + *path + " not found");
-    toml::table tbl;
-    try {
-      tbl = toml::parse_file(*path);
-    } catch (const toml::parse_error& e) {
-      throw ConfigError(*path + ":" + std::to_string(e.source().begin.line) + ": " +
-                        std::string(e.description()));
-    }
-    for (const auto& [section, node] : tbl) {
-      const auto* t = node.as_table();
-      if (!t) {
-        throw ConfigError(*path + ": '" + std::string(section.str()) +
-                          "' must be a [section] table");
-      }
-      for (const auto& [name, value] : *t) {
-        const std::string key = std::string(section.str()) + "." + std::string(name.str());
-        const auto it = by_key.find(key);
-        if (it == by_key.end()) throw ConfigError(*path + ": unknown setting '" + key + "'");
-        const std::string text = node_text(value);
-        if (text.empty() && !value.is_string()) {
-          throw ConfigError(key + ": unsupported value type (from " + *path + ")");
-        }
-        set_from_text(c, key, it->second, text, *path);
-      }
-    }
+    std::ifstream in(*path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    apply_toml(c, text.str(), *path);
   }
   for (const auto& [key, field] : fields()) {
     const std::string name = env_name(key);

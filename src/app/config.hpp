@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -82,6 +83,10 @@ class ConfigError : public std::runtime_error {
 
 /// Every known key with its current value as text (for `config check`).
 std::vector<std::pair<std::string, std::string>> describe(const Config& c);
+
+/// A configuration from the text of a configuration file alone (defaults < the file; no
+/// environment or flags), checked. Throws ConfigError naming the line or the setting.
+Config config_from_toml(std::string_view text);
 
 /// Builds the configuration. `file` is read when given (an explicitly named file must exist);
 /// `getenv` reads the environment; `overrides` are flag values as (key, text).

@@ -105,3 +105,14 @@ TEST(Logging, JsonLinesEscapeTheMessage) {
     }
   }
 }
+
+TEST(Config, FromTomlTextNamesTheLine) {
+  EXPECT_EQ(app::config_from_toml("[server]\nport = 9090\n").port, 9090);
+  try {
+    (void)app::config_from_toml("[server]\nport = \n");
+    FAIL() << "accepted";
+  } catch (const app::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("config:2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)app::config_from_toml("[server]\nport = 70000\n"), app::ConfigError);
+}
