@@ -21,7 +21,13 @@ ClientCommand apply_client_message(std::string_view text, Subscription& sub) {
   if (core::json_too_deep(text)) return {Kind::error, "message nested too deeply", {}};
   const auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return {Kind::error, "message must be a JSON object", {}};
-  const auto type = j.value("type", std::string());
+  // A field of the wrong type is an error message, never an exception: this runs on an I/O
+  // thread for any connected client (`{"type":1}` ended the server — found by fuzzing).
+  const auto type_it = j.find("type");
+  if (type_it == j.end() || !type_it->is_string()) {
+    return {Kind::error, "type must be a string", {}};
+  }
+  const auto type = type_it->get<std::string>();
   if (type == "auth") {
     const auto it = j.find("token");
     if (it == j.end() || !it->is_string() || it->get<std::string>().empty()) {

@@ -768,6 +768,10 @@ struct HttpServer::Impl {
         acceptor(net::make_strand(ioc)),
         signals(ioc, SIGINT, SIGTERM) {
     if (!sh.opt.tls_cert.empty()) setup_tls();
+    if (metrics) {
+      handler_failures = &metrics->counter("remhart_io_handler_failures_total",
+                                           "I/O handlers that threw (logged; the thread goes on)");
+    }
   }
 
   // TLS 1.2 at least (1.3 is negotiated when the client offers it), no compression or
@@ -849,6 +853,7 @@ struct HttpServer::Impl {
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::steady_timer accept_backoff{acceptor.get_executor()};
+  obs::Counter* handler_failures = nullptr;
   std::chrono::steady_clock::time_point last_accept_warning{};
   long accept_failures = 0;
   net::signal_set signals;
@@ -880,13 +885,28 @@ std::uint16_t HttpServer::listen() {
 
 void HttpServer::run() {
   std::vector<std::thread> extra;
+  // A handler that throws must not end the process: the exception is logged and counted, and
+  // the thread goes back to serving (the connection whose handler failed is dropped).
+  auto serve = [this] {
+    for (;;) {
+      try {
+        impl_->ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("an I/O handler failed: {}", e.what());
+      } catch (...) {
+        spdlog::error("an I/O handler failed with an unknown exception");
+      }
+      if (impl_->handler_failures) impl_->handler_failures->inc();
+    }
+  };
   for (int k = 1; k < impl_->sh.opt.threads; ++k) {
-    extra.emplace_back([this] {
+    extra.emplace_back([serve] {
       pthread_setname_np(pthread_self(), "rh-io");
-      impl_->ioc.run();
+      serve();
     });
   }
-  impl_->ioc.run();
+  serve();
   for (auto& t : extra) t.join();
 }
 

@@ -1189,3 +1189,41 @@ TEST_F(Secured, BodiesAreBoundedPerRouteAndJsonNestingIsLimited) {
   ASSERT_GT(big.size(), 1024u * 1024u);
   EXPECT_EQ(as("admin", "POST", "/api/grid/ingest", big).status, 200);
 }
+
+// Found by attack: a token-less socket that first stuffed its send path (pings it never read
+// the answers to) was never released: the auth deadline's close waited behind a write that never
+// finished. Writes have deadlines too; the slot comes back.
+TEST_F(Secured, AStuffedUnauthenticatedSocketIsReleasedAtItsDeadline) {
+  auto slots = [&] {
+    const auto text = HttpClient(proc->port()).get("/metrics").body;
+    const auto at = text.find("\nremhart_ws_slots_used ");
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + 23));
+  };
+  RawWs ws(proc->port(), "/ws/grid-data");
+  ASSERT_EQ(ws.status, 101);
+  const auto ping = RawWs::frame(0x89, std::string(125, 'p'));
+  std::string burst;
+  for (int k = 0; k < 100; ++k) burst += ping;
+  for (int k = 0; k < 9 && ws.send_all(burst); ++k) {  // 900 pings: under the ping cap
+  }
+  EXPECT_EQ(slots(), 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (slots() != 0 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  EXPECT_EQ(slots(), 0);  // 10 s to authenticate, then 2 s to take the close
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15));
+}
+
+// Found by fuzzing: `{"type":["north"]}` on the live stream, before authenticating, ended the
+// server (an exception escaped the I/O thread).
+TEST_F(Secured, ALiveMessageOfTheWrongShapeIsAnErrorNotACrash) {
+  for (const char* m : {R"({"type":["north"]})", R"({"type":1})"}) {
+    WsClient ws(proc->port());
+    ws.send(m);
+    const auto reply = ws.read(std::chrono::seconds(5));
+    ASSERT_TRUE(reply) << m;
+    EXPECT_NE(reply->find("\"error\""), std::string::npos) << *reply;
+  }
+  EXPECT_EQ(HttpClient(proc->port()).get("/health").status, 200);
+}

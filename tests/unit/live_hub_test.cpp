@@ -237,3 +237,18 @@ TEST(LiveFanout, DropsBeyondItsBoundAndCountsWithoutBlocking) {
   fanout.drain();
   EXPECT_EQ(client->delivered, 4u * 10u);
 }
+
+// Found by fuzzing: a client message whose "type" is not a string threw from the I/O thread
+// (`{"type":["north"]}` ended the server). Every field of the wrong type is an error message.
+TEST(LiveHub, WrongFieldTypesAreErrorsNotExceptions) {
+  api::Subscription sub;
+  using K = api::ClientCommand::Kind;
+  for (const char* m :
+       {R"({"type":["north"]})", R"({"type":1})", R"({"type":null})", R"({})",
+        R"({"type":"subscribe","origin":5})", R"({"type":"auth","token":[1]})",
+        R"({"type":"subscribe","devices":[1]})", R"({"type":"subscribe","max_rate_hz":"x"})"}) {
+    api::ClientCommand cmd;
+    ASSERT_NO_THROW(cmd = api::apply_client_message(m, sub)) << m;
+    EXPECT_EQ(cmd.kind, K::error) << m;
+  }
+}
