@@ -51,7 +51,6 @@ class StudyRunner {
   /// null) turns true when the client goes away.
   void submit(const std::string& caller, std::shared_ptr<const std::atomic<bool>> disconnected,
               std::function<void(const StudyControl&)> job);
-  const StudyLimits& limits() const { return limits_; }
 
  private:
   void release(const std::string& caller);

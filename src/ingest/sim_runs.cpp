@@ -225,17 +225,16 @@ std::int64_t SimRunManager::estimate_bytes(double duration_s, double step_s) con
 void SimRunManager::check_total_budget(std::int64_t estimate) {
   std::int64_t used = 0;
   for (const auto& r : repo_.list()) {
-    std::int64_t samples = r.samples;
+    std::int64_t bytes = r.samples * kBytesPerSample;
     if (const auto it = active_.find(r.id); it != active_.end()) {
       std::lock_guard al(it->second->mu);
-      samples = it->second->info.samples;
-      if (it->second->info.duration_s > 0) {  // what a going run will still add
-        samples = std::max<std::int64_t>(
-            samples, estimate_bytes(it->second->info.duration_s, it->second->info.step_s) /
-                         static_cast<std::int64_t>(kBytesPerSample));
-      }
+      const auto& info = it->second->info;
+      bytes = info.samples * kBytesPerSample;
+      // A going run counts with what it will still add.
+      if (info.duration_s > 0)
+        bytes = std::max(bytes, estimate_bytes(info.duration_s, info.step_s));
     }
-    used += samples * static_cast<std::int64_t>(kBytesPerSample);
+    used += bytes;
   }
   if (used + estimate > budget_.total_bytes) {
     throw Error(
