@@ -1,5 +1,5 @@
 # The contract (DESIGN.md): build, run, test, bench.
-.PHONY: all bootstrap build build-asan run test bench fuzz format clean
+.PHONY: all bootstrap build build-asan build-debug run test bench fuzz format clean
 
 JOBS ?= $(shell nproc)
 
@@ -16,11 +16,16 @@ build-asan: bootstrap
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 
+build-debug: bootstrap
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug -j $(JOBS)
+
 run: build
 	./build/remhart serve
 
-test: build build-asan
-	@ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+# The test run needs only the sanitizer tree (its own remhart binary); `make build` is for `run`.
+test: build-asan
+	@ctest --preset asan -j $(JOBS)
 
 bench: build
 	@cmake --build --preset release -j $(JOBS) --target remhart_bench powerflow_bench
@@ -38,4 +43,4 @@ format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-debug build-fuzz

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shared_data.hpp"
 #include "testkit.hpp"
 
 using namespace remhart::testkit;
@@ -22,13 +23,9 @@ using namespace remhart::testkit;
 namespace {
 
 int run(const std::string& args, std::string* out) {
-  FILE* p = popen((remhart_binary() + " " + args + " 2>&1").c_str(), "r");
-  std::string text;
-  char buf[4096];
-  while (fgets(buf, sizeof buf, p)) text += buf;
-  const int rc = pclose(p);
-  *out = text;
-  return WEXITSTATUS(rc);
+  auto r = run_cli(args);
+  *out = std::move(r.output);
+  return r.status;
 }
 
 const char* kCase = R"(function mpc = two
@@ -395,10 +392,6 @@ TEST(GridApi, OnlyTheNewestNetworkVersionsAreKept) {
 }
 
 namespace {
-std::filesystem::path matpower_dir() {
-  if (const char* dir = std::getenv("REMHART_MATPOWER_DIR")) return dir;
-  return std::filesystem::path(REMHART_SOURCE_DIR) / ".." / "shared" / "data" / "matpower";
-}
 std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p);
   std::stringstream ss;
@@ -412,11 +405,7 @@ std::string read_text(const std::filesystem::path& p) {
 // Studies have their own pool, a per-user limit, a time budget, and stop when the client leaves.
 TEST(GridApi, LongStudiesNeverDelayReadsOrLoginsAndStopWhenTheirClientLeaves) {
   const auto mfile = matpower_dir() / "case2869pegase.m";
-  if (!std::filesystem::exists(mfile)) {
-    const char* ci = std::getenv("CI");
-    if (ci && std::string(ci) == "true") FAIL() << mfile << " is missing";
-    GTEST_SKIP() << "../shared/data/matpower not present";
-  }
+  REMHART_REQUIRE_SHARED(mfile);
   TempDir dir;
   ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"},
                      {{"REMHART_LIMITS_STUDY_SECONDS", "4"}});

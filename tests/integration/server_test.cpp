@@ -295,16 +295,21 @@ TEST_F(Server, WebSocketRateCapCoalescesToTheNewest) {
   ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // snapshot
   ws.send(R"({"type":"subscribe","devices":["m1"],"max_rate_hz":1})");
   ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // snapshot of the new subscription
+  const auto t0 = std::chrono::steady_clock::now();
   for (int k = 0; k < 10; ++k) {
     ASSERT_EQ(http->post("/api/grid/ingest", "[" + sample("m1", kT0Ms + k * 1000) + "]").status,
               200);
   }
+  const double posting_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::vector<json> got;
   while (auto m = ws.read(std::chrono::milliseconds(2500))) got.push_back(json::parse(*m));
-  // Ten samples inside about a second, at most one per second: the first goes at once, the
-  // rest coalesce into the newest.
-  ASSERT_GE(got.size(), 2u);
-  EXPECT_LE(got.size(), 3u);
+  // At most one message a second: ten samples posted over `posting_s` seconds arrive as at most
+  // one per second begun plus the newest, and the newest always arrives. (The exact timing is
+  // Outbox.RateCapCoalescesToTheNewestPerDevice, with an injected clock; a loaded machine only
+  // stretches the posting here.)
+  ASSERT_GE(got.size(), 1u);
+  EXPECT_LE(got.size(), static_cast<std::size_t>(posting_s) + 2) << posting_s << " s";
   EXPECT_EQ(got.back()["data"]["ts"], "2025-11-28T10:00:09.000000Z");
 }
 
@@ -380,11 +385,7 @@ TEST_F(Server, OperationsEndpoints) {
 }
 
 TEST(Cli, VersionConfigCheckAndUsageErrors) {
-  auto run = [](const std::string& args) {
-    const std::string cmd = remhart_binary() + " " + args + " >/dev/null 2>&1";
-    const int status = std::system(cmd.c_str());
-    return WEXITSTATUS(status);
-  };
+  auto run = [](const std::string& args) { return run_cli(args).status; };
   EXPECT_EQ(run("version"), 0);
   EXPECT_EQ(run("--help"), 0);
   EXPECT_EQ(run("config check"), 0);
@@ -392,11 +393,7 @@ TEST(Cli, VersionConfigCheckAndUsageErrors) {
   EXPECT_EQ(run(""), 2);
   EXPECT_EQ(run("serve --port nope"), 2);
   EXPECT_EQ(run("config check --config /nonexistent.toml"), 2);
-  EXPECT_EQ(std::system(
-                ("REMHART_SERVER_PORT=99999 " + remhart_binary() + " config check >/dev/null 2>&1")
-                    .c_str()) >>
-                8,
-            2);
+  EXPECT_EQ(run_cli("config check", {{"REMHART_SERVER_PORT", "99999"}}).status, 2);
 }
 
 // A private tmpfs of `mib` MiB at a fresh directory (root only; the test skips elsewhere).

@@ -234,13 +234,8 @@ TEST(Simulator, CliRunIntoTheStore) {
   TempDir dir;
   const std::string data = dir.path() + "/data";
   auto run = [](const std::string& args) {
-    const std::string cmd = remhart_binary() + " simulate " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    while (fgets(buf, sizeof buf, p)) out += buf;
-    const int rc = pclose(p);
-    return std::pair{WEXITSTATUS(rc), out};
+    auto r = run_cli("simulate " + args);
+    return std::pair{r.status, r.output};
   };
   const auto [rc, out] =
       run("--scenario voltage_sag --duration 10m --step 1s --seed 4 --quiet "

@@ -36,7 +36,8 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 std::string remhart_binary() {
-  if (const char* e = std::getenv("REMHART_BIN")) return e;
+  // Absolute: children run in another directory.
+  if (const char* e = std::getenv("REMHART_BIN")) return std::filesystem::absolute(e).string();
 #ifdef REMHART_BIN_PATH
   return REMHART_BIN_PATH;
 #else
@@ -53,6 +54,54 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::map<std::string, std::string> child_environment(
+    const std::map<std::string, std::string>& env) {
+  std::map<std::string, std::string> out;
+  for (const char* name :
+       {"PATH", "TMPDIR", "HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
+    if (const char* v = std::getenv(name)) out[name] = v;
+  }
+  for (const auto& [k, v] : env) out[k] = v;
+  return out;
+}
+
+const std::string& neutral_dir() {
+  static const TempDir dir;
+  return dir.path();
+}
+
+namespace {
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+}  // namespace
+
+std::string hermetic_command(const std::string& command,
+                             const std::map<std::string, std::string>& env) {
+  std::string out = "cd " + shell_quote(neutral_dir()) + " && exec env -i";
+  for (const auto& [k, v] : child_environment(env)) out += " " + k + "=" + shell_quote(v);
+  return out + " " + command;
+}
+
+CliResult run_cli(const std::string& args, const std::map<std::string, std::string>& env) {
+  FILE* p = popen(hermetic_command(remhart_binary() + " " + args + " 2>&1", env).c_str(), "r");
+  if (!p) throw std::runtime_error("popen failed");
+  CliResult r;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 struct ServerProcess::Output {
@@ -84,6 +133,20 @@ void ServerProcess::start() {
     admin_password_ = it != env_.end() ? it->second : random_password();
   }
   args.insert(args.end(), extra_.begin(), extra_.end());
+  // Cheaper password hashing keeps tests quick; the hash format and checks are the same.
+  std::map<std::string, std::string> env = {{"REMHART_ADMIN_PASSWORD", admin_password_},
+                                            {"REMHART_AUTH_ARGON2_MEMORY_MIB", "8"},
+                                            {"REMHART_AUTH_ARGON2_OPS", "1"}};
+  for (const auto& [k, v] : env_) env[k] = v;
+  std::vector<std::string> envp_text;
+  for (const auto& [k, v] : child_environment(env)) envp_text.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : envp_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string& cwd = neutral_dir();
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -91,15 +154,8 @@ void ServerProcess::start() {
     dup2(fds[1], STDERR_FILENO);
     close(fds[0]);
     close(fds[1]);
-    setenv("REMHART_ADMIN_PASSWORD", admin_password_.c_str(), 1);
-    // Cheaper password hashing keeps tests quick; the hash format and checks are the same.
-    setenv("REMHART_AUTH_ARGON2_MEMORY_MIB", "8", 1);
-    setenv("REMHART_AUTH_ARGON2_OPS", "1", 1);
-    for (const auto& [k, v] : env_) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
+    if (chdir(cwd.c_str()) != 0) _exit(126);
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   close(fds[1]);

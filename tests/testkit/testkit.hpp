@@ -22,6 +22,23 @@ class TempDir {
   std::string path_;
 };
 
+/// Child processes are hermetic: they start in an empty directory (no remhart.toml is read from
+/// the caller's working directory) with a clean environment — PATH, TMPDIR, HOME and the
+/// sanitizer options of the caller, nothing else (no inherited REMHART_*) — plus `env`.
+std::map<std::string, std::string> child_environment(const std::map<std::string, std::string>& env);
+/// The empty directory children run in.
+const std::string& neutral_dir();
+/// A shell command that runs `command` (program and arguments, redirections allowed) that way.
+std::string hermetic_command(const std::string& command,
+                             const std::map<std::string, std::string>& env = {});
+
+struct CliResult {
+  int status = -1;     ///< exit status
+  std::string output;  ///< stdout and stderr
+};
+/// `remhart <args>` (shell words), hermetic, waiting for it to exit.
+CliResult run_cli(const std::string& args, const std::map<std::string, std::string>& env = {});
+
 /// `remhart serve --port 0` in a child process with its own data directory.
 class ServerProcess {
  public:

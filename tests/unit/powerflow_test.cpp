@@ -18,8 +18,11 @@
 #include "grid/io/matpower.hpp"
 #include "grid/powerflow.hpp"
 #include "grid/state_estimation.hpp"
+#include "shared_data.hpp"
 
 using namespace remhart::grid;
+using remhart::testkit::matpower_dir;
+using remhart::testkit::running_in_ci;
 
 namespace {
 
@@ -454,22 +457,6 @@ TEST(Matpower, MalformedFilesNameTheLine) {
 
 namespace {
 
-// ../shared/data/matpower beside the project, or REMHART_MATPOWER_DIR.
-std::filesystem::path matpower_dir() {
-  if (const char* dir = std::getenv("REMHART_MATPOWER_DIR")) return dir;
-  return std::filesystem::path(REMHART_SOURCE_DIR) / ".." / "shared" / "data" / "matpower";
-}
-
-// Skips when the shared data is absent, except in CI where it must be there.
-bool need_shared_data() {
-  if (std::filesystem::exists(matpower_dir() / "case14.m")) return true;
-  const char* ci = std::getenv("CI");
-  if (ci && std::string(ci) == "true") {
-    ADD_FAILURE() << "CI=true but " << matpower_dir() << " is missing";
-  }
-  return false;
-}
-
 struct Reference {
   double vm, va;
 };
@@ -518,7 +505,7 @@ void expect_matches(const Network& net, const std::map<std::int64_t, Reference>&
 class GoldenCase : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(GoldenCase, MatchesMatpowersSolution) {
-  if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";
+  REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
   const std::string name = GetParam();
   const auto net = io::read_matpower((matpower_dir() / (name + ".m")).string());
   const auto ref = read_solution(matpower_dir() / "solutions" / (name + "_pf_solution.csv"));
@@ -542,7 +529,7 @@ TEST_P(GoldenCase, MatchesMatpowersSolution) {
 }
 
 TEST_P(GoldenCase, FastDecoupledReachesTheSameSolution) {
-  if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";
+  REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
   const std::string name = GetParam();
   const auto net = io::read_matpower((matpower_dir() / (name + ".m")).string());
   const auto ref = read_solution(matpower_dir() / "solutions" / (name + "_pf_solution.csv"));
@@ -558,7 +545,7 @@ TEST_P(GoldenCase, FastDecoupledReachesTheSameSolution) {
 }
 
 TEST_P(GoldenCase, DistributedSlackKeepsTheBalance) {
-  if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";
+  REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
   const std::string name = GetParam();
   const auto net = io::read_matpower((matpower_dir() / (name + ".m")).string());
   const auto r = PowerFlow(net, true).solve({Method::newton_raphson, 1e-9, 30});
@@ -574,7 +561,7 @@ INSTANTIATE_TEST_SUITE_P(Matpower, GoldenCase,
 // ------------------------------------------------------------------------------------------
 
 TEST(Contingency, Case118MatchesMatpowersOutageSolutions) {
-  if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";
+  REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
   const auto net = io::read_matpower((matpower_dir() / "case118.m").string());
   // outage (1-based branch row) → islanded flag and bus voltages.
   struct Outage {
@@ -667,7 +654,7 @@ TEST(NetworkJson, RoundTripsExactlyAndSolvesTheSame) {
   EXPECT_TRUE(std::isinf(back.gens[0].qmin) && back.gens[0].qmin < 0);
   PowerFlow a(n), b(back);
   EXPECT_EQ(a.solve().vm, b.solve().vm);
-  if (need_shared_data()) {
+  if (std::filesystem::exists(matpower_dir() / "case300.m") || running_in_ci()) {
     const auto big = io::read_matpower((matpower_dir() / "case300.m").string());
     const auto j = io::network_to_json(big);
     EXPECT_EQ(io::network_to_json(io::parse_network_json(j)), j);
@@ -760,7 +747,7 @@ TEST(StateEstimation, ChiSquareQuantileIsAccurate) {
 }
 
 TEST(StateEstimation, NoiseFreeMeasurementsGiveBackThePowerFlowState) {
-  if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";
+  REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
   const auto net = case_or_tiny("case14");
   PowerFlow pf(net);
   const auto r = pf.solve({Method::newton_raphson, 1e-12, 30});
@@ -777,7 +764,7 @@ TEST(StateEstimation, NoiseFreeMeasurementsGiveBackThePowerFlowState) {
 }
 
 TEST(StateEstimation, RecoversTheStateWithinTheNoiseOnCase14AndCase118) {
-  if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";
+  REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
   for (const char* name : {"case14", "case118"}) {
     const auto net = case_or_tiny(name);
     PowerFlow pf(net);
@@ -801,7 +788,7 @@ TEST(StateEstimation, RecoversTheStateWithinTheNoiseOnCase14AndCase118) {
 }
 
 TEST(StateEstimation, AGrossErrorIsDetectedIdentifiedAndRemoved) {
-  if (!need_shared_data()) GTEST_SKIP() << "../shared/data/matpower not present";
+  REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
   for (const char* name : {"case14", "case118"}) {
     const auto net = case_or_tiny(name);
     PowerFlow pf(net);
