@@ -8,7 +8,8 @@
 #include "sim/scenario.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const auto twin = remhart::sim::io::read_twin_file(remhart::sim::io::default_twin_path());
+  static const auto twin =
+      remhart::sim::io::read_twin_file(REMHART_SOURCE_DIR "/share/twins/demo-feeder.json");
   const auto text = remhart::fuzz::text(data, size);
   if (remhart::core::json_too_deep(text)) return 0;  // refused before parsing, as the API does
   const auto j = nlohmann::json::parse(text, nullptr, false);

@@ -22,6 +22,7 @@
 #include "api/study_runner.hpp"
 #include "api/ws_frame.hpp"
 #include "app/identity.hpp"
+#include "app/share_dir.hpp"
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "grid/io/json_network.hpp"
@@ -156,7 +157,7 @@ ingest::SimStorageBudget sim_budget(const Config& c) {
 std::shared_ptr<const sim::Twin> load_twin(const Config& c) {
   try {
     return std::make_shared<const sim::Twin>(
-        sim::io::read_twin_file(c.sim_twin.empty() ? sim::io::default_twin_path() : c.sim_twin));
+        sim::io::read_twin_file(c.sim_twin.empty() ? demo_twin_path() : c.sim_twin));
   } catch (const std::exception& e) {
     throw core::Error(core::ErrorKind::bad_request, std::string("simulator.twin: ") + e.what(),
                       "simulator.twin");

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "app/serve.hpp"
+#include "app/share_dir.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
 #include "ingest/sim_runs.hpp"
@@ -109,8 +110,7 @@ int run_simulate(const SimulateArgs& a) {
     const auto span = parse_span(a);
     const auto start =
         span.start.value_or((core::now_us() - span.duration) / span.step * span.step);
-    const auto twin =
-        sim::io::read_twin_file(a.twin.empty() ? sim::io::default_twin_path() : a.twin);
+    const auto twin = sim::io::read_twin_file(a.twin.empty() ? demo_twin_path() : a.twin);
     sim::Scenario scenario;
     try {
       scenario = sim::build_scenario(a.scenario, parse_params(a.params), twin);

@@ -94,7 +94,11 @@ std::string hermetic_command(const std::string& command,
 }
 
 CliResult run_cli(const std::string& args, const std::map<std::string, std::string>& env) {
-  FILE* p = popen(hermetic_command(remhart_binary() + " " + args + " 2>&1", env).c_str(), "r");
+  return run_command(remhart_binary() + " " + args, env);
+}
+
+CliResult run_command(const std::string& command, const std::map<std::string, std::string>& env) {
+  FILE* p = popen(hermetic_command(command + " 2>&1", env).c_str(), "r");
   if (!p) throw std::runtime_error("popen failed");
   CliResult r;
   char buf[4096];

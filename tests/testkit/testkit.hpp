@@ -36,6 +36,9 @@ struct CliResult {
   int status = -1;     ///< exit status
   std::string output;  ///< stdout and stderr
 };
+/// A shell command (program and arguments), hermetic, waiting for it to exit.
+CliResult run_command(const std::string& command,
+                      const std::map<std::string, std::string>& env = {});
 /// `remhart <args>` (shell words), hermetic, waiting for it to exit.
 CliResult run_cli(const std::string& args, const std::map<std::string, std::string>& env = {});
 

@@ -197,12 +197,4 @@ Twin read_twin_file(const std::string& path) {
   }
 }
 
-std::string default_twin_path() {
-  if (const char* dir = std::getenv("REMHART_SHARE_DIR")) {
-    return (std::filesystem::path(dir) / "twins" / "demo-feeder.json").string();
-  }
-  return (std::filesystem::path(REMHART_SOURCE_DIR) / "share" / "twins" / "demo-feeder.json")
-      .string();
-}
-
 }  // namespace remhart::sim::io

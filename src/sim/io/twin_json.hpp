@@ -14,8 +14,4 @@ Twin parse_twin_json(std::string_view text);
 /// Reads a twin file; throws grid::NetworkError naming the file.
 Twin read_twin_file(const std::string& path);
 
-/// The demo twin shipped with REMHART (`$REMHART_SHARE_DIR/twins/demo-feeder.json`, else
-/// `share/twins/demo-feeder.json` in the source tree this binary was built from).
-std::string default_twin_path();
-
 }  // namespace remhart::sim::io
