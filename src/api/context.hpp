@@ -21,8 +21,10 @@ struct Network;
 }
 namespace remhart::ingest {
 class IngestService;
-class SimRunManager;
-}  // namespace remhart::ingest
+}
+namespace remhart::runs {
+class SimulationRuns;
+}
 namespace remhart::obs {
 class Registry;
 }
@@ -63,7 +65,7 @@ struct ApiContext {
   auth::AuditLog* audit = nullptr;
   store::NetworkRepository* networks = nullptr;
   ActiveNetwork* network = nullptr;
-  ingest::SimRunManager* simulator = nullptr;
+  runs::SimulationRuns* simulator = nullptr;
   StudyRunner* studies = nullptr;
 };
 

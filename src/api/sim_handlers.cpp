@@ -7,7 +7,7 @@
 #include "api/router.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
-#include "ingest/sim_runs.hpp"
+#include "runs/simulation_runs.hpp"
 #include "sim/io/scenario_json.hpp"
 #include "store/sim_repo.hpp"
 
@@ -44,7 +44,7 @@ json run_object(const store::SimRun& r) {
           {"pinned", r.pinned}};
 }
 
-ingest::RunRequest parse_request(const std::string& body, const sim::Twin& twin,
+runs::RunRequest parse_request(const std::string& body, const sim::Twin& twin,
                                  const auth::Principal& who) {
   const json j = json_object_body(body);
   auto unprocessable = [](const std::string& field, const std::string& message) {
@@ -59,7 +59,7 @@ ingest::RunRequest parse_request(const std::string& body, const sim::Twin& twin,
       throw unprocessable(k, "is not a known field");
     }
   }
-  ingest::RunRequest rq;
+  runs::RunRequest rq;
   rq.created_by = who.actor();
   rq.created_by_id = who.is_user() ? who.user_id : 0;
   const char* scenario_key = j.contains("scenario") ? "scenario" : "scenario_type";
@@ -103,7 +103,7 @@ ingest::RunRequest parse_request(const std::string& body, const sim::Twin& twin,
   return rq;
 }
 
-ingest::SimRunManager& manager(ApiContext& ctx) {
+runs::SimulationRuns& manager(ApiContext& ctx) {
   if (!ctx.simulator) throw Error(ErrorKind::unavailable, "the simulator is not available");
   return *ctx.simulator;
 }
@@ -160,7 +160,7 @@ void add_simulator_routes(Router& router, ApiContext& ctx) {
               });
     };
   };
-  auto pin = owned([](ingest::SimRunManager& m, const std::string& id) {
+  auto pin = owned([](runs::SimulationRuns& m, const std::string& id) {
     return json_response(200, run_json(found(m.pin(id))));
   });
   auto active = [&ctx](HttpRequest& req, Reply reply) {
@@ -176,11 +176,11 @@ void add_simulator_routes(Router& router, ApiContext& ctx) {
   router.add("POST", "/api/simulator/runs", Permission::run, start);
   router.add("GET", "/api/simulator/runs/{id}", Permission::read, get);
   router.add("POST", "/api/simulator/runs/{id}/stop", Permission::run,
-             owned([](ingest::SimRunManager& m, const std::string& id) {
+             owned([](runs::SimulationRuns& m, const std::string& id) {
                return json_response(200, run_json(found(m.stop(id))));
              }));
   router.add("DELETE", "/api/simulator/runs/{id}", Permission::run,
-             owned([](ingest::SimRunManager& m, const std::string& id) {
+             owned([](runs::SimulationRuns& m, const std::string& id) {
                if (!m.remove(id)) throw Error(ErrorKind::not_found, "no such simulation run");
                return no_content();
              }));

@@ -27,7 +27,7 @@
 #include "core/thread_pool.hpp"
 #include "grid/io/json_network.hpp"
 #include "ingest/ingest_service.hpp"
-#include "ingest/sim_runs.hpp"
+#include "runs/simulation_runs.hpp"
 #include "obs/metrics.hpp"
 #include "sim/io/twin_json.hpp"
 #include "store/network_repo.hpp"
@@ -150,7 +150,7 @@ ingest::IngestOptions ingest_options(const Config& c) {
   return io;
 }
 
-ingest::SimStorageBudget sim_budget(const Config& c) {
+runs::StorageBudget sim_budget(const Config& c) {
   return {c.sim_run_budget_mb << 20, c.sim_total_budget_mb << 20};
 }
 
@@ -246,7 +246,7 @@ int serve(const Config& c) {
     spdlog::info("{} simulation run(s) were cut off by the last shutdown: marked stopped", n);
   }
   const auto twin = load_twin(c);
-  ingest::SimRunManager simulator(
+  runs::SimulationRuns simulator(
       store, ingest, sim_runs, twin,
       [&hub](const store::SimRun& r) {
         hub.broadcast("simulation", "sim:" + r.id, api::run_json(r));
@@ -314,7 +314,7 @@ int serve(const Config& c) {
   api::HttpServer server(opt, router, hub, gate, &metrics);
   const auto port = server.listen();
   if (c.demo) {
-    ingest::RunRequest demo;
+    runs::RunRequest demo;
     demo.scenario = c.demo_scenario;
     demo.created_by = "demo";
     const auto run = simulator.start(demo);  // realtime, until stopped

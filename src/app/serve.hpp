@@ -6,7 +6,7 @@
 
 #include "app/config.hpp"
 #include "ingest/ingest_service.hpp"
-#include "ingest/sim_runs.hpp"
+#include "runs/simulation_runs.hpp"
 #include "sim/twin.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -27,7 +27,7 @@ ingest::IngestOptions ingest_options(const Config& config);
 /// core::Error naming `simulator.twin`.
 std::shared_ptr<const sim::Twin> load_twin(const Config& config);
 /// The simulation runs' storage budgets (`simulator.run_budget_mb`, `total_budget_mb`).
-ingest::SimStorageBudget sim_budget(const Config& config);
+runs::StorageBudget sim_budget(const Config& config);
 
 /// An exclusive lock on a data directory, held while a process writes samples into it (the
 /// server keeps its store's state in memory, so a second writer would go unseen). Released when

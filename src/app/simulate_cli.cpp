@@ -19,7 +19,7 @@
 #include "app/share_dir.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
-#include "ingest/sim_runs.hpp"
+#include "runs/simulation_runs.hpp"
 #include "sim/engine.hpp"
 #include "sim/io/twin_json.hpp"
 #include "store/sim_repo.hpp"
@@ -188,9 +188,9 @@ int run_simulate_store(const Config& c, const SimulateArgs& a) {
     ingest::IngestService ingest(store, ingest_options(c));
     store::SimRunRepository repo(so.path);
     repo.mark_interrupted(core::now_us());
-    ingest::SimRunManager runs(store, ingest, repo, twin, nullptr, 1, sim_budget(c));
+    runs::SimulationRuns runs(store, ingest, repo, twin, nullptr, 1, sim_budget(c));
 
-    ingest::RunRequest rq;
+    runs::RunRequest rq;
     rq.scenario = a.scenario;
     rq.mode = a.mode;
     rq.duration_s = static_cast<double>(span.duration) / core::kUsPerSecond;

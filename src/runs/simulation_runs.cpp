@@ -1,4 +1,4 @@
-#include "ingest/sim_runs.hpp"
+#include "runs/simulation_runs.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -13,13 +13,13 @@
 #include "core/error.hpp"
 #include "sim/engine.hpp"
 
-namespace remhart::ingest {
+namespace remhart::runs {
 
 using core::Error;
 using core::ErrorKind;
 using Clock = std::chrono::steady_clock;
 
-struct SimRunManager::Active {
+struct SimulationRuns::Active {
   std::mutex mu;  // guards info
   store::SimRun info;
   std::atomic<bool> stop{false};
@@ -83,9 +83,9 @@ class LabelRecorder {
 
 }  // namespace
 
-SimRunManager::SimRunManager(store::Store& store, IngestService& ingest,
+SimulationRuns::SimulationRuns(store::Store& store, ingest::IngestService& ingest,
                              store::SimRunRepository& repo, std::shared_ptr<const sim::Twin> twin,
-                             Listener on_change, std::size_t max_running, SimStorageBudget budget)
+                             Listener on_change, std::size_t max_running, StorageBudget budget)
     : store_(store),
       ingest_(ingest),
       repo_(repo),
@@ -94,11 +94,11 @@ SimRunManager::SimRunManager(store::Store& store, IngestService& ingest,
       max_running_(max_running),
       budget_(budget) {}
 
-SimRunManager::~SimRunManager() {
+SimulationRuns::~SimulationRuns() {
   stop_all();
 }
 
-store::SimRun SimRunManager::start(const RunRequest& rq) {
+store::SimRun SimulationRuns::start(const RunRequest& rq) {
   auto fail = [](const std::string& field, const std::string& message) {
     return Error(ErrorKind::unprocessable, field + ": " + message, field);
   };
@@ -216,13 +216,13 @@ store::SimRun SimRunManager::start(const RunRequest& rq) {
   return snapshot;
 }
 
-std::int64_t SimRunManager::estimate_bytes(double duration_s, double step_s) const {
+std::int64_t SimulationRuns::estimate_bytes(double duration_s, double step_s) const {
   const double steps = std::ceil(duration_s / step_s - 1e-9);
   return static_cast<std::int64_t>(steps * static_cast<double>(twin_->devices.size()) *
                                    kBytesPerSample);
 }
 
-void SimRunManager::check_total_budget(std::int64_t estimate) {
+void SimulationRuns::check_total_budget(std::int64_t estimate) {
   std::int64_t used = 0;
   for (const auto& r : repo_.list()) {
     std::int64_t bytes = r.samples * kBytesPerSample;
@@ -245,7 +245,7 @@ void SimRunManager::check_total_budget(std::int64_t estimate) {
   }
 }
 
-void SimRunManager::publish(Active& a, bool persist) {
+void SimulationRuns::publish(Active& a, bool persist) {
   store::SimRun copy;
   {
     std::lock_guard lock(a.mu);
@@ -255,7 +255,7 @@ void SimRunManager::publish(Active& a, bool persist) {
   if (on_change_) on_change_(copy);
 }
 
-void SimRunManager::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
+void SimulationRuns::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
   store::SimRun cfg;
   {
     std::lock_guard lock(a->mu);
@@ -275,17 +275,17 @@ void SimRunManager::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
   // Submits a batch and waits until it is durable; retries while the store pushes back.
   auto submit = [&](std::vector<core::Sample>& b) {
     while (!b.empty()) {
-      std::promise<IngestOutcome> done;
+      std::promise<ingest::IngestOutcome> done;
       auto fut = done.get_future();
-      ingest_.ingest(ParsedBatch::of(b), origin, false,
-                     [&done](IngestOutcome o) { done.set_value(std::move(o)); });
+      ingest_.ingest(ingest::ParsedBatch::of(b), origin, false,
+                     [&done](ingest::IngestOutcome o) { done.set_value(std::move(o)); });
       const auto outcome = fut.get();
-      if (outcome.status == IngestStatus::unavailable) {
+      if (outcome.status == ingest::IngestStatus::unavailable) {
         if (a->stop) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         continue;
       }
-      if (outcome.status != IngestStatus::ok) {
+      if (outcome.status != ingest::IngestStatus::ok) {
         throw std::runtime_error("storing samples failed: " + outcome.error);
       }
       samples += static_cast<std::int64_t>(outcome.reply.accepted + outcome.reply.duplicates);
@@ -369,7 +369,7 @@ void SimRunManager::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
   a->finished = true;
 }
 
-void SimRunManager::overlay(store::SimRun& r) {
+void SimulationRuns::overlay(store::SimRun& r) {
   // A going run's counters are newer in memory; the pinned flag lives in the database only.
   if (const auto it = active_.find(r.id); it != active_.end()) {
     std::lock_guard al(it->second->mu);
@@ -379,14 +379,14 @@ void SimRunManager::overlay(store::SimRun& r) {
   }
 }
 
-std::vector<store::SimRun> SimRunManager::list() {
+std::vector<store::SimRun> SimulationRuns::list() {
   auto runs = repo_.list();
   std::lock_guard lock(mu_);
   for (auto& r : runs) overlay(r);
   return runs;
 }
 
-std::optional<store::SimRun> SimRunManager::get(const std::string& id) {
+std::optional<store::SimRun> SimulationRuns::get(const std::string& id) {
   auto r = repo_.get(id);
   if (!r) return r;
   std::lock_guard lock(mu_);
@@ -394,7 +394,7 @@ std::optional<store::SimRun> SimRunManager::get(const std::string& id) {
   return r;
 }
 
-std::optional<store::SimRun> SimRunManager::stop(const std::string& id) {
+std::optional<store::SimRun> SimulationRuns::stop(const std::string& id) {
   std::shared_ptr<Active> a;
   {
     std::lock_guard lock(mu_);
@@ -410,32 +410,32 @@ std::optional<store::SimRun> SimRunManager::stop(const std::string& id) {
   return get(id);
 }
 
-bool SimRunManager::remove(const std::string& id) {
+bool SimulationRuns::remove(const std::string& id) {
   if (!stop(id)) return false;
   store_.delete_origin("sim:" + id);
   return repo_.remove(id);
 }
 
-std::optional<store::SimRun> SimRunManager::pin(const std::string& id) {
+std::optional<store::SimRun> SimulationRuns::pin(const std::string& id) {
   if (!repo_.pin(id)) return std::nullopt;
   auto r = get(id);
   if (r && on_change_) on_change_(*r);
   return r;
 }
 
-std::optional<store::SimRun> SimRunManager::pinned() {
+std::optional<store::SimRun> SimulationRuns::pinned() {
   const auto p = repo_.pinned();
   return p ? get(p->id) : p;
 }
 
-std::size_t SimRunManager::running() {
+std::size_t SimulationRuns::running() {
   std::lock_guard lock(mu_);
   std::size_t n = 0;
   for (const auto& [id, a] : active_) n += !a->finished && !a->stop;
   return n;
 }
 
-void SimRunManager::stop_all() {
+void SimulationRuns::stop_all() {
   std::map<std::string, std::shared_ptr<Active>> all;
   {
     std::lock_guard lock(mu_);
@@ -447,4 +447,4 @@ void SimRunManager::stop_all() {
   }
 }
 
-}  // namespace remhart::ingest
+}  // namespace remhart::runs

@@ -19,7 +19,7 @@
 #include "sim/twin.hpp"
 #include "store/sim_repo.hpp"
 
-namespace remhart::ingest {
+namespace remhart::runs {
 
 struct RunRequest {
   std::string scenario;
@@ -34,12 +34,12 @@ struct RunRequest {
 };
 
 /// Storage the simulation runs may take, in bytes (estimated per stored sample).
-struct SimStorageBudget {
+struct StorageBudget {
   std::int64_t run_bytes = std::int64_t{2} << 30;
   std::int64_t total_bytes = std::int64_t{8} << 30;
 };
 
-class SimRunManager {
+class SimulationRuns {
  public:
   /// Bytes one stored sample takes in the database file, used to hold runs to their storage
   /// budgets. Measured on the demo twin (one day at 1 s, 1.12 M samples): 58 B compacted, 75 B
@@ -49,10 +49,10 @@ class SimRunManager {
   /// `on_change` is called (from run threads and callers) with a run's state whenever its status
   /// changes and about once a second while it progresses.
   using Listener = std::function<void(const store::SimRun&)>;
-  SimRunManager(store::Store& store, IngestService& ingest, store::SimRunRepository& repo,
+  SimulationRuns(store::Store& store, ingest::IngestService& ingest, store::SimRunRepository& repo,
                 std::shared_ptr<const sim::Twin> twin, Listener on_change,
-                std::size_t max_running = 4, SimStorageBudget budget = {});
-  ~SimRunManager();
+                std::size_t max_running = 4, StorageBudget budget = {});
+  ~SimulationRuns();
 
   /// Checks the request and starts the run; throws core::Error (unprocessable naming the
   /// field, also when the run alone would exceed its storage budget; conflict when too many
@@ -87,14 +87,14 @@ class SimRunManager {
   void check_total_budget(std::int64_t estimate);  ///< with mu_ held
 
   store::Store& store_;
-  IngestService& ingest_;
+  ingest::IngestService& ingest_;
   store::SimRunRepository& repo_;
   std::shared_ptr<const sim::Twin> twin_;
   Listener on_change_;
   std::size_t max_running_;
-  SimStorageBudget budget_;
+  StorageBudget budget_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Active>> active_;
 };
 
-}  // namespace remhart::ingest
+}  // namespace remhart::runs
