@@ -9,7 +9,9 @@
 #include "api/context.hpp"
 #include "api/errors.hpp"
 #include "api/router.hpp"
+#include "api/query_params.hpp"
 #include "auth/authenticator.hpp"
+#include "auth/user_export.hpp"
 #include "core/error.hpp"
 #include "core/measurement.hpp"
 #include "core/time.hpp"
@@ -144,264 +146,234 @@ std::int64_t id_param(const HttpRequest& req) {
   return id;
 }
 
-HttpResponse user_export(auth::Authenticator& a, auth::AuditLog& audit, std::int64_t id) {
-  const auto u = a.user(id);
-  if (!u) throw Error(ErrorKind::not_found, "no such user");
+json export_json(const auth::UserExport& e) {
   json sessions = json::array();
-  // Refresh tokens are stored hashed; the export lists the sessions, not secrets.
-  for (const auto& t : a.refresh_sessions(id)) {
+  for (const auto& t : e.sessions) {
     sessions.push_back({{"family", t.family},
                         {"issued_at", core::format_rfc3339(t.issued_at)},
                         {"expires_at", core::format_rfc3339(t.expires_at)},
                         {"used_at", time_or_null(t.used_at)},
                         {"revoked_at", time_or_null(t.revoked_at)}});
   }
-  json keys = json::array();
-  for (const auto& k : a.device_keys()) {
-    if (k.created_by == u->username) keys.push_back(key_json(k));
+  json keys = json::array(), rows = json::array();
+  for (const auto& k : e.device_keys_created) keys.push_back(key_json(k));
+  for (const auto& row : e.audit) rows.push_back(audit_json(row));
+  return {{"exported_at", core::format_rfc3339(core::now_us())},
+          {"user", user_json(e.user)},
+          {"password", "stored only as an Argon2id hash, not exported"},
+          {"sessions", sessions},
+          {"device_keys_created", keys},
+          {"audit", rows}};
+}
+
+// ---- sessions ----
+
+void login(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const auto f = credentials(req);
+  if (const auto g = f.find("grant_type"); g != f.end() && g->second != "password") {
+    throw Error(ErrorKind::bad_request, "must be \"password\"", "grant_type");
   }
-  audit.flush();
-  json rows = json::array();
-  auth::AuditQuery q;
-  q.limit = 100000;
-  q.user_id = id;
-  for (const auto& e : audit.query(q)) rows.push_back(audit_json(e));
-  q.user_id.reset();
-  q.actor = u->username;  // failed logins name the account without a user id
-  for (const auto& e : audit.query(q)) {
-    if (!e.user_id) rows.push_back(audit_json(e));
+  offload(ctx, req, std::move(reply),
+          [&ctx, username = field(f, "username"), password = field(f, "password"),
+           who = actor_of(req)] {
+            return json_response(200, session_json(ctx.auth.login(username, password, who)));
+          });
+}
+
+void refresh(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const auto f = credentials(req);
+  if (const auto g = f.find("grant_type"); g != f.end() && g->second != "refresh_token") {
+    throw Error(ErrorKind::bad_request, "must be \"refresh_token\"", "grant_type");
   }
-  json out = {{"exported_at", core::format_rfc3339(core::now_us())},
-              {"user", user_json(*u)},
-              {"password", "stored only as an Argon2id hash, not exported"},
-              {"sessions", sessions},
-              {"device_keys_created", keys},
-              {"audit", rows}};
-  HttpResponse r = json_response(200, dump_json(out));
-  r.headers.emplace_back("Content-Disposition",
-                         "attachment; filename=\"user-" + std::to_string(id) + "-export.json\"");
-  return r;
+  offload(ctx, req, std::move(reply),
+          [&ctx, token = field(f, "refresh_token"), who = actor_of(req)] {
+            return json_response(200, session_json(ctx.auth.refresh(token, who)));
+          });
+}
+
+void logout(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  std::optional<std::string> refresh_token;
+  if (!req.body.empty()) {
+    const json j = json_object_body(req.body);
+    only_keys(j, {"refresh_token"});
+    refresh_token = opt_string(j, "refresh_token");
+  }
+  offload(ctx, req, std::move(reply),
+          [&ctx, refresh_token, p = req.principal, who = actor_of(req)] {
+            ctx.auth.logout(p, refresh_token, who);
+            return no_content();
+          });
+}
+
+void change_password(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  if (!req.principal.is_user() || req.principal.user_id == 0) {
+    throw Error(ErrorKind::forbidden, "only users have passwords");
+  }
+  const json j = json_object_body(req.body);
+  only_keys(j, {"current_password", "new_password"});
+  offload(ctx, req, std::move(reply),
+          [&ctx, current = req_string(j, "current_password"), next = req_string(j, "new_password"),
+           id = req.principal.user_id, who = actor_of(req)] {
+            return json_response(200,
+                                 session_json(ctx.auth.change_password(id, current, next, who)));
+          });
+}
+
+void me(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  if (!req.principal.is_user() || req.principal.user_id == 0) {
+    throw Error(ErrorKind::not_found, "no user account behind this request");
+  }
+  offload(ctx, req, std::move(reply), [&ctx, id = req.principal.user_id] {
+    const auto u = ctx.auth.user(id);
+    if (!u) throw Error(ErrorKind::unauthorized, "the user no longer exists");
+    return json_response(200, dump_json(user_json(*u)));
+  });
+}
+
+// ---- users (admin) ----
+
+void list_users(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx] {
+    json items = json::array();
+    for (const auto& u : ctx.auth.users()) items.push_back(user_json(u));
+    return json_response(200, dump_json({{"items", items}}));
+  });
+}
+
+void create_user(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const json j = json_object_body(req.body);
+  only_keys(j, {"username", "password", "email", "full_name", "role"});
+  auth::User u;
+  u.username = req_string(j, "username");
+  const auto password = req_string(j, "password");
+  u.email = opt_string(j, "email").value_or("");
+  u.full_name = opt_string(j, "full_name").value_or("");
+  u.role = opt_string(j, "role").value_or("viewer");
+  offload(ctx, req, std::move(reply), [&ctx, u, password, who = actor_of(req)] {
+    return json_response(201, dump_json(user_json(ctx.auth.create_user(u, password, who))));
+  });
+}
+
+void get_user(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx, id = id_param(req)] {
+    const auto u = ctx.auth.user(id);
+    if (!u) throw Error(ErrorKind::not_found, "no such user");
+    return json_response(200, dump_json(user_json(*u)));
+  });
+}
+
+void update_user(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const json j = json_object_body(req.body);
+  only_keys(j, {"email", "full_name", "role", "password", "disabled"});
+  auth::UserPatch p;
+  p.email = opt_string(j, "email");
+  p.full_name = opt_string(j, "full_name");
+  p.role = opt_string(j, "role");
+  p.password = opt_string(j, "password");
+  if (j.contains("disabled")) {
+    if (!j["disabled"].is_boolean()) {
+      throw Error(ErrorKind::unprocessable, "must be true or false", "disabled");
+    }
+    p.disabled = j["disabled"].get<bool>();
+  }
+  offload(ctx, req, std::move(reply), [&ctx, p, id = id_param(req), who = actor_of(req)] {
+    return json_response(200, dump_json(user_json(ctx.auth.update_user(id, p, who))));
+  });
+}
+
+void erase_user(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx, id = id_param(req), who = actor_of(req)] {
+    ctx.auth.erase_user(id, who);
+    return no_content();
+  });
+}
+
+void export_user(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx, id = id_param(req), who = actor_of(req)] {
+    auto r = json_response(200, dump_json(export_json(auth::export_user(ctx.auth, ctx.audit, id))));
+    r.headers.emplace_back("Content-Disposition",
+                           "attachment; filename=\"user-" + std::to_string(id) + "-export.json\"");
+    ctx.auth.security_event("user_exported", who, "user id " + std::to_string(id));
+    return r;
+  });
+}
+
+// ---- device keys (admin) ----
+
+void list_device_keys(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx] {
+    json items = json::array();
+    for (const auto& k : ctx.auth.device_keys()) items.push_back(key_json(k));
+    return json_response(200, dump_json({{"items", items}}));
+  });
+}
+
+void create_device_key(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const json j = json_object_body(req.body);
+  only_keys(j, {"name", "device", "site", "rate_per_min"});
+  auth::DeviceKey k;
+  k.name = req_string(j, "name");
+  k.device = opt_string(j, "device").value_or("");
+  if (!k.device.empty() && !core::valid_device_id(k.device)) {
+    throw Error(ErrorKind::unprocessable, "must match [A-Za-z0-9_.-]{1,64}", "device");
+  }
+  k.site = opt_string(j, "site").value_or("");
+  if (j.contains("rate_per_min") && !j["rate_per_min"].is_null()) {
+    if (!j["rate_per_min"].is_number_integer()) {
+      throw Error(ErrorKind::unprocessable, "must be an integer", "rate_per_min");
+    }
+    k.rate_per_min = j["rate_per_min"].get<std::int64_t>();
+  }
+  offload(ctx, req, std::move(reply), [&ctx, k, who = actor_of(req)] {
+    const auto created = ctx.auth.create_device_key(k, who);
+    json out = key_json(created.key);
+    out["key"] = created.secret;  // shown this once
+    return json_response(201, dump_json(out));
+  });
+}
+
+void revoke_device_key(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx, id = req.params["id"], who = actor_of(req)] {
+    ctx.auth.revoke_device_key(id, who);
+    return no_content();
+  });
+}
+
+// ---- audit log (admin) ----
+
+void audit_log(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx, q = audit_args(req)] {
+    ctx.audit.flush();
+    const auto rows = ctx.audit.query(q);
+    json items = json::array();
+    for (const auto& e : rows) items.push_back(audit_json(e));
+    json next = rows.size() == q.limit && !rows.empty() ? json(std::to_string(rows.back().id))
+                                                        : json(nullptr);
+    return json_response(200, dump_json({{"items", items}, {"next", next}}));
+  });
 }
 
 }  // namespace
 
 void add_auth_routes(Router& router, ApiContext& ctx) {
-  auto& a = *ctx.auth;
-  router.add(
-      "POST", "/api/auth/login", Permission::public_,
-      [&ctx, &a](HttpRequest& req, Reply reply) {
-        const auto f = credentials(req);
-        if (const auto g = f.find("grant_type"); g != f.end() && g->second != "password") {
-          throw Error(ErrorKind::bad_request, "must be \"password\"", "grant_type");
-        }
-        const auto username = field(f, "username");
-        const auto password = field(f, "password");
-        offload(ctx, req, std::move(reply), [&a, username, password, who = actor_of(req)] {
-          return json_response(200, session_json(a.login(username, password, who)));
-        });
-      },
-      Router::kSmallBody);
-  router.add(
-      "POST", "/api/auth/refresh", Permission::public_,
-      [&ctx, &a](HttpRequest& req, Reply reply) {
-        const auto f = credentials(req);
-        if (const auto g = f.find("grant_type"); g != f.end() && g->second != "refresh_token") {
-          throw Error(ErrorKind::bad_request, "must be \"refresh_token\"", "grant_type");
-        }
-        const auto token = field(f, "refresh_token");
-        offload(ctx, req, std::move(reply), [&a, token, who = actor_of(req)] {
-          return json_response(200, session_json(a.refresh(token, who)));
-        });
-      },
-      Router::kSmallBody);
-  router.add(
-      "POST", "/api/auth/logout", Permission::read,
-      [&ctx, &a](HttpRequest& req, Reply reply) {
-        std::optional<std::string> refresh;
-        if (!req.body.empty()) {
-          const json j = json_object_body(req.body);
-          only_keys(j, {"refresh_token"});
-          refresh = opt_string(j, "refresh_token");
-        }
-        offload(ctx, req, std::move(reply), [&a, refresh, p = req.principal, who = actor_of(req)] {
-          a.logout(p, refresh, who);
-          return no_content();
-        });
-      },
-      Router::kSmallBody);
-  router.add(
-      "POST", "/api/auth/password", Permission::read,
-      [&ctx, &a](HttpRequest& req, Reply reply) {
-        if (!req.principal.is_user() || req.principal.user_id == 0) {
-          throw Error(ErrorKind::forbidden, "only users have passwords");
-        }
-        const json j = json_object_body(req.body);
-        only_keys(j, {"current_password", "new_password"});
-        const auto current = req_string(j, "current_password");
-        const auto next = req_string(j, "new_password");
-        offload(ctx, req, std::move(reply),
-                [&a, current, next, id = req.principal.user_id, who = actor_of(req)] {
-                  return json_response(200,
-                                       session_json(a.change_password(id, current, next, who)));
-                });
-      },
-      Router::kSmallBody);
-  router.add("GET", "/api/auth/me", Permission::read, [&ctx, &a](HttpRequest& req, Reply reply) {
-    if (!req.principal.is_user() || req.principal.user_id == 0) {
-      throw Error(ErrorKind::not_found, "no user account behind this request");
-    }
-    offload(ctx, req, std::move(reply), [&a, id = req.principal.user_id] {
-      const auto u = a.user(id);
-      if (!u) throw Error(ErrorKind::unauthorized, "the user no longer exists");
-      return json_response(200, dump_json(user_json(*u)));
-    });
-  });
-
-  // ---- users (admin) ----
-  router.add("GET", "/api/users", Permission::admin, [&ctx, &a](HttpRequest& req, Reply reply) {
-    offload(ctx, req, std::move(reply), [&a] {
-      json items = json::array();
-      for (const auto& u : a.users()) items.push_back(user_json(u));
-      return json_response(200, dump_json({{"items", items}}));
-    });
-  });
-  router.add(
-      "POST", "/api/users", Permission::admin,
-      [&ctx, &a](HttpRequest& req, Reply reply) {
-        const json j = json_object_body(req.body);
-        only_keys(j, {"username", "password", "email", "full_name", "role"});
-        auth::User u;
-        u.username = req_string(j, "username");
-        const auto password = req_string(j, "password");
-        u.email = opt_string(j, "email").value_or("");
-        u.full_name = opt_string(j, "full_name").value_or("");
-        u.role = opt_string(j, "role").value_or("viewer");
-        offload(ctx, req, std::move(reply), [&a, u, password, who = actor_of(req)] {
-          return json_response(201, dump_json(user_json(a.create_user(u, password, who))));
-        });
-      },
-      Router::kSmallBody);
-  router.add("GET", "/api/users/{id}", Permission::admin,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               offload(ctx, req, std::move(reply), [&a, id = id_param(req)] {
-                 const auto u = a.user(id);
-                 if (!u) throw Error(ErrorKind::not_found, "no such user");
-                 return json_response(200, dump_json(user_json(*u)));
-               });
-             });
-  router.add(
-      "PATCH", "/api/users/{id}", Permission::admin,
-      [&ctx, &a](HttpRequest& req, Reply reply) {
-        const json j = json_object_body(req.body);
-        only_keys(j, {"email", "full_name", "role", "password", "disabled"});
-        auth::UserPatch p;
-        p.email = opt_string(j, "email");
-        p.full_name = opt_string(j, "full_name");
-        p.role = opt_string(j, "role");
-        p.password = opt_string(j, "password");
-        if (j.contains("disabled")) {
-          if (!j["disabled"].is_boolean()) {
-            throw Error(ErrorKind::unprocessable, "must be true or false", "disabled");
-          }
-          p.disabled = j["disabled"].get<bool>();
-        }
-        offload(ctx, req, std::move(reply), [&a, p, id = id_param(req), who = actor_of(req)] {
-          return json_response(200, dump_json(user_json(a.update_user(id, p, who))));
-        });
-      },
-      Router::kSmallBody);
-  router.add("DELETE", "/api/users/{id}", Permission::admin,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               offload(ctx, req, std::move(reply), [&a, id = id_param(req), who = actor_of(req)] {
-                 a.erase_user(id, who);
-                 return no_content();
-               });
-             });
-  router.add("GET", "/api/users/{id}/export", Permission::admin,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               offload(ctx, req, std::move(reply),
-                       [&ctx, &a, id = id_param(req), who = actor_of(req)] {
-                         auto r = user_export(a, *ctx.audit, id);
-                         a.security_event("user_exported", who, "user id " + std::to_string(id));
-                         return r;
-                       });
-             });
-
-  // ---- device keys (admin) ----
-  router.add("GET", "/api/device-keys", Permission::admin,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               offload(ctx, req, std::move(reply), [&a] {
-                 json items = json::array();
-                 for (const auto& k : a.device_keys()) items.push_back(key_json(k));
-                 return json_response(200, dump_json({{"items", items}}));
-               });
-             });
-  router.add(
-      "POST", "/api/device-keys", Permission::admin,
-      [&ctx, &a](HttpRequest& req, Reply reply) {
-        const json j = json_object_body(req.body);
-        only_keys(j, {"name", "device", "site", "rate_per_min"});
-        auth::DeviceKey k;
-        k.name = req_string(j, "name");
-        k.device = opt_string(j, "device").value_or("");
-        if (!k.device.empty() && !core::valid_device_id(k.device)) {
-          throw Error(ErrorKind::unprocessable, "must match [A-Za-z0-9_.-]{1,64}", "device");
-        }
-        k.site = opt_string(j, "site").value_or("");
-        if (j.contains("rate_per_min") && !j["rate_per_min"].is_null()) {
-          if (!j["rate_per_min"].is_number_integer()) {
-            throw Error(ErrorKind::unprocessable, "must be an integer", "rate_per_min");
-          }
-          k.rate_per_min = j["rate_per_min"].get<std::int64_t>();
-        }
-        offload(ctx, req, std::move(reply), [&a, k, who = actor_of(req)] {
-          const auto created = a.create_device_key(k, who);
-          json out = key_json(created.key);
-          out["key"] = created.secret;
-          return json_response(201, dump_json(out));
-        });
-      },
-      Router::kSmallBody);
-  router.add("DELETE", "/api/device-keys/{id}", Permission::admin,
-             [&ctx, &a](HttpRequest& req, Reply reply) {
-               offload(ctx, req, std::move(reply),
-                       [&a, id = req.params["id"], who = actor_of(req)] {
-                         a.revoke_device_key(id, who);
-                         return no_content();
-                       });
-             });
-
-  // ---- audit log (admin) ----
-  router.add("GET", "/api/audit", Permission::admin, [&ctx](HttpRequest& req, Reply reply) {
-    auth::AuditQuery q;
-    q.from = time_arg(req, "from");
-    q.to = time_arg(req, "to");
-    q.limit = static_cast<std::size_t>(int_arg(req, "limit", 1, 1000).value_or(100));
-    q.before_id = int_arg(req, "cursor", 1, std::numeric_limits<std::int64_t>::max());
-    if (const auto u = req.arg("user")) {
-      std::int64_t id = 0;
-      auto [p, ec] = std::from_chars(u->data(), u->data() + u->size(), id);
-      if (ec == std::errc() && p == u->data() + u->size()) {
-        q.user_id = id;
-      } else {
-        q.actor = *u;
-      }
-    }
-    q.kind = req.arg("kind").value_or("");
-    if (!q.kind.empty() && q.kind != "request" && q.kind != "security") {
-      throw Error(ErrorKind::bad_request, "must be request or security", "kind");
-    }
-    q.event = req.arg("event").value_or("");
-    offload(ctx, req, std::move(reply), [&ctx, q] {
-      ctx.audit->flush();
-      const auto rows = ctx.audit->query(q);
-      json items = json::array();
-      for (const auto& e : rows) items.push_back(audit_json(e));
-      json next = rows.size() == q.limit && !rows.empty() ? json(std::to_string(rows.back().id))
-                                                          : json(nullptr);
-      return json_response(200, dump_json({{"items", items}, {"next", next}}));
-    });
-  });
+  const auto bind = [&ctx](auto fn) { return bound(ctx, fn); };
+  using P = Permission;
+  constexpr auto kSmall = Router::kSmallBody;
+  router.add("POST", "/api/auth/login", P::public_, bind(login), kSmall);
+  router.add("POST", "/api/auth/refresh", P::public_, bind(refresh), kSmall);
+  router.add("POST", "/api/auth/logout", P::read, bind(logout), kSmall);
+  router.add("POST", "/api/auth/password", P::read, bind(change_password), kSmall);
+  router.add("GET", "/api/auth/me", P::read, bind(me));
+  router.add("GET", "/api/users", P::admin, bind(list_users));
+  router.add("POST", "/api/users", P::admin, bind(create_user), kSmall);
+  router.add("GET", "/api/users/{id}", P::admin, bind(get_user));
+  router.add("PATCH", "/api/users/{id}", P::admin, bind(update_user), kSmall);
+  router.add("DELETE", "/api/users/{id}", P::admin, bind(erase_user));
+  router.add("GET", "/api/users/{id}/export", P::admin, bind(export_user));
+  router.add("GET", "/api/device-keys", P::admin, bind(list_device_keys));
+  router.add("POST", "/api/device-keys", P::admin, bind(create_device_key), kSmall);
+  router.add("DELETE", "/api/device-keys/{id}", P::admin, bind(revoke_device_key));
+  router.add("GET", "/api/audit", P::admin, bind(audit_log));
 }
 
 }  // namespace remhart::api

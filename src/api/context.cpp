@@ -1,7 +1,5 @@
 #include "api/context.hpp"
 
-#include <charconv>
-
 #include <nlohmann/json.hpp>
 
 #include "api/errors.hpp"
@@ -28,13 +26,11 @@ void offload(ApiContext& ctx, const HttpRequest& req, Reply reply,
 
 void offload_study(ApiContext& ctx, HttpRequest& req, Reply reply,
                    std::function<HttpResponse(const StudyControl&)> fn) {
-  if (!ctx.studies)
-    throw core::Error(core::ErrorKind::unavailable, "grid studies are not available");
   const std::string caller = req.principal.is_user() && req.principal.user_id != 0
                                  ? "user:" + std::to_string(req.principal.user_id)
                                  : "ip:" + req.remote_ip;
   auto disconnected = req.watch_disconnect ? req.watch_disconnect() : nullptr;
-  ctx.studies->submit(caller, std::move(disconnected),
+  ctx.studies.submit(caller, std::move(disconnected),
                       [reply = std::move(reply), fn = std::move(fn),
                        rid = req.request_id](const StudyControl& control) {
                         try {
@@ -67,35 +63,9 @@ std::string dump_json(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-HttpResponse no_content() {
-  HttpResponse r;
-  r.status = 204;
-  r.content_type.clear();
-  return r;
-}
-
-std::optional<std::int64_t> int_arg(const HttpRequest& req, const char* name, std::int64_t lo,
-                                    std::int64_t hi) {
-  const auto v = req.arg(name);
-  if (!v) return std::nullopt;
-  std::int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi) {
-    throw core::Error(core::ErrorKind::bad_request,
-                      "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi),
-                      name);
-  }
-  return n;
-}
-
-std::optional<core::TimeUs> time_arg(const HttpRequest& req, const char* name) {
-  const auto v = req.arg(name);
-  if (!v) return std::nullopt;
-  const auto t = core::parse_time_param(*v);
-  if (!t) {
-    throw core::Error(core::ErrorKind::bad_request, "must be RFC 3339 or Unix milliseconds", name);
-  }
-  return *t;
+std::function<void(HttpRequest&, Reply)> bound(ApiContext& ctx,
+                                                void (*fn)(ApiContext&, HttpRequest&, Reply)) {
+  return [&ctx, fn](HttpRequest& req, Reply reply) { fn(ctx, req, std::move(reply)); };
 }
 
 }  // namespace remhart::api

@@ -1,9 +1,9 @@
 #pragma once
-// Everything the handlers need, wired by app/ (the composition root).
+// Everything the handlers need, wired by app/ (the composition root), and the helpers every
+// handler file shares.
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -13,12 +13,8 @@
 
 namespace remhart::store {
 class Store;
-class NetworkRepository;
 struct SimRun;
 }  // namespace remhart::store
-namespace remhart::grid {
-struct Network;
-}
 namespace remhart::ingest {
 class IngestService;
 }
@@ -35,38 +31,36 @@ class AuditLog;
 
 namespace remhart::api {
 
+class ActiveNetwork;
 class LiveHub;
 class Router;
+class SecurityGate;
 class StudyRunner;
 class StudyControl;
 
-/// The network model studies run on: the active version, swapped whole on upload.
-struct ActiveNetwork {
-  std::mutex mu;
-  std::int64_t id = 0;
-  std::shared_ptr<const grid::Network> network;
-};
-
+/// Everything the handlers need, all present: app/ wires each member for the whole life of the
+/// router.
 struct ApiContext {
   store::Store& store;
   ingest::IngestService& ingest;
   LiveHub& hub;
   obs::Registry& metrics;
-  /// Runs blocking work (database reads, device writes, password hashing) off the I/O threads.
+  SecurityGate& gate;
+  auth::Authenticator& auth;
+  auth::AuditLog& audit;
+  ActiveNetwork& networks;
+  runs::SimulationRuns& simulator;
+  StudyRunner& studies;
+  /// Runs blocking work (database reads and writes, password hashing, model uploads, exports)
+  /// off the I/O threads.
   std::function<void(std::function<void()>)> run_blocking;
-  std::string default_device;  ///< target of POST /api/grid/data without ?device=
-  std::string version;
-  core::TimeUs started_at = 0;
-  std::function<bool()> ready;  ///< false while starting or shutting down
   /// Jobs waiting for run_blocking; beyond `max_queued_jobs` new work is refused with 503.
   std::function<std::size_t()> queued_jobs;
   std::size_t max_queued_jobs = 1000;
-  auth::Authenticator* auth = nullptr;
-  auth::AuditLog* audit = nullptr;
-  store::NetworkRepository* networks = nullptr;
-  ActiveNetwork* network = nullptr;
-  runs::SimulationRuns* simulator = nullptr;
-  StudyRunner* studies = nullptr;
+  std::function<bool()> ready;  ///< false while starting or shutting down
+  std::string default_device;   ///< target of POST /api/grid/data without ?device=
+  std::string version;
+  core::TimeUs started_at = 0;
 };
 
 struct HttpRequest;
@@ -86,17 +80,13 @@ void offload_study(ApiContext& ctx, HttpRequest& req, std::function<void(HttpRes
 /// The request body as a JSON object (400 when it is not one); an empty body is {} when
 /// `empty_ok`.
 nlohmann::json json_object_body(const std::string& body, bool empty_ok = false);
-/// 204 No Content.
-HttpResponse no_content();
 /// Compact JSON text; invalid UTF-8 in strings is replaced, never thrown.
 std::string dump_json(const nlohmann::json& j);
 
-/// Query parameters: absent → nullopt; malformed or out of range → core::Error(bad_request)
-/// naming the parameter.
-std::optional<std::int64_t> int_arg(const HttpRequest& req, const char* name, std::int64_t lo,
-                                    std::int64_t hi);
-/// RFC 3339 or Unix milliseconds.
-std::optional<core::TimeUs> time_arg(const HttpRequest& req, const char* name);
+/// A route handler from a plain function of the context: route tables read
+/// `router.add("GET", "/path", Permission::read, bound(ctx, list_things))`.
+std::function<void(HttpRequest&, std::function<void(HttpResponse)>)> bound(
+    ApiContext& ctx, void (*fn)(ApiContext&, HttpRequest&, std::function<void(HttpResponse)>));
 
 void add_grid_routes(Router& router, ApiContext& ctx);
 void add_ops_routes(Router& router, ApiContext& ctx);

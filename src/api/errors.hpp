@@ -1,20 +1,32 @@
 #pragma once
 // The one place that turns errors into HTTP statuses and JSON bodies
-// `{error, message, field?, request_id}`.
+// `{error, message, field?, request_id}`: the router, the security gate, WebSocket refusals,
+// session-level failures and storage failures all answer through it (src/README.md, "Errors").
 #include <exception>
 #include <string>
+#include <string_view>
 
 #include "api/http.hpp"
+#include "core/error.hpp"
 
 namespace remhart::api {
 
-HttpResponse error_response(int status, std::string_view code, std::string_view message,
-                            std::string_view field, std::string_view request_id);
+/// The status and `error` code of a kind: the table.
+struct ErrorShape {
+  int status;
+  std::string_view code;
+};
+ErrorShape error_shape(core::ErrorKind kind);
 
-/// Maps the exception in flight (core::Error → its status; anything else → 500).
+/// The reply for `e`: its kind's status and code, its message and field, and the headers the
+/// kind calls for (WWW-Authenticate on 401; Retry-After on 429 and 503, at least 1 s).
+HttpResponse error_response(const core::Error& e, std::string_view request_id);
+
+/// Maps the exception in flight. core::Error → its kind; the domain's own exceptions are
+/// translated here and nowhere else: grid::NetworkError and sim::ParamError → unprocessable
+/// (naming their field), a full disk → unavailable (Retry-After 30), a busy database →
+/// unavailable (Retry-After 1), a JSON type error → bad_request; anything else → internal, with
+/// the details in the log only (the client gets the request id to quote).
 HttpResponse error_from_exception(std::exception_ptr e, std::string_view request_id);
-
-/// A JSON body response with the given status.
-HttpResponse json_response(int status, std::string body);
 
 }  // namespace remhart::api

@@ -43,6 +43,11 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+/// A response with a JSON body.
+HttpResponse json_response(int status, std::string body);
+/// 204 No Content.
+HttpResponse no_content();
+
 /// Sends the response. Call exactly once, from any thread.
 using Reply = std::function<void(HttpResponse)>;
 using Handler = std::function<void(HttpRequest&, Reply)>;

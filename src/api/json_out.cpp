@@ -108,4 +108,62 @@ std::string sample_json(const store::StoredSample& s) {
   return out;
 }
 
+std::string samples_json(const std::vector<store::StoredSample>& samples) {
+  std::string out = "{\"items\":[";
+  for (std::size_t k = 0; k < samples.size(); ++k) {
+    if (k) out.push_back(',');
+    append_sample_json(out, samples[k].device, samples[k].origin, samples[k].record);
+  }
+  out += "]}";
+  return out;
+}
+
+std::string data_page_json(const store::DataQuery& q, const store::DataPage& page) {
+  std::string out = "{\"items\":[";
+  for (std::size_t k = 0; k < page.records.size(); ++k) {
+    if (k) out.push_back(',');
+    append_sample_json(out, q.device, q.origin, page.records[k]);
+  }
+  out += "],\"next\":";
+  if (page.more && !page.records.empty()) {
+    out += "\"" + std::to_string(page.records.back().ts) + "\"";
+  } else {
+    out += "null";
+  }
+  out += "}";
+  return out;
+}
+
+std::string series_json(const store::SeriesQuery& q, std::string_view agg,
+                        const std::vector<std::string>& field_names,
+                        const std::vector<store::SeriesPoint>& points) {
+  std::string out = "{\"device\":";
+  append_json_string(out, q.device);
+  out += ",\"origin\":";
+  append_json_string(out, q.origin);
+  out += ",\"step\":";
+  append_json_number(out, static_cast<double>(q.step) / core::kUsPerSecond);
+  out += ",\"agg\":";
+  append_json_string(out, agg);
+  out += ",\"fields\":[";
+  for (std::size_t k = 0; k < field_names.size(); ++k) {
+    if (k) out.push_back(',');
+    append_json_string(out, field_names[k]);
+  }
+  out += "],\"points\":[";
+  for (std::size_t k = 0; k < points.size(); ++k) {
+    if (k) out.push_back(',');
+    out += "[\"";
+    core::append_rfc3339(out, points[k].ts);
+    out.push_back('"');
+    for (double v : points[k].values) {
+      out.push_back(',');
+      append_json_number(out, v);
+    }
+    out.push_back(']');
+  }
+  out += "]}";
+  return out;
+}
+
 }  // namespace remhart::api

@@ -3,6 +3,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/measurement.hpp"
 #include "store/store.hpp"
@@ -17,5 +18,13 @@ void append_json_number(std::string& out, double v);
 void append_sample_json(std::string& out, std::string_view device, std::string_view origin,
                         const core::Record& r);
 std::string sample_json(const store::StoredSample& s);
+/// `{"items": [sample, …]}`.
+std::string samples_json(const std::vector<store::StoredSample>& samples);
+/// A data page: `{"items": [...], "next": cursor|null}` (the cursor is the last record's time).
+std::string data_page_json(const store::DataQuery& q, const store::DataPage& page);
+/// A chart series: `{device, origin, step (s), agg, fields, points: [[ts, v…], …]}`.
+std::string series_json(const store::SeriesQuery& q, std::string_view agg,
+                        const std::vector<std::string>& field_names,
+                        const std::vector<store::SeriesPoint>& points);
 
 }  // namespace remhart::api

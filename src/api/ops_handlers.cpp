@@ -29,9 +29,8 @@ void add_ops_routes(Router& router, ApiContext& ctx) {
   // Readiness: 503 with the reason while the server cannot take data.
   router.add("GET", "/ready", Permission::probe, [&ctx](HttpRequest& req, Reply reply) {
     auto not_ready = [&](const std::string& why, int retry_s) {
-      auto r = error_response(503, "unavailable", why, "", req.request_id);
-      r.headers.emplace_back("Retry-After", std::to_string(retry_s));
-      reply(std::move(r));
+      reply(error_response(core::Error(core::ErrorKind::unavailable, why, "", retry_s),
+                           req.request_id));
     };
     if (ctx.ready && !ctx.ready()) return not_ready("not ready", 1);
     const auto st = ctx.store.stats();

@@ -7,6 +7,7 @@
 #include "api/errors.hpp"
 #include "core/time.hpp"
 #include "obs/metrics.hpp"
+#include "store/store.hpp"
 
 namespace remhart::api {
 
@@ -55,8 +56,9 @@ std::string secs(double s) {
 }  // namespace
 
 SecurityGate::SecurityGate(SecurityOptions options, auth::Authenticator* auth,
-                           auth::AuditLog& audit, obs::Registry* metrics)
-    : opt_(std::move(options)), auth_(auth), audit_(audit) {
+                           auth::AuditLog& audit, const store::Store& devices,
+                           obs::Registry* metrics)
+    : opt_(std::move(options)), auth_(auth), audit_(audit), devices_(devices) {
   if (opt_.auth_enabled && !auth_) throw std::invalid_argument("authentication needs a service");
   if (metrics) {
     denied_ = &metrics->counter("remhart_auth_denied_total",
@@ -156,11 +158,11 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
     extra.emplace_back("RateLimit-Reset", secs(d.reset_s));
     if (!d.allowed) {
       if (limited_) limited_->inc();
-      limited =
-          error_response(429, "rate_limited",
-                         "request budget of " + std::to_string(d.limit) + " per minute exhausted",
-                         "", req.request_id);
-      limited->headers.emplace_back("Retry-After", secs(d.retry_after_s));
+      limited = error_response(
+          core::Error(core::ErrorKind::rate_limited,
+                      "request budget of " + std::to_string(d.limit) + " per minute exhausted",
+                      "", static_cast<int>(std::ceil(d.retry_after_s))),
+          req.request_id);
     }
   }
 
@@ -207,7 +209,8 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
   // CORS preflight.
   if (req.method == "OPTIONS" && !req.header("access-control-request-method").empty()) {
     if (!cors) {
-      reply(error_response(403, "forbidden", "origin not allowed", "Origin", req.request_id));
+      reply(error_response(core::Error(core::ErrorKind::forbidden, "origin not allowed", "Origin"),
+                           req.request_id));
       return false;
     }
     HttpResponse r;
@@ -232,11 +235,10 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
     } else if (!token.empty()) {
       security_event("auth_failed", who, req.remote_ip, message);
     }
-    auto r = status == 401
-                 ? error_response(401, "unauthorized", message, "Authorization", req.request_id)
-                 : error_response(403, "forbidden", message, "", req.request_id);
-    if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    reply(std::move(r));
+    reply(error_response(status == 401 ? core::Error(core::ErrorKind::unauthorized,
+                                                     std::move(message), "Authorization")
+                                       : core::Error(core::ErrorKind::forbidden, std::move(message)),
+                         req.request_id));
     return false;
   };
   switch (who.kind) {
@@ -255,6 +257,26 @@ bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) con
   return deny(401, "unauthenticated");
 }
 
+void SecurityGate::check_write_scope(const Principal& p,
+                                     const std::vector<core::Sample>& samples) const {
+  if (!p.is_device_key() || (p.device.empty() && p.site.empty())) return;
+  const auto devices = p.site.empty() ? nullptr : devices_.devices();
+  for (std::size_t k = 0; k < samples.size(); ++k) {
+    const auto& id = samples[k].device;
+    bool ok = p.device.empty() || id == p.device;
+    if (ok && devices) {
+      const auto it = devices->find(id);
+      ok = it != devices->end() && it->second.site == p.site;
+    }
+    if (!ok) {
+      throw core::Error(
+          core::ErrorKind::forbidden,
+          "item " + std::to_string(k) + ": this device key may not write device '" + id + "'",
+          "device");
+    }
+  }
+}
+
 auth::AuthResult SecurityGate::authenticate_stream(std::string_view token) const {
   if (!opt_.auth_enabled) return {unauthenticated_admin(), {}};
   if (token.empty()) return {std::nullopt, "a token is required"};
@@ -265,32 +287,37 @@ auth::AuthResult SecurityGate::authenticate_stream(std::string_view token) const
   return r;
 }
 
-int SecurityGate::acquire_stream(const std::string& ip, bool authenticated, std::string& why) {
+std::optional<core::Error> SecurityGate::acquire_stream(const std::string& ip,
+                                                        bool authenticated) {
   std::lock_guard lock(ws_mu_);
   if (ws_total_ >= opt_.ws_total) {
-    why = "the server has reached its limit of " + std::to_string(opt_.ws_total) +
-          " live connections";
-    return 503;
+    return core::Error(core::ErrorKind::unavailable,
+                       "the server has reached its limit of " + std::to_string(opt_.ws_total) +
+                           " live connections",
+                       "", kStreamRetryS);
   }
   if (!authenticated) {
     const int open_share =
         std::max(1, opt_.ws_total -
                         static_cast<int>(opt_.ws_total * SecurityOptions::kWsAuthenticatedShare));
     if (ws_unauthenticated_ >= open_share) {
-      why = "too many live connections are waiting to authenticate; send the token in the URL";
-      return 503;
+      return core::Error(
+          core::ErrorKind::unavailable,
+          "too many live connections are waiting to authenticate; send the token in the URL", "",
+          kStreamRetryS);
     }
     int& n = ws_unauthenticated_by_ip_[ip];
     if (n >= opt_.ws_unauthenticated_per_ip) {
-      why = "at most " + std::to_string(opt_.ws_unauthenticated_per_ip) +
-            " unauthenticated live connections per address";
-      return 429;
+      return core::Error(core::ErrorKind::rate_limited,
+                         "at most " + std::to_string(opt_.ws_unauthenticated_per_ip) +
+                             " unauthenticated live connections per address",
+                         "", kStreamRetryS);
     }
     ++n;
     ++ws_unauthenticated_;
   }
   ++ws_total_;
-  return 0;
+  return std::nullopt;
 }
 
 void SecurityGate::stream_authenticated(const std::string& ip) {
@@ -308,15 +335,16 @@ void SecurityGate::release_stream(const std::string& ip, bool authenticated) {
   --ws_total_;
 }
 
-bool SecurityGate::acquire_user_stream(std::int64_t user_id, std::string& why) {
+std::optional<core::Error> SecurityGate::acquire_user_stream(std::int64_t user_id) {
   std::lock_guard lock(ws_mu_);
   int& n = ws_by_user_[user_id];
   if (n >= opt_.ws_per_user) {
-    why = "at most " + std::to_string(opt_.ws_per_user) + " live connections per user";
-    return false;
+    return core::Error(core::ErrorKind::rate_limited,
+                       "at most " + std::to_string(opt_.ws_per_user) + " live connections per user",
+                       "", kStreamRetryS);
   }
   ++n;
-  return true;
+  return std::nullopt;
 }
 
 void SecurityGate::release_user_stream(std::int64_t user_id) {

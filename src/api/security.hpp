@@ -5,13 +5,19 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "api/router.hpp"
 #include "auth/authenticator.hpp"
+#include "core/error.hpp"
+#include "core/measurement.hpp"
 
+namespace remhart::store {
+class Store;
+}
 namespace remhart::obs {
 class Registry;
 class Counter;
@@ -37,24 +43,32 @@ struct SecurityOptions {
 
 class SecurityGate : public Guard {
  public:
-  /// `auth` may be null only when authentication is disabled.
+  /// `auth` may be null only when authentication is disabled. `devices` knows each device's
+  /// site (for keys bound to a site).
   SecurityGate(SecurityOptions options, auth::Authenticator* auth, auth::AuditLog& audit,
-               obs::Registry* metrics = nullptr);
+               const store::Store& devices, obs::Registry* metrics = nullptr);
 
   bool admit(HttpRequest& req, const Route* route, Reply& reply) const override;
+
+  /// A device key bound to a device or a site may write only there: throws
+  /// core::Error(forbidden) naming the first sample outside its scope (the whole batch is
+  /// refused). Other callers pass.
+  void check_write_scope(const auth::Principal& caller,
+                         const std::vector<core::Sample>& samples) const;
 
   /// Authenticates a live-stream client (users only; device keys may not read).
   auth::AuthResult authenticate_stream(std::string_view token) const;
   /// Counts a live-stream connection from `ip` against the total cap. One not yet
   /// `authenticated` (no token at the upgrade) may take only the slots outside the share kept
   /// for authenticated connections, and at most `ws_unauthenticated_per_ip` per address.
-  /// Returns 0, or the refusal status (503 over the total, 429 over the address's cap) with `why`.
-  int acquire_stream(const std::string& ip, bool authenticated, std::string& why);
+  /// Returns the refusal when over a cap (unavailable over the total, rate_limited over the
+  /// address's cap).
+  std::optional<core::Error> acquire_stream(const std::string& ip, bool authenticated);
   /// A connection counted as unauthenticated has authenticated.
   void stream_authenticated(const std::string& ip);
   void release_stream(const std::string& ip, bool authenticated);
-  /// Counts a connection of `user_id` against the per-user cap; false, with `why`, when over.
-  bool acquire_user_stream(std::int64_t user_id, std::string& why);
+  /// Counts a connection of `user_id` against the per-user cap; the refusal when over it.
+  std::optional<core::Error> acquire_user_stream(std::int64_t user_id);
   void release_user_stream(std::int64_t user_id);
 
   /// Audits a security event seen outside a route (the live stream).
@@ -71,6 +85,7 @@ class SecurityGate : public Guard {
   SecurityOptions opt_;
   auth::Authenticator* auth_;
   auth::AuditLog& audit_;
+  const store::Store& devices_;
   mutable auth::RateLimiter limiter_;
   mutable std::atomic<std::int64_t> last_prune_{0};
   mutable std::mutex ws_mu_;
@@ -81,6 +96,7 @@ class SecurityGate : public Guard {
   obs::Counter* limited_ = nullptr;
   obs::Counter* audit_skipped_ = nullptr;
   static constexpr int kAnonymousAuditPerMin = 600;
+  static constexpr int kStreamRetryS = 5;  ///< Retry-After of a refused live-stream connection
 };
 
 }  // namespace remhart::api

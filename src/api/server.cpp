@@ -76,12 +76,17 @@ std::string remote_ip_of(const beast::tcp_stream& s) {
   return ec ? std::string() : ep.address().to_string();
 }
 
-/// A complete HTTP error reply for a refused WebSocket upgrade.
-std::shared_ptr<http::response<http::string_body>> upgrade_refusal(HttpResponse r) {
+/// A complete HTTP error reply for a refused WebSocket upgrade, with the request id and the
+/// headers every response carries.
+std::shared_ptr<http::response<http::string_body>> upgrade_refusal(const Shared& sh,
+                                                                   const std::string& request_id,
+                                                                   HttpResponse r) {
   auto res =
       std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
   res->set(http::field::server, "remhart");
+  res->set("X-Request-Id", request_id);
   res->set(http::field::content_type, r.content_type);
+  for (const auto& [k, v] : sh.opt.response_headers) res->set(k, v);
   for (auto& [k, v] : r.headers) res->set(k, v);
   res->set(http::field::connection, "close");
   res->body() = std::move(r.body);
@@ -110,9 +115,12 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   /// Answers the upgrade request: 101, or an error (400 bad handshake, 401 bad token, 429/503
   /// over the connection caps) and close.
   void start(http::request<http::string_body> req) {
+    const auto incoming_id = req["X-Request-Id"];
+    request_id_ =
+        make_request_id(sh_, std::string_view(incoming_id.data(), incoming_id.size()));
     const auto key = req[http::field::sec_websocket_key];
     if (key.empty() || req[http::field::sec_websocket_version] != "13") {
-      return refuse(error_response(400, "bad_request", "not a WebSocket handshake", "", ""));
+      return refuse(core::Error(core::ErrorKind::bad_request, "not a WebSocket handshake"));
     }
     const std::string_view target(req.target().data(), req.target().size());
     if (const auto q = target.find('?'); q != std::string_view::npos) {
@@ -123,16 +131,10 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     // A connection without a token waits for its auth message in a slot of the unauthenticated
     // share, capped per address.
     const bool with_token = !token_.empty() || !sh_.gate.options().auth_enabled;
-    std::string why;
-    if (const int status = sh_.gate.acquire_stream(remote_ip_, with_token, why)) {
-      auto r = status == 429 ? error_response(429, "rate_limited", why, "", "")
-                             : error_response(503, "unavailable", why, "", "");
-      r.headers.emplace_back("Retry-After", "5");
-      return refuse(std::move(r));
-    }
+    if (auto refused = sh_.gate.acquire_stream(remote_ip_, with_token)) return refuse(*refused);
     slot_ = with_token ? Slot::authenticated : Slot::pending;
     if (with_token) {
-      if (auto err = authenticate(token_)) return refuse(refusal_response(*err));
+      if (auto refused = authenticate(token_)) return refuse(*refused);
     }
     auto res = std::make_shared<http::response<http::empty_body>>();
     res->version(11);
@@ -169,33 +171,28 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   static constexpr int kMaxPingsWhileBlocked = 1000;
   static constexpr double kMessagesPerS = 20, kMessageBurst = 60;
 
-  void refuse(HttpResponse r) {
+  void refuse(const core::Error& e) {
     release_slots();  // a refused client holds no connection slot while its answer is written
+    auto r = error_response(e, request_id_);
     sh_.gate.stream_call(principal_, remote_ip_, r.status);
-    auto res = upgrade_refusal(std::move(r));
+    auto res = upgrade_refusal(sh_, request_id_, std::move(r));
     http::async_write(
         stream_, *res,
         [self = this->shared_from_this(), res](beast::error_code, std::size_t) { self->close(); });
   }
 
-  struct Refusal {
-    int status;
-    std::string message;
-  };
-
-  /// Checks a token and takes the user's connection slot.
-  std::optional<Refusal> authenticate(const std::string& token) {
+  /// Checks a token and takes the user's connection slot; the refusal when it may not.
+  std::optional<core::Error> authenticate(const std::string& token) {
     auto r = sh_.gate.authenticate_stream(token);
     if (!r.principal) {
       sh_.gate.security_event("auth_failed", {}, remote_ip_, "live stream: " + r.error);
-      return Refusal{401, r.error};
+      return core::Error(core::ErrorKind::unauthorized, r.error, "token");
     }
     if (authed_ && r.principal->user_id != principal_.user_id) {
-      return Refusal{403, "a connection cannot change user"};
+      return core::Error(core::ErrorKind::forbidden, "a connection cannot change user", "token");
     }
     if (!authed_ && r.principal->user_id != 0) {  // 0: authentication is switched off
-      std::string why;
-      if (!sh_.gate.acquire_user_stream(r.principal->user_id, why)) return Refusal{429, why};
+      if (auto refused = sh_.gate.acquire_user_stream(r.principal->user_id)) return refused;
       user_slot_ = r.principal->user_id;
     }
     if (slot_ == Slot::pending) {
@@ -206,23 +203,6 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     token_ = token;
     authed_ = true;
     return std::nullopt;
-  }
-
-  static HttpResponse refusal_response(const Refusal& r) {
-    switch (r.status) {
-      case 401: {
-        auto resp = error_response(401, "unauthorized", r.message, "token", "");
-        resp.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return resp;
-      }
-      case 429: {
-        auto resp = error_response(429, "rate_limited", r.message, "", "");
-        resp.headers.emplace_back("Retry-After", "5");
-        return resp;
-      }
-      default:
-        return error_response(403, "forbidden", r.message, "token", "");
-    }
   }
 
   void release_slots() {
@@ -334,7 +314,7 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
     if (cmd.kind == Kind::auth) {
       const bool first = !authed_;
       if (auto err = authenticate(cmd.token)) {
-        send_error(err->message);
+        send_error(err->what());
         return close_with(1008, "authentication failed");
       }
       if (first) on_authenticated();
@@ -485,6 +465,7 @@ class WsSession : public LiveClient, public std::enable_shared_from_this<WsSessi
   Shared& sh_;
   std::string remote_ip_;
   std::string token_;
+  std::string request_id_;  // of the upgrade request
   auth::Principal principal_;
   std::int64_t user_slot_ = 0;
   enum class Slot { none, pending, authenticated } slot_ = Slot::none;
@@ -726,17 +707,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     keep_alive_ = false;
     close_after_ = true;
     version_ = 11;
-    HttpResponse r;
-    if (ec == http::error::body_limit) {
-      r = error_response(413, "too_large", "body exceeds " + std::to_string(body_limit_) + " bytes",
-                         "", request_id_);
-    } else if (ec == http::error::header_limit) {
-      r = error_response(431, "bad_request", "request header too large", "", request_id_);
-    } else {
-      r = error_response(400, "bad_request", "malformed HTTP request: " + ec.message(), "",
-                         request_id_);
-    }
-    write(std::move(r));
+    using core::ErrorKind;
+    const core::Error e =
+        ec == http::error::body_limit
+            ? core::Error(ErrorKind::too_large,
+                          "body exceeds " + std::to_string(body_limit_) + " bytes")
+        : ec == http::error::header_limit
+            ? core::Error(ErrorKind::header_too_large, "request header too large")
+            : core::Error(ErrorKind::bad_request, "malformed HTTP request: " + ec.message());
+    write(error_response(e, request_id_));
   }
 
   Stream stream_;

@@ -4,6 +4,7 @@
 
 #include "api/context.hpp"
 #include "api/errors.hpp"
+#include "api/query_params.hpp"
 #include "api/router.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
@@ -94,23 +95,106 @@ runs::RunRequest parse_request(const std::string& body, const sim::Twin& twin,
   }
   const char* params_key = j.contains("params") ? "params" : "parameters";
   const json params = j.contains(params_key) ? j[params_key] : json::object();
-  try {
-    rq.params = sim::io::parse_scenario_params(params, twin);
-  } catch (const sim::ParamError& e) {
-    throw unprocessable(e.field(), e.what());
-  }
+  rq.params = sim::io::parse_scenario_params(params, twin);  // sim::ParamError → 422
   rq.params_json = dump_json(params);
   return rq;
-}
-
-runs::SimulationRuns& manager(ApiContext& ctx) {
-  if (!ctx.simulator) throw Error(ErrorKind::unavailable, "the simulator is not available");
-  return *ctx.simulator;
 }
 
 store::SimRun found(std::optional<store::SimRun> r) {
   if (!r) throw Error(ErrorKind::not_found, "no such simulation run");
   return *r;
+}
+
+json labels_json(const std::vector<store::LabelInterval>& labels) {
+  json items = json::array();
+  for (const auto& l : labels) {
+    items.push_back({{"device", l.device},
+                     {"from", core::format_rfc3339(l.t0)},
+                     {"to", core::format_rfc3339(l.t1)},
+                     {"event", l.event},
+                     {"severity", l.severity},
+                     {"data_fault", l.data_fault}});
+  }
+  return {{"items", items}};
+}
+
+void scenarios(ApiContext&, HttpRequest&, Reply reply) {
+  reply(json_response(200, dump_json(sim::io::scenario_catalogue_json())));
+}
+
+void start(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx, body = std::move(req.body), who = req.principal] {
+    const auto run = ctx.simulator.start(parse_request(body, ctx.simulator.twin(), who));
+    return json_response(202, dump_json({{"id", run.id},
+                                         {"status", run.status},
+                                         {"origin", "sim:" + run.id},
+                                         {"run", run_object(run)}}));
+  });
+}
+
+void list(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx] {
+    json items = json::array();
+    for (const auto& r : ctx.simulator.list()) items.push_back(run_object(r));
+    return json_response(200, dump_json({{"items", items}}));
+  });
+}
+
+void get(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx, id = req.params.at("id")] {
+    return json_response(200, run_json(found(ctx.simulator.get(id))));
+  });
+}
+
+void active(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx] {
+    const auto r = ctx.simulator.pinned();
+    if (!r) throw Error(ErrorKind::not_found, "no run is pinned as the active one");
+    return json_response(200, run_json(*r));
+  });
+}
+
+void labels(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const auto from = time_arg(req, "from").value_or(0);
+  const auto to = time_arg(req, "to").value_or(std::numeric_limits<core::TimeUs>::max());
+  const auto limit = static_cast<std::size_t>(int_arg(req, "limit", 1, 100000).value_or(10000));
+  offload(ctx, req, std::move(reply),
+          [&ctx, id = req.params.at("id"), device = req.arg("device").value_or(""), from, to,
+           limit] {
+            found(ctx.simulator.get(id));
+            return json_response(
+                200, dump_json(labels_json(ctx.simulator.labels(id, device, from, to, limit))));
+          });
+}
+
+// Stopping, deleting and pinning change a run: its creator's or an admin's call.
+using RunAction = HttpResponse (*)(runs::SimulationRuns&, const std::string& id);
+Handler owned(ApiContext& ctx, RunAction action) {
+  return [&ctx, action](HttpRequest& req, Reply reply) {
+    offload(ctx, req, std::move(reply),
+            [&ctx, action, id = req.params.at("id"), who = req.principal] {
+              const auto run = found(ctx.simulator.get(id));
+              if (!who.may_change_owned_by(run.created_by_id)) {
+                throw Error(ErrorKind::forbidden,
+                            "run " + id + " was created by " + run.created_by +
+                                "; only its creator or an admin may change it");
+              }
+              return action(ctx.simulator, id);
+            });
+  };
+}
+
+HttpResponse stop(runs::SimulationRuns& runs, const std::string& id) {
+  return json_response(200, run_json(found(runs.stop(id))));
+}
+
+HttpResponse remove(runs::SimulationRuns& runs, const std::string& id) {
+  if (!runs.remove(id)) throw Error(ErrorKind::not_found, "no such simulation run");
+  return no_content();
+}
+
+HttpResponse pin(runs::SimulationRuns& runs, const std::string& id) {
+  return json_response(200, run_json(found(runs.pin(id))));
 }
 
 }  // namespace
@@ -120,102 +204,23 @@ std::string run_json(const store::SimRun& run) {
 }
 
 void add_simulator_routes(Router& router, ApiContext& ctx) {
-  auto scenarios = [](HttpRequest&, Reply reply) {
-    reply(json_response(200, dump_json(sim::io::scenario_catalogue_json())));
-  };
-  auto start = [&ctx](HttpRequest& req, Reply reply) {
-    offload(ctx, req, std::move(reply), [&ctx, body = std::move(req.body), who = req.principal] {
-      auto& m = manager(ctx);
-      const auto run = m.start(parse_request(body, m.twin(), who));
-      return json_response(202, dump_json({{"id", run.id},
-                                           {"status", run.status},
-                                           {"origin", "sim:" + run.id},
-                                           {"run", run_object(run)}}));
-    });
-  };
-  auto list = [&ctx](HttpRequest& req, Reply reply) {
-    offload(ctx, req, std::move(reply), [&ctx] {
-      json items = json::array();
-      for (const auto& r : manager(ctx).list()) items.push_back(run_object(r));
-      return json_response(200, dump_json({{"items", items}}));
-    });
-  };
-  auto get = [&ctx](HttpRequest& req, Reply reply) {
-    offload(ctx, req, std::move(reply), [&ctx, id = req.params.at("id")] {
-      return json_response(200, run_json(found(manager(ctx).get(id))));
-    });
-  };
-  // Stopping, deleting and pinning change a run: its creator's or an admin's call.
-  auto owned = [&ctx](auto action) {
-    return [&ctx, action](HttpRequest& req, Reply reply) {
-      offload(ctx, req, std::move(reply),
-              [&ctx, action, id = req.params.at("id"), who = req.principal] {
-                const auto run = found(manager(ctx).get(id));
-                if (!who.may_change_owned_by(run.created_by_id)) {
-                  throw Error(ErrorKind::forbidden,
-                              "run " + id + " was created by " + run.created_by +
-                                  "; only its creator or an admin may change it");
-                }
-                return action(manager(ctx), id);
-              });
-    };
-  };
-  auto pin = owned([](runs::SimulationRuns& m, const std::string& id) {
-    return json_response(200, run_json(found(m.pin(id))));
-  });
-  auto active = [&ctx](HttpRequest& req, Reply reply) {
-    offload(ctx, req, std::move(reply), [&ctx] {
-      const auto r = manager(ctx).pinned();
-      if (!r) throw Error(ErrorKind::not_found, "no run is pinned as the active one");
-      return json_response(200, run_json(*r));
-    });
-  };
-
-  router.add("GET", "/api/simulator/scenarios", Permission::read, scenarios);
-  router.add("GET", "/api/simulator/runs", Permission::read, list);
-  router.add("POST", "/api/simulator/runs", Permission::run, start);
-  router.add("GET", "/api/simulator/runs/{id}", Permission::read, get);
-  router.add("POST", "/api/simulator/runs/{id}/stop", Permission::run,
-             owned([](runs::SimulationRuns& m, const std::string& id) {
-               return json_response(200, run_json(found(m.stop(id))));
-             }));
-  router.add("DELETE", "/api/simulator/runs/{id}", Permission::run,
-             owned([](runs::SimulationRuns& m, const std::string& id) {
-               if (!m.remove(id)) throw Error(ErrorKind::not_found, "no such simulation run");
-               return no_content();
-             }));
-  router.add("POST", "/api/simulator/runs/{id}/pin", Permission::run, pin);
-  router.add("GET", "/api/simulator/runs/{id}/labels", Permission::read,
-             [&ctx](HttpRequest& req, Reply reply) {
-               const auto from = time_arg(req, "from").value_or(0);
-               const auto to =
-                   time_arg(req, "to").value_or(std::numeric_limits<core::TimeUs>::max());
-               const auto limit = int_arg(req, "limit", 1, 100000).value_or(10000);
-               offload(ctx, req, std::move(reply),
-                       [&ctx, id = req.params.at("id"), device = req.arg("device").value_or(""),
-                        from, to, limit] {
-                         found(manager(ctx).get(id));
-                         json items = json::array();
-                         for (const auto& l : manager(ctx).labels(
-                                  id, device, from, to, static_cast<std::size_t>(limit))) {
-                           items.push_back({{"device", l.device},
-                                            {"from", core::format_rfc3339(l.t0)},
-                                            {"to", core::format_rfc3339(l.t1)},
-                                            {"event", l.event},
-                                            {"severity", l.severity},
-                                            {"data_fault", l.data_fault}});
-                         }
-                         return json_response(200, dump_json({{"items", items}}));
-                       });
-             });
-  router.add("GET", "/api/simulator/active", Permission::read, active);
-
+  const auto bind = [&ctx](auto fn) { return bound(ctx, fn); };
+  using P = Permission;
+  router.add("GET", "/api/simulator/scenarios", P::read, bind(scenarios));
+  router.add("GET", "/api/simulator/runs", P::read, bind(list));
+  router.add("POST", "/api/simulator/runs", P::run, bind(start));
+  router.add("GET", "/api/simulator/runs/{id}", P::read, bind(get));
+  router.add("POST", "/api/simulator/runs/{id}/stop", P::run, owned(ctx, stop));
+  router.add("DELETE", "/api/simulator/runs/{id}", P::run, owned(ctx, remove));
+  router.add("POST", "/api/simulator/runs/{id}/pin", P::run, owned(ctx, pin));
+  router.add("GET", "/api/simulator/runs/{id}/labels", P::read, bind(labels));
+  router.add("GET", "/api/simulator/active", P::read, bind(active));
   // The original system's paths.
-  router.add("POST", "/api/simulator/run", Permission::run, start);
-  router.add("GET", "/api/simulator/list", Permission::read, list);
-  router.add("GET", "/api/simulator/templates/list", Permission::read, scenarios);
-  router.add("GET", "/api/simulator/{id}", Permission::read, get);
-  router.add("POST", "/api/simulator/{id}/activate", Permission::run, pin);
+  router.add("POST", "/api/simulator/run", P::run, bind(start));
+  router.add("GET", "/api/simulator/list", P::read, bind(list));
+  router.add("GET", "/api/simulator/templates/list", P::read, bind(scenarios));
+  router.add("GET", "/api/simulator/{id}", P::read, bind(get));
+  router.add("POST", "/api/simulator/{id}/activate", P::run, owned(ctx, pin));
 }
 
 }  // namespace remhart::api

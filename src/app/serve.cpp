@@ -13,6 +13,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api/active_network.hpp"
 #include "api/context.hpp"
 #include "api/live_fanout.hpp"
 #include "api/live_hub.hpp"
@@ -206,17 +207,9 @@ int serve(const Config& c) {
     spdlog::warn("authentication is DISABLED (auth.enabled=false): every caller is an admin");
   }
 
-  store::NetworkRepository networks(so.path, static_cast<std::size_t>(c.keep_network_versions));
-  api::ActiveNetwork active_network;
-  if (const auto v = networks.active()) {
-    try {
-      active_network.id = v->id;
-      active_network.network =
-          std::make_shared<const grid::Network>(grid::io::parse_network_json(v->document));
-    } catch (const std::exception& e) {
-      spdlog::error("the stored network model {} cannot be read: {}", v->id, e.what());
-    }
-  }
+  store::NetworkRepository network_versions(so.path,
+                                            static_cast<std::size_t>(c.keep_network_versions));
+  api::ActiveNetwork networks(network_versions);
 
   api::LiveHub hub(store, &metrics);
   // Background work never ends the process: a job that throws is logged and counted.
@@ -262,25 +255,6 @@ int serve(const Config& c) {
       [&study_pool](std::function<void()> fn) { study_pool.post(std::move(fn)); },
       [&study_pool] { return study_pool.queued(); }, study_limits, &metrics);
 
-  std::atomic<bool> ready{false};
-  api::ApiContext ctx{store,
-                      ingest,
-                      hub,
-                      metrics,
-                      [&jobs](std::function<void()> fn) { jobs.post(std::move(fn)); },
-                      c.default_device,
-                      REMHART_VERSION,
-                      core::now_us(),
-                      [&ready] { return ready.load(); },
-                      [&jobs] { return jobs.queued(); },
-                      1000,
-                      &identity.authenticator(),
-                      &identity.audit(),
-                      &networks,
-                      &active_network,
-                      &simulator,
-                      &studies};
-  api::Router router(&metrics);
   api::SecurityOptions sec;
   sec.auth_enabled = c.auth_enabled;
   sec.anonymous_per_min = static_cast<int>(c.anonymous_per_min);
@@ -291,7 +265,27 @@ int serve(const Config& c) {
   sec.ws_total = static_cast<int>(c.ws_total);
   sec.ws_unauthenticated_per_ip = static_cast<int>(c.ws_unauthenticated_per_ip);
   sec.cors_origins = split_list(c.cors_origins);
-  api::SecurityGate gate(sec, &identity.authenticator(), identity.audit(), &metrics);
+  api::SecurityGate gate(sec, &identity.authenticator(), identity.audit(), store, &metrics);
+
+  std::atomic<bool> ready{false};
+  api::ApiContext ctx{.store = store,
+                      .ingest = ingest,
+                      .hub = hub,
+                      .metrics = metrics,
+                      .gate = gate,
+                      .auth = identity.authenticator(),
+                      .audit = identity.audit(),
+                      .networks = networks,
+                      .simulator = simulator,
+                      .studies = studies,
+                      .run_blocking = [&jobs](std::function<void()> fn) { jobs.post(std::move(fn)); },
+                      .queued_jobs = [&jobs] { return jobs.queued(); },
+                      .max_queued_jobs = 1000,
+                      .ready = [&ready] { return ready.load(); },
+                      .default_device = c.default_device,
+                      .version = REMHART_VERSION,
+                      .started_at = core::now_us()};
+  api::Router router(&metrics);
   router.set_guard(&gate);
   api::add_grid_routes(router, ctx);
   api::add_ops_routes(router, ctx);

@@ -5,17 +5,21 @@
 
 namespace remhart::core {
 
+/// What went wrong, as the caller should hear it; api/errors.cpp holds the one table from kind
+/// to HTTP status and `error` code.
 enum class ErrorKind {
   bad_request,
   unauthorized,  ///< no or invalid credentials (401)
   forbidden,     ///< valid credentials, not allowed (403)
-  rate_limited,  ///< over a budget (429, with retry_after_s)
   not_found,
+  method_not_allowed,
   conflict,
-  too_large,
-  unprocessable,
-  unavailable,
-  internal
+  too_large,         ///< the body (413)
+  header_too_large,  ///< the request head (431)
+  unprocessable,     ///< well-formed but invalid (422)
+  rate_limited,      ///< over a budget (429, with retry_after_s)
+  internal,
+  unavailable,  ///< try again later (503, with retry_after_s)
 };
 
 class Error : public std::runtime_error {

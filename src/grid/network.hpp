@@ -51,10 +51,16 @@ struct Network {
   std::vector<Gen> gens;
 };
 
-/// A model that cannot be solved as given; the message names the element.
+/// A model that cannot be solved as given; the message names the element. `field`, when set,
+/// names the part of the caller's input at fault (`measurements`, `changes[2].branch`).
 class NetworkError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit NetworkError(const std::string& message, std::string field = {})
+      : std::runtime_error(message), field_(std::move(field)) {}
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
 };
 
 /// Bus ids to positions in Network::buses: a table when the ids are compact (cases usually number

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "core/error.hpp"
 #include "obs/metrics.hpp"
 
 namespace remhart::ingest {
@@ -94,6 +93,21 @@ void IngestService::ingest(ParsedBatch batch, std::string origin, bool atomic,
     IngestOutcome out = std::move(*pending);
     out.status = IngestStatus::unavailable;
     (*shared_done)(std::move(out));
+  }
+}
+
+core::Error storage_failure(const IngestOutcome& o) {
+  using core::ErrorKind;
+  switch (o.status) {
+    case IngestStatus::unavailable:
+      return core::Error(ErrorKind::unavailable, "the write queue is full; retry shortly", "", 1);
+    case IngestStatus::storage_full:
+      return core::Error(ErrorKind::unavailable,
+                         "the server's disk is full; nothing of this batch was stored, send it "
+                         "again later",
+                         "", 30);
+    default:
+      return core::Error(ErrorKind::internal, "storage failed; the request id is in the log");
   }
 }
 

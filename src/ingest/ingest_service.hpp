@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include "core/error.hpp"
 #include "core/measurement.hpp"
 #include "ingest/parse.hpp"
 #include "ingest/validate.hpp"
@@ -41,6 +42,11 @@ struct IngestOutcome {
   IngestReply reply;
   std::string error;
 };
+
+/// What a caller hears when the store did not take a batch (unavailable, storage_full, failed):
+/// unavailable with Retry-After under back-pressure or on a full disk (nothing of the batch was
+/// stored: send it again), else internal — never the storage engine's text (the store logged it).
+core::Error storage_failure(const IngestOutcome& outcome);
 
 class IngestService {
  public:

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <map>
 
 #include <simdjson.h>
 
@@ -399,6 +400,19 @@ core::Sample parse_legacy_point(std::string_view body, std::string device, core:
     throw Error(ErrorKind::unprocessable, "must be a number", "frequency.frequency_value");
   }
   return s;
+}
+
+std::string legacy_field_name(const std::string& field) {
+  static const std::map<std::string, std::string> kNames = {
+      {"v[0]", "voltage.phaseA"},         {"v[1]", "voltage.phaseB"},
+      {"v[2]", "voltage.phaseC"},         {"i[0]", "current.phaseA"},
+      {"i[1]", "current.phaseB"},         {"i[2]", "current.phaseC"},
+      {"p[0]", "active_power.phaseA"},    {"p[1]", "active_power.phaseB"},
+      {"p[2]", "active_power.phaseC"},    {"q[0]", "reactive_power.phaseA"},
+      {"q[1]", "reactive_power.phaseB"},  {"q[2]", "reactive_power.phaseC"},
+      {"f", "frequency.frequency_value"}, {"ts", "timestamp"}};
+  const auto it = kNames.find(field);
+  return it == kNames.end() ? field : it->second;
 }
 
 }  // namespace remhart::ingest

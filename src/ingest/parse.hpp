@@ -44,5 +44,8 @@ ParsedBatch parse_batch(std::string_view body, Format format, std::size_t max_it
 /// totals are ignored. A missing timestamp means `now`. Throws core::Error (bad_request when
 /// not JSON, unprocessable with the field otherwise).
 core::Sample parse_legacy_point(std::string_view body, std::string device, core::TimeUs now);
+/// A stored field's name (`v[1]`) in the original shape's terms (`voltage.phaseB`); other
+/// names unchanged.
+std::string legacy_field_name(const std::string& field);
 
 }  // namespace remhart::ingest

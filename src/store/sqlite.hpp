@@ -15,6 +15,10 @@ class SqliteError : public std::runtime_error {
  public:
   SqliteError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
   int code() const { return code_; }
+  /// SQLITE_FULL: the disk (or the database's size limit) is full.
+  bool disk_full() const { return (code_ & 0xff) == 13; }
+  /// SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock past the busy timeout.
+  bool busy() const { return (code_ & 0xff) == 5 || (code_ & 0xff) == 6; }
 
  private:
   int code_;

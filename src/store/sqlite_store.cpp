@@ -133,8 +133,7 @@ struct SqliteStore::Metrics {
 namespace {
 bool is_disk_full(const std::exception& e) {
   const auto* se = dynamic_cast<const SqliteError*>(&e);
-  constexpr int kSqliteFull = 13;  // SQLITE_FULL
-  return se && (se->code() & 0xff) == kSqliteFull;
+  return se && se->disk_full();
 }
 }  // namespace
 

@@ -1,0 +1,51 @@
+#pragma once
+// Meters on a network model, for state estimation: where a meter measures (its device's
+// `element`) and the measurements its reading gives (the measurement model).
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "grid/network.hpp"
+#include "grid/state_estimation.hpp"
+
+namespace remhart::grid {
+
+/// "bus:<id>": a meter at a bus (power drawn at the bus is positive). "branch:<from>-<to>:from"
+/// or ":to": a meter on a branch at one end (power flowing into the branch is positive).
+struct MeterPlacement {
+  bool branch = false;
+  std::size_t index = 0;  ///< bus or branch index
+  bool at_from = true;
+};
+/// nullopt when `element` is not of these forms or names no element of the model.
+std::optional<MeterPlacement> place_meter(const Network& net, std::string_view element);
+
+/// One meter's reading: |V| in per unit of its nominal voltage; P and Q (three-phase totals) in
+/// W and var, with the sign convention of its placement.
+struct MeterReading {
+  std::string element;
+  double v_pu = 0;
+  double p_w = 0;
+  double q_var = 0;
+};
+
+struct MeterMeasurements {
+  std::vector<Measurement> measurements;
+  std::vector<std::size_t> reading_of;  ///< per measurement, the index of its reading
+  std::size_t placed = 0;               ///< readings placed on the model
+};
+
+/// The measurement model: per placed reading, |V| at its bus (σ 0.4 %), and P and Q (σ 1 % of
+/// the base) as injections at a bus meter's bus or as flows at a branch meter's end. Readings
+/// whose element is not on the model are skipped.
+MeterMeasurements meter_measurements(const Network& net, std::span<const MeterReading> readings);
+
+/// Estimates the state from meter readings. Throws NetworkError (field `measurements`) when they
+/// cannot observe the network, saying how many meters were placed on it.
+EstimationResult estimate_from_meters(const Network& net, const MeterMeasurements& meters,
+                                      const EstimationOptions& options = {});
+
+}  // namespace remhart::grid
