@@ -795,6 +795,21 @@ TEST_F(Secured, LiveStreamNeedsATokenAndCountsConnections) {
   // A bad token in the URL: no upgrade.
   EXPECT_THROW(WsClient(proc->port(), "/ws/grid-data?token=nonsense"), std::exception);
   EXPECT_THROW(WsClient(proc->port(), "/ws/grid-data?token=" + device_key), std::exception);
+  // The refusal is an answer like every other: the request id (the client's, when it sent one)
+  // and the security headers.
+  {
+    HttpClient http(proc->port());
+    const auto reply = http.raw(
+        "GET /ws/grid-data?token=nonsense HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Request-Id: ws-refusal-1\r\n\r\n");
+    EXPECT_NE(reply.find("HTTP/1.1 401"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("X-Request-Id: ws-refusal-1"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("X-Content-Type-Options: nosniff"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("Content-Security-Policy:"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("WWW-Authenticate: Bearer"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("\"request_id\":\"ws-refusal-1\""), std::string::npos) << reply;
+  }
   // No token: the first message must authenticate.
   {
     WsClient ws(proc->port());
@@ -818,7 +833,7 @@ TEST_F(Secured, LiveStreamNeedsATokenAndCountsConnections) {
     if (row["status"] == 401) ++refused;
   }
   EXPECT_EQ(accepted, 1);
-  EXPECT_EQ(refused, 2);
+  EXPECT_EQ(refused, 3);
   EXPECT_FALSE(audit("event=auth_failed").empty());
 }
 

@@ -16,6 +16,7 @@
 #include "auth/keyring.hpp"
 #include "auth/password.hpp"
 #include "auth/rate_limit.hpp"
+#include "auth/user_export.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
 #include "testkit.hpp"
@@ -572,4 +573,24 @@ TEST_F(Identity, AuditRetentionRemovesOldRows) {
   audit->record(old);
   audit->flush();
   EXPECT_EQ(audit->apply_retention(core::now_us()), 1);
+}
+
+// The GDPR export collects the account, its sessions (never a secret), the keys it created and
+// its audit trail, failed logins under its name included.
+TEST_F(Identity, ExportCollectsEverythingStoredAboutAnAccount) {
+  const auto u = add("dora", "admin", "dora-password-1");
+  const auto s = auth->login("dora", "dora-password-1", who);
+  EXPECT_THROW(auth->login("dora", "wrong-password-1", who), core::Error);
+  DeviceKey k;
+  k.name = "gw";
+  auth->create_device_key(k, Actor{"dora", u.id, "127.0.0.1", "rid"});
+  const auto e = export_user(*auth, *audit, u.id);
+  EXPECT_EQ(e.user.username, "dora");
+  ASSERT_EQ(e.sessions.size(), 1u);
+  ASSERT_EQ(e.device_keys_created.size(), 1u);
+  bool failed_login = false;
+  for (const auto& row : e.audit) failed_login |= row.event == "login_failed";
+  EXPECT_TRUE(failed_login);
+  EXPECT_THROW(export_user(*auth, *audit, 999), core::Error);
+  (void)s;
 }

@@ -1,0 +1,133 @@
+// Weighted-least-squares state estimation: noise-free and noisy cases, bad data, observability.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numbers>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "grid/io/matpower.hpp"
+#include "grid/state_estimation.hpp"
+
+#include "grid_cases.hpp"
+
+using namespace remhart::grid;
+using namespace remhart::grid::testing;
+using remhart::testkit::matpower_dir;
+using remhart::testkit::running_in_ci;
+
+TEST(StateEstimation, ChiSquareQuantileIsAccurate) {
+  EXPECT_NEAR(chi2_quantile(0.99, 10), 23.209, 0.1);
+  EXPECT_NEAR(chi2_quantile(0.99, 100), 135.807, 0.3);
+  EXPECT_NEAR(chi2_quantile(0.95, 30), 43.773, 0.1);
+}
+
+TEST(StateEstimation, NoiseFreeMeasurementsGiveBackThePowerFlowState) {
+  REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
+  const auto net = case_or_tiny("case14");
+  PowerFlow pf(net);
+  const auto r = pf.solve({Method::newton_raphson, 1e-12, 30});
+  auto ms = measure(net, r, 0, 0, 1);  // exact values
+  for (auto& m : ms) m.sigma = m.kind == Measurement::Kind::vm ? 0.004 : 0.01;
+  const auto e = estimate_state(net, ms);
+  ASSERT_TRUE(e.converged) << e.message;
+  for (std::size_t k = 0; k < net.buses.size(); ++k) {
+    EXPECT_NEAR(e.vm[k], r.vm[k], 1e-7);
+    EXPECT_NEAR(e.va_deg[k], r.va_deg[k], 1e-5);
+  }
+  EXPECT_LT(e.objective, 1e-8);
+  EXPECT_FALSE(e.bad_data_detected);
+}
+
+TEST(StateEstimation, RecoversTheStateWithinTheNoiseOnCase14AndCase118) {
+  REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
+  for (const char* name : {"case14", "case118"}) {
+    const auto net = case_or_tiny(name);
+    PowerFlow pf(net);
+    const auto r = pf.solve({Method::newton_raphson, 1e-12, 30});
+    const double sv = 0.004, sp = 0.01;
+    const auto ms = measure(net, r, sv, sp, 42);
+    const auto e = estimate_state(net, ms);
+    ASSERT_TRUE(e.converged) << name << ": " << e.message;
+    double err_est = 0, err_meas = 0, worst = 0;
+    for (std::size_t k = 0; k < net.buses.size(); ++k) {
+      err_est += std::pow(e.vm[k] - r.vm[k], 2);
+      err_meas += std::pow(ms[3 * k].value - r.vm[k], 2);
+      worst = std::max(worst, std::abs(e.vm[k] - r.vm[k]));
+    }
+    // Redundancy filters the noise: the estimate beats the raw voltmeters, and stays within 3σ.
+    EXPECT_LT(err_est, err_meas) << name;
+    EXPECT_LT(worst, 3 * sv) << name;
+    EXPECT_LT(e.objective, e.chi2_limit) << name;  // consistent noise passes the χ² test
+    EXPECT_FALSE(e.bad_data_detected) << name;
+  }
+}
+
+TEST(StateEstimation, AGrossErrorIsDetectedIdentifiedAndRemoved) {
+  REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
+  for (const char* name : {"case14", "case118"}) {
+    const auto net = case_or_tiny(name);
+    PowerFlow pf(net);
+    const auto r = pf.solve({Method::newton_raphson, 1e-12, 30});
+    auto ms = measure(net, r, 0.004, 0.01, 7);
+    // A branch flow off by 20 σ.
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      if (ms[i].kind == Measurement::Kind::p_flow_from && ms[i].element == 3) bad = i;
+    }
+    ms[bad].value += 20 * ms[bad].sigma;
+    const auto e = estimate_state(net, ms);
+    ASSERT_TRUE(e.converged) << name;
+    EXPECT_TRUE(e.bad_data_detected) << name;
+    ASSERT_EQ(e.removed.size(), 1u) << name;
+    EXPECT_EQ(e.removed[0], bad) << name;
+    EXPECT_LT(e.objective, e.chi2_limit) << name;
+  }
+}
+
+TEST(StateEstimation, AnUnobservableSetIsRefused) {
+  const auto net = case_or_tiny("case14");
+  PowerFlow pf(net);
+  const auto r = pf.solve();
+  // Voltage magnitudes alone say nothing about angles.
+  std::vector<Measurement> only_vm;
+  for (std::size_t k = 0; k < net.buses.size(); ++k) {
+    only_vm.push_back({Measurement::Kind::vm, k, r.vm[k], 0.004});
+    only_vm.push_back({Measurement::Kind::vm, k, r.vm[k], 0.004});
+  }
+  EXPECT_THROW(estimate_state(net, only_vm), NetworkError);
+  // Enough in number but blind to one bus: drop everything that depends on the last bus — its
+  // own measurements, flows on its branches and its neighbours' injections.
+  auto ms = measure(net, r, 0, 0, 3);
+  for (auto& m : ms) m.sigma = 0.01;
+  const std::size_t last = net.buses.size() - 1;
+  const auto id = net.buses[last].id;
+  std::set<std::size_t> near{last};
+  for (const auto& br : net.branches) {
+    for (std::size_t k = 0; k < net.buses.size(); ++k) {
+      if ((br.from == id && net.buses[k].id == br.to) ||
+          (br.to == id && net.buses[k].id == br.from)) {
+        near.insert(k);
+      }
+    }
+  }
+  std::vector<Measurement> blind;
+  for (const auto& m : ms) {
+    bool touches = false;
+    if (m.kind == Measurement::Kind::vm) {
+      touches = m.element == last;
+    } else if (m.kind == Measurement::Kind::p_injection ||
+               m.kind == Measurement::Kind::q_injection) {
+      touches = near.count(m.element) > 0;
+    } else {
+      touches = net.branches[m.element].from == id || net.branches[m.element].to == id;
+    }
+    if (!touches) blind.push_back(m);
+  }
+  EXPECT_THROW(estimate_state(net, blind), NetworkError);
+  EXPECT_THROW(estimate_state(net, {{Measurement::Kind::vm, 999, 1.0, 0.01}}), NetworkError);
+}
