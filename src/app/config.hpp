@@ -18,6 +18,8 @@ struct Config {
   std::string host = "127.0.0.1";
   std::int64_t port = 8080;
   std::int64_t io_threads = 2;
+  /// Blocking work off the I/O threads: database reads and writes, password hashing (logins),
+  /// network-model uploads, exports. Grid studies have their own (study_threads).
   std::int64_t job_threads = 2;
   std::int64_t body_limit_mb = 16;
   std::int64_t header_timeout_s = 30;

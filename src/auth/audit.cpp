@@ -47,7 +47,7 @@ AuditLog::AuditLog(const std::string& path, AuditOptions options, obs::Registry*
                                  "Audit entries dropped because the audit queue was full");
     written_total_ = &metrics->counter("remhart_audit_written_total", "Audit entries written");
     metrics->gauge_fn("remhart_audit_pending", "Audit entries waiting to be written", [this] {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(queue_mu_);
       return static_cast<double>(pending_.size());
     });
   }
@@ -60,7 +60,7 @@ AuditLog::AuditLog(const std::string& path, AuditOptions options, obs::Registry*
 
 AuditLog::~AuditLog() {
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(queue_mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -70,7 +70,7 @@ AuditLog::~AuditLog() {
 void AuditLog::record(AuditEntry e) {
   bool wake = false;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(queue_mu_);
     if (pending_.size() >= opt_.max_pending) {
       if (dropped_) dropped_->inc();
       return;
@@ -83,7 +83,7 @@ void AuditLog::record(AuditEntry e) {
 }
 
 void AuditLog::flush() {
-  std::unique_lock lock(mu_);
+  std::unique_lock lock(queue_mu_);
   const auto target = recorded_;
   cv_.notify_one();
   flushed_cv_.wait(lock, [&] { return written_ >= target || stopping_; });
@@ -91,7 +91,7 @@ void AuditLog::flush() {
 
 void AuditLog::run() {
   auto last_retention = std::chrono::steady_clock::now();
-  std::unique_lock lock(mu_);
+  std::unique_lock lock(queue_mu_);
   for (;;) {
     cv_.wait_for(lock, kFlushEvery, [this] { return stopping_ || !pending_.empty(); });
     if (pending_.empty() && stopping_) break;

@@ -74,9 +74,9 @@ class AuditLog {
   void write(std::vector<AuditEntry>& batch);
 
   AuditOptions opt_;
-  std::unique_ptr<store::Database> db_;  // used by the writer thread, and by queries under mu_
+  std::unique_ptr<store::Database> db_;  // the writer thread's and the queries', under db_mu_
   std::mutex db_mu_;
-  std::mutex mu_;
+  std::mutex queue_mu_;  // pending_, recorded_, written_, stopping_ and the condition variables
   std::condition_variable cv_, flushed_cv_;
   std::vector<AuditEntry> pending_;
   std::uint64_t recorded_ = 0, written_ = 0;

@@ -210,15 +210,15 @@ void Transaction::commit() {
   }
 }
 
-void apply_migrations(Database& db, std::string_view component,
-                      std::span<const char* const> steps) {
+void apply_migrations(Database& db, std::string_view component, std::span<const char* const> steps,
+                      std::int64_t adopt_version) {
   db.exec(
       "CREATE TABLE IF NOT EXISTS schema_versions(component TEXT PRIMARY KEY, "
       "version INTEGER NOT NULL)");
   Transaction tx(db, true);
   auto st = db.prepare("SELECT version FROM schema_versions WHERE component = ?");
   st.bind(1, component);
-  const std::size_t version = st.step() ? static_cast<std::size_t>(st.int64(0)) : 0;
+  const std::size_t version = static_cast<std::size_t>(st.step() ? st.int64(0) : adopt_version);
   st = Statement();
   if (version > steps.size()) {
     throw std::runtime_error("database schema of " + std::string(component) + " is version " +

@@ -97,8 +97,12 @@ class Transaction {
   bool turn_;  ///< holds a write turn
 };
 
-/// Runs the `steps` of `component` not yet applied, each in its own transaction, recording the
-/// count in table `schema_versions`. Throws when the database is newer than the steps.
-void apply_migrations(Database& db, std::string_view component, std::span<const char* const> steps);
+/// The one migration scheme of the database file: each component (measurements, identity, audit,
+/// networks, simulator) has its ordered `steps`, and table `schema_versions` records how many of
+/// them have run. Runs the steps not yet applied and records the new count in one transaction
+/// (all or none). Throws when the database is newer than the steps. `adopt_version`: the
+/// component's version as an older binary recorded it elsewhere, taken when it has no row yet.
+void apply_migrations(Database& db, std::string_view component, std::span<const char* const> steps,
+                      std::int64_t adopt_version = 0);
 
 }  // namespace remhart::store

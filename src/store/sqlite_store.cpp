@@ -23,7 +23,8 @@ using core::TimeUs;
 
 namespace {
 
-// Versioned migrations; PRAGMA user_version records how many have run.
+// The measurement tables' migrations (component "measurements" of schema_versions, like every
+// other table of the file; see store::apply_migrations).
 constexpr const char* kMigrations[] = {
     R"sql(
 CREATE TABLE devices(
@@ -60,6 +61,7 @@ std::vector<std::string> split_tags(const std::string& s) {
   return out;
 }
 
+constexpr const char* kComponent = "measurements";
 constexpr int kWalRestartFrames = 4096;  // 64 MiB of 16 KiB pages
 
 bool by_ts(const Record& a, const Record& b) {
@@ -242,22 +244,14 @@ void SqliteStore::wal_checkpoint_loop() {
 }
 
 void SqliteStore::migrate() {
+  // Databases written before every table used schema_versions kept this component's version in
+  // PRAGMA user_version: adopted once, then cleared.
   auto st = db_->prepare("PRAGMA user_version");
   st.step();
-  const auto version = static_cast<std::size_t>(st.int64(0));
+  const std::int64_t legacy = st.int64(0);
   st = Statement();
-  constexpr std::size_t kCount = std::size(kMigrations);
-  if (version > kCount) {
-    throw std::runtime_error("database schema version " + std::to_string(version) +
-                             " is newer than this binary understands (" + std::to_string(kCount) +
-                             ")");
-  }
-  for (std::size_t v = version; v < kCount; ++v) {
-    Transaction tx(*db_, true);
-    db_->exec(kMigrations[v]);
-    db_->exec("PRAGMA user_version=" + std::to_string(v + 1));
-    tx.commit();
-  }
+  apply_migrations(*db_, kComponent, kMigrations, legacy);
+  if (legacy > 0) db_->exec("PRAGMA user_version=0");
 }
 
 void SqliteStore::load() {

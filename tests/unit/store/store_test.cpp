@@ -488,3 +488,37 @@ TEST_F(StoreFixture, BackPressureRefusesWhenTheQueueIsFull) {
   EXPECT_GT(refused, 0);
   EXPECT_EQ(done.load() + refused, 200);
 }
+
+// Every table of the file migrates one way (schema_versions); a database whose measurement
+// tables recorded their version in PRAGMA user_version (the scheme before) is adopted, not
+// migrated again.
+TEST_F(StoreFixture, OneMigrationSchemeAdoptsTheOldVersionRecord) {
+  { auto s = open(options()); }
+  auto version_of = [&](const char* component) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(options().path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT version FROM schema_versions WHERE component = ?", -1, &st,
+                       nullptr);
+    sqlite3_bind_text(st, 1, component, -1, SQLITE_STATIC);
+    const int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  };
+  EXPECT_EQ(version_of("measurements"), 1);
+  // The old record: no row, user_version = 1.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options().path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DELETE FROM schema_versions WHERE component = 'measurements'; "
+                         "PRAGMA user_version = 1;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto s = open(options());  // would fail re-creating the tables if it migrated again
+  core::Device d;
+  d.id = "adopted-1";
+  EXPECT_NO_THROW(s->create_device(d));
+  EXPECT_EQ(version_of("measurements"), 1);
+}
