@@ -14,7 +14,8 @@ ActiveNetwork::ActiveNetwork(store::NetworkRepository& repository) : repository_
   const auto v = repository_.active();
   if (!v) return;
   try {
-    current_ = {v->id, std::make_shared<const grid::Network>(grid::io::parse_network_json(v->document))};
+    current_ = {v->id,
+                std::make_shared<const grid::Network>(grid::io::parse_network_json(v->document))};
   } catch (const std::exception& e) {
     spdlog::error("the stored network model {} cannot be read: {}", v->id, e.what());
   }
@@ -31,8 +32,8 @@ ActiveNetwork::Version ActiveNetwork::current() const {
 
 std::shared_ptr<ActiveNetwork::UploadTicket> ActiveNetwork::begin_upload() {
   if (uploading_.exchange(true)) {
-    throw core::Error(core::ErrorKind::unavailable, "another network upload is being processed",
-                      "", 5);
+    throw core::Error(core::ErrorKind::unavailable, "another network upload is being processed", "",
+                      5);
   }
   return std::make_shared<UploadTicket>(uploading_);
 }

@@ -8,8 +8,8 @@
 
 #include "api/context.hpp"
 #include "api/errors.hpp"
-#include "api/router.hpp"
 #include "api/query_params.hpp"
+#include "api/router.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/user_export.hpp"
 #include "core/error.hpp"

@@ -31,18 +31,18 @@ void offload_study(ApiContext& ctx, HttpRequest& req, Reply reply,
                                  : "ip:" + req.remote_ip;
   auto disconnected = req.watch_disconnect ? req.watch_disconnect() : nullptr;
   ctx.studies.submit(caller, std::move(disconnected),
-                      [reply = std::move(reply), fn = std::move(fn),
-                       rid = req.request_id](const StudyControl& control) {
-                        try {
-                          if (const auto why = control.stop_reason()) {
-                            throw core::Error(core::ErrorKind::unavailable,
-                                              "the study was not started: " + *why, "", 5);
-                          }
-                          reply(fn(control));
-                        } catch (...) {
-                          reply(error_from_exception(std::current_exception(), rid));
-                        }
-                      });
+                     [reply = std::move(reply), fn = std::move(fn),
+                      rid = req.request_id](const StudyControl& control) {
+                       try {
+                         if (const auto why = control.stop_reason()) {
+                           throw core::Error(core::ErrorKind::unavailable,
+                                             "the study was not started: " + *why, "", 5);
+                         }
+                         reply(fn(control));
+                       } catch (...) {
+                         reply(error_from_exception(std::current_exception(), rid));
+                       }
+                     });
 }
 
 nlohmann::json json_object_body(const std::string& body, bool empty_ok) {
@@ -64,7 +64,7 @@ std::string dump_json(const nlohmann::json& j) {
 }
 
 std::function<void(HttpRequest&, Reply)> bound(ApiContext& ctx,
-                                                void (*fn)(ApiContext&, HttpRequest&, Reply)) {
+                                               void (*fn)(ApiContext&, HttpRequest&, Reply)) {
   return [&ctx, fn](HttpRequest& req, Reply reply) { fn(ctx, req, std::move(reply)); };
 }
 

@@ -16,18 +16,30 @@ using core::ErrorKind;
 
 ErrorShape error_shape(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::bad_request: return {400, "bad_request"};
-    case ErrorKind::unauthorized: return {401, "unauthorized"};
-    case ErrorKind::forbidden: return {403, "forbidden"};
-    case ErrorKind::not_found: return {404, "not_found"};
-    case ErrorKind::method_not_allowed: return {405, "method_not_allowed"};
-    case ErrorKind::conflict: return {409, "conflict"};
-    case ErrorKind::too_large: return {413, "too_large"};
-    case ErrorKind::header_too_large: return {431, "bad_request"};
-    case ErrorKind::unprocessable: return {422, "unprocessable"};
-    case ErrorKind::rate_limited: return {429, "rate_limited"};
-    case ErrorKind::internal: return {500, "internal"};
-    case ErrorKind::unavailable: return {503, "unavailable"};
+    case ErrorKind::bad_request:
+      return {400, "bad_request"};
+    case ErrorKind::unauthorized:
+      return {401, "unauthorized"};
+    case ErrorKind::forbidden:
+      return {403, "forbidden"};
+    case ErrorKind::not_found:
+      return {404, "not_found"};
+    case ErrorKind::method_not_allowed:
+      return {405, "method_not_allowed"};
+    case ErrorKind::conflict:
+      return {409, "conflict"};
+    case ErrorKind::too_large:
+      return {413, "too_large"};
+    case ErrorKind::header_too_large:
+      return {431, "bad_request"};
+    case ErrorKind::unprocessable:
+      return {422, "unprocessable"};
+    case ErrorKind::rate_limited:
+      return {429, "rate_limited"};
+    case ErrorKind::internal:
+      return {500, "internal"};
+    case ErrorKind::unavailable:
+      return {503, "unavailable"};
   }
   return {500, "internal"};
 }
@@ -36,8 +48,8 @@ HttpResponse error_response(const Error& e, std::string_view request_id) {
   const auto shape = error_shape(e.kind());
   nlohmann::json j = {{"error", shape.code}, {"message", e.what()}, {"request_id", request_id}};
   if (!e.field().empty()) j["field"] = e.field();
-  auto r = json_response(shape.status,
-                         j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  auto r =
+      json_response(shape.status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (e.kind() == ErrorKind::unauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   if (e.kind() == ErrorKind::rate_limited || e.kind() == ErrorKind::unavailable) {
     r.headers.emplace_back("Retry-After", std::to_string(std::max(1, e.retry_after_s())));

@@ -46,7 +46,8 @@ std::string ingest_reply_json(const ingest::IngestReply& r) {
     if (e.line) item["line"] = *e.line;
     rejected.push_back(std::move(item));
   }
-  return dump_json({{"accepted", r.accepted}, {"duplicates", r.duplicates}, {"rejected", rejected}});
+  return dump_json(
+      {{"accepted", r.accepted}, {"duplicates", r.duplicates}, {"rejected", rejected}});
 }
 
 // ---- ingestion ----
@@ -83,32 +84,30 @@ void ingest_legacy_point(ApiContext& ctx, HttpRequest& req, Reply reply) {
       ingest::ParsedBatch::of({ingest::parse_legacy_point(req.body, device, core::now_us())});
   ctx.gate.check_write_scope(req.principal, batch.samples);
   const core::Sample sample = batch.samples.front();
-  ctx.ingest.ingest(std::move(batch), std::string(core::kOriginReal), true,
-                    [reply = std::move(reply), rid = req.request_id,
-                     sample](ingest::IngestOutcome o) {
-                      if (o.status == ingest::IngestStatus::unprocessable &&
-                          !o.reply.rejected.empty()) {
-                        const auto& e = o.reply.rejected.front();
-                        return reply(error_response(
-                            Error(ErrorKind::unprocessable, e.message,
-                                  ingest::legacy_field_name(e.field)),
-                            rid));
-                      }
-                      if (o.status != ingest::IngestStatus::ok) {
-                        return reply(error_response(ingest::storage_failure(o), rid));
-                      }
-                      std::string body;
-                      append_sample_json(body, sample.device, core::kOriginReal,
-                                         core::Record{sample.ts, sample.values});
-                      reply(json_response(o.reply.accepted ? 201 : 200, std::move(body)));
-                    });
+  ctx.ingest.ingest(
+      std::move(batch), std::string(core::kOriginReal), true,
+      [reply = std::move(reply), rid = req.request_id, sample](ingest::IngestOutcome o) {
+        if (o.status == ingest::IngestStatus::unprocessable && !o.reply.rejected.empty()) {
+          const auto& e = o.reply.rejected.front();
+          return reply(error_response(
+              Error(ErrorKind::unprocessable, e.message, ingest::legacy_field_name(e.field)), rid));
+        }
+        if (o.status != ingest::IngestStatus::ok) {
+          return reply(error_response(ingest::storage_failure(o), rid));
+        }
+        std::string body;
+        append_sample_json(body, sample.device, core::kOriginReal,
+                           core::Record{sample.ts, sample.values});
+        reply(json_response(o.reply.accepted ? 201 : 200, std::move(body)));
+      });
 }
 
 // ---- queries ----
 
 void latest(ApiContext& ctx, HttpRequest& req, Reply reply) {
   const std::string origin = origin_arg(req);
-  if (!req.arg("device")) return reply(json_response(200, samples_json(ctx.store.latest_all(origin))));
+  if (!req.arg("device"))
+    return reply(json_response(200, samples_json(ctx.store.latest_all(origin))));
   const auto s = ctx.store.latest(device_arg(req), origin);
   if (!s) throw Error(ErrorKind::not_found, "no samples for this device and origin", "device");
   reply(json_response(200, sample_json(*s)));

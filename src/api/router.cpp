@@ -98,11 +98,11 @@ void Router::dispatch(HttpRequest& req, Reply reply) const {
     return;
   }
   if (!found) {
-    reply(error_response(
-        path_matched ? core::Error(core::ErrorKind::method_not_allowed,
-                                   "method " + req.method + " is not allowed here")
-                     : core::Error(core::ErrorKind::not_found, "no route for " + req.path),
-        req.request_id));
+    reply(error_response(path_matched
+                             ? core::Error(core::ErrorKind::method_not_allowed,
+                                           "method " + req.method + " is not allowed here")
+                             : core::Error(core::ErrorKind::not_found, "no route for " + req.path),
+                         req.request_id));
     return;
   }
   try {

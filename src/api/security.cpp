@@ -96,165 +96,182 @@ void SecurityGate::stream_call(const Principal& p, const std::string& ip, int st
   audit_.record(std::move(e));
 }
 
+// The steps, in order: who is calling; the headers every answer carries (CORS, rate limit) and
+// its audit record; the rate limit; a CORS preflight; the permission (deny by default).
 bool SecurityGate::admit(HttpRequest& req, const Route* route, Reply& reply) const {
   const auto start = std::chrono::steady_clock::now();
   const std::string origin = req.header("origin");
   const bool cors = origin_allowed(origin);
-
-  // Who is calling.
   const std::string token = bearer_token(req);
-  std::string auth_error;
-  if (!opt_.auth_enabled) {
-    req.principal = unauthenticated_admin();
-  } else if (!token.empty()) {
-    auto r = auth_->authenticate(token);
-    if (r.principal) {
-      req.principal = std::move(*r.principal);
-    } else {
-      auth_error = std::move(r.error);
-    }
-  }
-  const Principal& who = req.principal;
-
-  // Every answer from here on carries the CORS headers (and is audited, see below).
+  const std::string auth_error = identify(req, token);
   const bool probe = route && route->permission == Permission::probe;
-  std::vector<std::pair<std::string, std::string>> extra;
-  if (cors) {
-    extra.emplace_back("Access-Control-Allow-Origin", origin);
-    extra.emplace_back("Access-Control-Expose-Headers",
-                       "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, "
-                       "RateLimit-Reset");
-  }
-  if (!opt_.cors_origins.empty()) extra.emplace_back("Vary", "Origin");
 
-  // Rate limit (probes are exempt: health checks and scrapes must not be starved).
-  std::optional<HttpResponse> limited;
-  if (!probe) {
-    std::string key;
-    int budget = opt_.anonymous_per_min;
-    switch (who.kind) {
-      case Principal::Kind::user:
-        key = "user:" + std::to_string(who.user_id);
-        budget = who.role == auth::Role::admin ? opt_.admin_per_min : opt_.user_per_min;
-        break;
-      case Principal::Kind::device_key:
-        key = "key:" + who.name;
-        budget =
-            who.rate_per_min > 0 ? static_cast<int>(who.rate_per_min) : opt_.device_key_per_min;
-        break;
-      case Principal::Kind::anonymous:
-        key = "ip:" + req.remote_ip;
-        break;
-    }
-    const auto now = auth::Clock::now();
-    const auto d = limiter_.take(key, budget, now);
-    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
-    if (now_s.count() - last_prune_.load() > 60) {
-      last_prune_ = now_s.count();
-      limiter_.prune(now);
-    }
-    extra.emplace_back("RateLimit-Limit", std::to_string(d.limit));
-    extra.emplace_back("RateLimit-Remaining", std::to_string(d.remaining));
-    extra.emplace_back("RateLimit-Reset", secs(d.reset_s));
-    if (!d.allowed) {
-      if (limited_) limited_->inc();
-      limited = error_response(
-          core::Error(core::ErrorKind::rate_limited,
-                      "request budget of " + std::to_string(d.limit) + " per minute exhausted",
-                      "", static_cast<int>(std::ceil(d.retry_after_s))),
-          req.request_id);
-    }
-  }
+  Headers extra = cors_headers(cors, origin);
+  // Probes are exempt from the budget: health checks and scrapes must not be starved.
+  const auto over_budget = probe ? std::nullopt : take_budget(req, extra);
+  reply = answered_with(std::move(reply), std::move(extra), audit_record(req, route, probe), start);
 
-  // Probes are not audited row by row (the per-route metrics count them); anonymous calls are
-  // audited up to a global budget, so a flood from many addresses cannot grow the audit table
-  // without bound (the rest are counted).
-  bool audited = !probe;
-  if (audited && who.kind == Principal::Kind::anonymous &&
-      !limiter_.take("audit:anonymous", kAnonymousAuditPerMin, auth::Clock::now()).allowed) {
-    audited = false;
-    if (audit_skipped_) audit_skipped_->inc();
-  }
-  if (!audited) {
-    reply = [reply = std::move(reply), extra = std::move(extra)](HttpResponse r) mutable {
-      for (auto& h : extra) r.headers.push_back(h);
-      reply(std::move(r));
-    };
-  }
-
-  // The audit record of the call, written when the answer is sent.
-  auto base = entry_for(who, "request", "api_call", req.remote_ip);
-  base.method = req.method;
-  base.route = route ? route->pattern : req.path.substr(0, 256);
-  base.request_id = req.request_id;
-  if (audited) {
-    reply = [reply = std::move(reply), extra = std::move(extra), base = std::move(base), start,
-             audit = &audit_](HttpResponse r) mutable {
-      for (auto& h : extra) r.headers.push_back(h);
-      base.status = r.status;
-      base.ts = core::now_us();
-      base.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
-      audit->record(std::move(base));
-      reply(std::move(r));
-    };
-  }
-
-  if (limited) {
-    reply(std::move(*limited));
+  if (over_budget) {
+    reply(error_response(*over_budget, req.request_id));
     return false;
   }
-
-  // CORS preflight.
   if (req.method == "OPTIONS" && !req.header("access-control-request-method").empty()) {
-    if (!cors) {
-      reply(error_response(core::Error(core::ErrorKind::forbidden, "origin not allowed", "Origin"),
-                           req.request_id));
-      return false;
-    }
-    HttpResponse r;
-    r.status = 204;
-    r.content_type.clear();
-    r.headers = {{"Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"},
-                 {"Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id"},
-                 {"Access-Control-Max-Age", "600"}};
-    reply(std::move(r));
+    reply(preflight(cors, req.request_id));
     return false;
   }
   if (!route) return true;  // 404 / 405 follow, for everyone alike
-
-  const Permission need = route->permission;
-  if (need == Permission::probe || need == Permission::public_) return true;
-  auto deny = [&](int status, std::string message) {
-    if (denied_) denied_->inc();
-    if (status == 403) {
-      security_event(
-          "permission_denied", who, req.remote_ip,
-          req.method + " " + route->pattern + " needs " + std::string(auth::to_string(need)));
-    } else if (!token.empty()) {
-      security_event("auth_failed", who, req.remote_ip, message);
-    }
-    reply(error_response(status == 401 ? core::Error(core::ErrorKind::unauthorized,
-                                                     std::move(message), "Authorization")
-                                       : core::Error(core::ErrorKind::forbidden, std::move(message)),
-                         req.request_id));
+  if (auto refusal = permission_refusal(req, *route, token, auth_error)) {
+    reply(error_response(*refusal, req.request_id));
     return false;
+  }
+  return true;
+}
+
+std::string SecurityGate::identify(HttpRequest& req, const std::string& token) const {
+  if (!opt_.auth_enabled) {
+    req.principal = unauthenticated_admin();
+    return {};
+  }
+  if (token.empty()) return {};
+  auto r = auth_->authenticate(token);
+  if (!r.principal) return std::move(r.error);
+  req.principal = std::move(*r.principal);
+  return {};
+}
+
+SecurityGate::Headers SecurityGate::cors_headers(bool allowed, const std::string& origin) const {
+  Headers h;
+  if (allowed) {
+    h.emplace_back("Access-Control-Allow-Origin", origin);
+    h.emplace_back("Access-Control-Expose-Headers",
+                   "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, "
+                   "RateLimit-Reset");
+  }
+  if (!opt_.cors_origins.empty()) h.emplace_back("Vary", "Origin");
+  return h;
+}
+
+std::optional<core::Error> SecurityGate::take_budget(const HttpRequest& req, Headers& extra) const {
+  const Principal& who = req.principal;
+  std::string key;
+  int budget = opt_.anonymous_per_min;
+  switch (who.kind) {
+    case Principal::Kind::user:
+      key = "user:" + std::to_string(who.user_id);
+      budget = who.role == auth::Role::admin ? opt_.admin_per_min : opt_.user_per_min;
+      break;
+    case Principal::Kind::device_key:
+      key = "key:" + who.name;
+      budget = who.rate_per_min > 0 ? static_cast<int>(who.rate_per_min) : opt_.device_key_per_min;
+      break;
+    case Principal::Kind::anonymous:
+      key = "ip:" + req.remote_ip;
+      break;
+  }
+  const auto now = auth::Clock::now();
+  const auto d = limiter_.take(key, budget, now);
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
+  if (now_s.count() - last_prune_.load() > 60) {
+    last_prune_ = now_s.count();
+    limiter_.prune(now);
+  }
+  extra.emplace_back("RateLimit-Limit", std::to_string(d.limit));
+  extra.emplace_back("RateLimit-Remaining", std::to_string(d.remaining));
+  extra.emplace_back("RateLimit-Reset", secs(d.reset_s));
+  if (d.allowed) return std::nullopt;
+  if (limited_) limited_->inc();
+  return core::Error(core::ErrorKind::rate_limited,
+                     "request budget of " + std::to_string(d.limit) + " per minute exhausted", "",
+                     static_cast<int>(std::ceil(d.retry_after_s)));
+}
+
+// Probes are not audited row by row (the per-route metrics count them); anonymous calls are
+// audited up to a global budget, so a flood from many addresses cannot grow the audit table
+// without bound (the rest are counted).
+std::optional<auth::AuditEntry> SecurityGate::audit_record(const HttpRequest& req,
+                                                           const Route* route, bool probe) const {
+  if (probe) return std::nullopt;
+  if (req.principal.kind == Principal::Kind::anonymous &&
+      !limiter_.take("audit:anonymous", kAnonymousAuditPerMin, auth::Clock::now()).allowed) {
+    if (audit_skipped_) audit_skipped_->inc();
+    return std::nullopt;
+  }
+  auto e = entry_for(req.principal, "request", "api_call", req.remote_ip);
+  e.method = req.method;
+  e.route = route ? route->pattern : req.path.substr(0, 256);
+  e.request_id = req.request_id;
+  return e;
+}
+
+// The reply every answer goes through: the extra headers added, the audit record written when
+// the answer is sent (with its status and duration).
+Reply SecurityGate::answered_with(Reply reply, Headers extra,
+                                  std::optional<auth::AuditEntry> record,
+                                  std::chrono::steady_clock::time_point start) const {
+  return [reply = std::move(reply), extra = std::move(extra), record = std::move(record), start,
+          audit = &audit_](HttpResponse r) mutable {
+    for (auto& h : extra) r.headers.push_back(h);
+    if (record) {
+      record->status = r.status;
+      record->ts = core::now_us();
+      record->duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+      audit->record(std::move(*record));
+    }
+    reply(std::move(r));
+  };
+}
+
+HttpResponse SecurityGate::preflight(bool allowed, const std::string& request_id) const {
+  if (!allowed) {
+    return error_response(core::Error(core::ErrorKind::forbidden, "origin not allowed", "Origin"),
+                          request_id);
+  }
+  HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  r.headers = {{"Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"},
+               {"Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id"},
+               {"Access-Control-Max-Age", "600"}};
+  return r;
+}
+
+// Deny by default: anonymous callers on a protected route, device keys anywhere but ingestion,
+// users whose role lacks the route's permission. Refusals are audited as security events.
+std::optional<core::Error> SecurityGate::permission_refusal(const HttpRequest& req,
+                                                            const Route& route,
+                                                            const std::string& token,
+                                                            const std::string& auth_error) const {
+  const Permission need = route.permission;
+  if (need == Permission::probe || need == Permission::public_) return std::nullopt;
+  const Principal& who = req.principal;
+  auto unauthorized = [&](std::string message) {
+    if (denied_) denied_->inc();
+    if (!token.empty()) security_event("auth_failed", who, req.remote_ip, message);
+    return core::Error(core::ErrorKind::unauthorized, std::move(message), "Authorization");
+  };
+  auto forbidden = [&](std::string message) {
+    if (denied_) denied_->inc();
+    security_event(
+        "permission_denied", who, req.remote_ip,
+        req.method + " " + route.pattern + " needs " + std::string(auth::to_string(need)));
+    return core::Error(core::ErrorKind::forbidden, std::move(message));
   };
   switch (who.kind) {
     case Principal::Kind::anonymous:
-      return deny(401, auth_error.empty() ? "a bearer token is required" : auth_error);
+      return unauthorized(auth_error.empty() ? "a bearer token is required" : auth_error);
     case Principal::Kind::device_key:
-      if (need != Permission::ingest) return deny(403, "device keys may only send measurements");
-      return true;
+      if (need != Permission::ingest) return forbidden("device keys may only send measurements");
+      return std::nullopt;
     case Principal::Kind::user:
       if (!auth::allows(who.role, need)) {
-        return deny(403, "the " + std::string(auth::to_string(who.role)) + " role lacks the " +
-                             std::string(auth::to_string(need)) + " permission");
+        return forbidden("the " + std::string(auth::to_string(who.role)) + " role lacks the " +
+                         std::string(auth::to_string(need)) + " permission");
       }
-      return true;
+      return std::nullopt;
   }
-  return deny(401, "unauthenticated");
+  return unauthorized("unauthenticated");
 }
 
 void SecurityGate::check_write_scope(const Principal& p,
@@ -287,8 +304,7 @@ auth::AuthResult SecurityGate::authenticate_stream(std::string_view token) const
   return r;
 }
 
-std::optional<core::Error> SecurityGate::acquire_stream(const std::string& ip,
-                                                        bool authenticated) {
+std::optional<core::Error> SecurityGate::acquire_stream(const std::string& ip, bool authenticated) {
   std::lock_guard lock(ws_mu_);
   if (ws_total_ >= opt_.ws_total) {
     return core::Error(core::ErrorKind::unavailable,

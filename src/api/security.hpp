@@ -3,6 +3,7 @@
 // keys), rate limits, the permission check (deny by default) and the audit record of every call.
 // Also answers the live stream's questions: may this token connect, and how many may.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "api/router.hpp"
+#include "auth/audit.hpp"
 #include "auth/authenticator.hpp"
 #include "core/error.hpp"
 #include "core/measurement.hpp"
@@ -80,7 +82,22 @@ class SecurityGate : public Guard {
   const SecurityOptions& options() const { return opt_; }
 
  private:
+  using Headers = std::vector<std::pair<std::string, std::string>>;
   bool origin_allowed(const std::string& origin) const;
+  /// Sets the request's principal; the reason when a token was given but not accepted.
+  std::string identify(HttpRequest& req, const std::string& token) const;
+  Headers cors_headers(bool allowed, const std::string& origin) const;
+  /// Takes one request from the caller's budget (adding the RateLimit headers); the refusal when
+  /// it is spent.
+  std::optional<core::Error> take_budget(const HttpRequest& req, Headers& extra) const;
+  std::optional<auth::AuditEntry> audit_record(const HttpRequest& req, const Route* route,
+                                               bool probe) const;
+  Reply answered_with(Reply reply, Headers extra, std::optional<auth::AuditEntry> record,
+                      std::chrono::steady_clock::time_point start) const;
+  HttpResponse preflight(bool allowed, const std::string& request_id) const;
+  std::optional<core::Error> permission_refusal(const HttpRequest& req, const Route& route,
+                                                const std::string& token,
+                                                const std::string& auth_error) const;
 
   SecurityOptions opt_;
   auth::Authenticator* auth_;

@@ -46,7 +46,7 @@ json run_object(const store::SimRun& r) {
 }
 
 runs::RunRequest parse_request(const std::string& body, const sim::Twin& twin,
-                                 const auth::Principal& who) {
+                               const auth::Principal& who) {
   const json j = json_object_body(body);
   auto unprocessable = [](const std::string& field, const std::string& message) {
     return Error(ErrorKind::unprocessable, field + ": " + message, field);
@@ -158,29 +158,28 @@ void labels(ApiContext& ctx, HttpRequest& req, Reply reply) {
   const auto from = time_arg(req, "from").value_or(0);
   const auto to = time_arg(req, "to").value_or(std::numeric_limits<core::TimeUs>::max());
   const auto limit = static_cast<std::size_t>(int_arg(req, "limit", 1, 100000).value_or(10000));
-  offload(ctx, req, std::move(reply),
-          [&ctx, id = req.params.at("id"), device = req.arg("device").value_or(""), from, to,
-           limit] {
-            found(ctx.simulator.get(id));
-            return json_response(
-                200, dump_json(labels_json(ctx.simulator.labels(id, device, from, to, limit))));
-          });
+  offload(
+      ctx, req, std::move(reply),
+      [&ctx, id = req.params.at("id"), device = req.arg("device").value_or(""), from, to, limit] {
+        found(ctx.simulator.get(id));
+        return json_response(
+            200, dump_json(labels_json(ctx.simulator.labels(id, device, from, to, limit))));
+      });
 }
 
 // Stopping, deleting and pinning change a run: its creator's or an admin's call.
 using RunAction = HttpResponse (*)(runs::SimulationRuns&, const std::string& id);
 Handler owned(ApiContext& ctx, RunAction action) {
   return [&ctx, action](HttpRequest& req, Reply reply) {
-    offload(ctx, req, std::move(reply),
-            [&ctx, action, id = req.params.at("id"), who = req.principal] {
-              const auto run = found(ctx.simulator.get(id));
-              if (!who.may_change_owned_by(run.created_by_id)) {
-                throw Error(ErrorKind::forbidden,
-                            "run " + id + " was created by " + run.created_by +
-                                "; only its creator or an admin may change it");
-              }
-              return action(ctx.simulator, id);
-            });
+    offload(
+        ctx, req, std::move(reply), [&ctx, action, id = req.params.at("id"), who = req.principal] {
+          const auto run = found(ctx.simulator.get(id));
+          if (!who.may_change_owned_by(run.created_by_id)) {
+            throw Error(ErrorKind::forbidden, "run " + id + " was created by " + run.created_by +
+                                                  "; only its creator or an admin may change it");
+          }
+          return action(ctx.simulator, id);
+        });
   };
 }
 
