@@ -26,7 +26,6 @@
 #include "app/share_dir.hpp"
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
-#include "grid/io/json_network.hpp"
 #include "ingest/ingest_service.hpp"
 #include "runs/simulation_runs.hpp"
 #include "obs/metrics.hpp"
