@@ -93,6 +93,9 @@ void add_ops_routes(Router& router, ApiContext& ctx);
 void add_auth_routes(Router& router, ApiContext& ctx);
 void add_network_routes(Router& router, ApiContext& ctx);
 void add_simulator_routes(Router& router, ApiContext& ctx);
+class StaticFiles;
+/// The dashboard at `/` (the router's fallback); `files` null when it is not built.
+void add_web_routes(Router& router, const StaticFiles* files);
 /// A simulation run as the API and the live stream show it.
 std::string run_json(const store::SimRun& run);
 

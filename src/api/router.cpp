@@ -22,17 +22,30 @@ std::vector<std::string> split_path(std::string_view path) {
 }
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Permission permission, Handler handler,
-                 std::size_t body_limit) {
+namespace {
+Route make_route(obs::Registry* metrics, std::string method, std::string pattern,
+                 Permission permission, Handler handler, std::size_t body_limit) {
   Route r{std::move(method),   pattern, permission, std::move(handler),
           split_path(pattern), nullptr, nullptr,    body_limit};
-  if (metrics_) {
-    r.latency = &metrics_->histogram("remhart_http_request_duration_seconds",
-                                     "HTTP request latency by route",
-                                     "route=\"" + obs::label_value(r.pattern) + "\"");
+  if (metrics) {
+    r.latency = &metrics->histogram("remhart_http_request_duration_seconds",
+                                    "HTTP request latency by route",
+                                    "route=\"" + obs::label_value(r.pattern) + "\"");
     r.by_status = std::make_shared<std::array<std::atomic<obs::Counter*>, 600>>();
   }
-  routes_.push_back(std::move(r));
+  return r;
+}
+}  // namespace
+
+void Router::add(std::string method, std::string pattern, Permission permission, Handler handler,
+                 std::size_t body_limit) {
+  routes_.push_back(make_route(metrics_, std::move(method), std::move(pattern), permission,
+                               std::move(handler), body_limit));
+}
+
+void Router::set_fallback(std::string label, Permission permission, Handler handler) {
+  fallback_ =
+      make_route(metrics_, "GET", std::move(label), permission, std::move(handler), kSmallBody);
 }
 
 const Route* Router::match(std::string_view method, std::string_view path,
@@ -72,6 +85,10 @@ std::size_t Router::body_limit(std::string_view method, std::string_view path,
 void Router::dispatch(HttpRequest& req, Reply reply) const {
   bool path_matched = false;
   const Route* found = match(req.method, req.path, &req.params, &path_matched);
+  if (!found && !path_matched && fallback_ && (req.method == "GET" || req.method == "HEAD") &&
+      !req.path.starts_with("/api/") && !req.path.starts_with("/ws/")) {
+    found = &*fallback_;
+  }
   if (found && metrics_) {
     const auto start = std::chrono::steady_clock::now();
     reply = [reply = std::move(reply), start, route = found,

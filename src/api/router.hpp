@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,10 @@ class Router {
   void add(std::string method, std::string pattern, Permission permission, Handler handler,
            std::size_t body_limit = 0);
 
+  /// Answers GET and HEAD requests that match no route, outside /api/ and /ws/ (the dashboard's
+  /// files and its application routes); shown as route `label` in metrics and the audit.
+  void set_fallback(std::string label, Permission permission, Handler handler);
+
   /// The body limit of the route `method` `path` would reach (`large` for kLargeBody routes).
   std::size_t body_limit(std::string_view method, std::string_view path, std::size_t large) const;
 
@@ -73,6 +78,7 @@ class Router {
   obs::Registry* metrics_;
   const Guard* guard_ = nullptr;
   std::vector<Route> routes_;
+  std::optional<Route> fallback_;
 };
 
 }  // namespace remhart::api

@@ -26,6 +26,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"server.header_timeout_s", &Config::header_timeout_s},
       {"server.ws_queue_limit", &Config::ws_queue_limit},
       {"server.ws_queue_kb", &Config::ws_queue_kb},
+      {"server.web_dir", &Config::web_dir},
       {"server.tls_cert", &Config::tls_cert},
       {"server.tls_key", &Config::tls_key},
       {"server.cors_origins", &Config::cors_origins},

@@ -25,6 +25,8 @@ struct Config {
   std::int64_t header_timeout_s = 30;
   std::int64_t ws_queue_limit = 1024;
   std::int64_t ws_queue_kb = 4096;
+  /// The dashboard's built files; empty = found beside the executable (app::web_dir).
+  std::string web_dir;
   std::string tls_cert;         ///< PEM certificate chain; TLS is on when set (with tls_key)
   std::string tls_key;          ///< PEM private key
   std::string cors_origins;     ///< comma-separated exact origins allowed from browsers

@@ -20,6 +20,7 @@
 #include "api/router.hpp"
 #include "api/security.hpp"
 #include "api/server.hpp"
+#include "api/static_files.hpp"
 #include "api/study_runner.hpp"
 #include "api/ws_frame.hpp"
 #include "app/identity.hpp"
@@ -27,8 +28,8 @@
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "ingest/ingest_service.hpp"
-#include "runs/simulation_runs.hpp"
 #include "obs/metrics.hpp"
+#include "runs/simulation_runs.hpp"
 #include "sim/io/twin_json.hpp"
 #include "store/network_repo.hpp"
 #include "store/sim_repo.hpp"
@@ -164,6 +165,26 @@ std::shared_ptr<const sim::Twin> load_twin(const Config& c) {
   }
 }
 
+namespace {
+// The dashboard's files: server.web_dir, else beside the executable; a server without them still
+// serves the API.
+std::unique_ptr<const api::StaticFiles> load_dashboard(const Config& c) {
+  const std::string dir = c.web_dir.empty() ? web_dir() : c.web_dir;
+  if (dir.empty()) {
+    spdlog::warn("the dashboard is not built (make web): / answers 404; the API is unaffected");
+    return nullptr;
+  }
+  try {
+    auto files = std::make_unique<const api::StaticFiles>(dir);
+    spdlog::info("dashboard: {} files, {} KiB from {}", files->files(), files->bytes() >> 10, dir);
+    return files;
+  } catch (const std::exception& e) {
+    throw core::Error(core::ErrorKind::bad_request, std::string("server.web_dir: ") + e.what(),
+                      "server.web_dir");
+  }
+}
+}  // namespace
+
 DataDirLock::DataDirLock(const std::string& data_dir) {
   std::filesystem::create_directories(data_dir);
   const auto path = (std::filesystem::path(data_dir) / "remhart.lock").string();
@@ -267,23 +288,24 @@ int serve(const Config& c) {
   api::SecurityGate gate(sec, &identity.authenticator(), identity.audit(), store, &metrics);
 
   std::atomic<bool> ready{false};
-  api::ApiContext ctx{.store = store,
-                      .ingest = ingest,
-                      .hub = hub,
-                      .metrics = metrics,
-                      .gate = gate,
-                      .auth = identity.authenticator(),
-                      .audit = identity.audit(),
-                      .networks = networks,
-                      .simulator = simulator,
-                      .studies = studies,
-                      .run_blocking = [&jobs](std::function<void()> fn) { jobs.post(std::move(fn)); },
-                      .queued_jobs = [&jobs] { return jobs.queued(); },
-                      .max_queued_jobs = 1000,
-                      .ready = [&ready] { return ready.load(); },
-                      .default_device = c.default_device,
-                      .version = REMHART_VERSION,
-                      .started_at = core::now_us()};
+  api::ApiContext ctx{
+      .store = store,
+      .ingest = ingest,
+      .hub = hub,
+      .metrics = metrics,
+      .gate = gate,
+      .auth = identity.authenticator(),
+      .audit = identity.audit(),
+      .networks = networks,
+      .simulator = simulator,
+      .studies = studies,
+      .run_blocking = [&jobs](std::function<void()> fn) { jobs.post(std::move(fn)); },
+      .queued_jobs = [&jobs] { return jobs.queued(); },
+      .max_queued_jobs = 1000,
+      .ready = [&ready] { return ready.load(); },
+      .default_device = c.default_device,
+      .version = REMHART_VERSION,
+      .started_at = core::now_us()};
   api::Router router(&metrics);
   router.set_guard(&gate);
   api::add_grid_routes(router, ctx);
@@ -291,6 +313,8 @@ int serve(const Config& c) {
   api::add_auth_routes(router, ctx);
   api::add_network_routes(router, ctx);
   api::add_simulator_routes(router, ctx);
+  const auto dashboard = load_dashboard(c);
+  api::add_web_routes(router, dashboard.get());
 
   api::ServerOptions opt;
   opt.host = c.host;

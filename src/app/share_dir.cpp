@@ -37,6 +37,18 @@ std::string share_dir() {
                            "; install remhart (cmake --install) or set REMHART_SHARE_DIR");
 }
 
+std::string web_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  for (const auto& candidate : {exe.parent_path() / ".." / "share" / "remhart" / "web",
+                                exe.parent_path() / ".." / "web" / "dist"}) {
+    const fs::path dir = candidate.lexically_normal();
+    if (fs::is_regular_file(dir / "index.html")) return dir.string();
+  }
+  return {};
+}
+
 std::string demo_twin_path() {
   return (fs::path(share_dir()) / kProbe).string();
 }

@@ -13,4 +13,9 @@ std::string share_dir();
 /// `share_dir()/twins/demo-feeder.json`.
 std::string demo_twin_path();
 
+/// The dashboard's built files beside the executable: `<exe dir>/../share/remhart/web`
+/// (installed) or `<exe dir>/../web/dist` (a build directory of the source tree, after
+/// `make web`); empty when neither holds an index.html.
+std::string web_dir();
+
 }  // namespace remhart::app

@@ -6,10 +6,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "shared_data.hpp"
 #include "testkit.hpp"
 
 using namespace remhart::testkit;
 using nlohmann::json;
+using remhart::testkit::running_in_ci;
 namespace fs = std::filesystem;
 
 TEST(Install, AnInstalledBinaryServesTheDemoTwinWithoutTheSourceTree) {
@@ -28,6 +30,13 @@ TEST(Install, AnInstalledBinaryServesTheDemoTwinWithoutTheSourceTree) {
   const auto active = http->get("/api/simulator/active");
   ASSERT_EQ(active.status, 200) << active.body;
   EXPECT_EQ(json::parse(active.body)["scenario"], "normal_day");
+  // The dashboard is installed with it (make web builds it before the tests).
+  if (fs::exists(fs::path(REMHART_SOURCE_DIR) / "web" / "dist" / "index.html") || running_in_ci()) {
+    EXPECT_TRUE(fs::exists(fs::path(prefix.path()) / "share/remhart/web/index.html"));
+    const auto page = http->get("/");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_EQ(page.headers.at("content-type"), "text/html; charset=utf-8");
+  }
 
   // The same binary without its share/ directory fails clearly, naming where it looked.
   TempDir alone;
