@@ -1,5 +1,5 @@
 # The contract (DESIGN.md): build, run, test, bench.
-.PHONY: all bootstrap build build-asan build-debug run test bench fuzz format clean
+.PHONY: all bootstrap web build build-asan build-debug run test bench fuzz format clean
 
 JOBS ?= $(shell nproc)
 
@@ -8,11 +8,15 @@ all: build
 bootstrap:
 	@scripts/bootstrap
 
-build: bootstrap
+# The dashboard (web/ → web/dist), served by remhart at /.
+web: bootstrap
+	@scripts/web
+
+build: bootstrap web
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS) --target remhart
 
-build-asan: bootstrap
+build-asan: bootstrap web
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 
@@ -43,4 +47,4 @@ format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan build-debug build-fuzz
+	rm -rf build build-asan build-debug build-fuzz web/dist

@@ -1,0 +1,68 @@
+// The dashboard shell: sign-in, navigation by path (every page has its URL), the stale-data
+// banner, and one page at a time (each returns how to stop its live updates).
+import "./style.css";
+import { logout, session, whenUnauthorized } from "./api";
+import { clear, el } from "./dom";
+import { devicesPage } from "./pages/devices";
+import { loginPage } from "./pages/login";
+import { overviewPage } from "./pages/overview";
+
+type Page = (root: HTMLElement, setStale: (stale: boolean) => void) => Promise<() => void>;
+const pages: Record<string, { title: string; page: Page }> = {
+  "/": { title: "Overview", page: overviewPage },
+  "/devices": { title: "Devices", page: devicesPage },
+};
+
+const app = document.getElementById("app")!;
+let stop: () => void = () => {};
+
+function go(path: string): void {
+  if (path !== location.pathname) history.pushState(null, "", path);
+  void show();
+}
+
+async function show(): Promise<void> {
+  stop();
+  stop = () => {};
+  clear(app);
+  const { user } = session();
+  if (!user) {
+    loginPage(app, () => go(location.pathname === "/login" ? "/" : location.pathname));
+    return;
+  }
+  const route = pages[location.pathname] ?? pages["/"];
+  const banner = el("div", { class: "banner", role: "status", hidden: "" },
+                    "Live data interrupted: reconnecting… values shown may be stale.");
+  const nav = el("nav", { "aria-label": "Pages" },
+    ...Object.entries(pages).map(([path, p]) => {
+      const a = el("a", { href: path }, p.title);
+      if (path === location.pathname) a.setAttribute("aria-current", "page");
+      a.addEventListener("click", (ev) => {
+        ev.preventDefault();
+        go(path);
+      });
+      return a;
+    }),
+    el("span", { class: "who" }, `${user.username} (${user.role})`),
+    (() => {
+      const b = el("button", { type: "button" }, "Sign out");
+      b.addEventListener("click", async () => {
+        await logout();
+        go("/login");
+      });
+      return b;
+    })(),
+  );
+  const main = el("main", {});
+  app.append(nav, banner, main);
+  document.title = `${route.title} · REMHART Twin`;
+  try {
+    stop = await route.page(main, (stale) => banner.toggleAttribute("hidden", !stale));
+  } catch (e) {
+    main.append(el("p", { class: "error", role: "alert" }, e instanceof Error ? e.message : String(e)));
+  }
+}
+
+whenUnauthorized(() => go("/login"));
+window.addEventListener("popstate", () => void show());
+void show();
