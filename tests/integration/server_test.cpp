@@ -375,7 +375,8 @@ TEST_F(Server, OperationsEndpoints) {
             std::string::npos);
   EXPECT_NE(m.body.find("remhart_store_commit_seconds_count"), std::string::npos);
   EXPECT_NE(m.body.find("remhart_ws_connections"), std::string::npos);
-  EXPECT_EQ(http->get("/nowhere").status, 404);
+  EXPECT_EQ(http->get("/api/nowhere").status, 404);  // (other paths are the dashboard's)
+  EXPECT_EQ(http->get("/nowhere.txt").status, 404);
   const auto head = http->request("HEAD", "/health");
   EXPECT_EQ(head.status, 200);
   EXPECT_TRUE(head.body.empty());
