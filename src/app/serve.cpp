@@ -17,6 +17,7 @@
 #include "api/context.hpp"
 #include "api/live_fanout.hpp"
 #include "api/live_hub.hpp"
+#include "api/openapi.hpp"
 #include "api/router.hpp"
 #include "api/security.hpp"
 #include "api/server.hpp"
@@ -313,6 +314,7 @@ int serve(const Config& c) {
   api::add_auth_routes(router, ctx);
   api::add_network_routes(router, ctx);
   api::add_simulator_routes(router, ctx);
+  api::add_openapi_route(router, REMHART_VERSION);
   const auto dashboard = load_dashboard(c);
   api::add_web_routes(router, dashboard.get());
 

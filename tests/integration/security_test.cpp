@@ -4,6 +4,8 @@
 // and TLS.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <netinet/in.h>
 #include <openssl/hmac.h>
 #include <openssl/ssl.h>
@@ -255,17 +257,17 @@ struct Secured : ::testing::Test {
   }
 };
 
-}  // namespace
+struct AccessRow {
+  std::string method, target, body;
+  // anon, viewer, analyst, operator, admin, device key
+  std::array<int, 6> expect;
+};
 
 // Every route × every kind of caller. Written by hand from SPEC §1, so a wrong permission in the
 // router cannot pass. Allowed callers get the route's own answer (the bodies are chosen so it is
 // deterministic); the others 401 (no or bad credentials) or 403 (not allowed).
-TEST_F(Secured, AccessTableEveryRouteEveryCaller) {
-  struct Row {
-    std::string method, target, body;
-    // anon, viewer, analyst, operator, admin, device key
-    std::array<int, 6> expect;
-  };
+std::vector<AccessRow> access_table() {
+  using Row = AccessRow;
   const std::string s1 = "[" + sample("m1", kT0Ms + 1000) + "]";
   const std::vector<Row> rows = {
       {"GET", "/health", "", {200, 200, 200, 200, 200, 200}},
@@ -323,8 +325,16 @@ TEST_F(Secured, AccessTableEveryRouteEveryCaller) {
       {"GET", "/api/simulator/templates/list", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/simulator/none", "", {401, 404, 404, 404, 404, 403}},
       {"POST", "/api/simulator/none/activate", "", {401, 403, 404, 404, 404, 403}},
+      {"GET", "/api/openapi.json", "", {200, 200, 200, 200, 200, 200}},
       {"GET", "/api/nowhere", "", {404, 404, 404, 404, 404, 404}},
   };
+  return rows;
+}
+
+}  // namespace
+
+TEST_F(Secured, AccessTableEveryRouteEveryCaller) {
+  const auto rows = access_table();
   const std::array<std::string, 6> callers = {"anon",     "viewer", "analyst",
                                               "operator", "admin",  "key"};
   for (const auto& row : rows) {
@@ -341,6 +351,39 @@ TEST_F(Secured, AccessTableEveryRouteEveryCaller) {
       }
     }
   }
+}
+
+// The OpenAPI document is generated from the route table: every registered route is in it with
+// a description, its permission and the error shape, and every route has a row in the access
+// table above (a route added without both fails here).
+TEST_F(Secured, EveryRouteIsDocumentedAndInTheAccessTable) {
+  HttpClient http(proc->port());
+  const auto r = http.get("/api/openapi.json");  // public: the docs need no token
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto doc = json::parse(r.body);
+  EXPECT_EQ(doc["openapi"], "3.1.0");
+  const auto rows = access_table();
+  std::size_t operations = 0;
+  for (const auto& [path, methods] : doc["paths"].items()) {
+    // {param} segments match any one segment of a row's target.
+    const std::regex pattern("^" + std::regex_replace(path, std::regex("\\{[^}]+\\}"), "[^/?]+") +
+                             "(\\?.*)?$");
+    for (const auto& [method, op] : methods.items()) {
+      ++operations;
+      const std::string name = method + " " + path;
+      EXPECT_NE(op["summary"], "(undocumented)") << name << " has no OpenAPI description";
+      EXPECT_TRUE(op.contains("x-permission")) << name;
+      EXPECT_TRUE(op["responses"].contains("401") || op.contains("security")) << name;
+      std::string upper = method;
+      for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      const bool covered = std::any_of(rows.begin(), rows.end(), [&](const AccessRow& row) {
+        return row.method == upper && std::regex_match(row.target, pattern);
+      });
+      EXPECT_TRUE(covered) << name << " has no row in the access table";
+    }
+  }
+  EXPECT_GE(operations, 49u);
+  EXPECT_TRUE(doc["components"]["schemas"].contains("Error"));
 }
 
 // Found by attack: an analyst deleted an admin's run with its samples, and the pinned demo run.
