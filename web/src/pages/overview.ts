@@ -2,7 +2,8 @@
 // mean frequency and the voltage band, appended as samples arrive.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { activeSource, devices, kpis, latest } from "../data";
+import { request } from "../api";
+import { activeSource, devices, kpis, latest, type Device } from "../data";
 import { el, fmt } from "../dom";
 import { LiveStream, type Sample } from "../live";
 
@@ -30,19 +31,27 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
   };
   render();
 
-  // Live charts: one point a second at most, from the samples on screen.
-  const t: number[] = [], f: (number | null)[] = [], vmin: (number | null)[] = [], vmax: (number | null)[] = [];
+  // Live charts: the last 15 minutes from the stored series (10 s buckets), then one point a
+  // second at most from the samples on screen.
+  const windowS = 900;
+  const [t, f, vmin, vmax] = await history(source.origin, [...newest.keys()], registry, windowS);
   const width = () => Math.max(320, Math.min(charts.clientWidth || 640, 900));
+  const xScale: uPlot.Scale = { time: true, range: (_u, _min, max) => [max - windowS, max] };
+  const around = (pad: number): uPlot.Scale["range"] => (_u, min, max) =>
+    min === null || max === null ? [0, 1] : [min - pad, max + pad];
   const fChart = new uPlot(
     { title: "Mean frequency", width: width(), height: 220,
-      series: [{}, { label: "f (Hz)", stroke: "#2b7bb9" }],
+      scales: { x: xScale, y: { range: around(0.02) } },
+      series: [{}, { label: "f (Hz)", stroke: "#2b7bb9", spanGaps: true }],
       axes: [{}, { label: "Hz" }] },
     [t, f],
     charts,
   );
   const vChart = new uPlot(
     { title: "Voltage band", width: width(), height: 220,
-      series: [{}, { label: "lowest (p.u.)", stroke: "#c0392b" }, { label: "highest (p.u.)", stroke: "#27ae60" }],
+      scales: { x: xScale, y: { range: around(0.005) } },
+      series: [{}, { label: "lowest (p.u.)", stroke: "#c0392b", spanGaps: true },
+               { label: "highest (p.u.)", stroke: "#27ae60", spanGaps: true }],
       axes: [{}, { label: "p.u." }] },
     [t, vmin, vmax],
     charts,
@@ -57,7 +66,7 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
     f.push(k.frequencyHz);
     vmin.push(k.vMinPu);
     vmax.push(k.vMaxPu);
-    while (t.length && t[0] < now / 1000 - 900) {
+    while (t.length && t[0] < now / 1000 - windowS) {
       t.shift(); f.shift(); vmin.shift(); vmax.shift();
     }
     fChart.setData([t, f]);
@@ -81,4 +90,38 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
     fChart.destroy();
     vChart.destroy();
   };
+}
+
+// The stored past of the KPIs: every device's v_avg and f series over the window, combined per
+// bucket (the mean frequency, the lowest and highest |V| in p.u.).
+async function history(origin: string, ids: string[], registry: Map<string, Device>, windowS: number) {
+  const to = Date.now();
+  const from = to - windowS * 1000;
+  type Series = { points: [string, number | null, number | null][] };
+  const all = await Promise.all(ids.slice(0, 100).map((id) =>
+    request<Series>("GET", `/api/grid/series?device=${encodeURIComponent(id)}&origin=${
+      encodeURIComponent(origin)}&from=${from}&to=${to}&step=10s&fields=v_avg,f`)
+      .then((s) => ({ id, s }))));
+  const buckets = new Map<number, { fSum: number; fN: number; vMin: number | null; vMax: number | null }>();
+  for (const { id, s } of all) {
+    const nominal = registry.get(id)?.nominal_voltage ?? 0;
+    for (const [ts, v, fr] of s.points) {
+      const key = Date.parse(ts) / 1000;
+      const b = buckets.get(key) ?? { fSum: 0, fN: 0, vMin: null, vMax: null };
+      if (fr !== null) { b.fSum += fr; b.fN++; }
+      if (v !== null && nominal > 0) {
+        const pu = v / nominal;
+        b.vMin = b.vMin === null ? pu : Math.min(b.vMin, pu);
+        b.vMax = b.vMax === null ? pu : Math.max(b.vMax, pu);
+      }
+      buckets.set(key, b);
+    }
+  }
+  const keys = [...buckets.keys()].sort((a, b) => a - b);
+  return [
+    keys,
+    keys.map((k) => { const b = buckets.get(k)!; return b.fN ? b.fSum / b.fN : null; }),
+    keys.map((k) => buckets.get(k)!.vMin),
+    keys.map((k) => buckets.get(k)!.vMax),
+  ] as [number[], (number | null)[], (number | null)[], (number | null)[]];
 }

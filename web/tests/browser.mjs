@@ -1,0 +1,188 @@
+// Browser tests: the real remhart (with the demo simulation) on port 0 with a temporary data
+// directory, driven in Debian's Chromium by playwright-core. Every page saves a screenshot under
+// test-artifacts/; a blank page, a console error, a failed request or a dialog fails the test.
+//   node web/tests/browser.mjs <remhart binary> <web/dist> <artifacts dir>
+// Exit 77 (skipped) when Chromium is not installed, except under CI=true.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { chromium } from "playwright-core";
+
+const [binary, webDir, artifacts] = process.argv.slice(2).map((p) => resolve(p));
+const browserPath = process.env.REMHART_CHROMIUM ?? "/usr/bin/chromium";
+if (!existsSync(browserPath)) {
+  console.error(`${browserPath} not found (scripts/bootstrap installs chromium)`);
+  process.exit(process.env.CI === "true" ? 1 : 77);
+}
+if (!existsSync(join(webDir, "index.html"))) {
+  console.error(`${webDir} has no index.html (make web)`);
+  process.exit(process.env.CI === "true" ? 1 : 77);
+}
+mkdirSync(artifacts, { recursive: true });
+
+const failures = [];
+const check = (ok, what) => {
+  if (!ok) failures.push(what);
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+};
+
+// ---- the server ----
+const dataDir = mkdtempSync(join(tmpdir(), "remhart-browser-"));
+const password = randomBytes(12).toString("hex");
+const env = {
+  PATH: process.env.PATH,
+  HOME: process.env.HOME ?? dataDir,
+  REMHART_ADMIN_PASSWORD: password,
+  REMHART_AUTH_ARGON2_MEMORY_MIB: "8",
+  REMHART_AUTH_ARGON2_OPS: "1",
+  REMHART_SERVER_WEB_DIR: webDir,
+};
+for (const k of ["ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TMPDIR"]) {
+  if (process.env[k]) env[k] = process.env[k];
+}
+const server = spawn(binary, ["serve", "--port", "0", "--data-dir", join(dataDir, "data")], {
+  cwd: dataDir,
+  env,
+  stdio: ["ignore", "pipe", "pipe"],
+});
+let log = "";
+const base = await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error("remhart did not start:\n" + log)), 60000);
+  const onData = (chunk) => {
+    log += chunk;
+    const m = /listening on (http:\/\/[^\s]+)/.exec(log);
+    if (m) {
+      clearTimeout(timer);
+      resolve(m[1]);
+    }
+  };
+  server.stdout.on("data", onData);
+  server.stderr.on("data", onData);
+  server.on("exit", (code) => reject(new Error(`remhart exited (${code}):\n${log}`)));
+});
+
+async function api(method, path, token, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.text() };
+}
+const adminToken = JSON.parse(
+  (await api("POST", "/api/auth/login", "", { username: "admin", password })).body,
+).access_token;
+// Untrusted text that must stay text.
+const xss = "<img src=x onerror=alert(1)>";
+check((await api("POST", "/api/grid/devices", adminToken, { id: "xss-1", name: xss })).status === 201,
+      "a device with markup in its name is registered");
+
+// ---- the browser ----
+const browser = await chromium.launch({
+  executablePath: browserPath,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run"],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+const problems = [];
+// (HTTP errors are judged by the response listener below, which knows the expected 401.)
+page.on("console", (m) => {
+  if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
+    problems.push("console: " + m.text());
+  }
+});
+page.on("pageerror", (e) => problems.push("page error: " + e.message));
+page.on("dialog", async (d) => { problems.push("dialog: " + d.message()); await d.dismiss(); });
+page.on("requestfailed", (r) => {
+  // A WebSocket closed by navigation is not a failure of the page.
+  if (!r.url().includes("/ws/")) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+});
+page.on("response", (r) => {
+  if (r.status() >= 400 && !(r.url().endsWith("/api/auth/login") && r.status() === 401)) {
+    problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  }
+});
+const shot = async (name) => {
+  const blank = await page.evaluate(() => (document.getElementById("app")?.innerText ?? "").trim() === "");
+  check(!blank, `${name}: the page is not blank`);
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+};
+
+try {
+  // Sign-in: a wrong password is named, the right one opens the overview.
+  await page.goto(base + "/");
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "Wrong user name or password" }).waitFor();
+  check(true, "a wrong password is named");
+  await shot("login");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  check(/simulation/.test(await page.locator(".source").innerText()),
+        "a fresh install opens on the pinned demo run and says so");
+
+  // Overview: devices reporting, and values that move over time.
+  const reportingCard = page.locator(".kpi").filter({ hasText: "Devices reporting" }).locator(".value");
+  await page.waitForFunction(() => {
+    const v = document.querySelector(".kpi .value")?.textContent ?? "";
+    return /^([1-9]\d*) of \d+$/.test(v);
+  }, null, { timeout: 20000 });
+  const reporting = await reportingCard.innerText();
+  check(Number(reporting.split(" ")[0]) >= 10, `devices reporting: ${reporting}`);
+  const band = page.locator(".kpi").filter({ hasText: "Voltage band" }).locator(".value");
+  check(/p\.u\./.test(await band.innerText()), `voltage band shown: ${await band.innerText()}`);
+  const points = () => page.evaluate(() => document.querySelectorAll(".uplot").length);
+  check((await points()) === 2, "two live charts");
+  const freq = page.locator(".kpi").filter({ hasText: "Frequency" }).locator(".value");
+  const first = await freq.innerText();
+  let moved = false;
+  for (let k = 0; k < 20 && !moved; ++k) {
+    await page.waitForTimeout(500);
+    moved = (await freq.innerText()) !== first;
+  }
+  check(moved, `the frequency moves with live samples (${first} → ${await freq.innerText()})`);
+  await page.waitForTimeout(3000);  // a few live points on the charts
+  await shot("overview");
+
+  // Devices: the registry with status; markup in a name is text.
+  await page.getByRole("link", { name: "Devices" }).click();
+  await page.getByRole("heading", { name: "Devices" }).waitFor();
+  check(await page.getByRole("cell", { name: xss, exact: true }).count() === 1,
+        "markup in a device name is shown as text");
+  check(await page.locator("table img").count() === 0, "no element was made from it");
+  check(await page.locator("td.status.reporting").count() >= 10, "demo meters are reporting");
+  await shot("devices");
+
+  // Every page has its URL: a reload of /devices stays there (and asks to sign in again: the
+  // token lives in memory).
+  await page.goto(base + "/devices");
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  check(true, "a page opened by URL asks to sign in first");
+
+  // Sign-out ends the session.
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Devices" }).waitFor();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  check(true, "sign-out returns to the sign-in page");
+} catch (e) {
+  failures.push(String(e));
+  await page.screenshot({ path: join(artifacts, "failure.png") }).catch(() => {});
+} finally {
+  await browser.close();
+  server.kill("SIGTERM");
+  await new Promise((r) => server.on("exit", r));
+  rmSync(dataDir, { recursive: true, force: true });
+}
+for (const p of problems) failures.push(p);
+if (failures.length) {
+  console.error("\n" + failures.join("\n"));
+  process.exit(1);
+}
+console.log("all browser checks passed");
