@@ -10,6 +10,7 @@
 #include "api/errors.hpp"
 #include "api/query_params.hpp"
 #include "api/router.hpp"
+#include "api/session_cookie.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/user_export.hpp"
 #include "core/error.hpp"
@@ -122,18 +123,27 @@ std::string field(const std::map<std::string, std::string>& m, const char* key) 
   return it->second;
 }
 
-std::string session_json(const auth::Session& s) {
+/// The login reply; a browser session keeps the refresh token out of it (it is in the cookie).
+std::string session_json(const auth::Session& s, bool with_refresh_token = true) {
   const auto& u = s.user;
-  return dump_json({{"access_token", s.access_token},
-                    {"token_type", "bearer"},
-                    {"expires_in", s.expires_in},
-                    {"refresh_token", s.refresh_token},
-                    {"user",
-                     {{"id", u.id},
-                      {"username", u.username},
-                      {"email", u.email},
-                      {"full_name", u.full_name},
-                      {"role", u.role}}}});
+  json out = {{"access_token", s.access_token},
+              {"token_type", "bearer"},
+              {"expires_in", s.expires_in},
+              {"user",
+               {{"id", u.id},
+                {"username", u.username},
+                {"email", u.email},
+                {"full_name", u.full_name},
+                {"role", u.role}}}};
+  if (with_refresh_token) out["refresh_token"] = s.refresh_token;
+  return dump_json(out);
+}
+
+// A browser session's answer: the access token in the body, the refresh token in the cookie.
+HttpResponse browser_session(const auth::Session& s, const CookiePolicy& policy) {
+  auto r = json_response(200, session_json(s, false));
+  r.headers.emplace_back("Set-Cookie", session_cookie_header(s.refresh_token, policy));
+  return r;
 }
 
 std::int64_t id_param(const HttpRequest& req) {
@@ -191,6 +201,8 @@ void refresh(ApiContext& ctx, HttpRequest& req, Reply reply) {
           });
 }
 
+// A browser session's cookie stands for the refresh token when the body names none, and is
+// cleared.
 void logout(ApiContext& ctx, HttpRequest& req, Reply reply) {
   std::optional<std::string> refresh_token;
   if (!req.body.empty()) {
@@ -198,11 +210,40 @@ void logout(ApiContext& ctx, HttpRequest& req, Reply reply) {
     only_keys(j, {"refresh_token"});
     refresh_token = opt_string(j, "refresh_token");
   }
+  const auto cookie = session_cookie(req);
+  if (!refresh_token) refresh_token = cookie;
+  offload(
+      ctx, req, std::move(reply),
+      [&ctx, refresh_token, clear = cookie.has_value(), p = req.principal, who = actor_of(req)] {
+        ctx.auth.logout(p, refresh_token, who);
+        auto r = no_content();
+        if (clear) r.headers.emplace_back("Set-Cookie", cleared_session_cookie_header(ctx.cookies));
+        return r;
+      });
+}
+
+// Sign-in for the dashboard: the refresh token goes into the HttpOnly cookie, not the body.
+void open_browser_session(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const auto f = credentials(req);
   offload(ctx, req, std::move(reply),
-          [&ctx, refresh_token, p = req.principal, who = actor_of(req)] {
-            ctx.auth.logout(p, refresh_token, who);
-            return no_content();
+          [&ctx, username = field(f, "username"), password = field(f, "password"),
+           who = actor_of(req)] {
+            return browser_session(ctx.auth.login(username, password, who), ctx.cookies);
           });
+}
+
+// A new access token from the cookie (rotated, like /api/auth/refresh); needs the session header,
+// which no cross-site form or unlisted origin can send.
+void refresh_browser_session(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  if (req.header(kSessionHeader) != "1") {
+    throw Error(ErrorKind::forbidden, "the X-Remhart-Session: 1 header is required",
+                "X-Remhart-Session");
+  }
+  const auto cookie = session_cookie(req);
+  if (!cookie) throw Error(ErrorKind::unauthorized, "no browser session", "Cookie");
+  offload(ctx, req, std::move(reply), [&ctx, token = *cookie, who = actor_of(req)] {
+    return browser_session(ctx.auth.refresh(token, who), ctx.cookies);
+  });
 }
 
 void change_password(ApiContext& ctx, HttpRequest& req, Reply reply) {
@@ -362,6 +403,9 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
   router.add("POST", "/api/auth/login", P::public_, bind(login), kSmall);
   router.add("POST", "/api/auth/refresh", P::public_, bind(refresh), kSmall);
   router.add("POST", "/api/auth/logout", P::read, bind(logout), kSmall);
+  router.add("POST", "/api/auth/session", P::public_, bind(open_browser_session), kSmall);
+  router.add("POST", "/api/auth/session/refresh", P::public_, bind(refresh_browser_session),
+             kSmall);
   router.add("POST", "/api/auth/password", P::read, bind(change_password), kSmall);
   router.add("GET", "/api/auth/me", P::read, bind(me));
   router.add("GET", "/api/users", P::admin, bind(list_users));

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "api/session_cookie.hpp"
 #include "core/time.hpp"
 
 namespace remhart::store {
@@ -59,6 +60,7 @@ struct ApiContext {
   std::size_t max_queued_jobs = 1000;
   std::function<bool()> ready;  ///< false while starting or shutting down
   std::string default_device;   ///< target of POST /api/grid/data without ?device=
+  CookiePolicy cookies;         ///< the browser session's cookie
   std::string version;
   core::TimeUs started_at = 0;
 };

@@ -305,6 +305,7 @@ int serve(const Config& c) {
       .max_queued_jobs = 1000,
       .ready = [&ready] { return ready.load(); },
       .default_device = c.default_device,
+      .cookies = {.secure = !c.tls_cert.empty(), .max_age_s = c.refresh_ttl_days * 86400},
       .version = REMHART_VERSION,
       .started_at = core::now_us()};
   api::Router router(&metrics);

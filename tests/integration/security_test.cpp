@@ -276,6 +276,8 @@ std::vector<AccessRow> access_table() {
       {"POST", "/api/auth/login", "{}", {422, 422, 422, 422, 422, 422}},
       {"POST", "/api/auth/refresh", "{}", {422, 422, 422, 422, 422, 422}},
       {"POST", "/api/auth/logout", R"({"refresh_token":5})", {401, 422, 422, 422, 422, 403}},
+      {"POST", "/api/auth/session", "{}", {422, 422, 422, 422, 422, 422}},
+      {"POST", "/api/auth/session/refresh", "", {403, 403, 403, 403, 403, 403}},
       {"GET", "/api/auth/me", "", {401, 200, 200, 200, 200, 403}},
       {"POST", "/api/auth/password", "{}", {401, 422, 422, 422, 422, 403}},
       {"GET", "/api/grid/latest?device=m1", "", {401, 200, 200, 200, 200, 403}},
@@ -384,6 +386,64 @@ TEST_F(Secured, EveryRouteIsDocumentedAndInTheAccessTable) {
   }
   EXPECT_GE(operations, 49u);
   EXPECT_TRUE(doc["components"]["schemas"].contains("Error"));
+}
+
+// The dashboard's session: the refresh token only in an HttpOnly, SameSite=Strict cookie scoped
+// to /api/auth; refreshing needs the session header; the cookie rotates, a replayed one is
+// refused, and logout revokes and clears it.
+TEST_F(Secured, BrowserSessionKeepsTheRefreshTokenInAnHttpOnlyCookie) {
+  HttpClient http(proc->port());
+  const auto creds = json{{"username", "viewer-user"}, {"password", password["viewer"]}}.dump();
+  auto opened = http.post("/api/auth/session", creds);
+  ASSERT_EQ(opened.status, 200) << opened.body;
+  const auto body = json::parse(opened.body);
+  EXPECT_TRUE(body.contains("access_token"));
+  EXPECT_FALSE(body.contains("refresh_token"));  // not readable by scripts
+  const std::string set = opened.headers["set-cookie"];
+  for (const char* attr :
+       {"remhart_refresh=", "HttpOnly", "SameSite=Strict", "Path=/api/auth", "Max-Age=2592000"}) {
+    EXPECT_NE(set.find(attr), std::string::npos) << attr << " in " << set;
+  }
+  EXPECT_EQ(set.find("Secure"), std::string::npos);  // plain HTTP here; set with TLS
+  const std::string cookie = set.substr(0, set.find(';'));
+
+  const std::map<std::string, std::string> with_cookie = {{"Cookie", cookie}};
+  EXPECT_EQ(
+      http.request("POST", "/api/auth/session/refresh", "", "application/json", with_cookie).status,
+      403);  // no session header: a cross-site form cannot refresh
+  auto with_header = with_cookie;
+  with_header["X-Remhart-Session"] = "1";
+  auto refreshed =
+      http.request("POST", "/api/auth/session/refresh", "", "application/json", with_header);
+  ASSERT_EQ(refreshed.status, 200) << refreshed.body;
+  const std::string next =
+      refreshed.headers["set-cookie"].substr(0, refreshed.headers["set-cookie"].find(';'));
+  EXPECT_NE(next, cookie);  // rotated
+  const std::string access = json::parse(refreshed.body)["access_token"];
+
+  // Replaying the spent cookie is refused (and revokes the family).
+  EXPECT_EQ(
+      http.request("POST", "/api/auth/session/refresh", "", "application/json", with_header).status,
+      401);
+  // Logout with the current cookie clears it.
+  auto again = http.post("/api/auth/session", creds);
+  const std::string live =
+      again.headers["set-cookie"].substr(0, again.headers["set-cookie"].find(';'));
+  const std::string token2 = json::parse(again.body)["access_token"];
+  auto out = http.request("POST", "/api/auth/logout", "", "application/json",
+                          {{"Cookie", live}, {"Authorization", "Bearer " + token2}});
+  EXPECT_EQ(out.status, 204);
+  EXPECT_NE(out.headers["set-cookie"].find("Max-Age=0"), std::string::npos)
+      << out.headers["set-cookie"];
+  EXPECT_EQ(http.request("POST", "/api/auth/session/refresh", "", "application/json",
+                         {{"Cookie", live}, {"X-Remhart-Session", "1"}})
+                .status,
+            401);
+  EXPECT_EQ(http.request("POST", "/api/auth/session/refresh", "", "application/json",
+                         {{"X-Remhart-Session", "1"}})
+                .status,
+            401);  // no cookie at all
+  (void)access;
 }
 
 // Found by attack: an analyst deleted an admin's run with its samples, and the pinned demo run.

@@ -1,5 +1,7 @@
 // The REST API with the signed-in user's access token, kept in memory only (never in storage a
-// script could read later).
+// script could read later). The refresh token lives in an HttpOnly cookie the server sets on
+// /api/auth/session: a reload resumes the session from it, an expired access token is renewed
+// from it once, and logout clears it (docs/security.md).
 export interface ApiErrorBody {
   error: string;
   message: string;
@@ -35,14 +37,29 @@ export function whenUnauthorized(fn: () => void): void {
   onUnauthorized = fn;
 }
 
+interface SessionReply {
+  access_token: string;
+  user: User;
+}
+
 export async function login(username: string, password: string): Promise<User> {
-  const body = await request<{ access_token: string; user: User }>("POST", "/api/auth/login", {
-    username,
-    password,
-  });
+  const body = await request<SessionReply>("POST", "/api/auth/session", { username, password });
   token = body.access_token;
   user = body.user;
   return body.user;
+}
+
+/// A new access token from the session cookie; false when there is no live session.
+export async function resume(): Promise<boolean> {
+  const res = await fetch("/api/auth/session/refresh", {
+    method: "POST",
+    headers: { "X-Remhart-Session": "1" },
+  });
+  if (!res.ok) return false;
+  const body = (await res.json()) as SessionReply;
+  token = body.access_token;
+  user = body.user;
+  return true;
 }
 
 export async function logout(): Promise<void> {
@@ -54,7 +71,12 @@ export async function logout(): Promise<void> {
   }
 }
 
-export async function request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+export async function request<T = unknown>(
+  method: string,
+  path: string,
+  body?: unknown,
+  retried = false,
+): Promise<T> {
   const headers: Record<string, string> = {};
   if (token) headers["Authorization"] = "Bearer " + token;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -73,6 +95,10 @@ export async function request<T = unknown>(method: string, path: string, body?: 
       (parsed as ApiErrorBody) ?? { error: "http_" + res.status, message: res.statusText },
       retry === null ? null : Number(retry),
     );
+    if (res.status === 401 && token && !retried && !path.startsWith("/api/auth/")) {
+      // The access token expired: renew it from the session cookie, once.
+      if (await resume()) return request<T>(method, path, body, true);
+    }
     if (res.status === 401 && token) {
       token = null;
       user = null;

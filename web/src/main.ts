@@ -1,7 +1,7 @@
 // The dashboard shell: sign-in, navigation by path (every page has its URL), the stale-data
 // banner, and one page at a time (each returns how to stop its live updates).
 import "./style.css";
-import { logout, session, whenUnauthorized } from "./api";
+import { logout, resume, session, whenUnauthorized } from "./api";
 import { clear, el } from "./dom";
 import { devicesPage } from "./pages/devices";
 import { loginPage } from "./pages/login";
@@ -65,4 +65,5 @@ async function show(): Promise<void> {
 
 whenUnauthorized(() => go("/login"));
 window.addEventListener("popstate", () => void show());
-void show();
+// A reload resumes the session from its cookie, when there is one.
+void resume().catch(() => false).then(() => show());
