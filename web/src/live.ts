@@ -29,6 +29,7 @@ export class LiveStream {
     private readonly origin: string,
     private readonly onSamples: (samples: Sample[], snapshot: boolean) => void,
     private readonly onState: (live: boolean) => void,
+    private readonly devices: string[] = [],
   ) {
     this.connect();
   }
@@ -47,7 +48,13 @@ export class LiveStream {
     this.ws = ws;
     ws.onopen = () => {
       ws.send(JSON.stringify({ type: "auth", token }));
-      ws.send(JSON.stringify({ type: "subscribe", origin: this.origin, types: ["measurement"] }));
+      const subscription: Record<string, unknown> = {
+        type: "subscribe",
+        origin: this.origin,
+        types: ["measurement"],
+      };
+      if (this.devices.length) subscription.devices = this.devices;
+      ws.send(JSON.stringify(subscription));
     };
     ws.onmessage = (ev: MessageEvent<string>) => {
       const msg = JSON.parse(ev.data) as { type: string; data: unknown };

@@ -4,12 +4,14 @@ import "./style.css";
 import { logout, resume, session, whenUnauthorized } from "./api";
 import { clear, el } from "./dom";
 import { devicesPage } from "./pages/devices";
+import { monitoringPage } from "./pages/monitoring";
 import { loginPage } from "./pages/login";
 import { overviewPage } from "./pages/overview";
 
 type Page = (root: HTMLElement, setStale: (stale: boolean) => void) => Promise<() => void>;
 const pages: Record<string, { title: string; page: Page }> = {
   "/": { title: "Overview", page: overviewPage },
+  "/monitoring": { title: "Monitoring", page: monitoringPage },
   "/devices": { title: "Devices", page: devicesPage },
 };
 
@@ -17,7 +19,7 @@ const app = document.getElementById("app")!;
 let stop: () => void = () => {};
 
 function go(path: string): void {
-  if (path !== location.pathname) history.pushState(null, "", path);
+  if (path !== location.pathname + location.search) history.pushState(null, "", path);
   void show();
 }
 

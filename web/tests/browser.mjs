@@ -154,6 +154,26 @@ try {
   await page.waitForTimeout(3000);  // a few live points on the charts
   await shot("overview");
 
+  // Monitoring: a device's charts over the last 15 minutes, then live.
+  await page.getByRole("link", { name: "Monitoring" }).click();
+  await page.getByRole("heading", { name: "Monitoring" }).waitFor();
+  await page.getByLabel("Device").selectOption("fdr1-head");
+  await page.waitForFunction(() => Number(document.querySelector("main")?.dataset.points ?? 0) > 0,
+                             null, { timeout: 20000 });
+  const before = Number(await page.locator("main").getAttribute("data-points"));
+  check((await page.locator(".uplot").count()) === 7, "seven charts: V, I, P, Q, pf, f, THD");
+  check(/Voltage \(V\)/.test(await page.locator(".uplot").first().innerText()), "units on the charts");
+  let grew = false;
+  for (let k = 0; k < 20 && !grew; ++k) {
+    await page.waitForTimeout(500);
+    grew = Number(await page.locator("main").getAttribute("data-points")) > before;
+  }
+  check(grew, `live samples are appended (${before} points before)`);
+  check(page.url().includes("/monitoring?device=fdr1-head"), "the page's URL names the device");
+  check(await page.getByRole("button", { name: "Download CSV" }).count() === 1,
+        "an admin may download the CSV");
+  await shot("monitoring");
+
   // Devices: the registry with status; markup in a name is text.
   await page.getByRole("link", { name: "Devices" }).click();
   await page.getByRole("heading", { name: "Devices" }).waitFor();
