@@ -7,12 +7,14 @@ import { devicesPage } from "./pages/devices";
 import { monitoringPage } from "./pages/monitoring";
 import { loginPage } from "./pages/login";
 import { overviewPage } from "./pages/overview";
+import { simulatorPage } from "./pages/simulator";
 
 type Page = (root: HTMLElement, setStale: (stale: boolean) => void) => Promise<() => void>;
 const pages: Record<string, { title: string; page: Page }> = {
   "/": { title: "Overview", page: overviewPage },
   "/monitoring": { title: "Monitoring", page: monitoringPage },
   "/devices": { title: "Devices", page: devicesPage },
+  "/simulator": { title: "Simulator", page: simulatorPage },
 };
 
 const app = document.getElementById("app")!;

@@ -174,6 +174,22 @@ try {
         "an admin may download the CSV");
   await shot("monitoring");
 
+  // Simulator: a typed form from the catalogue; a backfill run starts, completes and is deleted.
+  await page.getByRole("link", { name: "Simulator" }).click();
+  await page.getByRole("heading", { name: "Simulator" }).waitFor();
+  await page.getByLabel("Scenario").selectOption("voltage_sag");
+  check(await page.locator(".params input").count() > 3, "the scenario's parameters are a form");
+  await page.getByLabel("Mode").selectOption("backfill");
+  await page.getByLabel("Duration (s)").fill("600");
+  await page.getByRole("button", { name: "Start" }).click();
+  const row = page.locator("tr").filter({ hasText: "voltage_sag" });
+  await row.locator(".run-status").filter({ hasText: "completed" }).waitFor({ timeout: 60000 });
+  check(true, "a backfill run completes and shows it");
+  await shot("simulator");
+  await row.getByRole("button", { name: "Delete" }).click();
+  await row.waitFor({ state: "detached", timeout: 20000 });
+  check(true, "the run is deleted");
+
   // Devices: the registry with status; markup in a name is text.
   await page.getByRole("link", { name: "Devices" }).click();
   await page.getByRole("heading", { name: "Devices" }).waitFor();
