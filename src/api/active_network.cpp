@@ -51,6 +51,11 @@ ActiveNetwork::Uploaded ActiveNetwork::upload(const UploadTicket&, const std::st
     throw grid::NetworkError(e.what(), "body");
   }
   if (name) net->name = *name;
+  return install(std::move(net), uploaded_by);
+}
+
+ActiveNetwork::Uploaded ActiveNetwork::install(std::shared_ptr<grid::Network> net,
+                                               const std::string& uploaded_by) {
   if (net->name.empty()) net->name = "network";
   const auto id =
       repository_.add(net->name, grid::io::network_to_json(*net), uploaded_by, core::now_us());

@@ -51,6 +51,12 @@ class ActiveNetwork {
   Uploaded upload(const UploadTicket& ticket, const std::string& format, const std::string& body,
                   const std::optional<std::string>& name, const std::string& uploaded_by);
 
+  /// Stores `network` (already checked) as a new version and makes it the active one.
+  Uploaded install(std::shared_ptr<grid::Network> network, const std::string& uploaded_by);
+
+  /// Whether no model has ever been stored (a fresh install).
+  bool empty() { return repository_.list().empty(); }
+
   std::vector<store::NetworkVersion> versions() { return repository_.list(); }
 
  private:

@@ -117,6 +117,11 @@ TEST(GridApi, UploadSolveWhatIfContingencyAndRestart) {
   ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"},
                      {{"REMHART_ADMIN_PASSWORD", pw}});
   auto admin = admin_client(proc);
+  // A fresh install has a model: the twin's network, registered at first start.
+  const auto first = nlohmann::json::parse(admin->get("/api/grid/networks").body);
+  ASSERT_EQ(first["items"].size(), 1u);
+  EXPECT_EQ(first["items"][0]["uploaded_by"], "first start");
+  EXPECT_EQ(nlohmann::json::parse(admin->get("/api/grid/network").body)["buses"].size(), 33u);
   // A ring of three buses feeding a load at bus 3, written as MATPOWER.
   const std::string ring =
       std::string(kCase).replace(std::string(kCase).find("];\nmpc.gen"), 2,
@@ -205,9 +210,10 @@ TEST(GridApi, UploadSolveWhatIfContingencyAndRestart) {
   admin = admin_client(proc);
   EXPECT_EQ(admin->get("/api/grid/network").body, doc.body);
   const auto list = nlohmann::json::parse(admin->get("/api/grid/networks").body);
-  ASSERT_EQ(list["items"].size(), 1u);
+  ASSERT_EQ(list["items"].size(), 2u);  // the first start's, and the upload (newest first)
   EXPECT_EQ(list["items"][0]["name"], "ring");
   EXPECT_TRUE(list["items"][0]["active"].get<bool>());
+  EXPECT_FALSE(list["items"][1]["active"].get<bool>());
 }
 
 // GET /api/grid/state: the latest samples of devices placed on the model (bus meters and branch

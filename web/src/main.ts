@@ -5,6 +5,7 @@ import { logout, resume, session, whenUnauthorized } from "./api";
 import { clear, el } from "./dom";
 import { devicesPage } from "./pages/devices";
 import { monitoringPage } from "./pages/monitoring";
+import { networkPage } from "./pages/network";
 import { loginPage } from "./pages/login";
 import { overviewPage } from "./pages/overview";
 import { simulatorPage } from "./pages/simulator";
@@ -12,6 +13,7 @@ import { simulatorPage } from "./pages/simulator";
 type Page = (root: HTMLElement, setStale: (stale: boolean) => void) => Promise<() => void>;
 const pages: Record<string, { title: string; page: Page }> = {
   "/": { title: "Overview", page: overviewPage },
+  "/network": { title: "Network", page: networkPage },
   "/monitoring": { title: "Monitoring", page: monitoringPage },
   "/devices": { title: "Devices", page: devicesPage },
   "/simulator": { title: "Simulator", page: simulatorPage },

@@ -4,7 +4,7 @@
 //   node web/tests/browser.mjs <remhart binary> <web/dist> <artifacts dir>
 // Exit 77 (skipped) when Chromium is not installed, except under CI=true.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -154,6 +154,17 @@ try {
   await page.waitForTimeout(3000);  // a few live points on the charts
   await shot("overview");
 
+  // Network: the demo twin's one-line diagram (registered at first start), metered buses coloured.
+  await page.getByRole("link", { name: "Network" }).click();
+  await page.getByRole("heading", { name: "Network" }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("svg.oneline circle").length === 33);
+  const coloured = await page.locator("svg.oneline circle.good, svg.oneline circle.warn, svg.oneline circle.bad").count();
+  check(coloured >= 5, `metered buses are coloured from their devices (${coloured})`);
+  check(await page.locator("svg.oneline circle.unknown").count() > 0, "unmetered buses are shown as unknown");
+  await page.locator('svg.oneline circle[data-bus="19"]').click();
+  check(/p\.u\./.test(await page.locator(".details").innerText()), "a metered bus shows its |V| in p.u.");
+  await shot("network");
+
   // Monitoring: a device's charts over the last 15 minutes, then live.
   await page.getByRole("link", { name: "Monitoring" }).click();
   await page.getByRole("heading", { name: "Monitoring" }).waitFor();
@@ -198,6 +209,27 @@ try {
   check(await page.locator("table img").count() === 0, "no element was made from it");
   check(await page.locator("td.status.reporting").count() >= 10, "demo meters are reporting");
   await shot("devices");
+
+  // A large meshed model stays responsive: case2869pegase drawn (when ../shared is there).
+  const matpower = process.env.REMHART_MATPOWER_DIR ??
+                   join(resolve(webDir, "..", "..", ".."), "shared", "data", "matpower");
+  const pegase = join(matpower, "case2869pegase.m");
+  if (existsSync(pegase)) {
+    const up = await fetch(base + "/api/grid/networks?name=pegase", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "text/plain" },
+      body: readFileSync(pegase, "utf8"),
+    });
+    check(up.status === 201, "case2869pegase uploaded");
+    await page.getByRole("link", { name: "Network" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("svg.oneline circle").length === 2869,
+                               null, { timeout: 20000 });
+    const ms = Number(await page.locator("main").getAttribute("data-drawn-ms"));
+    check(ms < 5000, `case2869pegase drawn in ${ms} ms`);
+    await shot("network-pegase");
+    await page.getByRole("link", { name: "Devices" }).click();
+    await page.getByRole("heading", { name: "Devices" }).waitFor();
+  }
 
   // Every page has its URL, and a reload keeps the session (from its HttpOnly cookie, which no
   // script can read).
