@@ -42,26 +42,37 @@ const env = {
 for (const k of ["ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TMPDIR"]) {
   if (process.env[k]) env[k] = process.env[k];
 }
-const server = spawn(binary, ["serve", "--port", "0", "--data-dir", join(dataDir, "data")], {
-  cwd: dataDir,
-  env,
-  stdio: ["ignore", "pipe", "pipe"],
-});
-let log = "";
-const base = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error("remhart did not start:\n" + log)), 60000);
-  const onData = (chunk) => {
-    log += chunk;
-    const m = /listening on (http:\/\/[^\s]+)/.exec(log);
-    if (m) {
-      clearTimeout(timer);
-      resolve(m[1]);
-    }
-  };
-  server.stdout.on("data", onData);
-  server.stderr.on("data", onData);
-  server.on("exit", (code) => reject(new Error(`remhart exited (${code}):\n${log}`)));
-});
+// Starts remhart on `port` (0: any) and resolves its base URL once it listens.
+function startServer(port) {
+  const child = spawn(binary, ["serve", "--port", String(port), "--data-dir", join(dataDir, "data")], {
+    cwd: dataDir,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  const listening = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("remhart did not start:\n" + log)), 60000);
+    const onData = (chunk) => {
+      log += chunk;
+      const m = /listening on (http:\/\/[^\s]+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`remhart exited (${code}):\n${log}`)));
+  });
+  return { child, listening };
+}
+async function stopServer(child) {
+  const exited = new Promise((r) => child.on("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+let server = startServer(0);
+const base = await server.listening;
 
 async function api(method, path, token, body) {
   const res = await fetch(base + path, {
@@ -154,6 +165,16 @@ try {
   await page.waitForTimeout(3000);  // a few live points on the charts
   await shot("overview");
 
+  // The stream reconnects after a server restart, and the stale-data banner clears.
+  await stopServer(server.child);
+  const banner = page.getByRole("status").filter({ hasText: "Live data interrupted" });
+  await banner.waitFor({ state: "visible", timeout: 15000 });
+  check(true, "a stale-data banner while the server is away");
+  server = startServer(new URL(base).port);
+  await server.listening;
+  await banner.waitFor({ state: "hidden", timeout: 40000 });
+  check(true, "the stream reconnects after a restart and the banner clears");
+
   // Network: the demo twin's one-line diagram (registered at first start), metered buses coloured.
   await page.getByRole("link", { name: "Network" }).click();
   await page.getByRole("heading", { name: "Network" }).waitFor();
@@ -231,6 +252,27 @@ try {
     await page.getByRole("heading", { name: "Devices" }).waitFor();
   }
 
+  // A viewer is offered no action it may not take (the server enforces it anyway).
+  const viewerPassword = randomBytes(12).toString("hex");
+  check((await api("POST", "/api/users", adminToken,
+                   { username: "vera", password: viewerPassword, role: "viewer" })).status === 201,
+        "a viewer account is created");
+  const viewerContext = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const viewer = await viewerContext.newPage();
+  viewer.on("pageerror", (e) => problems.push("viewer page error: " + e.message));
+  await viewer.goto(base + "/simulator");
+  await viewer.getByLabel("User name").fill("vera");
+  await viewer.getByLabel("Password").fill(viewerPassword);
+  await viewer.getByRole("button", { name: "Sign in" }).click();
+  await viewer.getByRole("heading", { name: "Simulator" }).waitFor();
+  check(await viewer.getByRole("button", { name: "Start" }).count() === 0, "a viewer has no Start button");
+  check(await viewer.getByRole("button", { name: "Delete" }).count() === 0, "a viewer has no Delete buttons");
+  await viewer.goto(base + "/monitoring");
+  await viewer.getByRole("heading", { name: "Monitoring" }).waitFor();
+  check(await viewer.getByRole("button", { name: "Download CSV" }).count() === 0,
+        "a viewer may not export data");
+  await viewerContext.close();
+
   // Every page has its URL, and a reload keeps the session (from its HttpOnly cookie, which no
   // script can read).
   await page.reload();
@@ -250,8 +292,7 @@ try {
   await page.screenshot({ path: join(artifacts, "failure.png") }).catch(() => {});
 } finally {
   await browser.close();
-  server.kill("SIGTERM");
-  await new Promise((r) => server.on("exit", r));
+  await stopServer(server.child);
   rmSync(dataDir, { recursive: true, force: true });
 }
 for (const p of problems) failures.push(p);
