@@ -61,6 +61,7 @@ struct ApiContext {
   std::function<bool()> ready;  ///< false while starting or shutting down
   std::string default_device;   ///< target of POST /api/grid/data without ?device=
   CookiePolicy cookies;         ///< the browser session's cookie
+  std::string settings_json;  ///< the effective configuration, secrets redacted (GET /api/settings)
   std::string version;
   core::TimeUs started_at = 0;
 };

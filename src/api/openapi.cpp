@@ -40,6 +40,8 @@ const std::map<std::string, Doc, std::less<>>& docs() {
       {"GET /ready",
        {"Readiness: 503 with the reason while it cannot take data", {}, nullptr, 200, "Ready"}},
       {"GET /metrics", {"Prometheus metrics (text)", {}, nullptr, 200, "text"}},
+      {"GET /api/settings",
+       {"The effective configuration, read-only, secrets redacted", {}, nullptr, 200, "object"}},
       {"GET /api/openapi.json", {"This document", {}, nullptr, 200, "object"}},
       {"POST /api/auth/login",
        {"Sign in (JSON or OAuth2 password form)", {}, "Credentials", 200, "Session"}},

@@ -1,4 +1,4 @@
-// Operations routes: liveness, readiness and Prometheus metrics.
+// Operations routes: liveness, readiness, Prometheus metrics, and the effective settings.
 #include <nlohmann/json.hpp>
 
 #include "api/context.hpp"
@@ -39,6 +39,11 @@ void ready(ApiContext& ctx, HttpRequest&, Reply reply) {
       json_response(200, dump_json({{"status", "ready"}, {"queued_samples", st.queued_samples}})));
 }
 
+// The effective configuration, read-only, secrets redacted (computed once at startup).
+void settings(ApiContext& ctx, HttpRequest&, Reply reply) {
+  reply(json_response(200, ctx.settings_json));
+}
+
 void metrics(ApiContext& ctx, HttpRequest&, Reply reply) {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4";
@@ -52,6 +57,7 @@ void add_ops_routes(Router& router, ApiContext& ctx) {
   router.add("GET", "/health", Permission::probe, bound(ctx, health));
   router.add("GET", "/ready", Permission::probe, bound(ctx, ready));
   router.add("GET", "/metrics", Permission::probe, bound(ctx, metrics));
+  router.add("GET", "/api/settings", Permission::admin, bound(ctx, settings));
 }
 
 }  // namespace remhart::api

@@ -291,4 +291,38 @@ Config load_config(const std::optional<std::string>& file,
   return c;
 }
 
+std::vector<std::pair<std::string, std::string>> effective_settings(const Config& c) {
+  static const char* const kSecrets[] = {"auth.jwt_secret"};
+  auto quoted = [](const std::string& text) {
+    std::string out = "\"";
+    for (char ch : text) {
+      if (ch == '"' || ch == '\\') out.push_back('\\');
+      if (static_cast<unsigned char>(ch) >= 0x20) out.push_back(ch);
+    }
+    return out + "\"";
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, field] : fields()) {
+    std::string value = std::visit(
+        [&](auto member) -> std::string {
+          using T = std::remove_cvref_t<decltype(c.*member)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            return quoted(c.*member);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            return c.*member ? "true" : "false";
+          } else {
+            std::ostringstream os;
+            os << c.*member;
+            return os.str();
+          }
+        },
+        field);
+    for (const char* secret : kSecrets) {
+      if (key == secret) value = value == "\"\"" ? value : quoted("(set)");
+    }
+    out.emplace_back(key, std::move(value));
+  }
+  return out;
+}
+
 }  // namespace remhart::app

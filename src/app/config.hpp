@@ -92,6 +92,10 @@ std::vector<std::pair<std::string, std::string>> describe(const Config& c);
 /// environment or flags), checked. Throws ConfigError naming the line or the setting.
 Config config_from_toml(std::string_view text);
 
+/// Every setting with its effective value, as (key, JSON value text), secrets redacted
+/// (`auth.jwt_secret` shows "(set)" or ""): what an admin may see of the running server.
+std::vector<std::pair<std::string, std::string>> effective_settings(const Config& c);
+
 /// Builds the configuration. `file` is read when given (an explicitly named file must exist);
 /// `getenv` reads the environment; `overrides` are flag values as (key, text).
 Config load_config(const std::optional<std::string>& file,

@@ -167,6 +167,17 @@ std::shared_ptr<const sim::Twin> load_twin(const Config& c) {
 }
 
 namespace {
+// {"settings": {"server.port": 8080, …}} for GET /api/settings.
+std::string settings_json(const Config& c) {
+  std::string out = "{\"settings\":{";
+  bool first = true;
+  for (const auto& [key, value] : effective_settings(c)) {
+    out += (first ? "\"" : ",\"") + key + "\":" + value;
+    first = false;
+  }
+  return out + "}}";
+}
+
 // The dashboard's files: server.web_dir, else beside the executable; a server without them still
 // serves the API.
 std::unique_ptr<const api::StaticFiles> load_dashboard(const Config& c) {
@@ -314,6 +325,7 @@ int serve(const Config& c) {
       .ready = [&ready] { return ready.load(); },
       .default_device = c.default_device,
       .cookies = {.secure = !c.tls_cert.empty(), .max_age_s = c.refresh_ttl_days * 86400},
+      .settings_json = settings_json(c),
       .version = REMHART_VERSION,
       .started_at = core::now_us()};
   api::Router router(&metrics);

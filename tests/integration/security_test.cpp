@@ -307,6 +307,7 @@ std::vector<AccessRow> access_table() {
       {"POST", "/api/device-keys", "{}", {401, 403, 403, 403, 422, 403}},
       {"DELETE", "/api/device-keys/dk_none", "", {401, 403, 403, 403, 404, 403}},
       {"GET", "/api/audit", "", {401, 403, 403, 403, 200, 403}},
+      {"GET", "/api/settings", "", {401, 403, 403, 403, 200, 403}},
       {"POST", "/api/grid/networks", "not a case file", {401, 403, 403, 422, 422, 403}},
       {"GET", "/api/grid/networks", "", {401, 200, 200, 200, 200, 403}},
       // A fresh install's model is the twin's network (registered at first start); no device

@@ -3,6 +3,7 @@
 import "./style.css";
 import { logout, resume, session, whenUnauthorized } from "./api";
 import { clear, el } from "./dom";
+import { adminPage } from "./pages/admin";
 import { devicesPage } from "./pages/devices";
 import { monitoringPage } from "./pages/monitoring";
 import { networkPage } from "./pages/network";
@@ -11,12 +12,13 @@ import { overviewPage } from "./pages/overview";
 import { simulatorPage } from "./pages/simulator";
 
 type Page = (root: HTMLElement, setStale: (stale: boolean) => void) => Promise<() => void>;
-const pages: Record<string, { title: string; page: Page }> = {
+const pages: Record<string, { title: string; page: Page; adminOnly?: boolean }> = {
   "/": { title: "Overview", page: overviewPage },
   "/network": { title: "Network", page: networkPage },
   "/monitoring": { title: "Monitoring", page: monitoringPage },
   "/devices": { title: "Devices", page: devicesPage },
   "/simulator": { title: "Simulator", page: simulatorPage },
+  "/admin": { title: "Admin", page: adminPage, adminOnly: true },
 };
 
 const app = document.getElementById("app")!;
@@ -36,11 +38,13 @@ async function show(): Promise<void> {
     loginPage(app, () => go(location.pathname === "/login" ? "/" : location.pathname));
     return;
   }
-  const route = pages[location.pathname] ?? pages["/"];
+  // Pages a role may not use are neither offered nor opened (the server refuses them anyway).
+  const allowed = Object.entries(pages).filter(([, p]) => !p.adminOnly || user.role === "admin");
+  const route = allowed.find(([path]) => path === location.pathname)?.[1] ?? pages["/"];
   const banner = el("div", { class: "banner", role: "status", hidden: "" },
                     "Live data interrupted: reconnecting… values shown may be stale.");
   const nav = el("nav", { "aria-label": "Pages" },
-    ...Object.entries(pages).map(([path, p]) => {
+    ...allowed.map(([path, p]) => {
       const a = el("a", { href: path }, p.title);
       if (path === location.pathname) a.setAttribute("aria-current", "page");
       a.addEventListener("click", (ev) => {

@@ -252,6 +252,25 @@ try {
     await page.getByRole("heading", { name: "Devices" }).waitFor();
   }
 
+  // Admin: create a user and a device key (its secret shown once), the audit log, the settings.
+  await page.getByRole("link", { name: "Admin" }).click();
+  await page.getByRole("heading", { name: "Admin" }).waitFor();
+  await page.getByLabel("User name", { exact: true }).fill("olga");
+  await page.locator("#new-password").fill(randomBytes(12).toString("hex"));
+  await page.locator("#new-role").selectOption("operator");
+  await page.getByRole("button", { name: "Create user" }).click();
+  await page.getByRole("cell", { name: "olga", exact: true }).waitFor();
+  check(true, "a user is created from the admin page");
+  await page.locator("#key-name").fill("gateway-north");
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.locator(".secret code").waitFor();
+  check(/^rdk_/.test(await page.locator(".secret code").innerText()), "a new device key is shown once");
+  await page.locator("section[aria-label='Audit log'] tbody tr").first().waitFor();
+  check(await page.locator("section[aria-label='Audit log'] tbody tr").count() > 0, "the audit log has rows");
+  await page.getByRole("cell", { name: "server.port", exact: true }).waitFor();
+  check(true, "the settings are listed");
+  await shot("admin");
+
   // A viewer is offered no action it may not take (the server enforces it anyway).
   const viewerPassword = randomBytes(12).toString("hex");
   check((await api("POST", "/api/users", adminToken,
@@ -266,6 +285,7 @@ try {
   await viewer.getByRole("button", { name: "Sign in" }).click();
   await viewer.getByRole("heading", { name: "Simulator" }).waitFor();
   check(await viewer.getByRole("button", { name: "Start" }).count() === 0, "a viewer has no Start button");
+  check(await viewer.getByRole("link", { name: "Admin" }).count() === 0, "a viewer has no Admin page");
   check(await viewer.getByRole("button", { name: "Delete" }).count() === 0, "a viewer has no Delete buttons");
   await viewer.goto(base + "/monitoring");
   await viewer.getByRole("heading", { name: "Monitoring" }).waitFor();
@@ -275,6 +295,8 @@ try {
 
   // Every page has its URL, and a reload keeps the session (from its HttpOnly cookie, which no
   // script can read).
+  await page.getByRole("link", { name: "Devices" }).click();
+  await page.getByRole("heading", { name: "Devices" }).waitFor();
   await page.reload();
   await page.getByRole("heading", { name: "Devices" }).waitFor();
   check(true, "a reload keeps the session and the page");

@@ -116,3 +116,16 @@ TEST(Config, FromTomlTextNamesTheLine) {
   }
   EXPECT_THROW((void)app::config_from_toml("[server]\nport = 70000\n"), app::ConfigError);
 }
+
+// What an admin sees of the configuration: every setting, secrets redacted.
+TEST(Config, EffectiveSettingsRedactSecrets) {
+  auto c = remhart::app::config_from_toml(
+      "[auth]\njwt_secret = \"0123456789abcdef0123456789abcdef-secret\"\n");
+  const auto settings = remhart::app::effective_settings(c);
+  std::map<std::string, std::string> by_key(settings.begin(), settings.end());
+  EXPECT_EQ(by_key.at("auth.jwt_secret"), "\"(set)\"");
+  EXPECT_EQ(by_key.at("server.port"), "8080");
+  EXPECT_EQ(by_key.at("auth.enabled"), "true");
+  for (const auto& [k, v] : settings) EXPECT_EQ(v.find("0123456789abcdef"), std::string::npos) << k;
+  EXPECT_EQ(remhart::app::effective_settings(remhart::app::Config{}).size(), settings.size());
+}
