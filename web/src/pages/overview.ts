@@ -71,7 +71,9 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
     }
     fChart.setData([t, f]);
     vChart.setData([t, vmin, vmax]);
+    root.dataset.live = String(++livePoints);
   };
+  let livePoints = 0;
   append();
 
   const stream = new LiveStream(
