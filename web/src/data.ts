@@ -21,13 +21,35 @@ export interface Source {
 /// A device is reporting when its newest sample is at most this old.
 export const kReportingWithinMs = 60_000;
 
+const kSourceKey = "remhart.source";
+
+/// The source chosen in the page's switch: "" (the pinned run, the default), "real" or
+/// "sim:<run>". Kept for the browser tab only.
+export function chosenSource(): string {
+  return sessionStorage.getItem(kSourceKey) ?? "";
+}
+export function chooseSource(origin: string): void {
+  if (origin) sessionStorage.setItem(kSourceKey, origin);
+  else sessionStorage.removeItem(kSourceKey);
+}
+
+interface RunInfo { id: string; origin: string; scenario: string; status: string }
+
 export async function activeSource(): Promise<Source> {
+  const chosen = chosenSource();
+  if (chosen === "real") return { origin: "real", label: "real meters" };
+  if (chosen.startsWith("sim:")) {
+    try {
+      const run = await request<RunInfo>("GET", "/api/simulator/runs/" + encodeURIComponent(chosen.slice(4)));
+      return { origin: run.origin, label: `simulation ${run.id} (${run.scenario}, ${run.status})` };
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) throw e;
+      chooseSource("");  // the run was deleted: back to the default
+    }
+  }
   try {
-    const run = await request<{ id: string; origin: string; scenario: string; status: string }>(
-      "GET",
-      "/api/simulator/active",
-    );
-    return { origin: run.origin, label: `simulation ${run.id} (${run.scenario}, ${run.status})` };
+    const run = await request<RunInfo>("GET", "/api/simulator/active");
+    return { origin: run.origin, label: `pinned simulation ${run.id} (${run.scenario}, ${run.status})` };
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) return { origin: "real", label: "real meters" };
     throw e;
@@ -85,4 +107,11 @@ export function kpis(latestByDevice: Map<string, Sample>, registry: Map<string, 
     vMinPu: vMin,
     vMaxPu: vMax,
   };
+}
+
+/// The choices of the source switch: the default, real meters, and every simulation run.
+export async function sourceChoices(): Promise<[string, string][]> {
+  const runs = await request<{ items: RunInfo[] }>("GET", "/api/simulator/runs");
+  return [["", "pinned run (default)"], ["real", "real meters"],
+          ...runs.items.map((r): [string, string] => [r.origin, `${r.id} — ${r.scenario} (${r.status})`])];
 }

@@ -2,6 +2,7 @@
 // banner, and one page at a time (each returns how to stop its live updates).
 import "./style.css";
 import { logout, resume, session, whenUnauthorized } from "./api";
+import { chooseSource, chosenSource, sourceChoices } from "./data";
 import { clear, el } from "./dom";
 import { adminPage } from "./pages/admin";
 import { devicesPage } from "./pages/devices";
@@ -53,6 +54,7 @@ async function show(): Promise<void> {
       });
       return a;
     }),
+    sourceSwitch(),
     el("span", { class: "who" }, `${user.username} (${user.role})`),
     (() => {
       const b = el("button", { type: "button" }, "Sign out");
@@ -71,6 +73,23 @@ async function show(): Promise<void> {
   } catch (e) {
     main.append(el("p", { class: "error", role: "alert" }, e instanceof Error ? e.message : String(e)));
   }
+}
+
+// The data source every page shows: the pinned simulation run by default, real meters, or any run.
+function sourceSwitch(): HTMLElement {
+  const select = el("select", { id: "source", "aria-label": "Data source" });
+  const fill = () => void sourceChoices().then((choices) => {
+    select.replaceChildren(...choices.map(([value, label]) => el("option", { value }, label)));
+    select.value = chosenSource();
+    if (select.value !== chosenSource()) select.value = "";
+  });
+  fill();
+  select.addEventListener("focus", fill);  // runs started meanwhile
+  select.addEventListener("change", () => {
+    chooseSource(select.value);
+    void show();
+  });
+  return el("label", { class: "source-switch" }, "Source ", select);
 }
 
 whenUnauthorized(() => go("/login"));

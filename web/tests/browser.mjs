@@ -139,7 +139,7 @@ try {
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Overview" }).waitFor();
-  check(/simulation/.test(await page.locator(".source").innerText()),
+  check(/pinned simulation/.test(await page.locator(".source").innerText()),
         "a fresh install opens on the pinned demo run and says so");
 
   // Overview: devices reporting, and values that move over time.
@@ -221,6 +221,19 @@ try {
   await row.locator(".run-status").filter({ hasText: "completed" }).waitFor({ timeout: 120000 });
   check(true, "a backfill run completes and shows it");
   await shot("simulator");
+  // Switch the whole dashboard to that run, then back to the pinned demo run.
+  const runId = (await row.locator("td").first().innerText()).trim();
+  await page.getByRole("link", { name: "Overview" }).click();
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  await page.getByLabel("Data source").focus();
+  await page.getByLabel("Data source").selectOption(`sim:${runId}`);
+  await page.locator(".source").filter({ hasText: `simulation ${runId} (voltage_sag, completed)` }).waitFor();
+  check(true, "the source switch shows a backfilled run");
+  await page.getByLabel("Data source").selectOption("");
+  await page.locator(".source").filter({ hasText: "pinned simulation" }).waitFor();
+  check(true, "and back to the pinned run");
+  await page.getByRole("link", { name: "Simulator" }).click();
+  await page.getByRole("heading", { name: "Simulator" }).waitFor();
   await row.getByRole("button", { name: "Delete" }).click();
   await row.waitFor({ state: "detached", timeout: 20000 });
   check(true, "the run is deleted");
