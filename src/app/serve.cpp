@@ -271,11 +271,10 @@ int serve(const Config& c) {
     spdlog::info("{} simulation run(s) were cut off by the last shutdown: marked stopped", n);
   }
   const auto twin = load_twin(c);
-  // A fresh install has a model to study and draw: the twin's own network.
+  // A fresh install has a model to study and draw: the twin's network, its loads at their peak.
   if (networks.empty()) {
-    auto model = std::make_shared<grid::Network>(twin->network);
-    if (model->name.empty()) model->name = twin->name;
-    const auto installed = networks.install(std::move(model), "first start");
+    const auto installed =
+        networks.install(std::make_shared<grid::Network>(sim::study_model(*twin)), "first start");
     spdlog::info("network model: the {} twin's network ({} buses) registered as version {}",
                  twin->name, installed.network->buses.size(), installed.id);
   }

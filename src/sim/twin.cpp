@@ -205,4 +205,19 @@ void validate(const Twin& twin) {
   }
 }
 
+grid::Network study_model(const Twin& twin) {
+  grid::Network net = twin.network;
+  if (net.name.empty()) net.name = twin.name;
+  for (const auto& load : twin.loads) {
+    for (auto& bus : net.buses) {
+      if (bus.id != load.bus) continue;
+      const double p_mw = load.peak_kw / 1000;
+      const double pf = std::clamp(load.power_factor, 0.05, 1.0);
+      bus.pd += p_mw;
+      bus.qd += p_mw * std::sqrt(1 - pf * pf) / pf;
+    }
+  }
+  return net;
+}
+
 }  // namespace remhart::sim

@@ -105,6 +105,10 @@ struct Twin {
   std::int64_t lateral_from = 0, lateral_to = 0;
 };
 
+/// The twin's network for grid studies: every load added to its bus at its peak demand
+/// (`peak_kw`, reactive power from its lagging power factor); generation as in the network.
+grid::Network study_model(const Twin& twin);
+
 /// What a device element names: a bus (`bus:<id>`) or one end of a branch
 /// (`branch:<from>-<to>:from|to`).
 struct ElementRef {

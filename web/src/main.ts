@@ -11,11 +11,13 @@ import { networkPage } from "./pages/network";
 import { loginPage } from "./pages/login";
 import { overviewPage } from "./pages/overview";
 import { simulatorPage } from "./pages/simulator";
+import { studiesPage } from "./pages/studies";
 
 type Page = (root: HTMLElement, setStale: (stale: boolean) => void) => Promise<() => void>;
 const pages: Record<string, { title: string; page: Page; adminOnly?: boolean }> = {
   "/": { title: "Overview", page: overviewPage },
   "/network": { title: "Network", page: networkPage },
+  "/studies": { title: "Studies", page: studiesPage },
   "/monitoring": { title: "Monitoring", page: monitoringPage },
   "/devices": { title: "Devices", page: devicesPage },
   "/simulator": { title: "Simulator", page: simulatorPage },

@@ -116,6 +116,7 @@ page.on("requestfailed", (r) => {
 page.on("response", (r) => {
   // Expected: the wrong password's 401, and the session check of a page opened signed out.
   const expected = (r.url().endsWith("/api/auth/session") && r.status() === 401) ||
+                   (r.url().includes("/api/grid/networks?") && r.status() === 422) ||
                    (r.url().endsWith("/api/auth/session/refresh") && r.status() === 401);
   if (r.status() >= 400 && !expected) {
     problems.push(`HTTP ${r.status()}: ${r.url()}`);
@@ -188,6 +189,27 @@ try {
   await page.locator('svg.oneline circle[data-bus="19"]').click();
   check(/p\.u\./.test(await page.locator(".details").innerText()), "a metered bus shows its |V| in p.u.");
   await shot("network");
+
+  // Grid studies on the demo model: power flow with a what-if change, N-1, a refused upload.
+  await page.getByRole("link", { name: "Studies" }).click();
+  await page.getByRole("heading", { name: "Grid studies" }).waitFor();
+  await page.getByRole("cell", { name: "active" }).waitFor();
+  await page.getByLabel("Scale every load ×").fill("1.2");
+  await page.getByRole("button", { name: "Run power flow" }).click();
+  await page.locator(".result").filter({ hasText: "Converged in" }).waitFor({ timeout: 30000 });
+  check(true, "a power flow with a what-if change converges");
+  await page.getByRole("button", { name: "Run N-1" }).click();
+  await page.locator(".result").filter({ hasText: "outages studied" }).waitFor({ timeout: 60000 });
+  check(true, "N-1 runs on the model");
+  await page.locator("#model-file").setInputFiles({
+    name: "broken.m", mimeType: "text/plain",
+    buffer: Buffer.from("function mpc = broken\nmpc.version = '2';\nmpc.baseMVA = 100;\nmpc.bus = [\n\t1\t3\tx;\n];\n"),
+  });
+  await page.getByRole("button", { name: "Upload" }).click();
+  const uploadError = page.locator("section[aria-label='Model'] .error");
+  await uploadError.filter({ hasText: /\S/ }).waitFor();
+  check(/upload:\d+/.test(await uploadError.innerText()), `an upload error names its line (${await uploadError.innerText()})`);
+  await shot("studies");
 
   // Monitoring: a device's charts over the last 15 minutes, then live.
   await page.getByRole("link", { name: "Monitoring" }).click();
