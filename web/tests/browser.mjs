@@ -104,7 +104,7 @@ page.on("console", (m) => {
     problems.push("console: " + m.text());
   }
 });
-page.on("pageerror", (e) => problems.push("page error: " + e.message));
+page.on("pageerror", (e) => problems.push(`page error on ${page.url()}: ${e.message} ${(e.stack ?? "").split("\n").slice(0, 3).join(" ")}`));
 page.on("dialog", async (d) => { problems.push("dialog: " + d.message()); await d.dismiss(); });
 page.on("requestfailed", (r) => {
   // A WebSocket or a fetch cut off by a navigation (reload) is not a failure of the page.
@@ -251,6 +251,21 @@ try {
   await page.getByLabel("Data source").selectOption(`sim:${runId}`);
   await page.locator(".source").filter({ hasText: `simulation ${runId} (voltage_sag, completed)` }).waitFor();
   check(true, "the source switch shows a backfilled run");
+  // Its ground-truth labels are drawn on a device's charts.
+  const labels = JSON.parse((await api("GET", `/api/simulator/runs/${runId}/labels?limit=1000`, adminToken)).body).items
+    .filter((l) => l.event === "voltage_sag");
+  check(labels.length > 0, `the run has event labels (${labels.length})`);
+  if (labels.length) {
+    await page.goto(`${base}/monitoring?device=${encodeURIComponent(labels[0].device)}&range=900`);
+    await page.waitForFunction(() => Number(document.querySelector("main")?.dataset.labels ?? 0) > 0,
+                               null, { timeout: 20000 });
+    check(await page.locator("ul.labels li").filter({ hasText: "voltage_sag" }).count() > 0,
+          "the sag's labels are listed and drawn as bands on the charts");
+    check(await page.locator("ul.labels li").filter({ hasText: /^none/ }).count() === 0, "quiet intervals are not");
+    await shot("monitoring-labels");
+    await page.getByRole("link", { name: "Overview" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+  }
   await page.getByLabel("Data source").selectOption("");
   await page.locator(".source").filter({ hasText: "pinned simulation" }).waitFor();
   check(true, "and back to the pinned run");

@@ -6,7 +6,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { request, session } from "../api";
 import { activeSource, devices } from "../data";
-import { el } from "../dom";
+import { el, localTime } from "../dom";
 import { LiveStream, type Sample } from "../live";
 
 interface Group {
@@ -33,6 +33,15 @@ const kRanges: [string, number][] = [
   ["Last 7 days", 604800], ["Last 30 days", 2592000],
 ];
 
+/// A y range uPlot can always divide into ticks: a series without data, or a flat one, gets a
+/// sensible span instead of an empty or vanishing one.
+const safeRange: uPlot.Range.Function = (_u, min, max) => {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  const span = max - min;
+  const pad = Math.max(span * 0.05, Math.abs(max) * 1e-3, 1e-3);
+  return [min - pad, max + pad];
+};
+
 /// A live sample's values in kFields order (stored units).
 function sampleValues(s: Sample & { thd_v?: (number | null)[] }): (number | null)[] {
   const thd = s.thd_v ?? [null, null, null];
@@ -57,12 +66,29 @@ export async function monitoringPage(root: HTMLElement, setStale: (stale: boolea
   const canExport = session().user?.role !== "viewer";
   const status = el("p", { class: "source" });
   const charts = el("section", { class: "charts" });
+  // Ground truth of a simulated source: label intervals drawn as bands behind every chart.
+  let bands: { from: number; to: number; event: string; severity: string }[] = [];
+  const labelList = el("ul", { class: "labels" });
+  const bandPlugin: uPlot.Plugin = {
+    hooks: {
+      drawClear: [(u: uPlot) => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.fillStyle = "rgba(192, 57, 43, 0.15)";
+        for (const b of bands) {
+          const x0 = u.valToPos(b.from, "x", true), x1 = u.valToPos(Math.max(b.to, b.from + 1), "x", true);
+          ctx.fillRect(x0, u.bbox.top, Math.max(2, x1 - x0), u.bbox.height);
+        }
+        ctx.restore();
+      }],
+    },
+  };
   root.append(
     el("h1", {}, "Monitoring"),
     el("p", { class: "source" }, "Data source: ", el("strong", {}, source.label)),
     el("div", { class: "controls" }, deviceSelect, rangeSelect, fromInput, toInput,
        canExport ? csv : null),
-    status, charts);
+    status, labelList, charts);
 
   let plots: uPlot[] = [];
   let t: number[] = [];
@@ -83,8 +109,10 @@ export async function monitoringPage(root: HTMLElement, setStale: (stale: boolea
         title: g.unit ? `${g.title} (${g.unit})` : g.title,
         width: Math.max(320, Math.min(charts.clientWidth || 900, 1200)),
         height: 180,
+        scales: { y: { range: safeRange } },
         series: [{}, ...g.labels.map((label, k) => ({ label, stroke: kColours[k % 3], spanGaps: true }))],
         axes: [{}, { label: g.unit || g.title }],
+        plugins: [bandPlugin],
       }, [t, ...cols] as uPlot.AlignedData, charts));
     }
     root.dataset.points = String(t.length);
@@ -116,6 +144,20 @@ export async function monitoringPage(root: HTMLElement, setStale: (stale: boolea
     const s = await request<{ step: number; points: (string | number | null)[][] }>("GET",
       `/api/grid/series?device=${encodeURIComponent(device)}&origin=${encodeURIComponent(source.origin)}` +
       `&from=${Math.floor(from)}&to=${Math.floor(to)}&fields=${kFields.join(",")}`);
+    bands = [];
+    labelList.replaceChildren();
+    if (source.origin.startsWith("sim:")) {
+      const labels = await request<{ items: { from: string; to: string; event: string; severity: string; data_fault: string }[] }>(
+        "GET", `/api/simulator/runs/${encodeURIComponent(source.origin.slice(4))}/labels?device=${
+          encodeURIComponent(device)}&from=${Math.floor(from)}&to=${Math.floor(to)}&limit=1000`);
+      const quiet = (v: string) => !v || v === "none" || v === "normal";
+      const events = labels.items.filter((l) => !quiet(l.event) || !quiet(l.data_fault));
+      bands = events.map((l) => ({ from: Date.parse(l.from) / 1000, to: Date.parse(l.to) / 1000,
+                                   event: l.event, severity: l.severity }));
+      labelList.replaceChildren(...events.slice(0, 50).map((l) => el("li", {},
+        `${quiet(l.event) ? `data fault: ${l.data_fault}` : l.event} (${l.severity}): ${localTime(l.from)} – ${localTime(l.to)}`)));
+      root.dataset.labels = String(events.length);
+    }
     t = s.points.map((p) => Date.parse(p[0] as string) / 1000);
     columns = kFields.map((_, k) => s.points.map((p) => p[k + 1] as number | null));
     status.textContent = `${t.length} points, ${s.step} s each (averages)` +

@@ -36,7 +36,14 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
   const windowS = 900;
   const [t, f, vmin, vmax] = await history(source.origin, [...newest.keys()], registry, windowS);
   const width = () => Math.max(320, Math.min(charts.clientWidth || 640, 900));
-  const xScale: uPlot.Scale = { time: true, range: (_u, _min, max) => [max - windowS, max] };
+  // The last 15 minutes up to the newest point (or now, before there is one).
+  const xScale: uPlot.Scale = {
+    time: true,
+    range: (_u, _min, max) => {
+      const end = Number.isFinite(max) && max !== null ? max : Date.now() / 1000;
+      return [end - windowS, end];
+    },
+  };
   const around = (pad: number): uPlot.Scale["range"] => (_u, min, max) =>
     min === null || max === null ? [0, 1] : [min - pad, max + pad];
   const fChart = new uPlot(
