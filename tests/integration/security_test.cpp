@@ -423,6 +423,10 @@ TEST_F(Secured, BrowserSessionKeepsTheRefreshTokenInAnHttpOnlyCookie) {
       refreshed.headers["set-cookie"].substr(0, refreshed.headers["set-cookie"].find(';'));
   EXPECT_NE(next, cookie);  // rotated
   const std::string access = json::parse(refreshed.body)["access_token"];
+  EXPECT_EQ(http.request("GET", "/api/auth/me", "", "application/json",
+                         {{"Authorization", "Bearer " + access}})
+                .status,
+            200);  // the renewed access token works
 
   // Replaying the spent cookie is refused (and revokes the family).
   EXPECT_EQ(
@@ -446,7 +450,6 @@ TEST_F(Secured, BrowserSessionKeepsTheRefreshTokenInAnHttpOnlyCookie) {
                          {{"X-Remhart-Session", "1"}})
                 .status,
             401);  // no cookie at all
-  (void)access;
 }
 
 // Found by attack: an analyst deleted an admin's run with its samples, and the pinned demo run.
