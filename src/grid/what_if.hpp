@@ -30,8 +30,8 @@ struct ModelChange {
   std::vector<std::int64_t> buses;  ///< scale_load: bus ids; empty = every bus
   std::int64_t bus = 0;             ///< set_load
   std::optional<double> pd_mw, qd_mvar;
-  BranchRef branch;  ///< outage
-  std::int64_t generator = -1;  ///< set_generator: index in Network::gens
+  BranchRef branch;                    ///< outage
+  std::int64_t generator = -1;         ///< set_generator: index in Network::gens
   std::optional<double> pg_mw, vg_pu;  ///< vg_pu: 0.5–1.5
   std::optional<bool> in_service;
 };

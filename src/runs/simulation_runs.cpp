@@ -84,8 +84,8 @@ class LabelRecorder {
 }  // namespace
 
 SimulationRuns::SimulationRuns(store::Store& store, ingest::IngestService& ingest,
-                             store::SimRunRepository& repo, std::shared_ptr<const sim::Twin> twin,
-                             Listener on_change, std::size_t max_running, StorageBudget budget)
+                               store::SimRunRepository& repo, std::shared_ptr<const sim::Twin> twin,
+                               Listener on_change, std::size_t max_running, StorageBudget budget)
     : store_(store),
       ingest_(ingest),
       repo_(repo),

@@ -50,8 +50,8 @@ class SimulationRuns {
   /// changes and about once a second while it progresses.
   using Listener = std::function<void(const store::SimRun&)>;
   SimulationRuns(store::Store& store, ingest::IngestService& ingest, store::SimRunRepository& repo,
-                std::shared_ptr<const sim::Twin> twin, Listener on_change,
-                std::size_t max_running = 4, StorageBudget budget = {});
+                 std::shared_ptr<const sim::Twin> twin, Listener on_change,
+                 std::size_t max_running = 4, StorageBudget budget = {});
   ~SimulationRuns();
 
   /// Checks the request and starts the run; throws core::Error (unprocessable naming the
