@@ -282,6 +282,27 @@ try {
         "markup in a device name is shown as text");
   check(await page.locator("table img").count() === 0, "no element was made from it");
   check(await page.locator("td.status.reporting").count() >= 10, "demo meters are reporting");
+  // Register a device, edit it, and import samples for it from CSV (one bad line named).
+  await page.locator("#dev-id").fill("web-1");
+  await page.locator("#dev-name").fill("Web meter");
+  await page.locator("#dev-site").fill("lab");
+  await page.getByRole("button", { name: "Save device" }).click();
+  await page.getByRole("cell", { name: "Web meter", exact: true }).waitFor();
+  await page.locator("tr").filter({ hasText: "web-1" }).getByRole("button", { name: "Edit" }).click();
+  await page.locator("#dev-name").fill("Web meter 2");
+  await page.getByRole("button", { name: "Save device" }).click();
+  await page.getByRole("cell", { name: "Web meter 2", exact: true }).waitFor();
+  check(true, "a device is registered and edited");
+  const nowIso = new Date(Date.now() - 5000).toISOString();
+  const csv = "device,ts,va,vb,vc,ia,ib,ic,pa,pb,pc,qa,qb,qc,f\n" +
+    `web-1,${nowIso},230,231,229,10,10,10,2200,2200,2200,300,300,300,50\n` +
+    `web-1,${nowIso},230,231,229,10,10,10,2200,2200,2200,300,300,300,500\n`;
+  await page.locator("#csv-file").setInputFiles({ name: "samples.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.getByRole("button", { name: "Import samples" }).click();
+  await page.locator(".result").filter({ hasText: "accepted" }).waitFor();
+  check(/1 accepted.*1 rejected/.test(await page.locator(".result").innerText()), `CSV import: ${await page.locator(".result").innerText()}`);
+  check(/line 3/.test(await page.locator("section[aria-label='Import samples'] li").first().innerText()),
+        "the rejected line is named");
   await shot("devices");
 
   // A large meshed model stays responsive: case2869pegase drawn (when ../shared is there).
