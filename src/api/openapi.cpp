@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <map>
+#include <memory>
+#include <mutex>
 
 #include <nlohmann/json.hpp>
 
@@ -501,10 +503,15 @@ std::vector<std::string> undocumented_routes(const Router& router) {
   return out;
 }
 
+// The route table is complete once the server listens: the document is built on the first
+// request and served from then on (a public route should not rebuild ~50 KB of JSON each time).
 void add_openapi_route(Router& router, std::string version) {
+  auto once = std::make_shared<std::once_flag>();
+  auto document = std::make_shared<std::string>();
   router.add("GET", "/api/openapi.json", Permission::public_,
-             [&router, version](HttpRequest&, Reply reply) {
-               reply(json_response(200, openapi_document(router, version)));
+             [&router, version, once, document](HttpRequest&, Reply reply) {
+               std::call_once(*once, [&] { *document = openapi_document(router, version); });
+               reply(json_response(200, *document));
              });
 }
 

@@ -16,7 +16,7 @@ std::string openapi_document(const Router& router, const std::string& version);
 /// complete (a test fails otherwise).
 std::vector<std::string> undocumented_routes(const Router& router);
 
-/// GET /api/openapi.json (public).
+/// GET /api/openapi.json (public); built on its first request, once every route is registered.
 void add_openapi_route(Router& router, std::string version);
 
 }  // namespace remhart::api
