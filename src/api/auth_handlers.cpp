@@ -252,12 +252,15 @@ void change_password(ApiContext& ctx, HttpRequest& req, Reply reply) {
   }
   const json j = json_object_body(req.body);
   only_keys(j, {"current_password", "new_password"});
-  offload(ctx, req, std::move(reply),
-          [&ctx, current = req_string(j, "current_password"), next = req_string(j, "new_password"),
-           id = req.principal.user_id, who = actor_of(req)] {
-            return json_response(200,
-                                 session_json(ctx.auth.change_password(id, current, next, who)));
-          });
+  // Changing the password ends every session, the browser's cookie too: a browser session gets
+  // its new refresh token back in the cookie, never in the body.
+  offload(
+      ctx, req, std::move(reply),
+      [&ctx, current = req_string(j, "current_password"), next = req_string(j, "new_password"),
+       id = req.principal.user_id, browser = session_cookie(req).has_value(), who = actor_of(req)] {
+        const auto s = ctx.auth.change_password(id, current, next, who);
+        return browser ? browser_session(s, ctx.cookies) : json_response(200, session_json(s));
+      });
 }
 
 void me(ApiContext& ctx, HttpRequest& req, Reply reply) {

@@ -450,6 +450,32 @@ TEST_F(Secured, BrowserSessionKeepsTheRefreshTokenInAnHttpOnlyCookie) {
                          {{"X-Remhart-Session", "1"}})
                 .status,
             401);  // no cookie at all
+
+  // A password change from the browser ends the other sessions and renews the cookie, whose
+  // refresh token never appears in the body.
+  auto third = http.post("/api/auth/session", creds);
+  const std::string old_cookie =
+      third.headers["set-cookie"].substr(0, third.headers["set-cookie"].find(';'));
+  const std::string token3 = json::parse(third.body)["access_token"];
+  const std::string fresh = "another-long-passphrase-9";
+  auto changed = http.request(
+      "POST", "/api/auth/password",
+      json{{"current_password", password["viewer"]}, {"new_password", fresh}}.dump(),
+      "application/json", {{"Cookie", old_cookie}, {"Authorization", "Bearer " + token3}});
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  EXPECT_FALSE(json::parse(changed.body).contains("refresh_token"));
+  const std::string renewed =
+      changed.headers["set-cookie"].substr(0, changed.headers["set-cookie"].find(';'));
+  EXPECT_NE(renewed.find("remhart_refresh="), std::string::npos);
+  EXPECT_NE(renewed, old_cookie);
+  EXPECT_EQ(http.request("POST", "/api/auth/session/refresh", "", "application/json",
+                         {{"Cookie", old_cookie}, {"X-Remhart-Session", "1"}})
+                .status,
+            401);
+  EXPECT_EQ(http.request("POST", "/api/auth/session/refresh", "", "application/json",
+                         {{"Cookie", renewed}, {"X-Remhart-Session", "1"}})
+                .status,
+            200);
 }
 
 // Found by attack: an analyst deleted an admin's run with its samples, and the pinned demo run.

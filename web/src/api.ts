@@ -62,6 +62,17 @@ export async function resume(): Promise<boolean> {
   return true;
 }
 
+/// Changes the signed-in user's password. Every other session ends; this one continues with the
+/// new tokens the server answers with (the refresh token renewed in the cookie).
+export async function changePassword(current: string, next: string): Promise<void> {
+  const body = await request<SessionReply>("POST", "/api/auth/password", {
+    current_password: current,
+    new_password: next,
+  });
+  token = body.access_token;
+  user = body.user;
+}
+
 export async function logout(): Promise<void> {
   try {
     if (token) await request("POST", "/api/auth/logout");

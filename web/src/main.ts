@@ -4,8 +4,10 @@ import "./style.css";
 import { logout, resume, session, whenUnauthorized } from "./api";
 import { chooseSource, chosenSource, sourceChoices } from "./data";
 import { clear, el } from "./dom";
+import { accountPage } from "./pages/account";
 import { adminPage } from "./pages/admin";
 import { devicesPage } from "./pages/devices";
+import { docsPage } from "./pages/docs";
 import { monitoringPage } from "./pages/monitoring";
 import { networkPage } from "./pages/network";
 import { loginPage } from "./pages/login";
@@ -14,7 +16,7 @@ import { simulatorPage } from "./pages/simulator";
 import { studiesPage } from "./pages/studies";
 
 type Page = (root: HTMLElement, setStale: (stale: boolean) => void) => Promise<() => void>;
-const pages: Record<string, { title: string; page: Page; adminOnly?: boolean }> = {
+const pages: Record<string, { title: string; page: Page; adminOnly?: boolean; hidden?: boolean }> = {
   "/": { title: "Overview", page: overviewPage },
   "/network": { title: "Network", page: networkPage },
   "/studies": { title: "Studies", page: studiesPage },
@@ -22,6 +24,8 @@ const pages: Record<string, { title: string; page: Page; adminOnly?: boolean }> 
   "/devices": { title: "Devices", page: devicesPage },
   "/simulator": { title: "Simulator", page: simulatorPage },
   "/admin": { title: "Admin", page: adminPage, adminOnly: true },
+  "/docs": { title: "API", page: docsPage },
+  "/account": { title: "Account", page: accountPage, hidden: true },  // linked from the user name
 };
 
 const app = document.getElementById("app")!;
@@ -47,17 +51,9 @@ async function show(): Promise<void> {
   const banner = el("div", { class: "banner", role: "status", hidden: "" },
                     "Live data interrupted: reconnecting… values shown may be stale.");
   const nav = el("nav", { "aria-label": "Pages" },
-    ...allowed.map(([path, p]) => {
-      const a = el("a", { href: path }, p.title);
-      if (path === location.pathname) a.setAttribute("aria-current", "page");
-      a.addEventListener("click", (ev) => {
-        ev.preventDefault();
-        go(path);
-      });
-      return a;
-    }),
+    ...allowed.filter(([, p]) => !p.hidden).map(([path, p]) => link(path, p.title)),
     sourceSwitch(),
-    el("span", { class: "who" }, `${user.username} (${user.role})`),
+    link("/account", `${user.username} (${user.role})`, "who"),
     (() => {
       const b = el("button", { type: "button" }, "Sign out");
       b.addEventListener("click", async () => {
@@ -75,6 +71,17 @@ async function show(): Promise<void> {
   } catch (e) {
     main.append(el("p", { class: "error", role: "alert" }, e instanceof Error ? e.message : String(e)));
   }
+}
+
+// A link within the dashboard: no page load, the current page marked for assistive technology.
+function link(path: string, text: string, cls = ""): HTMLElement {
+  const a = el("a", cls ? { href: path, class: cls } : { href: path }, text);
+  if (path === location.pathname) a.setAttribute("aria-current", "page");
+  a.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    go(path);
+  });
+  return a;
 }
 
 // The data source every page shows: the pinned simulation run by default, real meters, or any run.

@@ -327,7 +327,7 @@ try {
   }
 
   // Admin: create a user and a device key (its secret shown once), the audit log, the settings.
-  await page.getByRole("link", { name: "Admin" }).click();
+  await page.getByRole("link", { name: "Admin", exact: true }).click();
   await page.getByRole("heading", { name: "Admin" }).waitFor();
   await page.getByLabel("User name", { exact: true }).fill("olga");
   await page.locator("#new-password").fill(randomBytes(12).toString("hex"));
@@ -345,6 +345,22 @@ try {
   check(true, "the settings are listed");
   await shot("admin");
 
+  // The API reference: Swagger UI (shipped in the build, under the strict CSP) renders every route
+  // of /api/openapi.json, and "Try it out" runs as the signed-in user.
+  const routes = Object.values(JSON.parse((await api("GET", "/api/openapi.json", adminToken)).body).paths)
+    .reduce((n, ops) => n + Object.keys(ops).length, 0);
+  await page.getByRole("link", { name: "API" }).click();
+  await page.getByRole("heading", { name: "API reference" }).waitFor();
+  await page.waitForFunction((n) => document.querySelectorAll(".opblock").length === n, routes, { timeout: 20000 });
+  check(true, `the API reference lists all ${routes} operations`);
+  const me = page.locator(".opblock").filter({ hasText: "/api/auth/me" }).first();
+  await me.locator(".opblock-summary").click();
+  await me.getByRole("button", { name: "Try it out" }).click();
+  await me.getByRole("button", { name: "Execute" }).click();
+  await me.locator(".response .response-col_status").filter({ hasText: "200" }).first().waitFor();
+  check(true, "Try it out calls the API as the signed-in user");
+  await shot("docs");
+
   // A viewer is offered no action it may not take (the server enforces it anyway).
   const viewerPassword = randomBytes(12).toString("hex");
   check((await api("POST", "/api/users", adminToken,
@@ -359,12 +375,31 @@ try {
   await viewer.getByRole("button", { name: "Sign in" }).click();
   await viewer.getByRole("heading", { name: "Simulator" }).waitFor();
   check(await viewer.getByRole("button", { name: "Start" }).count() === 0, "a viewer has no Start button");
-  check(await viewer.getByRole("link", { name: "Admin" }).count() === 0, "a viewer has no Admin page");
+  check(await viewer.getByRole("link", { name: "Admin", exact: true }).count() === 0, "a viewer has no Admin page");
   check(await viewer.getByRole("button", { name: "Delete" }).count() === 0, "a viewer has no Delete buttons");
   await viewer.goto(base + "/monitoring");
   await viewer.getByRole("heading", { name: "Monitoring" }).waitFor();
   check(await viewer.getByRole("button", { name: "Download CSV" }).count() === 0,
         "a viewer may not export data");
+  // Every user changes their own password from the account page (the user name in the bar).
+  await viewer.getByRole("link", { name: "vera (viewer)" }).click();
+  await viewer.getByRole("heading", { name: "Account" }).waitFor();
+  const newViewerPassword = randomBytes(12).toString("hex");
+  await viewer.getByLabel("Current password").fill("not-my-password");
+  await viewer.getByLabel("New password", { exact: true }).fill(newViewerPassword);
+  await viewer.getByLabel("Repeat the new password").fill(newViewerPassword);
+  await viewer.getByRole("button", { name: "Change password" }).click();
+  await viewer.getByRole("alert").filter({ hasText: "current password is wrong" }).waitFor();
+  check(true, "a wrong current password is named");
+  await viewer.getByLabel("Current password").fill(viewerPassword);
+  await viewer.getByRole("button", { name: "Change password" }).click();
+  await viewer.getByRole("status").filter({ hasText: "Password changed" }).waitFor();
+  await viewer.reload();
+  await viewer.getByRole("heading", { name: "Account" }).waitFor();
+  check(true, "the password is changed and the session continues across a reload");
+  check((await api("POST", "/api/auth/login", "", { username: "vera", password: newViewerPassword })).status === 200,
+        "the new password signs in");
+  await viewer.screenshot({ path: join(artifacts, "account.png"), fullPage: true });
   await viewerContext.close();
 
   // Every page has its URL, and a reload keeps the session (from its HttpOnly cookie, which no
