@@ -120,29 +120,34 @@ void power_flow(ApiContext& ctx, HttpRequest& req, Reply reply) {
   auto changes = body.contains("changes") ? grid::io::parse_changes(body["changes"])
                                           : std::vector<grid::ModelChange>{};
   offload_study(ctx, req, std::move(reply),
-                [base = ctx.networks.current().network, changes = std::move(changes), opt,
+                [model = ctx.networks.current(), changes = std::move(changes), opt,
                  distributed = slack == "distributed"](const StudyControl&) {
-                  grid::Network net = *base;
+                  grid::Network net = *model.network;
                   grid::apply_changes(net, changes);
                   const auto result = grid::solve_what_if(net, distributed, opt);
-                  return json_response(200, dump_json(power_flow_json(net, result)));
+                  json out = power_flow_json(net, result);
+                  out["network_id"] = model.id;
+                  return json_response(200, dump_json(out));
                 });
 }
 
 void contingency(ApiContext& ctx, HttpRequest& req, Reply reply) {
   const json body = json_object_body(req.body, true);
-  const auto net = ctx.networks.current().network;
+  const auto model = ctx.networks.current();
+  const auto& net = model.network;
   auto opt = contingency_options(*net, body);
   opt.threads = 1;  // one study thread
-  offload_study(ctx, req, std::move(reply), [net, opt](const StudyControl& control) mutable {
+  offload_study(ctx, req, std::move(reply), [model, opt](const StudyControl& control) mutable {
+    const auto& net = model.network;
     std::optional<std::string> stopped;
     opt.stop = [&] {
       stopped = control.stop_reason();
       return stopped.has_value();
     };
     const auto report = grid::run_n1(*net, opt);
-    return json_response(200,
-                         dump_json(contingency_json(*net, report, opt.loading_limit, stopped)));
+    json out = contingency_json(*net, report, opt.loading_limit, stopped);
+    out["network_id"] = model.id;
+    return json_response(200, dump_json(out));
   });
 }
 

@@ -3,7 +3,9 @@
 // (lines and transformers with tap ratio and phase shift), generators/DER with reactive limits.
 // Quantities are as in case files: MW, Mvar, p.u. voltages, degrees; `base_mva` converts.
 // Pure data and checks: no file formats here (see grid/io).
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -22,6 +24,9 @@ struct Bus {
   double base_kv = 0;
   double vmax = 1.1, vmin = 0.9;
   std::string name;
+  /// Drawing coordinates from the network file (x to the right, y upwards, any unit), if given:
+  /// the engines ignore them; the dashboard draws the one-line diagram with them.
+  std::optional<std::array<double, 2>> xy;
 };
 
 struct Branch {

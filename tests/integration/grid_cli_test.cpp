@@ -142,6 +142,7 @@ TEST(GridApi, UploadSolveWhatIfContingencyAndRestart) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto pf = nlohmann::json::parse(r.body);
   ASSERT_TRUE(pf["converged"].get<bool>());
+  EXPECT_EQ(pf["network_id"], nlohmann::json::parse(doc.headers.at("x-network-id")));
   const double v3 = pf["buses"][2]["vm_pu"].get<double>();
   // Heavier load: lower voltage at bus 3; the balance holds.
   r = admin->post("/api/grid/powerflow",
@@ -184,6 +185,7 @@ TEST(GridApi, UploadSolveWhatIfContingencyAndRestart) {
   ASSERT_EQ(r.status, 200) << r.body;
   const auto n1 = nlohmann::json::parse(r.body);
   ASSERT_EQ(n1["outages"].size(), 3u);
+  EXPECT_EQ(n1["network_id"], pf["network_id"]);
   for (const auto& o : n1["outages"]) EXPECT_FALSE(o["islanded"].get<bool>());  // a ring
   // Losing 1–3 leaves bus 3 on the long way round: under its 0.95 p.u. limit.
   const auto& v = n1["outages"][0]["violations"];

@@ -122,9 +122,28 @@ page.on("response", (r) => {
     problems.push(`HTTP ${r.status()}: ${r.url()}`);
   }
 });
-const shot = async (name) => {
+// Every control of the page is reached by the Tab key (keyboard navigation, no mouse).
+const keyboardReach = async (name) => {
+  const total = await page.evaluate(() => {
+    const sel = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), ' +
+                'select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+    const list = [...document.querySelectorAll(sel)].filter((e) => e.getClientRects().length > 0);
+    list.forEach((e, k) => e.setAttribute("data-kb", String(k)));
+    document.activeElement?.blur?.();
+    return list.length;
+  });
+  const seen = new Set();
+  for (let k = 0; k < total + 5 && seen.size < total; ++k) {
+    await page.keyboard.press("Tab");
+    const id = await page.evaluate(() => document.activeElement?.getAttribute("data-kb"));
+    if (id !== null && id !== undefined) seen.add(id);
+  }
+  check(total > 0 && seen.size === total, `${name}: every control (${seen.size} of ${total}) is reached by Tab`);
+};
+const shot = async (name, { keyboard = true } = {}) => {
   const blank = await page.evaluate(() => (document.getElementById("app")?.innerText ?? "").trim() === "");
   check(!blank, `${name}: the page is not blank`);
+  if (keyboard) await keyboardReach(name);
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 };
 
@@ -188,6 +207,14 @@ try {
   check(await page.locator("svg.oneline circle.unknown").count() > 0, "unmetered buses are shown as unknown");
   await page.locator('svg.oneline circle[data-bus="19"]').click();
   check(/p\.u\./.test(await page.locator(".details").innerText()), "a metered bus shows its |V| in p.u.");
+  // The keyboard reaches the diagram: the arrow keys select buses, a bus offers its branches.
+  await page.locator("svg.oneline").focus();
+  await page.keyboard.press("ArrowRight");
+  await page.locator(".details h2").filter({ hasText: /^Bus 20$/ }).waitFor();
+  await page.getByRole("button", { name: /^Branch 20 – 21$/ }).focus();
+  await page.keyboard.press("Enter");
+  await page.locator(".details h2").filter({ hasText: /^Branch 20 – 21$/ }).waitFor();
+  check(true, "the arrow keys select buses and a bus's branch buttons open them");
   await shot("network");
 
   // Grid studies on the demo model: power flow with a what-if change, N-1, a refused upload.
@@ -198,6 +225,12 @@ try {
   await page.getByRole("button", { name: "Run power flow" }).click();
   await page.locator(".result").filter({ hasText: "Converged in" }).waitFor({ timeout: 30000 });
   check(true, "a power flow with a what-if change converges");
+  const solved = "section[aria-label='Power flow'] svg.oneline";
+  check(await page.locator(`${solved} circle.good, ${solved} circle.warn, ${solved} circle.bad`).count() === 33,
+        "its results colour every bus of the diagram");
+  await page.locator(`${solved} circle[data-bus="18"]`).click();
+  check(/\|V\| \(power flow\)\s*0\.\d{4} p\.u\./.test(await page.locator("section[aria-label='Power flow'] .details").innerText()),
+        "a bus shows its solved |V|");
   await page.getByRole("button", { name: "Run N-1" }).click();
   await page.locator(".result").filter({ hasText: "outages studied" }).waitFor({ timeout: 60000 });
   check(true, "N-1 runs on the model");
@@ -210,6 +243,13 @@ try {
   await uploadError.filter({ hasText: /\S/ }).waitFor();
   check(/upload:\d+/.test(await uploadError.innerText()), `an upload error names its line (${await uploadError.innerText()})`);
   await shot("studies");
+  // The network view colours the diagram by that power flow on request.
+  await page.getByRole("link", { name: "Network" }).click();
+  await page.getByLabel("Colour by").selectOption("study");
+  await page.waitForFunction(() => document.querySelectorAll("svg.oneline circle.unknown").length === 0);
+  check(/loads ×1\.2/.test(await page.getByLabel("Colour by").innerText()),
+        "the network view colours every bus by the tab's power flow (loads ×1.2)");
+  await shot("network-study");
 
   // Monitoring: a device's charts over the last 15 minutes, then live.
   await page.getByRole("link", { name: "Monitoring" }).click();
@@ -305,6 +345,24 @@ try {
         "the rejected line is named");
   await shot("devices");
 
+  // A network file's coordinates place the buses (y upwards).
+  const placed = {
+    format: "remhart-network", version: 1, name: "placed", base_mva: 10,
+    buses: [{ id: 1, type: "ref", x: 0, y: 0 }, { id: 2, pd_mw: 1, x: 10, y: 0 }, { id: 3, pd_mw: 1, x: 10, y: 10 }],
+    branches: [{ from: 1, to: 2, x_pu: 0.01 }, { from: 2, to: 3, x_pu: 0.01 }],
+    generators: [{ bus: 1 }],
+  };
+  check((await api("POST", "/api/grid/networks?format=json", adminToken, placed)).status === 201, "a model with coordinates is uploaded");
+  await page.getByRole("link", { name: "Network" }).click();
+  await page.locator(".source").filter({ hasText: "drawn at the network file's coordinates" }).waitFor();
+  const xy = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll("svg.oneline circle")].map(
+    (c) => [c.getAttribute("data-bus"), [Number(c.getAttribute("cx")), Number(c.getAttribute("cy"))]])));
+  check(xy[2][0] > xy[1][0] && xy[2][1] === xy[1][1] && xy[3][0] === xy[2][0] && xy[3][1] < xy[2][1],
+        `buses drawn at the file's coordinates (${JSON.stringify(xy)})`);
+  await shot("network-coordinates");
+  await page.getByRole("link", { name: "Devices" }).click();
+  await page.getByRole("heading", { name: "Devices" }).waitFor();
+
   // A large meshed model stays responsive: case2869pegase drawn (when ../shared is there).
   const matpower = process.env.REMHART_MATPOWER_DIR ??
                    join(resolve(webDir, "..", "..", ".."), "shared", "data", "matpower");
@@ -359,7 +417,7 @@ try {
   await me.getByRole("button", { name: "Execute" }).click();
   await me.locator(".response .response-col_status").filter({ hasText: "200" }).first().waitFor();
   check(true, "Try it out calls the API as the signed-in user");
-  await shot("docs");
+  await shot("docs", { keyboard: false });  // Swagger UI's own controls
 
   // A viewer is offered no action it may not take (the server enforces it anyway).
   const viewerPassword = randomBytes(12).toString("hex");

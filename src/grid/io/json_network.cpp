@@ -59,7 +59,7 @@ Network parse_network_json(std::string_view text) {
   for (std::size_t k = 0; k < buses.size(); ++k) {
     Fields f(buses[k], "buses[" + std::to_string(k) + "]",
              {"id", "name", "type", "pd_mw", "qd_mvar", "gs_mw", "bs_mvar", "vm_pu", "va_deg",
-              "base_kv", "vmax_pu", "vmin_pu"});
+              "base_kv", "vmax_pu", "vmin_pu", "x", "y"});
     Bus b;
     b.id = f.id("id");
     b.name = f.text("name");
@@ -85,6 +85,10 @@ Network parse_network_json(std::string_view text) {
     b.vmax = f.num("vmax_pu", 1.1);
     b.vmin = f.num("vmin_pu", 0.9, 0);
     if (!(b.vm > 0)) f.fail("vm_pu", "must be positive");
+    if (buses[k].contains("x") != buses[k].contains("y")) {
+      f.fail(buses[k].contains("x") ? "y" : "x", "is required with the other coordinate");
+    }
+    if (buses[k].contains("x")) b.xy = {f.required("x"), f.required("y")};
     n.buses.push_back(std::move(b));
   }
   const auto& branches = array(j, "branches");
@@ -142,6 +146,10 @@ std::string network_to_json(const Network& n) {
                      {"base_kv", b.base_kv},
                      {"vmax_pu", finite_or_null(b.vmax)},
                      {"vmin_pu", finite_or_null(b.vmin)}});
+    if (b.xy) {
+      buses.back()["x"] = (*b.xy)[0];
+      buses.back()["y"] = (*b.xy)[1];
+    }
   }
   for (const auto& br : n.branches) {
     branches.push_back({{"from", br.from},

@@ -37,8 +37,8 @@ inline std::pair<double, double> radial_solution(double v1, double theta1, doubl
 inline Network two_bus(double x, double pd_mw, double qd_mvar, double ratio = 0, double shift = 0) {
   Network n;
   n.base_mva = 100;
-  n.buses = {{1, BusType::ref, 0, 0, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""},
-             {2, BusType::pq, pd_mw, qd_mvar, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""}};
+  n.buses = {{1, BusType::ref, 0, 0, 0, 0, 1.0, 0, 11, 1.1, 0.9, "", {}},
+             {2, BusType::pq, pd_mw, qd_mvar, 0, 0, 1.0, 0, 11, 1.1, 0.9, "", {}}};
   Branch br;
   br.from = 1;
   br.to = 2;

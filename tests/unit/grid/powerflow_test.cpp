@@ -65,7 +65,7 @@ TEST(PowerFlow, TransformerTapAndPhaseShiftMatchTheIdealTransformer) {
   // Loaded, and a line behind the transformer (3 buses): the reactances add on the secondary
   // side of the ideal transformer, whose source is 1/t ∠ −φ.
   Network n = two_bus(0.05, 0, 0, 0.95, -5);
-  n.buses.push_back({3, BusType::pq, 60, 20, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""});
+  n.buses.push_back({3, BusType::pq, 60, 20, 0, 0, 1.0, 0, 11, 1.1, 0.9, "", {}});
   Branch line;
   line.from = 2;
   line.to = 3;
@@ -93,7 +93,7 @@ TEST(PowerFlow, DcStartIsMatpowersDcPowerFlow) {
   Network n = two_bus(0.1, 50, 20);
   n.buses[0].va = 5;  // reference angle, degrees
   n.buses[1].gs = 10;
-  n.buses.push_back({3, BusType::pv, 0, 0, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""});
+  n.buses.push_back({3, BusType::pv, 0, 0, 0, 0, 1.0, 0, 11, 1.1, 0.9, "", {}});
   Branch b23;
   b23.from = 2;
   b23.to = 3;
@@ -168,7 +168,7 @@ TEST(PowerFlow, DcStartIsMatpowersDcPowerFlow) {
   }
   // A bus reached only through a resistance is outside the DC model (B is singular there): the
   // start falls back to the case's voltages, and the solve still converges.
-  n.buses.push_back({4, BusType::pq, 5, 1, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""});
+  n.buses.push_back({4, BusType::pq, 5, 1, 0, 0, 1.0, 0, 11, 1.1, 0.9, "", {}});
   n.branches.push_back({3, 4, 0.05, 0, 0, 0, 0, 0, true});
   opt.start = Start::dc;
   opt.max_iterations = 0;
@@ -231,7 +231,7 @@ TEST(PowerFlow, DistributedSlackSharesTheBalanceByParticipation) {
   // Two generators (Pmax 300 and 100 MW) feed loads; the 40 MW set-point of the second leaves a
   // balance that both pick up in proportion 3:1.
   Network n = two_bus(0.05, 120, 30);
-  n.buses.push_back({3, BusType::pv, 20, 5, 0, 0, 1.0, 0, 11, 1.1, 0.9, ""});
+  n.buses.push_back({3, BusType::pv, 20, 5, 0, 0, 1.0, 0, 11, 1.1, 0.9, "", {}});
   n.branches.push_back({2, 3, 0.01, 0.05, 0, 0, 0, 0, true});
   n.branches.push_back({1, 3, 0.02, 0.08, 0, 0, 0, 0, true});
   n.branches[0].r = 0.01;
@@ -285,7 +285,7 @@ TEST(PowerFlow, DistributedSlackSharesTheBalanceByParticipation) {
 
 TEST(PowerFlow, IslandsWithoutAReferenceAreRefused) {
   Network n = two_bus(0.1, 10, 0);
-  n.buses.push_back({3, BusType::pq, 5, 0, 0, 0, 1, 0, 11, 1.1, 0.9, ""});
+  n.buses.push_back({3, BusType::pq, 5, 0, 0, 0, 1, 0, 11, 1.1, 0.9, "", {}});
   EXPECT_THROW(PowerFlow{n}, NetworkError);  // bus 3 has no connection and no generator
   n.branches.push_back({2, 3, 0, 0.1, 0, 0, 0, 0, true});
   EXPECT_NO_THROW(PowerFlow{n});

@@ -1,25 +1,18 @@
 // Grid studies on the active model: power flow (Newton–Raphson or fast-decoupled) with what-if
-// changes, N-1 contingency analysis with its violations, and the model's versions with uploads
-// (MATPOWER or the JSON format; errors name the line or the JSON path).
+// changes — its results drawn on the one-line diagram and tabulated —, N-1 contingency analysis
+// with its violations, and the model's versions with uploads (MATPOWER or the JSON format;
+// errors name the line or the JSON path).
 import { ApiError, request, session } from "../api";
 import { el, fmt, localTime } from "../dom";
+import { branchButtons, oneLine, type Model, type Selection } from "../oneline";
+import { rememberStudy, studyColours, studyDetails, violationText, type PowerFlow, type Violation } from "../study";
 
-interface Violation { kind: string; value: number; limit: number; bus?: number; branch?: number; from?: number; to?: number }
-interface PowerFlow {
-  converged: boolean; iterations: number; losses_mw: number; time_ms: number; message?: string;
-  buses: { id: number; vm_pu: number; va_deg: number }[];
-  branches: { index: number; from: number; to: number; p_from_mw: number; q_from_mvar: number; loading: number | null; in_service: boolean }[];
-  violations?: Violation[];
-}
 interface Outage { branch: number; from: number; to: number; converged: boolean; islanded: boolean; violations: Violation[]; message?: string }
 interface Contingency { base: { converged: boolean; violations?: Violation[] }; outages: Outage[]; complete: boolean; time_ms: number; stopped?: string }
 interface Version { id: number; name: string; uploaded_at: string; uploaded_by: string; active: boolean }
 
 const message = (e: unknown) =>
   e instanceof ApiError ? (e.body.field ? `${e.body.field}: ${e.message}` : e.message) : String(e);
-const violationText = (v: Violation) =>
-  v.kind === "thermal" ? `branch ${v.from}–${v.to} loaded ${fmt(v.value * 100, 0, "%")} (limit ${fmt(v.limit * 100, 0, "%")})`
-                       : `bus ${v.bus} at ${fmt(v.value, 3, "p.u.")} (${v.kind === "voltage_low" ? "below" : "above"} ${fmt(v.limit, 3)})`;
 const table = (headers: string[], rows: HTMLElement[]) =>
   el("table", {}, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, ...rows));
 
@@ -69,16 +62,27 @@ function powerFlow(): HTMLElement {
   run.addEventListener("click", async () => {
     out.replaceChildren(el("p", { class: "note" }, "Solving…"));
     const changes: unknown[] = [];
-    if (Number(scale.value) !== 1) changes.push({ type: "scale_load", factor: Number(scale.value) });
-    if (outage.value !== "") changes.push({ type: "outage", branch: Number(outage.value) });
+    const what: string[] = [];
+    if (Number(scale.value) !== 1) {
+      changes.push({ type: "scale_load", factor: Number(scale.value) });
+      what.push(`loads ×${Number(scale.value)}`);
+    }
+    if (outage.value !== "") {
+      changes.push({ type: "outage", branch: Number(outage.value) });
+      what.push(`branch ${outage.value} out`);
+    }
     try {
-      const r = await request<PowerFlow>("POST", "/api/grid/powerflow", { method: method.value, changes });
+      const [r, model] = await Promise.all([
+        request<PowerFlow>("POST", "/api/grid/powerflow", { method: method.value, changes }),
+        request<Model>("GET", "/api/grid/network")]);
+      if (r.converged) rememberStudy({ result: r, what: what.join(", ") || "as modelled", at: new Date() });
       const worst = [...r.buses].sort((a, b) => a.vm_pu - b.vm_pu).slice(0, 10);
       const loaded = r.branches.filter((b) => b.loading !== null).sort((a, b) => (b.loading ?? 0) - (a.loading ?? 0)).slice(0, 10);
       out.replaceChildren(
         el("p", { class: "result" }, r.converged
           ? `Converged in ${r.iterations} iterations (${fmt(r.time_ms, 1, "ms")}); losses ${fmt(r.losses_mw, 3, "MW")}.`
           : `Did not converge: ${r.message ?? ""}`),
+        ...(r.converged ? [drawn(model, r)] : []),
         el("h3", {}, `Violations (${r.violations?.length ?? 0})`),
         el("ul", {}, ...(r.violations ?? []).map((v) => el("li", {}, violationText(v)))),
         el("h3", {}, "Lowest voltages"),
@@ -96,6 +100,23 @@ function powerFlow(): HTMLElement {
     el("div", { class: "controls" }, el("label", { for: "pf-method" }, "Method"), method,
        el("label", { for: "pf-scale" }, "Scale every load ×"), scale,
        el("label", { for: "pf-outage" }, "Take out branch"), outage, run), out);
+}
+
+// The result on the one-line diagram (a model changed by an upload meanwhile is not drawn).
+function drawn(model: Model, r: PowerFlow): HTMLElement {
+  if (model.branches.length !== r.branches.length || model.buses.length !== r.buses.length) {
+    return el("p", { class: "note" }, "The model changed meanwhile: run the power flow again to see it drawn.");
+  }
+  const details = el("aside", { class: "card details", "aria-live": "polite" },
+    el("p", { class: "note" }, "Select a bus or a branch for its results."));
+  const show = (sel: Selection) => {
+    const parts = studyDetails(model, r, sel);
+    if ("bus" in sel) parts.push(el("div", { class: "branch-links" }, ...branchButtons(model, model.buses[sel.bus].id, diagram)));
+    details.replaceChildren(...parts);
+  };
+  const diagram = oneLine(model, studyColours(model, r), show);
+  diagram.element.setAttribute("aria-label", `Power flow results on ${model.name}`);
+  return el("div", { class: "network study" }, el("div", { class: "card drawing" }, diagram.element), details);
 }
 
 function contingency(): HTMLElement {

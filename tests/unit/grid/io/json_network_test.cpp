@@ -69,4 +69,27 @@ TEST(NetworkJson, MalformedInputNamesThePath) {
             "branches[0].in_service: must be true or false");
   EXPECT_EQ(error_of(edit("\"to\":2", "\"to\":9")), "branch 1 (1-9) refers to unknown bus 9");
   EXPECT_EQ(error_of(edit("\"id\":2", "\"id\":2.5")), "buses[1].id: must be an integer");
+  EXPECT_EQ(error_of(edit("\"pd_mw\":50.0", "\"pd_mw\":50.0,\"x\":3")),
+            "buses[1].y: is required with the other coordinate");
+  EXPECT_EQ(error_of(edit("\"pd_mw\":50.0", "\"pd_mw\":50.0,\"y\":3")),
+            "buses[1].x: is required with the other coordinate");
+  EXPECT_EQ(error_of(edit("\"pd_mw\":50.0", "\"pd_mw\":50.0,\"x\":\"3\",\"y\":1")),
+            "buses[1].x: must be a number");
+  EXPECT_EQ(error_of(edit("\"pd_mw\":50.0", "\"pd_mw\":50.0,\"x\":1,\"y\":null")),
+            "buses[1].y: must be a number");
+}
+
+// Drawing coordinates are optional, kept per bus, and round-trip exactly.
+TEST(NetworkJson, BusCoordinatesAreOptionalAndRoundTrip) {
+  auto n = io::parse_matpower(kTiny, "tiny");
+  EXPECT_FALSE(n.buses[0].xy.has_value());
+  EXPECT_EQ(io::network_to_json(n).find("\"x\":"), std::string::npos);
+  n.buses[1].xy = std::array<double, 2>{-12.5, 1e6};
+  const auto text = io::network_to_json(n);
+  const auto back = io::parse_network_json(text);
+  EXPECT_FALSE(back.buses[0].xy.has_value());
+  ASSERT_TRUE(back.buses[1].xy.has_value());
+  EXPECT_EQ((*back.buses[1].xy)[0], -12.5);
+  EXPECT_EQ((*back.buses[1].xy)[1], 1e6);
+  EXPECT_EQ(io::network_to_json(back), text);
 }
