@@ -2,9 +2,9 @@
 // /api/grid/series (at most ~2,000 buckets, so a month stays fast), then live samples appended
 // when the range ends now. Units on every axis, times in the browser's zone; roles that may
 // export data get the CSV of what is shown.
-import uPlot from "uplot";
-import "uplot/dist/uPlot.min.css";
+import type uPlot from "uplot";
 import { request, session } from "../api";
+import { timeChart } from "../chart";
 import { activeSource, devices } from "../data";
 import { el, localTime } from "../dom";
 import { LiveStream, type Sample } from "../live";
@@ -27,20 +27,10 @@ const kGroups: Group[] = [
   { title: "Voltage THD", unit: "%", fields: ["thd_va", "thd_vb", "thd_vc"], labels: ["A", "B", "C"], scale: 1 },
 ];
 const kFields = kGroups.flatMap((g) => g.fields);
-const kColours = ["#c0392b", "#d4a017", "#2b7bb9"];
 const kRanges: [string, number][] = [
   ["Last 15 min", 900], ["Last hour", 3600], ["Last 6 hours", 21600], ["Last 24 hours", 86400],
   ["Last 7 days", 604800], ["Last 30 days", 2592000],
 ];
-
-/// A y range uPlot can always divide into ticks: a series without data, or a flat one, gets a
-/// sensible span instead of an empty or vanishing one.
-const safeRange: uPlot.Range.Function = (_u, min, max) => {
-  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
-  const span = max - min;
-  const pad = Math.max(span * 0.05, Math.abs(max) * 1e-3, 1e-3);
-  return [min - pad, max + pad];
-};
 
 /// A live sample's values in kFields order (stored units).
 function sampleValues(s: Sample & { thd_v?: (number | null)[] }): (number | null)[] {
@@ -105,13 +95,9 @@ export async function monitoringPage(root: HTMLElement, setStale: (stale: boolea
       const cols = columns.slice(offset, offset + g.fields.length)
         .map((c) => c.map((v) => (v === null ? null : v * g.scale)));
       offset += g.fields.length;
-      plots.push(new uPlot({
-        title: g.unit ? `${g.title} (${g.unit})` : g.title,
+      plots.push(timeChart({
+        title: g.title, unit: g.unit, labels: g.labels,
         width: Math.max(320, Math.min(charts.clientWidth || 900, 1200)),
-        height: 180,
-        scales: { y: { range: safeRange } },
-        series: [{}, ...g.labels.map((label, k) => ({ label, stroke: kColours[k % 3], spanGaps: true }))],
-        axes: [{}, { label: g.unit || g.title }],
         plugins: [bandPlugin],
       }, [t, ...cols] as uPlot.AlignedData, charts));
     }
@@ -164,21 +150,40 @@ export async function monitoringPage(root: HTMLElement, setStale: (stale: boolea
       (liveWindowS ? "; live samples are added as they come" : "");
     draw();
     if (liveWindowS === null) return;
+    // Live samples are averaged into the series' buckets (`step` seconds, aligned to the epoch,
+    // like the stored part): a fast device adds one point a step, whatever its sample rate.
+    const step = s.step;
+    let counts: number[] | null = null;  // values averaged into the last point, per column; null: a stored bucket
     stream = new LiveStream(source.origin, (samples) => {
       let added = false;
       for (const smp of samples) {
         if (smp.device !== device) continue;
-        const ts = Date.parse(smp.ts) / 1000;
-        if (t.length && ts <= t[t.length - 1]) continue;
-        t.push(ts);
-        sampleValues(smp).forEach((v, k) => columns[k].push(v));
+        const bucket = Math.floor(Date.parse(smp.ts) / 1000 / step) * step;
+        const last = t.length - 1;
+        if (last >= 0 && bucket < t[last]) continue;
+        const values = sampleValues(smp);
+        if (last >= 0 && bucket === t[last]) {
+          if (!counts) continue;  // the stored average already covers it
+          values.forEach((v, k) => {
+            if (v === null) return;
+            const n = ++counts![k];
+            const mean = columns[k][last];
+            columns[k][last] = mean === null ? v : mean + (v - mean) / n;
+          });
+        } else {
+          t.push(bucket);
+          values.forEach((v, k) => columns[k].push(v));
+          counts = values.map((v) => (v === null ? 0 : 1));
+        }
         added = true;
       }
       if (!added) return;
-      const cut = t.length ? t[t.length - 1] - liveWindowS! : 0;
-      while (t.length && t[0] < cut) {
-        t.shift();
-        for (const c of columns) c.shift();
+      const cut = t[t.length - 1] - liveWindowS!;
+      let drop = 0;
+      while (drop < t.length && t[drop] < cut) ++drop;
+      if (drop) {
+        t.splice(0, drop);
+        for (const c of columns) c.splice(0, drop);
       }
       let offset = 0;
       plots.forEach((p, gi) => {
@@ -189,7 +194,7 @@ export async function monitoringPage(root: HTMLElement, setStale: (stale: boolea
         p.setData([t, ...cols] as uPlot.AlignedData);
       });
       root.dataset.points = String(t.length);
-    }, (live) => setStale(!live), [device]);
+    }, (live) => setStale(!live), { devices: [device] });
   };
 
   csv.addEventListener("click", () => {

@@ -133,6 +133,6 @@ export async function networkPage(root: HTMLElement, setStale: (stale: boolean) 
     if (now - last < 1000 || byStudy) return;
     last = now;
     diagram.paint();
-  }, (live) => setStale(!live));
+  }, (live) => setStale(!live), { maxRateHz: 1 });  // repainted once a second at most
   return () => stream.close();
 }

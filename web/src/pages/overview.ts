@@ -92,6 +92,7 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
       append();
     },
     (live) => setStale(!live),
+    { maxRateHz: 1 },  // the cards and charts move once a second at most
   );
   const tick = window.setInterval(render, 5000);  // a silent device turns silent without new data
   return () => {
