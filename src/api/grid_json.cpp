@@ -180,7 +180,11 @@ json estimation_json(const grid::Network& net, const grid::MeterMeasurements& me
               {"bad_data_detected", e.bad_data_detected},
               {"removed", removed},
               {"buses", buses}};
-  if (!e.converged) out["message"] = e.message;
+  if (e.converged) {
+    out["losses_mw"] = grid::branch_flows(net, e.vm, e.va_deg).losses_mw;
+  } else {
+    out["message"] = e.message;
+  }
   return out;
 }
 

@@ -380,6 +380,7 @@ json schemas() {
                                 {"objective", kNumber},
                                 {"chi2_limit", kNumber},
                                 {"bad_data_detected", kBool},
+                                {"losses_mw", kNumber},
                                 {"buses", array_of({{"type", "object"}})}})},
       {"RunRequest", object({{"scenario", kString},
                              {"mode", kString},

@@ -12,6 +12,17 @@
 
 namespace remhart::grid {
 
+namespace {
+
+// Complex power into the branch at each end, MW / Mvar.
+BranchFlow flow_through(const BranchAdmittance& y, cd vf, cd vt, double base_mva) {
+  const cd sf = vf * std::conj(y.ff * vf + y.ft * vt) * base_mva;
+  const cd st = vt * std::conj(y.tf * vf + y.tt * vt) * base_mva;
+  return {sf.real(), sf.imag(), st.real(), st.imag()};
+}
+
+}  // namespace
+
 PowerFlow::PowerFlow(Network net, bool distributed_slack)
     : net_(std::move(net)), impl_(std::make_unique<Impl>()) {
   impl_->distributed = distributed_slack;
@@ -270,13 +281,25 @@ void PowerFlow::Impl::extract(const Network& net_, PowerFlowResult& r) {
   r.flows.resize(net_.branches.size());
   for (std::size_t k = 0; k < net_.branches.size(); ++k) {
     if (!net_.branches[k].in_service) continue;
-    const auto& y = m.branch_y[k];
-    const cd vf = v[m.from[k]], vt = v[m.to[k]];
-    const cd sf = vf * std::conj(y.ff * vf + y.ft * vt) * net_.base_mva;
-    const cd st = vt * std::conj(y.tf * vf + y.tt * vt) * net_.base_mva;
-    r.flows[k] = {sf.real(), sf.imag(), st.real(), st.imag()};
-    r.losses_mw += sf.real() + st.real();
+    r.flows[k] = flow_through(m.branch_y[k], v[m.from[k]], v[m.to[k]], net_.base_mva);
+    r.losses_mw += r.flows[k].p_from + r.flows[k].p_to;
   }
+}
+
+BranchFlows branch_flows(const Network& net, const std::vector<double>& vm,
+                         const std::vector<double>& va_deg) {
+  const BusIndex index(net.buses);
+  BranchFlows out;
+  out.flows.resize(net.branches.size());
+  for (std::size_t k = 0; k < net.branches.size(); ++k) {
+    const auto& br = net.branches[k];
+    if (!br.in_service) continue;
+    const auto f = index.at(br.from), t = index.at(br.to);
+    out.flows[k] = flow_through(branch_admittance(br), std::polar(vm[f], va_deg[f] * kDeg),
+                                std::polar(vm[t], va_deg[t] * kDeg), net.base_mva);
+    out.losses_mw += out.flows[k].p_from + out.flows[k].p_to;
+  }
+  return out;
 }
 
 std::optional<Start> start_from_name(std::string_view name) {

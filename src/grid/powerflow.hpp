@@ -56,6 +56,15 @@ struct BranchFlow {
   double p_from = 0, q_from = 0, p_to = 0, q_to = 0;  ///< MW / Mvar into the branch at each end
 };
 
+/// Branch flows and series losses at given bus voltages (per unit and degrees, network order),
+/// such as a state estimate's; out-of-service branches carry nothing.
+struct BranchFlows {
+  std::vector<BranchFlow> flows;
+  double losses_mw = 0;
+};
+BranchFlows branch_flows(const Network& net, const std::vector<double>& vm,
+                         const std::vector<double>& va_deg);
+
 struct PowerFlowResult {
   bool converged = false;
   int iterations = 0;

@@ -282,6 +282,8 @@ TEST(GridApi, StateEstimateFromLiveDeviceSamples) {
                 1e-4);
   }
   EXPECT_FALSE(st["bad_data_detected"].get<bool>());
+  // The losses at the estimated voltages are the power flow's.
+  EXPECT_NEAR(st["losses_mw"].get<double>(), truth["losses_mw"].get<double>(), 1e-4);
 
   // A window that excludes every sample leaves nothing to estimate from.
   r = admin->get("/api/grid/state?max_age_s=1");

@@ -2,6 +2,7 @@
 // device registry, and the newest sample of every device, kept current by the live stream.
 import { ApiError, request } from "./api";
 import type { Sample } from "./live";
+import type { Model } from "./oneline";
 
 export interface Device {
   id: string;
@@ -114,4 +115,84 @@ export async function sourceChoices(): Promise<[string, string][]> {
   const runs = await request<{ items: RunInfo[] }>("GET", "/api/simulator/runs");
   return [["", "pinned run (default)"], ["real", "real meters"],
           ...runs.items.map((r): [string, string] => [r.origin, `${r.id} — ${r.scenario} (${r.status})`])];
+}
+
+/// A feeder-head meter: a device on one of the metered branches nearest the reference bus, and
+/// the sign that turns its reading into power flowing away from the reference (+1 when it sits
+/// at the branch's upstream end).
+export interface HeadMeter { device: Device; sign: 1 | -1 }
+
+/// The feeder heads of a model: of the branches with a device, those nearest a reference bus
+/// (breadth-first over in-service branches); each branch counted once.
+export function feederHeads(model: Model, registry: Map<string, Device>): Map<string, HeadMeter[]> {
+  const adj = new Map<number, number[]>();
+  for (const br of model.branches) {
+    if (!br.in_service) continue;
+    (adj.get(br.from) ?? adj.set(br.from, []).get(br.from)!).push(br.to);
+    (adj.get(br.to) ?? adj.set(br.to, []).get(br.to)!).push(br.from);
+  }
+  const depth = new Map<number, number>();
+  const queue = model.buses.filter((b) => b.type === "ref").map((b) => b.id);
+  for (const id of queue) depth.set(id, 0);
+  for (let q = 0; q < queue.length; ++q) {
+    for (const w of adj.get(queue[q]) ?? []) {
+      if (!depth.has(w)) { depth.set(w, depth.get(queue[q])! + 1); queue.push(w); }
+    }
+  }
+  const byBranch = new Map<string, { depth: number; meters: HeadMeter[] }>();
+  for (const d of registry.values()) {
+    const m = /^branch:(-?\d+)-(-?\d+):(from|to)$/.exec(d.element);
+    if (!m) continue;
+    const from = depth.get(Number(m[1])), to = depth.get(Number(m[2]));
+    if (from === undefined || to === undefined) continue;
+    const upstreamEnd = from <= to ? "from" : "to";
+    const key = `${m[1]}-${m[2]}`;
+    const entry = byBranch.get(key) ?? byBranch.set(key, { depth: Math.min(from, to), meters: [] }).get(key)!;
+    entry.meters.push({ device: d, sign: m[3] === upstreamEnd ? 1 : -1 });
+  }
+  const nearest = Math.min(...[...byBranch.values()].map((e) => e.depth));
+  return new Map([...byBranch].filter(([, e]) => e.depth === nearest).map(([k, e]) => [k, e.meters]));
+}
+
+export interface PowerKpis {
+  headMw: number | null;      // into the network at its feeder heads
+  headMvar: number | null;
+  headVPu: number | null;     // mean |V| at the heads, per unit of nominal
+  headsMetered: number;       // head branches with a reporting device
+  heads: number;
+  derMw: number | null;       // net export at the inverters (their buses' loads netted)
+  inverters: number;          // inverters reporting
+}
+
+/// Power at the feeder heads and the inverters, from the newest samples of reporting devices
+/// only: a head branch without one is left out (and counted), nothing is estimated.
+export function powerKpis(newest: Map<string, Sample>, registry: Map<string, Device>,
+                          heads: Map<string, HeadMeter[]>): PowerKpis {
+  const now = Date.now();
+  let p = 0, q = 0, vSum = 0, vN = 0, metered = 0;
+  for (const meters of heads.values()) {
+    const m = meters.find((h) => reporting(newest.get(h.device.id), now) && newest.get(h.device.id)!.p_total !== null);
+    if (!m) continue;
+    const s = newest.get(m.device.id)!;
+    metered++;
+    p += m.sign * s.p_total!;
+    q += m.sign * (s.q_total ?? 0);
+    if (s.v_avg !== null && m.device.nominal_voltage > 0) { vSum += s.v_avg / m.device.nominal_voltage; vN++; }
+  }
+  let der = 0, inverters = 0;
+  for (const d of registry.values()) {
+    const s = newest.get(d.id);
+    if (d.kind !== "inverter" || !reporting(s, now) || s!.p_total === null) continue;
+    der -= s!.p_total;  // bus meters read power drawn: an exporting inverter reads negative
+    inverters++;
+  }
+  return {
+    headMw: metered ? p / 1e6 : null,
+    headMvar: metered ? q / 1e6 : null,
+    headVPu: vN ? vSum / vN : null,
+    headsMetered: metered,
+    heads: heads.size,
+    derMw: inverters ? der / 1e6 : null,
+    inverters,
+  };
 }

@@ -86,6 +86,29 @@ TEST(PowerFlow, TransformerTapAndPhaseShiftMatchTheIdealTransformer) {
   EXPECT_NEAR(r.va_deg[1], std::arg(v2c) * 180 / kPi, 1e-8);
 }
 
+// Flows at given voltages (a state estimate's) are the power flow's own at its solution, taps,
+// phase shifters, line charging and an outage included.
+TEST(PowerFlow, BranchFlowsAtGivenVoltagesMatchTheSolution) {
+  Network n = case_or_tiny("case30");
+  n.branches[1].in_service = false;
+  n.branches.back().ratio = 0.97;
+  n.branches.back().shift = 3;
+  PowerFlow pf(n);
+  const auto r = pf.solve({Method::newton_raphson, 1e-10, 30});
+  ASSERT_TRUE(r.converged) << r.message;
+  const auto f = branch_flows(n, r.vm, r.va_deg);
+  ASSERT_EQ(f.flows.size(), r.flows.size());
+  for (std::size_t k = 0; k < r.flows.size(); ++k) {
+    EXPECT_NEAR(f.flows[k].p_from, r.flows[k].p_from, 1e-9) << k;
+    EXPECT_NEAR(f.flows[k].q_from, r.flows[k].q_from, 1e-9) << k;
+    EXPECT_NEAR(f.flows[k].p_to, r.flows[k].p_to, 1e-9) << k;
+    EXPECT_NEAR(f.flows[k].q_to, r.flows[k].q_to, 1e-9) << k;
+  }
+  EXPECT_EQ(f.flows[1].p_from, 0);
+  EXPECT_NEAR(f.losses_mw, r.losses_mw, 1e-9);
+  EXPECT_GT(f.losses_mw, 0);
+}
+
 // The DC start is MATPOWER's DC power flow (makeBdc): B from 1/(x·tap), phase shifters as
 // injections b·(−φ) at both ends, shunt conductance as load, the reference angle kept. A
 // three-bus loop with a tap, a phase shifter and a conductance, solved here by Cramer's rule.

@@ -2,8 +2,9 @@
 // mean frequency and the voltage band, appended as samples arrive.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { request } from "../api";
-import { activeSource, devices, kpis, latest, type Device } from "../data";
+import { ApiError, request } from "../api";
+import { activeSource, devices, feederHeads, kpis, latest, powerKpis, type Device, type HeadMeter } from "../data";
+import type { Model } from "../oneline";
 import { el, fmt } from "../dom";
 import { LiveStream, type Sample } from "../live";
 
@@ -20,10 +21,27 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
   const card = (title: string, value: string, note = "") =>
     el("div", { class: "card kpi" }, el("h2", {}, title), el("p", { class: "value" }, value),
        note ? el("p", { class: "note" }, note) : null);
+  // Known once the model is read (after the first render): the feeder heads, and the losses of
+  // the latest state estimate (or why there is none).
+  let heads: Map<string, HeadMeter[]> | null = null;
+  let losses: { mw: number | null; note: string } = { mw: null, note: "from a state estimate: pending" };
   const render = () => {
     const k = kpis(newest, registry);
+    const silent = k.known - k.reporting;
+    const pk = heads ? powerKpis(newest, registry, heads) : null;
+    const headNote = !heads ? "reading the network model…"
+      : !heads.size ? "no device on a branch of the model"
+      : `${pk!.headsMetered} of ${pk!.heads} head branch(es) metered; ${fmt(pk!.headMvar, 3, "Mvar")}, |V| ${fmt(pk!.headVPu, 3, "p.u.")}`;
+    const demand = pk && pk.headMw !== null && pk.headsMetered === pk.heads ? pk.headMw + (pk.derMw ?? 0) : null;
     cards.replaceChildren(
-      card("Devices reporting", `${k.reporting} of ${k.known}`, "a sample in the last 60 s"),
+      card("Devices reporting", `${k.reporting} of ${k.known}`,
+           `${silent} silent (no sample in the last 60 s)`),
+      card("Feeder-head import", fmt(pk?.headMw, 3, "MW"), headNote),
+      card("Load (with losses)", fmt(demand, 3, "MW"),
+           "feeder-head import plus the inverters' export; needs every head metered"),
+      card("Generation (DER)", fmt(pk?.derMw, 3, "MW"),
+           pk ? `net export of ${pk.inverters} reporting inverter(s), their buses' loads netted` : ""),
+      card("Losses", fmt(losses.mw, 3, "MW"), losses.note),
       card("Frequency", fmt(k.frequencyHz, 3, "Hz"), "mean of reporting devices"),
       card("Voltage band", k.vMinPu === null ? "—" : `${fmt(k.vMinPu, 3)} – ${fmt(k.vMaxPu, 3)} p.u.`,
            "lowest and highest device |V|, per unit of nominal"),
@@ -31,6 +49,25 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
   };
   render();
   performance.mark("overview-first-data");  // the dashboard benchmark's end point
+  void request<Model>("GET", "/api/grid/network").then((model) => {
+    heads = feederHeads(model, registry);
+    render();
+  }, () => { heads = new Map(); render(); });
+  // The losses of the network at the latest state estimate from the source's devices.
+  const estimate = async () => {
+    try {
+      const st = await request<{ losses_mw?: number; converged: boolean; time_ms: number }>(
+        "GET", "/api/grid/state?origin=" + encodeURIComponent(source.origin));
+      losses = st.converged && st.losses_mw !== undefined
+        ? { mw: st.losses_mw, note: `at the state estimate of ${new Date().toLocaleTimeString()}` }
+        : { mw: null, note: "the state estimate did not converge" };
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status === 429) return;  // busy: keep the last figure
+      losses = { mw: null, note: `unknown: ${e.message}` };
+    }
+    render();
+  };
+  void estimate();
 
   // Live charts: the last 15 minutes from the stored series (10 s buckets), then one point a
   // second at most from the samples on screen.
@@ -95,9 +132,11 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
     { maxRateHz: 1 },  // the cards and charts move once a second at most
   );
   const tick = window.setInterval(render, 5000);  // a silent device turns silent without new data
+  const estimates = window.setInterval(() => void estimate(), 30000);
   return () => {
     stream.close();
     window.clearInterval(tick);
+    window.clearInterval(estimates);
     fChart.destroy();
     vChart.destroy();
   };
