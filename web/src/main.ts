@@ -73,16 +73,24 @@ async function show(): Promise<void> {
   }
 }
 
-// A link within the dashboard: no page load, the current page marked for assistive technology.
+// A navigation link, the current page marked for assistive technology.
 function link(path: string, text: string, cls = ""): HTMLElement {
   const a = el("a", cls ? { href: path, class: cls } : { href: path }, text);
   if (path === location.pathname) a.setAttribute("aria-current", "page");
-  a.addEventListener("click", (ev) => {
-    ev.preventDefault();
-    go(path);
-  });
   return a;
 }
+
+// Every link within the dashboard opens its page without a page load (a new tab still opens one).
+document.addEventListener("click", (ev) => {
+  const a = (ev.target as Element | null)?.closest?.("a[href]");
+  const href = a?.getAttribute("href") ?? "";
+  if (!a || !href.startsWith("/") || href.startsWith("/api/") || a.hasAttribute("download") ||
+      ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) {
+    return;
+  }
+  ev.preventDefault();
+  go(href);
+});
 
 // The data source every page shows: the pinned simulation run by default, real meters, or any run.
 function sourceSwitch(): HTMLElement {

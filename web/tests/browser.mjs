@@ -218,6 +218,13 @@ try {
   check(await page.locator("svg.oneline circle.unknown").count() > 0, "unmetered buses are shown as unknown");
   await page.locator('svg.oneline circle[data-bus="19"]').click();
   check(/p\.u\./.test(await page.locator(".details").innerText()), "a metered bus shows its |V| in p.u.");
+  // Its device's charts are a link away, and Back returns to the diagram.
+  await page.locator(".details").getByRole("link", { name: "charts" }).first().click();
+  await page.getByRole("heading", { name: "Monitoring" }).waitFor();
+  check(page.url().includes("/monitoring?device=cust-A1-3"), `a bus's device opens its charts (${page.url()})`);
+  await page.goBack();
+  await page.waitForFunction(() => document.querySelectorAll("svg.oneline circle").length === 33);
+  await page.locator('svg.oneline circle[data-bus="19"]').click();
   // The keyboard reaches the diagram: the arrow keys select buses, a bus offers its branches.
   await page.locator("svg.oneline").focus();
   await page.keyboard.press("ArrowRight");

@@ -56,7 +56,8 @@ export async function networkPage(root: HTMLElement, setStale: (stale: boolean) 
   const deviceLines = (list: Device[]) => list.map((d) => {
     const s = newest.get(d.id);
     return el("li", {}, `${d.id}: `, s ? `|V| ${fmt(s.v_avg, 1, "V")}, I ${fmt(s.i_avg, 1, "A")}, P ${
-      fmt(s.p_total === null ? null : s.p_total / 1000, 1, "kW")} at ${localTime(s.ts)}` : "no sample");
+      fmt(s.p_total === null ? null : s.p_total / 1000, 1, "kW")} at ${localTime(s.ts)} ` : "no sample ",
+      el("a", { href: `/monitoring?device=${encodeURIComponent(d.id)}` }, "charts"));
   });
   const measuredDetails = (sel: Selection): HTMLElement[] => {
     if ("bus" in sel) {
