@@ -15,6 +15,15 @@ const safeRange: uPlot.Range.Function = (_u, min, max) => {
   return [min - pad, max + pad];
 };
 
+/// Axes drawn in the page's text colour (light or dark scheme): a canvas cannot read CSS
+/// variables, so the colour is taken when the chart is made.
+export function axis(label: string): uPlot.Axis {
+  const ink = getComputedStyle(document.body).color || "rgb(29, 35, 48)";
+  const rgb = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(ink);
+  const grid = rgb ? `rgba(${rgb[1]}, ${rgb[2]}, ${rgb[3]}, 0.15)` : "rgba(128, 128, 128, 0.2)";
+  return { label, stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+}
+
 export interface ChartSpec {
   title: string;
   unit: string;      // "" for a ratio
@@ -31,7 +40,7 @@ export function timeChart(spec: ChartSpec, data: uPlot.AlignedData, parent: HTML
     height: spec.height ?? 180,
     scales: { y: { range: safeRange } },
     series: [{}, ...spec.labels.map((label, k) => ({ label, stroke: kColours[k % kColours.length], spanGaps: true }))],
-    axes: [{}, { label: spec.unit || spec.title }],
+    axes: [axis(""), axis(spec.unit || spec.title)],
     plugins: spec.plugins ?? [],
   }, data, parent);
 }

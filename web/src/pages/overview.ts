@@ -3,6 +3,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { ApiError, request } from "../api";
+import { axis } from "../chart";
 import { activeSource, devices, feederHeads, kpis, latest, powerKpis, type Device, type HeadMeter } from "../data";
 import type { Model } from "../oneline";
 import { el, fmt } from "../dom";
@@ -88,7 +89,7 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
     { title: "Mean frequency", width: width(), height: 220,
       scales: { x: xScale, y: { range: around(0.02) } },
       series: [{}, { label: "f (Hz)", stroke: "#2b7bb9", spanGaps: true }],
-      axes: [{}, { label: "Hz" }] },
+      axes: [axis(""), axis("Hz")] },
     [t, f],
     charts,
   );
@@ -97,7 +98,7 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
       scales: { x: xScale, y: { range: around(0.005) } },
       series: [{}, { label: "lowest (p.u.)", stroke: "#c0392b", spanGaps: true },
                { label: "highest (p.u.)", stroke: "#27ae60", spanGaps: true }],
-      axes: [{}, { label: "p.u." }] },
+      axes: [axis(""), axis("p.u.")] },
     [t, vmin, vmax],
     charts,
   );
