@@ -134,8 +134,7 @@ void power_flow(ApiContext& ctx, HttpRequest& req, Reply reply) {
 void contingency(ApiContext& ctx, HttpRequest& req, Reply reply) {
   const json body = json_object_body(req.body, true);
   const auto model = ctx.networks.current();
-  const auto& net = model.network;
-  auto opt = contingency_options(*net, body);
+  auto opt = contingency_options(*model.network, body);
   opt.threads = 1;  // one study thread
   offload_study(ctx, req, std::move(reply), [model, opt](const StudyControl& control) mutable {
     const auto& net = model.network;
