@@ -17,6 +17,8 @@ constexpr std::array<double, 4> kInverterSpectrum = {0.015, 0.010, 0.005, 0.004}
 constexpr double kBackgroundThdV = 0.8;  // % from the upstream grid
 constexpr std::array<double, 3> kSourceUnbalance = {0.002, -0.001, -0.001};
 constexpr double kLoadVoltageExpP = 1.0, kLoadVoltageExpQ = 2.0;  // loads partly constant-Z
+constexpr double kInverterKneePu = 0.9;  // below it, DER output falls with the voltage
+constexpr double kMeterRange = 10;       // × rated current, the most a meter reads
 
 // Rounds to a resolution of 1, 0.1, 0.01 … as a meter's display would; divides by the inverse so
 // the result is the double nearest the decimal (6373.4, not 6373.400000000001).
@@ -189,6 +191,7 @@ Simulator::Simulator(const Twin& twin, Scenario scenario, SimOptions options)
   load_p_.assign(n, 0);
   load_q_.assign(n, 0);
   der_p_.assign(n, 0);
+  der_set_.assign(n, 0);
   out_.readings.resize(twin_.devices.size());
 }
 
@@ -306,6 +309,8 @@ void Simulator::set_injections(double t) {
         break;
       case EventKind::frequency_offset:
       case EventKind::cloud:
+      case EventKind::load_target:        // on the loads, below
+      case EventKind::single_phase_load:  // on the loads, below
         break;
     }
   }
@@ -314,7 +319,7 @@ void Simulator::set_injections(double t) {
   // Loads and DER.
   m.load_p0.assign(n, 0);
   m.load_q0.assign(n, 0);
-  der_p_.assign(n, 0);
+  der_set_.assign(n, 0);
   m.each_p0.assign(twin_.loads.size(), 0);
   m.each_q0.assign(twin_.loads.size(), 0);
   for (std::size_t l = 0; l < twin_.loads.size(); ++l) {
@@ -326,14 +331,17 @@ void Simulator::set_injections(double t) {
     const double pf = sc_.power_factor.value_or(ld.power_factor);
     m.each_p0[l] = std::max(0.0, p);
     m.each_q0[l] = m.each_p0[l] * std::tan(std::acos(pf));
-    m.load_p0[b] += m.each_p0[l];
-    m.load_q0[b] += m.each_q0[l];
+  }
+  set_part_demand(t);
+  for (std::size_t l = 0; l < twin_.loads.size(); ++l) {
+    m.load_p0[m.load_bus[l]] += m.each_p0[l];
+    m.load_q0[m.load_bus[l]] += m.each_q0[l];
   }
   const double sun = clear_sky(cal, twin_.latitude_deg) * m.cloud.step(dt, m.rng_profile);
   for (const auto& pv : twin_.pv)
-    der_p_[m.index.at(pv.bus)] += pv.peak_kw / 1000 * sun * sc_.pv_scale;
+    der_set_[m.index.at(pv.bus)] += pv.peak_kw / 1000 * sun * sc_.pv_scale;
   for (std::size_t w = 0; w < twin_.wind.size(); ++w) {
-    der_p_[m.index.at(twin_.wind[w].bus)] +=
+    der_set_[m.index.at(twin_.wind[w].bus)] +=
         twin_.wind[w].rated_kw / 1000 * m.wind[w].step(dt, m.rng_profile);
   }
   for (std::size_t b = 0; b < twin_.batteries.size(); ++b) {
@@ -343,7 +351,7 @@ void Simulator::set_injections(double t) {
     if (cal.hour >= 17 && cal.hour < 21 && m.soc[b] > 0.15) p = 0.8 * bat.power_kw;
     const double energy = p * dt / 3600 / (p > 0 ? 0.95 : 1 / 0.95);
     m.soc[b] = std::clamp(m.soc[b] - energy / bat.energy_kwh, 0.0, 1.0);
-    der_p_[m.index.at(bat.bus)] += p / 1000;
+    der_set_[m.index.at(bat.bus)] += p / 1000;
   }
   for (const auto& c : twin_.capacitors) {
     if (c.on) m.shunt_b[m.index.at(c.bus)] += c.kvar / 1000;
@@ -389,6 +397,89 @@ void Simulator::set_injections(double t) {
   m.swing.step(dt, gen_loss);
 }
 
+// Events that set the demand of a part of the network, whatever the time of day: a lateral
+// driven to a total apparent power (an overload of its rating), and single-phase load added on
+// phase a (spread over the part's loads by their peaks, its phase shares moved accordingly).
+void Simulator::set_part_demand(double t) {
+  auto& m = *m_;
+  for (const auto& e : sc_.events) {
+    if ((e.kind != EventKind::load_target && e.kind != EventKind::single_phase_load) ||
+        !e.active(t)) {
+      continue;
+    }
+    const auto below = e.bus ? m.index.at(e.bus) : m.root;
+    double s_mva = 0, peak_kw = 0;
+    for (std::size_t l = 0; l < twin_.loads.size(); ++l) {
+      if (!m.ancestor(below, m.load_bus[l])) continue;
+      s_mva += std::hypot(m.each_p0[l], m.each_q0[l]);
+      peak_kw += twin_.loads[l].peak_kw;
+    }
+    for (std::size_t l = 0; l < twin_.loads.size(); ++l) {
+      if (!m.ancestor(below, m.load_bus[l])) continue;
+      if (e.kind == EventKind::load_target) {
+        const double k = s_mva > 0 ? e.value / s_mva : 0;
+        m.each_p0[l] *= k;
+        m.each_q0[l] *= k;
+      } else if (peak_kw > 0) {
+        const double added = e.value / 1000 * twin_.loads[l].peak_kw / peak_kw;  // MW
+        const double p = m.each_p0[l];
+        auto& share = m.load_share[l];
+        if (p + added > 0) {
+          share = {(share[0] * p + added) / (p + added), share[1] * p / (p + added),
+                   share[2] * p / (p + added)};
+        }
+        m.each_p0[l] = p + added;
+      }
+    }
+  }
+}
+
+// A step the warm solve did not reach (a fault just applied): from flat voltages, the fault
+// shunts grow geometrically to their value, each solve starting from the last, the loads
+// following the voltage. A fault too deep for constant-current loads (their power evaluated at
+// the last voltages may be more than the network can carry) is solved with the loads and the
+// inverters as constant impedances — linear, so it always solves, and how stalled motors and
+// current-limited inverters behave in a deep sag anyway.
+grid::PowerFlowResult Simulator::solve_fault_step(
+    const std::function<void(const std::vector<double>&)>& apply) {
+  auto& m = *m_;
+  const std::size_t n = twin_.network.buses.size();
+  grid::PowerFlowResult r;
+  std::vector<double> vm = m.vm_used;
+  m.pf->set_voltages(std::vector<std::complex<double>>(n, {1.0, 0.0}));
+  for (double k = 1.0 / 1024; k <= 1 && (k == 1.0 / 1024 || r.converged); k *= 2) {
+    for (std::size_t b = 0; b < n; ++b) m.pf->set_shunt(b, m.shunt_g[b] * k, m.shunt_b[b]);
+    for (int settle = 0; settle < 4; ++settle) {
+      apply(vm);
+      r = m.pf->solve({}, true);
+      if (!r.converged) break;
+      double moved = 0;
+      for (std::size_t b = 0; b < n; ++b) moved = std::max(moved, std::fabs(r.vm[b] - vm[b]));
+      vm = r.vm;
+      if (moved < 2e-3) break;
+    }
+  }
+  if (r.converged) return r;
+  auto& live = m.pf->network();
+  for (std::size_t b = 0; b < n; ++b) {
+    const double der_g = der_set_[b] / (kInverterKneePu * kInverterKneePu);
+    m.pf->set_shunt(b, m.shunt_g[b] + (energised_[b] ? m.load_p0[b] - der_g : 0),
+                    m.shunt_b[b] - (energised_[b] ? m.load_q0[b] : 0));
+    live.buses[b].pd = 0;
+    live.buses[b].qd = 0;
+  }
+  m.pf->set_voltages(std::vector<std::complex<double>>(n, {1.0, 0.0}));
+  r = m.pf->solve({}, true);
+  if (!r.converged) return r;
+  for (std::size_t b = 0; b < n; ++b) {
+    const double v2 = energised_[b] ? r.vm[b] * r.vm[b] : 0;
+    load_p_[b] = m.load_p0[b] * v2;
+    load_q_[b] = m.load_q0[b] * v2;
+    der_p_[b] = der_set_[b] * v2 / (kInverterKneePu * kInverterKneePu);
+  }
+  return r;
+}
+
 void Simulator::solve() {
   auto& m = *m_;
   const std::size_t n = twin_.network.buses.size();
@@ -398,6 +489,8 @@ void Simulator::solve() {
       const double v = energised_[k] ? vm[k] : 0;
       load_p_[k] = m.load_p0[k] * std::pow(v, kLoadVoltageExpP);
       load_q_[k] = m.load_q0[k] * std::pow(v, kLoadVoltageExpQ);
+      // Inverters hold their power down to 0.9 p.u., then their current limit: P ∝ V below.
+      der_p_[k] = der_set_[k] * std::min(1.0, v / kInverterKneePu);
       live.buses[k].pd = energised_[k] ? load_p_[k] - der_p_[k] : 0;
       live.buses[k].qd = energised_[k] ? load_q_[k] : 0;
     }
@@ -408,13 +501,8 @@ void Simulator::solve() {
   for (int round = 0; round < 8; ++round) {
     apply(m.vm_used);
     auto r = m.pf->solve({}, true);
-    if (!r.converged) {
-      std::vector<double> low(n, 0.7);  // start again from a depressed, flat profile
-      apply(low);
-      m.pf->set_voltages(std::vector<std::complex<double>>(n, {1.0, 0.0}));
-      r = m.pf->solve({}, true);
-      if (!r.converged) throw std::runtime_error("the power flow did not converge: " + r.message);
-    }
+    if (!r.converged) r = solve_fault_step(apply);
+    if (!r.converged) throw std::runtime_error("the power flow did not converge: " + r.message);
     double moved = 0;
     for (std::size_t k = 0; k < n; ++k) {
       if (energised_[k]) moved = std::max(moved, std::fabs(r.vm[k] - m.vm_used[k]));
@@ -560,8 +648,9 @@ void Simulator::make_readings(double t) {
       if (!affects) continue;
       Severity sev = a.e->severity;
       if (a.e->label == "voltage_sag" || a.e->label == "voltage_swell") {
+        // IEEE 1159 at this meter: outside ±10 % a sag or swell, beyond ±50 % a deep one.
         const double dev_v = std::fabs(vm[ds.bus] - 1);
-        sev = dev_v >= 0.5 ? Severity::severe : dev_v >= 0.2 ? Severity::moderate : Severity::minor;
+        sev = dev_v >= 0.5 ? Severity::severe : dev_v >= 0.1 ? Severity::moderate : Severity::minor;
       } else if (a.e->label == "frequency_excursion") {
         const double df = std::fabs(delta_f);
         sev = df >= 0.5 ? Severity::severe : df >= 0.2 ? Severity::moderate : Severity::minor;
@@ -620,13 +709,18 @@ void Simulator::make_readings(double t) {
     }
     const double sigma = sc_.noise != 0 ? dev.accuracy_class / 100 / 3 : 0;
     std::normal_distribution<double> nrm(0, 1);
+    double peak_amps = 0;
     for (int ph = 0; ph < 3; ++ph) {
       const double volts = m.vph[ds.bus][ph] * ds.v_base;
       const double p = p_mw * 1e6 * share[ph], q = q_mvar * 1e6 * share[ph];
       const double amps = volts > 0 ? std::hypot(p, q) / volts : 0;
+      peak_amps = std::max(peak_amps, amps);
       const double phi = std::atan2(q, p);
       const double vn = volts * (1 + sigma * nrm(m.rng_noise));
-      const double in = amps * (1 + sigma * nrm(m.rng_noise));
+      // A meter measures up to 10 × its rated current (its CT's range, SPEC §3): fault
+      // currents beyond read at the top of the range.
+      const double in =
+          std::min(amps * (1 + sigma * nrm(m.rng_noise)), kMeterRange * dev.device.rated_current);
       const double phin = phi + sigma * nrm(m.rng_noise);
       v.v[ph] = quantise(std::max(0.0, vn), 0.1);
       v.i[ph] = quantise(std::max(0.0, in), 0.01);
@@ -636,6 +730,22 @@ void Simulator::make_readings(double t) {
           std::clamp(m.thd_v[ds.bus] * (1 + 2 * sigma * nrm(m.rng_noise)), 0.0, 100.0), 0.01);
       v.thd_i[ph] =
           quantise(std::clamp(thd_i * (1 + 2 * sigma * nrm(m.rng_noise)), 0.0, 100.0), 0.01);
+    }
+    // Overload and imbalance graded by what this meter sees, without noise: its highest phase
+    // current against its rating; its voltage unbalance against EN 50160's 2 %.
+    if (r.label.event == "overload") {
+      const double loading = peak_amps / dev.device.rated_current;
+      r.label.severity = loading > 1.2 ? Severity::severe
+                         : loading > 1 ? Severity::moderate
+                                       : Severity::minor;
+    } else if (r.label.event == "phase_imbalance") {
+      const auto& ph = m.vph[ds.bus];
+      const double mean = (ph[0] + ph[1] + ph[2]) / 3;
+      double unbalance = 0;
+      for (double x : ph) unbalance = std::max(unbalance, std::fabs(x - mean) / mean);
+      r.label.severity = unbalance > 0.04   ? Severity::severe
+                         : unbalance > 0.02 ? Severity::moderate
+                                            : Severity::minor;
     }
     v.f = quantise(freq + (sc_.noise != 0 ? 0.0005 * nrm(m.rng_noise) : 0.0), 0.001);
     v.temp = ds.monitor ? quantise(thermal_.hot_spot_c(), 0.1) : core::kAbsent;

@@ -5,6 +5,7 @@
 // unbalance model, harmonics, frequency from the swing model, the transformer's temperature,
 // sensor noise by accuracy class, quantisation, and labelled data faults.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -70,6 +71,9 @@ class Simulator {
  private:
   struct Impl;
   void set_injections(double t);
+  void set_part_demand(double t);
+  grid::PowerFlowResult solve_fault_step(
+      const std::function<void(const std::vector<double>&)>& apply);
   void solve();
   void make_readings(double t);
   Twin twin_;
@@ -79,7 +83,8 @@ class Simulator {
   std::int64_t steps_ = 0;
   StepResult out_;
   grid::PowerFlowResult solution_;
-  std::vector<double> load_p_, load_q_, der_p_;
+  std::vector<double> load_p_, load_q_, der_p_;  // at the solved voltages
+  std::vector<double> der_set_;                  // DER set-points, MW
   std::vector<char> energised_;
   TransformerThermal thermal_;
   bool transformer_failed_ = false;

@@ -74,18 +74,19 @@ std::vector<ScenarioDef> make_catalogue() {
       {"voltage_sag", "A remote fault through an impedance pulls the voltage down",
        with(common(),
             {start(), duration(2),
-             num("fault_impedance_ohm", 20, 0.01, 1e4, "Ω", "fault impedance (lower = deeper sag)"),
+             num("fault_impedance_ohm", 3, 0.01, 1e4, "Ω", "fault impedance (lower = deeper sag)"),
              integer("bus", 0, 0, 1e12, "faulted bus (0 = the twin's remote bus)")})});
   c.push_back({"voltage_swell", "A capacitor bank switched in while load is rejected",
                with(common(),
                     {start(), duration(120),
-                     num("capacitor_kvar", 4000, 0, 50000, "kvar", "bank switched in"),
-                     num("load_rejection", 0.3, 0, 0.9, "", "fraction of the load that drops off"),
+                     num("capacitor_kvar", 8000, 0, 50000, "kvar", "bank switched in"),
+                     num("load_rejection", 0.5, 0, 0.9, "", "fraction of the load that drops off"),
                      integer("bus", 0, 0, 1e12, "capacitor bus (0 = the substation busbar)")})});
   c.push_back({"overload", "Demand on a lateral far above its rating",
-               with(common(),
-                    {start(), duration(900),
-                     num("factor", 2.5, 1, 10, "×", "the lateral's load multiplier"), lateral()})});
+               with(common(), {start(), duration(900),
+                               num("loading", 1.5, 0.1, 5, "×",
+                                   "the lateral's demand, per unit of its head branch's rating"),
+                               lateral()})});
   c.push_back({"frequency_excursion",
                "Loss of generation in the bulk system: a nadir, then the governors settle",
                with(with(common(), {start(), duration(0),
@@ -106,6 +107,8 @@ std::vector<ScenarioDef> make_catalogue() {
                with(common(), {start(), duration(0),
                                num("unbalance", 0.35, 0, 0.66, "",
                                    "share of the lateral's load moved onto phase a"),
+                               num("added_kw", 1800, 0, 10000, "kW",
+                                   "single-phase load added on phase a across the lateral"),
                                lateral()})});
   c.push_back(
       {"line_fault", "A fault on a lateral: protection trips it, then recloses",
@@ -334,9 +337,12 @@ Scenario build_scenario(std::string_view requested, const ScenarioParams& params
     shed.value = 1 - v.num("load_rejection");
     s.events.push_back(shed);
   } else if (s.id == "overload") {
-    auto e = timed(EventKind::load_scale, Severity::severe);
-    e.bus = pick_lateral(twin, v.text("branch")).second;
-    e.value = v.num("factor");
+    const auto [branch, below] = pick_lateral(twin, v.text("branch"));
+    const double rating = twin.network.branches[branch].rate_a;
+    if (!(rating > 0)) throw ParamError("params.branch", "the lateral's head branch has no rating");
+    auto e = timed(EventKind::load_target, Severity::severe);
+    e.bus = below;
+    e.value = v.num("loading") * rating;
     s.events.push_back(e);
   } else if (s.id == "frequency_excursion") {
     s.dynamics.inertia_h_s = v.num("inertia_h_s");
@@ -362,6 +368,11 @@ Scenario build_scenario(std::string_view requested, const ScenarioParams& params
     e.bus = pick_lateral(twin, v.text("branch")).second;
     e.value = v.num("unbalance");
     s.events.push_back(e);
+    if (v.num("added_kw") > 0) {
+      e.kind = EventKind::single_phase_load;
+      e.value = v.num("added_kw");
+      s.events.push_back(e);
+    }
   } else if (s.id == "line_fault") {
     const auto [branch, below] = pick_lateral(twin, v.text("branch"));
     const double t0 = v.num("start_s"), clear = v.num("trip_after_s"),

@@ -19,16 +19,18 @@ enum class Severity { none = 0, minor, moderate, severe, critical };
 std::string_view severity_name(Severity s);
 
 enum class EventKind {
-  fault,             ///< shunt fault at `bus` through `value` Ω
-  trip,              ///< branch `branch` open
-  capacitor,         ///< extra capacitor bank of `value` kvar switched in at `bus`
-  load_scale,        ///< loads at and below `bus` (0 = all) × `value`
-  generation_loss,   ///< bulk-system generation lost, `value` p.u. of system load
-  cloud,             ///< passing clouds: `value` depth, `rate` per hour, `length_s` each
-  harmonics,         ///< non-linear share of loads at and below `bus` set to `value`
-  imbalance,         ///< `value` of the load at and below `bus` moved onto phase a
-  voltage_setpoint,  ///< source voltage set to `value` p.u.
-  frequency_offset,  ///< ambient frequency offset of `value` Hz
+  fault,              ///< shunt fault at `bus` through `value` Ω
+  trip,               ///< branch `branch` open
+  capacitor,          ///< extra capacitor bank of `value` kvar switched in at `bus`
+  load_scale,         ///< loads at and below `bus` (0 = all) × `value`
+  generation_loss,    ///< bulk-system generation lost, `value` p.u. of system load
+  cloud,              ///< passing clouds: `value` depth, `rate` per hour, `length_s` each
+  harmonics,          ///< non-linear share of loads at and below `bus` set to `value`
+  imbalance,          ///< `value` of the load at and below `bus` moved onto phase a
+  voltage_setpoint,   ///< source voltage set to `value` p.u.
+  frequency_offset,   ///< ambient frequency offset of `value` Hz
+  load_target,        ///< loads at and below `bus` scaled to `value` MVA in total
+  single_phase_load,  ///< `value` kW of unity-pf load on phase a, spread over the loads below `bus`
 };
 
 struct Event {

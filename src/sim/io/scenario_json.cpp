@@ -21,6 +21,8 @@ std::optional<EventKind> kind_of(const std::string& s) {
       {"imbalance", EventKind::imbalance},
       {"voltage_setpoint", EventKind::voltage_setpoint},
       {"frequency_offset", EventKind::frequency_offset},
+      {"load_target", EventKind::load_target},
+      {"single_phase_load", EventKind::single_phase_load},
   };
   for (const auto& [name, k] : kinds) {
     if (s == name) return k;
