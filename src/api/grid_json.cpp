@@ -160,16 +160,29 @@ json contingency_json(const grid::Network& net, const grid::ContingencyReport& r
 }
 
 json estimation_json(const grid::Network& net, const grid::MeterMeasurements& meters,
+                     std::span<const grid::Measurement> pseudo,
                      const std::vector<std::string>& devices, const grid::EstimationResult& e) {
   json buses = json::array(), removed = json::array();
   for (std::size_t k = 0; k < net.buses.size(); ++k) {
-    buses.push_back({{"id", net.buses[k].id}, {"vm_pu", e.vm[k]}, {"va_deg", e.va_deg[k]}});
+    json b = {{"id", net.buses[k].id}, {"vm_pu", e.vm[k]}, {"va_deg", e.va_deg[k]}};
+    if (k < e.vm_sigma.size()) {
+      b["vm_sigma_pu"] = e.vm_sigma[k];
+      b["va_sigma_deg"] = e.va_sigma_deg[k];
+    }
+    buses.push_back(std::move(b));
   }
   static constexpr const char* kKinds[] = {
       "vm", "p_injection", "q_injection", "p_flow_from", "q_flow_from", "p_flow_to", "q_flow_to"};
   for (auto r : e.removed) {
-    removed.push_back({{"device", devices[meters.reading_of[r]]},
-                       {"kind", kKinds[static_cast<int>(meters.measurements[r].kind)]}});
+    if (r < meters.measurements.size()) {
+      removed.push_back({{"device", devices[meters.reading_of[r]]},
+                         {"kind", kKinds[static_cast<int>(meters.measurements[r].kind)]}});
+    } else {  // a forecast the meters contradict
+      const auto& m = pseudo[r - meters.measurements.size()];
+      removed.push_back({{"pseudo", true},
+                         {"bus", net.buses[m.element].id},
+                         {"kind", kKinds[static_cast<int>(m.kind)]}});
+    }
   }
   json out = {{"devices", meters.placed},
               {"measurements", meters.measurements.size()},

@@ -2,6 +2,7 @@
 // The JSON of grid studies: request options in, results out (power flow, N-1, state estimation,
 // network versions). No logic beyond naming and units.
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,10 @@ nlohmann::json power_flow_json(const grid::Network& net, const grid::PowerFlowRe
 /// The base case and every outage; `stopped` says why an incomplete study ended.
 nlohmann::json contingency_json(const grid::Network& net, const grid::ContingencyReport& rep,
                                 double loading_limit, const std::optional<std::string>& stopped);
-/// The estimate; `devices` names each reading (to report removed measurements by device).
+/// The estimate; `devices` names each reading (to report removed measurements by device, or by
+/// bus for the pseudo-measurements that followed the meters').
 nlohmann::json estimation_json(const grid::Network& net, const grid::MeterMeasurements& meters,
+                               std::span<const grid::Measurement> pseudo,
                                const std::vector<std::string>& devices,
                                const grid::EstimationResult& e);
 nlohmann::json network_versions_json(const std::vector<store::NetworkVersion>& versions);

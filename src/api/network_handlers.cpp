@@ -1,8 +1,10 @@
 // Grid-model routes: upload and read the network model, power flow (with what-if changes), N-1
 // contingency studies and state estimation. Studies run on the study pool; the engines (grid/)
 // do the work, grid_json names the results.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +20,10 @@
 #include "grid/io/json_network.hpp"
 #include "grid/io/what_if_json.hpp"
 #include "grid/meter_placement.hpp"
+#include "grid/pseudo_measurements.hpp"
 #include "grid/what_if.hpp"
+#include "runs/simulation_runs.hpp"
+#include "sim/forecast.hpp"
 #include "store/store.hpp"
 
 namespace remhart::api {
@@ -51,23 +56,50 @@ std::vector<grid::MeterReading> meter_readings(ApiContext& ctx, const std::strin
   return readings;
 }
 
+// The twin's forecasts when the model is the twin's network (the same buses), else the model's
+// own loads.
+std::vector<grid::BusForecast> forecast_for(const sim::Twin& twin, const grid::Network& net,
+                                            core::TimeUs at) {
+  const auto& tb = twin.network.buses;
+  const bool twins = tb.size() == net.buses.size() &&
+                     std::equal(tb.begin(), tb.end(), net.buses.begin(),
+                                [](const auto& a, const auto& b) { return a.id == b.id; });
+  return twins ? sim::bus_forecast(twin, net, at) : grid::model_forecast(net);
+}
+
 void state(ApiContext& ctx, HttpRequest& req, Reply reply) {
   const std::string origin = origin_arg(req);
   const auto max_age = int_arg(req, "max_age_s", 1, 30 * 86400).value_or(900) * core::kUsPerSecond;
-  offload_study(ctx, req, std::move(reply), [&ctx, origin, max_age](const StudyControl&) {
-    const auto model = ctx.networks.current();
-    std::vector<std::string> devices;
-    const auto readings = meter_readings(ctx, origin, max_age, devices);
-    const auto meters = grid::meter_measurements(*model.network, readings);
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto estimate = grid::estimate_from_meters(*model.network, meters);
-    json out = estimation_json(*model.network, meters, devices, estimate);
-    out["time_ms"] =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    out["network_id"] = model.id;
-    out["origin"] = origin;
-    return json_response(200, dump_json(out));
-  });
+  const auto pseudo_arg = req.arg("pseudo").value_or("true");
+  if (pseudo_arg != "true" && pseudo_arg != "false") {
+    throw Error(ErrorKind::bad_request, "must be true or false", "pseudo");
+  }
+  offload_study(ctx, req, std::move(reply),
+                [&ctx, origin, max_age, use_pseudo = pseudo_arg == "true"](const StudyControl&) {
+                  const auto model = ctx.networks.current();
+                  const auto& net = *model.network;
+                  std::vector<std::string> devices;
+                  const auto readings = meter_readings(ctx, origin, max_age, devices);
+                  const auto meters = grid::meter_measurements(net, readings);
+                  const auto t0 = std::chrono::steady_clock::now();
+                  std::optional<double> head_scale;
+                  std::vector<grid::Measurement> pseudo;
+                  if (use_pseudo) {
+                    auto forecast = forecast_for(ctx.simulator.twin(), net, core::now_us());
+                    head_scale = grid::scale_to_feeder_head(net, meters.measurements, forecast);
+                    pseudo = grid::pseudo_measurements(net, forecast, meters.measurements);
+                  }
+                  const auto estimate = grid::estimate_from_meters(net, meters, pseudo);
+                  json out = estimation_json(net, meters, pseudo, devices, estimate);
+                  out["time_ms"] = std::chrono::duration<double, std::milli>(
+                                       std::chrono::steady_clock::now() - t0)
+                                       .count();
+                  out["pseudo_measurements"] = pseudo.size();
+                  out["head_scale"] = head_scale ? json(*head_scale) : json(nullptr);
+                  out["network_id"] = model.id;
+                  out["origin"] = origin;
+                  return json_response(200, dump_json(out));
+                });
 }
 
 // MATPOWER (text) or the JSON network format, by Content-Type or ?format=; parsed off the I/O

@@ -81,12 +81,16 @@ MeterMeasurements meter_measurements(const Network& net, std::span<const MeterRe
 }
 
 EstimationResult estimate_from_meters(const Network& net, const MeterMeasurements& meters,
+                                      std::span<const Measurement> pseudo,
                                       const EstimationOptions& options) {
+  auto all = meters.measurements;
+  all.insert(all.end(), pseudo.begin(), pseudo.end());
   try {
-    return estimate_state(net, meters.measurements, options);
+    return estimate_state(net, std::move(all), options);
   } catch (const NetworkError& e) {
     throw NetworkError(std::string(e.what()) + " (" + std::to_string(meters.placed) +
-                           " device(s) placed on the model)",
+                           " device(s) placed on the model, " + std::to_string(pseudo.size()) +
+                           " pseudo-measurements)",
                        "measurements");
   }
 }

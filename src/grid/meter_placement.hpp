@@ -43,9 +43,11 @@ struct MeterMeasurements {
 /// whose element is not on the model are skipped.
 MeterMeasurements meter_measurements(const Network& net, std::span<const MeterReading> readings);
 
-/// Estimates the state from meter readings. Throws NetworkError (field `measurements`) when they
+/// Estimates the state from meter readings, completed by `pseudo` measurements (placed after the
+/// meters' in the estimate's indexes). Throws NetworkError (field `measurements`) when they
 /// cannot observe the network, saying how many meters were placed on it.
 EstimationResult estimate_from_meters(const Network& net, const MeterMeasurements& meters,
+                                      std::span<const Measurement> pseudo = {},
                                       const EstimationOptions& options = {});
 
 }  // namespace remhart::grid

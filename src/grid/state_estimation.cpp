@@ -3,6 +3,7 @@
 #include <Eigen/SparseCholesky>
 #include <Eigen/SparseCore>
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <numbers>
@@ -218,6 +219,25 @@ Solve gauss_newton(const Model& model, const std::vector<Measurement>& ms,
   return s;
 }
 
+// The diagonal of the gain matrix's inverse (the states' variances), a column at a time.
+Eigen::VectorXd state_variances(const std::vector<Measurement>& ms, const Solve& s) {
+  Eigen::VectorXd w(static_cast<int>(ms.size()));
+  for (std::size_t r = 0; r < ms.size(); ++r) {
+    w[static_cast<int>(r)] = 1 / (ms[r].sigma * ms[r].sigma);
+  }
+  const Eigen::SparseMatrix<double> ht = s.jac.transpose();
+  const Eigen::SparseMatrix<double> gain = ht * w.asDiagonal() * s.jac;
+  Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> ldlt(gain);
+  const int nx = static_cast<int>(gain.rows());
+  Eigen::VectorXd out(nx), e = Eigen::VectorXd::Zero(nx);
+  for (int j = 0; j < nx; ++j) {
+    e[j] = 1;
+    out[j] = ldlt.solve(e)[j];
+    e[j] = 0;
+  }
+  return out;
+}
+
 }  // namespace
 
 double chi2_quantile(double confidence, double k) {
@@ -271,7 +291,20 @@ EstimationResult estimate_state(const Network& net, std::vector<Measurement> ms,
     }
     const bool bad = out.objective > out.chi2_limit;
     if (round == 0) out.bad_data_detected = bad;
-    if (!opt.bad_data || !bad || round >= opt.max_removals) return out;
+    // The estimate is final: its deviations from the gain matrix's inverse.
+    const auto final_estimate = [&] {
+      const Eigen::VectorXd var = state_variances(ms, s);
+      out.vm_sigma.assign(model.n, 0);
+      out.va_sigma_deg.assign(model.n, 0);
+      for (std::size_t k = 0; k < model.n; ++k) {
+        out.vm_sigma[k] = std::sqrt(std::max(0.0, var[model.mag(k)]));
+        if (model.ang[k] >= 0) {
+          out.va_sigma_deg[k] = std::sqrt(std::max(0.0, var[model.ang[k]])) / kDeg;
+        }
+      }
+      return out;
+    };
+    if (!opt.bad_data || !bad || round >= opt.max_removals) return final_estimate();
 
     // Largest normalised residual: r_i / sqrt(Ω_ii), Ω = R − H G⁻¹ Hᵀ.
     Eigen::VectorXd w(static_cast<int>(ms.size()));
@@ -293,7 +326,7 @@ EstimationResult estimate_state(const Network& net, std::vector<Measurement> ms,
         worst = r;
       }
     }
-    if (worst_rn <= opt.residual_limit) return out;
+    if (worst_rn <= opt.residual_limit) return final_estimate();
     out.removed.push_back(original[worst]);
     ms.erase(ms.begin() + static_cast<std::ptrdiff_t>(worst));
     original.erase(original.begin() + static_cast<std::ptrdiff_t>(worst));

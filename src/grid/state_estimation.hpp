@@ -30,8 +30,11 @@ struct EstimationOptions {
 
 struct EstimationResult {
   bool converged = false;
-  int iterations = 0;                ///< Gauss–Newton steps of the final estimate
-  std::vector<double> vm, va_deg;    ///< per bus
+  int iterations = 0;              ///< Gauss–Newton steps of the final estimate
+  std::vector<double> vm, va_deg;  ///< per bus
+  /// Per bus, the standard deviations of the estimate (from the gain matrix's inverse at the
+  /// solution: what the measurements' deviations leave uncertain); 0 for the reference angle.
+  std::vector<double> vm_sigma, va_sigma_deg;
   double objective = 0;              ///< J(x) = Σ (r/σ)² of the final estimate
   double chi2_limit = 0;             ///< χ² quantile for m − n degrees of freedom
   bool bad_data_detected = false;    ///< the first estimate failed the χ² test

@@ -67,6 +67,24 @@ TEST(Simulator, DemoRunStartsWithTheServerAndFeedsLiveData) {
   const auto devices = get_json(*http, "/api/grid/devices");
   EXPECT_GE(devices["items"].size(), 13u);
   EXPECT_NE(http->get("/metrics").body.find("remhart_sim_runs_running 1"), std::string::npos);
+
+  // The twin's state from its 13 meters and the twin's pseudo-measurements: every bus, with its
+  // uncertainty, and the losses; the meters alone do not observe the feeder.
+  auto r = http->get("/api/grid/state?origin=" + origin);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto st = nlohmann::json::parse(r.body);
+  EXPECT_TRUE(st["converged"].get<bool>());
+  EXPECT_GT(st["pseudo_measurements"].get<int>(), 20);
+  EXPECT_GT(st["head_scale"].get<double>(), 0);
+  ASSERT_EQ(st["buses"].size(), 33u);
+  for (const auto& b : st["buses"]) {
+    EXPECT_NEAR(b["vm_pu"].get<double>(), 1.0, 0.1);
+    EXPECT_GE(b["vm_sigma_pu"].get<double>(), 0);
+  }
+  EXPECT_GT(st["losses_mw"].get<double>(), 0);
+  r = http->get("/api/grid/state?pseudo=false&origin=" + origin);
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(http->get("/api/grid/state?pseudo=maybe").status, 400);
 }
 
 TEST(Simulator, RunLifecycleIsolationLabelsAndErrors) {

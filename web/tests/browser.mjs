@@ -117,7 +117,6 @@ page.on("response", (r) => {
   // Expected: the wrong password's 401, and the session check of a page opened signed out.
   const expected = (r.url().endsWith("/api/auth/session") && r.status() === 401) ||
                    (r.url().includes("/api/grid/networks?") && r.status() === 422) ||
-                   (r.url().includes("/api/grid/state?") && r.status() === 422) ||  // not observable
                    (r.url().endsWith("/api/auth/session/refresh") && r.status() === 401);
   if (r.status() >= 400 && !expected) {
     problems.push(`HTTP ${r.status()}: ${r.url()}`);
@@ -185,15 +184,16 @@ try {
   }
   check(moved, `the charts follow live samples (${livePoints} → ${await live()} points)`);
   // Power at the feeder head (sub-hv, on the transformer branch 2–3) and at the inverters, from
-  // their samples; losses unknown while the devices do not observe the network.
+  // their samples; the losses at the state estimate.
   const kpi = (title) => page.locator(".kpi").filter({ has: page.getByRole("heading", { name: title, exact: true }) });
   await kpi("Feeder-head import").locator(".note").filter({ hasText: "1 of 1 head branch(es) metered" }).waitFor();
   check(/^\d+\.\d{3} MW$/.test(await kpi("Feeder-head import").locator(".value").innerText()),
         `feeder-head import: ${await kpi("Feeder-head import").locator(".value").innerText()}`);
   check(/2 reporting inverter/.test(await kpi("Generation (DER)").innerText()), "the two inverters' export is shown");
   check(/MW$/.test(await kpi("Load (with losses)").locator(".value").innerText()), "the load fed is shown");
-  await kpi("Losses").locator(".note").filter({ hasText: "do not observe the whole network" }).waitFor();
-  check(await kpi("Losses").locator(".value").innerText() === "—", "losses are not invented without a state estimate");
+  await kpi("Losses").locator(".note").filter({ hasText: "at the state estimate of" }).waitFor();
+  check(/^\d+\.\d{3} MW$/.test(await kpi("Losses").locator(".value").innerText()),
+        `losses from the state estimate (meters and the twin's pseudo-measurements): ${await kpi("Losses").locator(".value").innerText()}`);
   const freq = page.locator(".kpi").filter({ hasText: "Frequency" }).locator(".value");
   check(/Hz$/.test(await freq.innerText()), `the mean frequency is shown (${await freq.innerText()})`);
   await page.waitForTimeout(3000);  // a few live points on the charts
