@@ -19,7 +19,10 @@
 #include "feeder.hpp"
 #include "grid/contingency.hpp"
 #include "grid/io/matpower.hpp"
+#include "grid/meter_placement.hpp"
 #include "grid/powerflow.hpp"
+#include "grid/pseudo_measurements.hpp"
+#include "sim/io/twin_json.hpp"
 
 using namespace remhart;
 
@@ -125,6 +128,40 @@ void time_series(benchmark::State& state, const grid::Network& net) {
   }
 }
 
+// Distribution state estimation as GET /api/grid/state runs it: meters at `elements` reading the
+// power flow's solution, pseudo-measurements from the model's loads (50 %) scaled to the head,
+// the estimate with every bus's deviations.
+void estimate(benchmark::State& state, const grid::Network& net,
+              const std::vector<std::string>& elements) {
+  grid::PowerFlow pf(net);
+  const auto truth = pf.solve();
+  const grid::BusIndex index(net.buses);
+  std::vector<grid::MeterReading> readings;
+  for (const auto& e : elements) {
+    const auto where = grid::place_meter(net, e);
+    if (!where) continue;
+    if (where->branch) {
+      const auto& br = net.branches[where->index];
+      const auto& f = truth.flows[where->index];
+      const auto bus = index.at(where->at_from ? br.from : br.to);
+      readings.push_back({e, truth.vm[bus], (where->at_from ? f.p_from : f.p_to) * 1e6,
+                          (where->at_from ? f.q_from : f.q_to) * 1e6});
+    } else {
+      readings.push_back({e, truth.vm[where->index], net.buses[where->index].pd * 1e6,
+                          net.buses[where->index].qd * 1e6});
+    }
+  }
+  for (auto _ : state) {
+    const auto meters = grid::meter_measurements(net, readings);
+    auto forecast = grid::model_forecast(net);
+    grid::scale_to_feeder_head(net, meters.measurements, forecast);
+    const auto pseudo = grid::pseudo_measurements(net, forecast, meters.measurements);
+    const auto e = grid::estimate_from_meters(net, meters, pseudo);
+    if (!e.converged) state.SkipWithError("the estimate did not converge");
+    benchmark::DoNotOptimize(e.vm_sigma.data());
+  }
+}
+
 double min_of(const std::vector<double>& v) {
   return *std::min_element(v.begin(), v.end());
 }
@@ -204,6 +241,28 @@ int main(int argc, char** argv) {
       ->ComputeStatistics("min", min_of)
       ->ReportAggregatesOnly(true);
 
+  // State estimation: the demo twin with its 13 meters, and the 1,000-bus feeder with 5 % of its
+  // buses metered (every 20th, plus the head).
+  static std::map<std::string, std::vector<std::string>> metered;
+  const auto twin_path =
+      std::filesystem::path(REMHART_SOURCE_DIR) / "share" / "twins" / "demo-feeder.json";
+  const auto twin = sim::io::read_twin_file(twin_path.string());
+  nets["demo_twin"] = sim::study_model(twin);
+  for (const auto& d : twin.devices) metered["demo_twin"].push_back(d.device.element);
+  metered["feeder1000"].push_back("branch:1-2:from");
+  for (int k = 20; k <= 1000; k += 20) metered["feeder1000"].push_back("bus:" + std::to_string(k));
+  for (const char* c : {"demo_twin", "feeder1000"}) {
+    const auto& net = nets[c];
+    const auto& elements = metered[c];
+    benchmark::RegisterBenchmark(
+        ("state_estimate/" + std::string(c)).c_str(),
+        [&net, &elements](benchmark::State& s) { estimate(s, net, elements); })
+        ->Unit(benchmark::kMillisecond)
+        ->Repetitions(5)
+        ->ComputeStatistics("min", min_of)
+        ->ReportAggregatesOnly(true);
+  }
+
   Collector reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   std::cout << "\nsummary (medians of 5 repetitions, single thread)\n"
@@ -230,6 +289,9 @@ int main(int argc, char** argv) {
   }
   std::cout << "feeder1000: 1,000 warm steps " << std::setprecision(1)
             << reporter.median_ms["timeseries_1000_steps/feeder1000"] << " ms\n";
+  std::cout << std::setprecision(3) << "state estimate with pseudo-measurements: demo twin "
+            << reporter.median_ms["state_estimate/demo_twin"] << " ms, feeder1000 (5 % metered) "
+            << reporter.median_ms["state_estimate/feeder1000"] << " ms\n";
   benchmark::Shutdown();
   return 0;
 }

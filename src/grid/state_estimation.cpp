@@ -7,6 +7,7 @@
 #include <cmath>
 #include <complex>
 #include <numbers>
+#include <vector>
 
 #include "grid/admittance.hpp"
 
@@ -219,7 +220,10 @@ Solve gauss_newton(const Model& model, const std::vector<Measurement>& ms,
   return s;
 }
 
-// The diagonal of the gain matrix's inverse (the states' variances), a column at a time.
+// The diagonal of the gain matrix's inverse (the states' variances) by Takahashi's equations on
+// the LDLᵀ factor: with Z = G⁻¹ (permuted), Z_jj = 1/d_j − Σ_k L_kj Z_kj and Z_ij = −Σ_k L_kj Z_ik
+// over the rows k > j of column j, columns from the last — only entries on L's pattern are
+// needed (it is closed under this recurrence), so it costs about what the factorisation does.
 Eigen::VectorXd state_variances(const std::vector<Measurement>& ms, const Solve& s) {
   Eigen::VectorXd w(static_cast<int>(ms.size()));
   for (std::size_t r = 0; r < ms.size(); ++r) {
@@ -228,13 +232,35 @@ Eigen::VectorXd state_variances(const std::vector<Measurement>& ms, const Solve&
   const Eigen::SparseMatrix<double> ht = s.jac.transpose();
   const Eigen::SparseMatrix<double> gain = ht * w.asDiagonal() * s.jac;
   Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> ldlt(gain);
+  Eigen::SparseMatrix<double> l = ldlt.matrixL().nestedExpression();  // unit lower, by column
+  l.makeCompressed();
+  const auto& d = ldlt.vectorD();
   const int nx = static_cast<int>(gain.rows());
-  Eigen::VectorXd out(nx), e = Eigen::VectorXd::Zero(nx);
-  for (int j = 0; j < nx; ++j) {
-    e[j] = 1;
-    out[j] = ldlt.solve(e)[j];
-    e[j] = 0;
+  const int* outer = l.outerIndexPtr();
+  const int* inner = l.innerIndexPtr();
+  const double* lx = l.valuePtr();
+  std::vector<double> z(static_cast<std::size_t>(l.nonZeros()), 0.0), zdiag(nx, 0.0);
+  const auto at = [&](int i, int k) {  // Z_ik, both in columns already done
+    if (i == k) return zdiag[static_cast<std::size_t>(i)];
+    const int c = std::min(i, k), r = std::max(i, k);
+    const int* p = std::lower_bound(inner + outer[c], inner + outer[c + 1], r);
+    return z[static_cast<std::size_t>(p - inner)];
+  };
+  for (int j = nx - 1; j >= 0; --j) {
+    int first = outer[j];
+    while (first < outer[j + 1] && inner[first] <= j) ++first;  // strictly below the diagonal
+    for (int p = first; p < outer[j + 1]; ++p) {
+      double sum = 0;
+      for (int q = first; q < outer[j + 1]; ++q) sum += lx[q] * at(inner[p], inner[q]);
+      z[static_cast<std::size_t>(p)] = -sum;
+    }
+    double sum = 0;
+    for (int q = first; q < outer[j + 1]; ++q) sum += lx[q] * z[static_cast<std::size_t>(q)];
+    zdiag[static_cast<std::size_t>(j)] = 1 / d[j] - sum;
   }
+  Eigen::VectorXd out(nx);
+  const auto& perm = ldlt.permutationP().indices();
+  for (int i = 0; i < nx; ++i) out[i] = zdiag[static_cast<std::size_t>(perm[i])];
   return out;
 }
 

@@ -43,6 +43,55 @@ TEST(StateEstimation, NoiseFreeMeasurementsGiveBackThePowerFlowState) {
   EXPECT_FALSE(e.bad_data_detected);
 }
 
+// The deviations are the diagonal of G⁻¹ (Takahashi's equations on the factor): measuring
+// everything twice doubles G, so every deviation shrinks by exactly √2; measuring more precisely
+// shrinks them in proportion; the reference angle has none.
+TEST(StateEstimation, DeviationsFollowTheGainMatrixInverse) {
+  const auto net = case_or_tiny("case30");
+  PowerFlow pf(net);
+  const auto r = pf.solve({Method::newton_raphson, 1e-12, 30});
+  auto ms = measure(net, r, 0, 0, 1);
+  for (auto& m : ms) m.sigma = m.kind == Measurement::Kind::vm ? 0.004 : 0.01;
+  const auto once = estimate_state(net, ms);
+  auto twice = ms;
+  twice.insert(twice.end(), ms.begin(), ms.end());
+  const auto both = estimate_state(net, twice);
+  auto finer = ms;
+  for (auto& m : finer) m.sigma /= 10;
+  const auto precise = estimate_state(net, finer);
+  ASSERT_TRUE(once.converged && both.converged && precise.converged);
+  for (std::size_t k = 0; k < net.buses.size(); ++k) {
+    EXPECT_GT(once.vm_sigma[k], 0);
+    EXPECT_NEAR(both.vm_sigma[k], once.vm_sigma[k] / std::sqrt(2.0),
+                1e-9 * once.vm_sigma[k] + 1e-15);
+    EXPECT_NEAR(precise.vm_sigma[k], once.vm_sigma[k] / 10, 1e-6 * once.vm_sigma[k]);
+    EXPECT_NEAR(both.va_sigma_deg[k], once.va_sigma_deg[k] / std::sqrt(2.0),
+                1e-9 * once.va_sigma_deg[k] + 1e-15);
+    if (net.buses[k].type == BusType::ref) {
+      EXPECT_EQ(once.va_sigma_deg[k], 0);
+    }
+    EXPECT_LT(once.vm_sigma[k], 0.004);  // better than the voltmeter alone
+  }
+  // Bus by bus, the reported deviation is the spread of the estimates over noise realisations.
+  const int runs = 200;
+  std::vector<double> sum(net.buses.size(), 0), sq(net.buses.size(), 0);
+  for (int k = 0; k < runs; ++k) {
+    auto noisy = measure(net, r, 0.004, 0.01, 100 + k);
+    for (auto& m : noisy) m.sigma = m.kind == Measurement::Kind::vm ? 0.004 : 0.01;
+    EstimationOptions opt;
+    opt.bad_data = false;
+    const auto e = estimate_state(net, noisy, opt);
+    for (std::size_t b = 0; b < net.buses.size(); ++b) {
+      sum[b] += e.vm[b];
+      sq[b] += e.vm[b] * e.vm[b];
+    }
+  }
+  for (std::size_t b = 0; b < net.buses.size(); ++b) {
+    const double mean = sum[b] / runs, spread = std::sqrt(sq[b] / runs - mean * mean);
+    EXPECT_NEAR(spread / once.vm_sigma[b], 1.0, 0.2) << "bus " << net.buses[b].id;
+  }
+}
+
 TEST(StateEstimation, RecoversTheStateWithinTheNoiseOnCase14AndCase118) {
   REMHART_REQUIRE_SHARED(matpower_dir() / "case14.m");
   for (const char* name : {"case14", "case118"}) {
