@@ -95,14 +95,14 @@ grid::ContingencyOptions contingency_options(const grid::Network& net, const jso
   return opt;
 }
 
-json power_flow_json(const grid::Network& net, const grid::PowerFlowResult& r) {
-  json buses = json::array(), branches = json::array(), gens = json::array();
-  for (std::size_t k = 0; k < net.buses.size(); ++k) {
-    buses.push_back({{"id", net.buses[k].id}, {"vm_pu", r.vm[k]}, {"va_deg", r.va_deg[k]}});
-  }
+namespace {
+
+// Every branch's flows at both ends and its loading (the larger end's MVA over its rating).
+json branches_json(const grid::Network& net, const std::vector<grid::BranchFlow>& flows) {
+  json branches = json::array();
   for (std::size_t k = 0; k < net.branches.size(); ++k) {
     const auto& br = net.branches[k];
-    const auto& f = r.flows[k];
+    const auto& f = flows[k];
     const double s = std::max(std::hypot(f.p_from, f.q_from), std::hypot(f.p_to, f.q_to));
     branches.push_back({{"index", k},
                         {"from", br.from},
@@ -114,6 +114,17 @@ json power_flow_json(const grid::Network& net, const grid::PowerFlowResult& r) {
                         {"q_to_mvar", f.q_to},
                         {"loading", br.rate_a > 0 ? json(s / br.rate_a) : json(nullptr)}});
   }
+  return branches;
+}
+
+}  // namespace
+
+json power_flow_json(const grid::Network& net, const grid::PowerFlowResult& r) {
+  json buses = json::array(), gens = json::array();
+  for (std::size_t k = 0; k < net.buses.size(); ++k) {
+    buses.push_back({{"id", net.buses[k].id}, {"vm_pu", r.vm[k]}, {"va_deg", r.va_deg[k]}});
+  }
+  const json branches = branches_json(net, r.flows);
   for (std::size_t g = 0; g < net.gens.size(); ++g) {
     gens.push_back(
         {{"index", g}, {"bus", net.gens[g].bus}, {"pg_mw", r.pg[g]}, {"qg_mvar", r.qg[g]}});
@@ -194,7 +205,9 @@ json estimation_json(const grid::Network& net, const grid::MeterMeasurements& me
               {"removed", removed},
               {"buses", buses}};
   if (e.converged) {
-    out["losses_mw"] = grid::branch_flows(net, e.vm, e.va_deg).losses_mw;
+    const auto flows = grid::branch_flows(net, e.vm, e.va_deg);
+    out["losses_mw"] = flows.losses_mw;
+    out["branches"] = branches_json(net, flows.flows);
   } else {
     out["message"] = e.message;
   }

@@ -82,6 +82,7 @@ TEST(Simulator, DemoRunStartsWithTheServerAndFeedsLiveData) {
     EXPECT_GE(b["vm_sigma_pu"].get<double>(), 0);
   }
   EXPECT_GT(st["losses_mw"].get<double>(), 0);
+  EXPECT_EQ(st["branches"].size(), 32u);
   r = http->get("/api/grid/state?pseudo=false&origin=" + origin);
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(http->get("/api/grid/state?pseudo=maybe").status, 400);

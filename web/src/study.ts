@@ -11,7 +11,7 @@ export interface PowerFlowBranch {
 }
 export interface PowerFlow {
   network_id: number; converged: boolean; iterations: number; losses_mw: number; time_ms: number; message?: string;
-  buses: { id: number; vm_pu: number; va_deg: number }[];
+  buses: { id: number; vm_pu: number; va_deg: number; vm_sigma_pu?: number; va_sigma_deg?: number }[];
   branches: PowerFlowBranch[];
   violations?: Violation[];
 }
@@ -38,14 +38,17 @@ export function studyColours(model: Model, r: PowerFlow): Colours {
   };
 }
 
-/// Details of a selected element in a result.
-export function studyDetails(model: Model, r: PowerFlow, s: Selection): HTMLElement[] {
+/// Details of a selected element in a result (`what` names it: "power flow", "estimate"); an
+/// estimate's buses carry their standard deviations, shown as ±3σ.
+export function studyDetails(model: Model, r: PowerFlow, s: Selection, what = "power flow"): HTMLElement[] {
   if ("bus" in s) {
     const b = model.buses[s.bus];
     const v = r.buses.find((x) => x.id === b.id);
+    const pm = (sigma: number | undefined, d: number, unit: string) =>
+      sigma === undefined ? "" : ` ± ${fmt(3 * sigma, d, unit)} (3σ)`;
     return [el("h2", {}, `Bus ${b.id}`), el("dl", {},
-      el("dt", {}, "|V| (power flow)"), el("dd", {}, fmt(v?.vm_pu, 4, "p.u.")),
-      el("dt", {}, "Angle"), el("dd", {}, fmt(v?.va_deg, 2, "°")),
+      el("dt", {}, `|V| (${what})`), el("dd", {}, fmt(v?.vm_pu, 4, "p.u.") + pm(v?.vm_sigma_pu, 4, "p.u.")),
+      el("dt", {}, "Angle"), el("dd", {}, fmt(v?.va_deg, 2, "°") + pm(v?.va_sigma_deg, 2, "°")),
       el("dt", {}, "Voltage"), el("dd", {}, v && b.base_kv ? fmt(v.vm_pu * b.base_kv, 3, "kV") : "—"),
       el("dt", {}, "Load (model)"), el("dd", {}, `${fmt(b.pd_mw, 3, "MW")}, ${fmt(b.qd_mvar, 3, "Mvar")}`))];
   }

@@ -1,14 +1,16 @@
 // Network view: the one-line diagram of the active model (web/src/oneline.ts). Buses and branches
 // with a device on them are coloured from its newest sample (|V| in p.u. of the device's nominal,
 // loading = current / rated current); everything else is shown as unknown — never a guessed
-// value. After a power flow in this tab (Grid studies), the diagram can be coloured by its
-// results instead. Select an element (click, or the arrow keys) for its details.
-import { request } from "../api";
+// value — unless the state estimate (the devices completed by the twin's pseudo-measurements,
+// every 15 s) gives every bus, which is then the default. After a power flow in this tab (Grid
+// studies), the diagram can be coloured by its results instead. Select an element (click, or the
+// arrow keys) for its details.
+import { ApiError, request } from "../api";
 import { activeSource, devices, latest, reporting, type Device } from "../data";
 import { el, fmt, localTime } from "../dom";
 import { LiveStream, type Sample } from "../live";
 import { branchButtons, loadingClass, oneLine, voltageClass, type Colours, type Model, type Selection } from "../oneline";
-import { lastStudy, studyColours, studyDetails } from "../study";
+import { lastStudy, studyColours, studyDetails, type PowerFlow } from "../study";
 
 interface Version { id: number; active: boolean }
 
@@ -82,19 +84,26 @@ export async function networkPage(root: HTMLElement, setStale: (stale: boolean) 
   };
 
   // What the colours show: the devices' measurements (live), or the tab's last power flow.
-  let byStudy = false;
+  // What the colours show: the state estimate of every bus (when the source's devices and the
+  // twin's pseudo-measurements give one), the devices' own measurements, or the tab's last power
+  // flow.
+  type Mode = "estimate" | "measured" | "study";
+  let mode: Mode = "measured";
+  let estimate: { result: PowerFlow; at: Date } | null = null;
+  let estimated: Colours = measured;
   const studied = study ? studyColours(model, study.result) : measured;
-  const colours: Colours = {
-    bus: (k) => (byStudy ? studied : measured).bus(k),
-    branch: (k) => (byStudy ? studied : measured).branch(k),
-  };
+  const now = () => (mode === "study" ? studied : mode === "estimate" ? estimated : measured);
+  const colours: Colours = { bus: (k) => now().bus(k), branch: (k) => now().branch(k) };
   const details = el("aside", { class: "card details", "aria-live": "polite" },
     el("p", { class: "note" }, "Select a bus or a branch (click, or focus the diagram and use the arrow keys)."));
   let current: Selection | null = null;
   const show = (sel: Selection) => {
     current = sel;
-    const parts = byStudy ? studyDetails(model, study!.result, sel) : measuredDetails(sel);
+    const parts = mode === "study" ? studyDetails(model, study!.result, sel, "power flow")
+      : mode === "estimate" ? studyDetails(model, estimate!.result, sel, "estimate")
+      : measuredDetails(sel);
     if ("bus" in sel) {
+      if (mode !== "measured") parts.push(el("h3", {}, "Devices"), el("ul", {}, ...deviceLines(onBus.get(model.buses[sel.bus].id) ?? [])));
       const buttons = branchButtons(model, model.buses[sel.bus].id, diagram);
       if (buttons.length) parts.push(el("h3", {}, "Branches"), el("div", { class: "branch-links" }, ...buttons));
     }
@@ -103,20 +112,48 @@ export async function networkPage(root: HTMLElement, setStale: (stale: boolean) 
   const diagram = oneLine(model, colours, show);
 
   const metered = model.buses.filter((b) => (onBus.get(b.id) ?? []).length).length;
-  const colourBy = el("select", { id: "colour-by" },
+  const estimateOption = el("option", { value: "estimate", hidden: "" }, "the state estimate (every bus)");
+  const colourBy = el("select", { id: "colour-by" }, estimateOption,
     el("option", { value: "measured" }, "the devices' measurements (live)"),
     study ? el("option", { value: "study" }, `the power flow of ${study.at.toLocaleTimeString()} (${study.what})`) : null);
-  colourBy.addEventListener("change", () => {
-    byStudy = colourBy.value === "study";
+  colourBy.value = "measured";
+  const estimateNote = el("span", { class: "note" });
+  const choose = (m: Mode) => {
+    mode = m;
+    colourBy.value = m;
     diagram.paint();
     if (current) show(current);
-  });
+  };
+  colourBy.addEventListener("change", () => choose(colourBy.value as Mode));
+  // The estimate, now and every 15 s; the first one becomes the default view.
+  const refreshEstimate = async () => {
+    try {
+      const r = await request<PowerFlow & { pseudo_measurements: number; devices: number }>(
+        "GET", "/api/grid/state?origin=" + encodeURIComponent(source.origin));
+      if (!r.converged || r.buses.length !== model.buses.length) return;
+      estimate = { result: r, at: new Date() };
+      estimated = studyColours(model, r);
+      estimateOption.hidden = false;
+      estimateOption.textContent = `the state estimate of ${estimate.at.toLocaleTimeString()} (every bus)`;
+      estimateNote.textContent = `estimate from ${r.devices} device(s) and ${r.pseudo_measurements} pseudo-measurements`;
+      if (!estimateShown) choose("estimate");
+      estimateShown = true;
+      if (mode === "estimate") {
+        diagram.paint();
+        if (current) show(current);
+      }
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      estimateNote.textContent = `no state estimate: ${e.message}`;
+    }
+  };
+  let estimateShown = false;
   root.append(
     el("h1", {}, "Network"),
     el("p", { class: "source" }, `${model.name}: ${model.buses.length} buses, ${model.branches.length} branches; ${
       metered} buses with a device${diagram.fromFile ? "; drawn at the network file's coordinates" : ""}. Data source: `,
       el("strong", {}, source.label)),
-    el("div", { class: "controls" }, el("label", { for: "colour-by" }, "Colour by"), colourBy,
+    el("div", { class: "controls" }, el("label", { for: "colour-by" }, "Colour by"), colourBy, estimateNote,
       study ? null : el("span", { class: "note" }, "(run a power flow under Grid studies to colour by its results)")),
     el("p", { class: "legend" },
       el("span", { class: "swatch good" }, ""), "normal ",
@@ -127,13 +164,19 @@ export async function networkPage(root: HTMLElement, setStale: (stale: boolean) 
   root.dataset.drawnMs = String(Math.round(performance.now() - t0));
   performance.mark("network-drawn");
 
+  void refreshEstimate();
+  const estimates = window.setInterval(() => void refreshEstimate(), 15000);
+
   let last = 0;
   const stream = new LiveStream(source.origin, (samples: Sample[]) => {
     for (const s of samples) newest.set(s.device, s);
-    const now = Date.now();
-    if (now - last < 1000 || byStudy) return;
-    last = now;
+    const t = Date.now();
+    if (t - last < 1000 || mode !== "measured") return;
+    last = t;
     diagram.paint();
   }, (live) => setStale(!live), { maxRateHz: 1 });  // repainted once a second at most
-  return () => stream.close();
+  return () => {
+    stream.close();
+    window.clearInterval(estimates);
+  };
 }
