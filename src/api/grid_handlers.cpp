@@ -31,6 +31,7 @@ json device_json(const core::Device& d) {
             {"nominal_voltage", d.nominal_voltage},
             {"rated_current", d.rated_current},
             {"nominal_frequency", d.nominal_frequency},
+            {"accuracy_class", d.accuracy_class},
             {"element", d.element},
             {"site", d.site},
             {"location", nullptr},

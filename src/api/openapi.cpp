@@ -335,6 +335,7 @@ json schemas() {
                          {"nominal_voltage", kNumber},
                          {"rated_current", kNumber},
                          {"nominal_frequency", kNumber},
+                         {"accuracy_class", kNumber},
                          {"element", kString},
                          {"site", kString},
                          {"location", {{"type", {"object", "null"}}}},

@@ -26,7 +26,8 @@ struct Device {
   double nominal_voltage = 230.0;   ///< V, phase-to-neutral
   double rated_current = 100.0;     ///< A
   double nominal_frequency = 50.0;  ///< Hz, 50 or 60
-  std::string element;              ///< network element it measures
+  double accuracy_class = 1.0;  ///< % of reading (IEC class): σ of its V, I, P, Q a third of it
+  std::string element;          ///< network element it measures
   std::string site;
   std::optional<double> lat, lon;
   std::vector<std::string> tags;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <complex>
 #include <numbers>
+#include <optional>
 #include <vector>
 
 #include "grid/admittance.hpp"
@@ -290,13 +291,22 @@ EstimationResult estimate_state(const Network& net, std::vector<Measurement> ms,
   for (std::size_t r = 0; r < ms.size(); ++r) original[r] = r;
 
   EstimationResult out;
+  std::optional<EstimationResult> before;  // the estimate before the last removal
   for (int round = 0;; ++round) {
-    if (static_cast<int>(ms.size()) <= model.nx) {
-      throw NetworkError(
-          "the measurements do not observe the whole network: " + std::to_string(ms.size()) +
-          " measurements for " + std::to_string(model.nx) + " states");
+    Solve s;
+    try {
+      if (static_cast<int>(ms.size()) <= model.nx) {
+        throw NetworkError(
+            "the measurements do not observe the whole network: " + std::to_string(ms.size()) +
+            " measurements for " + std::to_string(model.nx) + " states");
+      }
+      s = gauss_newton(model, ms, opt);
+    } catch (const NetworkError&) {
+      // Removing the suspect left the rest unable to observe the network: it was critical after
+      // all, so the estimate with it stands (its bad data detected, not removed).
+      if (before) return *before;
+      throw;
     }
-    const Solve s = gauss_newton(model, ms, opt);
     out.converged = s.converged;
     out.iterations = s.iterations;
     out.vm.resize(model.n);
@@ -353,6 +363,7 @@ EstimationResult estimate_state(const Network& net, std::vector<Measurement> ms,
       }
     }
     if (worst_rn <= opt.residual_limit) return final_estimate();
+    before = final_estimate();
     out.removed.push_back(original[worst]);
     ms.erase(ms.begin() + static_cast<std::ptrdiff_t>(worst));
     original.erase(original.begin() + static_cast<std::ptrdiff_t>(worst));

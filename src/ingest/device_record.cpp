@@ -52,6 +52,10 @@ core::Device parse_device_record(const json& j, std::optional<std::string> path_
   if (d.nominal_frequency != 50 && d.nominal_frequency != 60) {
     throw Error(ErrorKind::unprocessable, "must be 50 or 60", "nominal_frequency");
   }
+  num("accuracy_class", d.accuracy_class);
+  if (d.accuracy_class > 10) {
+    throw Error(ErrorKind::unprocessable, "must be at most 10 (% of reading)", "accuracy_class");
+  }
   str("element", d.element);
   str("site", d.site);
   if (j.contains("location") && !j["location"].is_null()) {

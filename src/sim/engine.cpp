@@ -707,7 +707,7 @@ void Simulator::make_readings(double t) {
         sum += m.ih_own[ds.bus][h] * m.ih_own[ds.bus][h];
       thd_i = i1 > 1e-9 ? 100 * std::sqrt(sum) / i1 : 0;
     }
-    const double sigma = sc_.noise != 0 ? dev.accuracy_class / 100 / 3 : 0;
+    const double sigma = sc_.noise != 0 ? dev.device.accuracy_class / 100 / 3 : 0;
     std::normal_distribution<double> nrm(0, 1);
     double peak_amps = 0;
     for (int ph = 0; ph < 3; ++ph) {

@@ -199,7 +199,8 @@ void validate(const Twin& twin) {
     if (dev.nominal_frequency != d.frequency_hz) {
       throw NetworkError(w + ".nominal_frequency: must match the system frequency");
     }
-    if (!(twin.devices[k].accuracy_class > 0 && twin.devices[k].accuracy_class <= 5)) {
+    if (!(twin.devices[k].device.accuracy_class > 0 &&
+          twin.devices[k].device.accuracy_class <= 5)) {
       throw NetworkError(w + ".accuracy_class: must be in (0, 5] %");
     }
   }

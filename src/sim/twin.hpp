@@ -81,10 +81,9 @@ struct TwinTransformer {
   double normal_life_h = 180000;
 };
 
-/// A measurement point: the device record plus its accuracy class (% of reading).
+/// A measurement point: its device record (with its accuracy class, % of reading).
 struct TwinDevice {
   core::Device device;
-  double accuracy_class = 0.5;
 };
 
 struct Twin {

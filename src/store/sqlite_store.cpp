@@ -39,6 +39,9 @@ CREATE TABLE blocks(id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL, t0 INTEG
 CREATE INDEX blocks_by_series ON blocks(series_id, t1);
 CREATE TABLE block_data(id INTEGER PRIMARY KEY, payload BLOB NOT NULL);
 )sql",
+    R"sql(
+ALTER TABLE devices ADD COLUMN accuracy_class REAL NOT NULL DEFAULT 1;
+)sql",
 };
 
 std::string join_tags(const std::vector<std::string>& tags) {
@@ -258,7 +261,7 @@ void SqliteStore::load() {
   auto devices = std::make_shared<DeviceMap>();
   auto st = db_->prepare(
       "SELECT id, name, kind, nominal_voltage, rated_current, nominal_frequency, element, site, "
-      "lat, lon, tags FROM devices");
+      "lat, lon, tags, accuracy_class FROM devices");
   while (st.step()) {
     core::Device d;
     d.id = st.text(0);
@@ -272,6 +275,7 @@ void SqliteStore::load() {
     if (!st.is_null(8)) d.lat = st.real(8);
     if (!st.is_null(9)) d.lon = st.real(9);
     d.tags = split_tags(st.text(10));
+    d.accuracy_class = st.real(11);
     (*devices)[d.id] = std::move(d);
   }
   devices_ = std::move(devices);
@@ -358,12 +362,13 @@ void SqliteStore::save_device(const core::Device& d, bool create) {
     }
     auto st = db_->prepare(
         "INSERT OR REPLACE INTO devices(id, name, kind, nominal_voltage, rated_current, "
-        "nominal_frequency, element, site, lat, lon, tags) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+        "nominal_frequency, element, site, lat, lon, tags, accuracy_class) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
     st.bind(1, d.id).bind(2, d.name).bind(3, d.kind).bind(4, d.nominal_voltage);
     st.bind(5, d.rated_current).bind(6, d.nominal_frequency).bind(7, d.element).bind(8, d.site);
     d.lat ? st.bind(9, *d.lat) : st.bind_null(9);
     d.lon ? st.bind(10, *d.lon) : st.bind_null(10);
-    st.bind(11, join_tags(d.tags));
+    st.bind(11, join_tags(d.tags)).bind(12, d.accuracy_class);
     st.run();
     auto next = std::make_shared<DeviceMap>(*current);
     (*next)[d.id] = d;

@@ -10,6 +10,7 @@ export interface Device {
   kind: string;
   nominal_voltage: number;
   rated_current: number;
+  accuracy_class: number;
   element: string;
   site: string;
 }

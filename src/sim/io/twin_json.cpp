@@ -170,7 +170,7 @@ Twin parse_twin_json(std::string_view text) {
     d.device.rated_current = f.required("rated_current");
     d.device.nominal_frequency = f.num("nominal_frequency", t.dynamics.frequency_hz);
     d.device.site = f.text("site");
-    d.accuracy_class = f.num("accuracy_class", 0.5);
+    d.device.accuracy_class = f.num("accuracy_class", 0.5);
     if (devs[k].contains("tags")) {
       const auto& tags = devs[k]["tags"];
       if (!tags.is_array()) f.fail("tags", "must be an array of strings");

@@ -138,6 +138,26 @@ TEST(StateEstimation, AGrossErrorIsDetectedIdentifiedAndRemoved) {
   }
 }
 
+// A suspect whose removal would leave the network unobservable stays: the estimate with it is
+// returned, its bad data detected but not removed (before, the estimate was lost with an error).
+TEST(StateEstimation, ASuspectWhoseRemovalBlindsTheEstimateStays) {
+  const auto net = two_bus(0.1, 80, 30);  // states: the angle of bus 2 and both magnitudes
+  PowerFlow pf(net);
+  const auto r = pf.solve();
+  using K = Measurement::Kind;
+  const double p2 = -0.8, q2 = -0.3;  // bus 2 draws 80 MW, 30 Mvar on 100 MVA
+  const std::vector<Measurement> ms = {{K::vm, 0, r.vm[0], 0.004},
+                                       {K::p_injection, 1, p2, 0.01},
+                                       {K::q_injection, 1, q2, 0.01},
+                                       {K::p_injection, 1, p2 + 0.3, 0.01}};  // a gross error
+  EstimationResult e;
+  ASSERT_NO_THROW(e = estimate_state(net, ms));
+  EXPECT_TRUE(e.converged);
+  EXPECT_TRUE(e.bad_data_detected);
+  EXPECT_TRUE(e.removed.empty());
+  EXPECT_EQ(e.vm_sigma.size(), 2u);
+}
+
 TEST(StateEstimation, AnUnobservableSetIsRefused) {
   const auto net = case_or_tiny("case14");
   PowerFlow pf(net);

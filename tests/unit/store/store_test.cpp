@@ -263,6 +263,7 @@ TEST_F(StoreFixture, DevicesCreateUpdateDeleteAndConflict) {
   d.tags = {"a", "b"};
   d.lat = 52.5;
   d.lon = 13.4;
+  d.accuracy_class = 0.2;
   s->update_device(d);
   d.id = "ghost";
   EXPECT_THROW(s->update_device(d), core::Error);
@@ -272,6 +273,7 @@ TEST_F(StoreFixture, DevicesCreateUpdateDeleteAndConflict) {
   EXPECT_EQ(m1.name, "renamed");
   EXPECT_EQ(m1.tags, (std::vector<std::string>{"a", "b"}));
   EXPECT_DOUBLE_EQ(*m1.lat, 52.5);
+  EXPECT_DOUBLE_EQ(m1.accuracy_class, 0.2);
   s->delete_device("m2");
   EXPECT_FALSE(s->devices()->count("m2"));
   EXPECT_THROW(s->delete_device("m2"), core::Error);
@@ -506,13 +508,14 @@ TEST_F(StoreFixture, OneMigrationSchemeAdoptsTheOldVersionRecord) {
     sqlite3_close(db);
     return v;
   };
-  EXPECT_EQ(version_of("measurements"), 1);
-  // The old record: no row, user_version = 1.
+  EXPECT_EQ(version_of("measurements"), 2);  // the tables, then devices' accuracy_class
+  // The old record: no row, user_version = 1 (and the tables as version 1 made them).
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(options().path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "DELETE FROM schema_versions WHERE component = 'measurements'; "
-                         "PRAGMA user_version = 1;",
+                         "PRAGMA user_version = 1; "
+                         "ALTER TABLE devices DROP COLUMN accuracy_class;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
@@ -520,5 +523,6 @@ TEST_F(StoreFixture, OneMigrationSchemeAdoptsTheOldVersionRecord) {
   core::Device d;
   d.id = "adopted-1";
   EXPECT_NO_THROW(s->create_device(d));
-  EXPECT_EQ(version_of("measurements"), 1);
+  EXPECT_EQ(version_of("measurements"), 2);                      // adopted at 1, then migrated to 2
+  EXPECT_DOUBLE_EQ(s->devices()->at("m1").accuracy_class, 1.0);  // the column's default
 }

@@ -15,6 +15,7 @@ function editor(onSaved: () => void) {
     ...["meter", "pmu", "transformer_monitor", "inverter"].map((k) => el("option", { value: k }, k)));
   const nominal = el("input", { id: "dev-nominal", type: "number", step: "any", min: "1", value: "230" });
   const rated = el("input", { id: "dev-rated", type: "number", step: "any", min: "0.001", value: "100" });
+  const accuracy = el("input", { id: "dev-accuracy", type: "number", step: "any", min: "0.01", max: "10", value: "1" });
   const site = el("input", { id: "dev-site" });
   const element = el("input", { id: "dev-element", placeholder: "bus:12 or branch:3-4:from" });
   const save = el("button", { type: "submit" }, "Save device");
@@ -27,6 +28,8 @@ function editor(onSaved: () => void) {
       el("label", { for: "dev-kind" }, "Kind"), kind, el("span", {}),
       el("label", { for: "dev-nominal" }, "Nominal voltage (V, phase)"), nominal, el("span", {}),
       el("label", { for: "dev-rated" }, "Rated current (A)"), rated, el("span", {}),
+      el("label", { for: "dev-accuracy" }, "Accuracy class (%)"), accuracy,
+      el("span", { class: "note" }, "of reading (IEC 62053 / 61557)"),
       el("label", { for: "dev-site" }, "Site"), site, el("span", {}),
       el("label", { for: "dev-element" }, "Placement"), element,
       el("span", { class: "note" }, "where it measures on the network model")),
@@ -36,6 +39,7 @@ function editor(onSaved: () => void) {
     error.textContent = "";
     const body = { id: id.value, name: name.value || id.value, kind: kind.value,
                    nominal_voltage: Number(nominal.value), rated_current: Number(rated.value),
+                   accuracy_class: Number(accuracy.value),
                    site: site.value, element: element.value };
     try {
       if (editing) await request("PUT", `/api/grid/devices/${encodeURIComponent(editing)}`, body);
@@ -56,6 +60,7 @@ function editor(onSaved: () => void) {
     kind.value = d.kind;
     nominal.value = String(d.nominal_voltage);
     rated.value = String(d.rated_current);
+    accuracy.value = String(d.accuracy_class);
     site.value = d.site;
     element.value = d.element;
     name.focus();
