@@ -38,6 +38,7 @@ class Router;
 class SecurityGate;
 class StudyRunner;
 class StudyControl;
+class StateService;
 
 /// Everything the handlers need, all present: app/ wires each member for the whole life of the
 /// router.
@@ -64,6 +65,8 @@ struct ApiContext {
   std::string settings_json;  ///< the effective configuration, secrets redacted (GET /api/settings)
   std::string version;
   core::TimeUs started_at = 0;
+  /// The estimator running on its own (its latest estimate), when configured.
+  const StateService* state = nullptr;
 };
 
 struct HttpRequest;

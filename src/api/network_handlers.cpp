@@ -1,9 +1,6 @@
 // Grid-model routes: upload and read the network model, power flow (with what-if changes), N-1
 // contingency studies and state estimation. Studies run on the study pool; the engines (grid/)
 // do the work, grid_json names the results.
-#include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -14,17 +11,13 @@
 #include "api/grid_json.hpp"
 #include "api/query_params.hpp"
 #include "api/router.hpp"
+#include "api/state_estimate.hpp"
+#include "api/state_service.hpp"
 #include "api/study_runner.hpp"
 #include "core/error.hpp"
-#include "core/measurement.hpp"
 #include "grid/io/json_network.hpp"
 #include "grid/io/what_if_json.hpp"
-#include "grid/meter_placement.hpp"
-#include "grid/pseudo_measurements.hpp"
 #include "grid/what_if.hpp"
-#include "runs/simulation_runs.hpp"
-#include "sim/forecast.hpp"
-#include "store/store.hpp"
 
 namespace remhart::api {
 
@@ -34,39 +27,6 @@ using nlohmann::json;
 
 namespace {
 
-// The latest reading of every device placed on the model, fresher than `max_age`.
-std::vector<grid::MeterReading> meter_readings(ApiContext& ctx, const std::string& origin,
-                                               core::TimeUs max_age,
-                                               std::vector<std::string>& devices) {
-  const auto registry = ctx.store.devices();
-  const auto now = core::now_us();
-  std::vector<grid::MeterReading> readings;
-  for (const auto& latest : ctx.store.latest_all(origin)) {
-    const auto d = registry->find(latest.device);
-    if (d == registry->end() || now - latest.record.ts > max_age) continue;
-    const auto derived = core::derive(latest.record.values);
-    if (!std::isfinite(derived.v_avg) || !std::isfinite(derived.p_total) ||
-        !std::isfinite(derived.q_total)) {
-      continue;
-    }
-    readings.push_back({d->second.element, derived.v_avg / d->second.nominal_voltage,
-                        derived.p_total, derived.q_total});
-    devices.push_back(latest.device);
-  }
-  return readings;
-}
-
-// The twin's forecasts when the model is the twin's network (the same buses), else the model's
-// own loads.
-std::vector<grid::BusForecast> forecast_for(const sim::Twin& twin, const grid::Network& net,
-                                            core::TimeUs at) {
-  const auto& tb = twin.network.buses;
-  const bool twins = tb.size() == net.buses.size() &&
-                     std::equal(tb.begin(), tb.end(), net.buses.begin(),
-                                [](const auto& a, const auto& b) { return a.id == b.id; });
-  return twins ? sim::bus_forecast(twin, net, at) : grid::model_forecast(net);
-}
-
 void state(ApiContext& ctx, HttpRequest& req, Reply reply) {
   const std::string origin = origin_arg(req);
   const auto max_age = int_arg(req, "max_age_s", 1, 30 * 86400).value_or(900) * core::kUsPerSecond;
@@ -74,31 +34,16 @@ void state(ApiContext& ctx, HttpRequest& req, Reply reply) {
   if (pseudo_arg != "true" && pseudo_arg != "false") {
     throw Error(ErrorKind::bad_request, "must be true or false", "pseudo");
   }
+  // The estimator's own latest estimate of this origin, while fresh, unless asked otherwise.
+  if (ctx.state && !req.arg("max_age_s") && pseudo_arg == "true") {
+    if (const auto kept = ctx.state->fresh(origin, ctx.networks.current().id)) {
+      return reply(json_response(200, *kept));
+    }
+  }
   offload_study(ctx, req, std::move(reply),
                 [&ctx, origin, max_age, use_pseudo = pseudo_arg == "true"](const StudyControl&) {
-                  const auto model = ctx.networks.current();
-                  const auto& net = *model.network;
-                  std::vector<std::string> devices;
-                  const auto readings = meter_readings(ctx, origin, max_age, devices);
-                  const auto meters = grid::meter_measurements(net, readings);
-                  const auto t0 = std::chrono::steady_clock::now();
-                  std::optional<double> head_scale;
-                  std::vector<grid::Measurement> pseudo;
-                  if (use_pseudo) {
-                    auto forecast = forecast_for(ctx.simulator.twin(), net, core::now_us());
-                    head_scale = grid::scale_to_feeder_head(net, meters.measurements, forecast);
-                    pseudo = grid::pseudo_measurements(net, forecast, meters.measurements);
-                  }
-                  const auto estimate = grid::estimate_from_meters(net, meters, pseudo);
-                  json out = estimation_json(net, meters, pseudo, devices, estimate);
-                  out["time_ms"] = std::chrono::duration<double, std::milli>(
-                                       std::chrono::steady_clock::now() - t0)
-                                       .count();
-                  out["pseudo_measurements"] = pseudo.size();
-                  out["head_scale"] = head_scale ? json(*head_scale) : json(nullptr);
-                  out["network_id"] = model.id;
-                  out["origin"] = origin;
-                  return json_response(200, dump_json(out));
+                  return json_response(
+                      200, dump_json(estimate_network_state(ctx, origin, max_age, use_pseudo)));
                 });
 }
 

@@ -47,6 +47,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"limits.ws_total", &Config::ws_total},
       {"limits.studies_per_user", &Config::studies_per_user},
       {"limits.study_seconds", &Config::study_seconds},
+      {"grid.state_interval_s", &Config::state_interval_s},
       {"server.study_threads", &Config::study_threads},
       {"limits.ws_unauthenticated_per_ip", &Config::ws_unauthenticated_per_ip},
       {"audit.retention_days", &Config::audit_retention_days},
@@ -168,6 +169,8 @@ void validate(const Config& c) {
         "must be 1–1000");
   check(c.study_seconds >= 1 && c.study_seconds <= 86400, "limits.study_seconds",
         "must be 1–86400");
+  check(c.state_interval_s >= 0 && c.state_interval_s <= 3600, "grid.state_interval_s",
+        "must be 0–3600 (0: off)");
   check(c.study_threads >= 1 && c.study_threads <= 256, "server.study_threads", "must be 1–256");
   check(c.keep_network_versions >= 1 && c.keep_network_versions <= 10000,
         "grid.keep_network_versions", "must be 1–10000");

@@ -53,6 +53,7 @@ struct Config {
   std::int64_t sim_run_budget_mb = 2048;
   std::int64_t sim_total_budget_mb = 8192;
   std::int64_t study_seconds = 60;
+  std::int64_t state_interval_s = 5;  ///< the state estimator's cadence (0: off)
   std::int64_t study_threads = 1;
   // [audit]
   std::int64_t audit_retention_days = 365;

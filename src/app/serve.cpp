@@ -21,6 +21,7 @@
 #include "api/router.hpp"
 #include "api/security.hpp"
 #include "api/server.hpp"
+#include "api/state_service.hpp"
 #include "api/static_files.hpp"
 #include "api/study_runner.hpp"
 #include "api/ws_frame.hpp"
@@ -327,6 +328,13 @@ int serve(const Config& c) {
       .settings_json = settings_json(c),
       .version = REMHART_VERSION,
       .started_at = core::now_us()};
+  // The state estimator: the active source's state every grid.state_interval_s.
+  std::unique_ptr<api::StateService> state_service;
+  if (c.state_interval_s > 0) {
+    state_service = std::make_unique<api::StateService>(
+        ctx, std::chrono::seconds(c.state_interval_s), &metrics);
+    ctx.state = state_service.get();
+  }
   api::Router router(&metrics);
   router.set_guard(&gate);
   api::add_grid_routes(router, ctx);
@@ -365,6 +373,7 @@ int serve(const Config& c) {
   spdlog::info("listening on {}://{}:{}", c.tls_cert.empty() ? "http" : "https", c.host, port);
   server.run();
   ready = false;
+  state_service.reset();
   simulator.stop_all();
   // Jobs still queued answer into sessions and use the context: they finish before the server,
   // router and context go.

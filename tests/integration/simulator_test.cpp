@@ -3,6 +3,8 @@
 // labels, parameter errors, the original system's paths, and runs cut off by a restart.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <sys/wait.h>
 
 #include <chrono>
@@ -86,6 +88,39 @@ TEST(Simulator, DemoRunStartsWithTheServerAndFeedsLiveData) {
   r = http->get("/api/grid/state?pseudo=false&origin=" + origin);
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(http->get("/api/grid/state?pseudo=maybe").status, 400);
+}
+
+// The estimator runs on its own: the pinned demo run's state every interval, on the live stream
+// as `network_state` messages and served by GET /api/grid/state while fresh.
+TEST(Simulator, TheEstimatorKeepsTheDemoTwinsStateLive) {
+  TempDir dir;
+  ServerProcess proc(remhart_binary(), dir.path() + "/data", {},
+                     {{"REMHART_GRID_STATE_INTERVAL_S", "1"}});
+  auto http = admin_client(proc);
+  const std::string origin = get_json(*http, "/api/simulator/active")["origin"];
+  const auto token = login(proc.port(), "admin", proc.admin_password());
+  WsClient ws(proc.port(), "/ws/grid-data?token=" + token);
+  ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // snapshot
+  ws.send(R"({"type":"subscribe","types":["network_state"]})");
+  std::optional<json> state;
+  for (int k = 0; k < 30 && !state; ++k) {
+    const auto m = ws.read(std::chrono::seconds(5));
+    ASSERT_TRUE(m) << "no network_state message";
+    const auto j = json::parse(*m);
+    if (j["type"] == "network_state" && j["data"]["origin"] == origin) state = j["data"];
+  }
+  ASSERT_TRUE(state);
+  EXPECT_TRUE((*state)["converged"].get<bool>());
+  EXPECT_EQ((*state)["buses"].size(), 33u);
+  // The route serves the kept estimate while it is fresh: twice the same.
+  const auto a = get_json(*http, "/api/grid/state?origin=" + origin);
+  const auto b = get_json(*http, "/api/grid/state?origin=" + origin);
+  EXPECT_EQ(a["origin"], origin);
+  EXPECT_FALSE(a["estimated_at"].get<std::string>().empty());
+  EXPECT_LE(a["estimated_at"].get<std::string>(), b["estimated_at"].get<std::string>());
+  const auto metrics = http->get("/metrics").body;
+  EXPECT_NE(metrics.find("remhart_state_estimates_total"), std::string::npos);
+  EXPECT_NE(metrics.find("remhart_state_estimate_failures_total 0"), std::string::npos);
 }
 
 TEST(Simulator, RunLifecycleIsolationLabelsAndErrors) {
