@@ -13,12 +13,14 @@ import { networkPage } from "./pages/network";
 import { loginPage } from "./pages/login";
 import { overviewPage } from "./pages/overview";
 import { simulatorPage } from "./pages/simulator";
+import { statePage } from "./pages/state";
 import { studiesPage } from "./pages/studies";
 
 type Page = (root: HTMLElement, setStale: (stale: boolean) => void) => Promise<() => void>;
 const pages: Record<string, { title: string; page: Page; adminOnly?: boolean; hidden?: boolean }> = {
   "/": { title: "Overview", page: overviewPage },
   "/network": { title: "Network", page: networkPage },
+  "/state": { title: "State", page: statePage },
   "/studies": { title: "Studies", page: studiesPage },
   "/monitoring": { title: "Monitoring", page: monitoringPage },
   "/devices": { title: "Devices", page: devicesPage },

@@ -244,6 +244,15 @@ try {
   check(true, "the arrow keys select buses and a bus's branch buttons open them");
   await shot("network");
 
+  // The state page: every bus of the demo twin with its uncertainty, branches, the bad-data test.
+  await page.getByRole("link", { name: "State", exact: true }).click();
+  await page.getByRole("heading", { name: "State", exact: true }).waitFor();
+  await page.waitForFunction(() => document.querySelector("main")?.dataset.buses === "33", null, { timeout: 20000 });
+  check(await page.locator("section[aria-label='Buses'] tbody tr").count() === 33, "the state page lists every bus");
+  check(await page.locator("section[aria-label='Branches'] tbody tr").count() === 32, "and every branch");
+  check(/χ² test/.test(await page.locator("section[aria-label='Bad data']").innerText()), "and says what the bad-data test found");
+  await shot("state");
+
   // Grid studies on the demo model: power flow with a what-if change, N-1, a refused upload.
   await page.getByRole("link", { name: "Studies" }).click();
   await page.getByRole("heading", { name: "Grid studies" }).waitFor();
