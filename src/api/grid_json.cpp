@@ -207,7 +207,13 @@ json estimation_json(const grid::Network& net, const grid::MeterMeasurements& me
   if (e.converged) {
     const auto flows = grid::branch_flows(net, e.vm, e.va_deg);
     out["losses_mw"] = flows.losses_mw;
-    out["branches"] = branches_json(net, flows.flows);
+    out["losses_sigma_mw"] = e.losses_sigma_mw;
+    json branches = branches_json(net, flows.flows);
+    for (std::size_t k = 0; k < branches.size() && k < e.p_from_sigma_mw.size(); ++k) {
+      branches[k]["p_from_sigma_mw"] = e.p_from_sigma_mw[k];
+      branches[k]["q_from_sigma_mvar"] = e.q_from_sigma_mvar[k];
+    }
+    out["branches"] = std::move(branches);
   } else {
     out["message"] = e.message;
   }

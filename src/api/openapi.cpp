@@ -384,6 +384,7 @@ json schemas() {
                                 {"chi2_limit", kNumber},
                                 {"bad_data_detected", kBool},
                                 {"losses_mw", kNumber},
+                                {"losses_sigma_mw", kNumber},
                                 {"pseudo_measurements", kInteger},
                                 {"head_scale", kNumber},
                                 {"buses", array_of({{"type", "object"}})},

@@ -221,48 +221,110 @@ Solve gauss_newton(const Model& model, const std::vector<Measurement>& ms,
   return s;
 }
 
-// The diagonal of the gain matrix's inverse (the states' variances) by Takahashi's equations on
-// the LDLᵀ factor: with Z = G⁻¹ (permuted), Z_jj = 1/d_j − Σ_k L_kj Z_kj and Z_ij = −Σ_k L_kj Z_ik
-// over the rows k > j of column j, columns from the last — only entries on L's pattern are
-// needed (it is closed under this recurrence), so it costs about what the factorisation does.
-Eigen::VectorXd state_variances(const std::vector<Measurement>& ms, const Solve& s) {
-  Eigen::VectorXd w(static_cast<int>(ms.size()));
-  for (std::size_t r = 0; r < ms.size(); ++r) {
-    w[static_cast<int>(r)] = 1 / (ms[r].sigma * ms[r].sigma);
-  }
-  const Eigen::SparseMatrix<double> ht = s.jac.transpose();
-  const Eigen::SparseMatrix<double> gain = ht * w.asDiagonal() * s.jac;
-  Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> ldlt(gain);
-  Eigen::SparseMatrix<double> l = ldlt.matrixL().nestedExpression();  // unit lower, by column
-  l.makeCompressed();
-  const auto& d = ldlt.vectorD();
-  const int nx = static_cast<int>(gain.rows());
-  const int* outer = l.outerIndexPtr();
-  const int* inner = l.innerIndexPtr();
-  const double* lx = l.valuePtr();
-  std::vector<double> z(static_cast<std::size_t>(l.nonZeros()), 0.0), zdiag(nx, 0.0);
-  const auto at = [&](int i, int k) {  // Z_ik, both in columns already done
-    if (i == k) return zdiag[static_cast<std::size_t>(i)];
-    const int c = std::min(i, k), r = std::max(i, k);
-    const int* p = std::lower_bound(inner + outer[c], inner + outer[c + 1], r);
-    return z[static_cast<std::size_t>(p - inner)];
-  };
-  for (int j = nx - 1; j >= 0; --j) {
-    int first = outer[j];
-    while (first < outer[j + 1] && inner[first] <= j) ++first;  // strictly below the diagonal
-    for (int p = first; p < outer[j + 1]; ++p) {
-      double sum = 0;
-      for (int q = first; q < outer[j + 1]; ++q) sum += lx[q] * at(inner[p], inner[q]);
-      z[static_cast<std::size_t>(p)] = -sum;
+// The states' covariance G⁻¹ where it is needed: Takahashi's equations on the LDLᵀ factor give
+// its entries on L's pattern — with Z = G⁻¹ (permuted), Z_jj = 1/d_j − Σ_k L_kj Z_kj and
+// Z_ij = −Σ_k L_kj Z_ik over the rows k > j of column j, columns from the last; the pattern is
+// closed under this recurrence, so it costs about what the factorisation does. That covers every
+// variance and the covariance of any two states coupled by a measurement (a branch's ends); other
+// entries, and quadratic forms of dense vectors, take a solve.
+class Covariance {
+ public:
+  Covariance(const std::vector<Measurement>& ms, const Solve& s) {
+    Eigen::VectorXd w(static_cast<int>(ms.size()));
+    for (std::size_t r = 0; r < ms.size(); ++r) {
+      w[static_cast<int>(r)] = 1 / (ms[r].sigma * ms[r].sigma);
     }
-    double sum = 0;
-    for (int q = first; q < outer[j + 1]; ++q) sum += lx[q] * z[static_cast<std::size_t>(q)];
-    zdiag[static_cast<std::size_t>(j)] = 1 / d[j] - sum;
+    const Eigen::SparseMatrix<double> ht = s.jac.transpose();
+    ldlt_.compute(ht * w.asDiagonal() * s.jac);
+    l_ = ldlt_.matrixL().nestedExpression();  // unit lower, by column
+    l_.makeCompressed();
+    const auto& d = ldlt_.vectorD();
+    const int nx = static_cast<int>(l_.rows());
+    const int* outer = l_.outerIndexPtr();
+    const int* inner = l_.innerIndexPtr();
+    const double* lx = l_.valuePtr();
+    z_.assign(static_cast<std::size_t>(l_.nonZeros()), 0.0);
+    zdiag_.assign(static_cast<std::size_t>(nx), 0.0);
+    for (int j = nx - 1; j >= 0; --j) {
+      int first = outer[j];
+      while (first < outer[j + 1] && inner[first] <= j) ++first;  // strictly below the diagonal
+      for (int p = first; p < outer[j + 1]; ++p) {
+        double sum = 0;
+        for (int q = first; q < outer[j + 1]; ++q) sum += lx[q] * permuted(inner[p], inner[q]);
+        z_[static_cast<std::size_t>(p)] = -sum;
+      }
+      double sum = 0;
+      for (int q = first; q < outer[j + 1]; ++q) sum += lx[q] * z_[static_cast<std::size_t>(q)];
+      zdiag_[static_cast<std::size_t>(j)] = 1 / d[j] - sum;
+    }
   }
-  Eigen::VectorXd out(nx);
-  const auto& perm = ldlt.permutationP().indices();
-  for (int i = 0; i < nx; ++i) out[i] = zdiag[static_cast<std::size_t>(perm[i])];
-  return out;
+
+  /// Cov(state a, state b).
+  double at(int a, int b) const {
+    const auto& perm = ldlt_.permutationP().indices();
+    if (const auto v = on_pattern(perm[a], perm[b])) return *v;
+    Eigen::VectorXd e = Eigen::VectorXd::Zero(l_.rows());
+    e[b] = 1;
+    return ldlt_.solve(e)[a];
+  }
+  /// gᵀ G⁻¹ g.
+  double quadratic(const Eigen::VectorXd& g) const { return g.dot(ldlt_.solve(g)); }
+
+ private:
+  std::optional<double> on_pattern(int i, int k) const {
+    if (i == k) return zdiag_[static_cast<std::size_t>(i)];
+    const int c = std::min(i, k), r = std::max(i, k);
+    const int* b = l_.innerIndexPtr() + l_.outerIndexPtr()[c];
+    const int* e = l_.innerIndexPtr() + l_.outerIndexPtr()[c + 1];
+    const int* p = std::lower_bound(b, e, r);
+    if (p == e || *p != r) return std::nullopt;
+    return z_[static_cast<std::size_t>(p - l_.innerIndexPtr())];
+  }
+  double permuted(int i, int k) const { return *on_pattern(i, k); }  // closed: always there
+
+  Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> ldlt_;
+  Eigen::SparseMatrix<double> l_;
+  std::vector<double> z_, zdiag_;
+};
+
+// Deviations of every in-service branch's P and Q at its from end (hᵀ Cov h over the four states
+// of its ends), and of the total series losses (one solve).
+void flow_deviations(const Model& model, const std::vector<cd>& v, const Covariance& cov,
+                     EstimationResult& out) {
+  using K = Measurement::Kind;
+  const auto& net = model.net;
+  std::vector<Measurement> flows;
+  for (std::size_t b = 0; b < net.branches.size(); ++b) {
+    if (!net.branches[b].in_service) continue;
+    for (const auto kind : {K::p_flow_from, K::q_flow_from, K::p_flow_to}) {
+      flows.push_back({kind, b, 0, 1});
+    }
+  }
+  Eigen::VectorXd h;
+  Eigen::SparseMatrix<double> jac;
+  model.evaluate(flows, v, h, jac);
+  const Eigen::SparseMatrix<double, Eigen::RowMajor> rows = jac;
+  const auto variance = [&](int r) {
+    double sum = 0;
+    for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator a(rows, r); a; ++a) {
+      for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator b(rows, r); b; ++b) {
+        sum += a.value() * b.value() * cov.at(static_cast<int>(a.col()), static_cast<int>(b.col()));
+      }
+    }
+    return std::max(0.0, sum);
+  };
+  out.p_from_sigma_mw.assign(net.branches.size(), 0);
+  out.q_from_sigma_mvar.assign(net.branches.size(), 0);
+  Eigen::VectorXd losses = Eigen::VectorXd::Zero(jac.cols());
+  for (std::size_t r = 0; r < flows.size(); r += 3) {
+    const auto b = flows[r].element;
+    const int row = static_cast<int>(r);
+    out.p_from_sigma_mw[b] = std::sqrt(variance(row)) * net.base_mva;
+    out.q_from_sigma_mvar[b] = std::sqrt(variance(row + 1)) * net.base_mva;
+    losses +=
+        Eigen::VectorXd(rows.row(row).transpose()) + Eigen::VectorXd(rows.row(row + 2).transpose());
+  }
+  out.losses_sigma_mw = std::sqrt(std::max(0.0, cov.quadratic(losses))) * net.base_mva;
 }
 
 }  // namespace
@@ -329,15 +391,16 @@ EstimationResult estimate_state(const Network& net, std::vector<Measurement> ms,
     if (round == 0) out.bad_data_detected = bad;
     // The estimate is final: its deviations from the gain matrix's inverse.
     const auto final_estimate = [&] {
-      const Eigen::VectorXd var = state_variances(ms, s);
+      const Covariance cov(ms, s);
       out.vm_sigma.assign(model.n, 0);
       out.va_sigma_deg.assign(model.n, 0);
       for (std::size_t k = 0; k < model.n; ++k) {
-        out.vm_sigma[k] = std::sqrt(std::max(0.0, var[model.mag(k)]));
+        out.vm_sigma[k] = std::sqrt(std::max(0.0, cov.at(model.mag(k), model.mag(k))));
         if (model.ang[k] >= 0) {
-          out.va_sigma_deg[k] = std::sqrt(std::max(0.0, var[model.ang[k]])) / kDeg;
+          out.va_sigma_deg[k] = std::sqrt(std::max(0.0, cov.at(model.ang[k], model.ang[k]))) / kDeg;
         }
       }
+      flow_deviations(model, s.v, cov, out);
       return out;
     };
     if (!opt.bad_data || !bad || round >= opt.max_removals) return final_estimate();

@@ -72,9 +72,12 @@ TEST(StateEstimation, DeviationsFollowTheGainMatrixInverse) {
     }
     EXPECT_LT(once.vm_sigma[k], 0.004);  // better than the voltmeter alone
   }
-  // Bus by bus, the reported deviation is the spread of the estimates over noise realisations.
+  // Bus by bus, branch by branch and for the losses, the reported deviation is the spread of the
+  // estimates over noise realisations.
   const int runs = 200;
   std::vector<double> sum(net.buses.size(), 0), sq(net.buses.size(), 0);
+  std::vector<double> fsum(net.branches.size(), 0), fsq(net.branches.size(), 0);
+  double lsum = 0, lsq = 0;
   for (int k = 0; k < runs; ++k) {
     auto noisy = measure(net, r, 0.004, 0.01, 100 + k);
     for (auto& m : noisy) m.sigma = m.kind == Measurement::Kind::vm ? 0.004 : 0.01;
@@ -85,7 +88,23 @@ TEST(StateEstimation, DeviationsFollowTheGainMatrixInverse) {
       sum[b] += e.vm[b];
       sq[b] += e.vm[b] * e.vm[b];
     }
+    const auto flows = branch_flows(net, e.vm, e.va_deg);
+    for (std::size_t b = 0; b < net.branches.size(); ++b) {
+      fsum[b] += flows.flows[b].p_from;
+      fsq[b] += flows.flows[b].p_from * flows.flows[b].p_from;
+    }
+    lsum += flows.losses_mw;
+    lsq += flows.losses_mw * flows.losses_mw;
   }
+  const auto spread = [&](double s1, double s2) {
+    const double mean = s1 / runs;
+    return std::sqrt(std::max(0.0, s2 / runs - mean * mean));
+  };
+  for (std::size_t b = 0; b < net.branches.size(); ++b) {
+    if (!net.branches[b].in_service) continue;
+    EXPECT_NEAR(spread(fsum[b], fsq[b]) / once.p_from_sigma_mw[b], 1.0, 0.2) << "branch " << b;
+  }
+  EXPECT_NEAR(spread(lsum, lsq) / once.losses_sigma_mw, 1.0, 0.2);
   for (std::size_t b = 0; b < net.buses.size(); ++b) {
     const double mean = sum[b] / runs, spread = std::sqrt(sq[b] / runs - mean * mean);
     EXPECT_NEAR(spread / once.vm_sigma[b], 1.0, 0.2) << "bus " << net.buses[b].id;

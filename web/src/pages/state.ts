@@ -8,13 +8,13 @@ import { el, fmt, localTime } from "../dom";
 import { voltageClass } from "../oneline";
 
 interface StateBus { id: number; vm_pu: number; va_deg: number; vm_sigma_pu: number; va_sigma_deg: number }
-interface StateBranch { index: number; from: number; to: number; in_service: boolean; p_from_mw: number; q_from_mvar: number; p_to_mw: number; loading: number | null }
+interface StateBranch { index: number; from: number; to: number; in_service: boolean; p_from_mw: number; q_from_mvar: number; p_to_mw: number; loading: number | null; p_from_sigma_mw: number }
 interface Removed { device?: string; pseudo?: boolean; bus?: number; kind: string }
 interface State {
   origin: string; network_id: number; estimated_at: string; converged: boolean; iterations: number;
   devices: number; measurements: number; pseudo_measurements: number; head_scale: number | null;
   objective: number; chi2_limit: number; bad_data_detected: boolean; removed: Removed[];
-  losses_mw?: number; time_ms: number; buses: StateBus[]; branches?: StateBranch[]; message?: string;
+  losses_mw?: number; losses_sigma_mw?: number; time_ms: number; buses: StateBus[]; branches?: StateBranch[]; message?: string;
 }
 
 const table = (headers: string[], rows: HTMLElement[]) =>
@@ -42,7 +42,8 @@ export async function statePage(root: HTMLElement): Promise<() => void> {
            `from ${s.devices} device(s), plus pseudo-measurements${s.head_scale === null ? "" : ` (forecasts × ${fmt(s.head_scale, 2)} to match the feeder head)`}`),
       card("Fit", `${fmt(s.objective, 1)} / ${fmt(s.chi2_limit, 1)}`,
            `objective against the χ² limit (99 %); ${s.converged ? `converged in ${s.iterations} iterations` : "did not converge"}`),
-      card("Losses", fmt(s.losses_mw, 3, "MW"), "series losses at the estimated voltages"),
+      card("Losses", fmt(s.losses_mw, 3, "MW"),
+           `± ${fmt(3 * (s.losses_sigma_mw ?? NaN), 3, "MW")} (3σ): series losses at the estimated voltages`),
       card("Lowest |V|", fmt(Math.min(...s.buses.map((b) => b.vm_pu)), 4, "p.u."),
            `bus ${s.buses.reduce((a, b) => (b.vm_pu < a.vm_pu ? b : a)).id}`),
     );
@@ -59,10 +60,11 @@ export async function statePage(root: HTMLElement): Promise<() => void> {
         el("td", {}, fmt(3 * b.vm_sigma_pu, 4)),
         el("td", {}, fmt(b.va_deg, 3)),
         el("td", {}, fmt(3 * b.va_sigma_deg, 3))))));
-    branches.replaceChildren(el("h2", {}, "Branches"), table(["Branch", "P (MW)", "Q (Mvar)", "Losses (MW)", "Loading"],
+    branches.replaceChildren(el("h2", {}, "Branches"), table(["Branch", "P (MW)", "± 3σ", "Q (Mvar)", "Losses (MW)", "Loading"],
       (s.branches ?? []).map((br) => el("tr", {},
         el("td", {}, `${br.from}–${br.to}${br.in_service ? "" : " (out)"}`),
         el("td", {}, fmt(br.p_from_mw, 3)),
+        el("td", {}, fmt(3 * br.p_from_sigma_mw, 3)),
         el("td", {}, fmt(br.q_from_mvar, 3)),
         el("td", {}, fmt(br.p_from_mw + br.p_to_mw, 4)),
         el("td", {}, br.loading === null ? "no rating" : fmt(br.loading * 100, 1, "%"))))));
