@@ -145,10 +145,10 @@ void estimate(benchmark::State& state, const grid::Network& net,
       const auto& f = truth.flows[where->index];
       const auto bus = index.at(where->at_from ? br.from : br.to);
       readings.push_back({e, truth.vm[bus], (where->at_from ? f.p_from : f.p_to) * 1e6,
-                          (where->at_from ? f.q_from : f.q_to) * 1e6});
+                          (where->at_from ? f.q_from : f.q_to) * 1e6, 0.5, 0});
     } else {
       readings.push_back({e, truth.vm[where->index], net.buses[where->index].pd * 1e6,
-                          net.buses[where->index].qd * 1e6});
+                          net.buses[where->index].qd * 1e6, 0.5, 0});
     }
   }
   for (auto _ : state) {

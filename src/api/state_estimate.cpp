@@ -36,8 +36,10 @@ std::vector<grid::MeterReading> meter_readings(ApiContext& ctx, const std::strin
         !std::isfinite(derived.q_total)) {
       continue;
     }
-    readings.push_back({d->second.element, derived.v_avg / d->second.nominal_voltage,
-                        derived.p_total, derived.q_total});
+    const auto& dev = d->second;
+    readings.push_back({dev.element, derived.v_avg / dev.nominal_voltage, derived.p_total,
+                        derived.q_total, dev.accuracy_class,
+                        3 * dev.nominal_voltage * dev.rated_current});
     devices.push_back(latest.device);
   }
   return readings;

@@ -1,6 +1,8 @@
 #include "grid/meter_placement.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <unordered_map>
 
@@ -12,9 +14,9 @@ bool integer(std::string_view s, std::int64_t& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-// Default accuracies (meters do not state theirs yet): 0.4 % on |V|, 1 % of the base on P, Q.
-constexpr double kSigmaVm = 0.004;
-constexpr double kSigmaPower = 0.01;
+// A power deviation is taken of |S|, but of no less than these.
+constexpr double kRatingFloor = 0.05;  // of the meter's rating
+constexpr double kBaseFloor = 1e-3;    // p.u., without a rating
 }  // namespace
 
 std::optional<MeterPlacement> place_meter(const Network& net, std::string_view e) {
@@ -66,15 +68,20 @@ MeterMeasurements meter_measurements(const Network& net, std::span<const MeterRe
       const auto& br = net.branches[where->index];
       bus = bus_index.at(where->at_from ? br.from : br.to);
     }
-    add({K::vm, bus, reading.v_pu, kSigmaVm});
+    const double rel = reading.accuracy_class / 100 / 3;
+    const double s_floor =
+        reading.rated_va > 0 ? kRatingFloor * reading.rated_va / base_w : kBaseFloor;
+    const double sigma_v = std::max(rel * reading.v_pu, 1e-4);
+    const double sigma_s = rel * std::max(std::hypot(reading.p_w, reading.q_var) / base_w, s_floor);
+    add({K::vm, bus, reading.v_pu, sigma_v});
     if (where->branch) {
       add({where->at_from ? K::p_flow_from : K::p_flow_to, where->index, reading.p_w / base_w,
-           kSigmaPower});
+           sigma_s});
       add({where->at_from ? K::q_flow_from : K::q_flow_to, where->index, reading.q_var / base_w,
-           kSigmaPower});
+           sigma_s});
     } else {
-      add({K::p_injection, bus, -reading.p_w / base_w, kSigmaPower});
-      add({K::q_injection, bus, -reading.q_var / base_w, kSigmaPower});
+      add({K::p_injection, bus, -reading.p_w / base_w, sigma_s});
+      add({K::q_injection, bus, -reading.q_var / base_w, sigma_s});
     }
   }
   return out;

@@ -24,12 +24,15 @@ struct MeterPlacement {
 std::optional<MeterPlacement> place_meter(const Network& net, std::string_view element);
 
 /// One meter's reading: |V| in per unit of its nominal voltage; P and Q (three-phase totals) in
-/// W and var, with the sign convention of its placement.
+/// W and var, with the sign convention of its placement; its accuracy class (% of reading) and
+/// rated apparent power (3 × nominal voltage × rated current, VA; 0 when unknown).
 struct MeterReading {
   std::string element;
   double v_pu = 0;
   double p_w = 0;
   double q_var = 0;
+  double accuracy_class = 1;
+  double rated_va = 0;
 };
 
 struct MeterMeasurements {
@@ -38,9 +41,11 @@ struct MeterMeasurements {
   std::size_t placed = 0;               ///< readings placed on the model
 };
 
-/// The measurement model: per placed reading, |V| at its bus (σ 0.4 %), and P and Q (σ 1 % of
-/// the base) as injections at a bus meter's bus or as flows at a branch meter's end. Readings
-/// whose element is not on the model are skipped.
+/// The measurement model: per placed reading, |V| at its bus, and P and Q as injections at a bus
+/// meter's bus or as flows at a branch meter's end, each with σ a third of its accuracy class (a
+/// class's limit taken as 3σ) of the reading — of |S| for P and Q, at least 5 % of the meter's
+/// rating (or 0.1 % of the base without one), so a meter near zero is not trusted to the watt.
+/// Readings whose element is not on the model are skipped.
 MeterMeasurements meter_measurements(const Network& net, std::span<const MeterReading> readings);
 
 /// Estimates the state from meter readings, completed by `pseudo` measurements (placed after the

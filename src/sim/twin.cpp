@@ -218,6 +218,12 @@ grid::Network study_model(const Twin& twin) {
       bus.qd += p_mw * std::sqrt(1 - pf * pf) / pf;
     }
   }
+  for (const auto& c : twin.capacitors) {
+    if (!c.on) continue;
+    for (auto& bus : net.buses) {
+      if (bus.id == c.bus) bus.bs += c.kvar / 1000;  // Mvar at 1 p.u., as the simulator has it
+    }
+  }
   return net;
 }
 

@@ -105,7 +105,8 @@ struct Twin {
 };
 
 /// The twin's network for grid studies: every load added to its bus at its peak demand
-/// (`peak_kw`, reactive power from its lagging power factor); generation as in the network.
+/// (`peak_kw`, reactive power from its lagging power factor), the capacitor banks that are on as
+/// bus shunts; generation as in the network.
 grid::Network study_model(const Twin& twin);
 
 /// What a device element names: a bus (`bus:<id>`) or one end of a branch

@@ -2,6 +2,8 @@
 // from meter readings.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "grid/meter_placement.hpp"
 #include "grid_cases.hpp"
 
@@ -26,8 +28,9 @@ TEST(MeterPlacement, BusAndBranchElements) {
 
 TEST(MeterPlacement, ReadingsBecomeMeasurementsInPerUnitWithTheirSigns) {
   const Network net = two_bus(0.1, 80, 30);  // base 100 MVA
-  const std::vector<MeterReading> readings = {
-      {"bus:2", 0.97, 80e6, 30e6}, {"nowhere", 1.0, 1, 1}, {"branch:1-2:from", 1.0, 81e6, 35e6}};
+  const std::vector<MeterReading> readings = {{"bus:2", 0.97, 80e6, 30e6, 0.6, 0},
+                                              {"nowhere", 1.0, 1, 1, 1, 0},
+                                              {"branch:1-2:from", 1.0, 81e6, 35e6, 1, 1e9}};
   const auto m = meter_measurements(net, readings);
   EXPECT_EQ(m.placed, 2u);
   ASSERT_EQ(m.measurements.size(), 6u);
@@ -40,14 +43,22 @@ TEST(MeterPlacement, ReadingsBecomeMeasurementsInPerUnitWithTheirSigns) {
   EXPECT_DOUBLE_EQ(m.measurements[4].value, 0.81);
   EXPECT_EQ(m.reading_of[4], 2u);
   EXPECT_EQ(m.measurements[3].element, 0u);  // the branch meter's |V| is at bus 1
+  // σ a third of the class: of the reading for |V| and of |S| for P and Q, with |S| at least 5 %
+  // of the meter's rating (1 GVA here: 50 MVA, below the 88 MVA it reads; at idle, the floor).
+  EXPECT_DOUBLE_EQ(m.measurements[0].sigma, 0.006 / 3 * 0.97);
+  EXPECT_DOUBLE_EQ(m.measurements[1].sigma, 0.006 / 3 * std::hypot(0.8, 0.3));
+  EXPECT_DOUBLE_EQ(m.measurements[4].sigma, 0.01 / 3 * std::hypot(0.81, 0.35));
+  const std::vector<MeterReading> idle = {{"branch:1-2:from", 1.0, 0, 0, 1, 1e9}};
+  EXPECT_DOUBLE_EQ(meter_measurements(net, idle).measurements[1].sigma, 0.01 / 3 * 0.5);
 }
 
 TEST(MeterPlacement, EstimatesFromMetersOrSaysHowManyWerePlaced) {
   const Network net = two_bus(0.1, 80, 30);
   PowerFlow pf(net);
   const auto r = pf.solve();
-  const std::vector<MeterReading> both = {{"bus:1", r.vm[0], -r.pg[0] * 1e6, -r.qg[0] * 1e6},
-                                          {"bus:2", r.vm[1], 80e6, 30e6}};
+  const std::vector<MeterReading> both = {
+      {"bus:1", r.vm[0], -r.pg[0] * 1e6, -r.qg[0] * 1e6, 0.5, 0},
+      {"bus:2", r.vm[1], 80e6, 30e6, 0.5, 0}};
   const auto e = estimate_from_meters(net, meter_measurements(net, both));
   ASSERT_TRUE(e.converged) << e.message;
   EXPECT_NEAR(e.vm[1], r.vm[1], 1e-6);

@@ -54,7 +54,8 @@ Score score(const std::string& scenario, core::TimeUs start, int steps, int ever
       const auto& dev = demo().devices[d].device;
       const auto& v = rd.values;
       readings.push_back({dev.element, (v.v[0] + v.v[1] + v.v[2]) / 3 / dev.nominal_voltage,
-                          v.p[0] + v.p[1] + v.p[2], v.q[0] + v.q[1] + v.q[2]});
+                          v.p[0] + v.p[1] + v.p[2], v.q[0] + v.q[1] + v.q[2], dev.accuracy_class,
+                          3 * dev.nominal_voltage * dev.rated_current});
     }
     const auto meters = grid::meter_measurements(model, readings);
     auto forecast = bus_forecast(demo(), model, r.ts);
