@@ -77,6 +77,18 @@ TEST(TwinFile, DemoTwinHasWhatTheDemoNeeds) {
   }
   for (const auto& [bus, d] : degree) laterals += d >= 3;
   EXPECT_GE(laterals, 3);
+  // The study model carries the loads at their peak and the banks that are on, as shunts.
+  const auto model = study_model(t);
+  double pd = 0, peak = 0, bs = 0, kvar = 0;
+  for (const auto& b : model.buses) {
+    pd += b.pd;
+    bs += b.bs;
+  }
+  for (const auto& l : t.loads) peak += l.peak_kw / 1000;
+  for (const auto& c : t.capacitors) kvar += c.on ? c.kvar / 1000 : 0;
+  EXPECT_NEAR(pd, peak, 1e-9);
+  EXPECT_GT(kvar, 0);
+  EXPECT_NEAR(bs, kvar, 1e-9);
 }
 
 TEST(TwinFile, MalformedFilesNameTheProblem) {
