@@ -15,17 +15,13 @@
 #include "sim/engine.hpp"
 #include "sim/io/twin_json.hpp"
 
+#include "demo_twin.hpp"
+
 using namespace remhart;
 using namespace remhart::sim;
+using namespace remhart::sim::testing;
 
 namespace {
-
-const Twin& demo() {
-  static const Twin twin = io::read_twin_file(
-      (std::filesystem::path(REMHART_SOURCE_DIR) / "share" / "twins" / "demo-feeder.json")
-          .string());
-  return twin;
-}
 
 // Per meter, over the run: the extremes of its phase voltages (p.u. of nominal), its largest
 // voltage unbalance (largest phase deviation from the mean, EN 50160's approximation) and its
@@ -70,12 +66,6 @@ std::map<std::string, Extremes> run(const std::string& id, core::TimeUs start, i
   }
   return out;
 }
-
-// A summer noon (light load, strong sun), a winter evening peak and a night.
-constexpr core::TimeUs kSummerNoon = 1'781'524'800'000'000;
-constexpr core::TimeUs kWinterEvening = 1'768'413'600'000'000;
-constexpr core::TimeUs kNight = 1'781'494'200'000'000;  // 2026-06-15 03:30 UTC
-constexpr core::TimeUs kTimes[] = {kSummerNoon, kWinterEvening, kNight};
 
 const Extremes& at(const std::map<std::string, Extremes>& m, const std::string& device) {
   const auto it = m.find(device);

@@ -13,19 +13,17 @@
 #include "sim/engine.hpp"
 #include "sim/io/twin_json.hpp"
 
+#include "demo_twin.hpp"
+
 using namespace remhart;
 using namespace remhart::sim;
+using namespace remhart::sim::testing;
 
 namespace {
 
 std::string twin_path() {
   return (std::filesystem::path(REMHART_SOURCE_DIR) / "share" / "twins" / "demo-feeder.json")
       .string();
-}
-
-const Twin& demo() {
-  static const Twin twin = io::read_twin_file(twin_path());
-  return twin;
 }
 
 std::string demo_text() {
@@ -50,10 +48,6 @@ std::size_t device(const std::string& id) {
   }
   throw std::out_of_range(id);
 }
-
-// 2026-06-15 12:00 UTC (a Monday in summer) and 2026-01-14 18:00 (a winter weekday peak).
-constexpr core::TimeUs kSummerNoon = 1'781'524'800'000'000;
-constexpr core::TimeUs kWinterEvening = 1'768'413'600'000'000;
 
 double total(const std::array<double, 3>& x) {
   return x[0] + x[1] + x[2];

@@ -16,17 +16,13 @@
 #include "sim/forecast.hpp"
 #include "sim/io/twin_json.hpp"
 
+#include "demo_twin.hpp"
+
 using namespace remhart;
 using namespace remhart::sim;
+using namespace remhart::sim::testing;
 
 namespace {
-
-const Twin& demo() {
-  static const Twin twin = io::read_twin_file(
-      (std::filesystem::path(REMHART_SOURCE_DIR) / "share" / "twins" / "demo-feeder.json")
-          .string());
-  return twin;
-}
 
 struct Score {
   double rmse = 0, inside = 0, worst = 0;
@@ -84,10 +80,6 @@ Score score(const std::string& scenario, core::TimeUs start, int steps, int ever
   out.inside = static_cast<double>(inside) / std::max(1, out.points);
   return out;
 }
-
-constexpr core::TimeUs kSummerNoon = 1'781'524'800'000'000;
-constexpr core::TimeUs kWinterEvening = 1'768'413'600'000'000;
-constexpr core::TimeUs kNight = 1'781'494'200'000'000;
 
 }  // namespace
 
