@@ -118,6 +118,18 @@ json labels_json(const std::vector<store::LabelInterval>& labels) {
   return {{"items", items}};
 }
 
+json truth_json(const std::vector<store::TruthSnapshot>& snapshots) {
+  json items = json::array();
+  for (const auto& s : snapshots) {
+    json buses = json::array();
+    for (std::size_t k = 0; k < s.bus.size() && k < s.vm_pu.size() && k < s.va_deg.size(); ++k) {
+      buses.push_back({{"id", s.bus[k]}, {"vm_pu", s.vm_pu[k]}, {"va_deg", s.va_deg[k]}});
+    }
+    items.push_back({{"ts", core::format_rfc3339(s.ts)}, {"buses", std::move(buses)}});
+  }
+  return {{"items", items}};
+}
+
 void scenarios(ApiContext&, HttpRequest&, Reply reply) {
   reply(json_response(200, dump_json(sim::io::scenario_catalogue_json())));
 }
@@ -167,6 +179,17 @@ void labels(ApiContext& ctx, HttpRequest& req, Reply reply) {
       });
 }
 
+// The run's true bus voltages (a snapshot each simulated minute), to score estimates against.
+void truth(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const auto from = time_arg(req, "from").value_or(0);
+  const auto to = time_arg(req, "to").value_or(std::numeric_limits<core::TimeUs>::max());
+  const auto limit = static_cast<std::size_t>(int_arg(req, "limit", 1, 10000).value_or(1000));
+  offload(ctx, req, std::move(reply), [&ctx, id = req.params.at("id"), from, to, limit] {
+    found(ctx.simulator.get(id));
+    return json_response(200, dump_json(truth_json(ctx.simulator.truth(id, from, to, limit))));
+  });
+}
+
 // Stopping, deleting and pinning change a run: its creator's or an admin's call.
 using RunAction = HttpResponse (*)(runs::SimulationRuns&, const std::string& id);
 Handler owned(ApiContext& ctx, RunAction action) {
@@ -213,6 +236,7 @@ void add_simulator_routes(Router& router, ApiContext& ctx) {
   router.add("DELETE", "/api/simulator/runs/{id}", P::run, owned(ctx, remove));
   router.add("POST", "/api/simulator/runs/{id}/pin", P::run, owned(ctx, pin));
   router.add("GET", "/api/simulator/runs/{id}/labels", P::read, bind(labels));
+  router.add("GET", "/api/simulator/runs/{id}/truth", P::read, bind(truth));
   router.add("GET", "/api/simulator/active", P::read, bind(active));
   // The original system's paths.
   router.add("POST", "/api/simulator/run", P::run, bind(start));

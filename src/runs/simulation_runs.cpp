@@ -30,6 +30,8 @@ struct SimulationRuns::Active {
 
 namespace {
 
+constexpr double kTruthEveryS = 60;  // simulated seconds between true-state snapshots
+
 constexpr double kMaxDurationS = 366.0 * 86400;
 constexpr std::int64_t kMaxSteps = 20'000'000;
 
@@ -297,9 +299,17 @@ void SimulationRuns::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
     sim::Simulator engine(*twin_, std::move(scenario),
                           {cfg.start, cfg.step_s, static_cast<std::uint64_t>(cfg.seed)});
     LabelRecorder labels(cfg.id, *twin_);
+    // The true bus voltages, one snapshot a minute of simulated time, to score estimates by.
+    const auto truth_every =
+        std::max<std::int64_t>(1, std::llround(kTruthEveryS / std::max(cfg.step_s, 1e-9)));
+    std::vector<std::int64_t> bus_ids;
+    for (const auto& b : twin_->network.buses) bus_ids.push_back(b.id);
+    std::vector<store::TruthSnapshot> truth;
     auto flush = [&](bool finish) {
       submit(batch);
       repo_.add_labels(labels.take(finish));
+      repo_.add_truth(cfg.id, truth);
+      truth.clear();
       std::lock_guard lock(a->mu);
       a->info.samples = samples;
       a->info.rejected = rejected;
@@ -326,6 +336,9 @@ void SimulationRuns::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
         }
       }
       const auto& r = engine.step();
+      if (steps % truth_every == 0) {
+        truth.push_back({r.ts, bus_ids, engine.solution().vm, engine.solution().va_deg});
+      }
       for (std::size_t d = 0; d < r.readings.size(); ++d) {
         const auto& rd = r.readings[d];
         labels.add(d, r.ts, rd.label);

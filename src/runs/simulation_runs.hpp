@@ -71,6 +71,11 @@ class SimulationRuns {
                                            core::TimeUs from, core::TimeUs to, std::size_t limit) {
     return repo_.labels(id, device, from, to, limit);
   }
+  /// True bus voltages of a run, one snapshot a simulated minute (see store::TruthSnapshot).
+  std::vector<store::TruthSnapshot> truth(const std::string& id, core::TimeUs from, core::TimeUs to,
+                                          std::size_t limit) {
+    return repo_.truth(id, from, to, limit);
+  }
   /// Runs going now.
   std::size_t running();
   /// Stops every run (shutdown).

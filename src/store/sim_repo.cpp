@@ -1,5 +1,8 @@
 #include "store/sim_repo.hpp"
 
+#include <cstring>
+#include <span>
+
 #include "store/sqlite.hpp"
 
 namespace remhart::store {
@@ -40,7 +43,24 @@ CREATE INDEX sim_labels_by_run ON sim_labels(run, device, t0);
     // The creating account's id (0: the server itself, the command line, or auth switched off):
     // only the creator or an admin may stop, delete or pin a run.
     "ALTER TABLE sim_runs ADD COLUMN created_by_id INTEGER NOT NULL DEFAULT 0;",
+    // The simulator's true bus voltages, downsampled: what state estimates are scored against.
+    R"sql(
+CREATE TABLE sim_truth(run TEXT NOT NULL, ts INTEGER NOT NULL, bus BLOB NOT NULL,
+  vm BLOB NOT NULL, va BLOB NOT NULL, PRIMARY KEY(run, ts));
+)sql",
 };
+
+template <typename T>
+std::span<const std::byte> bytes_of(const std::vector<T>& v) {
+  return std::as_bytes(std::span<const T>(v));
+}
+
+template <typename T>
+std::vector<T> from_bytes(std::span<const std::byte> b) {
+  std::vector<T> out(b.size() / sizeof(T));
+  std::memcpy(out.data(), b.data(), out.size() * sizeof(T));
+  return out;
+}
 
 constexpr const char* kColumns =
     "id, scenario, mode, params, seed, start, duration_s, step_s, speed, status, progress, "
@@ -150,6 +170,7 @@ bool SimRunRepository::remove(const std::string& id) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->prepare("DELETE FROM sim_labels WHERE run = ?").bind(1, id).run();
+  db_->prepare("DELETE FROM sim_truth WHERE run = ?").bind(1, id).run();
   db_->prepare("DELETE FROM sim_runs WHERE id = ?").bind(1, id).run();
   const bool found = db_->changes() > 0;
   tx.commit();
@@ -220,6 +241,38 @@ std::vector<LabelInterval> SimRunRepository::labels(const std::string& run,
   while (st.step()) {
     out.push_back(
         {st.text(0), st.text(1), st.int64(2), st.int64(3), st.text(4), st.text(5), st.text(6)});
+  }
+  return out;
+}
+
+void SimRunRepository::add_truth(const std::string& run,
+                                 const std::vector<TruthSnapshot>& snapshots) {
+  if (snapshots.empty()) return;
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
+  auto st =
+      db_->prepare("INSERT OR REPLACE INTO sim_truth(run, ts, bus, vm, va) VALUES (?,?,?,?,?)");
+  for (const auto& s : snapshots) {
+    st.bind(1, run).bind(2, s.ts);
+    st.bind_blob(3, bytes_of(s.bus))
+        .bind_blob(4, bytes_of(s.vm_pu))
+        .bind_blob(5, bytes_of(s.va_deg));
+    st.run();
+  }
+  tx.commit();
+}
+
+std::vector<TruthSnapshot> SimRunRepository::truth(const std::string& run, std::int64_t from,
+                                                   std::int64_t to, std::size_t limit) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(
+      "SELECT ts, bus, vm, va FROM sim_truth WHERE run = ? AND ts >= ? AND ts < ? "
+      "ORDER BY ts LIMIT ?");
+  st.bind(1, run).bind(2, from).bind(3, to).bind(4, static_cast<std::int64_t>(limit));
+  std::vector<TruthSnapshot> out;
+  while (st.step()) {
+    out.push_back({st.int64(0), from_bytes<std::int64_t>(st.blob(1)),
+                   from_bytes<double>(st.blob(2)), from_bytes<double>(st.blob(3))});
   }
   return out;
 }

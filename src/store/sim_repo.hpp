@@ -40,6 +40,14 @@ struct LabelInterval {
   std::string event, severity, data_fault;
 };
 
+/// The simulator's true state at one step: every bus's voltage (network order), to score state
+/// estimates against.
+struct TruthSnapshot {
+  std::int64_t ts = 0;  ///< UTC µs
+  std::vector<std::int64_t> bus;
+  std::vector<double> vm_pu, va_deg;
+};
+
 class SimRunRepository {
  public:
   explicit SimRunRepository(const std::string& path);
@@ -62,6 +70,10 @@ class SimRunRepository {
   /// Intervals of `run` overlapping [from, to), by device ("" = all) and time.
   std::vector<LabelInterval> labels(const std::string& run, const std::string& device,
                                     std::int64_t from, std::int64_t to, std::size_t limit);
+  void add_truth(const std::string& run, const std::vector<TruthSnapshot>& snapshots);
+  /// A run's snapshots with from ≤ ts < to, oldest first.
+  std::vector<TruthSnapshot> truth(const std::string& run, std::int64_t from, std::int64_t to,
+                                   std::size_t limit);
 
  private:
   std::mutex mu_;

@@ -188,6 +188,15 @@ TEST(Simulator, RunLifecycleIsolationLabelsAndErrors) {
   for (const auto& l : labels["items"]) fault |= l["event"] == "line_fault";
   EXPECT_TRUE(fault) << labels.dump();
 
+  // The true bus voltages, a snapshot each simulated minute: 20 over the 20 minutes.
+  const auto truth = get_json(*http, "/api/simulator/runs/" + ida + "/truth");
+  ASSERT_EQ(truth["items"].size(), 20u) << truth.dump().substr(0, 300);
+  for (const auto& snap : truth["items"]) {
+    ASSERT_EQ(snap["buses"].size(), 33u);
+    for (const auto& b : snap["buses"]) EXPECT_NEAR(b["vm_pu"].get<double>(), 1.0, 0.2);
+  }
+  EXPECT_EQ(http->get("/api/simulator/runs/nope/truth").status, 404);
+
   // A realtime run until stopped: progress and a clean stop.
   const auto c = post_json(*http, "/api/simulator/runs", {{"scenario", "peak_load"}}, 202);
   const std::string idc = c["id"];
@@ -212,6 +221,7 @@ TEST(Simulator, RunLifecycleIsolationLabelsAndErrors) {
           .size(),
       1200u);
   get_json(*http, "/api/simulator/runs/" + idb, 404);
+  EXPECT_EQ(get_json(*http, "/api/simulator/runs/" + ida + "/truth")["items"].size(), 20u);
   EXPECT_EQ(http->request("DELETE", "/api/simulator/runs/" + idb).status, 404);
 
   // Bad requests name the field.
