@@ -6,6 +6,7 @@
 #include "api/errors.hpp"
 #include "api/query_params.hpp"
 #include "api/router.hpp"
+#include "api/state_estimate.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
 #include "runs/simulation_runs.hpp"
@@ -190,6 +191,17 @@ void truth(ApiContext& ctx, HttpRequest& req, Reply reply) {
   });
 }
 
+// The run's state estimates scored against its true bus voltages (a study: on the study pool,
+// within the caller's study limits).
+void state_score(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const auto limit = static_cast<std::size_t>(int_arg(req, "limit", 1, 1000).value_or(30));
+  offload_study(ctx, req, std::move(reply),
+                [&ctx, id = req.params.at("id"), limit](const StudyControl&) {
+                  found(ctx.simulator.get(id));
+                  return json_response(200, dump_json(score_run_estimates(ctx, id, limit)));
+                });
+}
+
 // Stopping, deleting and pinning change a run: its creator's or an admin's call.
 using RunAction = HttpResponse (*)(runs::SimulationRuns&, const std::string& id);
 Handler owned(ApiContext& ctx, RunAction action) {
@@ -237,6 +249,7 @@ void add_simulator_routes(Router& router, ApiContext& ctx) {
   router.add("POST", "/api/simulator/runs/{id}/pin", P::run, owned(ctx, pin));
   router.add("GET", "/api/simulator/runs/{id}/labels", P::read, bind(labels));
   router.add("GET", "/api/simulator/runs/{id}/truth", P::read, bind(truth));
+  router.add("GET", "/api/simulator/runs/{id}/state-score", P::read, bind(state_score));
   router.add("GET", "/api/simulator/active", P::read, bind(active));
   // The original system's paths.
   router.add("POST", "/api/simulator/run", P::run, bind(start));

@@ -17,4 +17,11 @@ namespace remhart::api {
 nlohmann::json estimate_network_state(ApiContext& ctx, const std::string& origin,
                                       core::TimeUs max_age, bool pseudo);
 
+/// Scores a simulation run's state estimates: at each of its newest `limit` true-state snapshots,
+/// the state estimated from its samples at that step (with pseudo-measurements for that time)
+/// against the true |V| of every bus no meter measures — RMSE and the share inside ±3σ, per
+/// snapshot and overall. Throws grid::NetworkError (field `network`) when the active model is not
+/// the run's network.
+nlohmann::json score_run_estimates(ApiContext& ctx, const std::string& run, std::size_t limit);
+
 }  // namespace remhart::api

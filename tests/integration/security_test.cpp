@@ -325,6 +325,7 @@ std::vector<AccessRow> access_table() {
       {"POST", "/api/simulator/runs/none/pin", "", {401, 403, 404, 404, 404, 403}},
       {"GET", "/api/simulator/runs/none/labels", "", {401, 404, 404, 404, 404, 403}},
       {"GET", "/api/simulator/runs/none/truth", "", {401, 404, 404, 404, 404, 403}},
+      {"GET", "/api/simulator/runs/none/state-score", "", {401, 404, 404, 404, 404, 403}},
       {"GET", "/api/simulator/active", "", {401, 404, 404, 404, 404, 403}},
       {"POST", "/api/simulator/run", "{}", {401, 403, 422, 422, 422, 403}},
       {"GET", "/api/simulator/list", "", {401, 200, 200, 200, 200, 403}},

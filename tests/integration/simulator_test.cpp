@@ -196,6 +196,12 @@ TEST(Simulator, RunLifecycleIsolationLabelsAndErrors) {
     for (const auto& b : snap["buses"]) EXPECT_NEAR(b["vm_pu"].get<double>(), 1.0, 0.2);
   }
   EXPECT_EQ(http->get("/api/simulator/runs/nope/truth").status, 404);
+  // Its state estimates, scored against that truth at each snapshot: within the reported
+  // uncertainty (the meters and the twin's pseudo-measurements at that step).
+  const auto score = get_json(*http, "/api/simulator/runs/" + ida + "/state-score?limit=5");
+  ASSERT_EQ(score["snapshots"], 5) << score.dump().substr(0, 400);
+  EXPECT_LT(score["rmse_vm_pu"].get<double>(), 0.005) << score.dump().substr(0, 400);
+  EXPECT_GE(score["inside_3sigma"].get<double>(), 0.8) << score.dump().substr(0, 400);
 
   // A realtime run until stopped: progress and a clean stop.
   const auto c = post_json(*http, "/api/simulator/runs", {{"scenario", "peak_load"}}, 202);
