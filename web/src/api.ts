@@ -19,6 +19,12 @@ export class ApiError extends Error {
   }
 }
 
+/// What to show for a failed call: the field at fault and the server's message.
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) return e.body.field ? `${e.body.field}: ${e.message}` : e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
 export interface User {
   id: number;
   username: string;

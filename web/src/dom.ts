@@ -32,3 +32,15 @@ export function localTime(iso: string | null | undefined): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? "—" : d.toLocaleString();
 }
+
+/// A table with a header row (column headers scoped for assistive technology).
+export function table(headers: string[], rows: HTMLElement[]): HTMLTableElement {
+  return el("table", {}, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))),
+            el("tbody", {}, ...rows));
+}
+
+/// A key-figure card: a title, its value, and a note on what it is.
+export function kpiCard(title: string, value: string, note = ""): HTMLElement {
+  return el("div", { class: "card kpi" }, el("h2", {}, title), el("p", { class: "value" }, value),
+            note ? el("p", { class: "note" }, note) : null);
+}

@@ -1,7 +1,7 @@
 // The dashboard shell: sign-in, navigation by path (every page has its URL), the stale-data
 // banner, and one page at a time (each returns how to stop its live updates).
 import "./style.css";
-import { logout, resume, session, whenUnauthorized } from "./api";
+import { errorText, logout, resume, session, whenUnauthorized } from "./api";
 import { chooseSource, chosenSource, sourceChoices } from "./data";
 import { clear, el } from "./dom";
 import { accountPage } from "./pages/account";
@@ -71,7 +71,7 @@ async function show(): Promise<void> {
   try {
     stop = await route.page(main, (stale) => banner.toggleAttribute("hidden", !stale));
   } catch (e) {
-    main.append(el("p", { class: "error", role: "alert" }, e instanceof Error ? e.message : String(e)));
+    main.append(el("p", { class: "error", role: "alert" }, errorText(e)));
   }
 }
 

@@ -1,6 +1,6 @@
 // The signed-in user's account: who they are, and a password change (which ends their other
 // sessions; this one continues).
-import { ApiError, changePassword, session } from "../api";
+import { ApiError, changePassword, errorText, session } from "../api";
 import { el } from "../dom";
 
 export async function accountPage(root: HTMLElement): Promise<() => void> {
@@ -36,10 +36,8 @@ export async function accountPage(root: HTMLElement): Promise<() => void> {
         error.textContent = "The current password is wrong.";
       } else if (e instanceof ApiError && e.status === 429) {
         error.textContent = `Too many attempts: try again in ${e.retryAfterS ?? "a few"} s.`;
-      } else if (e instanceof ApiError) {
-        error.textContent = e.body.field ? `${e.body.field}: ${e.message}` : e.message;
       } else {
-        error.textContent = e instanceof Error ? e.message : String(e);
+        error.textContent = errorText(e);
       }
     } finally {
       submit.disabled = false;

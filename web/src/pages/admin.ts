@@ -1,14 +1,12 @@
 // Admin: accounts, device keys (a new key's secret shown once), the audit log with filters and
 // paging, and the effective settings (read-only, secrets redacted by the server).
-import { ApiError, request } from "../api";
+import { errorText, request } from "../api";
 import { el, localTime } from "../dom";
 
 interface User { id: number; username: string; email: string; role: string; disabled: boolean; last_login_at: string | null }
 interface DeviceKey { id: string; name: string; device: string | null; site: string | null; created_by: string; revoked_at: string | null }
 interface AuditRow { id: number; ts: string; kind: string; event: string; actor: string; method: string; route: string; status: number; ip: string; detail: string }
 
-const message = (e: unknown) =>
-  e instanceof ApiError && e.body.field ? `${e.body.field}: ${e.message}` : e instanceof Error ? e.message : String(e);
 
 function users(): HTMLElement {
   const body = el("tbody", {});
@@ -20,10 +18,10 @@ function users(): HTMLElement {
         ...["viewer", "analyst", "operator", "admin"].map((r) => el("option", { value: r }, r)));
       role.value = u.role;
       role.addEventListener("change", () => void request("PATCH", `/api/users/${u.id}`, { role: role.value })
-        .then(refresh, (e) => (error.textContent = message(e))));
+        .then(refresh, (e) => (error.textContent = errorText(e))));
       const toggle = el("button", { type: "button" }, u.disabled ? "Enable" : "Disable");
       toggle.addEventListener("click", () => void request("PATCH", `/api/users/${u.id}`, { disabled: !u.disabled })
-        .then(refresh, (e) => (error.textContent = message(e))));
+        .then(refresh, (e) => (error.textContent = errorText(e))));
       return el("tr", {}, el("td", {}, u.username), el("td", {}, u.email), el("td", {}, role),
         el("td", {}, u.disabled ? "disabled" : "active"), el("td", {}, localTime(u.last_login_at)),
         el("td", {}, toggle));
@@ -41,9 +39,9 @@ function users(): HTMLElement {
     ev.preventDefault();
     error.textContent = "";
     void request("POST", "/api/users", { username: name.value, password: password.value, role: role.value })
-      .then(() => { form.reset(); return refresh(); }, (e) => (error.textContent = message(e)));
+      .then(() => { form.reset(); return refresh(); }, (e) => (error.textContent = errorText(e)));
   });
-  void refresh().catch((e) => (error.textContent = message(e)));
+  void refresh().catch((e) => (error.textContent = errorText(e)));
   return el("section", { "aria-label": "Users" }, el("h2", {}, "Users"), form, error,
     el("table", {}, el("thead", {}, el("tr", {}, ...["User", "Email", "Role", "State", "Last sign-in", ""]
       .map((h) => el("th", { scope: "col" }, h)))), body));
@@ -58,7 +56,7 @@ function deviceKeys(): HTMLElement {
     body.replaceChildren(...list.items.map((k) => {
       const revoke = el("button", { type: "button" }, "Revoke");
       revoke.addEventListener("click", () => void request("DELETE", `/api/device-keys/${k.id}`)
-        .then(refresh, (e) => (error.textContent = message(e))));
+        .then(refresh, (e) => (error.textContent = errorText(e))));
       return el("tr", {}, el("td", {}, k.id), el("td", {}, k.name), el("td", {}, k.device ?? "any"),
         el("td", {}, k.site ?? "any"), el("td", {}, k.created_by),
         el("td", {}, k.revoked_at ? `revoked ${localTime(k.revoked_at)}` : "active"),
@@ -80,9 +78,9 @@ function deviceKeys(): HTMLElement {
       shown.hidden = false;
       form.reset();
       return refresh();
-    }, (e) => (error.textContent = message(e)));
+    }, (e) => (error.textContent = errorText(e)));
   });
-  void refresh().catch((e) => (error.textContent = message(e)));
+  void refresh().catch((e) => (error.textContent = errorText(e)));
   return el("section", { "aria-label": "Device keys" }, el("h2", {}, "Device keys"), form, shown, error,
     el("table", {}, el("thead", {}, el("tr", {}, ...["Id", "Name", "Device", "Site", "By", "State", ""]
       .map((h) => el("th", { scope: "col" }, h)))), body));
@@ -116,10 +114,10 @@ function audit(): HTMLElement {
     el("label", { for: "audit-event" }, "Event"), event, el("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    void load(false).catch((e) => (error.textContent = message(e)));
+    void load(false).catch((e) => (error.textContent = errorText(e)));
   });
-  older.addEventListener("click", () => void load(true).catch((e) => (error.textContent = message(e))));
-  void load(false).catch((e) => (error.textContent = message(e)));
+  older.addEventListener("click", () => void load(true).catch((e) => (error.textContent = errorText(e))));
+  void load(false).catch((e) => (error.textContent = errorText(e)));
   return el("section", { "aria-label": "Audit log" }, el("h2", {}, "Audit log"), form, error,
     el("table", { class: "audit" }, el("thead", {}, el("tr", {}, ...["Time", "Kind", "Event", "Who", "Call", "Status", "Address", "Detail"]
       .map((h) => el("th", { scope: "col" }, h)))), body), older);

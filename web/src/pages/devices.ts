@@ -1,12 +1,10 @@
 // Devices: the registry with each device's newest sample time and status in the current source;
 // operators and admins register and edit devices and import samples from CSV (through the ingest
 // API, whose per-line errors are shown).
-import { ApiError, request, session } from "../api";
+import { errorText, request, session } from "../api";
 import { activeSource, devices, latest, reporting, type Device } from "../data";
 import { el, localTime } from "../dom";
 
-const message = (e: unknown) =>
-  e instanceof ApiError ? (e.body.field ? `${e.body.field}: ${e.message}` : e.message) : String(e);
 
 function editor(onSaved: () => void) {
   const id = el("input", { id: "dev-id", required: "", pattern: "[A-Za-z0-9_.\\-]{1,64}" });
@@ -49,7 +47,7 @@ function editor(onSaved: () => void) {
       form.reset();
       onSaved();
     } catch (e) {
-      error.textContent = message(e);
+      error.textContent = errorText(e);
     }
   });
   const edit = (d: Device) => {

@@ -1,5 +1,5 @@
 // Sign-in: clear errors, and the server's throttling (429 + Retry-After) said in plain words.
-import { ApiError, login } from "../api";
+import { ApiError, errorText, login } from "../api";
 import { el } from "../dom";
 
 export function loginPage(root: HTMLElement, done: () => void): void {
@@ -37,7 +37,7 @@ export function loginPage(root: HTMLElement, done: () => void): void {
       } else if (e instanceof ApiError && e.status === 401) {
         error.textContent = "Wrong user name or password.";
       } else {
-        error.textContent = e instanceof Error ? e.message : String(e);
+        error.textContent = errorText(e);
       }
     } finally {
       submit.disabled = false;

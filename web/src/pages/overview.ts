@@ -6,7 +6,7 @@ import { ApiError, request } from "../api";
 import { axis } from "../chart";
 import { activeSource, devices, feederHeads, kpis, latest, powerKpis, type Device, type HeadMeter } from "../data";
 import type { Model } from "../oneline";
-import { el, fmt } from "../dom";
+import { el, fmt, kpiCard } from "../dom";
 import { LiveStream, type Sample } from "../live";
 
 export async function overviewPage(root: HTMLElement, setStale: (stale: boolean) => void) {
@@ -19,9 +19,6 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
   const charts = el("section", { class: "charts" });
   root.append(el("h1", {}, "Overview"), sourceLine, cards, charts);
 
-  const card = (title: string, value: string, note = "") =>
-    el("div", { class: "card kpi" }, el("h2", {}, title), el("p", { class: "value" }, value),
-       note ? el("p", { class: "note" }, note) : null);
   // Known once the model is read (after the first render): the feeder heads, and the losses of
   // the latest state estimate (or why there is none).
   let heads: Map<string, HeadMeter[]> | null = null;
@@ -35,16 +32,16 @@ export async function overviewPage(root: HTMLElement, setStale: (stale: boolean)
       : `${pk!.headsMetered} of ${pk!.heads} head branch(es) metered; ${fmt(pk!.headMvar, 3, "Mvar")}, |V| ${fmt(pk!.headVPu, 3, "p.u.")}`;
     const demand = pk && pk.headMw !== null && pk.headsMetered === pk.heads ? pk.headMw + (pk.derMw ?? 0) : null;
     cards.replaceChildren(
-      card("Devices reporting", `${k.reporting} of ${k.known}`,
+      kpiCard("Devices reporting", `${k.reporting} of ${k.known}`,
            `${silent} silent (no sample in the last 60 s)`),
-      card("Feeder-head import", fmt(pk?.headMw, 3, "MW"), headNote),
-      card("Load (with losses)", fmt(demand, 3, "MW"),
+      kpiCard("Feeder-head import", fmt(pk?.headMw, 3, "MW"), headNote),
+      kpiCard("Load (with losses)", fmt(demand, 3, "MW"),
            "feeder-head import plus the inverters' export; needs every head metered"),
-      card("Generation (DER)", fmt(pk?.derMw, 3, "MW"),
+      kpiCard("Generation (DER)", fmt(pk?.derMw, 3, "MW"),
            pk ? `net export of ${pk.inverters} reporting inverter(s), their buses' loads netted` : ""),
-      card("Losses", fmt(losses.mw, 3, "MW"), losses.note),
-      card("Frequency", fmt(k.frequencyHz, 3, "Hz"), "mean of reporting devices"),
-      card("Voltage band", k.vMinPu === null ? "—" : `${fmt(k.vMinPu, 3)} – ${fmt(k.vMaxPu, 3)} p.u.`,
+      kpiCard("Losses", fmt(losses.mw, 3, "MW"), losses.note),
+      kpiCard("Frequency", fmt(k.frequencyHz, 3, "Hz"), "mean of reporting devices"),
+      kpiCard("Voltage band", k.vMinPu === null ? "—" : `${fmt(k.vMinPu, 3)} – ${fmt(k.vMaxPu, 3)} p.u.`,
            "lowest and highest device |V|, per unit of nominal"),
     );
   };

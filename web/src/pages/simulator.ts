@@ -1,7 +1,7 @@
 // Simulator: a scenario picker whose parameter form is built from the catalogue (types, bounds,
 // units, defaults), start, and the runs with their live progress; stop, pin and delete as the
 // role allows (the server still checks that a run is the caller's own, or that they are admin).
-import { ApiError, request, session } from "../api";
+import { errorText, request, session } from "../api";
 import { clear, el, fmt, localTime } from "../dom";
 
 interface ParamDef {
@@ -110,8 +110,7 @@ export async function simulatorPage(root: HTMLElement) {
       await request("POST", "/api/simulator/runs", body);
       await refresh();
     } catch (e) {
-      error.textContent = e instanceof ApiError && e.body.field
-        ? `${e.body.field}: ${e.message}` : e instanceof Error ? e.message : String(e);
+      error.textContent = errorText(e);
     }
   });
 
@@ -123,7 +122,7 @@ export async function simulatorPage(root: HTMLElement) {
         await fn();
         await refresh();
       } catch (e) {
-        error.textContent = e instanceof Error ? e.message : String(e);
+        error.textContent = errorText(e);
       }
     });
     return b;

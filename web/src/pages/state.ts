@@ -4,7 +4,7 @@
 // server's estimator keeps it current).
 import { ApiError, request } from "../api";
 import { activeSource } from "../data";
-import { el, fmt, localTime } from "../dom";
+import { el, fmt, localTime, table, kpiCard } from "../dom";
 import { voltageClass } from "../oneline";
 
 interface StateBus { id: number; vm_pu: number; va_deg: number; vm_sigma_pu: number; va_sigma_deg: number }
@@ -17,9 +17,6 @@ interface State {
   losses_mw?: number; losses_sigma_mw?: number; time_ms: number; buses: StateBus[]; branches?: StateBranch[]; message?: string;
 }
 
-const table = (headers: string[], rows: HTMLElement[]) =>
-  el("table", {}, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))),
-     el("tbody", {}, ...rows));
 
 export async function statePage(root: HTMLElement): Promise<() => void> {
   const source = await activeSource();
@@ -31,20 +28,17 @@ export async function statePage(root: HTMLElement): Promise<() => void> {
   root.append(el("h1", {}, "State"),
     el("p", { class: "source" }, "Data source: ", el("strong", {}, source.label)),
     status, summary, findings, buses, branches);
-  const card = (title: string, value: string, note = "") =>
-    el("div", { class: "card kpi" }, el("h2", {}, title), el("p", { class: "value" }, value),
-       note ? el("p", { class: "note" }, note) : null);
 
   const draw = (s: State) => {
     status.textContent = `Estimated at ${localTime(s.estimated_at)} in ${fmt(s.time_ms, 1, "ms")}.`;
     summary.replaceChildren(
-      card("Measurements", `${s.measurements} + ${s.pseudo_measurements}`,
+      kpiCard("Measurements", `${s.measurements} + ${s.pseudo_measurements}`,
            `from ${s.devices} device(s), plus pseudo-measurements${s.head_scale === null ? "" : ` (forecasts × ${fmt(s.head_scale, 2)} to match the feeder head)`}`),
-      card("Fit", `${fmt(s.objective, 1)} / ${fmt(s.chi2_limit, 1)}`,
+      kpiCard("Fit", `${fmt(s.objective, 1)} / ${fmt(s.chi2_limit, 1)}`,
            `objective against the χ² limit (99 %); ${s.converged ? `converged in ${s.iterations} iterations` : "did not converge"}`),
-      card("Losses", fmt(s.losses_mw, 3, "MW"),
+      kpiCard("Losses", fmt(s.losses_mw, 3, "MW"),
            `± ${fmt(3 * (s.losses_sigma_mw ?? NaN), 3, "MW")} (3σ): series losses at the estimated voltages`),
-      card("Lowest |V|", fmt(Math.min(...s.buses.map((b) => b.vm_pu)), 4, "p.u."),
+      kpiCard("Lowest |V|", fmt(Math.min(...s.buses.map((b) => b.vm_pu)), 4, "p.u."),
            `bus ${s.buses.reduce((a, b) => (b.vm_pu < a.vm_pu ? b : a)).id}`),
     );
     findings.replaceChildren(el("h2", {}, "Bad data"),

@@ -2,8 +2,8 @@
 // changes — its results drawn on the one-line diagram and tabulated —, N-1 contingency analysis
 // with its violations, and the model's versions with uploads (MATPOWER or the JSON format;
 // errors name the line or the JSON path).
-import { ApiError, request, session } from "../api";
-import { el, fmt, localTime } from "../dom";
+import { errorText, request, session } from "../api";
+import { el, fmt, localTime, table } from "../dom";
 import { branchButtons, oneLine, type Model, type Selection } from "../oneline";
 import { rememberStudy, studyColours, studyDetails, violationText, type PowerFlow, type Violation } from "../study";
 
@@ -11,10 +11,6 @@ interface Outage { branch: number; from: number; to: number; converged: boolean;
 interface Contingency { base: { converged: boolean; violations?: Violation[] }; outages: Outage[]; complete: boolean; time_ms: number; stopped?: string }
 interface Version { id: number; name: string; uploaded_at: string; uploaded_by: string; active: boolean }
 
-const message = (e: unknown) =>
-  e instanceof ApiError ? (e.body.field ? `${e.body.field}: ${e.message}` : e.message) : String(e);
-const table = (headers: string[], rows: HTMLElement[]) =>
-  el("table", {}, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, ...rows));
 
 function model(onChange: () => void): HTMLElement {
   const versions = el("div", {});
@@ -45,7 +41,7 @@ function model(onChange: () => void): HTMLElement {
     await refresh();
     onChange();
   });
-  void refresh().catch((e) => (error.textContent = message(e)));
+  void refresh().catch((e) => (error.textContent = errorText(e)));
   const mayWrite = ["operator", "admin"].includes(session().user?.role ?? "");
   return el("section", { "aria-label": "Model" }, el("h2", {}, "Model"),
     mayWrite ? el("div", { class: "controls" }, el("label", { for: "model-file" }, "Network file"), file, upload) : null,
@@ -93,7 +89,7 @@ function powerFlow(): HTMLElement {
           el("tr", {}, el("td", {}, String(b.index)), el("td", {}, `${b.from}–${b.to}`), el("td", {}, fmt(b.p_from_mw, 3)),
              el("td", {}, fmt(b.q_from_mvar, 3)), el("td", {}, fmt((b.loading ?? 0) * 100, 1, "%"))))));
     } catch (e) {
-      out.replaceChildren(el("p", { class: "error", role: "alert" }, message(e)));
+      out.replaceChildren(el("p", { class: "error", role: "alert" }, errorText(e)));
     }
   });
   return el("section", { "aria-label": "Power flow" }, el("h2", {}, "Power flow"),
@@ -135,7 +131,7 @@ function contingency(): HTMLElement {
              el("td", {}, o.islanded ? "islands buses" : o.converged ? "converged" : `no solution${o.message ? ": " + o.message : ""}`),
              el("td", {}, o.violations.map(violationText).join("; "))))));
     } catch (e) {
-      out.replaceChildren(el("p", { class: "error", role: "alert" }, message(e)));
+      out.replaceChildren(el("p", { class: "error", role: "alert" }, errorText(e)));
     }
   });
   return el("section", { "aria-label": "N-1" }, el("h2", {}, "N-1 contingency analysis"), run, out);
