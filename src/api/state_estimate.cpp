@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <optional>
 #include <vector>
 
@@ -139,13 +138,11 @@ json estimate_network_state(ApiContext& ctx, const std::string& origin, core::Ti
 json score_run_estimates(ApiContext& ctx, const std::string& run, std::size_t limit) {
   const auto model = ctx.networks.current();
   const auto& net = *model.network;
-  const auto truth = ctx.simulator.truth(run, 0, std::numeric_limits<core::TimeUs>::max(), 100000);
-  const std::size_t first = truth.size() > limit ? truth.size() - limit : 0;
+  const auto truth = ctx.simulator.newest_truth(run, limit);
   json items = json::array();
   double sq = 0;
   std::size_t points = 0, inside = 0;
-  for (std::size_t t = first; t < truth.size(); ++t) {
-    const auto& snap = truth[t];
+  for (const auto& snap : truth) {
     if (snap.bus.size() != net.buses.size() ||
         !std::equal(snap.bus.begin(), snap.bus.end(), net.buses.begin(),
                     [](std::int64_t id, const grid::Bus& b) { return id == b.id; })) {

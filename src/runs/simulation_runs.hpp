@@ -76,6 +76,9 @@ class SimulationRuns {
                                           std::size_t limit) {
     return repo_.truth(id, from, to, limit);
   }
+  std::vector<store::TruthSnapshot> newest_truth(const std::string& id, std::size_t limit) {
+    return repo_.newest_truth(id, limit);
+  }
   /// Runs going now.
   std::size_t running();
   /// Stops every run (shutdown).

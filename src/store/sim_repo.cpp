@@ -1,5 +1,6 @@
 #include "store/sim_repo.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <span>
 
@@ -262,6 +263,17 @@ void SimRunRepository::add_truth(const std::string& run,
   tx.commit();
 }
 
+namespace {
+std::vector<TruthSnapshot> snapshots(Statement& st) {
+  std::vector<TruthSnapshot> out;
+  while (st.step()) {
+    out.push_back({st.int64(0), from_bytes<std::int64_t>(st.blob(1)),
+                   from_bytes<double>(st.blob(2)), from_bytes<double>(st.blob(3))});
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<TruthSnapshot> SimRunRepository::truth(const std::string& run, std::int64_t from,
                                                    std::int64_t to, std::size_t limit) {
   std::lock_guard lock(mu_);
@@ -269,11 +281,17 @@ std::vector<TruthSnapshot> SimRunRepository::truth(const std::string& run, std::
       "SELECT ts, bus, vm, va FROM sim_truth WHERE run = ? AND ts >= ? AND ts < ? "
       "ORDER BY ts LIMIT ?");
   st.bind(1, run).bind(2, from).bind(3, to).bind(4, static_cast<std::int64_t>(limit));
-  std::vector<TruthSnapshot> out;
-  while (st.step()) {
-    out.push_back({st.int64(0), from_bytes<std::int64_t>(st.blob(1)),
-                   from_bytes<double>(st.blob(2)), from_bytes<double>(st.blob(3))});
-  }
+  return snapshots(st);
+}
+
+std::vector<TruthSnapshot> SimRunRepository::newest_truth(const std::string& run,
+                                                          std::size_t limit) {
+  std::lock_guard lock(mu_);
+  auto st =
+      db_->prepare("SELECT ts, bus, vm, va FROM sim_truth WHERE run = ? ORDER BY ts DESC LIMIT ?");
+  st.bind(1, run).bind(2, static_cast<std::int64_t>(limit));
+  auto out = snapshots(st);
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

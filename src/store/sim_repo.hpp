@@ -74,6 +74,8 @@ class SimRunRepository {
   /// A run's snapshots with from ≤ ts < to, oldest first.
   std::vector<TruthSnapshot> truth(const std::string& run, std::int64_t from, std::int64_t to,
                                    std::size_t limit);
+  /// A run's newest `limit` snapshots, oldest first.
+  std::vector<TruthSnapshot> newest_truth(const std::string& run, std::size_t limit);
 
  private:
   std::mutex mu_;
