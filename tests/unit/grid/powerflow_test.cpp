@@ -89,10 +89,27 @@ TEST(PowerFlow, TransformerTapAndPhaseShiftMatchTheIdealTransformer) {
 // Flows at given voltages (a state estimate's) are the power flow's own at its solution, taps,
 // phase shifters, line charging and an outage included.
 TEST(PowerFlow, BranchFlowsAtGivenVoltagesMatchTheSolution) {
-  Network n = case_or_tiny("case30");
-  n.branches[1].in_service = false;
-  n.branches.back().ratio = 0.97;
-  n.branches.back().shift = 3;
+  // A ring of three buses: a line with charging, a tapped phase shifter, a line, and a parallel
+  // line out of service.
+  Network n = io::parse_matpower(kTiny, "tiny");
+  n.buses.push_back({3, BusType::pq, 30, 10, 0, 0, 1.0, 0, 11, 1.1, 0.9, "", {}});
+  Branch shifter, line, spare;
+  shifter.from = 2;
+  shifter.to = 3;
+  shifter.x = 0.08;
+  shifter.ratio = 0.97;
+  shifter.shift = 3;
+  line.from = 1;
+  line.to = 3;
+  line.r = 0.02;
+  line.x = 0.15;
+  line.b = 0.01;
+  spare = line;
+  spare.to = 2;
+  spare.in_service = false;
+  n.branches.insert(n.branches.begin() + 1, spare);
+  n.branches.push_back(shifter);
+  n.branches.push_back(line);
   PowerFlow pf(n);
   const auto r = pf.solve({Method::newton_raphson, 1e-10, 30});
   ASSERT_TRUE(r.converged) << r.message;
