@@ -173,8 +173,11 @@ try {
   check(Number(reporting.split(" ")[0]) >= 10, `devices reporting: ${reporting}`);
   const band = page.locator(".kpi").filter({ hasText: "Voltage band" }).locator(".value");
   check(/p\.u\./.test(await band.innerText()), `voltage band shown: ${await band.innerText()}`);
-  const points = () => page.evaluate(() => document.querySelectorAll(".uplot").length);
-  check((await points()) === 2, "two live charts");
+  // The charts are made once their history has loaded, which may be after the KPIs.
+  const charts = await page
+    .waitForFunction(() => document.querySelectorAll(".uplot").length === 2, null, { timeout: 20000 })
+    .then(() => 2, () => page.evaluate(() => document.querySelectorAll(".uplot").length));
+  check(charts === 2, `two live charts (${charts})`);
   // Live samples keep arriving: the charts gain points (one a second at most).
   const live = async () => Number((await page.locator("main").getAttribute("data-live")) ?? 0);
   const livePoints = await live();
