@@ -13,6 +13,7 @@
 #include "app/powerflow_cli.hpp"
 #include "app/serve.hpp"
 #include "app/simulate_cli.hpp"
+#include "app/train_cli.hpp"
 #include "core/allocator.hpp"
 
 int main(int argc, char** argv) {
@@ -92,6 +93,16 @@ int main(int argc, char** argv) {
   simulate->add_option("--data-dir", data_dir, "Data directory (default ./data)");
   simulate->add_flag("--quiet", sim_args.quiet, "No progress or summary");
 
+  auto* train = app.add_subcommand(
+      "train", "Train the analytics models on simulated data and publish them to the registry");
+  remhart::app::TrainArgs train_args;
+  train->add_option("--seed", train_args.seed, "Random seed of the training plan");
+  train->add_option("--scale", train_args.scale, "Runs per scenario, × (1 = the default set)");
+  train->add_option("--threads", train_args.threads, "Worker threads (0 = every core)");
+  train->add_option("--config", config_file, "Configuration file (remhart.toml)");
+  train->add_option("--data-dir", data_dir, "Data directory (default ./data)");
+  train->add_flag("--quiet", train_args.quiet, "No progress or summary");
+
   remhart::app::Action admin_action;
   remhart::app::add_admin_commands(app, admin_action, config_file, data_dir);
 
@@ -118,6 +129,11 @@ int main(int argc, char** argv) {
   if (*powerflow)
     return remhart::app::run_powerflow(pf_file, pf_json, pf_method, pf_start, pf_qlim);
   if (*simulate && !sim_args.out.empty()) return remhart::app::run_simulate(sim_args);
+  if (*train) {
+    admin_action = [&train_args](const Config& c) {
+      return remhart::app::run_train(c, train_args);
+    };
+  }
   if (*simulate) {
     admin_action = [&sim_args](const Config& c) {
       return remhart::app::run_simulate_store(c, sim_args);

@@ -51,10 +51,10 @@ struct Docs {
 };
 
 constexpr std::array<std::string_view, kSignalCount> kSignalNames = {
-    "v_avg_pu",   "v_min_pu",     "v_max_pu", "i_max_pu",
-    "p_total_kw", "q_total_kvar", "f_hz",     "vu_nema_pct"};
-constexpr std::array<std::string_view, kSignalCount> kSignalUnits = {"p.u.", "p.u.", "p.u.", "p.u.",
-                                                                     "kW",   "kvar", "Hz",   "%"};
+    "v_avg_pu",     "v_min_pu", "v_max_pu",    "i_max_pu",      "p_total_kw",
+    "q_total_kvar", "f_hz",     "vu_nema_pct", "thd_v_max_pct", "thd_i_max_pct"};
+constexpr std::array<std::string_view, kSignalCount> kSignalUnits = {
+    "p.u.", "p.u.", "p.u.", "p.u.", "kW", "kvar", "Hz", "%", "%", "%"};
 constexpr std::array<std::string_view, kStatCount> kStatNames = {"mean", "std", "min", "max",
                                                                  "slope"};
 
@@ -120,8 +120,11 @@ Docs make_docs() {
   set(F::v_avg_vs_900s_pu, "v_avg_vs_900s_pu", "p.u.", "900s", "v_avg_pu − v_avg_pu_mean_900s");
   set(F::v_min_vs_900s_pu, "v_min_vs_900s_pu", "p.u.", "900s", "v_min_pu − v_avg_pu_mean_900s");
   set(F::i_max_vs_900s_ratio, "i_max_vs_900s_ratio", "1", "900s", "i_max_pu / i_max_pu_mean_900s");
+  set(F::f_vs_10s_hz, "f_vs_10s_hz", "Hz", "10s", "f_hz − f_hz_mean_10s");
   set(F::f_vs_60s_hz, "f_vs_60s_hz", "Hz", "60s", "f_hz − f_hz_mean_60s");
+  set(F::f_vs_900s_hz, "f_vs_900s_hz", "Hz", "900s", "f_hz − f_hz_mean_900s");
   set(F::p_vs_900s_kw, "p_vs_900s_kw", "kW", "900s", "p_total_kw − p_total_kw_mean_900s");
+  set(F::thd_i_vs_900s_pct, "thd_i_vs_900s_pct", "%", "900s", "thd_i_max_pct − thd_i_max_pct_mean_900s");
   set(F::hour_sin, "hour_sin", "1", "sample", "sin(2π · hour of day / 24), UTC");
   set(F::hour_cos, "hour_cos", "1", "sample", "cos(2π · hour of day / 24), UTC");
   set(F::weekday_sin, "weekday_sin", "1", "sample", "sin(2π · (weekday + hour/24) / 7), Monday = 0");
@@ -336,8 +339,8 @@ bool DeviceFeatures::update(core::TimeUs ts, const core::Values& v, const Networ
 
   // Rolling windows (the current sample included).
   const double t_s = static_cast<double>(ts) / core::kUsPerSecond;
-  const std::array<double, kSignalCount> signal = {v_avg, v_min,  v_max, i_max,
-                                                   p_kw,  q_kvar, v.f,   vu_nema};
+  const std::array<double, kSignalCount> signal = {v_avg,  v_min, v_max,   i_max,     p_kw,
+                                                   q_kvar, v.f,   vu_nema, thd_v_max, thd_i_max};
   for (std::size_t s = 0; s < kSignalCount; ++s) {
     for (std::size_t w = 0; w < kWindowsS.size(); ++w) {
       auto& window = windows_[s][w];
@@ -349,8 +352,11 @@ bool DeviceFeatures::update(core::TimeUs ts, const core::Values& v, const Networ
   at(F::v_avg_vs_900s_pu) = v_avg - rolling(Signal::v_avg_pu, 2);
   at(F::v_min_vs_900s_pu) = v_min - rolling(Signal::v_avg_pu, 2);
   at(F::i_max_vs_900s_ratio) = ratio_or_nan(i_max, rolling(Signal::i_max_pu, 2));
+  at(F::f_vs_10s_hz) = v.f - rolling(Signal::f_hz, 0);
   at(F::f_vs_60s_hz) = v.f - rolling(Signal::f_hz, 1);
+  at(F::f_vs_900s_hz) = v.f - rolling(Signal::f_hz, 2);
   at(F::p_vs_900s_kw) = p_kw - rolling(Signal::p_total_kw, 2);
+  at(F::thd_i_vs_900s_pct) = thd_i_max - rolling(Signal::thd_i_max_pct, 2);
 
   // Calendar (UTC).
   const double days = std::floor(t_s / 86400);

@@ -50,6 +50,8 @@ enum class Signal : std::size_t {
   q_total_kvar,
   f_hz,
   vu_nema_pct,
+  thd_v_max_pct,
+  thd_i_max_pct,
   kCount
 };
 inline constexpr std::size_t kSignalCount = static_cast<std::size_t>(Signal::kCount);
@@ -123,8 +125,11 @@ enum class F : std::size_t {
   v_avg_vs_900s_pu,
   v_min_vs_900s_pu,
   i_max_vs_900s_ratio,
+  f_vs_10s_hz,
   f_vs_60s_hz,
+  f_vs_900s_hz,
   p_vs_900s_kw,
+  thd_i_vs_900s_pct,
   // calendar (UTC)
   hour_sin,
   hour_cos,

@@ -110,7 +110,9 @@ Calibration calibration(std::span<const int> truth, std::span<const double> prob
   return c;
 }
 
-void score_events(std::span<const int> truth, std::span<const int> flagged, EventScore& score) {
+void score_events(std::span<const int> truth, std::span<const int> flagged, EventScore& score,
+                  std::span<const int> context) {
+  if (context.empty()) context = truth;
   const std::size_t n = truth.size();
   for (std::size_t k = 0; k < n;) {
     if (truth[k] != 0) {  // an event: [k, end)
@@ -128,7 +130,7 @@ void score_events(std::span<const int> truth, std::span<const int> flagged, Even
     if (flagged[k] != 0) {  // a run of flags: [k, end)
       std::size_t end = k;
       bool overlaps = false;
-      for (; end < n && flagged[end] != 0; ++end) overlaps = overlaps || truth[end] != 0;
+      for (; end < n && flagged[end] != 0; ++end) overlaps = overlaps || context[end] != 0;
       score.false_events += !overlaps;
       k = end;
     } else {

@@ -48,12 +48,14 @@ Calibration calibration(std::span<const int> truth, std::span<const double> prob
                         int bins = 10);
 
 /// Events: maximal runs of consecutive positive samples of one series. An event is detected
-/// when any of its samples is flagged; a false event is a run of flags overlapping no event.
+/// when any of its samples is flagged; a false event is a run of flags overlapping no sample
+/// of `context` (what counts as something happening: the events themselves when empty).
 struct EventScore {
   std::size_t events = 0, detected = 0, false_events = 0;
   double recall() const { return events ? static_cast<double>(detected) / events : 1.0; }
 };
 /// Adds one series (samples in time order) to `score`.
-void score_events(std::span<const int> truth, std::span<const int> flagged, EventScore& score);
+void score_events(std::span<const int> truth, std::span<const int> flagged, EventScore& score,
+                  std::span<const int> context = {});
 
 }  // namespace remhart::ml

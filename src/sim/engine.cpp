@@ -643,11 +643,15 @@ void Simulator::make_readings(double t) {
     r.label = Label{};
     const bool on_transformer = ds.branch_device && ds.ref.branch == m.transformer_branch;
     for (const auto& a : active) {
-      const bool affects =
+      const bool in_part =
           a.e->bus == 0 || m.ancestor(a.below, ds.pos) || m.ancestor(ds.pos, a.below);
-      if (!affects) continue;
+      // A fault's voltage dip and the unbalance of single-phase load reach every meter of the
+      // feeder, also on the laterals beside the struck one: graded below by what each sees.
+      const bool feeder_wide = a.e->kind == EventKind::fault || a.e->label == "phase_imbalance";
+      if (!in_part && !feeder_wide) continue;
       Severity sev = a.e->severity;
-      if (a.e->label == "voltage_sag" || a.e->label == "voltage_swell") {
+      if (a.e->label == "voltage_sag" || a.e->label == "voltage_swell" ||
+          (!in_part && a.e->kind == EventKind::fault)) {
         // IEEE 1159 at this meter: outside ±10 % a sag or swell, beyond ±50 % a deep one.
         const double dev_v = std::fabs(vm[ds.bus] - 1);
         sev = dev_v >= 0.5 ? Severity::severe : dev_v >= 0.1 ? Severity::moderate : Severity::minor;

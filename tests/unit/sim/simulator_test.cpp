@@ -404,6 +404,11 @@ TEST(Simulator, TrippedLateralCarriesNoCurrentUntilReclose) {
     }
     if (s >= 10 && s < 12) {  // the fault itself: more current, lower voltage
       EXPECT_EQ(h.label.event, "line_fault");
+      // Its dip reaches the lateral beside it too, graded by what that meter sees.
+      EXPECT_EQ(r.readings[other].label.event, "line_fault") << s;
+      EXPECT_LT(r.readings[other].label.severity, Severity::severe) << s;
+    } else {
+      EXPECT_EQ(r.readings[other].label.event, "none") << s;  // the trip is not its event
     }
   }
 }

@@ -1,0 +1,192 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "analytics/dataset.hpp"
+#include "analytics/monitoring.hpp"
+#include "analytics/registry.hpp"
+#include "analytics/training.hpp"
+#include "demo_twin.hpp"
+#include "ml/io/xgboost_json.hpp"
+
+namespace remhart::analytics {
+namespace {
+
+using features::F;
+using features::index;
+
+TEST(TrainingPlan, EveryScenarioInEverySplitAndDeterministic) {
+  const auto& twin = sim::testing::demo();
+  const auto plan = training_plan(twin, 7, 1);
+  std::map<std::string, std::set<Split>> splits;
+  for (const auto& r : plan) {
+    splits[r.scenario].insert(r.split);
+    EXPECT_NO_THROW(sim::build_scenario(r.scenario, r.params, twin)) << r.scenario;
+  }
+  EXPECT_EQ(splits.size(), 11u);
+  for (const auto& [id, s] : splits) EXPECT_EQ(s.size(), 3u) << id;
+  const auto again = training_plan(twin, 7, 1);
+  ASSERT_EQ(again.size(), plan.size());
+  for (std::size_t k = 0; k < plan.size(); ++k) {
+    EXPECT_EQ(again[k].seed, plan[k].seed);
+    EXPECT_EQ(again[k].params.numbers, plan[k].params.numbers);
+  }
+  EXPECT_NE(training_plan(twin, 8, 1)[0].seed, plan[0].seed);
+  EXPECT_GT(training_plan(twin, 7, 2).size(), plan.size());
+}
+
+DeviceStep at_voltage(double v) {
+  DeviceStep s;
+  s.present = true;
+  s.true_v_pu = v;
+  return s;
+}
+
+// An anomaly is an event in force and a voltage outside the band or moved 3 % from before it.
+TEST(VoltageAnomalyTruth, OutsideTheBandOrARapidChangeDuringAnEvent) {
+  const std::vector<DeviceStep> steps = {at_voltage(1.0),  at_voltage(0.98), at_voltage(0.96),
+                                         at_voltage(0.85), at_voltage(0.85), at_voltage(0.97),
+                                         at_voltage(0.85)};
+  // 2 % is not yet a change; 4 % is; outside the band is; without an event nothing is; a new
+  // event measures from the voltage just before it.
+  const std::vector<int> active = {0, 1, 1, 1, 0, 1, 1};
+  EXPECT_EQ(voltage_anomaly_truth(steps, active), (std::vector<int>{0, 0, 1, 1, 0, 1, 1}));
+}
+
+TEST(EventsInForce, AnyMetersLabelExceptAgeing) {
+  RunData run;
+  run.ts = {1, 2, 3};
+  run.steps.assign(2, std::vector<DeviceStep>(3));
+  run.steps[1][1].label.event = "overload";
+  run.steps[0][2].label.event = "transformer_degradation";
+  EXPECT_EQ(events_in_force(run), (std::vector<int>{0, 1, 0}));
+}
+
+// A model of one leaf: every prediction is that leaf (plus the base margin).
+ml::GbtModel constant(ml::Objective objective, double value, int classes = 1) {
+  ml::GbtModel m;
+  m.objective = objective;
+  m.num_class = classes;
+  for (int c = 0; c < std::max(1, classes); ++c) {
+    m.roots.push_back(static_cast<std::int32_t>(m.nodes.size()));
+    m.tree_class.push_back(c);
+    m.nodes.push_back({-1, -1, 0, static_cast<float>(c == classes - 1 ? value : 0), true});
+  }
+  return m;
+}
+
+features::FeatureVector sample_features(double va, double vb, double vc, double ia = 50,
+                                        double ib = 50, double ic = 50) {
+  features::DeviceFeatures d({230, 100, 50});
+  core::Values v;
+  v.v = {va * 230, vb * 230, vc * 230};
+  v.i = {ia, ib, ic};
+  for (std::size_t k = 0; k < 3; ++k) {
+    v.p[k] = v.v[k] * v.i[k] * 0.95;
+    v.q[k] = v.v[k] * v.i[k] * 0.3;
+  }
+  v.f = 50.02;
+  v.thd_v = {3, 9, 4};
+  v.thd_i = {12, 10, 11};
+  features::FeatureVector f;
+  d.update(1'781'524'800'000'000, v, {}, f);
+  return f;
+}
+
+TEST(Monitoring, ResultsCarryTheirPhysics) {
+  const auto sag = sample_features(0.62, 0.7, 0.75);
+  const auto a = voltage_anomaly(constant(ml::Objective::binary_logistic, 3), 0.5, sag);
+  EXPECT_NEAR(a.score, 1 / (1 + std::exp(-3.0)), 1e-6);
+  EXPECT_TRUE(a.flag);
+  EXPECT_EQ(a.kind, "sag");
+  EXPECT_EQ(a.severity, "moderate");
+  EXPECT_EQ(voltage_anomaly_baseline(sag), 1);
+  const auto swell = sample_features(1.2, 1.2, 1.2);
+  EXPECT_EQ(voltage_anomaly(constant(ml::Objective::binary_logistic, -3), 0.5, swell).kind,
+            "swell");
+  EXPECT_FALSE(voltage_anomaly(constant(ml::Objective::binary_logistic, -3), 0.5, swell).flag);
+
+  const auto h = harmonic_analysis(constant(ml::Objective::binary_logistic, 0), 0.6, 230, sag);
+  EXPECT_EQ(h.thd_v_pct, 9);
+  EXPECT_EQ(h.thd_i_pct, 12);
+  EXPECT_EQ(h.category, "above_en50160");
+  EXPECT_FALSE(h.pollution);  // p = 0.5 < 0.6
+  EXPECT_EQ(ieee519_thd_v_limit_pct(230), 8);
+  EXPECT_EQ(ieee519_thd_v_limit_pct(11000 / std::sqrt(3.0)), 5);
+  EXPECT_EQ(ieee519_thd_v_limit_pct(132000 / std::sqrt(3.0)), 2.5);
+
+  const auto fr = frequency_stability(constant(ml::Objective::regression, -0.2), 50, sag);
+  EXPECT_NEAR(fr.predicted_hz, 49.82, 1e-6);
+  EXPECT_EQ(fr.trend, "falling");
+  EXPECT_NEAR(fr.stability_score, 100 * (1 - 0.18 / 0.5), 1e-4);
+
+  const auto one_phase = sample_features(1, 1, 1, 90, 30, 30);
+  const auto im = phase_imbalance(constant(ml::Objective::multi_softprob, 2, 4), one_phase);
+  EXPECT_EQ(im.severity_class, 3);
+  EXPECT_EQ(im.likely_cause, "load_on_phase_a");
+  EXPECT_NEAR(im.probabilities[0] + im.probabilities[1] + im.probabilities[2] + im.probabilities[3],
+              1, 1e-12);
+  const auto open = sample_features(1, 1, 1, 40, 0, 40);
+  EXPECT_EQ(phase_imbalance(constant(ml::Objective::multi_softprob, 2, 4), open).likely_cause,
+            "open_phase");
+}
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::temp_directory_path() /
+           ("remhart-registry-" + std::to_string(::getpid()) + "-" +
+            std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    std::filesystem::remove_all(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// Training end to end on short runs: four models, each with a card that scores it and its
+// baseline on held-out runs; published, rolled back, loaded.
+TEST(Training, TrainsScoresAndPublishesTheMonitoringModels) {
+  TrainOptions opt;
+  opt.scale = 0.05;  // five runs per scenario
+  opt.run_s = 240;
+  std::vector<std::string> stages;
+  opt.progress = [&](std::string_view stage, double) {
+    if (stages.empty() || stages.back() != stage) stages.emplace_back(stage);
+  };
+  const auto models = train_models(sim::testing::demo(), opt);
+  ASSERT_EQ(models.size(), 4u);
+  EXPECT_GE(stages.size(), 4u);
+  for (const auto& m : models) {
+    EXPECT_EQ(m.module, "monitoring");
+    EXPECT_TRUE(m.card.contains("metrics")) << m.name;
+    EXPECT_TRUE(m.card["baseline"].contains("test")) << m.name;
+    EXPECT_FALSE(m.card["targets"].empty()) << m.name;
+    EXPECT_EQ(m.card["data"]["runs"]["test"], 11) << m.name;
+    EXPECT_EQ(m.gbt.feature_names.size(), features::kFeatureCount);
+  }
+  TempDir dir;
+  ModelRegistry reg(dir.path);
+  EXPECT_EQ(reg.publish(models[0], 1'000'000), 1);
+  EXPECT_EQ(reg.publish(models[0], 2'000'000), 2);
+  EXPECT_EQ(reg.active("voltage-anomaly"), 2);
+  EXPECT_TRUE(reg.activate("voltage-anomaly", 1));  // the roll-back
+  EXPECT_FALSE(reg.activate("voltage-anomaly", 9));
+  const auto loaded = reg.load_active("voltage-anomaly");
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->version, 1);
+  EXPECT_EQ(loaded->serving["threshold"], models[0].serving["threshold"]);
+  const auto cards = reg.cards("voltage-anomaly");
+  ASSERT_EQ(cards.size(), 2u);
+  EXPECT_TRUE(cards[0]["active"]);
+  EXPECT_FALSE(cards[1]["active"]);
+  EXPECT_EQ(reg.names(), std::vector<std::string>{"voltage-anomaly"});
+  EXPECT_FALSE(reg.load_active("harmonic-analysis"));
+  // A damaged artefact is refused, not served.
+  std::ofstream(dir.path / "voltage-anomaly" / "1" / "model.json") << "{\"learner\": 1}";
+  EXPECT_THROW(reg.load_active("voltage-anomaly"), ml::io::ModelFormatError);
+}
+
+}  // namespace
+}  // namespace remhart::analytics
