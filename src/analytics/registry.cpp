@@ -151,4 +151,26 @@ std::optional<LoadedModel> ModelRegistry::load_active(const std::string& name) c
   return m;
 }
 
+std::size_t MonitoringModels::count() const {
+  return voltage_anomaly.has_value() + harmonic_analysis.has_value() +
+         frequency_stability.has_value() + phase_imbalance.has_value();
+}
+
+MonitoringModels load_monitoring_models(const ModelRegistry& registry,
+                                        std::vector<std::string>* problems) {
+  MonitoringModels m;
+  const auto load = [&](const char* name, std::optional<LoadedModel>& into) {
+    try {
+      into = registry.load_active(name);
+    } catch (const std::exception& e) {
+      if (problems) problems->push_back(std::string(name) + ": " + e.what());
+    }
+  };
+  load("voltage-anomaly", m.voltage_anomaly);
+  load("harmonic-analysis", m.harmonic_analysis);
+  load("frequency-stability", m.frequency_stability);
+  load("phase-imbalance", m.phase_imbalance);
+  return m;
+}
+
 }  // namespace remhart::analytics

@@ -61,4 +61,14 @@ class ModelRegistry {
 /// Model names the registry accepts: [a-z0-9-]{1,64}.
 bool valid_model_name(std::string_view name);
 
+/// The monitoring models (1–4) the registry holds active; a missing or damaged one is absent
+/// (and named in `problems`).
+struct MonitoringModels {
+  std::optional<LoadedModel> voltage_anomaly, harmonic_analysis, frequency_stability,
+      phase_imbalance;
+  std::size_t count() const;
+};
+MonitoringModels load_monitoring_models(const ModelRegistry& registry,
+                                        std::vector<std::string>* problems = nullptr);
+
 }  // namespace remhart::analytics

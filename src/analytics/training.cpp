@@ -159,6 +159,7 @@ std::vector<RunOutput> process_runs(const sim::Twin& twin, const std::vector<Run
   const auto work = [&] {
     for (std::size_t k; (k = next++) < runs.size();) {
       try {
+        if (opt.cancel && opt.cancel->load()) throw TrainingCancelled();
         out[k] = process_run(twin, runs[k], models);
       } catch (...) {
         const std::lock_guard lock(mu);
@@ -298,6 +299,7 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
   // 2. Fit.
   const auto names = feature_names();
   const auto fit = [&](const ml::Matrix& m, ml::GbtParams p, std::string_view stage) {
+    if (opt.cancel && opt.cancel->load()) throw TrainingCancelled();
     if (opt.progress) opt.progress(stage, 0);
     p.threads = std::max(1, opt.threads);
     p.seed = opt.seed;

@@ -3,9 +3,11 @@
 // the validation runs, score it and its baseline on the test runs, and describe the result in
 // a model card. Runs are simulated in parallel; results are merged in plan order, so the same
 // seed and scale give the same models on any machine with the same libraries.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,13 @@ struct TrainOptions {
   int threads = 2;
   /// Called with the stage and its completed fraction (0–1), from the calling thread.
   std::function<void(std::string_view stage, double fraction)> progress;
+  /// Checked between runs and models: once true, training stops with TrainingCancelled.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+class TrainingCancelled : public std::runtime_error {
+ public:
+  TrainingCancelled() : std::runtime_error("training cancelled") {}
 };
 
 /// A trained model, ready for the registry: XGBoost's JSON, the evaluator built from it, the

@@ -15,7 +15,11 @@
 namespace remhart::store {
 class Store;
 struct SimRun;
+class MlResultRepository;
 }  // namespace remhart::store
+namespace remhart::analytics {
+class ModelRegistry;
+}
 namespace remhart::ingest {
 class IngestService;
 }
@@ -39,6 +43,7 @@ class SecurityGate;
 class StudyRunner;
 class StudyControl;
 class StateService;
+class AnalyticsService;
 
 /// Everything the handlers need, all present: app/ wires each member for the whole life of the
 /// router.
@@ -67,6 +72,11 @@ struct ApiContext {
   core::TimeUs started_at = 0;
   /// The estimator running on its own (its latest estimate), when configured.
   const StateService* state = nullptr;
+  /// Analytics (null when switched off): the model registry, the monitoring models serving
+  /// every sample, their stored history.
+  analytics::ModelRegistry* models = nullptr;
+  AnalyticsService* analytics = nullptr;
+  store::MlResultRepository* ml_results = nullptr;
 };
 
 struct HttpRequest;
@@ -99,6 +109,7 @@ void add_ops_routes(Router& router, ApiContext& ctx);
 void add_auth_routes(Router& router, ApiContext& ctx);
 void add_network_routes(Router& router, ApiContext& ctx);
 void add_simulator_routes(Router& router, ApiContext& ctx);
+void add_ml_routes(Router& router, ApiContext& ctx);
 class StaticFiles;
 /// The dashboard at `/` (the router's fallback); `files` null when it is not built.
 void add_web_routes(Router& router, const StaticFiles* files);

@@ -1,6 +1,7 @@
 // Operations routes: liveness, readiness, Prometheus metrics, and the effective settings.
 #include <nlohmann/json.hpp>
 
+#include "api/analytics_service.hpp"
 #include "api/context.hpp"
 #include "api/errors.hpp"
 #include "api/router.hpp"
@@ -18,13 +19,15 @@ void health(ApiContext& ctx, HttpRequest&, Reply reply) {
   const std::string db = ctx.store.check_database();
   const auto st = ctx.store.stats();
   const bool ok = db == "ok" && st.write_error.empty();
-  reply(json_response(200, dump_json({{"status", ok ? "ok" : "degraded"},
-                                      {"database", db},
-                                      {"storage", st.write_error.empty() ? "ok" : st.write_error},
-                                      {"models_loaded", 0},
-                                      {"version", ctx.version},
-                                      {"uptime_s", static_cast<double>(now - ctx.started_at) / 1e6},
-                                      {"timestamp", core::format_rfc3339(now)}})));
+  reply(json_response(
+      200, dump_json({{"status", ok ? "ok" : "degraded"},
+                      {"database", db},
+                      {"storage", st.write_error.empty() ? "ok" : st.write_error},
+                      {"models_loaded", ctx.analytics ? ctx.analytics->models_loaded() : 0},
+                      {"training", ctx.analytics ? ctx.analytics->training_status() : "off"},
+                      {"version", ctx.version},
+                      {"uptime_s", static_cast<double>(now - ctx.started_at) / 1e6},
+                      {"timestamp", core::format_rfc3339(now)}})));
 }
 
 // Readiness: 503 with the reason while the server cannot take data.

@@ -64,6 +64,10 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"demo.enabled", &Config::demo},
       {"demo.scenario", &Config::demo_scenario},
       {"grid.keep_network_versions", &Config::keep_network_versions},
+      {"analytics.enabled", &Config::analytics},
+      {"analytics.shards", &Config::analytics_shards},
+      {"analytics.store_every_s", &Config::analytics_store_every_s},
+      {"analytics.train_on_start", &Config::train_on_start},
       {"simulator.twin", &Config::sim_twin},
       {"simulator.max_runs", &Config::sim_max_runs},
       {"simulator.run_budget_mb", &Config::sim_run_budget_mb},
@@ -192,6 +196,9 @@ void validate(const Config& c) {
         "ingest.default_nominal_frequency", "must be 50 or 60");
   check(!c.demo_scenario.empty(), "demo.scenario", "must name a scenario");
   check(c.sim_max_runs >= 1 && c.sim_max_runs <= 64, "simulator.max_runs", "must be 1–64");
+  check(c.analytics_shards >= 1 && c.analytics_shards <= 64, "analytics.shards", "must be 1–64");
+  check(c.analytics_store_every_s >= 1 && c.analytics_store_every_s <= 86400,
+        "analytics.store_every_s", "must be 1–86400");
   static const std::vector<std::string> kLevels = {"trace", "debug", "info",
                                                    "warn",  "error", "off"};
   check(std::find(kLevels.begin(), kLevels.end(), c.log_level) != kLevels.end(), "log.level",

@@ -72,6 +72,11 @@ struct Config {
   // [demo]
   bool demo = true;  ///< a realtime run of the demo twin at start
   std::string demo_scenario = "normal_day";
+  // [analytics]
+  bool analytics = true;                ///< serve the monitoring models on every sample
+  std::int64_t analytics_shards = 2;    ///< threads the monitoring models run on
+  double analytics_store_every_s = 10;  ///< history: one result per device and model this often
+  bool train_on_start = true;  ///< train the models in the background when none are trained
   // [simulator]
   std::string sim_twin;  ///< twin file; empty = the demo feeder shipped in share/twins
   std::int64_t sim_max_runs = 4;

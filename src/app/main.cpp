@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
   train->add_option("--seed", train_args.seed, "Random seed of the training plan");
   train->add_option("--scale", train_args.scale, "Runs per scenario, × (1 = the default set)");
   train->add_option("--threads", train_args.threads, "Worker threads (0 = every core)");
+  train->add_option("--run-minutes", train_args.run_minutes,
+                    "Length of each simulated run (default 30; shorter for a quick try)");
   train->add_option("--config", config_file, "Configuration file (remhart.toml)");
   train->add_option("--data-dir", data_dir, "Data directory (default ./data)");
   train->add_flag("--quiet", train_args.quiet, "No progress or summary");

@@ -13,7 +13,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "analytics/registry.hpp"
 #include "api/active_network.hpp"
+#include "api/analytics_service.hpp"
 #include "api/context.hpp"
 #include "api/live_fanout.hpp"
 #include "api/live_hub.hpp"
@@ -33,6 +35,7 @@
 #include "obs/metrics.hpp"
 #include "runs/simulation_runs.hpp"
 #include "sim/io/twin_json.hpp"
+#include "store/ml_results.hpp"
 #include "store/network_repo.hpp"
 #include "store/sim_repo.hpp"
 #include "store/sqlite_store.hpp"
@@ -261,9 +264,28 @@ int serve(const Config& c) {
   metrics.gauge_fn("remhart_jobs_queued", "Blocking jobs (queries, device writes) waiting",
                    [&jobs] { return static_cast<double>(jobs.queued()); });
   api::LiveFanout fanout(hub, 256, &metrics, on_failure("fanout"));
-  store.set_commit_listener([&fanout](std::span<const store::CommittedSeries> committed) {
-    fanout.on_commit(committed);
-  });
+  // Analytics: the model registry in the data directory, the monitoring models on every stored
+  // sample, their history in the database.
+  std::unique_ptr<analytics::ModelRegistry> models;
+  std::unique_ptr<store::MlResultRepository> ml_results;
+  std::unique_ptr<api::AnalyticsService> analytics_service;
+  if (c.analytics) {
+    models =
+        std::make_unique<analytics::ModelRegistry>(std::filesystem::path(c.data_dir) / "models");
+    ml_results = std::make_unique<store::MlResultRepository>(so.path);
+    analytics_service = std::make_unique<api::AnalyticsService>(
+        *models, store, *ml_results, hub,
+        api::AnalyticsService::Options{static_cast<std::size_t>(c.analytics_shards), 256,
+                                       c.analytics_store_every_s},
+        &metrics, on_failure("analytics"));
+    spdlog::info("analytics: {} monitoring model(s) loaded from {}",
+                 analytics_service->models_loaded(), models->dir().string());
+  }
+  store.set_commit_listener(
+      [&fanout, svc = analytics_service.get()](std::span<const store::CommittedSeries> committed) {
+        fanout.on_commit(committed);
+        if (svc) svc->on_commit(committed);
+      });
 
   // Simulation runs: runs a previous process left going are marked stopped; progress and status
   // changes go out on the live stream as `simulation` messages.
@@ -327,7 +349,10 @@ int serve(const Config& c) {
       .cookies = {.secure = !c.tls_cert.empty(), .max_age_s = c.refresh_ttl_days * 86400},
       .settings_json = settings_json(c),
       .version = REMHART_VERSION,
-      .started_at = core::now_us()};
+      .started_at = core::now_us(),
+      .models = models.get(),
+      .analytics = analytics_service.get(),
+      .ml_results = ml_results.get()};
   // The state estimator: the active source's state every grid.state_interval_s.
   std::unique_ptr<api::StateService> state_service;
   if (c.state_interval_s > 0) {
@@ -342,6 +367,7 @@ int serve(const Config& c) {
   api::add_auth_routes(router, ctx);
   api::add_network_routes(router, ctx);
   api::add_simulator_routes(router, ctx);
+  api::add_ml_routes(router, ctx);
   api::add_openapi_route(router, REMHART_VERSION);
   const auto dashboard = load_dashboard(c);
   api::add_web_routes(router, dashboard.get());
@@ -369,6 +395,7 @@ int serve(const Config& c) {
     spdlog::info("demo: realtime {} simulation of the {} twin, origin sim:{}", run.scenario,
                  twin->name, run.id);
   }
+  if (analytics_service && c.train_on_start) analytics_service->train_if_untrained(twin);
   ready = true;
   spdlog::info("listening on {}://{}:{}", c.tls_cert.empty() ? "http" : "https", c.host, port);
   server.run();
@@ -380,6 +407,7 @@ int serve(const Config& c) {
   study_pool.drain();
   jobs.drain();
   fanout.drain();
+  if (analytics_service) analytics_service->drain();
   spdlog::info("stopping: flushing storage");
   store.set_commit_listener(nullptr);
   return 0;

@@ -21,6 +21,10 @@ int run_train(const Config& config, const TrainArgs& args) {
     std::cerr << "remhart train: --scale must be in (0, 100]\n";
     return 2;
   }
+  if (!(args.run_minutes >= 2 && args.run_minutes <= 1440)) {
+    std::cerr << "remhart train: --run-minutes must be 2–1440\n";
+    return 2;
+  }
   if (args.threads < 0 || args.threads > 256) {
     std::cerr << "remhart train: --threads must be in 0–256\n";
     return 2;
@@ -33,6 +37,7 @@ int run_train(const Config& config, const TrainArgs& args) {
     analytics::TrainOptions opt;
     opt.seed = args.seed;
     opt.scale = args.scale;
+    opt.run_s = args.run_minutes * 60;
     opt.threads = args.threads > 0
                       ? args.threads
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

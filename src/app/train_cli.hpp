@@ -11,7 +11,8 @@ namespace remhart::app {
 struct TrainArgs {
   std::uint64_t seed = 1;
   double scale = 1;
-  int threads = 0;  ///< 0: every core
+  int threads = 0;          ///< 0: every core
+  double run_minutes = 30;  ///< each simulated run's length
   bool quiet = false;
 };
 

@@ -332,6 +332,18 @@ std::vector<AccessRow> access_table() {
       {"GET", "/api/simulator/templates/list", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/simulator/none", "", {401, 404, 404, 404, 404, 403}},
       {"POST", "/api/simulator/none/activate", "", {401, 403, 404, 404, 404, 403}},
+      // Analytics: no trained models here (an empty registry).
+      {"GET", "/api/ml/models", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/models/voltage-anomaly", "", {401, 404, 404, 404, 404, 403}},
+      {"POST",
+       "/api/ml/models/voltage-anomaly/activate",
+       R"({"version":1})",
+       {401, 403, 403, 403, 404, 403}},
+      {"GET", "/api/ml/monitoring/latest", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/monitoring/voltage-anomaly", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/monitoring/harmonic-analysis", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/monitoring/frequency-stability", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/monitoring/phase-imbalance", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/openapi.json", "", {200, 200, 200, 200, 200, 200}},
       {"GET", "/api/nowhere", "", {404, 404, 404, 404, 404, 404}},
   };

@@ -137,10 +137,12 @@ void ServerProcess::start() {
     admin_password_ = it != env_.end() ? it->second : random_password();
   }
   args.insert(args.end(), extra_.begin(), extra_.end());
-  // Cheaper password hashing keeps tests quick; the hash format and checks are the same.
+  // Cheaper password hashing keeps tests quick; the hash format and checks are the same. No
+  // background training at first start: tests that need models train a small set themselves.
   std::map<std::string, std::string> env = {{"REMHART_ADMIN_PASSWORD", admin_password_},
                                             {"REMHART_AUTH_ARGON2_MEMORY_MIB", "8"},
-                                            {"REMHART_AUTH_ARGON2_OPS", "1"}};
+                                            {"REMHART_AUTH_ARGON2_OPS", "1"},
+                                            {"REMHART_ANALYTICS_TRAIN_ON_START", "false"}};
   for (const auto& [k, v] : env_) env[k] = v;
   std::vector<std::string> envp_text;
   for (const auto& [k, v] : child_environment(env)) envp_text.push_back(k + "=" + v);

@@ -22,7 +22,8 @@ const dataDir = mkdtempSync(join(tmpdir(), "remhart-dash-bench-"));
 const password = randomBytes(12).toString("hex");
 const server = spawn(binary, ["serve", "--port", "0", "--data-dir", join(dataDir, "data")], {
   cwd: dataDir,
-  env: { PATH: process.env.PATH, HOME: dataDir, REMHART_ADMIN_PASSWORD: password, REMHART_SERVER_WEB_DIR: webDir },
+  env: { PATH: process.env.PATH, HOME: dataDir, REMHART_ADMIN_PASSWORD: password, REMHART_SERVER_WEB_DIR: webDir,
+         REMHART_ANALYTICS_TRAIN_ON_START: "false" },
   stdio: ["ignore", "pipe", "pipe"],
 });
 let log = "";

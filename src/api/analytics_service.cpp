@@ -1,0 +1,312 @@
+#include "api/analytics_service.hpp"
+
+#include <functional>
+
+#include <spdlog/spdlog.h>
+
+#include "analytics/monitoring.hpp"
+#include "analytics/training.hpp"
+#include "api/context.hpp"
+#include "api/live_hub.hpp"
+#include "obs/metrics.hpp"
+
+namespace remhart::api {
+
+using nlohmann::json;
+
+namespace {
+
+std::string key_of(const std::string& origin, const std::string& device) {
+  return origin + '\n' + device;
+}
+
+json voltage_json(const analytics::VoltageAnomaly& r) {
+  return {{"anomaly_score", r.score}, {"is_anomaly", r.flag},   {"kind", r.kind},
+          {"severity", r.severity},   {"v_min_pu", r.v_min_pu}, {"v_max_pu", r.v_max_pu}};
+}
+
+json harmonic_json(const analytics::HarmonicAnalysis& r) {
+  return {{"thd_v_pct", r.thd_v_pct},
+          {"thd_i_pct", r.thd_i_pct},
+          {"thd_v_limit_ieee519_pct", r.thd_v_limit_pct},
+          {"thd_v_limit_en50160_pct", analytics::kEn50160ThdVPct},
+          {"thd_i_limit_ieee519_pct", analytics::kIeee519ThdIPct},
+          {"category", r.category},
+          {"pollution_probability", r.pollution_probability},
+          {"pollution", r.pollution},
+          {"dominant_harmonics", nullptr},
+          {"dominant_harmonics_note", "meters report THD, not spectra"}};
+}
+
+json frequency_json(const analytics::FrequencyStability& r) {
+  return {{"frequency_hz", r.f_hz},
+          {"predicted_hz", r.predicted_hz},
+          {"horizon_s", r.horizon_s},
+          {"rocof_hz_s", r.rocof_hz_s},
+          {"stability_score", r.stability_score},
+          {"trend", r.trend}};
+}
+
+json imbalance_json(const analytics::PhaseImbalance& r) {
+  json probs = json::object();
+  for (int c = 0; c < analytics::kImbalanceClasses; ++c) {
+    probs[std::string(analytics::imbalance_class_name(c))] = r.probabilities[c];
+  }
+  return {{"vuf_pct", r.vuf_pct},
+          {"vu_nema_pct", r.vu_nema_pct},
+          {"iuf_pct", r.iuf_pct},
+          {"iu_nema_pct", r.iu_nema_pct},
+          {"severity", analytics::imbalance_class_name(r.severity_class)},
+          {"probabilities", probs},
+          {"likely_cause", r.likely_cause}};
+}
+
+}  // namespace
+
+AnalyticsService::AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
+                                   store::MlResultRepository& results, LiveHub& hub,
+                                   Options options, obs::Registry* metrics,
+                                   core::ThreadPool::ErrorHandler on_error)
+    : registry_(registry), store_(store), results_(results), hub_(hub), opt_(options) {
+  if (metrics) {
+    analysed_ = &metrics->counter("remhart_analytics_samples_total",
+                                  "Samples the monitoring models answered");
+    dropped_ = &metrics->counter("remhart_analytics_dropped_total",
+                                 "Stored samples not analysed because a shard was behind");
+    out_of_order_ = &metrics->counter(
+        "remhart_analytics_out_of_order_total",
+        "Samples older than their device's last one, left out of its feature state");
+    metrics->gauge_fn("remhart_analytics_queued", "Commits waiting for the analytics shards",
+                      [this] {
+                        std::size_t n = 0;
+                        for (const auto& s : shards_) n += s->pool.queued();
+                        return static_cast<double>(n);
+                      });
+    metrics->gauge_fn("remhart_analytics_models_loaded", "Monitoring models being served",
+                      [this] { return static_cast<double>(models_loaded()); });
+  }
+  for (std::size_t k = 0; k < std::max<std::size_t>(1, opt_.shards); ++k) {
+    shards_.push_back(std::make_unique<Shard>(on_error));
+  }
+  reload();
+}
+
+AnalyticsService::~AnalyticsService() {
+  drain();
+}
+
+void AnalyticsService::reload() {
+  auto loaded = std::make_shared<const analytics::MonitoringModels>(
+      analytics::load_monitoring_models(registry_));
+  const std::lock_guard lock(models_mu_);
+  models_ = std::move(loaded);
+}
+
+std::size_t AnalyticsService::models_loaded() const {
+  const std::lock_guard lock(models_mu_);
+  return models_ ? models_->count() : 0;
+}
+
+void AnalyticsService::on_commit(std::span<const store::CommittedSeries> committed) {
+  if (models_loaded() == 0) return;
+  std::vector<std::vector<store::StoredSample>> per(shards_.size());
+  for (const auto& c : committed) {
+    auto& to = per[std::hash<std::string>{}(c.device) % shards_.size()];
+    for (const auto& r : c.records) to.push_back({c.device, c.origin, r});
+  }
+  for (std::size_t k = 0; k < shards_.size(); ++k) {
+    if (per[k].empty()) continue;
+    auto& shard = *shards_[k];
+    if (shard.pool.queued() >= opt_.max_queued) {
+      if (dropped_) dropped_->inc(per[k].size());
+      continue;
+    }
+    auto batch = std::make_shared<std::vector<store::StoredSample>>(std::move(per[k]));
+    shard.pool.post([this, &shard, batch] { analyse(shard, *batch); });
+  }
+}
+
+void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSample>& samples) {
+  std::shared_ptr<const analytics::MonitoringModels> models;
+  {
+    const std::lock_guard lock(models_mu_);
+    models = models_;
+  }
+  if (!models || models->count() == 0) return;
+  const auto devices = store_.devices();
+  features::FeatureVector f;
+  const auto every = static_cast<core::TimeUs>(opt_.store_every_s * core::kUsPerSecond);
+  for (const auto& s : samples) {
+    const auto key = key_of(s.origin, s.device);
+    auto it = shard.states.find(key);
+    core::Device device;
+    if (const auto d = devices->find(s.device); d != devices->end()) device = d->second;
+    if (it == shard.states.end()) {
+      it = shard.states.emplace(key, DeviceState(features::ratings_of(device))).first;
+    }
+    auto& state = it->second;
+    // Only the feature state and the models: the network context is left unknown, as the
+    // monitoring models were trained (docs/analytics.md).
+    if (!state.features.update(s.record.ts, s.record.values, {}, f)) {
+      if (out_of_order_) out_of_order_->inc();
+      continue;
+    }
+    if (analysed_) analysed_->inc();
+    std::array<json, kMonitoringModels.size()> results;
+    std::array<std::int64_t, kMonitoringModels.size()> versions{};
+    bool flag = state.flagged;
+    if (const auto& m = models->voltage_anomaly) {
+      const auto r = analytics::voltage_anomaly(m->gbt, m->serving.value("threshold", 0.5), f);
+      results[0] = voltage_json(r);
+      versions[0] = m->version;
+      flag = r.flag;
+    }
+    if (const auto& m = models->harmonic_analysis) {
+      results[1] = harmonic_json(analytics::harmonic_analysis(
+          m->gbt, m->serving.value("threshold", 0.5), device.nominal_voltage, f));
+      versions[1] = m->version;
+    }
+    if (const auto& m = models->frequency_stability) {
+      results[2] =
+          frequency_json(analytics::frequency_stability(m->gbt, device.nominal_frequency, f));
+      versions[2] = m->version;
+    }
+    if (const auto& m = models->phase_imbalance) {
+      results[3] = imbalance_json(analytics::phase_imbalance(m->gbt, f));
+      versions[3] = m->version;
+    }
+    const auto ts = core::format_rfc3339(s.record.ts);
+    const json window = {{"window_s", features::kWindowsS.back()},
+                         {"samples_seen", state.features.samples()}};
+    std::array<json, kMonitoringModels.size()> items;
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      if (results[k].is_null()) continue;
+      items[k] = {{"device", s.device},     {"ts", ts},
+                  {"origin", s.origin},     {"model", kMonitoringModels[k]},
+                  {"version", versions[k]}, {"result", results[k]},
+                  {"inputs_window", window}};
+    }
+    // History: every `store_every_s`, and at once when the anomaly flag changes.
+    if (!state.last_stored || s.record.ts - *state.last_stored >= every || flag != state.flagged) {
+      state.last_stored = s.record.ts;
+      for (std::size_t k = 0; k < items.size(); ++k) {
+        if (items[k].is_null()) continue;
+        shard.pending.push_back({s.origin, s.device, std::string(kMonitoringModels[k]), s.record.ts,
+                                 versions[k], dump_json(results[k])});
+      }
+    }
+    state.flagged = flag;
+    if (hub_.clients() > 0 &&
+        (!state.last_sent || s.record.ts - *state.last_sent >= core::kUsPerSecond)) {
+      state.last_sent = s.record.ts;
+      json data = {{"device", s.device},
+                   {"origin", s.origin},
+                   {"ts", ts},
+                   {"module", "monitoring"},
+                   {"results", json::object()}};
+      for (std::size_t k = 0; k < items.size(); ++k) {
+        if (!items[k].is_null()) data["results"][std::string(kMonitoringModels[k])] = items[k];
+      }
+      hub_.broadcast("analytics", key, dump_json(data));
+    }
+    const std::lock_guard lock(latest_mu_);
+    auto& latest = latest_[key];
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      if (!items[k].is_null()) latest[k] = std::move(items[k]);
+    }
+  }
+  const auto now = core::now_us();
+  if (shard.pending.size() >= 512 || now - shard.last_flush >= 2 * core::kUsPerSecond) {
+    flush(shard);
+    shard.last_flush = now;
+  }
+}
+
+void AnalyticsService::flush(Shard& shard) {
+  if (shard.pending.empty()) return;
+  auto rows = std::move(shard.pending);
+  shard.pending.clear();
+  results_.insert(rows);  // throws into the pool's error handler: logged and counted
+}
+
+std::optional<json> AnalyticsService::latest(const std::string& origin, const std::string& device,
+                                             std::string_view model) const {
+  const auto k = std::find(kMonitoringModels.begin(), kMonitoringModels.end(), model);
+  if (k == kMonitoringModels.end()) return std::nullopt;
+  const std::lock_guard lock(latest_mu_);
+  const auto it = latest_.find(key_of(origin, device));
+  if (it == latest_.end()) return std::nullopt;
+  const auto& item = it->second[static_cast<std::size_t>(k - kMonitoringModels.begin())];
+  if (item.is_null()) return std::nullopt;
+  return item;
+}
+
+json AnalyticsService::latest_all(const std::string& origin, const std::string& device) const {
+  json items = json::array();
+  const std::lock_guard lock(latest_mu_);
+  for (const auto& [key, latest] : latest_) {
+    const auto nl = key.find('\n');
+    if (key.compare(0, nl, origin) != 0 || nl != origin.size()) continue;
+    if (!device.empty() && key.compare(nl + 1, std::string::npos, device) != 0) continue;
+    for (const auto& item : latest) {
+      if (!item.is_null()) items.push_back(item);
+    }
+  }
+  return items;
+}
+
+void AnalyticsService::train_if_untrained(std::shared_ptr<const sim::Twin> twin) {
+  if (!registry_.names().empty()) {
+    const std::lock_guard lock(training_mu_);
+    training_ = "not_needed";
+    return;
+  }
+  {
+    const std::lock_guard lock(training_mu_);
+    training_ = "running";
+  }
+  spdlog::info("analytics: no trained models: training them in the background");
+  trainer_ = std::jthread([this, twin] {
+    analytics::TrainOptions opt;
+    opt.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    opt.cancel = &cancel_training_;
+    opt.progress = [this](std::string_view stage, double fraction) {
+      const std::lock_guard lock(training_mu_);
+      training_ = "running: " + std::string(stage) + " " +
+                  std::to_string(static_cast<int>(fraction * 100)) + " %";
+    };
+    std::string outcome;
+    try {
+      const auto models = analytics::train_models(*twin, opt);
+      const auto now = core::now_us();
+      for (const auto& m : models) registry_.publish(m, now);
+      reload();
+      outcome = "done";
+      spdlog::info("analytics: {} models trained and served", models.size());
+    } catch (const analytics::TrainingCancelled&) {
+      outcome = "cancelled";
+    } catch (const std::exception& e) {
+      outcome = std::string("failed: ") + e.what();
+      spdlog::error("analytics: training failed: {}", e.what());
+    }
+    const std::lock_guard lock(training_mu_);
+    training_ = outcome;
+  });
+}
+
+std::string AnalyticsService::training_status() const {
+  const std::lock_guard lock(training_mu_);
+  return training_;
+}
+
+void AnalyticsService::drain() {
+  cancel_training_ = true;
+  if (trainer_.joinable()) trainer_.join();
+  for (auto& s : shards_) {
+    auto* shard = s.get();
+    shard->pool.post([this, shard] { flush(*shard); });
+    shard->pool.drain();
+  }
+}
+
+}  // namespace remhart::api

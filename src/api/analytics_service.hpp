@@ -1,0 +1,110 @@
+#pragma once
+// Serving the monitoring models (1–4) on every stored sample: the store's commit listener hands
+// committed samples to shards by device (one thread each, so one device's samples run in order
+// and its feature state needs no lock), off the I/O and storage threads. Each shard keeps its
+// devices' feature state, answers all four models per sample, caches the latest results, sends
+// `analytics` WebSocket messages (at most one a second per device) and stores a result every
+// `store_every_s` per device — and at once when the anomaly flag changes — for the history
+// routes. A shard that falls `max_queued` commits behind drops the analytics of new commits
+// (counted): stored samples are never at risk, and a slow shard never stalls the writer.
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "analytics/registry.hpp"
+#include "core/thread_pool.hpp"
+#include "features/features.hpp"
+#include "sim/twin.hpp"
+#include "store/ml_results.hpp"
+#include "store/store.hpp"
+
+namespace remhart::obs {
+class Counter;
+class Registry;
+}  // namespace remhart::obs
+
+namespace remhart::api {
+
+class LiveHub;
+
+/// The monitoring models' names, in SPEC order (the /api/ml/monitoring/{name} paths).
+inline constexpr std::array<std::string_view, 4> kMonitoringModels = {
+    "voltage-anomaly", "harmonic-analysis", "frequency-stability", "phase-imbalance"};
+
+class AnalyticsService {
+ public:
+  struct Options {
+    std::size_t shards = 2;
+    std::size_t max_queued = 256;  ///< commits waiting per shard
+    double store_every_s = 10;     ///< history: one result per device and model this often
+  };
+  AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
+                   store::MlResultRepository& results, LiveHub& hub, Options options,
+                   obs::Registry* metrics, core::ThreadPool::ErrorHandler on_error = {});
+  ~AnalyticsService();
+  AnalyticsService(const AnalyticsService&) = delete;
+  AnalyticsService& operator=(const AnalyticsService&) = delete;
+
+  /// The store's commit listener (storage thread: copies and queues).
+  void on_commit(std::span<const store::CommittedSeries> committed);
+  /// Loads the registry's active monitoring models (at start, after training or activation).
+  void reload();
+  std::size_t models_loaded() const;
+  /// The latest result item of `model` for a device, or nullopt.
+  std::optional<nlohmann::json> latest(const std::string& origin, const std::string& device,
+                                       std::string_view model) const;
+  /// Every device's latest items of the monitoring models (`device` empty: all devices).
+  nlohmann::json latest_all(const std::string& origin, const std::string& device) const;
+  /// Trains the models in the background when the registry has none (first start), publishes
+  /// and serves them; `status()` says how far it is.
+  void train_if_untrained(std::shared_ptr<const sim::Twin> twin);
+  /// off, running (stage and fraction), done, failed: …, or not_needed.
+  std::string training_status() const;
+  /// Analyses what is queued, stores the pending history, then stops (shutdown; a training in
+  /// the background is cancelled).
+  void drain();
+
+ private:
+  struct DeviceState {
+    explicit DeviceState(features::DeviceRatings r) : features(r) {}
+    features::DeviceFeatures features;
+    std::optional<core::TimeUs> last_stored, last_sent;
+    bool flagged = false;
+  };
+  struct Shard {
+    explicit Shard(core::ThreadPool::ErrorHandler on_error) : pool(1, std::move(on_error)) {}
+    std::unordered_map<std::string, DeviceState> states;  // shard thread only
+    std::vector<store::MlResult> pending;                 // shard thread only
+    core::TimeUs last_flush = 0;
+    core::ThreadPool pool;  // last: stops first
+  };
+  void analyse(Shard& shard, const std::vector<store::StoredSample>& samples);
+  void flush(Shard& shard);
+
+  analytics::ModelRegistry& registry_;
+  store::Store& store_;
+  store::MlResultRepository& results_;
+  LiveHub& hub_;
+  Options opt_;
+  obs::Counter *analysed_ = nullptr, *dropped_ = nullptr, *out_of_order_ = nullptr;
+  mutable std::mutex models_mu_;
+  std::shared_ptr<const analytics::MonitoringModels> models_;
+  mutable std::mutex latest_mu_;
+  std::unordered_map<std::string, std::array<nlohmann::json, kMonitoringModels.size()>> latest_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  mutable std::mutex training_mu_;
+  std::string training_ = "off";
+  std::atomic<bool> cancel_training_{false};
+  std::jthread trainer_;  // last: joined first
+};
+
+}  // namespace remhart::api

@@ -1,0 +1,132 @@
+// Analytics routes (SPEC §9, §16): the model registry (cards, versions, activation) and the
+// monitoring models' results — the latest per device from memory, history from storage (never
+// recomputed).
+#include <nlohmann/json.hpp>
+
+#include "analytics/registry.hpp"
+#include "api/analytics_service.hpp"
+#include "api/context.hpp"
+#include "api/errors.hpp"
+#include "api/query_params.hpp"
+#include "api/router.hpp"
+#include "core/error.hpp"
+#include "core/measurement.hpp"
+#include "store/ml_results.hpp"
+
+namespace remhart::api {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+
+analytics::ModelRegistry& registry(ApiContext& ctx) {
+  if (!ctx.models) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
+  return *ctx.models;
+}
+
+// The card a listing shows: the active version's, else the newest.
+json summary(const std::vector<json>& cards) {
+  for (const auto& c : cards) {
+    if (c.value("active", false)) return c;
+  }
+  return cards.back();
+}
+
+void list_models(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx] {
+    auto& reg = registry(ctx);
+    json items = json::array();
+    for (const auto& name : reg.names()) {
+      const auto cards = reg.cards(name);
+      if (!cards.empty()) items.push_back(summary(cards));
+    }
+    return json_response(200, dump_json({{"items", items}}));
+  });
+}
+
+void get_model(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  offload(ctx, req, std::move(reply), [&ctx, name = req.params.at("name")] {
+    auto& reg = registry(ctx);
+    const auto cards = analytics::valid_model_name(name) ? reg.cards(name) : std::vector<json>{};
+    if (cards.empty()) throw Error(ErrorKind::not_found, "no model named " + name);
+    return json_response(200, dump_json({{"name", name},
+                                         {"active_version", reg.active(name).value_or(0)},
+                                         {"versions", cards}}));
+  });
+}
+
+void activate_model(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const auto body = json_object_body(req.body);
+  const auto v = body.find("version");
+  if (v == body.end() || !v->is_number_integer() || v->get<std::int64_t>() < 1 ||
+      v->get<std::int64_t>() > 1'000'000'000) {
+    throw Error(ErrorKind::unprocessable, "version must be a positive integer", "version");
+  }
+  offload(ctx, req, std::move(reply),
+          [&ctx, name = req.params.at("name"), version = v->get<int>()] {
+            auto& reg = registry(ctx);
+            if (!analytics::valid_model_name(name) || !reg.activate(name, version)) {
+              throw Error(ErrorKind::not_found,
+                          "model " + name + " has no version " + std::to_string(version));
+            }
+            if (ctx.analytics) ctx.analytics->reload();
+            return json_response(200, dump_json({{"name", name}, {"active_version", version}}));
+          });
+}
+
+void latest_monitoring(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  if (!ctx.analytics) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
+  const auto device = req.arg("device").value_or("");
+  if (!device.empty() && !core::valid_device_id(device)) {
+    throw Error(ErrorKind::bad_request, "device must match [A-Za-z0-9_.-]{1,64}", "device");
+  }
+  reply(json_response(200,
+                      dump_json({{"items", ctx.analytics->latest_all(origin_arg(req), device)}})));
+}
+
+// History of one monitoring model, newest first.
+Handler history(ApiContext& ctx, std::string model) {
+  return [&ctx, model](HttpRequest& req, Reply reply) {
+    store::MlResultQuery q;
+    q.model = model;
+    q.origin = origin_arg(req);
+    q.device = req.arg("device").value_or("");
+    if (!q.device.empty() && !core::valid_device_id(q.device)) {
+      throw Error(ErrorKind::bad_request, "device must match [A-Za-z0-9_.-]{1,64}", "device");
+    }
+    q.from = time_arg(req, "from").value_or(INT64_MIN);
+    q.to = time_arg(req, "to").value_or(INT64_MAX);
+    q.limit = static_cast<std::size_t>(int_arg(req, "limit", 1, 10000).value_or(100));
+    if (!ctx.ml_results) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
+    offload(ctx, req, std::move(reply), [&ctx, q] {
+      json items = json::array();
+      for (const auto& r : ctx.ml_results->query(q)) {
+        items.push_back({{"device", r.device},
+                         {"ts", core::format_rfc3339(r.ts)},
+                         {"origin", r.origin},
+                         {"model", r.model},
+                         {"version", r.version},
+                         {"result", json::parse(r.result_json, nullptr, false)}});
+      }
+      return json_response(200, dump_json({{"items", items}}));
+    });
+  };
+}
+
+}  // namespace
+
+void add_ml_routes(Router& router, ApiContext& ctx) {
+  router.add("GET", "/api/ml/models", Permission::read, bound(ctx, list_models));
+  router.add("GET", "/api/ml/models/{name}", Permission::read, bound(ctx, get_model));
+  router.add("POST", "/api/ml/models/{name}/activate", Permission::admin,
+             bound(ctx, activate_model));
+  router.add("GET", "/api/ml/monitoring/latest", Permission::read, bound(ctx, latest_monitoring));
+  for (const auto name : kMonitoringModels) {
+    router.add("GET", "/api/ml/monitoring/" + std::string(name), Permission::read,
+               history(ctx, std::string(name)));
+  }
+}
+
+}  // namespace remhart::api

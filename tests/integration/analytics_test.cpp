@@ -1,0 +1,139 @@
+// Analytics on the real binary: `remhart train` publishes models into the data directory's
+// registry; the server serves them on every stored sample (latest results, stored history, the
+// live stream) and lists, describes and activates them.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "testkit.hpp"
+
+using namespace remhart::testkit;
+using nlohmann::json;
+
+namespace {
+
+json get_json(HttpClient& http, const std::string& target, int status = 200) {
+  const auto r = http.get(target);
+  EXPECT_EQ(r.status, status) << target << ": " << r.body;
+  return json::parse(r.body, nullptr, false);
+}
+
+}  // namespace
+
+TEST(Analytics, TrainedModelsServeEveryStoredSample) {
+  TempDir dir;
+  const auto data = dir.path() + "/data";
+  // A small set (five 4-minute runs per scenario): the pipeline, not the quality.
+  const auto trained =
+      run_cli("train --scale 0.05 --run-minutes 4 --threads 2 --quiet --data-dir " + data);
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  EXPECT_EQ(run_cli("train --scale 0 --data-dir " + data).status, 2);
+  EXPECT_EQ(run_cli("train --run-minutes 1 --data-dir " + data).status, 2);
+
+  ServerProcess proc(remhart_binary(), data, {"--no-demo"});
+  auto http = admin_client(proc);
+  const auto health = get_json(*http, "/health");
+  EXPECT_EQ(health["models_loaded"], 4);
+  EXPECT_EQ(health["training"], "off");  // switched off by the test kit
+
+  // The registry: one card per model, active, with its metrics against its baseline.
+  const auto models = get_json(*http, "/api/ml/models");
+  ASSERT_EQ(models["items"].size(), 4u);
+  for (const auto& m : models["items"]) {
+    EXPECT_EQ(m["version"], 1);
+    EXPECT_TRUE(m["active"].get<bool>());
+    EXPECT_EQ(m["module"], "monitoring");
+    EXPECT_TRUE(m.contains("metrics") && m.contains("baseline") && m.contains("targets"));
+    EXPECT_EQ(m["features"]["names"].size(), m["features"]["count"].get<std::size_t>());
+  }
+  const auto card = get_json(*http, "/api/ml/models/voltage-anomaly");
+  EXPECT_EQ(card["active_version"], 1);
+  EXPECT_EQ(card["versions"].size(), 1u);
+  get_json(*http, "/api/ml/models/no-such-model", 404);
+  EXPECT_EQ(http->post("/api/ml/models/voltage-anomaly/activate", R"({"version":1})").status, 200);
+  EXPECT_EQ(http->post("/api/ml/models/voltage-anomaly/activate", R"({"version":2})").status, 404);
+  const auto bad = http->post("/api/ml/models/voltage-anomaly/activate", R"({"version":"1"})");
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_EQ(json::parse(bad.body)["field"], "version");
+
+  // A sag run stored as a backfill: every sample goes through the monitoring models, whose
+  // results also go out live.
+  WsClient ws(proc.port(),
+              "/ws/grid-data?token=" + login(proc.port(), "admin", proc.admin_password()));
+  ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // snapshot
+  ws.send(R"({"type":"subscribe","types":["analytics"]})");
+  auto r = http->post("/api/simulator/runs", json{{"scenario", "voltage_sag"},
+                                                  {"mode", "backfill"},
+                                                  {"start", "2026-11-20T18:00:00Z"},
+                                                  {"duration_s", 300},
+                                                  {"seed", 5},
+                                                  {"params", {{"start_s", 200}, {"duration_s", 5}}}}
+                                                 .dump());
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string origin = "sim:" + json::parse(r.body)["id"].get<std::string>();
+  std::optional<json> live;
+  for (int k = 0; k < 50 && !live; ++k) {
+    const auto m = ws.read(std::chrono::seconds(5));
+    ASSERT_TRUE(m) << "no analytics message";
+    const auto j = json::parse(*m);
+    if (j["type"] == "analytics" && j["data"]["origin"] == origin) live = j["data"];
+  }
+  ASSERT_TRUE(live);
+  EXPECT_EQ((*live)["module"], "monitoring");
+  EXPECT_EQ((*live)["results"].size(), 4u);
+  EXPECT_TRUE((*live)["results"]["voltage-anomaly"]["result"].contains("anomaly_score"));
+  json latest;
+  for (int k = 0; k < 600; ++k) {
+    latest = get_json(*http, "/api/ml/monitoring/latest?origin=" + origin);
+    bool done = latest["items"].size() >= 13 * 4;
+    for (const auto& item : latest["items"]) {
+      done = done && item["ts"].get<std::string>() >= "2026-11-20T18:04:5";
+    }
+    if (done) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(latest["items"].size(), 13u * 4u) << latest.dump();
+  for (const auto& item : latest["items"]) {
+    for (const char* key :
+         {"device", "ts", "origin", "model", "version", "result", "inputs_window"}) {
+      EXPECT_TRUE(item.contains(key)) << key << " in " << item.dump();
+    }
+    EXPECT_EQ(item["origin"], origin);
+    const auto& res = item["result"];
+    if (item["model"] == "voltage-anomaly") {
+      EXPECT_GE(res["anomaly_score"].get<double>(), 0);
+      EXPECT_LE(res["anomaly_score"].get<double>(), 1);
+      EXPECT_TRUE(res["is_anomaly"].is_boolean());
+    } else if (item["model"] == "frequency-stability") {
+      EXPECT_EQ(res["horizon_s"], 60);
+      EXPECT_NEAR(res["predicted_hz"].get<double>(), 50, 1);
+    } else if (item["model"] == "phase-imbalance") {
+      EXPECT_TRUE(res.contains("likely_cause"));
+    } else {
+      EXPECT_EQ(item["model"], "harmonic-analysis");
+      EXPECT_GE(res["thd_v_pct"].get<double>(), 0);
+    }
+  }
+  // History from storage (one result per device every 10 s, and on every flag change), newest
+  // first, filtered by device and time.
+  const auto hist = get_json(
+      *http, "/api/ml/monitoring/voltage-anomaly?device=sub-hv&origin=" + origin + "&limit=1000");
+  EXPECT_GE(hist["items"].size(), 25u);
+  for (std::size_t k = 1; k < hist["items"].size(); ++k) {
+    EXPECT_GT(hist["items"][k - 1]["ts"].get<std::string>(),
+              hist["items"][k]["ts"].get<std::string>());
+  }
+  const auto window =
+      get_json(*http, "/api/ml/monitoring/phase-imbalance?device=sub-hv&origin=" + origin +
+                          "&from=2026-11-20T18:01:00Z&to=2026-11-20T18:02:00Z");
+  EXPECT_GE(window["items"].size(), 5u);
+  EXPECT_LE(window["items"].size(), 7u);
+  get_json(*http, "/api/ml/monitoring/voltage-anomaly?device=bad%20id", 400);
+  get_json(*http, "/api/ml/monitoring/no-such-model", 404);
+  EXPECT_NE(http->get("/metrics").body.find("remhart_analytics_models_loaded 4"),
+            std::string::npos);
+}
