@@ -19,6 +19,8 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -123,13 +125,27 @@ std::string make_batch(int first, int count, long long ts_ms, int salt) {
 struct IngestRun {
   double samples_per_s;
   long rss_kb;
+  double analysed = 0;  ///< remhart_analytics_samples_total when the last batch was answered
 };
 
-// Posts `batches` batches of 1,000 samples (1,000 devices) over `connections` connections.
-IngestRun run_ingest(const std::string& durability, long long total_samples, int connections) {
+double metric(const std::string& text, const std::string& name) {
+  const auto at = text.find("\n" + name + " ");
+  return at == std::string::npos ? 0 : std::stod(text.substr(at + name.size() + 2));
+}
+
+// Posts `batches` batches of 1,000 samples (1,000 devices) over `connections` connections;
+// `models` (a registry directory) is copied into the data directory for analytics.
+IngestRun run_ingest(const std::string& durability, long long total_samples, int connections,
+                     const std::map<std::string, std::string>& env = {},
+                     const std::string& models = "") {
   TempDir dir;
+  if (!models.empty()) {
+    std::filesystem::create_directories(dir.path() + "/data");
+    std::filesystem::copy(models, dir.path() + "/data/models",
+                          std::filesystem::copy_options::recursive);
+  }
   ServerProcess server(bench_binary(), dir.path() + "/data",
-                       {"--no-demo", "--durability", durability});
+                       {"--no-demo", "--durability", durability}, env);
   std::string key;  // meters send with a device key, as in production
   {
     auto http = admin_client(server);
@@ -173,7 +189,12 @@ IngestRun run_ingest(const std::string& durability, long long total_samples, int
   if (errors || accepted != batches * 1000) {
     std::cerr << "ingest: " << errors << " failed batches, " << accepted << " accepted\n";
   }
-  return {static_cast<double>(accepted.load()) / elapsed, server.rss_kb()};
+  double analysed = 0;
+  if (!models.empty()) {
+    auto http = admin_client(server);
+    analysed = metric(http->get("/metrics").body, "remhart_analytics_samples_total");
+  }
+  return {static_cast<double>(accepted.load()) / elapsed, server.rss_kb(), analysed};
 }
 
 // The ceiling: the same rows appended by one process with one prepared statement into an
@@ -240,6 +261,36 @@ void bench_ingest(long long samples, int runs) {
               << runs_text(ceiling_rates) << "\n";
     std::cout << "ingest[" << mode << "] server/ceiling    median " << median(ratios) << " %\n";
   }
+}
+
+// Ingest with the monitoring models off and on, alternating, in the same run: every sample
+// accepted with analytics on is analysed before the last batch is answered or shortly after.
+void bench_ingest_analytics(long long samples, int runs) {
+  const char* models = std::getenv("REMHART_BENCH_MODELS");
+  if (!models) throw std::runtime_error("set REMHART_BENCH_MODELS (scripts/bench analytics does)");
+  std::cout << "== ingest with the monitoring models off and on: JSON batches of 1,000 samples "
+               "across 1,000 devices, "
+            << g_connections << " connections ==\n";
+  const char* given = std::getenv("REMHART_ANALYTICS_STORE_EVERY_S");
+  const std::string store_every = given ? given : "60";
+  std::vector<double> off_rates, on_rates, ratios, shares;
+  for (int r = 0; r < runs; ++r) {
+    const auto off =
+        run_ingest("normal", samples, g_connections, {{"REMHART_ANALYTICS_ENABLED", "false"}});
+    const auto on = run_ingest("normal", samples, g_connections,
+                               {{"REMHART_ANALYTICS_STORE_EVERY_S", store_every}}, models);
+    off_rates.push_back(off.samples_per_s);
+    on_rates.push_back(on.samples_per_s);
+    ratios.push_back(on.samples_per_s / off.samples_per_s * 100);
+    shares.push_back(on.analysed / static_cast<double>(samples) * 100);
+  }
+  std::cout << "ingest analytics off samples/s median " << static_cast<long long>(median(off_rates))
+            << "  runs " << runs_text(off_rates) << "\n";
+  std::cout << "ingest analytics on  samples/s median " << static_cast<long long>(median(on_rates))
+            << "  runs " << runs_text(on_rates) << "\n";
+  std::cout << "ingest on/off median " << median(ratios) << " %  (runs " << runs_text(ratios)
+            << ")\n";
+  std::cout << "analysed by the last answer: median " << median(shares) << " % of the samples\n";
 }
 
 void bench_memory() {
@@ -720,6 +771,9 @@ int main(int argc, char** argv) {
     if (what == "api" || what == "all") bench_api(runs);
     if (what == "series" || what == "all") bench_series(20);
     if (what == "memory" || what == "all") bench_memory();
+    if (what == "ingest-analytics" || (what == "all" && std::getenv("REMHART_BENCH_MODELS"))) {
+      bench_ingest_analytics(samples, runs);
+    }
     if (what == "simulate" || what == "all") bench_simulate(runs);
     if (what == "replay" || what == "all") bench_replay(runs);
     if (what == "latest" || what == "all") bench_latest(runs);

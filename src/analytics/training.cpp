@@ -307,21 +307,28 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
     if (opt.progress) opt.progress(stage, 1);
     return text;
   };
-  ml::GbtParams binary;
-  binary.objective = "binary:logistic";
-  binary.rounds = 120;
+  // Few, deeper-stepping rounds: every tree costs serving time on every sample (the four
+  // models together stay within a few microseconds; docs/analytics.md).
+  ml::GbtParams anomaly_params;
+  anomaly_params.objective = "binary:logistic";
+  anomaly_params.rounds = 60;
+  anomaly_params.eta = 0.2;
+  ml::GbtParams harmonic_params = anomaly_params;
+  harmonic_params.rounds = 40;
   ml::GbtParams regression;
   regression.objective = "reg:squarederror";
-  regression.rounds = 120;
+  regression.rounds = 60;
+  regression.eta = 0.15;
   ml::GbtParams multi;
   multi.objective = "multi:softprob";
   multi.num_class = kImbalanceClasses;
-  multi.rounds = 80;
+  multi.rounds = 30;  // four trees a round
+  multi.eta = 0.2;
   std::vector<TrainedModel> out(4);
   out[0].name = "voltage-anomaly";
-  out[0].model_json = fit(rows.anomaly, binary, "training voltage-anomaly");
+  out[0].model_json = fit(rows.anomaly, anomaly_params, "training voltage-anomaly");
   out[1].name = "harmonic-analysis";
-  out[1].model_json = fit(rows.harmonic, binary, "training harmonic-analysis");
+  out[1].model_json = fit(rows.harmonic, harmonic_params, "training harmonic-analysis");
   out[2].name = "frequency-stability";
   out[2].model_json = fit(rows.frequency, regression, "training frequency-stability");
   out[3].name = "phase-imbalance";
@@ -401,7 +408,7 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
 
   {  // 1. Voltage anomaly.
     auto& m = out[0];
-    card(m, rows.anomaly, binary);
+    card(m, rows.anomaly, anomaly_params);
     m.serving = {{"threshold", anomaly_threshold}};
     // Scores of the model and of the threshold rule on a set of runs lasting `days`.
     const auto scores = [&](const BinaryEval& e, double days) {
@@ -456,7 +463,7 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
   }
   {  // 2. Harmonic analysis.
     auto& m = out[1];
-    card(m, rows.harmonic, binary);
+    card(m, rows.harmonic, harmonic_params);
     const auto flags = flags_of(test.harmonic_eval, harmonic_threshold);
     const auto model = ml::score_multiclass(test.harmonic_eval.truth, flags, 2);
     const auto base =

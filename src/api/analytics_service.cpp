@@ -1,6 +1,8 @@
 #include "api/analytics_service.hpp"
 
+#include <chrono>
 #include <functional>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -72,7 +74,7 @@ AnalyticsService::AnalyticsService(analytics::ModelRegistry& registry, store::St
     analysed_ = &metrics->counter("remhart_analytics_samples_total",
                                   "Samples the monitoring models answered");
     dropped_ = &metrics->counter("remhart_analytics_dropped_total",
-                                 "Stored samples not analysed because a shard was behind");
+                                 "Stored samples not analysed: a shard was stuck past its wait");
     out_of_order_ = &metrics->counter(
         "remhart_analytics_out_of_order_total",
         "Samples older than their device's last one, left out of its feature state");
@@ -117,6 +119,13 @@ void AnalyticsService::on_commit(std::span<const store::CommittedSeries> committ
   for (std::size_t k = 0; k < shards_.size(); ++k) {
     if (per[k].empty()) continue;
     auto& shard = *shards_[k];
+    // A shard behind holds the writer back (the store's queue fills and ingestion answers 503,
+    // so senders slow down and every sample is still analysed) — for at most `max_wait`; a
+    // shard stuck longer loses this commit's analytics, counted, never the stored samples.
+    const auto deadline = std::chrono::steady_clock::now() + opt_.max_wait;
+    while (shard.pool.queued() >= opt_.max_queued && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     if (shard.pool.queued() >= opt_.max_queued) {
       if (dropped_) dropped_->inc(per[k].size());
       continue;
@@ -126,6 +135,32 @@ void AnalyticsService::on_commit(std::span<const store::CommittedSeries> committ
   }
 }
 
+json AnalyticsService::item_json(const std::string& origin, const std::string& device,
+                                 const Latest& l, std::size_t k) {
+  json result;
+  switch (k) {
+    case 0:
+      result = voltage_json(l.voltage);
+      break;
+    case 1:
+      result = harmonic_json(l.harmonic);
+      break;
+    case 2:
+      result = frequency_json(l.frequency);
+      break;
+    default:
+      result = imbalance_json(l.imbalance);
+  }
+  return {{"device", device},
+          {"ts", core::format_rfc3339(l.ts)},
+          {"origin", origin},
+          {"model", kMonitoringModels[k]},
+          {"version", l.versions[k]},
+          {"result", std::move(result)},
+          {"inputs_window",
+           {{"window_s", features::kWindowsS.back()}, {"samples_seen", l.samples_seen}}}};
+}
+
 void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSample>& samples) {
   std::shared_ptr<const analytics::MonitoringModels> models;
   {
@@ -133,14 +168,20 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
     models = models_;
   }
   if (!models || models->count() == 0) return;
+  const double anomaly_threshold =
+      models->voltage_anomaly ? models->voltage_anomaly->serving.value("threshold", 0.5) : 0.5;
+  const double harmonic_threshold =
+      models->harmonic_analysis ? models->harmonic_analysis->serving.value("threshold", 0.5) : 0.5;
   const auto devices = store_.devices();
+  const core::Device unknown;  // a device no longer registered: the default ratings
   features::FeatureVector f;
   const auto every = static_cast<core::TimeUs>(opt_.store_every_s * core::kUsPerSecond);
+  std::string key;
   for (const auto& s : samples) {
-    const auto key = key_of(s.origin, s.device);
+    key.assign(s.origin).append(1, '\n').append(s.device);
+    const auto d = devices->find(s.device);
+    const core::Device& device = d != devices->end() ? d->second : unknown;
     auto it = shard.states.find(key);
-    core::Device device;
-    if (const auto d = devices->find(s.device); d != devices->end()) device = d->second;
     if (it == shard.states.end()) {
       it = shard.states.emplace(key, DeviceState(features::ratings_of(device))).first;
     }
@@ -152,47 +193,35 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       continue;
     }
     if (analysed_) analysed_->inc();
-    std::array<json, kMonitoringModels.size()> results;
-    std::array<std::int64_t, kMonitoringModels.size()> versions{};
-    bool flag = state.flagged;
+    Latest l;
+    l.ts = s.record.ts;
+    l.samples_seen = state.features.samples();
     if (const auto& m = models->voltage_anomaly) {
-      const auto r = analytics::voltage_anomaly(m->gbt, m->serving.value("threshold", 0.5), f);
-      results[0] = voltage_json(r);
-      versions[0] = m->version;
-      flag = r.flag;
+      l.voltage = analytics::voltage_anomaly(m->gbt, anomaly_threshold, f);
+      l.versions[0] = m->version;
     }
     if (const auto& m = models->harmonic_analysis) {
-      results[1] = harmonic_json(analytics::harmonic_analysis(
-          m->gbt, m->serving.value("threshold", 0.5), device.nominal_voltage, f));
-      versions[1] = m->version;
+      l.harmonic =
+          analytics::harmonic_analysis(m->gbt, harmonic_threshold, device.nominal_voltage, f);
+      l.versions[1] = m->version;
     }
     if (const auto& m = models->frequency_stability) {
-      results[2] =
-          frequency_json(analytics::frequency_stability(m->gbt, device.nominal_frequency, f));
-      versions[2] = m->version;
+      l.frequency = analytics::frequency_stability(m->gbt, device.nominal_frequency, f);
+      l.versions[2] = m->version;
     }
     if (const auto& m = models->phase_imbalance) {
-      results[3] = imbalance_json(analytics::phase_imbalance(m->gbt, f));
-      versions[3] = m->version;
+      l.imbalance = analytics::phase_imbalance(m->gbt, f);
+      l.versions[3] = m->version;
     }
-    const auto ts = core::format_rfc3339(s.record.ts);
-    const json window = {{"window_s", features::kWindowsS.back()},
-                         {"samples_seen", state.features.samples()}};
-    std::array<json, kMonitoringModels.size()> items;
-    for (std::size_t k = 0; k < items.size(); ++k) {
-      if (results[k].is_null()) continue;
-      items[k] = {{"device", s.device},     {"ts", ts},
-                  {"origin", s.origin},     {"model", kMonitoringModels[k]},
-                  {"version", versions[k]}, {"result", results[k]},
-                  {"inputs_window", window}};
-    }
+    const bool flag = l.voltage.flag;
     // History: every `store_every_s`, and at once when the anomaly flag changes.
     if (!state.last_stored || s.record.ts - *state.last_stored >= every || flag != state.flagged) {
       state.last_stored = s.record.ts;
-      for (std::size_t k = 0; k < items.size(); ++k) {
-        if (items[k].is_null()) continue;
-        shard.pending.push_back({s.origin, s.device, std::string(kMonitoringModels[k]), s.record.ts,
-                                 versions[k], dump_json(results[k])});
+      for (std::size_t k = 0; k < kMonitoringModels.size(); ++k) {
+        if (l.versions[k] == 0) continue;
+        shard.pending.push_back({s.origin, s.device, std::string(kMonitoringModels[k]), l.ts,
+                                 l.versions[k],
+                                 dump_json(item_json(s.origin, s.device, l, k)["result"])});
       }
     }
     state.flagged = flag;
@@ -201,19 +230,18 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       state.last_sent = s.record.ts;
       json data = {{"device", s.device},
                    {"origin", s.origin},
-                   {"ts", ts},
+                   {"ts", core::format_rfc3339(l.ts)},
                    {"module", "monitoring"},
                    {"results", json::object()}};
-      for (std::size_t k = 0; k < items.size(); ++k) {
-        if (!items[k].is_null()) data["results"][std::string(kMonitoringModels[k])] = items[k];
+      for (std::size_t k = 0; k < kMonitoringModels.size(); ++k) {
+        if (l.versions[k] != 0) {
+          data["results"][std::string(kMonitoringModels[k])] = item_json(s.origin, s.device, l, k);
+        }
       }
       hub_.broadcast("analytics", key, dump_json(data));
     }
     const std::lock_guard lock(latest_mu_);
-    auto& latest = latest_[key];
-    for (std::size_t k = 0; k < items.size(); ++k) {
-      if (!items[k].is_null()) latest[k] = std::move(items[k]);
-    }
+    latest_.insert_or_assign(key, l);
   }
   const auto now = core::now_us();
   if (shard.pending.size() >= 512 || now - shard.last_flush >= 2 * core::kUsPerSecond) {
@@ -233,23 +261,23 @@ std::optional<json> AnalyticsService::latest(const std::string& origin, const st
                                              std::string_view model) const {
   const auto k = std::find(kMonitoringModels.begin(), kMonitoringModels.end(), model);
   if (k == kMonitoringModels.end()) return std::nullopt;
+  const auto index = static_cast<std::size_t>(k - kMonitoringModels.begin());
   const std::lock_guard lock(latest_mu_);
   const auto it = latest_.find(key_of(origin, device));
-  if (it == latest_.end()) return std::nullopt;
-  const auto& item = it->second[static_cast<std::size_t>(k - kMonitoringModels.begin())];
-  if (item.is_null()) return std::nullopt;
-  return item;
+  if (it == latest_.end() || it->second.versions[index] == 0) return std::nullopt;
+  return item_json(origin, device, it->second, index);
 }
 
 json AnalyticsService::latest_all(const std::string& origin, const std::string& device) const {
   json items = json::array();
   const std::lock_guard lock(latest_mu_);
-  for (const auto& [key, latest] : latest_) {
+  for (const auto& [key, l] : latest_) {
     const auto nl = key.find('\n');
-    if (key.compare(0, nl, origin) != 0 || nl != origin.size()) continue;
-    if (!device.empty() && key.compare(nl + 1, std::string::npos, device) != 0) continue;
-    for (const auto& item : latest) {
-      if (!item.is_null()) items.push_back(item);
+    if (nl != origin.size() || key.compare(0, nl, origin) != 0) continue;
+    const auto dev = key.substr(nl + 1);
+    if (!device.empty() && dev != device) continue;
+    for (std::size_t k = 0; k < kMonitoringModels.size(); ++k) {
+      if (l.versions[k] != 0) items.push_back(item_json(origin, dev, l, k));
     }
   }
   return items;

@@ -5,10 +5,12 @@
 // devices' feature state, answers all four models per sample, caches the latest results, sends
 // `analytics` WebSocket messages (at most one a second per device) and stores a result every
 // `store_every_s` per device — and at once when the anomaly flag changes — for the history
-// routes. A shard that falls `max_queued` commits behind drops the analytics of new commits
-// (counted): stored samples are never at risk, and a slow shard never stalls the writer.
+// routes. A shard `max_queued` commits behind holds the storage writer back (ingestion then
+// answers 503 and senders slow down: every sample is analysed); one stuck past `max_wait` loses
+// a commit's analytics (counted), never stored samples.
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analytics/monitoring.hpp"
 #include "analytics/registry.hpp"
 #include "core/thread_pool.hpp"
 #include "features/features.hpp"
@@ -44,8 +47,9 @@ class AnalyticsService {
  public:
   struct Options {
     std::size_t shards = 2;
-    std::size_t max_queued = 256;  ///< commits waiting per shard
-    double store_every_s = 10;     ///< history: one result per device and model this often
+    std::size_t max_queued = 64;  ///< commits waiting per shard before the writer waits
+    std::chrono::milliseconds max_wait{2000};  ///< the longest the writer waits for a shard
+    double store_every_s = 10;  ///< history: one result per device and model this often
   };
   AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
                    store::MlResultRepository& results, LiveHub& hub, Options options,
@@ -74,6 +78,18 @@ class AnalyticsService {
   void drain();
 
  private:
+  /// A device's latest results (serialised only when asked for, sent or stored).
+  struct Latest {
+    core::TimeUs ts = 0;
+    std::int64_t samples_seen = 0;
+    std::array<std::int64_t, kMonitoringModels.size()> versions{};  ///< 0: the model is absent
+    analytics::VoltageAnomaly voltage;
+    analytics::HarmonicAnalysis harmonic;
+    analytics::FrequencyStability frequency;
+    analytics::PhaseImbalance imbalance;
+  };
+  static nlohmann::json item_json(const std::string& origin, const std::string& device,
+                                  const Latest& l, std::size_t model);
   struct DeviceState {
     explicit DeviceState(features::DeviceRatings r) : features(r) {}
     features::DeviceFeatures features;
@@ -99,7 +115,7 @@ class AnalyticsService {
   mutable std::mutex models_mu_;
   std::shared_ptr<const analytics::MonitoringModels> models_;
   mutable std::mutex latest_mu_;
-  std::unordered_map<std::string, std::array<nlohmann::json, kMonitoringModels.size()>> latest_;
+  std::unordered_map<std::string, Latest> latest_;
   std::vector<std::unique_ptr<Shard>> shards_;
   mutable std::mutex training_mu_;
   std::string training_ = "off";

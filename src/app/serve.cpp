@@ -275,8 +275,8 @@ int serve(const Config& c) {
     ml_results = std::make_unique<store::MlResultRepository>(so.path);
     analytics_service = std::make_unique<api::AnalyticsService>(
         *models, store, *ml_results, hub,
-        api::AnalyticsService::Options{static_cast<std::size_t>(c.analytics_shards), 256,
-                                       c.analytics_store_every_s},
+        api::AnalyticsService::Options{.shards = static_cast<std::size_t>(c.analytics_shards),
+                                       .store_every_s = c.analytics_store_every_s},
         &metrics, on_failure("analytics"));
     spdlog::info("analytics: {} monitoring model(s) loaded from {}",
                  analytics_service->models_loaded(), models->dir().string());

@@ -41,8 +41,12 @@ int run_train(const Config& config, const TrainArgs& args) {
     opt.threads = args.threads > 0
                       ? args.threads
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::string last_stage;
     opt.progress = [&](std::string_view stage, double fraction) {
       if (args.quiet) return;
+      // Without a terminal: a line when a stage starts and when it ends, not one per run.
+      if (!tty && stage == last_stage && fraction < 1) return;
+      last_stage = stage;
       const int bar = static_cast<int>(fraction * 25);
       const double s =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -202,34 +202,49 @@ void DeviceFeatures::Window::add(double t_s, double y) {
   b.max = std::max(b.max, y);
 }
 
-void DeviceFeatures::Window::stats(double t_s, double* out) const {
-  const auto now = static_cast<std::int64_t>(std::floor(t_s / span_s_));
-  double n = 0, sy = 0, syy = 0, st = 0, stt = 0, sty = 0;
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const auto& b : buckets_) {
-    if (b.number > now || b.number <= now - static_cast<std::int64_t>(kBuckets)) continue;
-    const double o = static_cast<double>(b.number - now) * span_s_;  // ≤ 0
-    n += b.n;
-    sy += b.sy;
-    syy += b.syy;
-    st += b.n * o + b.st;
-    stt += b.n * o * o + 2 * o * b.st + b.stt;
-    sty += o * b.sy + b.sty;
+void DeviceFeatures::Window::Totals::add(const Bucket& b, double o) {
+  if (n == 0) {
+    lo = b.min;
+    hi = b.max;
+  } else {
     lo = std::min(lo, b.min);
     hi = std::max(hi, b.max);
   }
-  if (n == 0) {
+  n += b.n;
+  sy += b.sy;
+  syy += b.syy;
+  st += b.n * o + b.st;
+  stt += b.n * o * o + 2 * o * b.st + b.stt;
+  sty += o * b.sy + b.sty;
+}
+
+void DeviceFeatures::Window::stats(double t_s, double* out) {
+  const auto now = static_cast<std::int64_t>(std::floor(t_s / span_s_));
+  if (now != cached_now_) {
+    cached_ = Totals{};
+    for (const auto& b : buckets_) {
+      if (b.number >= now || b.number <= now - static_cast<std::int64_t>(kBuckets)) continue;
+      cached_.add(b, static_cast<double>(b.number - now) * span_s_);  // offset ≤ 0
+    }
+    cached_now_ = now;
+  }
+  Totals t = cached_;
+  const auto& current = buckets_[static_cast<std::size_t>(
+      ((now % static_cast<std::int64_t>(kBuckets)) + kBuckets) % kBuckets)];
+  if (current.number == now) t.add(current, 0);
+  if (t.n == 0) {
     std::fill(out, out + kStatCount, kNaN);
     return;
   }
-  const double mean = sy / n;
-  const double var = std::max(0.0, syy / n - mean * mean);
-  const double den = n * stt - st * st;
+  const double mean = t.sy / t.n;
+  const double var = std::max(0.0, t.syy / t.n - mean * mean);
+  const double den = t.n * t.stt - t.st * t.st;
   out[static_cast<std::size_t>(Stat::mean)] = mean + shift_;
   out[static_cast<std::size_t>(Stat::std)] = std::sqrt(var);
-  out[static_cast<std::size_t>(Stat::min)] = lo + shift_;
-  out[static_cast<std::size_t>(Stat::max)] = hi + shift_;
-  out[static_cast<std::size_t>(Stat::slope)] = den > 1e-9 * n * n ? (n * sty - st * sy) / den : 0;
+  out[static_cast<std::size_t>(Stat::min)] = t.lo + shift_;
+  out[static_cast<std::size_t>(Stat::max)] = t.hi + shift_;
+  out[static_cast<std::size_t>(Stat::slope)] =
+      den > 1e-9 * t.n * t.n ? (t.n * t.sty - t.st * t.sy) / den : 0;
 }
 
 DeviceFeatures::DeviceFeatures(DeviceRatings ratings) : r_(ratings) {

@@ -195,11 +195,12 @@ class DeviceFeatures {
   /// stay well conditioned over days of samples.
   class Window {
    public:
-    static constexpr std::size_t kBuckets = 20;
+    static constexpr std::size_t kBuckets = 10;
     explicit Window(double window_s = 60) : span_s_(window_s / kBuckets) {}
     void add(double t_s, double y);
-    /// mean, std, min, max, slope (per second) at time `t_s`; NaN when empty.
-    void stats(double t_s, double* out) const;
+    /// mean, std, min, max, slope (per second) at time `t_s` (not before the last add); NaN
+    /// when empty.
+    void stats(double t_s, double* out);
 
    private:
     struct Bucket {
@@ -207,9 +208,18 @@ class DeviceFeatures {
       double n = 0, sy = 0, syy = 0, st = 0, stt = 0, sty = 0;  // t relative to bucket start
       double min = 0, max = 0;
     };
+    struct Totals {
+      double n = 0, sy = 0, syy = 0, st = 0, stt = 0, sty = 0;  // t relative to bucket `now`
+      double lo = 0, hi = 0;
+      void add(const Bucket& b, double offset_s);
+    };
     double span_s_;
     double shift_ = core::kAbsent;
     std::array<Bucket, kBuckets> buckets_{};
+    // The sums of the buckets before the current one, kept while the current bucket lasts:
+    // samples arrive in time order, so those buckets no longer change.
+    std::int64_t cached_now_ = INT64_MIN;
+    Totals cached_;
   };
 
   DeviceRatings r_;

@@ -16,18 +16,41 @@ void GbtModel::margins(std::span<const double> row, std::span<double> out) const
     big.assign(k, 0.0f);
     sum = big.data();
   }
-  for (std::size_t t = 0; t < roots.size(); ++t) {
-    std::int32_t n = roots[t];
-    while (nodes[n].left >= 0) {
-      const auto& node = nodes[n];
-      const double x = row[static_cast<std::size_t>(node.feature)];
-      if (std::isnan(x)) {
-        n = node.default_left ? node.left : node.right;
-      } else {
-        n = static_cast<float>(x) < node.value ? node.left : node.right;
-      }
+  const auto step = [&](const TreeNode* node) {
+    // Without a branch on missing values: `x < v` is false for NaN (goes right), `!(x >= v)`
+    // true (goes left); both equal `x < v` otherwise.
+    const float x = static_cast<float>(row[node->feature_index()]);
+    const bool left = node->missing_left() ? !(x >= node->value) : x < node->value;
+    return &nodes[static_cast<std::size_t>(node->left + (left ? 0 : 1))];
+  };
+  const auto cls = [&](std::size_t t) { return k == 1 ? 0 : tree_class[t]; };
+  // Four trees walked together: their loads are independent, so their latencies overlap (twice
+  // the samples per second of one tree at a time; eight lanes measured no better).
+  std::size_t t = 0;
+  for (; t + 4 <= roots.size(); t += 4) {
+    const TreeNode* a = &nodes[static_cast<std::size_t>(roots[t])];
+    const TreeNode* b = &nodes[static_cast<std::size_t>(roots[t + 1])];
+    const TreeNode* c = &nodes[static_cast<std::size_t>(roots[t + 2])];
+    const TreeNode* d = &nodes[static_cast<std::size_t>(roots[t + 3])];
+    while ((a->left | b->left | c->left | d->left) >= 0) {  // all four still inside
+      a = step(a);
+      b = step(b);
+      c = step(c);
+      d = step(d);
     }
-    sum[k == 1 ? 0 : tree_class[t]] += nodes[n].value;
+    while (a->left >= 0) a = step(a);
+    while (b->left >= 0) b = step(b);
+    while (c->left >= 0) c = step(c);
+    while (d->left >= 0) d = step(d);
+    sum[cls(t)] += a->value;
+    sum[cls(t + 1)] += b->value;
+    sum[cls(t + 2)] += c->value;
+    sum[cls(t + 3)] += d->value;
+  }
+  for (; t < roots.size(); ++t) {
+    const TreeNode* node = &nodes[static_cast<std::size_t>(roots[t])];
+    while (node->left >= 0) node = step(node);
+    sum[cls(t)] += node->value;
   }
   for (std::size_t c = 0; c < k; ++c) out[c] = base_margin + static_cast<double>(sum[c]);
 }
@@ -75,15 +98,15 @@ void validate(const GbtModel& m, std::size_t feature_count) {
       seen[static_cast<std::size_t>(n)] = 1;
       const auto& node = m.nodes[static_cast<std::size_t>(n)];
       if (node.left < 0) continue;
-      if (node.left >= size || node.right < 0 || node.right >= size) {
+      if (node.left + 1 >= size) {
         fail(where + "node " + std::to_string(n) + ": child index out of range");
       }
-      if (node.feature < 0 || static_cast<std::size_t>(node.feature) >= feature_count) {
+      if (node.feature_index() >= feature_count) {
         fail(where + "node " + std::to_string(n) + " splits on feature " +
-             std::to_string(node.feature) + " of " + std::to_string(feature_count));
+             std::to_string(node.feature_index()) + " of " + std::to_string(feature_count));
       }
       stack.push_back(node.left);
-      stack.push_back(node.right);
+      stack.push_back(node.left + 1);
     }
   }
 }

@@ -15,13 +15,18 @@ namespace remhart::ml {
 
 enum class Objective { regression, binary_logistic, multi_softprob };
 
-/// One node of the flattened forest. A leaf has `left == -1` and its value in `value`.
+/// One node of the flattened forest, 12 bytes: a split's children are adjacent (the right one
+/// follows the left), so a walk touches little memory. A leaf has `left == -1` and its value in
+/// `value`.
 struct TreeNode {
-  std::int32_t left = -1, right = -1;  // indices into the model's node array
-  std::int32_t feature = 0;
-  float value = 0;  // split threshold, or leaf value
-  bool default_left = true;
+  static constexpr std::uint32_t kMissingLeft = 0x80000000u;
+  std::int32_t left = -1;     // index of the left child in the model's node array
+  std::uint32_t feature = 0;  // the split's feature; kMissingLeft set: missing values go left
+  float value = 0;            // split threshold, or leaf value
+  std::uint32_t feature_index() const { return feature & ~kMissingLeft; }
+  bool missing_left() const { return (feature & kMissingLeft) != 0; }
 };
+static_assert(sizeof(TreeNode) == 12);
 
 struct GbtModel {
   Objective objective = Objective::regression;
@@ -40,8 +45,9 @@ struct GbtModel {
   void margins(std::span<const double> row, std::span<double> out) const;
 };
 
-/// Checks a model's structure (child indices in range and pointing forward, features within
-/// `feature_count`, one class per tree); throws std::invalid_argument naming the fault.
+/// Checks a model's structure (every node reached once from its tree's root, child pairs in
+/// range, features within `feature_count`, one class per tree); throws std::invalid_argument
+/// naming the fault.
 void validate(const GbtModel& model, std::size_t feature_count);
 
 }  // namespace remhart::ml

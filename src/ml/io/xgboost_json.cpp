@@ -133,25 +133,42 @@ GbtModel parse_xgboost_json(std::string_view text, std::size_t feature_count) {
     m.roots.push_back(static_cast<std::int32_t>(offset));
     const double cls = number(info[t], "learner.gradient_booster.model.tree_info");
     m.tree_class.push_back(static_cast<std::int32_t>(std::clamp(cls, -1.0, 1e6)));
-    for (std::size_t k = 0; k < n; ++k) {
+    // Lay the tree out breadth first with each split's children side by side; a node reached
+    // twice (a cycle or a shared child) is refused.
+    std::vector<std::int64_t> at(n, -1);  // XGBoost's node id → position in this tree
+    std::vector<std::size_t> order = {0};
+    at[0] = 0;
+    const auto child = [&](std::size_t k, std::int64_t c) {
+      if (c < 0 || c >= static_cast<std::int64_t>(n)) {
+        fail(path, "node " + std::to_string(k) + " has a child outside the tree");
+      }
+      if (at[static_cast<std::size_t>(c)] >= 0) {
+        fail(path, "node " + std::to_string(c) + " is reached twice");
+      }
+      at[static_cast<std::size_t>(c)] = static_cast<std::int64_t>(order.size());
+      order.push_back(static_cast<std::size_t>(c));
+    };
+    for (std::size_t q = 0; q < order.size(); ++q) {
+      const auto k = order[q];
+      if (lefts[k] >= 0) {
+        child(k, lefts[k]);
+        child(k, rights[k]);
+      }
+    }
+    m.nodes.resize(static_cast<std::size_t>(offset) + order.size());
+    for (const auto k : order) {
       TreeNode node;
-      const bool leaf = lefts[k] < 0;
-      const auto child = [&](std::int64_t c) {
-        if (c < 0 || c >= static_cast<std::int64_t>(n)) {
-          fail(path, "node " + std::to_string(k) + " has a child outside the tree");
+      if (lefts[k] >= 0) {
+        node.left = static_cast<std::int32_t>(offset + at[static_cast<std::size_t>(lefts[k])]);
+        if (features[k] < 0 || features[k] >= (std::int64_t{1} << 30)) {
+          fail(path + ".split_indices", "feature " + std::to_string(features[k]) + " out of range");
         }
-        return static_cast<std::int32_t>(offset + c);
-      };
-      if (!leaf) {
-        node.left = child(lefts[k]);
-        node.right = child(rights[k]);
-        node.feature =
-            static_cast<std::int32_t>(std::clamp<std::int64_t>(features[k], -1, 1 << 30));
-        node.default_left = defaults[k] != 0;
+        node.feature = static_cast<std::uint32_t>(features[k]) |
+                       (defaults[k] != 0 ? TreeNode::kMissingLeft : 0u);
       }
       if (!std::isfinite(values[k])) fail(path + ".split_conditions", "must be finite");
       node.value = static_cast<float>(values[k]);
-      m.nodes.push_back(node);
+      m.nodes[static_cast<std::size_t>(offset + at[k])] = node;
     }
   }
   try {

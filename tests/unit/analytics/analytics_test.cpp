@@ -73,7 +73,7 @@ ml::GbtModel constant(ml::Objective objective, double value, int classes = 1) {
   for (int c = 0; c < std::max(1, classes); ++c) {
     m.roots.push_back(static_cast<std::int32_t>(m.nodes.size()));
     m.tree_class.push_back(c);
-    m.nodes.push_back({-1, -1, 0, static_cast<float>(c == classes - 1 ? value : 0), true});
+    m.nodes.push_back({-1, 0, static_cast<float>(c == classes - 1 ? value : 0)});
   }
   return m;
 }

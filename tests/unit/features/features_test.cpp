@@ -133,9 +133,9 @@ TEST(Features, RollingWindowsFollowARamp) {
     const double min = f[index(Signal::p_total_kw, w, Stat::min)];
     const double mean = f[index(Signal::p_total_kw, w, Stat::mean)];
     EXPECT_NEAR(max, p_now, 1e-9) << kWindowNames[w];
-    // The window covers between (1 − 1/20) and 1 of its length.
+    // The window covers between (1 − 1/kBuckets) and 1 of its length.
     const double span = (p_now - min) / kSlope + 1;
-    EXPECT_GE(span, kWindowsS[w] * 0.95 - 1e-9) << kWindowNames[w];
+    EXPECT_GE(span, kWindowsS[w] * 0.9 - 1e-9) << kWindowNames[w];
     EXPECT_LE(span, kWindowsS[w] + 1e-9) << kWindowNames[w];
     EXPECT_NEAR(mean, (min + max) / 2, 1e-6) << kWindowNames[w];
     EXPECT_NEAR(f[index(Signal::p_total_kw, w, Stat::slope)], kSlope, 1e-6) << kWindowNames[w];
