@@ -73,15 +73,20 @@ std::vector<RunSpec> training_plan(const sim::Twin& twin, std::uint64_t seed, do
                                    double run_s = 1800);
 
 /// Walks one device's samples through its feature state (absent samples skipped, as a server
-/// never sees them); `visit(step, features)` for each sample.
+/// never sees them); `visit(step, features)` for each sample. Without `with_network` the
+/// network features stay unknown (NaN), as the server's monitoring models see them.
 template <typename Visit>
-void for_each_sample(const RunData& run, std::size_t device, Visit&& visit) {
+void for_each_sample(const RunData& run, std::size_t device, Visit&& visit,
+                     bool with_network = true) {
   features::DeviceFeatures state(features::ratings_of(run.devices[device]));
   features::FeatureVector f;
   const auto& steps = run.steps[device];
   for (std::size_t k = 0; k < steps.size(); ++k) {
     if (!steps[k].present) continue;
-    if (state.update(run.ts[k], steps[k].values, steps[k].net, f)) visit(k, f);
+    const features::NetworkContext unknown;
+    if (state.update(run.ts[k], steps[k].values, with_network ? steps[k].net : unknown, f)) {
+      visit(k, f);
+    }
   }
 }
 

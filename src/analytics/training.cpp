@@ -100,48 +100,51 @@ RunOutput process_run(const sim::Twin& twin, const RunSpec& spec, const Models* 
     };
     out.anomaly_eval.series.push_back(out.anomaly_eval.truth.size());
     out.harmonic_eval.series.push_back(out.harmonic_eval.truth.size());
-    for_each_sample(run, d, [&](std::size_t k, const features::FeatureVector& f) {
-      const auto& s = steps[k];
-      out.device_seconds += spec.step_s;
-      const int anomaly = anomaly_truth[k];
-      const int harmonic = harmonic_truth(s);
-      const int imbalance = imbalance_truth(s);
-      const double change = k % 5 == 0 ? future_change(k) : core::kAbsent;
-      if (!models) {
-        if (anomaly || near_event(k) || k % 10 == 0) out.anomaly.add(f, anomaly);
-        if (k % 10 == 0) out.harmonic.add(f, harmonic);
-        if (!std::isnan(change)) {
-          features::FeatureVector only;  // the frequency features; the rest missing
-          only.fill(core::kAbsent);
-          for (auto i : frequency_features()) only[i] = f[i];
-          out.frequency.add(only, change);
-        }
-        if (k % 10 == 0 || (imbalance > 0 && k % 2 == 0)) out.imbalance.add(f, imbalance);
-        return;
-      }
-      double p = 0;
-      models->anomaly->predict(f, {&p, 1});
-      out.anomaly_eval.truth.push_back(anomaly);
-      out.anomaly_eval.baseline.push_back(voltage_anomaly_baseline(f));
-      out.anomaly_eval.score.push_back(p);
-      out.anomaly_eval.context.push_back(active[k]);
-      models->harmonic->predict(f, {&p, 1});
-      out.harmonic_eval.truth.push_back(harmonic);
-      out.harmonic_eval.baseline.push_back(0);  // the majority class
-      out.harmonic_eval.score.push_back(p);
-      if (!std::isnan(change)) {
-        models->frequency->predict(f, {&p, 1});
-        out.frequency_eval.truth.push_back(change);
-        out.frequency_eval.predicted.push_back(p);
-        out.frequency_eval.persistence.push_back(0);
-        out.frequency_eval.in_event.push_back(s.label.event == "frequency_excursion");
-      }
-      std::array<double, kImbalanceClasses> probs{};
-      models->imbalance->predict(f, probs);
-      out.imbalance_eval.truth.push_back(imbalance);
-      out.imbalance_eval.predicted.push_back(
-          static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin()));
-    });
+    for_each_sample(
+        run, d,
+        [&](std::size_t k, const features::FeatureVector& f) {
+          const auto& s = steps[k];
+          out.device_seconds += spec.step_s;
+          const int anomaly = anomaly_truth[k];
+          const int harmonic = harmonic_truth(s);
+          const int imbalance = imbalance_truth(s);
+          const double change = k % 5 == 0 ? future_change(k) : core::kAbsent;
+          if (!models) {
+            if (anomaly || near_event(k) || k % 10 == 0) out.anomaly.add(f, anomaly);
+            if (k % 10 == 0) out.harmonic.add(f, harmonic);
+            if (!std::isnan(change)) {
+              features::FeatureVector only;  // the frequency features; the rest missing
+              only.fill(core::kAbsent);
+              for (auto i : frequency_features()) only[i] = f[i];
+              out.frequency.add(only, change);
+            }
+            if (k % 10 == 0 || (imbalance > 0 && k % 2 == 0)) out.imbalance.add(f, imbalance);
+            return;
+          }
+          double p = 0;
+          models->anomaly->predict(f, {&p, 1});
+          out.anomaly_eval.truth.push_back(anomaly);
+          out.anomaly_eval.baseline.push_back(voltage_anomaly_baseline(f));
+          out.anomaly_eval.score.push_back(p);
+          out.anomaly_eval.context.push_back(active[k]);
+          models->harmonic->predict(f, {&p, 1});
+          out.harmonic_eval.truth.push_back(harmonic);
+          out.harmonic_eval.baseline.push_back(0);  // the majority class
+          out.harmonic_eval.score.push_back(p);
+          if (!std::isnan(change)) {
+            models->frequency->predict(f, {&p, 1});
+            out.frequency_eval.truth.push_back(change);
+            out.frequency_eval.predicted.push_back(p);
+            out.frequency_eval.persistence.push_back(0);
+            out.frequency_eval.in_event.push_back(s.label.event == "frequency_excursion");
+          }
+          std::array<double, kImbalanceClasses> probs{};
+          models->imbalance->predict(f, probs);
+          out.imbalance_eval.truth.push_back(imbalance);
+          out.imbalance_eval.predicted.push_back(
+              static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin()));
+        },
+        /*with_network=*/false);  // the server's monitoring models run without it
   }
   return out;
 }

@@ -177,6 +177,7 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
   features::FeatureVector f;
   const auto every = static_cast<core::TimeUs>(opt_.store_every_s * core::kUsPerSecond);
   std::string key;
+  const auto now = core::now_us();
   for (const auto& s : samples) {
     key.assign(s.origin).append(1, '\n').append(s.device);
     const auto d = devices->find(s.device);
@@ -186,6 +187,7 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       it = shard.states.emplace(key, DeviceState(features::ratings_of(device))).first;
     }
     auto& state = it->second;
+    state.touched = now;
     // Only the feature state and the models: the network context is left unknown, as the
     // monitoring models were trained (docs/analytics.md).
     if (!state.features.update(s.record.ts, s.record.values, {}, f)) {
@@ -243,10 +245,22 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
     const std::lock_guard lock(latest_mu_);
     latest_.insert_or_assign(key, l);
   }
-  const auto now = core::now_us();
+  // A device silent for an hour gives up its feature state (its windows would have emptied
+  // anyway; a deleted run's devices never come back).
+  constexpr core::TimeUs kIdle = 3600 * core::kUsPerSecond;
+  if (now - shard.last_sweep >= kIdle / 6) {
+    shard.last_sweep = now;
+    std::erase_if(shard.states, [&](const auto& kv) { return now - kv.second.touched > kIdle; });
+  }
   if (shard.pending.size() >= 512 || now - shard.last_flush >= 2 * core::kUsPerSecond) {
     flush(shard);
     shard.last_flush = now;
+  }
+  // Retention: the first shard, once an hour, for all (the history is one table).
+  constexpr core::TimeUs kHour = 3600 * core::kUsPerSecond;
+  if (&shard == shards_.front().get() && now - shard.last_retention >= kHour) {
+    shard.last_retention = now;
+    results_.delete_before(now - opt_.retention_days * 24 * kHour);
   }
 }
 
@@ -320,6 +334,18 @@ void AnalyticsService::train_if_untrained(std::shared_ptr<const sim::Twin> twin)
     const std::lock_guard lock(training_mu_);
     training_ = outcome;
   });
+}
+
+void AnalyticsService::forget(const std::string& origin) {
+  const auto prefix = origin + '\n';
+  for (auto& s : shards_) {
+    auto* shard = s.get();
+    shard->pool.post([shard, prefix] {
+      std::erase_if(shard->states, [&](const auto& kv) { return kv.first.starts_with(prefix); });
+    });
+  }
+  const std::lock_guard lock(latest_mu_);
+  std::erase_if(latest_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
 }
 
 std::string AnalyticsService::training_status() const {

@@ -49,7 +49,8 @@ class AnalyticsService {
     std::size_t shards = 2;
     std::size_t max_queued = 64;  ///< commits waiting per shard before the writer waits
     std::chrono::milliseconds max_wait{2000};  ///< the longest the writer waits for a shard
-    double store_every_s = 10;  ///< history: one result per device and model this often
+    double store_every_s = 60;         ///< history: one result per device and model this often
+    std::int64_t retention_days = 90;  ///< stored results older than this are deleted
   };
   AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
                    store::MlResultRepository& results, LiveHub& hub, Options options,
@@ -68,6 +69,8 @@ class AnalyticsService {
                                        std::string_view model) const;
   /// Every device's latest items of the monitoring models (`device` empty: all devices).
   nlohmann::json latest_all(const std::string& origin, const std::string& device) const;
+  /// Forgets an origin (a deleted simulation run): its devices' feature state and latest results.
+  void forget(const std::string& origin);
   /// Trains the models in the background when the registry has none (first start), publishes
   /// and serves them; `status()` says how far it is.
   void train_if_untrained(std::shared_ptr<const sim::Twin> twin);
@@ -94,13 +97,14 @@ class AnalyticsService {
     explicit DeviceState(features::DeviceRatings r) : features(r) {}
     features::DeviceFeatures features;
     std::optional<core::TimeUs> last_stored, last_sent;
+    core::TimeUs touched = 0;  // wall clock of its last sample: idle states are let go
     bool flagged = false;
   };
   struct Shard {
     explicit Shard(core::ThreadPool::ErrorHandler on_error) : pool(1, std::move(on_error)) {}
     std::unordered_map<std::string, DeviceState> states;  // shard thread only
     std::vector<store::MlResult> pending;                 // shard thread only
-    core::TimeUs last_flush = 0;
+    core::TimeUs last_flush = 0, last_retention = 0, last_sweep = 0;
     core::ThreadPool pool;  // last: stops first
   };
   void analyse(Shard& shard, const std::vector<store::StoredSample>& samples);

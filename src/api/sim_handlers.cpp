@@ -2,6 +2,7 @@
 // their ground-truth labels; plus the original system's paths, answering at once.
 #include <nlohmann/json.hpp>
 
+#include "api/analytics_service.hpp"
 #include "api/context.hpp"
 #include "api/errors.hpp"
 #include "api/query_params.hpp"
@@ -11,6 +12,7 @@
 #include "core/time.hpp"
 #include "runs/simulation_runs.hpp"
 #include "sim/io/scenario_json.hpp"
+#include "store/ml_results.hpp"
 #include "store/sim_repo.hpp"
 
 namespace remhart::api {
@@ -203,7 +205,7 @@ void state_score(ApiContext& ctx, HttpRequest& req, Reply reply) {
 }
 
 // Stopping, deleting and pinning change a run: its creator's or an admin's call.
-using RunAction = HttpResponse (*)(runs::SimulationRuns&, const std::string& id);
+using RunAction = HttpResponse (*)(ApiContext&, const std::string& id);
 Handler owned(ApiContext& ctx, RunAction action) {
   return [&ctx, action](HttpRequest& req, Reply reply) {
     offload(
@@ -213,22 +215,25 @@ Handler owned(ApiContext& ctx, RunAction action) {
             throw Error(ErrorKind::forbidden, "run " + id + " was created by " + run.created_by +
                                                   "; only its creator or an admin may change it");
           }
-          return action(ctx.simulator, id);
+          return action(ctx, id);
         });
   };
 }
 
-HttpResponse stop(runs::SimulationRuns& runs, const std::string& id) {
-  return json_response(200, run_json(found(runs.stop(id))));
+HttpResponse stop(ApiContext& ctx, const std::string& id) {
+  return json_response(200, run_json(found(ctx.simulator.stop(id))));
 }
 
-HttpResponse remove(runs::SimulationRuns& runs, const std::string& id) {
-  if (!runs.remove(id)) throw Error(ErrorKind::not_found, "no such simulation run");
+// A deleted run takes its analytics along: stored history, latest results, feature state.
+HttpResponse remove(ApiContext& ctx, const std::string& id) {
+  if (!ctx.simulator.remove(id)) throw Error(ErrorKind::not_found, "no such simulation run");
+  if (ctx.ml_results) ctx.ml_results->delete_origin("sim:" + id);
+  if (ctx.analytics) ctx.analytics->forget("sim:" + id);
   return no_content();
 }
 
-HttpResponse pin(runs::SimulationRuns& runs, const std::string& id) {
-  return json_response(200, run_json(found(runs.pin(id))));
+HttpResponse pin(ApiContext& ctx, const std::string& id) {
+  return json_response(200, run_json(found(ctx.simulator.pin(id))));
 }
 
 }  // namespace

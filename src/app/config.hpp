@@ -75,7 +75,8 @@ struct Config {
   // [analytics]
   bool analytics = true;                ///< serve the monitoring models on every sample
   std::int64_t analytics_shards = 2;    ///< threads the monitoring models run on
-  double analytics_store_every_s = 10;  ///< history: one result per device and model this often
+  double analytics_store_every_s = 60;  ///< history: one result per device and model this often
+  std::int64_t analytics_retention_days = 90;  ///< stored results older than this are deleted
   bool train_on_start = true;  ///< train the models in the background when none are trained
   // [simulator]
   std::string sim_twin;  ///< twin file; empty = the demo feeder shipped in share/twins

@@ -276,7 +276,8 @@ int serve(const Config& c) {
     analytics_service = std::make_unique<api::AnalyticsService>(
         *models, store, *ml_results, hub,
         api::AnalyticsService::Options{.shards = static_cast<std::size_t>(c.analytics_shards),
-                                       .store_every_s = c.analytics_store_every_s},
+                                       .store_every_s = c.analytics_store_every_s,
+                                       .retention_days = c.analytics_retention_days},
         &metrics, on_failure("analytics"));
     spdlog::info("analytics: {} monitoring model(s) loaded from {}",
                  analytics_service->models_loaded(), models->dir().string());

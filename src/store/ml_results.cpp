@@ -68,6 +68,15 @@ std::vector<MlResult> MlResultRepository::query(const MlResultQuery& q) {
   return out;
 }
 
+std::size_t MlResultRepository::delete_before(std::int64_t before) {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);
+  db_->prepare("DELETE FROM ml_results WHERE ts < ?").bind(1, before).run();
+  const auto n = static_cast<std::size_t>(db_->changes());
+  tx.commit();
+  return n;
+}
+
 std::size_t MlResultRepository::delete_origin(const std::string& origin) {
   std::lock_guard lock(mu_);
   db_->prepare("DELETE FROM ml_results WHERE origin = ?").bind(1, origin).run();

@@ -36,6 +36,8 @@ class MlResultRepository {
   void insert(const std::vector<MlResult>& rows);
   /// Newest first.
   std::vector<MlResult> query(const MlResultQuery& q);
+  /// Deletes results older than `before` (UTC µs); returns the rows removed.
+  std::size_t delete_before(std::int64_t before);
   /// Forgets an origin's results (a deleted simulation run); returns the rows removed.
   std::size_t delete_origin(const std::string& origin);
 

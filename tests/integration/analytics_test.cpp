@@ -34,7 +34,8 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_EQ(run_cli("train --scale 0 --data-dir " + data).status, 2);
   EXPECT_EQ(run_cli("train --run-minutes 1 --data-dir " + data).status, 2);
 
-  ServerProcess proc(remhart_binary(), data, {"--no-demo"});
+  ServerProcess proc(remhart_binary(), data, {"--no-demo"},
+                     {{"REMHART_ANALYTICS_STORE_EVERY_S", "10"}});
   auto http = admin_client(proc);
   const auto health = get_json(*http, "/health");
   EXPECT_EQ(health["models_loaded"], 4);
@@ -136,4 +137,9 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   get_json(*http, "/api/ml/monitoring/no-such-model", 404);
   EXPECT_NE(http->get("/metrics").body.find("remhart_analytics_models_loaded 4"),
             std::string::npos);
+  // Deleting the run takes its analytics along.
+  EXPECT_EQ(http->request("DELETE", "/api/simulator/runs/" + origin.substr(4)).status, 204);
+  EXPECT_EQ(get_json(*http, "/api/ml/monitoring/latest?origin=" + origin)["items"].size(), 0u);
+  EXPECT_EQ(get_json(*http, "/api/ml/monitoring/voltage-anomaly?origin=" + origin)["items"].size(),
+            0u);
 }

@@ -11,6 +11,7 @@
 #include "analytics/training.hpp"
 #include "demo_twin.hpp"
 #include "ml/io/xgboost_json.hpp"
+#include "store/ml_results.hpp"
 
 namespace remhart::analytics {
 namespace {
@@ -190,3 +191,43 @@ TEST(Training, TrainsScoresAndPublishesTheMonitoringModels) {
 
 }  // namespace
 }  // namespace remhart::analytics
+
+namespace remhart::store {
+namespace {
+
+// The analytics history: newest first, filtered by device and time, retention, origins.
+TEST(MlResults, QueryRetentionAndOrigins) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("remhart-mlresults-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  MlResultRepository repo(path.string());
+  std::vector<MlResult> rows;
+  for (int k = 0; k < 10; ++k) {
+    rows.push_back({"real", k % 2 ? "m1" : "m2", "voltage-anomaly", 1000 + k, 1, "{}"});
+  }
+  rows.push_back({"sim:x", "m1", "voltage-anomaly", 1005, 1, "{}"});
+  rows.push_back({"real", "m1", "phase-imbalance", 1005, 1, "{}"});
+  repo.insert(rows);
+  MlResultQuery q;
+  q.model = "voltage-anomaly";
+  q.device = "m1";
+  auto got = repo.query(q);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[0].ts, 1009);
+  EXPECT_EQ(got[4].ts, 1001);
+  q.from = 1003;
+  q.to = 1008;
+  EXPECT_EQ(repo.query(q).size(), 3u);  // m1's 1003, 1005, 1007 (the end is exclusive)
+  q = {};
+  q.model = "voltage-anomaly";
+  q.limit = 3;
+  EXPECT_EQ(repo.query(q).size(), 3u);
+  EXPECT_EQ(repo.delete_before(1005), 5u);  // 1000–1004; every origin and model at 1005 stays
+  EXPECT_EQ(repo.delete_origin("sim:x"), 1u);
+  q.limit = 100;
+  EXPECT_EQ(repo.query(q).size(), 5u);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+}
+
+}  // namespace
+}  // namespace remhart::store
