@@ -151,6 +151,62 @@ std::optional<LoadedModel> ModelRegistry::load_active(const std::string& name) c
   return m;
 }
 
+const ModelSlot* find_slot(std::string_view name) {
+  static constexpr ModelSlot kSlots[] = {
+      {"voltage-anomaly", "monitoring", ml::Objective::binary_logistic, 1},
+      {"harmonic-analysis", "monitoring", ml::Objective::binary_logistic, 1},
+      {"frequency-stability", "monitoring", ml::Objective::regression, 1},
+      {"phase-imbalance", "monitoring", ml::Objective::multi_softprob, 4},
+  };
+  for (const auto& s : kSlots) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+TrainedModel import_model(const ModelSlot& slot, std::string model_json, double threshold,
+                          const std::string& imported_by) {
+  using ml::io::ModelFormatError;
+  auto gbt = ml::io::parse_xgboost_json(model_json, features::kFeatureCount);
+  if (gbt.objective != slot.objective || gbt.num_class != slot.num_class) {
+    throw ModelFormatError("learner.objective: " + std::string(slot.name) + " takes " +
+                           (slot.objective == ml::Objective::regression        ? "a regression"
+                            : slot.objective == ml::Objective::binary_logistic ? "binary:logistic"
+                                                                               : "multi:softprob") +
+                           (slot.num_class > 1
+                                ? " model of " + std::to_string(slot.num_class) + " classes"
+                                : " model"));
+  }
+  const auto& defs = features::feature_defs();
+  if (gbt.feature_names.size() != defs.size()) {
+    throw ModelFormatError("learner.feature_names: the model must name our " +
+                           std::to_string(defs.size()) + " features, in order");
+  }
+  for (std::size_t k = 0; k < defs.size(); ++k) {
+    if (gbt.feature_names[k] != defs[k].name) {
+      throw ModelFormatError("learner.feature_names[" + std::to_string(k) + "]: expected '" +
+                             std::string(defs[k].name) + "', got '" + gbt.feature_names[k] + "'");
+    }
+  }
+  TrainedModel m;
+  m.name = slot.name;
+  m.module = slot.module;
+  m.model_json = std::move(model_json);
+  m.gbt = std::move(gbt);
+  if (slot.objective == ml::Objective::binary_logistic)
+    m.serving = {{"threshold", threshold}};
+  else
+    m.serving = json::object();
+  m.card = {{"algorithm", "gradient-boosted trees (XGBoost JSON, imported)"},
+            {"imported_by", imported_by},
+            {"features", {{"count", features::kFeatureCount}}},
+            {"data", "trained elsewhere: not scored here"},
+            {"metrics", json::object()},
+            {"baseline", json::object()},
+            {"targets", json::array()}};
+  return m;
+}
+
 std::size_t MonitoringModels::count() const {
   return voltage_anomaly.has_value() + harmonic_analysis.has_value() +
          frequency_stability.has_value() + phase_imbalance.has_value();

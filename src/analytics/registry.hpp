@@ -61,6 +61,22 @@ class ModelRegistry {
 /// Model names the registry accepts: [a-z0-9-]{1,64}.
 bool valid_model_name(std::string_view name);
 
+/// A model slot: what a model published under its name must be.
+struct ModelSlot {
+  std::string_view name, module;
+  ml::Objective objective;
+  int num_class;
+};
+/// The slot of `name`, or null when no model of that name exists.
+const ModelSlot* find_slot(std::string_view name);
+
+/// An XGBoost JSON model trained elsewhere, checked against `slot` — its objective and classes,
+/// and its feature names, which must be ours in our order (docs/analytics.md's table) — and
+/// wrapped with an import card (`threshold`: the decision threshold of binary models). Throws
+/// ml::io::ModelFormatError naming the problem.
+TrainedModel import_model(const ModelSlot& slot, std::string model_json, double threshold,
+                          const std::string& imported_by);
+
 /// The monitoring models (1–4) the registry holds active; a missing or damaged one is absent
 /// (and named in `problems`).
 struct MonitoringModels {

@@ -1,6 +1,8 @@
 // Analytics routes (SPEC §9, §16): the model registry (cards, versions, activation) and the
 // monitoring models' results — the latest per device from memory, history from storage (never
 // recomputed).
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
 #include "analytics/registry.hpp"
@@ -11,6 +13,7 @@
 #include "api/router.hpp"
 #include "core/error.hpp"
 #include "core/measurement.hpp"
+#include "ml/io/xgboost_json.hpp"
 #include "store/ml_results.hpp"
 
 namespace remhart::api {
@@ -76,6 +79,37 @@ void activate_model(ApiContext& ctx, HttpRequest& req, Reply reply) {
           });
 }
 
+// An XGBoost JSON model trained elsewhere, into a slot as its next version (active with
+// ?activate=true).
+void import_model(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  const auto* slot = analytics::find_slot(req.params.at("name"));
+  if (!slot) throw Error(ErrorKind::not_found, "no model slot named " + req.params.at("name"));
+  const bool activate = bool_arg(req, "activate").value_or(false);
+  double threshold = 0.5;
+  if (const auto t = req.arg("threshold")) {
+    char* end = nullptr;
+    threshold = std::strtod(t->c_str(), &end);
+    if (t->empty() || end != t->c_str() + t->size() || !(threshold > 0 && threshold < 1)) {
+      throw Error(ErrorKind::bad_request, "threshold must be a number in (0, 1)", "threshold");
+    }
+  }
+  offload(ctx, req, std::move(reply),
+          [&ctx, slot, activate, threshold, body = std::move(req.body),
+           who = req.principal.name]() mutable {
+            auto& reg = registry(ctx);
+            analytics::TrainedModel m;
+            try {
+              m = analytics::import_model(*slot, std::move(body), threshold, who);
+            } catch (const ml::io::ModelFormatError& e) {
+              throw Error(ErrorKind::unprocessable, e.what(), "model");
+            }
+            const int version = reg.publish(m, core::now_us(), activate);
+            if (activate && ctx.analytics) ctx.analytics->reload();
+            return json_response(
+                201, dump_json({{"name", m.name}, {"version", version}, {"active", activate}}));
+          });
+}
+
 void latest_monitoring(ApiContext& ctx, HttpRequest& req, Reply reply) {
   if (!ctx.analytics) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
   const auto device = req.arg("device").value_or("");
@@ -122,6 +156,8 @@ void add_ml_routes(Router& router, ApiContext& ctx) {
   router.add("GET", "/api/ml/models/{name}", Permission::read, bound(ctx, get_model));
   router.add("POST", "/api/ml/models/{name}/activate", Permission::admin,
              bound(ctx, activate_model));
+  router.add("POST", "/api/ml/models/{name}/import", Permission::admin, bound(ctx, import_model),
+             Router::kLargeBody);
   router.add("GET", "/api/ml/monitoring/latest", Permission::read, bound(ctx, latest_monitoring));
   for (const auto name : kMonitoringModels) {
     router.add("GET", "/api/ml/monitoring/" + std::string(name), Permission::read,

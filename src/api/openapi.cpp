@@ -35,6 +35,20 @@ const Param kOrigin{"origin", "string", "\"real\" (default) or \"sim:<run>\""};
 const Param kFrom{"from", "string", "RFC 3339 or Unix milliseconds (inclusive)"};
 const Param kTo{"to", "string", "RFC 3339 or Unix milliseconds (exclusive)"};
 
+// A monitoring model's stored history (one result per device every analytics.store_every_s and
+// at each change of the anomaly flag), newest first.
+Doc history(const char* summary) {
+  return {summary,
+          {{"device", "string", "device id (all devices when absent)"},
+           kOrigin,
+           kFrom,
+           kTo,
+           {"limit", "integer", "1–10,000 (100)"}},
+          nullptr,
+          200,
+          "MlResultList"};
+}
+
 // One entry per route; a route without one fails the OpenAPI test.
 const std::map<std::string, Doc, std::less<>>& docs() {
   static const std::map<std::string, Doc, std::less<>> kDocs = {
@@ -236,6 +250,14 @@ const std::map<std::string, Doc, std::less<>>& docs() {
         "ModelActivation",
         200,
         "ModelActivated"}},
+      {"POST /api/ml/models/{name}/import",
+       {"Import an XGBoost JSON model trained elsewhere as the slot's next version (its objective, "
+        "classes and feature names checked)",
+        {{"activate", "boolean", "serve it at once (false)"},
+         {"threshold", "number", "decision threshold of a binary model, (0, 1) (0.5)"}},
+        "object",
+        201,
+        "ModelImported"}},
       {"GET /api/ml/monitoring/latest",
        {"The monitoring models' latest result for every device (or one)",
         {{"device", "string", "device id (all devices when absent)"}, kOrigin},
@@ -243,53 +265,13 @@ const std::map<std::string, Doc, std::less<>>& docs() {
         200,
         "MlResultList"}},
       {"GET /api/ml/monitoring/voltage-anomaly",
-       {"Voltage anomaly (model 1): stored results (one per device every analytics.store_every_s "
-        "and at each anomaly "
-        "flag change), newest first",
-        {{"device", "string", "device id (all devices when absent)"},
-         kOrigin,
-         kFrom,
-         kTo,
-         {"limit", "integer", "1–10,000 (100)"}},
-        nullptr,
-        200,
-        "MlResultList"}},
+       history("Voltage anomaly (model 1): stored results, newest first")},
       {"GET /api/ml/monitoring/harmonic-analysis",
-       {"Harmonic analysis (model 2): stored results (one per device every analytics.store_every_s "
-        "and at each anomaly "
-        "flag change), newest first",
-        {{"device", "string", "device id (all devices when absent)"},
-         kOrigin,
-         kFrom,
-         kTo,
-         {"limit", "integer", "1–10,000 (100)"}},
-        nullptr,
-        200,
-        "MlResultList"}},
+       history("Harmonic analysis (model 2): stored results, newest first")},
       {"GET /api/ml/monitoring/frequency-stability",
-       {"Frequency stability (model 3): stored results (one per device every "
-        "analytics.store_every_s and at each anomaly "
-        "flag change), newest first",
-        {{"device", "string", "device id (all devices when absent)"},
-         kOrigin,
-         kFrom,
-         kTo,
-         {"limit", "integer", "1–10,000 (100)"}},
-        nullptr,
-        200,
-        "MlResultList"}},
+       history("Frequency stability (model 3): stored results, newest first")},
       {"GET /api/ml/monitoring/phase-imbalance",
-       {"Phase imbalance (model 4): stored results (one per device every analytics.store_every_s "
-        "and at each anomaly "
-        "flag change), newest first",
-        {{"device", "string", "device id (all devices when absent)"},
-         kOrigin,
-         kFrom,
-         kTo,
-         {"limit", "integer", "1–10,000 (100)"}},
-        nullptr,
-        200,
-        "MlResultList"}},
+       history("Phase imbalance (model 4): stored results, newest first")},
       {"POST /api/simulator/run",
        {"Start a run (the original system's path)", {}, "RunRequest", 202, "RunStarted"}},
       {"GET /api/simulator/list",
@@ -489,6 +471,7 @@ json schemas() {
                                 {"active_version", kInteger},
                                 {"versions", array_of(ref("ModelCard"))}})},
       {"ModelActivation", object({{"version", kInteger}})},
+      {"ModelImported", object({{"name", kString}, {"version", kInteger}, {"active", kBool}})},
       {"ModelActivated", object({{"name", kString}, {"active_version", kInteger}})},
       {"StateEstimate", object({{"network_id", kInteger},
                                 {"origin", kString},

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -15,6 +16,11 @@ using namespace remhart::testkit;
 using nlohmann::json;
 
 namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 json get_json(HttpClient& http, const std::string& target, int status = 200) {
   const auto r = http.get(target);
@@ -60,6 +66,26 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   const auto bad = http->post("/api/ml/models/voltage-anomaly/activate", R"({"version":"1"})");
   EXPECT_EQ(bad.status, 422);
   EXPECT_EQ(json::parse(bad.body)["field"], "version");
+
+  // A model trained elsewhere (here: our own version 1, as Python's xgboost would save it) is
+  // imported into its slot as version 2 and activated; one for another slot, or naming other
+  // features, is refused with the reason.
+  const auto model = read_file(data + "/models/voltage-anomaly/1/model.json");
+  auto imp = http->post("/api/ml/models/voltage-anomaly/import?activate=true&threshold=0.6", model);
+  ASSERT_EQ(imp.status, 201) << imp.body;
+  EXPECT_EQ(json::parse(imp.body)["version"], 2);
+  EXPECT_EQ(get_json(*http, "/api/ml/models/voltage-anomaly")["active_version"], 2);
+  imp = http->post("/api/ml/models/phase-imbalance/import", model);
+  EXPECT_EQ(imp.status, 422) << imp.body;
+  EXPECT_NE(imp.body.find("multi:softprob"), std::string::npos) << imp.body;
+  auto renamed = json::parse(model);
+  renamed["learner"]["feature_names"][3] = "something_else";
+  imp = http->post("/api/ml/models/voltage-anomaly/import", renamed.dump());
+  EXPECT_EQ(imp.status, 422) << imp.body;
+  EXPECT_NE(imp.body.find("feature_names[3]"), std::string::npos) << imp.body;
+  EXPECT_EQ(http->post("/api/ml/models/no-such-slot/import", model).status, 404);
+  EXPECT_EQ(http->post("/api/ml/models/voltage-anomaly/import?threshold=2", model).status, 400);
+  EXPECT_EQ(http->post("/api/ml/models/voltage-anomaly/activate", R"({"version":1})").status, 200);
 
   // A sag run stored as a backfill: every sample goes through the monitoring models, whose
   // results also go out live.

@@ -339,6 +339,7 @@ std::vector<AccessRow> access_table() {
        "/api/ml/models/voltage-anomaly/activate",
        R"({"version":1})",
        {401, 403, 403, 403, 404, 403}},
+      {"POST", "/api/ml/models/voltage-anomaly/import", "{}", {401, 403, 403, 403, 422, 403}},
       {"GET", "/api/ml/monitoring/latest", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/ml/monitoring/voltage-anomaly", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/ml/monitoring/harmonic-analysis", "", {401, 200, 200, 200, 200, 403}},
