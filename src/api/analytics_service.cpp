@@ -67,9 +67,14 @@ json imbalance_json(const analytics::PhaseImbalance& r) {
 
 AnalyticsService::AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
                                    store::MlResultRepository& results, LiveHub& hub,
-                                   Options options, obs::Registry* metrics,
-                                   core::ThreadPool::ErrorHandler on_error)
-    : registry_(registry), store_(store), results_(results), hub_(hub), opt_(options) {
+                                   std::shared_ptr<const sim::Twin> twin, Options options,
+                                   obs::Registry* metrics, core::ThreadPool::ErrorHandler on_error)
+    : registry_(registry),
+      store_(store),
+      results_(results),
+      hub_(hub),
+      twin_(std::move(twin)),
+      opt_(options) {
   if (metrics) {
     analysed_ = &metrics->counter("remhart_analytics_samples_total",
                                   "Samples the monitoring models answered");
@@ -297,19 +302,26 @@ json AnalyticsService::latest_all(const std::string& origin, const std::string& 
   return items;
 }
 
-void AnalyticsService::train_if_untrained(std::shared_ptr<const sim::Twin> twin) {
+void AnalyticsService::train_if_untrained() {
   if (!registry_.names().empty()) {
     const std::lock_guard lock(training_mu_);
     training_ = "not_needed";
     return;
   }
-  {
-    const std::lock_guard lock(training_mu_);
-    training_ = "running";
-  }
   spdlog::info("analytics: no trained models: training them in the background");
-  trainer_ = std::jthread([this, twin] {
+  start_training(1, 1);
+}
+
+bool AnalyticsService::start_training(std::uint64_t seed, double scale, double run_minutes) {
+  const std::lock_guard lock(training_mu_);
+  if (training_.starts_with("running")) return false;
+  training_ = "running";
+  if (trainer_.joinable()) trainer_.join();  // the last training, finished
+  trainer_ = std::jthread([this, twin = twin_, seed, scale, run_minutes] {
     analytics::TrainOptions opt;
+    opt.seed = seed;
+    opt.scale = scale;
+    opt.run_s = run_minutes * 60;
     opt.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     opt.cancel = &cancel_training_;
     opt.progress = [this](std::string_view stage, double fraction) {
@@ -334,6 +346,7 @@ void AnalyticsService::train_if_untrained(std::shared_ptr<const sim::Twin> twin)
     const std::lock_guard lock(training_mu_);
     training_ = outcome;
   });
+  return true;
 }
 
 void AnalyticsService::forget(const std::string& origin) {

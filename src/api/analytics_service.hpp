@@ -52,9 +52,11 @@ class AnalyticsService {
     double store_every_s = 60;         ///< history: one result per device and model this often
     std::int64_t retention_days = 90;  ///< stored results older than this are deleted
   };
+  /// `twin` is what trainings simulate.
   AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
-                   store::MlResultRepository& results, LiveHub& hub, Options options,
-                   obs::Registry* metrics, core::ThreadPool::ErrorHandler on_error = {});
+                   store::MlResultRepository& results, LiveHub& hub,
+                   std::shared_ptr<const sim::Twin> twin, Options options, obs::Registry* metrics,
+                   core::ThreadPool::ErrorHandler on_error = {});
   ~AnalyticsService();
   AnalyticsService(const AnalyticsService&) = delete;
   AnalyticsService& operator=(const AnalyticsService&) = delete;
@@ -73,7 +75,11 @@ class AnalyticsService {
   void forget(const std::string& origin);
   /// Trains the models in the background when the registry has none (first start), publishes
   /// and serves them; `status()` says how far it is.
-  void train_if_untrained(std::shared_ptr<const sim::Twin> twin);
+  void train_if_untrained();
+  /// Trains the monitoring models in the background (`remhart train --seed --scale
+  /// --run-minutes`),
+  /// then publishes, activates and serves them; false while a training is running.
+  bool start_training(std::uint64_t seed, double scale, double run_minutes = 30);
   /// off, running (stage and fraction), done, failed: …, or not_needed.
   std::string training_status() const;
   /// Analyses what is queued, stores the pending history, then stops (shutdown; a training in
@@ -114,6 +120,7 @@ class AnalyticsService {
   store::Store& store_;
   store::MlResultRepository& results_;
   LiveHub& hub_;
+  std::shared_ptr<const sim::Twin> twin_;
   Options opt_;
   obs::Counter *analysed_ = nullptr, *dropped_ = nullptr, *out_of_order_ = nullptr;
   mutable std::mutex models_mu_;

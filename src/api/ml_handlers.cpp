@@ -110,6 +110,44 @@ void import_model(ApiContext& ctx, HttpRequest& req, Reply reply) {
           });
 }
 
+// Trains the models in the background (`remhart train` with the body's seed and scale), then
+// publishes and serves them; the progress is in GET /api/ml/train and /health.
+void train(ApiContext& ctx, HttpRequest& req, Reply reply) {
+  if (!ctx.analytics) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
+  const auto body = json_object_body(req.body, true);
+  std::uint64_t seed = 1;
+  double scale = 1;
+  if (const auto it = body.find("seed"); it != body.end()) {
+    if (!it->is_number_unsigned()) {
+      throw Error(ErrorKind::unprocessable, "seed must be a non-negative integer", "seed");
+    }
+    seed = it->get<std::uint64_t>();
+  }
+  if (const auto it = body.find("scale"); it != body.end()) {
+    if (!it->is_number() || !(it->get<double>() > 0 && it->get<double>() <= 4)) {
+      throw Error(ErrorKind::unprocessable, "scale must be a number in (0, 4]", "scale");
+    }
+    scale = it->get<double>();
+  }
+  double run_minutes = 30;
+  if (const auto it = body.find("run_minutes"); it != body.end()) {
+    if (!it->is_number() || !(it->get<double>() >= 2 && it->get<double>() <= 1440)) {
+      throw Error(ErrorKind::unprocessable, "run_minutes must be a number in [2, 1440]",
+                  "run_minutes");
+    }
+    run_minutes = it->get<double>();
+  }
+  if (!ctx.analytics->start_training(seed, scale, run_minutes)) {
+    throw Error(ErrorKind::conflict, "a training is already running");
+  }
+  reply(json_response(202, dump_json({{"status", ctx.analytics->training_status()}})));
+}
+
+void training_status(ApiContext& ctx, HttpRequest&, Reply reply) {
+  if (!ctx.analytics) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
+  reply(json_response(200, dump_json({{"status", ctx.analytics->training_status()}})));
+}
+
 void latest_monitoring(ApiContext& ctx, HttpRequest& req, Reply reply) {
   if (!ctx.analytics) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
   const auto device = req.arg("device").value_or("");
@@ -158,6 +196,8 @@ void add_ml_routes(Router& router, ApiContext& ctx) {
              bound(ctx, activate_model));
   router.add("POST", "/api/ml/models/{name}/import", Permission::admin, bound(ctx, import_model),
              Router::kLargeBody);
+  router.add("POST", "/api/ml/train", Permission::train, bound(ctx, train));
+  router.add("GET", "/api/ml/train", Permission::read, bound(ctx, training_status));
   router.add("GET", "/api/ml/monitoring/latest", Permission::read, bound(ctx, latest_monitoring));
   for (const auto name : kMonitoringModels) {
     router.add("GET", "/api/ml/monitoring/" + std::string(name), Permission::read,

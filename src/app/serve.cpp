@@ -264,6 +264,7 @@ int serve(const Config& c) {
   metrics.gauge_fn("remhart_jobs_queued", "Blocking jobs (queries, device writes) waiting",
                    [&jobs] { return static_cast<double>(jobs.queued()); });
   api::LiveFanout fanout(hub, 256, &metrics, on_failure("fanout"));
+  const auto twin = load_twin(c);
   // Analytics: the model registry in the data directory, the monitoring models on every stored
   // sample, their history in the database.
   std::unique_ptr<analytics::ModelRegistry> models;
@@ -274,7 +275,7 @@ int serve(const Config& c) {
         std::make_unique<analytics::ModelRegistry>(std::filesystem::path(c.data_dir) / "models");
     ml_results = std::make_unique<store::MlResultRepository>(so.path);
     analytics_service = std::make_unique<api::AnalyticsService>(
-        *models, store, *ml_results, hub,
+        *models, store, *ml_results, hub, twin,
         api::AnalyticsService::Options{.shards = static_cast<std::size_t>(c.analytics_shards),
                                        .store_every_s = c.analytics_store_every_s,
                                        .retention_days = c.analytics_retention_days},
@@ -294,7 +295,6 @@ int serve(const Config& c) {
   if (const int n = sim_runs.mark_interrupted(core::now_us())) {
     spdlog::info("{} simulation run(s) were cut off by the last shutdown: marked stopped", n);
   }
-  const auto twin = load_twin(c);
   // A fresh install has a model to study and draw: the twin's network, its loads at their peak.
   if (networks.empty()) {
     const auto installed =
@@ -396,7 +396,7 @@ int serve(const Config& c) {
     spdlog::info("demo: realtime {} simulation of the {} twin, origin sim:{}", run.scenario,
                  twin->name, run.id);
   }
-  if (analytics_service && c.train_on_start) analytics_service->train_if_untrained(twin);
+  if (analytics_service && c.train_on_start) analytics_service->train_if_untrained();
   ready = true;
   spdlog::info("listening on {}://{}:{}", c.tls_cert.empty() ? "http" : "https", c.host, port);
   server.run();

@@ -169,3 +169,32 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_EQ(get_json(*http, "/api/ml/monitoring/voltage-anomaly?origin=" + origin)["items"].size(),
             0u);
 }
+
+// POST /api/ml/train: a background job (analyst or admin) whose progress GET /api/ml/train and
+// /health report; when done its models are published, activated and served.
+TEST(Analytics, TrainingThroughTheApi) {
+  TempDir dir;
+  ServerProcess proc(remhart_binary(), dir.path() + "/data", {"--no-demo"});
+  auto http = admin_client(proc);
+  EXPECT_EQ(get_json(*http, "/health")["models_loaded"], 0);
+  EXPECT_EQ(get_json(*http, "/api/ml/train")["status"], "off");
+  auto r = http->post("/api/ml/train", R"({"seed":3,"run_minutes":1})");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(json::parse(r.body)["field"], "run_minutes");
+  r = http->post("/api/ml/train", R"({"seed":3,"scale":0.05,"run_minutes":2})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(http->post("/api/ml/train", "{}").status, 409);  // one at a time
+  std::string status;
+  for (int k = 0; k < 1200; ++k) {
+    status = get_json(*http, "/api/ml/train")["status"];
+    if (!status.starts_with("running")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(status, "done");
+  const auto health = get_json(*http, "/health");
+  EXPECT_EQ(health["models_loaded"], 4);
+  EXPECT_EQ(health["training"], "done");
+  const auto card = get_json(*http, "/api/ml/models/phase-imbalance");
+  EXPECT_EQ(card["active_version"], 1);
+  EXPECT_EQ(card["versions"][0]["data"]["seed"], 3);
+}

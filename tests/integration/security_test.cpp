@@ -340,6 +340,8 @@ std::vector<AccessRow> access_table() {
        R"({"version":1})",
        {401, 403, 403, 403, 404, 403}},
       {"POST", "/api/ml/models/voltage-anomaly/import", "{}", {401, 403, 403, 403, 422, 403}},
+      {"POST", "/api/ml/train", R"({"scale":5})", {401, 403, 422, 403, 422, 403}},
+      {"GET", "/api/ml/train", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/ml/monitoring/latest", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/ml/monitoring/voltage-anomaly", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/ml/monitoring/harmonic-analysis", "", {401, 200, 200, 200, 200, 403}},
