@@ -21,9 +21,6 @@ struct DMatrix {
     if (!m.y.empty()) {
       check(XGDMatrixSetFloatInfo(h, "label", m.y.data(), m.y.size()), "labels");
     }
-    if (!m.weight.empty()) {
-      check(XGDMatrixSetFloatInfo(h, "weight", m.weight.data(), m.weight.size()), "weights");
-    }
   }
   ~DMatrix() { XGDMatrixFree(h); }
   DMatrix(const DMatrix&) = delete;
@@ -43,13 +40,9 @@ struct Booster {
 
 }  // namespace
 
-void Matrix::add(std::span<const double> row, double label, double w) {
+void Matrix::add(std::span<const double> row, double label) {
   for (double v : row) x.push_back(static_cast<float>(v));
   y.push_back(static_cast<float>(label));
-  if (w != 1 || !weight.empty()) {
-    if (weight.empty()) weight.assign(y.size() - 1, 1.0f);
-    weight.push_back(static_cast<float>(w));
-  }
 }
 
 std::string train_gbt(const Matrix& train, const GbtParams& p,

@@ -10,14 +10,13 @@
 
 namespace remhart::ml {
 
-/// Rows of features (row-major, NaN = missing) with a label and a weight per row.
+/// Rows of features (row-major, NaN = missing) with a label per row.
 struct Matrix {
   std::size_t cols = 0;
   std::vector<float> x;
   std::vector<float> y;
-  std::vector<float> weight;  ///< empty: all 1
   std::size_t rows() const { return cols ? x.size() / cols : 0; }
-  void add(std::span<const double> row, double label, double w = 1);
+  void add(std::span<const double> row, double label);
 };
 
 struct GbtParams {
