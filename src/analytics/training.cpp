@@ -441,8 +441,8 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
         "from just before the event (IEC 61000-4-30 rapid voltage change); a false event is a "
         "run of flags while no event is in force";
     m.card["outputs"] = json::array(
-        {{{"name", "score"}, {"unit", "1"}, {"range", "0–1"}},
-         {{"name", "flag"}, {"unit", "bool"}, {"range", "score ≥ threshold"}},
+        {{{"name", "anomaly_score"}, {"unit", "1"}, {"range", "0–1"}},
+         {{"name", "is_anomaly"}, {"unit", "bool"}, {"range", "anomaly_score ≥ threshold"}},
          {{"name", "kind"}, {"unit", "IEEE 1159"}, {"range", "none, sag, swell, interruption"}},
          {{"name", "severity"}, {"unit", ""}, {"range", "none, minor, moderate, severe"}}});
     m.card["baseline"] = {{"name", "threshold rule"},
@@ -538,7 +538,7 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
     m.card["outputs"] = json::array(
         {{{"name", "vuf_pct"}, {"unit", "%"}, {"range", "0–100, measured"}},
          {{"name", "iu_nema_pct"}, {"unit", "%"}, {"range", "0–200, measured"}},
-         {{"name", "severity_class"}, {"unit", ""}, {"range", "none, minor, moderate, severe"}},
+         {{"name", "severity"}, {"unit", ""}, {"range", "none, minor, moderate, severe"}},
          {{"name", "likely_cause"},
           {"unit", ""},
           {"range", "none, open_phase, load_on_phase_a/b/c, supply_side"}}});
