@@ -208,26 +208,24 @@ std::vector<std::string> feature_names() {
   return names;
 }
 
+std::vector<int> flags_of(const BinaryEval& e, double threshold) {
+  std::vector<int> flags(e.score.size());
+  for (std::size_t k = 0; k < flags.size(); ++k) flags[k] = e.score[k] >= threshold;
+  return flags;
+}
+
 // The threshold of highest F1 on validation (0.05 … 0.95).
 double tune_threshold(const BinaryEval& v) {
   double best = 0.5, best_f1 = -1;
-  std::vector<int> flags(v.score.size());
   for (int t = 1; t <= 19; ++t) {
     const double threshold = t * 0.05;
-    for (std::size_t k = 0; k < flags.size(); ++k) flags[k] = v.score[k] >= threshold;
-    const double f1 = ml::score_binary(v.truth, flags).f1();
+    const double f1 = ml::score_binary(v.truth, flags_of(v, threshold)).f1();
     if (f1 > best_f1 + 1e-12) {
       best_f1 = f1;
       best = threshold;
     }
   }
   return best;
-}
-
-std::vector<int> flags_of(const BinaryEval& e, double threshold) {
-  std::vector<int> flags(e.score.size());
-  for (std::size_t k = 0; k < flags.size(); ++k) flags[k] = e.score[k] >= threshold;
-  return flags;
 }
 
 ml::EventScore events_of(const BinaryEval& e, const std::vector<int>& flags) {

@@ -18,10 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string key_of(const std::string& origin, const std::string& device) {
-  return origin + '\n' + device;
-}
-
 json voltage_json(const analytics::VoltageAnomaly& r) {
   return {{"anomaly_score", r.score}, {"is_anomaly", r.flag},   {"kind", r.kind},
           {"severity", r.severity},   {"v_min_pu", r.v_min_pu}, {"v_max_pu", r.v_max_pu}};
@@ -255,7 +251,15 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
   constexpr core::TimeUs kIdle = 3600 * core::kUsPerSecond;
   if (now - shard.last_sweep >= kIdle / 6) {
     shard.last_sweep = now;
-    std::erase_if(shard.states, [&](const auto& kv) { return now - kv.second.touched > kIdle; });
+    const auto idle = [&](const auto& kv) { return now - kv.second.touched > kIdle; };
+    {
+      // Its latest results go too: the cache stays as large as the devices reporting.
+      const std::lock_guard lock(latest_mu_);
+      for (const auto& kv : shard.states) {
+        if (idle(kv)) latest_.erase(kv.first);
+      }
+    }
+    std::erase_if(shard.states, idle);
   }
   if (shard.pending.size() >= 512 || now - shard.last_flush >= 2 * core::kUsPerSecond) {
     flush(shard);
@@ -276,25 +280,20 @@ void AnalyticsService::flush(Shard& shard) {
   results_.insert(rows);  // throws into the pool's error handler: logged and counted
 }
 
-std::optional<json> AnalyticsService::latest(const std::string& origin, const std::string& device,
-                                             std::string_view model) const {
-  const auto k = std::find(kMonitoringModels.begin(), kMonitoringModels.end(), model);
-  if (k == kMonitoringModels.end()) return std::nullopt;
-  const auto index = static_cast<std::size_t>(k - kMonitoringModels.begin());
-  const std::lock_guard lock(latest_mu_);
-  const auto it = latest_.find(key_of(origin, device));
-  if (it == latest_.end() || it->second.versions[index] == 0) return std::nullopt;
-  return item_json(origin, device, it->second, index);
-}
-
 json AnalyticsService::latest_all(const std::string& origin, const std::string& device) const {
+  // Copied under the lock, serialised after it: the shards take that lock on every sample.
+  std::vector<std::pair<std::string, Latest>> found;
+  {
+    const std::lock_guard lock(latest_mu_);
+    for (const auto& [key, l] : latest_) {
+      const auto nl = key.find('\n');
+      if (nl != origin.size() || key.compare(0, nl, origin) != 0) continue;
+      if (!device.empty() && key.compare(nl + 1, std::string::npos, device) != 0) continue;
+      found.emplace_back(key.substr(nl + 1), l);
+    }
+  }
   json items = json::array();
-  const std::lock_guard lock(latest_mu_);
-  for (const auto& [key, l] : latest_) {
-    const auto nl = key.find('\n');
-    if (nl != origin.size() || key.compare(0, nl, origin) != 0) continue;
-    const auto dev = key.substr(nl + 1);
-    if (!device.empty() && dev != device) continue;
+  for (const auto& [dev, l] : found) {
     for (std::size_t k = 0; k < kMonitoringModels.size(); ++k) {
       if (l.versions[k] != 0) items.push_back(item_json(origin, dev, l, k));
     }
@@ -342,6 +341,9 @@ bool AnalyticsService::start_training(std::uint64_t seed, double scale, double r
     } catch (const std::exception& e) {
       outcome = std::string("failed: ") + e.what();
       spdlog::error("analytics: training failed: {}", e.what());
+    } catch (...) {
+      outcome = "failed: unknown error";
+      spdlog::error("analytics: training failed with an unknown error");
     }
     const std::lock_guard lock(training_mu_);
     training_ = outcome;

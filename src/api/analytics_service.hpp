@@ -66,9 +66,6 @@ class AnalyticsService {
   /// Loads the registry's active monitoring models (at start, after training or activation).
   void reload();
   std::size_t models_loaded() const;
-  /// The latest result item of `model` for a device, or nullopt.
-  std::optional<nlohmann::json> latest(const std::string& origin, const std::string& device,
-                                       std::string_view model) const;
   /// Every device's latest items of the monitoring models (`device` empty: all devices).
   nlohmann::json latest_all(const std::string& origin, const std::string& device) const;
   /// Forgets an origin (a deleted simulation run): its devices' feature state and latest results.

@@ -24,9 +24,24 @@ using core::Error;
 using core::ErrorKind;
 using nlohmann::json;
 
+// Each part of the analytics, or 503 when `analytics.enabled` is off.
+template <typename T>
+T& enabled(T* part) {
+  if (!part) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
+  return *part;
+}
+
 analytics::ModelRegistry& registry(ApiContext& ctx) {
-  if (!ctx.models) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
-  return *ctx.models;
+  return enabled(ctx.models);
+}
+
+// `device`, optional: every device when absent.
+std::string device_filter(const HttpRequest& req) {
+  auto device = req.arg("device").value_or("");
+  if (!device.empty() && !core::valid_device_id(device)) {
+    throw Error(ErrorKind::bad_request, "device must match [A-Za-z0-9_.-]{1,64}", "device");
+  }
+  return device;
 }
 
 // The card a listing shows: the active version's, else the newest.
@@ -113,7 +128,7 @@ void import_model(ApiContext& ctx, HttpRequest& req, Reply reply) {
 // Trains the models in the background (`remhart train` with the body's seed and scale), then
 // publishes and serves them; the progress is in GET /api/ml/train and /health.
 void train(ApiContext& ctx, HttpRequest& req, Reply reply) {
-  if (!ctx.analytics) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
+  auto& service = enabled(ctx.analytics);
   const auto body = json_object_body(req.body, true);
   std::uint64_t seed = 1;
   double scale = 1;
@@ -137,25 +152,22 @@ void train(ApiContext& ctx, HttpRequest& req, Reply reply) {
     }
     run_minutes = it->get<double>();
   }
-  if (!ctx.analytics->start_training(seed, scale, run_minutes)) {
+  if (!service.start_training(seed, scale, run_minutes)) {
     throw Error(ErrorKind::conflict, "a training is already running");
   }
-  reply(json_response(202, dump_json({{"status", ctx.analytics->training_status()}})));
+  reply(json_response(202, dump_json({{"status", service.training_status()}})));
 }
 
 void training_status(ApiContext& ctx, HttpRequest&, Reply reply) {
-  if (!ctx.analytics) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
-  reply(json_response(200, dump_json({{"status", ctx.analytics->training_status()}})));
+  reply(json_response(200, dump_json({{"status", enabled(ctx.analytics).training_status()}})));
 }
 
 void latest_monitoring(ApiContext& ctx, HttpRequest& req, Reply reply) {
-  if (!ctx.analytics) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
-  const auto device = req.arg("device").value_or("");
-  if (!device.empty() && !core::valid_device_id(device)) {
-    throw Error(ErrorKind::bad_request, "device must match [A-Za-z0-9_.-]{1,64}", "device");
-  }
-  reply(json_response(200,
-                      dump_json({{"items", ctx.analytics->latest_all(origin_arg(req), device)}})));
+  auto& service = enabled(ctx.analytics);
+  offload(ctx, req, std::move(reply),
+          [&service, origin = origin_arg(req), device = device_filter(req)] {
+            return json_response(200, dump_json({{"items", service.latest_all(origin, device)}}));
+          });
 }
 
 // History of one monitoring model, newest first.
@@ -164,17 +176,14 @@ Handler history(ApiContext& ctx, std::string model) {
     store::MlResultQuery q;
     q.model = model;
     q.origin = origin_arg(req);
-    q.device = req.arg("device").value_or("");
-    if (!q.device.empty() && !core::valid_device_id(q.device)) {
-      throw Error(ErrorKind::bad_request, "device must match [A-Za-z0-9_.-]{1,64}", "device");
-    }
+    q.device = device_filter(req);
     q.from = time_arg(req, "from").value_or(INT64_MIN);
     q.to = time_arg(req, "to").value_or(INT64_MAX);
     q.limit = static_cast<std::size_t>(int_arg(req, "limit", 1, 10000).value_or(100));
-    if (!ctx.ml_results) throw Error(ErrorKind::unavailable, "analytics are switched off", "", 30);
-    offload(ctx, req, std::move(reply), [&ctx, q] {
+    auto& results = enabled(ctx.ml_results);
+    offload(ctx, req, std::move(reply), [&results, q] {
       json items = json::array();
-      for (const auto& r : ctx.ml_results->query(q)) {
+      for (const auto& r : results.query(q)) {
         items.push_back({{"device", r.device},
                          {"ts", core::format_rfc3339(r.ts)},
                          {"origin", r.origin},
