@@ -156,7 +156,7 @@ std::vector<RunSpec> training_plan(const sim::Twin& twin, std::uint64_t seed, do
                                    {"harmonic_pollution", 10},
                                    {"phase_imbalance", 10},
                                    {"line_fault", 20},
-                                   {"transformer_degradation", 10}};
+                                   {"transformer_degradation", 40}};
   std::vector<RunSpec> plan;
   for (const auto& kind : kinds) {
     const int runs = std::max(5, static_cast<int>(std::lround(kind.runs * scale)));
@@ -216,9 +216,12 @@ std::vector<RunSpec> training_plan(const sim::Twin& twin, std::uint64_t seed, do
         num["permanent"] = pick(4) == 0 ? 1 : 0;
         text["branch"] = lines[pick(lines.size())];
       } else if (kind.id == "transformer_degradation") {
-        num["load_scale"] = uniform(1.2, 1.8);
-        num["ambient_offset_c"] = uniform(5, 25);
-        num["life_remaining_h"] = log_uniform(0.05, 20);
+        // Around the evening peak, hot enough to age: about half the runs fail within the run.
+        s.start = kYear2025 + (day * 86400 + 15 * 3600 + static_cast<core::TimeUs>(pick(18000))) *
+                                  core::kUsPerSecond;
+        num["load_scale"] = uniform(1.4, 2.0);
+        num["ambient_offset_c"] = uniform(10, 25);
+        num["life_remaining_h"] = log_uniform(0.15, 4);
       }
       plan.push_back(std::move(s));
     }

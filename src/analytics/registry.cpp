@@ -82,7 +82,7 @@ int ModelRegistry::publish(const TrainedModel& model, core::TimeUs now, bool act
   const auto tmp = dir_ / model.name / (".tmp-" + std::to_string(version));
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  write_file(tmp / "model.json", model.model_json);
+  if (!model.model_json.empty()) write_file(tmp / "model.json", model.model_json);
   write_file(tmp / "card.json", card.dump(2) + "\n");
   fs::rename(tmp, final_dir);
   if (activate) {
@@ -147,26 +147,20 @@ std::optional<LoadedModel> ModelRegistry::load_active(const std::string& name) c
   m.card = json::parse(read_file(where / "card.json"), nullptr, false);
   if (!m.card.is_object()) throw ml::io::ModelFormatError(name + ": card.json is not JSON");
   m.serving = m.card.value("serving", json::object());
-  m.gbt = ml::io::parse_xgboost_json(read_file(where / "model.json"), features::kFeatureCount);
+  const auto* slot = find_model(name);
+  if (!slot || slot->trees) {
+    m.gbt = ml::io::parse_xgboost_json(read_file(where / "model.json"), features::kFeatureCount);
+  }
   return m;
 }
 
-const ModelSlot* find_slot(std::string_view name) {
-  static constexpr ModelSlot kSlots[] = {
-      {"voltage-anomaly", "monitoring", ml::Objective::binary_logistic, 1},
-      {"harmonic-analysis", "monitoring", ml::Objective::binary_logistic, 1},
-      {"frequency-stability", "monitoring", ml::Objective::regression, 1},
-      {"phase-imbalance", "monitoring", ml::Objective::multi_softprob, 4},
-  };
-  for (const auto& s : kSlots) {
-    if (s.name == name) return &s;
-  }
-  return nullptr;
-}
-
-TrainedModel import_model(const ModelSlot& slot, std::string model_json, double threshold,
+TrainedModel import_model(const ModelInfo& slot, std::string model_json, double threshold,
                           const std::string& imported_by) {
   using ml::io::ModelFormatError;
+  if (!slot.trees) {
+    throw ModelFormatError(std::string(slot.name) +
+                           " is computed, not a tree model: nothing to import");
+  }
   auto gbt = ml::io::parse_xgboost_json(model_json, features::kFeatureCount);
   if (gbt.objective != slot.objective || gbt.num_class != slot.num_class) {
     throw ModelFormatError("learner.objective: " + std::string(slot.name) + " takes " +
@@ -207,25 +201,20 @@ TrainedModel import_model(const ModelSlot& slot, std::string model_json, double 
   return m;
 }
 
-std::size_t MonitoringModels::count() const {
-  return voltage_anomaly.has_value() + harmonic_analysis.has_value() +
-         frequency_stability.has_value() + phase_imbalance.has_value();
+std::size_t ActiveModels::count() const {
+  return static_cast<std::size_t>(
+      std::count_if(models.begin(), models.end(), [](const auto& m) { return m.has_value(); }));
 }
 
-MonitoringModels load_monitoring_models(const ModelRegistry& registry,
-                                        std::vector<std::string>* problems) {
-  MonitoringModels m;
-  const auto load = [&](const char* name, std::optional<LoadedModel>& into) {
+ActiveModels load_active_models(const ModelRegistry& registry, std::vector<std::string>* problems) {
+  ActiveModels m;
+  for (const auto& info : kModels) {
     try {
-      into = registry.load_active(name);
+      m.models[static_cast<std::size_t>(info.id)] = registry.load_active(std::string(info.name));
     } catch (const std::exception& e) {
-      if (problems) problems->push_back(std::string(name) + ": " + e.what());
+      if (problems) problems->push_back(std::string(info.name) + ": " + e.what());
     }
-  };
-  load("voltage-anomaly", m.voltage_anomaly);
-  load("harmonic-analysis", m.harmonic_analysis);
-  load("frequency-stability", m.frequency_stability);
-  load("phase-imbalance", m.phase_imbalance);
+  }
   return m;
 }
 

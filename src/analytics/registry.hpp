@@ -1,11 +1,13 @@
 #pragma once
 // The model registry: versioned artefacts with their cards in the data directory.
-//   <dir>/<name>/<version>/model.json   the model as XGBoost JSON (readable by Python xgboost)
+//   <dir>/<name>/<version>/model.json   the trees as XGBoost JSON (readable by Python xgboost);
+//                                       none for a computed model
 //   <dir>/<name>/<version>/card.json    the model card, with the parameters serving needs
 //   <dir>/active.json                   {"<name>": <version>, …}
 // A version is written into a temporary directory and renamed into place, so a reader never
 // sees half a version; active.json is replaced the same way. Activating an older version is
 // the roll-back.
+#include <array>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -13,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "analytics/catalogue.hpp"
 #include "analytics/training.hpp"
 #include "core/time.hpp"
 #include "ml/gbt.hpp"
@@ -61,30 +64,24 @@ class ModelRegistry {
 /// Model names the registry accepts: [a-z0-9-]{1,64}.
 bool valid_model_name(std::string_view name);
 
-/// A model slot: what a model published under its name must be.
-struct ModelSlot {
-  std::string_view name, module;
-  ml::Objective objective;
-  int num_class;
-};
-/// The slot of `name`, or null when no model of that name exists.
-const ModelSlot* find_slot(std::string_view name);
-
 /// An XGBoost JSON model trained elsewhere, checked against `slot` — its objective and classes,
 /// and its feature names, which must be ours in our order (docs/analytics.md's table) — and
 /// wrapped with an import card (`threshold`: the decision threshold of binary models). Throws
 /// ml::io::ModelFormatError naming the problem.
-TrainedModel import_model(const ModelSlot& slot, std::string model_json, double threshold,
+TrainedModel import_model(const ModelInfo& slot, std::string model_json, double threshold,
                           const std::string& imported_by);
 
-/// The monitoring models (1–4) the registry holds active; a missing or damaged one is absent
-/// (and named in `problems`).
-struct MonitoringModels {
-  std::optional<LoadedModel> voltage_anomaly, harmonic_analysis, frequency_stability,
-      phase_imbalance;
+/// The models the registry holds active; a missing or damaged one is absent (and named in
+/// `problems`). A computed model's version has no trees: its `gbt` stays empty.
+struct ActiveModels {
+  std::array<std::optional<LoadedModel>, kModelCount> models;
+  const LoadedModel* get(ModelId id) const {
+    const auto& m = models[static_cast<std::size_t>(id)];
+    return m ? &*m : nullptr;
+  }
   std::size_t count() const;
 };
-MonitoringModels load_monitoring_models(const ModelRegistry& registry,
-                                        std::vector<std::string>* problems = nullptr);
+ActiveModels load_active_models(const ModelRegistry& registry,
+                                std::vector<std::string>* problems = nullptr);
 
 }  // namespace remhart::analytics

@@ -8,7 +8,9 @@
 #include <mutex>
 #include <thread>
 
+#include "analytics/catalogue.hpp"
 #include "analytics/dataset.hpp"
+#include "analytics/maintenance.hpp"
 #include "analytics/monitoring.hpp"
 #include "ml/io/xgboost_json.hpp"
 #include "ml/metrics.hpp"
@@ -48,24 +50,52 @@ struct RegressionEval {
 };
 
 struct ClassEval {
-  std::vector<int> truth, predicted;
+  std::vector<int> truth, predicted, baseline;
   void append(const ClassEval& o) {
     truth.insert(truth.end(), o.truth.begin(), o.truth.end());
     predicted.insert(predicted.end(), o.predicted.begin(), o.predicted.end());
+    baseline.insert(baseline.end(), o.baseline.begin(), o.baseline.end());
+  }
+};
+
+// A computed score against a binary truth (the power quality index).
+struct ScoreEval {
+  std::vector<int> truth;
+  std::vector<double> score;
+  void append(const ScoreEval& o) {
+    truth.insert(truth.end(), o.truth.begin(), o.truth.end());
+    score.insert(score.end(), o.score.begin(), o.score.end());
   }
 };
 
 struct Models {
-  const ml::GbtModel *anomaly, *harmonic, *frequency, *imbalance;
+  const ml::GbtModel *anomaly, *harmonic, *frequency, *imbalance, *failure, *overload, *sag;
 };
 
 struct RunOutput {
-  ml::Matrix anomaly, harmonic, frequency, imbalance;
-  BinaryEval anomaly_eval, harmonic_eval;
+  ml::Matrix anomaly, harmonic, frequency, imbalance, failure, overload, sag;
+  BinaryEval anomaly_eval, harmonic_eval, failure_eval, sag_eval;
   RegressionEval frequency_eval;
-  ClassEval imbalance_eval;
+  ClassEval imbalance_eval, overload_eval;
+  ScoreEval pqi_eval;
   double device_seconds = 0;
+  std::vector<ml::Matrix*> matrices() {
+    return {&anomaly, &harmonic, &frequency, &imbalance, &failure, &overload, &sag};
+  }
 };
+
+// `f` with only the features `used`, the rest missing.
+features::FeatureVector only(const features::FeatureVector& f,
+                             const std::vector<std::size_t>& used) {
+  features::FeatureVector out;
+  out.fill(core::kAbsent);
+  for (auto i : used) out[i] = f[i];
+  return out;
+}
+
+int argmax(std::span<const double> p) {
+  return static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
+}
 
 void append(ml::Matrix& to, const ml::Matrix& from) {
   to.cols = from.cols;
@@ -76,13 +106,15 @@ void append(ml::Matrix& to, const ml::Matrix& from) {
 RunOutput process_run(const sim::Twin& twin, const RunSpec& spec, const Models* models) {
   const RunData run = simulate_run(twin, spec);
   RunOutput out;
-  for (auto* m : {&out.anomaly, &out.harmonic, &out.frequency, &out.imbalance}) {
-    m->cols = features::kFeatureCount;
-  }
+  for (auto* m : out.matrices()) m->cols = features::kFeatureCount;
   const std::size_t n = run.ts.size();
   const auto active = events_in_force(run);
+  const auto failure = failure_truth(run);
   for (std::size_t d = 0; d < run.devices.size(); ++d) {
     const auto& steps = run.steps[d];
+    const auto overload = overload_truth(run, d);
+    const auto sag = sag_truth(run, d);
+    const double nominal_hz = features::ratings_of(run.devices[d]).nominal_frequency;
     // Samples within a minute of a voltage event: the negatives worth learning from.
     const auto anomaly_truth = voltage_anomaly_truth(steps, active);
     std::vector<int> events(n + 1, 0);
@@ -100,6 +132,8 @@ RunOutput process_run(const sim::Twin& twin, const RunSpec& spec, const Models* 
     };
     out.anomaly_eval.series.push_back(out.anomaly_eval.truth.size());
     out.harmonic_eval.series.push_back(out.harmonic_eval.truth.size());
+    out.failure_eval.series.push_back(out.failure_eval.truth.size());
+    out.sag_eval.series.push_back(out.sag_eval.truth.size());
     for_each_sample(
         run, d,
         [&](std::size_t k, const features::FeatureVector& f) {
@@ -112,13 +146,14 @@ RunOutput process_run(const sim::Twin& twin, const RunSpec& spec, const Models* 
           if (!models) {
             if (anomaly || near_event(k) || k % 10 == 0) out.anomaly.add(f, anomaly);
             if (k % 10 == 0) out.harmonic.add(f, harmonic);
-            if (!std::isnan(change)) {
-              features::FeatureVector only;  // the frequency features; the rest missing
-              only.fill(core::kAbsent);
-              for (auto i : frequency_features()) only[i] = f[i];
-              out.frequency.add(only, change);
-            }
+            if (!std::isnan(change)) out.frequency.add(only(f, frequency_features()), change);
             if (k % 10 == 0 || (imbalance > 0 && k % 2 == 0)) out.imbalance.add(f, imbalance);
+            // Uniformly sampled: the probabilities stay calibrated (oversampled positives,
+            // mostly unforeseeable steps before an event, only taught false alarms).
+            if (k % 10 == 0 && failure[k] >= 0)
+              out.failure.add(only(f, failure_features()), failure[k]);
+            if (k % 10 == 0 && overload[k] >= 0) out.overload.add(f, overload[k]);
+            if (k % 10 == 0 && sag[k] >= 0) out.sag.add(f, sag[k]);
             return;
           }
           double p = 0;
@@ -141,8 +176,29 @@ RunOutput process_run(const sim::Twin& twin, const RunSpec& spec, const Models* 
           std::array<double, kImbalanceClasses> probs{};
           models->imbalance->predict(f, probs);
           out.imbalance_eval.truth.push_back(imbalance);
-          out.imbalance_eval.predicted.push_back(
-              static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin()));
+          out.imbalance_eval.predicted.push_back(argmax(probs));
+          out.imbalance_eval.baseline.push_back(0);  // the majority class
+          if (failure[k] >= 0) {
+            models->failure->predict(f, {&p, 1});
+            out.failure_eval.truth.push_back(failure[k]);
+            out.failure_eval.score.push_back(p);
+            out.failure_eval.baseline.push_back(0);  // never fails: the majority class
+          }
+          if (overload[k] >= 0) {
+            std::array<double, kOverloadClasses> over{};
+            models->overload->predict(f, over);
+            out.overload_eval.truth.push_back(overload[k]);
+            out.overload_eval.predicted.push_back(argmax(over));
+            out.overload_eval.baseline.push_back(overload_baseline(f));
+          }
+          if (sag[k] >= 0) {
+            models->sag->predict(f, {&p, 1});
+            out.sag_eval.truth.push_back(sag[k]);
+            out.sag_eval.score.push_back(p);
+            out.sag_eval.baseline.push_back(sag_baseline(f));
+          }
+          out.pqi_eval.truth.push_back(power_quality_truth(s));
+          out.pqi_eval.score.push_back(power_quality_index(f, nominal_hz).index);
         },
         /*with_network=*/false);  // the server's monitoring models run without it
   }
@@ -285,15 +341,15 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
 
   // 1. Train rows from the train runs.
   RunOutput rows;
-  for (auto* m : {&rows.anomaly, &rows.harmonic, &rows.frequency, &rows.imbalance}) {
-    m->cols = features::kFeatureCount;
-  }
+  for (auto* m : rows.matrices()) m->cols = features::kFeatureCount;
   double train_device_seconds = 0;
   for (auto& r : process_runs(twin, train_runs, nullptr, opt, "simulating train runs")) {
-    append(rows.anomaly, r.anomaly);
-    append(rows.harmonic, r.harmonic);
-    append(rows.frequency, r.frequency);
-    append(rows.imbalance, r.imbalance);
+    const auto to = rows.matrices();
+    const auto from = r.matrices();
+    for (std::size_t k = 0; k < to.size(); ++k) {
+      append(*to[k], *from[k]);
+      *from[k] = {};
+    }
     train_device_seconds += r.device_seconds;
   }
 
@@ -325,33 +381,52 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
   multi.num_class = kImbalanceClasses;
   multi.rounds = 30;  // four trees a round
   multi.eta = 0.2;
-  std::vector<TrainedModel> out(4);
-  out[0].name = "voltage-anomaly";
-  out[0].model_json = fit(rows.anomaly, anomaly_params, "training voltage-anomaly");
-  out[1].name = "harmonic-analysis";
-  out[1].model_json = fit(rows.harmonic, harmonic_params, "training harmonic-analysis");
-  out[2].name = "frequency-stability";
-  out[2].model_json = fit(rows.frequency, regression, "training frequency-stability");
-  out[3].name = "phase-imbalance";
-  out[3].model_json = fit(rows.imbalance, multi, "training phase-imbalance");
-  for (auto& m : out) {
-    m.module = "monitoring";
-    m.gbt = ml::io::parse_xgboost_json(m.model_json, features::kFeatureCount);
+  ml::GbtParams failure_params = anomaly_params;  // shallow and smooth: few independent runs
+  failure_params.rounds = 40;
+  failure_params.eta = 0.1;
+  failure_params.max_depth = 3;
+  failure_params.min_child_weight = 20;
+  ml::GbtParams overload_params = multi;
+  overload_params.num_class = kOverloadClasses;
+  ml::GbtParams sag_params = anomaly_params;
+  sag_params.rounds = 40;
+  std::vector<TrainedModel> out(kModelCount);
+  for (const auto& info : kModels) {
+    auto& m = out[static_cast<std::size_t>(info.id)];
+    m.name = info.name;
+    m.module = info.module;
   }
-  const Models models{&out[0].gbt, &out[1].gbt, &out[2].gbt, &out[3].gbt};
+  const auto trees = [&](ModelId id, const ml::Matrix& rows_of, const ml::GbtParams& p) {
+    auto& m = out[static_cast<std::size_t>(id)];
+    m.model_json = fit(rows_of, p, "training " + m.name);
+    m.gbt = ml::io::parse_xgboost_json(m.model_json, features::kFeatureCount);
+    return &m.gbt;
+  };
+  const Models models{trees(ModelId::voltage_anomaly, rows.anomaly, anomaly_params),
+                      trees(ModelId::harmonic_analysis, rows.harmonic, harmonic_params),
+                      trees(ModelId::frequency_stability, rows.frequency, regression),
+                      trees(ModelId::phase_imbalance, rows.imbalance, multi),
+                      trees(ModelId::equipment_failure, rows.failure, failure_params),
+                      trees(ModelId::overload_risk, rows.overload, overload_params),
+                      trees(ModelId::voltage_sag, rows.sag, sag_params)};
 
   // 3. Thresholds from the validation runs.
   RunOutput valid;
   for (auto& r : process_runs(twin, valid_runs, &models, opt, "validating")) {
     valid.anomaly_eval.append(r.anomaly_eval);
     valid.harmonic_eval.append(r.harmonic_eval);
+    valid.failure_eval.append(r.failure_eval);
+    valid.sag_eval.append(r.sag_eval);
   }
   const double anomaly_threshold = tune_threshold(valid.anomaly_eval);
   const double harmonic_threshold = tune_threshold(valid.harmonic_eval);
+  const double failure_threshold = tune_threshold(valid.failure_eval);
+  const double sag_threshold = tune_threshold(valid.sag_eval);
 
   // 4. Scores on the test runs.
   RunOutput test;
   BinaryEval voltage_runs;  // the sag, swell and line-fault runs: model 1's targets
+  BinaryEval ageing_runs;   // the transformer-degradation runs: model 5's
   double test_device_seconds = 0, voltage_seconds = 0;
   const auto tested = process_runs(twin, test_runs, &models, opt, "testing");
   for (std::size_t k = 0; k < tested.size(); ++k) {
@@ -365,6 +440,11 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
     test.harmonic_eval.append(r.harmonic_eval);
     test.frequency_eval.append(r.frequency_eval);
     test.imbalance_eval.append(r.imbalance_eval);
+    test.failure_eval.append(r.failure_eval);
+    test.overload_eval.append(r.overload_eval);
+    test.sag_eval.append(r.sag_eval);
+    test.pqi_eval.append(r.pqi_eval);
+    if (id == "transformer_degradation") ageing_runs.append(r.failure_eval);
     test_device_seconds += r.device_seconds;
   }
   double test_seconds = 0;
@@ -395,7 +475,8 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
   const json feature_block = {{"count", features::kFeatureCount},
                               {"names", names},
                               {"documentation", "docs/analytics.md#features"}};
-  const auto card = [&](TrainedModel& m, const ml::Matrix& train, const ml::GbtParams& p) {
+  const auto card = [&](ModelId id, const ml::Matrix& train, const ml::GbtParams& p) -> auto& {
+    auto& m = out[static_cast<std::size_t>(id)];
     m.card = {{"name", m.name},
               {"module", m.module},
               {"algorithm",
@@ -405,11 +486,11 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
               {"features", feature_block},
               {"data", data},
               {"train_rows", train.rows()}};
+    return m;
   };
 
   {  // 1. Voltage anomaly.
-    auto& m = out[0];
-    card(m, rows.anomaly, anomaly_params);
+    auto& m = card(ModelId::voltage_anomaly, rows.anomaly, anomaly_params);
     m.serving = {{"threshold", anomaly_threshold}};
     // Scores of the model and of the threshold rule on a set of runs lasting `days`.
     const auto scores = [&](const BinaryEval& e, double days) {
@@ -463,8 +544,7 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
                      target("false events per simulated day (all meters)", "≤ 1", fpd, fpd <= 1)});
   }
   {  // 2. Harmonic analysis.
-    auto& m = out[1];
-    card(m, rows.harmonic, harmonic_params);
+    auto& m = card(ModelId::harmonic_analysis, rows.harmonic, harmonic_params);
     const auto flags = flags_of(test.harmonic_eval, harmonic_threshold);
     const auto model = ml::score_multiclass(test.harmonic_eval.truth, flags, 2);
     const auto base =
@@ -489,8 +569,7 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
                 model.macro_f1, model.macro_f1 >= base.macro_f1 + 0.15)});
   }
   {  // 3. Frequency stability.
-    auto& m = out[2];
-    card(m, rows.frequency, regression);
+    auto& m = card(ModelId::frequency_stability, rows.frequency, regression);
     const auto& e = test.frequency_eval;
     const double mae = ml::mean_absolute_error(e.truth, e.predicted);
     const double mae_base = ml::mean_absolute_error(e.truth, e.persistence);
@@ -523,8 +602,7 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
                 mae_event, mae_event < mae_event_base)});
   }
   {  // 4. Phase imbalance.
-    auto& m = out[3];
-    card(m, rows.imbalance, multi);
+    auto& m = card(ModelId::phase_imbalance, rows.imbalance, multi);
     const auto& e = test.imbalance_eval;
     const auto model = ml::score_multiclass(e.truth, e.predicted, kImbalanceClasses);
     const std::vector<int> majority(e.truth.size(), 0);
@@ -546,6 +624,170 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
     m.card["targets"] = json::array(
         {target("macro-F1 above the majority baseline", "≥ " + std::to_string(base.macro_f1 + 0.15),
                 model.macro_f1, model.macro_f1 >= base.macro_f1 + 0.15)});
+  }
+  {  // 5. Equipment failure.
+    auto& m = card(ModelId::equipment_failure, rows.failure, failure_params);
+    const auto& e = test.failure_eval;
+    const auto flags = flags_of(e, failure_threshold);
+    const auto model = ml::score_multiclass(e.truth, flags, 2);
+    const auto base = ml::score_multiclass(e.truth, e.baseline, 2);
+    const auto cal = ml::calibration(e.truth, e.score);
+    const auto cal_ageing = ml::calibration(ageing_runs.truth, ageing_runs.score);
+    // The base rate as a constant probability: calibrated by construction, and useless.
+    double rate = 0;
+    for (int t : e.truth) rate += t;
+    rate /= std::max<double>(1, static_cast<double>(e.truth.size()));
+    m.serving = {{"threshold", failure_threshold}, {"horizon_s", kFailureHorizonS}};
+    m.card["truth"] =
+        "the supply transformer fails (the simulator's IEEE C57.91 loss of life runs through the "
+        "life left) within the next 15 minutes; steps whose horizon runs past the end of a "
+        "degradation run are left out";
+    m.card["outputs"] = json::array(
+        {{{"name", "failure_probability"}, {"unit", "1"}, {"range", "0–1, within horizon_s"}},
+         {{"name", "at_risk"}, {"unit", "bool"}, {"range", "failure_probability ≥ threshold"}},
+         {{"name", "contributing_factors"},
+          {"unit", "°C, 1, %, %/h"},
+          {"range", "hot-spot temperature, ageing acceleration, loading, loading trend"}}});
+    m.card["baseline"] = {{"name", "majority class (never fails)"},
+                          {"test", multi_metrics(base)},
+                          {"base_rate", rate}};
+    auto metrics = multi_metrics(model);
+    metrics["threshold"] = failure_threshold;
+    metrics["samples"] = e.truth.size();
+    metrics["positives"] = static_cast<std::size_t>(std::count(e.truth.begin(), e.truth.end(), 1));
+    metrics["ece"] = cal.ece;
+    metrics["ece_degradation_runs"] = cal_ageing.ece;
+    metrics["roc_auc"] = ml::roc_auc(e.truth, e.score);
+    json curve = json::array();
+    for (const auto& b : cal_ageing.curve) {
+      curve.push_back({{"predicted", b.predicted}, {"observed", b.observed}, {"count", b.count}});
+    }
+    metrics["reliability_curve_degradation_runs"] = curve;
+    m.card["metrics"] = {{"test", metrics}};
+    m.card["targets"] = json::array(
+        {target("macro-F1 above the majority baseline", "≥ " + std::to_string(base.macro_f1 + 0.15),
+                model.macro_f1, model.macro_f1 >= base.macro_f1 + 0.15),
+         target("expected calibration error", "≤ 0.05", cal.ece, cal.ece <= 0.05),
+         target("expected calibration error on the degradation runs", "≤ 0.05", cal_ageing.ece,
+                cal_ageing.ece <= 0.05)});
+  }
+  {  // 6. Overload risk.
+    auto& m = card(ModelId::overload_risk, rows.overload, overload_params);
+    const auto& e = test.overload_eval;
+    const auto model = ml::score_multiclass(e.truth, e.predicted, kOverloadClasses);
+    const std::vector<int> majority(e.truth.size(), 0);
+    const auto base = ml::score_multiclass(e.truth, majority, kOverloadClasses);
+    const auto persistence = ml::score_multiclass(e.truth, e.baseline, kOverloadClasses);
+    m.serving = {{"horizon_s", kOverloadHorizonS}};
+    m.card["truth"] =
+        "the meter's highest phase current against its rating over the next 5 minutes, now "
+        "included: low (< 80 %), elevated (80–100 %), overload (> 100 %)";
+    m.card["outputs"] =
+        json::array({{{"name", "risk_class"}, {"unit", ""}, {"range", "low, elevated, overload"}},
+                     {{"name", "loading_pct"}, {"unit", "%"}, {"range", "0–, measured now"}},
+                     {{"name", "time_to_limit_s"},
+                      {"unit", "s"},
+                      {"range", "> 0 at the 15-minute current trend; null when not rising"}},
+                     {{"name", "horizon_s"}, {"unit", "s"}, {"range", "300"}}});
+    m.card["baseline"] = {{"name", "majority class"},
+                          {"test", multi_metrics(base)},
+                          {"persistence", multi_metrics(persistence)}};
+    m.card["metrics"] = {{"test", multi_metrics(model)}};
+    m.card["metrics"]["test"]["samples"] = e.truth.size();
+    m.card["targets"] = json::array(
+        {target("macro-F1 above the majority baseline", "≥ " + std::to_string(base.macro_f1 + 0.15),
+                model.macro_f1, model.macro_f1 >= base.macro_f1 + 0.15),
+         target("macro-F1 above persistence (the class of the loading now)",
+                "> " + std::to_string(persistence.macro_f1), model.macro_f1,
+                model.macro_f1 > persistence.macro_f1)});
+  }
+  {  // 7. Power quality index: computed, scored by how well it ranks event samples.
+    auto& m = out[static_cast<std::size_t>(ModelId::power_quality_index)];
+    const auto& e = test.pqi_eval;
+    std::vector<int> truth;
+    std::vector<double> badness;
+    double in_event = 0, normal = 0, n_event = 0, n_normal = 0;
+    for (std::size_t k = 0; k < e.truth.size(); ++k) {
+      if (std::isnan(e.score[k])) continue;
+      truth.push_back(e.truth[k]);
+      badness.push_back(100 - e.score[k]);
+      (e.truth[k] ? in_event : normal) += e.score[k];
+      (e.truth[k] ? n_event : n_normal) += 1;
+    }
+    const double auc = ml::roc_auc(truth, badness);
+    m.serving = json::object();
+    m.card = {
+        {"name", m.name},
+        {"module", m.module},
+        {"algorithm",
+         "computed: weighted mean of five EN 50160 components over the last 60 s "
+         "(docs/analytics.md); nothing learnt"},
+        {"hyper_parameters",
+         {{"weights",
+           {{"voltage_deviation", 0.35},
+            {"voltage_unbalance", 0.2},
+            {"voltage_thd", 0.2},
+            {"frequency_deviation", 0.15},
+            {"voltage_fluctuation", 0.1}}},
+          {"limits",
+           {{"voltage_deviation_pu", 0.1},
+            {"voltage_unbalance_pct", 2},
+            {"voltage_thd_pct", 8},
+            {"frequency_deviation_hz", 0.5},
+            {"voltage_fluctuation_pu", 0.03}}}}},
+        {"features", feature_block},
+        {"data", data},
+        {"truth",
+         "scored, not trained: a power-quality event (sag, swell, fault, harmonics, "
+         "imbalance, frequency excursion) acts on the meter"},
+        {"outputs",
+         json::array(
+             {{{"name", "pqi"}, {"unit", "1"}, {"range", "0–100"}},
+              {{"name", "category"}, {"unit", ""}, {"range", "good (≥ 90), fair (≥ 70), poor"}},
+              {{"name", "components"},
+               {"unit", "each its own"},
+               {"range", "measured, limit, score 0–100, weight"}}})},
+        {"baseline", {{"name", "chance (a score that does not rank)"}, {"roc_auc", 0.5}}},
+        {"metrics",
+         {{"test",
+           {{"roc_auc_event_vs_normal", auc},
+            {"mean_pqi_during_events", n_event ? in_event / n_event : 0},
+            {"mean_pqi_otherwise", n_normal ? normal / n_normal : 0},
+            {"samples", truth.size()}}}}},
+        {"targets", json::array({target("ranks event samples below the others (ROC AUC)", "≥ 0.75",
+                                        auc, auc >= 0.75)})}};
+  }
+  {  // 8. Voltage sag.
+    auto& m = card(ModelId::voltage_sag, rows.sag, sag_params);
+    const auto& e = test.sag_eval;
+    const auto flags = flags_of(e, sag_threshold);
+    const auto model = ml::score_multiclass(e.truth, flags, 2);
+    const std::vector<int> majority(e.truth.size(), 0);
+    const auto base = ml::score_multiclass(e.truth, majority, 2);
+    const auto persistence = ml::score_multiclass(e.truth, e.baseline, 2);
+    m.serving = {{"threshold", sag_threshold}, {"horizon_s", kSagHorizonS}};
+    m.card["truth"] =
+        "the meter's bus's solved |V| is below 0.9 p.u. (IEEE 1159 sag or interruption) now or "
+        "within the next minute";
+    m.card["outputs"] = json::array(
+        {{{"name", "sag_probability"}, {"unit", "1"}, {"range", "0–1, within horizon_s"}},
+         {{"name", "sag_expected"}, {"unit", "bool"}, {"range", "sag_probability ≥ threshold"}},
+         {{"name", "affected_phases"}, {"unit", ""}, {"range", "phases below 0.9 p.u. now"}},
+         {{"name", "weakest_phase"}, {"unit", ""}, {"range", "a, b, c"}}});
+    m.card["baseline"] = {{"name", "majority class"},
+                          {"test", multi_metrics(base)},
+                          {"persistence", multi_metrics(persistence)}};
+    auto metrics = multi_metrics(model);
+    metrics["threshold"] = sag_threshold;
+    metrics["samples"] = e.truth.size();
+    metrics["roc_auc"] = ml::roc_auc(e.truth, e.score);
+    m.card["metrics"] = {{"test", metrics}};
+    m.card["targets"] = json::array(
+        {target("macro-F1 above the majority baseline", "≥ " + std::to_string(base.macro_f1 + 0.15),
+                model.macro_f1, model.macro_f1 >= base.macro_f1 + 0.15),
+         target("macro-F1 above persistence (a phase below 0.9 p.u. now)",
+                "> " + std::to_string(persistence.macro_f1), model.macro_f1,
+                model.macro_f1 > persistence.macro_f1)});
   }
   return out;
 }

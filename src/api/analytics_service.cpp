@@ -6,6 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+
+#include "analytics/maintenance.hpp"
 #include "analytics/monitoring.hpp"
 #include "analytics/training.hpp"
 #include "api/context.hpp"
@@ -59,6 +62,37 @@ json imbalance_json(const analytics::PhaseImbalance& r) {
           {"likely_cause", r.likely_cause}};
 }
 
+// A scheduled model's result for a device's features.
+json scheduled_result(const analytics::LoadedModel& m, analytics::ModelId id,
+                      const core::Device& device, const features::FeatureVector& f) {
+  using analytics::ModelId;
+  const double threshold = m.serving.value("threshold", 0.5);
+  switch (id) {
+    case ModelId::equipment_failure:
+      return analytics::to_json(analytics::equipment_failure(m.gbt, threshold, f));
+    case ModelId::overload_risk:
+      return analytics::to_json(analytics::overload_risk(m.gbt, f));
+    case ModelId::power_quality_index:
+      return analytics::to_json(analytics::power_quality_index(f, device.nominal_frequency));
+    case ModelId::voltage_sag:
+      return analytics::to_json(analytics::voltage_sag(m.gbt, threshold, f));
+    default:
+      throw std::logic_error("not a scheduled model: " + std::string(analytics::info(id).name));
+  }
+}
+
+json item(const std::string& origin, const std::string& device, core::TimeUs ts,
+          std::string_view model, std::int64_t version, json result, std::int64_t samples_seen) {
+  return {{"device", device},
+          {"ts", core::format_rfc3339(ts)},
+          {"origin", origin},
+          {"model", model},
+          {"version", version},
+          {"result", std::move(result)},
+          {"inputs_window",
+           {{"window_s", features::kWindowsS.back()}, {"samples_seen", samples_seen}}}};
+}
+
 }  // namespace
 
 AnalyticsService::AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
@@ -85,7 +119,7 @@ AnalyticsService::AnalyticsService(analytics::ModelRegistry& registry, store::St
                         for (const auto& s : shards_) n += s->pool.queued();
                         return static_cast<double>(n);
                       });
-    metrics->gauge_fn("remhart_analytics_models_loaded", "Monitoring models being served",
+    metrics->gauge_fn("remhart_analytics_models_loaded", "Analytics models being served",
                       [this] { return static_cast<double>(models_loaded()); });
   }
   for (std::size_t k = 0; k < std::max<std::size_t>(1, opt_.shards); ++k) {
@@ -99,8 +133,8 @@ AnalyticsService::~AnalyticsService() {
 }
 
 void AnalyticsService::reload() {
-  auto loaded = std::make_shared<const analytics::MonitoringModels>(
-      analytics::load_monitoring_models(registry_));
+  auto loaded =
+      std::make_shared<const analytics::ActiveModels>(analytics::load_active_models(registry_));
   const std::lock_guard lock(models_mu_);
   models_ = std::move(loaded);
 }
@@ -114,7 +148,7 @@ void AnalyticsService::on_commit(std::span<const store::CommittedSeries> committ
   if (models_loaded() == 0) return;
   std::vector<std::vector<store::StoredSample>> per(shards_.size());
   for (const auto& c : committed) {
-    auto& to = per[std::hash<std::string>{}(c.device) % shards_.size()];
+    auto& to = per[shard_index(c.device)];
     for (const auto& r : c.records) to.push_back({c.device, c.origin, r});
   }
   for (std::size_t k = 0; k < shards_.size(); ++k) {
@@ -136,6 +170,10 @@ void AnalyticsService::on_commit(std::span<const store::CommittedSeries> committ
   }
 }
 
+std::size_t AnalyticsService::shard_index(const std::string& device) const {
+  return std::hash<std::string>{}(device) % shards_.size();
+}
+
 json AnalyticsService::item_json(const std::string& origin, const std::string& device,
                                  const Latest& l, std::size_t k) {
   json result;
@@ -152,30 +190,78 @@ json AnalyticsService::item_json(const std::string& origin, const std::string& d
     default:
       result = imbalance_json(l.imbalance);
   }
-  return {{"device", device},
-          {"ts", core::format_rfc3339(l.ts)},
-          {"origin", origin},
-          {"model", kMonitoringModels[k]},
-          {"version", l.versions[k]},
-          {"result", std::move(result)},
-          {"inputs_window",
-           {{"window_s", features::kWindowsS.back()}, {"samples_seen", l.samples_seen}}}};
+  return item(origin, device, l.ts, analytics::info(kMonitoringModels[k]).name, l.versions[k],
+              std::move(result), l.samples_seen);
+}
+
+json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels& models,
+                                     const std::string& key, const std::string& origin,
+                                     const std::string& device, const DeviceState& state,
+                                     std::string_view module, bool store) {
+  const auto devices = store_.devices();
+  const auto d = devices->find(device);
+  const core::Device registered = d != devices->end() ? d->second : core::Device{};
+  std::vector<Scheduled> done;
+  json items = json::array();
+  for (const auto& info : analytics::kModels) {
+    if (info.per_sample() || (!module.empty() && info.module != module)) continue;
+    const auto* m = models.get(info.id);
+    if (!m) continue;
+    auto result = std::make_shared<const json>(scheduled_result(*m, info.id, registered, state.f));
+    done.push_back({info.id, state.ts, m->version, state.features.samples(), result});
+    if (store) {
+      shard.pending.push_back(
+          {origin, device, std::string(info.name), state.ts, m->version, dump_json(*result)});
+    }
+    items.push_back(
+        item(origin, device, state.ts, info.name, m->version, *result, state.features.samples()));
+  }
+  if (done.empty()) return items;
+  for (const auto mod : analytics::kModules) {  // one message per module
+    if (hub_.clients() == 0) break;
+    json data = {{"device", device},
+                 {"origin", origin},
+                 {"ts", core::format_rfc3339(state.ts)},
+                 {"module", mod},
+                 {"results", json::object()}};
+    for (std::size_t k = 0; k < done.size(); ++k) {
+      if (analytics::info(done[k].model).module == mod) {
+        data["results"][std::string(analytics::info(done[k].model).name)] = items[k];
+      }
+    }
+    if (!data["results"].empty()) hub_.broadcast("analytics", key, dump_json(data));
+  }
+  const std::lock_guard lock(latest_mu_);
+  auto& cached = scheduled_[key];
+  for (auto& r : done) {
+    const auto same = std::find_if(cached.begin(), cached.end(),
+                                   [&](const Scheduled& c) { return c.model == r.model; });
+    if (same != cached.end()) {
+      *same = std::move(r);
+    } else {
+      cached.push_back(std::move(r));
+    }
+  }
+  return items;
 }
 
 void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSample>& samples) {
-  std::shared_ptr<const analytics::MonitoringModels> models;
+  std::shared_ptr<const analytics::ActiveModels> models;
   {
     const std::lock_guard lock(models_mu_);
     models = models_;
   }
   if (!models || models->count() == 0) return;
-  const double anomaly_threshold =
-      models->voltage_anomaly ? models->voltage_anomaly->serving.value("threshold", 0.5) : 0.5;
-  const double harmonic_threshold =
-      models->harmonic_analysis ? models->harmonic_analysis->serving.value("threshold", 0.5) : 0.5;
+  using analytics::ModelId;
+  const auto* anomaly = models->get(ModelId::voltage_anomaly);
+  const auto* harmonic = models->get(ModelId::harmonic_analysis);
+  const auto* frequency = models->get(ModelId::frequency_stability);
+  const auto* imbalance = models->get(ModelId::phase_imbalance);
+  const double anomaly_threshold = anomaly ? anomaly->serving.value("threshold", 0.5) : 0.5;
+  const double harmonic_threshold = harmonic ? harmonic->serving.value("threshold", 0.5) : 0.5;
+  const auto schedule = static_cast<core::TimeUs>(opt_.schedule_s * core::kUsPerSecond);
   const auto devices = store_.devices();
   const core::Device unknown;  // a device no longer registered: the default ratings
-  features::FeatureVector f;
   const auto every = static_cast<core::TimeUs>(opt_.store_every_s * core::kUsPerSecond);
   std::string key;
   const auto now = core::now_us();
@@ -191,30 +277,32 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
     state.touched = now;
     // Only the feature state and the models: the network context is left unknown, as the
     // monitoring models were trained (docs/analytics.md).
-    if (!state.features.update(s.record.ts, s.record.values, {}, f)) {
+    if (!state.features.update(s.record.ts, s.record.values, {}, state.f)) {
       if (out_of_order_) out_of_order_->inc();
       continue;
     }
+    state.ts = s.record.ts;
+    const auto& f = state.f;
     if (analysed_) analysed_->inc();
     Latest l;
     l.ts = s.record.ts;
     l.samples_seen = state.features.samples();
-    if (const auto& m = models->voltage_anomaly) {
-      l.voltage = analytics::voltage_anomaly(m->gbt, anomaly_threshold, f);
-      l.versions[0] = m->version;
+    if (anomaly) {
+      l.voltage = analytics::voltage_anomaly(anomaly->gbt, anomaly_threshold, f);
+      l.versions[0] = anomaly->version;
     }
-    if (const auto& m = models->harmonic_analysis) {
-      l.harmonic =
-          analytics::harmonic_analysis(m->gbt, harmonic_threshold, device.nominal_voltage, f);
-      l.versions[1] = m->version;
+    if (harmonic) {
+      l.harmonic = analytics::harmonic_analysis(harmonic->gbt, harmonic_threshold,
+                                                device.nominal_voltage, f);
+      l.versions[1] = harmonic->version;
     }
-    if (const auto& m = models->frequency_stability) {
-      l.frequency = analytics::frequency_stability(m->gbt, device.nominal_frequency, f);
-      l.versions[2] = m->version;
+    if (frequency) {
+      l.frequency = analytics::frequency_stability(frequency->gbt, device.nominal_frequency, f);
+      l.versions[2] = frequency->version;
     }
-    if (const auto& m = models->phase_imbalance) {
-      l.imbalance = analytics::phase_imbalance(m->gbt, f);
-      l.versions[3] = m->version;
+    if (imbalance) {
+      l.imbalance = analytics::phase_imbalance(imbalance->gbt, f);
+      l.versions[3] = imbalance->version;
     }
     const bool flag = l.voltage.flag;
     // History: every `store_every_s`, and at once when the anomaly flag changes.
@@ -222,9 +310,9 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       state.last_stored = s.record.ts;
       for (std::size_t k = 0; k < kMonitoringModels.size(); ++k) {
         if (l.versions[k] == 0) continue;
-        shard.pending.push_back({s.origin, s.device, std::string(kMonitoringModels[k]), l.ts,
-                                 l.versions[k],
-                                 dump_json(item_json(s.origin, s.device, l, k)["result"])});
+        shard.pending.push_back(
+            {s.origin, s.device, std::string(analytics::info(kMonitoringModels[k]).name), l.ts,
+             l.versions[k], dump_json(item_json(s.origin, s.device, l, k)["result"])});
       }
     }
     state.flagged = flag;
@@ -238,13 +326,21 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
                    {"results", json::object()}};
       for (std::size_t k = 0; k < kMonitoringModels.size(); ++k) {
         if (l.versions[k] != 0) {
-          data["results"][std::string(kMonitoringModels[k])] = item_json(s.origin, s.device, l, k);
+          data["results"][std::string(analytics::info(kMonitoringModels[k]).name)] =
+              item_json(s.origin, s.device, l, k);
         }
       }
       hub_.broadcast("analytics", key, dump_json(data));
     }
-    const std::lock_guard lock(latest_mu_);
-    latest_.insert_or_assign(key, l);
+    {
+      const std::lock_guard lock(latest_mu_);
+      latest_.insert_or_assign(key, l);
+    }
+    // The scheduled models: every `schedule_s` of the device's sample time.
+    if (!state.last_scheduled || s.record.ts - *state.last_scheduled >= schedule) {
+      state.last_scheduled = s.record.ts;
+      run_scheduled(shard, *models, key, s.origin, s.device, state, "", true);
+    }
   }
   // A device silent for an hour gives up its feature state (its windows would have emptied
   // anyway; a deleted run's devices never come back).
@@ -256,7 +352,10 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       // Its latest results go too: the cache stays as large as the devices reporting.
       const std::lock_guard lock(latest_mu_);
       for (const auto& kv : shard.states) {
-        if (idle(kv)) latest_.erase(kv.first);
+        if (idle(kv)) {
+          latest_.erase(kv.first);
+          scheduled_.erase(kv.first);
+        }
       }
     }
     std::erase_if(shard.states, idle);
@@ -280,25 +379,77 @@ void AnalyticsService::flush(Shard& shard) {
   results_.insert(rows);  // throws into the pool's error handler: logged and counted
 }
 
-json AnalyticsService::latest_all(const std::string& origin, const std::string& device) const {
+json AnalyticsService::latest_all(const std::string& origin, const std::string& device,
+                                  std::string_view module) const {
   // Copied under the lock, serialised after it: the shards take that lock on every sample.
-  std::vector<std::pair<std::string, Latest>> found;
+  const auto wanted = [&](const std::string& key) -> std::optional<std::string> {
+    const auto nl = key.find('\n');
+    if (nl != origin.size() || key.compare(0, nl, origin) != 0) return std::nullopt;
+    if (!device.empty() && key.compare(nl + 1, std::string::npos, device) != 0) return std::nullopt;
+    return key.substr(nl + 1);
+  };
+  json items = json::array();
+  if (module == "monitoring") {
+    std::vector<std::pair<std::string, Latest>> found;
+    {
+      const std::lock_guard lock(latest_mu_);
+      for (const auto& [key, l] : latest_) {
+        if (auto dev = wanted(key)) found.emplace_back(std::move(*dev), l);
+      }
+    }
+    for (const auto& [dev, l] : found) {
+      for (std::size_t k = 0; k < kMonitoringModels.size(); ++k) {
+        if (l.versions[k] != 0) items.push_back(item_json(origin, dev, l, k));
+      }
+    }
+    return items;
+  }
+  std::vector<std::pair<std::string, Scheduled>> found;
   {
     const std::lock_guard lock(latest_mu_);
-    for (const auto& [key, l] : latest_) {
-      const auto nl = key.find('\n');
-      if (nl != origin.size() || key.compare(0, nl, origin) != 0) continue;
-      if (!device.empty() && key.compare(nl + 1, std::string::npos, device) != 0) continue;
-      found.emplace_back(key.substr(nl + 1), l);
+    for (const auto& [key, results] : scheduled_) {
+      const auto dev = wanted(key);
+      if (!dev) continue;
+      for (const auto& r : results) {
+        if (analytics::info(r.model).module == module) found.emplace_back(*dev, r);
+      }
     }
   }
-  json items = json::array();
-  for (const auto& [dev, l] : found) {
-    for (std::size_t k = 0; k < kMonitoringModels.size(); ++k) {
-      if (l.versions[k] != 0) items.push_back(item_json(origin, dev, l, k));
-    }
+  for (const auto& [dev, r] : found) {
+    items.push_back(item(origin, dev, r.ts, analytics::info(r.model).name, r.version, *r.result,
+                         r.samples_seen));
   }
   return items;
+}
+
+std::optional<json> AnalyticsService::evaluate_now(const std::string& origin,
+                                                   const std::string& device,
+                                                   std::string_view module) {
+  std::shared_ptr<const analytics::ActiveModels> models;
+  {
+    const std::lock_guard lock(models_mu_);
+    models = models_;
+  }
+  if (!models) return std::nullopt;
+  auto& shard = *shards_[shard_index(device)];
+  auto done = std::make_shared<std::promise<std::optional<json>>>();
+  auto answer = done->get_future();
+  const std::string key = origin + '\n' + device;
+  shard.pool.post([this, &shard, models, key, origin, device, module = std::string(module), done] {
+    try {
+      const auto it = shard.states.find(key);
+      if (it == shard.states.end() || it->second.features.samples() == 0) {
+        done->set_value(std::nullopt);
+        return;
+      }
+      done->set_value(
+          run_scheduled(shard, *models, key, origin, device, it->second, module, false));
+    } catch (...) {
+      done->set_exception(std::current_exception());
+    }
+  });
+  if (answer.wait_for(opt_.max_wait) != std::future_status::ready) return std::nullopt;
+  return answer.get();
 }
 
 void AnalyticsService::train_if_untrained() {
@@ -361,6 +512,7 @@ void AnalyticsService::forget(const std::string& origin) {
   }
   const std::lock_guard lock(latest_mu_);
   std::erase_if(latest_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
+  std::erase_if(scheduled_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
 }
 
 std::string AnalyticsService::training_status() const {

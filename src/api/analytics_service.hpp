@@ -1,13 +1,14 @@
 #pragma once
-// Serving the monitoring models (1–4) on every stored sample: the store's commit listener hands
-// committed samples to shards by device (one thread each, so one device's samples run in order
-// and its feature state needs no lock), off the I/O and storage threads. Each shard keeps its
-// devices' feature state, answers all four models per sample, caches the latest results, sends
-// `analytics` WebSocket messages (at most one a second per device) and stores a result every
+// Serving the analytics models: the monitoring models (1–4) on every stored sample, the others
+// on a schedule (every `schedule_s` of a device's sample time) and on demand: the store's commit
+// listener hands committed samples to shards by device (one thread each, so one device's samples
+// run in order and its feature state needs no lock), off the I/O and storage threads. Each shard
+// keeps its devices' feature state, answers all four models per sample, caches the latest results,
+// sends `analytics` WebSocket messages (at most one a second per device) and stores a result every
 // `store_every_s` per device — and at once when the anomaly flag changes — for the history
-// routes. A shard `max_queued` commits behind holds the storage writer back (ingestion then
-// answers 503 and senders slow down: every sample is analysed); one stuck past `max_wait` loses
-// a commit's analytics (counted), never stored samples.
+// routes; every scheduled result is stored. A shard `max_queued` commits behind holds the storage
+// writer back (ingestion then answers 503 and senders slow down: every sample is analysed); one
+// stuck past `max_wait` loses a commit's analytics (counted), never stored samples.
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -39,9 +40,10 @@ namespace remhart::api {
 
 class LiveHub;
 
-/// The monitoring models' names, in SPEC order (the /api/ml/monitoring/{name} paths).
-inline constexpr std::array<std::string_view, 4> kMonitoringModels = {
-    "voltage-anomaly", "harmonic-analysis", "frequency-stability", "phase-imbalance"};
+/// The monitoring models, in SPEC order (the /api/ml/monitoring/{name} paths).
+inline constexpr std::array<analytics::ModelId, 4> kMonitoringModels = {
+    analytics::ModelId::voltage_anomaly, analytics::ModelId::harmonic_analysis,
+    analytics::ModelId::frequency_stability, analytics::ModelId::phase_imbalance};
 
 class AnalyticsService {
  public:
@@ -50,6 +52,7 @@ class AnalyticsService {
     std::size_t max_queued = 64;  ///< commits waiting per shard before the writer waits
     std::chrono::milliseconds max_wait{2000};  ///< the longest the writer waits for a shard
     double store_every_s = 60;         ///< history: one result per device and model this often
+    double schedule_s = 60;            ///< the scheduled models, per device, this often
     std::int64_t retention_days = 90;  ///< stored results older than this are deleted
   };
   /// `twin` is what trainings simulate.
@@ -66,8 +69,15 @@ class AnalyticsService {
   /// Loads the registry's active monitoring models (at start, after training or activation).
   void reload();
   std::size_t models_loaded() const;
-  /// Every device's latest items of the monitoring models (`device` empty: all devices).
-  nlohmann::json latest_all(const std::string& origin, const std::string& device) const;
+  /// Every device's latest items of a module's models (`device` empty: all devices).
+  nlohmann::json latest_all(const std::string& origin, const std::string& device,
+                            std::string_view module = "monitoring") const;
+  /// Runs a module's scheduled models now on a device's current features (on demand) and
+  /// returns their items — cached and sent as the schedule's are, not stored (a caller's
+  /// requests never write history); nullopt when the device has no feature state (no sample
+  /// since start) or the wait ran out.
+  std::optional<nlohmann::json> evaluate_now(const std::string& origin, const std::string& device,
+                                             std::string_view module);
   /// Forgets an origin (a deleted simulation run): its devices' feature state and latest results.
   void forget(const std::string& origin);
   /// Trains the models in the background when the registry has none (first start), publishes
@@ -96,10 +106,20 @@ class AnalyticsService {
   };
   static nlohmann::json item_json(const std::string& origin, const std::string& device,
                                   const Latest& l, std::size_t model);
+  /// A scheduled model's latest result.
+  struct Scheduled {
+    analytics::ModelId model;
+    core::TimeUs ts = 0;
+    std::int64_t version = 0;
+    std::int64_t samples_seen = 0;
+    std::shared_ptr<const nlohmann::json> result;
+  };
   struct DeviceState {
     explicit DeviceState(features::DeviceRatings r) : features(r) {}
     features::DeviceFeatures features;
-    std::optional<core::TimeUs> last_stored, last_sent;
+    features::FeatureVector f{};  // the latest sample's features
+    core::TimeUs ts = 0;          // of that sample
+    std::optional<core::TimeUs> last_stored, last_sent, last_scheduled;
     core::TimeUs touched = 0;  // wall clock of its last sample: idle states are let go
     bool flagged = false;
   };
@@ -111,6 +131,14 @@ class AnalyticsService {
     core::ThreadPool pool;  // last: stops first
   };
   void analyse(Shard& shard, const std::vector<store::StoredSample>& samples);
+  /// Runs `module`'s scheduled models (all of them when empty) on a device's state: cached,
+  /// sent, stored when `store`; returns the items.
+  nlohmann::json run_scheduled(Shard& shard, const analytics::ActiveModels& models,
+                               const std::string& key, const std::string& origin,
+                               const std::string& device, const DeviceState& state,
+                               std::string_view module, bool store);
+  /// The shard that owns a device: always the same one.
+  std::size_t shard_index(const std::string& device) const;
   void flush(Shard& shard);
 
   analytics::ModelRegistry& registry_;
@@ -121,9 +149,10 @@ class AnalyticsService {
   Options opt_;
   obs::Counter *analysed_ = nullptr, *dropped_ = nullptr, *out_of_order_ = nullptr;
   mutable std::mutex models_mu_;
-  std::shared_ptr<const analytics::MonitoringModels> models_;
+  std::shared_ptr<const analytics::ActiveModels> models_;
   mutable std::mutex latest_mu_;
   std::unordered_map<std::string, Latest> latest_;
+  std::unordered_map<std::string, std::vector<Scheduled>> scheduled_;  // under latest_mu_
   std::vector<std::unique_ptr<Shard>> shards_;
   mutable std::mutex training_mu_;
   std::string training_ = "off";

@@ -1,6 +1,6 @@
 // Analytics routes (SPEC §9, §16): the model registry (cards, versions, activation) and the
-// monitoring models' results — the latest per device from memory, history from storage (never
-// recomputed).
+// models' results — the latest per device from memory, history from storage (never
+// recomputed), and the scheduled models run on demand.
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -97,8 +97,12 @@ void activate_model(ApiContext& ctx, HttpRequest& req, Reply reply) {
 // An XGBoost JSON model trained elsewhere, into a slot as its next version (active with
 // ?activate=true).
 void import_model(ApiContext& ctx, HttpRequest& req, Reply reply) {
-  const auto* slot = analytics::find_slot(req.params.at("name"));
+  const auto* slot = analytics::find_model(req.params.at("name"));
   if (!slot) throw Error(ErrorKind::not_found, "no model slot named " + req.params.at("name"));
+  if (!slot->trees) {
+    throw Error(ErrorKind::unprocessable,
+                std::string(slot->name) + " is computed: no trees to import", "name");
+  }
   const bool activate = bool_arg(req, "activate").value_or(false);
   double threshold = 0.5;
   if (const auto t = req.arg("threshold")) {
@@ -162,12 +166,31 @@ void training_status(ApiContext& ctx, HttpRequest&, Reply reply) {
   reply(json_response(200, dump_json({{"status", enabled(ctx.analytics).training_status()}})));
 }
 
-void latest_monitoring(ApiContext& ctx, HttpRequest& req, Reply reply) {
-  auto& service = enabled(ctx.analytics);
-  offload(ctx, req, std::move(reply),
-          [&service, origin = origin_arg(req), device = device_filter(req)] {
-            return json_response(200, dump_json({{"items", service.latest_all(origin, device)}}));
-          });
+Handler latest(ApiContext& ctx, std::string_view module) {
+  return [&ctx, module](HttpRequest& req, Reply reply) {
+    auto& service = enabled(ctx.analytics);
+    offload(ctx, req, std::move(reply),
+            [&service, module, origin = origin_arg(req), device = device_filter(req)] {
+              return json_response(
+                  200, dump_json({{"items", service.latest_all(origin, device, module)}}));
+            });
+  };
+}
+
+// Runs a module's scheduled models now on one device's current features (?device=&origin=).
+Handler evaluate(ApiContext& ctx, std::string_view module) {
+  return [&ctx, module](HttpRequest& req, Reply reply) {
+    auto& service = enabled(ctx.analytics);
+    offload(ctx, req, std::move(reply),
+            [&service, module, origin = origin_arg(req), device = device_arg(req)] {
+              auto items = service.evaluate_now(origin, device, module);
+              if (!items) {
+                throw Error(ErrorKind::not_found, "no analysed sample of " + device + " in " +
+                                                      origin + " since the server started");
+              }
+              return json_response(200, dump_json({{"items", std::move(*items)}}));
+            });
+  };
 }
 
 // History of one monitoring model, newest first.
@@ -207,10 +230,16 @@ void add_ml_routes(Router& router, ApiContext& ctx) {
              Router::kLargeBody);
   router.add("POST", "/api/ml/train", Permission::train, bound(ctx, train));
   router.add("GET", "/api/ml/train", Permission::read, bound(ctx, training_status));
-  router.add("GET", "/api/ml/monitoring/latest", Permission::read, bound(ctx, latest_monitoring));
-  for (const auto name : kMonitoringModels) {
-    router.add("GET", "/api/ml/monitoring/" + std::string(name), Permission::read,
-               history(ctx, std::string(name)));
+  for (const auto module : analytics::kModules) {
+    const auto base = "/api/ml/" + std::string(module);
+    router.add("GET", base + "/latest", Permission::read, latest(ctx, module));
+    if (module != "monitoring") {
+      router.add("POST", base + "/evaluate", Permission::read, evaluate(ctx, module));
+    }
+  }
+  for (const auto& m : analytics::kModels) {
+    router.add("GET", "/api/ml/" + std::string(m.module) + "/" + std::string(m.name),
+               Permission::read, history(ctx, std::string(m.name)));
   }
 }
 

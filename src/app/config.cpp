@@ -67,6 +67,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"analytics.enabled", &Config::analytics},
       {"analytics.shards", &Config::analytics_shards},
       {"analytics.store_every_s", &Config::analytics_store_every_s},
+      {"analytics.schedule_s", &Config::analytics_schedule_s},
       {"analytics.train_on_start", &Config::train_on_start},
       {"analytics.retention_days", &Config::analytics_retention_days},
       {"simulator.twin", &Config::sim_twin},
@@ -200,6 +201,8 @@ void validate(const Config& c) {
   check(c.analytics_shards >= 1 && c.analytics_shards <= 64, "analytics.shards", "must be 1–64");
   check(c.analytics_store_every_s >= 1 && c.analytics_store_every_s <= 86400,
         "analytics.store_every_s", "must be 1–86400");
+  check(c.analytics_schedule_s >= 1 && c.analytics_schedule_s <= 86400, "analytics.schedule_s",
+        "must be 1–86400");
   check(c.analytics_retention_days >= 1 && c.analytics_retention_days <= 36500,
         "analytics.retention_days", "must be 1–36500");
   static const std::vector<std::string> kLevels = {"trace", "debug", "info",

@@ -278,10 +278,11 @@ int serve(const Config& c) {
         *models, store, *ml_results, hub, twin,
         api::AnalyticsService::Options{.shards = static_cast<std::size_t>(c.analytics_shards),
                                        .store_every_s = c.analytics_store_every_s,
+                                       .schedule_s = c.analytics_schedule_s,
                                        .retention_days = c.analytics_retention_days},
         &metrics, on_failure("analytics"));
-    spdlog::info("analytics: {} monitoring model(s) loaded from {}",
-                 analytics_service->models_loaded(), models->dir().string());
+    spdlog::info("analytics: {} model(s) loaded from {}", analytics_service->models_loaded(),
+                 models->dir().string());
   }
   store.set_commit_listener(
       [&fanout, svc = analytics_service.get()](std::span<const store::CommittedSeries> committed) {

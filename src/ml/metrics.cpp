@@ -110,6 +110,27 @@ Calibration calibration(std::span<const int> truth, std::span<const double> prob
   return c;
 }
 
+double roc_auc(std::span<const int> truth, std::span<const double> score) {
+  std::vector<std::size_t> order(truth.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return score[a] < score[b]; });
+  // Mann–Whitney U: the positives' ranks (mid-ranks across ties).
+  double rank_sum = 0, positives = 0;
+  for (std::size_t k = 0; k < order.size();) {
+    std::size_t end = k;
+    double tied_positives = 0;
+    for (; end < order.size() && score[order[end]] == score[order[k]]; ++end) {
+      tied_positives += truth[order[end]] != 0;
+    }
+    rank_sum += tied_positives * (static_cast<double>(k + end + 1) / 2);  // mean of k+1 … end
+    positives += tied_positives;
+    k = end;
+  }
+  const double negatives = static_cast<double>(truth.size()) - positives;
+  if (positives == 0 || negatives == 0) return std::numeric_limits<double>::quiet_NaN();
+  return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives);
+}
+
 void score_events(std::span<const int> truth, std::span<const int> flagged, EventScore& score,
                   std::span<const int> context) {
   if (context.empty()) context = truth;

@@ -47,6 +47,10 @@ struct Calibration {
 Calibration calibration(std::span<const int> truth, std::span<const double> probability,
                         int bins = 10);
 
+/// Area under the ROC curve of `score` for `truth` (ties count half): the probability that a
+/// positive scores above a negative. NaN without both classes.
+double roc_auc(std::span<const int> truth, std::span<const double> score);
+
 /// Events: maximal runs of consecutive positive samples of one series. An event is detected
 /// when any of its samples is flagged; a false event is a run of flags overlapping no sample
 /// of `context` (what counts as something happening: the events themselves when empty).

@@ -1,6 +1,7 @@
 // Analytics on the real binary: `remhart train` publishes models into the data directory's
-// registry; the server serves them on every stored sample (latest results, stored history, the
-// live stream) and lists, describes and activates them.
+// registry; the server serves the monitoring models on every stored sample and the maintenance
+// models on their schedule and on demand (latest results, stored history, the live stream) and
+// lists, describes and activates them.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -40,20 +41,21 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_EQ(run_cli("train --scale 0 --data-dir " + data).status, 2);
   EXPECT_EQ(run_cli("train --run-minutes 1 --data-dir " + data).status, 2);
 
-  ServerProcess proc(remhart_binary(), data, {"--no-demo"},
-                     {{"REMHART_ANALYTICS_STORE_EVERY_S", "10"}});
+  ServerProcess proc(
+      remhart_binary(), data, {"--no-demo"},
+      {{"REMHART_ANALYTICS_STORE_EVERY_S", "10"}, {"REMHART_ANALYTICS_SCHEDULE_S", "30"}});
   auto http = admin_client(proc);
   const auto health = get_json(*http, "/health");
-  EXPECT_EQ(health["models_loaded"], 4);
+  EXPECT_EQ(health["models_loaded"], 8);
   EXPECT_EQ(health["training"], "off");  // switched off by the test kit
 
   // The registry: one card per model, active, with its metrics against its baseline.
   const auto models = get_json(*http, "/api/ml/models");
-  ASSERT_EQ(models["items"].size(), 4u);
+  ASSERT_EQ(models["items"].size(), 8u);
   for (const auto& m : models["items"]) {
     EXPECT_EQ(m["version"], 1);
     EXPECT_TRUE(m["active"].get<bool>());
-    EXPECT_EQ(m["module"], "monitoring");
+    EXPECT_TRUE(m["module"] == "monitoring" || m["module"] == "maintenance") << m["module"];
     EXPECT_TRUE(m.contains("metrics") && m.contains("baseline") && m.contains("targets"));
     EXPECT_EQ(m["features"]["names"].size(), m["features"]["count"].get<std::size_t>());
   }
@@ -84,6 +86,8 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_EQ(imp.status, 422) << imp.body;
   EXPECT_NE(imp.body.find("feature_names[3]"), std::string::npos) << imp.body;
   EXPECT_EQ(http->post("/api/ml/models/no-such-slot/import", model).status, 404);
+  imp = http->post("/api/ml/models/power-quality-index/import", model);  // computed: no trees
+  EXPECT_EQ(imp.status, 422) << imp.body;
   EXPECT_EQ(http->post("/api/ml/models/voltage-anomaly/import?threshold=2", model).status, 400);
   EXPECT_EQ(http->post("/api/ml/models/voltage-anomaly/activate", R"({"version":1})").status, 200);
 
@@ -104,7 +108,12 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   const std::string origin = "sim:" + json::parse(r.body)["id"].get<std::string>();
   std::optional<json> live;
   for (int k = 0; k < 50 && !live; ++k) {
-    const auto m = ws.read(std::chrono::seconds(5));
+    std::optional<std::string> m;
+    try {
+      m = ws.read(std::chrono::seconds(5));
+    } catch (const std::exception& e) {
+      FAIL() << e.what() << " rss " << proc.rss_kb() << "\n" << proc.output();
+    }
     ASSERT_TRUE(m) << "no analytics message";
     const auto j = json::parse(*m);
     if (j["type"] == "analytics" && j["data"]["origin"] == origin) live = j["data"];
@@ -161,13 +170,52 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_LE(window["items"].size(), 7u);
   get_json(*http, "/api/ml/monitoring/voltage-anomaly?device=bad%20id", 400);
   get_json(*http, "/api/ml/monitoring/no-such-model", 404);
-  EXPECT_NE(http->get("/metrics").body.find("remhart_analytics_models_loaded 4"),
+  EXPECT_NE(http->get("/metrics").body.find("remhart_analytics_models_loaded 8"),
             std::string::npos);
+
+  // The maintenance models ran on their schedule (every 30 s of each device's samples: ten
+  // times in the 5-minute run) and were stored; their latest per device is kept.
+  const auto maint = get_json(*http, "/api/ml/maintenance/latest?origin=" + origin);
+  ASSERT_EQ(maint["items"].size(), 13u * 4u) << maint.dump();
+  for (const auto& item : maint["items"]) {
+    const auto& res = item["result"];
+    if (item["model"] == "equipment-failure") {
+      EXPECT_GE(res["failure_probability"].get<double>(), 0);
+      EXPECT_LE(res["failure_probability"].get<double>(), 1);
+      EXPECT_EQ(res["contributing_factors"].size(), 4u);
+    } else if (item["model"] == "overload-risk") {
+      EXPECT_TRUE(res["loading_pct"].is_number());
+      EXPECT_EQ(res["probabilities"].size(), 3u);
+    } else if (item["model"] == "power-quality-index") {
+      EXPECT_GE(res["pqi"].get<double>(), 0);
+      EXPECT_LE(res["pqi"].get<double>(), 100);
+      EXPECT_EQ(res["components"].size(), 5u);
+    } else {
+      EXPECT_EQ(item["model"], "voltage-sag");
+      EXPECT_TRUE(res["affected_phases"].is_array());
+    }
+  }
+  const auto pqi_hist =
+      get_json(*http, "/api/ml/maintenance/power-quality-index?device=sub-hv&origin=" + origin);
+  EXPECT_GE(pqi_hist["items"].size(), 9u);
+  EXPECT_LE(pqi_hist["items"].size(), 11u);
+  // On demand: the device's current features, not stored.
+  auto now = http->post("/api/ml/maintenance/evaluate?device=sub-hv&origin=" + origin, "");
+  ASSERT_EQ(now.status, 200) << now.body;
+  EXPECT_EQ(json::parse(now.body)["items"].size(), 4u);
+  EXPECT_EQ(get_json(*http, "/api/ml/maintenance/power-quality-index?device=sub-hv&origin=" +
+                                origin)["items"]
+                .size(),
+            pqi_hist["items"].size());
+  EXPECT_EQ(http->post("/api/ml/maintenance/evaluate?device=nobody&origin=" + origin, "").status,
+            404);
+  EXPECT_EQ(http->post("/api/ml/maintenance/evaluate", "").status, 400);
   // Deleting the run takes its analytics along.
   EXPECT_EQ(http->request("DELETE", "/api/simulator/runs/" + origin.substr(4)).status, 204);
   EXPECT_EQ(get_json(*http, "/api/ml/monitoring/latest?origin=" + origin)["items"].size(), 0u);
   EXPECT_EQ(get_json(*http, "/api/ml/monitoring/voltage-anomaly?origin=" + origin)["items"].size(),
             0u);
+  EXPECT_EQ(get_json(*http, "/api/ml/maintenance/latest?origin=" + origin)["items"].size(), 0u);
 }
 
 // POST /api/ml/train: a background job (analyst or admin) whose progress GET /api/ml/train and
@@ -192,7 +240,7 @@ TEST(Analytics, TrainingThroughTheApi) {
   }
   ASSERT_EQ(status, "done");
   const auto health = get_json(*http, "/health");
-  EXPECT_EQ(health["models_loaded"], 4);
+  EXPECT_EQ(health["models_loaded"], 8);
   EXPECT_EQ(health["training"], "done");
   const auto card = get_json(*http, "/api/ml/models/phase-imbalance");
   EXPECT_EQ(card["active_version"], 1);

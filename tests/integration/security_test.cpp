@@ -347,6 +347,12 @@ std::vector<AccessRow> access_table() {
       {"GET", "/api/ml/monitoring/harmonic-analysis", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/ml/monitoring/frequency-stability", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/ml/monitoring/phase-imbalance", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/maintenance/latest", "", {401, 200, 200, 200, 200, 403}},
+      {"POST", "/api/ml/maintenance/evaluate?device=none", "", {401, 404, 404, 404, 404, 403}},
+      {"GET", "/api/ml/maintenance/equipment-failure", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/maintenance/overload-risk", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/maintenance/power-quality-index", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/maintenance/voltage-sag", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/openapi.json", "", {200, 200, 200, 200, 200, 200}},
       {"GET", "/api/nowhere", "", {404, 404, 404, 404, 404, 404}},
   };

@@ -5,7 +5,9 @@
 #include <map>
 #include <set>
 
+#include "analytics/catalogue.hpp"
 #include "analytics/dataset.hpp"
+#include "analytics/maintenance.hpp"
 #include "analytics/monitoring.hpp"
 #include "analytics/registry.hpp"
 #include "analytics/training.hpp"
@@ -135,6 +137,96 @@ TEST(Monitoring, ResultsCarryTheirPhysics) {
             "open_phase");
 }
 
+// A run of one device with given true voltages, currents and a failure step.
+RunData one_device_run(std::size_t steps) {
+  RunData run;
+  run.spec.step_s = 1;
+  run.devices.resize(1);
+  run.devices[0].rated_current = 100;
+  for (std::size_t k = 0; k < steps; ++k) run.ts.push_back(static_cast<core::TimeUs>(k));
+  run.steps.assign(1, std::vector<DeviceStep>(steps));
+  for (auto& s : run.steps[0]) {
+    s.present = true;
+    s.true_v_pu = 1;
+    s.values.i = {50, 50, 50};
+  }
+  return run;
+}
+
+TEST(MaintenanceTruth, FailureWithinTheHorizon) {
+  auto run = one_device_run(2000);
+  run.spec.scenario = "transformer_degradation";
+  run.failure_step = 1500;
+  const auto t = failure_truth(run);
+  EXPECT_EQ(t[599], 0);  // 901 s before
+  EXPECT_EQ(t[600], 1);  // 900 s before
+  EXPECT_EQ(t[1500], 1);
+  EXPECT_EQ(t[1501], 0);
+  run.failure_step = -1;  // survived the run: its last 15 minutes are unknown
+  EXPECT_EQ(failure_truth(run)[1099], 0);
+  EXPECT_EQ(failure_truth(run)[1100], -1);
+  run.spec.scenario = "normal_day";  // cannot fail
+  EXPECT_EQ(failure_truth(run)[1999], 0);
+}
+
+TEST(MaintenanceTruth, OverloadAndSagLookAhead) {
+  auto run = one_device_run(2000);
+  run.steps[0][1000].values.i = {50, 105, 50};  // overloaded for one step
+  run.steps[0][400].values.i = {85, 50, 50};    // elevated
+  run.steps[0][450].present = false;
+  const auto o = overload_truth(run, 0);
+  EXPECT_EQ(o[699], 0);
+  EXPECT_EQ(o[700], 2);   // 300 s ahead
+  EXPECT_EQ(o[1000], 2);  // now
+  EXPECT_EQ(o[1001], 0);
+  EXPECT_EQ(o[99], 0);
+  EXPECT_EQ(o[100], 1);  // the elevated step at 400
+  EXPECT_EQ(o[1699], 0);
+  EXPECT_EQ(o[1700], -1);  // the horizon runs past the end
+  run.steps[0][1900].values.i = {120, 50, 50};
+  EXPECT_EQ(overload_truth(run, 0)[1800], 2);  // … but an overload is in sight before it
+  run.steps[0][500].true_v_pu = 0.85;
+  const auto sg = sag_truth(run, 0);
+  EXPECT_EQ(sg[439], 0);
+  EXPECT_EQ(sg[440], 1);
+  EXPECT_EQ(sg[500], 1);
+  EXPECT_EQ(sg[501], 0);
+  EXPECT_EQ(sg[1940], -1);
+}
+
+TEST(Maintenance, ResultsCarryTheirPhysics) {
+  const auto sag = sample_features(0.85, 0.95, 0.97, 110, 60, 60);
+  const auto v = voltage_sag(constant(ml::Objective::binary_logistic, 2), 0.5, sag);
+  EXPECT_TRUE(v.flag);
+  EXPECT_TRUE(v.below[0]);
+  EXPECT_FALSE(v.below[1]);
+  EXPECT_EQ(v.weakest_phase, 0);
+  EXPECT_EQ(sag_baseline(sag), 1);
+  EXPECT_EQ(to_json(v)["affected_phases"], nlohmann::json::array({"a"}));
+
+  const auto o = overload_risk(constant(ml::Objective::multi_softprob, 2, 3), sag);
+  EXPECT_EQ(o.risk_class, 2);
+  EXPECT_NEAR(o.loading_pct, 110, 1e-9);
+  EXPECT_TRUE(std::isnan(o.time_to_limit_s));  // one sample: no trend
+  EXPECT_EQ(overload_baseline(sag), 2);
+
+  EXPECT_NEAR(ageing_acceleration(110), 1, 1e-12);
+  EXPECT_NEAR(ageing_acceleration(117), 2, 0.05);  // doubles every ~7 K
+  const auto e = equipment_failure(constant(ml::Objective::binary_logistic, -2), 0.5, sag);
+  EXPECT_FALSE(e.flag);
+  EXPECT_TRUE(std::isnan(e.factors[0].value));  // no temperature reported
+  EXPECT_TRUE(e.factors[2].above);              // loading 110 % > 100 %
+
+  // Power quality: one sample of 15 % sag on phase a, 9 % THD on phase b, 50.02 Hz.
+  const auto q = power_quality_index(sag, 50);
+  EXPECT_EQ(q.components[0].score, 0);  // 15 % deviation: beyond ±10 %
+  EXPECT_EQ(q.components[2].score, 0);  // THD 9 % > 8 %
+  EXPECT_EQ(q.components[3].score, 100);  // 0.02 Hz: within half the ±0.5 Hz limit
+  EXPECT_EQ(q.category, "poor");
+  const auto clean = power_quality_index(sample_features(1, 1, 1), 50);
+  EXPECT_GT(clean.index, q.index);
+}
+
 struct TempDir {
   std::filesystem::path path;
   TempDir() {
@@ -146,27 +238,33 @@ struct TempDir {
   ~TempDir() { std::filesystem::remove_all(path); }
 };
 
-// Training end to end on short runs: four models, each with a card that scores it and its
+// Training end to end on short runs: every model, each with a card that scores it and its
 // baseline on held-out runs; published, rolled back, loaded.
-TEST(Training, TrainsScoresAndPublishesTheMonitoringModels) {
+TEST(Training, TrainsScoresAndPublishesEveryModel) {
   TrainOptions opt;
   opt.scale = 0.05;  // five runs per scenario
-  opt.run_s = 240;
+  opt.run_s = 360;   // long enough for the overload horizon (300 s)
   std::vector<std::string> stages;
   opt.progress = [&](std::string_view stage, double) {
     if (stages.empty() || stages.back() != stage) stages.emplace_back(stage);
   };
   const auto models = train_models(sim::testing::demo(), opt);
-  ASSERT_EQ(models.size(), 4u);
+  ASSERT_EQ(models.size(), kModelCount);
   EXPECT_GE(stages.size(), 4u);
-  for (const auto& m : models) {
-    EXPECT_EQ(m.module, "monitoring");
+  for (const auto& info : kModels) {
+    const auto& m = models[static_cast<std::size_t>(info.id)];
+    EXPECT_EQ(m.name, info.name);
+    EXPECT_EQ(m.module, info.module);
     EXPECT_TRUE(m.card.contains("metrics")) << m.name;
-    EXPECT_TRUE(m.card["baseline"].contains("test")) << m.name;
+    EXPECT_TRUE(m.card.contains("baseline")) << m.name;
     EXPECT_FALSE(m.card["targets"].empty()) << m.name;
     EXPECT_EQ(m.card["data"]["runs"]["test"], 11) << m.name;
-    EXPECT_EQ(m.gbt.feature_names.size(), features::kFeatureCount);
+    EXPECT_EQ(m.gbt.feature_names.size(), info.trees ? features::kFeatureCount : 0) << m.name;
+    EXPECT_EQ(m.model_json.empty(), !info.trees) << m.name;
   }
+  const auto& failure = models[static_cast<std::size_t>(ModelId::equipment_failure)];
+  EXPECT_TRUE(failure.card["metrics"]["test"].contains("ece"));
+  EXPECT_TRUE(failure.card["metrics"]["test"]["reliability_curve_degradation_runs"].is_array());
   TempDir dir;
   ModelRegistry reg(dir.path);
   EXPECT_EQ(reg.publish(models[0], 1'000'000), 1);
@@ -184,6 +282,16 @@ TEST(Training, TrainsScoresAndPublishesTheMonitoringModels) {
   EXPECT_FALSE(cards[1]["active"]);
   EXPECT_EQ(reg.names(), std::vector<std::string>{"voltage-anomaly"});
   EXPECT_FALSE(reg.load_active("harmonic-analysis"));
+  // A computed model's version: its card, no trees.
+  const auto& pqi = models[static_cast<std::size_t>(ModelId::power_quality_index)];
+  EXPECT_EQ(reg.publish(pqi, 3'000'000), 1);
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "power-quality-index" / "1" / "model.json"));
+  const auto active = load_active_models(reg);
+  EXPECT_EQ(active.count(), 2u);
+  ASSERT_NE(active.get(ModelId::power_quality_index), nullptr);
+  EXPECT_TRUE(active.get(ModelId::power_quality_index)->gbt.roots.empty());
+  EXPECT_THROW(import_model(info(ModelId::power_quality_index), failure.model_json, 0.5, "x"),
+               ml::io::ModelFormatError);
   // A damaged artefact is refused, not served.
   std::ofstream(dir.path / "voltage-anomaly" / "1" / "model.json") << "{\"learner\": 1}";
   EXPECT_THROW(reg.load_active("voltage-anomaly"), ml::io::ModelFormatError);

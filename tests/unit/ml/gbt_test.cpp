@@ -147,5 +147,18 @@ TEST(Metrics, CalibrationAndRegression) {
   EXPECT_NEAR(interval_coverage(t, lo, hi), 0.5, 1e-12);
 }
 
+TEST(Metrics, RocAuc) {
+  const int truth[] = {0, 0, 1, 1};
+  const double separated[] = {0.1, 0.2, 0.8, 0.9};
+  EXPECT_NEAR(roc_auc(truth, separated), 1.0, 1e-12);
+  const double reversed[] = {0.9, 0.8, 0.2, 0.1};
+  EXPECT_NEAR(roc_auc(truth, reversed), 0.0, 1e-12);
+  // One positive above both negatives, one tied with one of them: (2 + 1.5) / 4.
+  const double tied[] = {0.1, 0.5, 0.5, 0.9};
+  EXPECT_NEAR(roc_auc(truth, tied), 0.875, 1e-12);
+  const int one_class[] = {1, 1};
+  EXPECT_TRUE(std::isnan(roc_auc(one_class, std::span(separated, 2))));
+}
+
 }  // namespace
 }  // namespace remhart::ml

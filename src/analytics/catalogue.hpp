@@ -1,0 +1,69 @@
+#pragma once
+// The analytics models the twin serves (SPEC §9), each with its module and what a version of
+// it is: gradient-boosted trees (a registry version holds the trees; another one trained
+// elsewhere may be imported into its slot) or computed (physics or a defined index: a version
+// holds its card and its evaluation, no trees).
+#include <array>
+#include <cstddef>
+#include <string_view>
+
+#include "ml/gbt.hpp"
+
+namespace remhart::analytics {
+
+enum class ModelId : std::size_t {
+  voltage_anomaly,
+  harmonic_analysis,
+  frequency_stability,
+  phase_imbalance,
+  equipment_failure,
+  overload_risk,
+  power_quality_index,
+  voltage_sag,
+  kCount
+};
+inline constexpr std::size_t kModelCount = static_cast<std::size_t>(ModelId::kCount);
+
+struct ModelInfo {
+  ModelId id;
+  std::string_view name, module;
+  bool trees;  ///< false: computed
+  ml::Objective objective = ml::Objective::regression;
+  int num_class = 1;
+  /// Monitoring models answer every sample; the others run on the schedule.
+  bool per_sample() const { return module == "monitoring"; }
+};
+
+inline constexpr std::array<ModelInfo, kModelCount> kModels = {{
+    {ModelId::voltage_anomaly, "voltage-anomaly", "monitoring", true,
+     ml::Objective::binary_logistic, 1},
+    {ModelId::harmonic_analysis, "harmonic-analysis", "monitoring", true,
+     ml::Objective::binary_logistic, 1},
+    {ModelId::frequency_stability, "frequency-stability", "monitoring", true,
+     ml::Objective::regression, 1},
+    {ModelId::phase_imbalance, "phase-imbalance", "monitoring", true, ml::Objective::multi_softprob,
+     4},
+    {ModelId::equipment_failure, "equipment-failure", "maintenance", true,
+     ml::Objective::binary_logistic, 1},
+    {ModelId::overload_risk, "overload-risk", "maintenance", true, ml::Objective::multi_softprob,
+     3},
+    {ModelId::power_quality_index, "power-quality-index", "maintenance", false},
+    {ModelId::voltage_sag, "voltage-sag", "maintenance", true, ml::Objective::binary_logistic, 1},
+}};
+
+inline constexpr const ModelInfo& info(ModelId id) {
+  return kModels[static_cast<std::size_t>(id)];
+}
+
+/// The model of that name, or null.
+inline const ModelInfo* find_model(std::string_view name) {
+  for (const auto& m : kModels) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+/// The modules, in SPEC order, that have models.
+inline constexpr std::array<std::string_view, 2> kModules = {"monitoring", "maintenance"};
+
+}  // namespace remhart::analytics
