@@ -20,6 +20,8 @@ enum class ModelId : std::size_t {
   overload_risk,
   power_quality_index,
   voltage_sag,
+  reactive_power,
+  load_balancing,
   kCount
 };
 inline constexpr std::size_t kModelCount = static_cast<std::size_t>(ModelId::kCount);
@@ -49,6 +51,8 @@ inline constexpr std::array<ModelInfo, kModelCount> kModels = {{
      3},
     {ModelId::power_quality_index, "power-quality-index", "maintenance", false},
     {ModelId::voltage_sag, "voltage-sag", "maintenance", true, ml::Objective::binary_logistic, 1},
+    {ModelId::reactive_power, "reactive-power", "decision", false},
+    {ModelId::load_balancing, "load-balancing", "decision", false},
 }};
 
 inline constexpr const ModelInfo& info(ModelId id) {
@@ -64,6 +68,7 @@ inline const ModelInfo* find_model(std::string_view name) {
 }
 
 /// The modules, in SPEC order, that have models.
-inline constexpr std::array<std::string_view, 2> kModules = {"monitoring", "maintenance"};
+inline constexpr std::array<std::string_view, 3> kModules = {"monitoring", "maintenance",
+                                                             "decision"};
 
 }  // namespace remhart::analytics

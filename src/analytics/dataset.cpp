@@ -99,6 +99,10 @@ RunData simulate_run(const sim::Twin& twin, const RunSpec& spec) {
       s.net = network_context(twin.network, at[d], sol.vm, sol.flows, sol.losses_mw, load);
       run.steps[d].push_back(std::move(s));
     }
+    if (spec.snapshot_every_s > 0 &&
+        k % static_cast<std::size_t>(std::max(1.0, spec.snapshot_every_s / spec.step_s)) == 0) {
+      run.snapshots.emplace_back(k, simulator.network());
+    }
     if (run.failure_step < 0 && simulator.transformer_failed()) {
       run.failure_step = static_cast<std::int64_t>(k);
     }

@@ -28,6 +28,7 @@ struct RunSpec {
   double step_s = 1;
   std::uint64_t seed = 1;
   Split split = Split::train;
+  double snapshot_every_s = 0;  ///< > 0: keep the solved network this often (physics checks)
 };
 
 /// One device at one step.
@@ -46,6 +47,8 @@ struct RunData {
   std::vector<core::Device> devices;
   /// The step from which the substation transformer has failed, or -1.
   std::int64_t failure_step = -1;
+  /// The network as solved at some steps (RunSpec::snapshot_every_s): step, network.
+  std::vector<std::pair<std::size_t, grid::Network>> snapshots;
 };
 
 /// Runs the simulator for `spec` on `twin`. Throws sim::ParamError or grid::NetworkError.

@@ -8,6 +8,7 @@
 
 #include <future>
 
+#include "analytics/decision.hpp"
 #include "analytics/maintenance.hpp"
 #include "analytics/monitoring.hpp"
 #include "analytics/training.hpp"
@@ -76,6 +77,11 @@ json scheduled_result(const analytics::LoadedModel& m, analytics::ModelId id,
       return analytics::to_json(analytics::power_quality_index(f, device.nominal_frequency));
     case ModelId::voltage_sag:
       return analytics::to_json(analytics::voltage_sag(m.gbt, threshold, f));
+    case ModelId::reactive_power:
+      return analytics::to_json(analytics::reactive_compensation(
+          f, 3 * device.nominal_voltage * device.rated_current / 1000));
+    case ModelId::load_balancing:
+      return analytics::to_json(analytics::load_balancing(f));
     default:
       throw std::logic_error("not a scheduled model: " + std::string(analytics::info(id).name));
   }

@@ -480,6 +480,10 @@ grid::PowerFlowResult Simulator::solve_fault_step(
   return r;
 }
 
+const grid::Network& Simulator::network() const {
+  return m_->pf->network();
+}
+
 void Simulator::solve() {
   auto& m = *m_;
   const std::size_t n = twin_.network.buses.size();

@@ -66,6 +66,9 @@ class Simulator {
   const std::vector<double>& load_mw() const { return load_p_; }
   const std::vector<double>& der_mw() const { return der_p_; }
   const TransformerThermal& transformer() const { return thermal_; }
+  /// The network as the last step solved it: loads at their solved voltages as constant
+  /// power, DER netted off, capacitor banks and event shunts on their buses.
+  const grid::Network& network() const;
   bool transformer_failed() const { return transformer_failed_; }
 
  private:

@@ -46,16 +46,18 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
       {{"REMHART_ANALYTICS_STORE_EVERY_S", "10"}, {"REMHART_ANALYTICS_SCHEDULE_S", "30"}});
   auto http = admin_client(proc);
   const auto health = get_json(*http, "/health");
-  EXPECT_EQ(health["models_loaded"], 8);
+  EXPECT_EQ(health["models_loaded"], 10);
   EXPECT_EQ(health["training"], "off");  // switched off by the test kit
 
   // The registry: one card per model, active, with its metrics against its baseline.
   const auto models = get_json(*http, "/api/ml/models");
-  ASSERT_EQ(models["items"].size(), 8u);
+  ASSERT_EQ(models["items"].size(), 10u);
   for (const auto& m : models["items"]) {
     EXPECT_EQ(m["version"], 1);
     EXPECT_TRUE(m["active"].get<bool>());
-    EXPECT_TRUE(m["module"] == "monitoring" || m["module"] == "maintenance") << m["module"];
+    EXPECT_TRUE(m["module"] == "monitoring" || m["module"] == "maintenance" ||
+                m["module"] == "decision")
+        << m["module"];
     EXPECT_TRUE(m.contains("metrics") && m.contains("baseline") && m.contains("targets"));
     EXPECT_EQ(m["features"]["names"].size(), m["features"]["count"].get<std::size_t>());
   }
@@ -170,7 +172,7 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_LE(window["items"].size(), 7u);
   get_json(*http, "/api/ml/monitoring/voltage-anomaly?device=bad%20id", 400);
   get_json(*http, "/api/ml/monitoring/no-such-model", 404);
-  EXPECT_NE(http->get("/metrics").body.find("remhart_analytics_models_loaded 8"),
+  EXPECT_NE(http->get("/metrics").body.find("remhart_analytics_models_loaded 10"),
             std::string::npos);
 
   // The maintenance models ran on their schedule (every 30 s of each device's samples: ten
@@ -210,6 +212,19 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_EQ(http->post("/api/ml/maintenance/evaluate?device=nobody&origin=" + origin, "").status,
             404);
   EXPECT_EQ(http->post("/api/ml/maintenance/evaluate", "").status, 400);
+  // Decision support, on the same schedule: a compensation and a balancing plan per device.
+  const auto decision = get_json(*http, "/api/ml/decision/latest?device=sub-hv&origin=" + origin);
+  ASSERT_EQ(decision["items"].size(), 2u) << decision.dump();
+  for (const auto& item : decision["items"]) {
+    const auto& res = item["result"];
+    if (item["model"] == "reactive-power") {
+      EXPECT_TRUE(res["power_factor"].is_number());
+      EXPECT_EQ(res["target_power_factor"], 0.95);
+    } else {
+      EXPECT_EQ(item["model"], "load-balancing");
+      EXPECT_EQ(res["phase_p_kw"].size(), 3u);
+    }
+  }
   // Deleting the run takes its analytics along.
   EXPECT_EQ(http->request("DELETE", "/api/simulator/runs/" + origin.substr(4)).status, 204);
   EXPECT_EQ(get_json(*http, "/api/ml/monitoring/latest?origin=" + origin)["items"].size(), 0u);
@@ -240,7 +255,7 @@ TEST(Analytics, TrainingThroughTheApi) {
   }
   ASSERT_EQ(status, "done");
   const auto health = get_json(*http, "/health");
-  EXPECT_EQ(health["models_loaded"], 8);
+  EXPECT_EQ(health["models_loaded"], 10);
   EXPECT_EQ(health["training"], "done");
   const auto card = get_json(*http, "/api/ml/models/phase-imbalance");
   EXPECT_EQ(card["active_version"], 1);

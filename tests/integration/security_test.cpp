@@ -353,6 +353,10 @@ std::vector<AccessRow> access_table() {
       {"GET", "/api/ml/maintenance/overload-risk", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/ml/maintenance/power-quality-index", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/ml/maintenance/voltage-sag", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/decision/latest", "", {401, 200, 200, 200, 200, 403}},
+      {"POST", "/api/ml/decision/evaluate?device=none", "", {401, 404, 404, 404, 404, 403}},
+      {"GET", "/api/ml/decision/reactive-power", "", {401, 200, 200, 200, 200, 403}},
+      {"GET", "/api/ml/decision/load-balancing", "", {401, 200, 200, 200, 200, 403}},
       {"GET", "/api/openapi.json", "", {200, 200, 200, 200, 200, 200}},
       {"GET", "/api/nowhere", "", {404, 404, 404, 404, 404, 404}},
   };

@@ -7,6 +7,7 @@
 
 #include "analytics/catalogue.hpp"
 #include "analytics/dataset.hpp"
+#include "analytics/decision.hpp"
 #include "analytics/maintenance.hpp"
 #include "analytics/monitoring.hpp"
 #include "analytics/registry.hpp"
@@ -225,6 +226,42 @@ TEST(Maintenance, ResultsCarryTheirPhysics) {
   EXPECT_EQ(q.category, "poor");
   const auto clean = power_quality_index(sample_features(1, 1, 1), 50);
   EXPECT_GT(clean.index, q.index);
+}
+
+TEST(Decision, CompensationReachesTheTargetWithStandardSteps) {
+  // 400 kW at pf 0.8 (300 kvar), 1 p.u.: Q_c = 400 (0.75 − 0.3287) = 168.5 kvar.
+  const auto r = reactive_compensation(400, 300, 1.0, 1000);
+  EXPECT_EQ(r.status, "compensate");
+  EXPECT_NEAR(r.kvar_needed, 300 - 400 * std::sqrt(1 - 0.95 * 0.95) / 0.95, 1e-9);
+  EXPECT_EQ(r.step_kvar, 25);  // ≤ 168.5 / 4 and ≤ 400 tan φ_target
+  EXPECT_EQ(r.steps, 7);       // 175 kvar: 6 steps (150) would leave pf below 0.95
+  EXPECT_EQ(r.bank_kvar, 175);
+  EXPECT_GE(r.pf_after, 0.95);
+  EXPECT_LE(r.pf_after, 1.0);
+  // At 0.9 p.u. a bank delivers 81 % of its nameplate: a larger one is needed.
+  EXPECT_GT(reactive_compensation(400, 300, 0.9, 1000).bank_kvar, r.bank_kvar);
+  EXPECT_EQ(reactive_compensation(400, 100, 1.0, 1000).status, "ok");
+  EXPECT_EQ(reactive_compensation(400, -50, 1.0, 1000).status, "leading");
+  EXPECT_EQ(reactive_compensation(-400, 100, 1.0, 1000).status, "exporting");
+  EXPECT_EQ(reactive_compensation(2, 1, 1.0, 1000).status, "no_load");
+  // A small P with a large Q: steps small enough to land in the band, not overshoot it.
+  const auto small = reactive_compensation(9.4, 98, 1.02, 1000);
+  EXPECT_GE(small.pf_after, 0.95);
+  EXPECT_GE(small.q_after_kvar, 0);
+}
+
+TEST(Decision, BalancingMovesTheSurplusToTheLightPhases) {
+  // Phase currents 90, 30, 30 A at equal voltage and pf: powers in the same proportion.
+  const auto f = sample_features(1, 1, 1, 90, 30, 30);
+  const auto r = load_balancing(f);
+  ASSERT_EQ(r.move_count, 2);
+  EXPECT_EQ(r.moves[0].from, 0);
+  EXPECT_NEAR(r.moves[0].kw + r.moves[1].kw, r.p_kw[0] - (r.p_kw[0] + r.p_kw[1] + r.p_kw[2]) / 3,
+              1e-9);
+  EXPECT_NEAR(r.unbalance_pct, 80, 1e-6);  // (90 − 50) / 50
+  EXPECT_NEAR(r.unbalance_after_pct, 0, 1e-9);
+  EXPECT_EQ(to_json(r)["plan"].size(), 2u);
+  EXPECT_EQ(load_balancing(sample_features(1, 1, 1, 50, 52, 49)).move_count, 0);  // within 10 %
 }
 
 struct TempDir {
