@@ -22,6 +22,9 @@ enum class ModelId : std::size_t {
   voltage_sag,
   reactive_power,
   load_balancing,
+  energy_loss,
+  power_flow,
+  stability_score,
   kCount
 };
 inline constexpr std::size_t kModelCount = static_cast<std::size_t>(ModelId::kCount);
@@ -32,6 +35,7 @@ struct ModelInfo {
   bool trees;  ///< false: computed
   ml::Objective objective = ml::Objective::regression;
   int num_class = 1;
+  bool network = false;  ///< of the whole network (from its state estimate), not of a device
   /// Monitoring models answer every sample; the others run on the schedule.
   bool per_sample() const { return module == "monitoring"; }
 };
@@ -53,6 +57,10 @@ inline constexpr std::array<ModelInfo, kModelCount> kModels = {{
     {ModelId::voltage_sag, "voltage-sag", "maintenance", true, ml::Objective::binary_logistic, 1},
     {ModelId::reactive_power, "reactive-power", "decision", false},
     {ModelId::load_balancing, "load-balancing", "decision", false},
+    {ModelId::energy_loss, "energy-loss", "energy", false, ml::Objective::regression, 1, true},
+    {ModelId::power_flow, "power-flow", "energy", false, ml::Objective::regression, 1, true},
+    {ModelId::stability_score, "stability-score", "decision", false, ml::Objective::regression, 1,
+     true},
 }};
 
 inline constexpr const ModelInfo& info(ModelId id) {
@@ -68,7 +76,7 @@ inline const ModelInfo* find_model(std::string_view name) {
 }
 
 /// The modules, in SPEC order, that have models.
-inline constexpr std::array<std::string_view, 3> kModules = {"monitoring", "maintenance",
-                                                             "decision"};
+inline constexpr std::array<std::string_view, 4> kModules = {"monitoring", "maintenance",
+                                                             "energy", "decision"};
 
 }  // namespace remhart::analytics

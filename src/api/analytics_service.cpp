@@ -210,7 +210,9 @@ json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels
   std::vector<Scheduled> done;
   json items = json::array();
   for (const auto& info : analytics::kModels) {
-    if (info.per_sample() || (!module.empty() && info.module != module)) continue;
+    if (info.per_sample() || info.network || (!module.empty() && info.module != module)) {
+      continue;
+    }
     const auto* m = models.get(info.id);
     if (!m) continue;
     auto result = std::make_shared<const json>(scheduled_result(*m, info.id, registered, state.f));
