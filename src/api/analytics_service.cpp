@@ -87,6 +87,19 @@ json scheduled_result(const analytics::LoadedModel& m, analytics::ModelId id,
   }
 }
 
+// A network-level item: no device, the network model's version instead.
+json network_item(const std::string& origin, std::int64_t network_id, core::TimeUs ts,
+                  std::string_view model, std::int64_t version, json result) {
+  return {{"device", nullptr},
+          {"network_id", network_id},
+          {"ts", core::format_rfc3339(ts)},
+          {"origin", origin},
+          {"model", model},
+          {"version", version},
+          {"result", std::move(result)},
+          {"inputs_window", {{"state_estimate_at", core::format_rfc3339(ts)}}}};
+}
+
 json item(const std::string& origin, const std::string& device, core::TimeUs ts,
           std::string_view model, std::int64_t version, json result, std::int64_t samples_seen) {
   return {{"device", device},
@@ -119,6 +132,9 @@ AnalyticsService::AnalyticsService(analytics::ModelRegistry& registry, store::St
     out_of_order_ = &metrics->counter(
         "remhart_analytics_out_of_order_total",
         "Samples older than their device's last one, left out of its feature state");
+    network_failures_ = &metrics->counter(
+        "remhart_analytics_network_failures_total",
+        "Network-level analytics rounds that failed (logged): a state the power flow cannot solve");
     metrics->gauge_fn("remhart_analytics_queued", "Commits waiting for the analytics shards",
                       [this] {
                         std::size_t n = 0;
@@ -312,6 +328,7 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       l.imbalance = analytics::phase_imbalance(imbalance->gbt, f);
       l.versions[3] = imbalance->version;
     }
+    l.f_dev_hz = f[features::index(features::F::f_dev_hz)];
     const bool flag = l.voltage.flag;
     // History: every `store_every_s`, and at once when the anomaly flag changes.
     if (!state.last_stored || s.record.ts - *state.last_stored >= every || flag != state.flagged) {
@@ -413,8 +430,15 @@ json AnalyticsService::latest_all(const std::string& origin, const std::string& 
     return items;
   }
   std::vector<std::pair<std::string, Scheduled>> found;
+  std::int64_t network_id = 0;
   {
     const std::lock_guard lock(latest_mu_);
+    if (const auto n = network_latest_.find(origin); n != network_latest_.end() && device.empty()) {
+      network_id = n->second.network_id;
+      for (const auto& r : n->second.results) {
+        if (analytics::info(r.model).module == module) found.emplace_back("", r);
+      }
+    }
     for (const auto& [key, results] : scheduled_) {
       const auto dev = wanted(key);
       if (!dev) continue;
@@ -424,10 +448,128 @@ json AnalyticsService::latest_all(const std::string& origin, const std::string& 
     }
   }
   for (const auto& [dev, r] : found) {
-    items.push_back(item(origin, dev, r.ts, analytics::info(r.model).name, r.version, *r.result,
-                         r.samples_seen));
+    if (dev.empty()) {
+      items.push_back(network_item(origin, network_id, r.ts, analytics::info(r.model).name,
+                                   r.version, *r.result));
+    } else {
+      items.push_back(item(origin, dev, r.ts, analytics::info(r.model).name, r.version, *r.result,
+                           r.samples_seen));
+    }
   }
   return items;
+}
+
+void AnalyticsService::on_network_state(const std::string& origin, std::int64_t network_id,
+                                        const std::shared_ptr<const grid::Network>& net,
+                                        const analytics::BusState& state, core::TimeUs at) {
+  std::shared_ptr<const analytics::ActiveModels> models;
+  {
+    const std::lock_guard lock(models_mu_);
+    models = models_;
+  }
+  if (!models || !net) return;
+  using analytics::ModelId;
+  bool due = false, store_loss = false;
+  double f_dev = 0, f_n = 0;
+  {
+    const std::lock_guard lock(latest_mu_);
+    auto& n = network_latest_[origin];
+    const auto every = static_cast<core::TimeUs>(opt_.network_schedule_s * core::kUsPerSecond);
+    due = n.network_id != network_id || at - n.last_scheduled >= every;
+    store_loss = due || at - n.last_stored >=
+                            static_cast<core::TimeUs>(opt_.store_every_s * core::kUsPerSecond);
+    // The frequency is the system's: the mean deviation the devices of this origin measure.
+    const auto prefix = origin + '\n';
+    for (const auto& [key, l] : latest_) {
+      if (key.starts_with(prefix) && std::isfinite(l.f_dev_hz)) {
+        f_dev += l.f_dev_hz;
+        f_n += 1;
+      }
+    }
+  }
+  std::vector<Scheduled> done;
+  try {
+    std::optional<grid::Network> base;
+    const auto injections = [&]() -> const grid::Network& {
+      if (!base) base = analytics::injections_of(*net, state);
+      return *base;
+    };
+    const auto add = [&](ModelId id, json result) {
+      done.push_back(
+          {id, at, models->get(id)->version, 0, std::make_shared<const json>(std::move(result))});
+    };
+    if (models->get(ModelId::energy_loss)) {
+      add(ModelId::energy_loss, analytics::to_json(analytics::energy_loss(*net, state)));
+    }
+    if (due && models->get(ModelId::power_flow)) {
+      const auto& b = injections();
+      const bool twins = twin_ && twin_->network.buses.size() == b.buses.size() &&
+                         std::equal(b.buses.begin(), b.buses.end(), twin_->network.buses.begin(),
+                                    [](const auto& x, const auto& y) { return x.id == y.id; });
+      analytics::Controls controls;
+      if (twins) {
+        controls = analytics::twin_controls(*twin_, b);
+      } else {  // another model: its tap-changing transformers
+        for (std::size_t k = 0; k < b.branches.size(); ++k) {
+          if (b.branches[k].in_service && b.branches[k].ratio != 0) controls.taps.push_back(k);
+        }
+      }
+      add(ModelId::power_flow,
+          analytics::to_json(analytics::optimise_setpoints(b, controls), b, controls));
+    }
+    if (due && models->get(ModelId::stability_score)) {
+      const double df = f_n > 0 ? f_dev / f_n : core::kAbsent;
+      add(ModelId::stability_score,
+          analytics::to_json(analytics::stability_score(injections(), df)));
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("analytics: network models of {}: {}", origin, e.what());
+    if (network_failures_) network_failures_->inc();
+    return;
+  }
+  if (done.empty()) return;
+  std::vector<store::MlResult> rows;
+  for (const auto& r : done) {
+    if (r.model == ModelId::energy_loss && !store_loss) continue;
+    rows.push_back({origin, "", std::string(analytics::info(r.model).name), r.ts, r.version,
+                    dump_json(*r.result)});
+  }
+  for (const auto mod : analytics::kModules) {
+    if (hub_.clients() == 0) break;
+    json data = {{"device", nullptr}, {"network_id", network_id},
+                 {"origin", origin},  {"ts", core::format_rfc3339(at)},
+                 {"module", mod},     {"results", json::object()}};
+    for (const auto& r : done) {
+      if (analytics::info(r.model).module != mod) continue;
+      const auto name = analytics::info(r.model).name;
+      data["results"][std::string(name)] =
+          network_item(origin, network_id, r.ts, name, r.version, *r.result);
+    }
+    if (!data["results"].empty()) hub_.broadcast("analytics", origin + "\n", dump_json(data));
+  }
+  {
+    const std::lock_guard lock(latest_mu_);
+    auto& n = network_latest_[origin];
+    if (n.network_id != network_id) n.results.clear();
+    n.network_id = network_id;
+    if (due) n.last_scheduled = at;
+    if (store_loss) n.last_stored = at;
+    for (auto& r : done) {
+      const auto same = std::find_if(n.results.begin(), n.results.end(),
+                                     [&](const Scheduled& c) { return c.model == r.model; });
+      if (same != n.results.end()) {
+        *same = std::move(r);
+      } else {
+        n.results.push_back(std::move(r));
+      }
+    }
+  }
+  try {
+    results_.insert(rows);
+  } catch (const std::exception& e) {
+    spdlog::warn("analytics: storing the network models' results: {}", e.what());
+    if (network_failures_) network_failures_->inc();
+  }
 }
 
 std::optional<json> AnalyticsService::evaluate_now(const std::string& origin,
@@ -521,6 +663,7 @@ void AnalyticsService::forget(const std::string& origin) {
   const std::lock_guard lock(latest_mu_);
   std::erase_if(latest_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
   std::erase_if(scheduled_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
+  network_latest_.erase(origin);
 }
 
 std::string AnalyticsService::training_status() const {

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analytics/monitoring.hpp"
+#include "analytics/network.hpp"
 #include "analytics/registry.hpp"
 #include "core/thread_pool.hpp"
 #include "features/features.hpp"
@@ -53,6 +54,7 @@ class AnalyticsService {
     std::chrono::milliseconds max_wait{2000};  ///< the longest the writer waits for a shard
     double store_every_s = 60;         ///< history: one result per device and model this often
     double schedule_s = 60;            ///< the scheduled models, per device, this often
+    double network_schedule_s = 300;   ///< set-points and stability score this often
     std::int64_t retention_days = 90;  ///< stored results older than this are deleted
   };
   /// `twin` is what trainings simulate.
@@ -72,6 +74,13 @@ class AnalyticsService {
   /// Every device's latest items of a module's models (`device` empty: all devices).
   nlohmann::json latest_all(const std::string& origin, const std::string& device,
                             std::string_view module = "monitoring") const;
+  /// The network-level models on a state estimate of `origin`'s active network model (called by
+  /// the state estimator's thread): the energy loss of every estimate (stored every
+  /// `store_every_s`), the set-points and the stability score every `network_schedule_s`, all
+  /// cached, sent and stored. Failures are logged and counted, never thrown.
+  void on_network_state(const std::string& origin, std::int64_t network_id,
+                        const std::shared_ptr<const grid::Network>& net,
+                        const analytics::BusState& state, core::TimeUs at);
   /// Runs a module's scheduled models now on a device's current features (on demand) and
   /// returns their items — cached and sent as the schedule's are, not stored (a caller's
   /// requests never write history); nullopt when the device has no feature state (no sample
@@ -103,6 +112,7 @@ class AnalyticsService {
     analytics::HarmonicAnalysis harmonic;
     analytics::FrequencyStability frequency;
     analytics::PhaseImbalance imbalance;
+    double f_dev_hz = core::kAbsent;  ///< measured frequency − the device's nominal
   };
   static nlohmann::json item_json(const std::string& origin, const std::string& device,
                                   const Latest& l, std::size_t model);
@@ -153,6 +163,14 @@ class AnalyticsService {
   mutable std::mutex latest_mu_;
   std::unordered_map<std::string, Latest> latest_;
   std::unordered_map<std::string, std::vector<Scheduled>> scheduled_;  // under latest_mu_
+  /// Per origin: the network-level models' latest results (device "": the whole network).
+  struct NetworkLatest {
+    std::int64_t network_id = 0;
+    std::vector<Scheduled> results;
+    core::TimeUs last_scheduled = 0, last_stored = 0;
+  };
+  std::unordered_map<std::string, NetworkLatest> network_latest_;  // under latest_mu_
+  obs::Counter* network_failures_ = nullptr;
   std::vector<std::unique_ptr<Shard>> shards_;
   mutable std::mutex training_mu_;
   std::string training_ = "off";

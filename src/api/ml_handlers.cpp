@@ -207,7 +207,7 @@ Handler history(ApiContext& ctx, std::string model) {
     offload(ctx, req, std::move(reply), [&results, q] {
       json items = json::array();
       for (const auto& r : results.query(q)) {
-        items.push_back({{"device", r.device},
+        items.push_back({{"device", r.device.empty() ? json(nullptr) : json(r.device)},
                          {"ts", core::format_rfc3339(r.ts)},
                          {"origin", r.origin},
                          {"model", r.model},
@@ -233,7 +233,10 @@ void add_ml_routes(Router& router, ApiContext& ctx) {
   for (const auto module : analytics::kModules) {
     const auto base = "/api/ml/" + std::string(module);
     router.add("GET", base + "/latest", Permission::read, latest(ctx, module));
-    if (module != "monitoring") {
+    // On demand: the modules with per-device models on the schedule.
+    if (std::any_of(analytics::kModels.begin(), analytics::kModels.end(), [&](const auto& m) {
+          return m.module == module && !m.per_sample() && !m.network;
+        })) {
       router.add("POST", base + "/evaluate", Permission::read, evaluate(ctx, module));
     }
   }

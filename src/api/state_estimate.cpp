@@ -123,16 +123,21 @@ Estimate estimate(ApiContext& ctx, const grid::Network& net, const Readings& in,
 
 }  // namespace
 
-json estimate_network_state(ApiContext& ctx, const std::string& origin, core::TimeUs max_age,
-                            bool use_pseudo) {
+ActiveEstimate estimate_active_network(ApiContext& ctx, const std::string& origin,
+                                       core::TimeUs max_age, bool use_pseudo) {
   const auto model = ctx.networks.current();
   const auto now = core::now_us();
-  json out =
-      estimate(ctx, *model.network, latest_readings(ctx, origin, max_age), now, use_pseudo).body;
-  out["network_id"] = model.id;
-  out["origin"] = origin;
-  out["estimated_at"] = core::format_rfc3339(now);
+  auto e = estimate(ctx, *model.network, latest_readings(ctx, origin, max_age), now, use_pseudo);
+  ActiveEstimate out{std::move(e.body), model.network, model.id, std::move(e.result), now};
+  out.body["network_id"] = model.id;
+  out.body["origin"] = origin;
+  out.body["estimated_at"] = core::format_rfc3339(now);
   return out;
+}
+
+json estimate_network_state(ApiContext& ctx, const std::string& origin, core::TimeUs max_age,
+                            bool use_pseudo) {
+  return estimate_active_network(ctx, origin, max_age, use_pseudo).body;
 }
 
 json score_run_estimates(ApiContext& ctx, const std::string& run, std::size_t limit) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/active_network.hpp"
+#include "api/analytics_service.hpp"
 #include "api/context.hpp"
 #include "api/live_hub.hpp"
 #include "api/state_estimate.hpp"
@@ -58,15 +59,21 @@ void StateService::round() {
   const auto pinned = ctx_.simulator.pinned();
   const std::string origin = pinned ? "sim:" + pinned->id : "real";
   try {
-    const auto state = estimate_network_state(ctx_, origin, kMaxAge, true);
-    auto body = std::make_shared<const std::string>(dump_json(state));
+    const auto e = estimate_active_network(ctx_, origin, kMaxAge, true);
+    auto body = std::make_shared<const std::string>(dump_json(e.body));
     {
       std::lock_guard lock(mu_);
-      kept_ = Kept{origin, state["network_id"].get<std::int64_t>(),
-                   std::chrono::steady_clock::now(), body};
+      kept_ = Kept{origin, e.network_id, std::chrono::steady_clock::now(), body};
     }
     ctx_.hub.broadcast("network_state", origin, *body);
     if (done_) done_->inc();
+    // The network-level analytics of this state (their own failures are theirs: logged and
+    // counted there, not an estimator failure).
+    if (ctx_.analytics && e.result.converged) {
+      ctx_.analytics->on_network_state(origin, e.network_id, e.network,
+                                       {e.result.vm, e.result.va_deg, e.result.losses_sigma_mw},
+                                       e.at);
+    }
   } catch (const grid::NetworkError&) {
     std::lock_guard lock(mu_);
     kept_.reset();

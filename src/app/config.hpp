@@ -76,6 +76,7 @@ struct Config {
   bool analytics = true;                ///< serve the monitoring models on every sample
   std::int64_t analytics_shards = 2;    ///< threads the monitoring models run on
   double analytics_store_every_s = 60;  ///< history: one result per device and model this often
+  double analytics_network_schedule_s = 300;  ///< set-points and stability score this often
   double analytics_schedule_s = 60;  ///< the scheduled models, per device, this often (sample time)
   std::int64_t analytics_retention_days = 90;  ///< stored results older than this are deleted
   bool train_on_start = true;  ///< train the models in the background when none are trained

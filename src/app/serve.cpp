@@ -279,6 +279,7 @@ int serve(const Config& c) {
         api::AnalyticsService::Options{.shards = static_cast<std::size_t>(c.analytics_shards),
                                        .store_every_s = c.analytics_store_every_s,
                                        .schedule_s = c.analytics_schedule_s,
+                                       .network_schedule_s = c.analytics_network_schedule_s,
                                        .retention_days = c.analytics_retention_days},
         &metrics, on_failure("analytics"));
     spdlog::info("analytics: {} model(s) loaded from {}", analytics_service->models_loaded(),

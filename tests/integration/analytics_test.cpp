@@ -46,17 +46,17 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
       {{"REMHART_ANALYTICS_STORE_EVERY_S", "10"}, {"REMHART_ANALYTICS_SCHEDULE_S", "30"}});
   auto http = admin_client(proc);
   const auto health = get_json(*http, "/health");
-  EXPECT_EQ(health["models_loaded"], 10);
+  EXPECT_EQ(health["models_loaded"], 13);
   EXPECT_EQ(health["training"], "off");  // switched off by the test kit
 
   // The registry: one card per model, active, with its metrics against its baseline.
   const auto models = get_json(*http, "/api/ml/models");
-  ASSERT_EQ(models["items"].size(), 10u);
+  ASSERT_EQ(models["items"].size(), 13u);
   for (const auto& m : models["items"]) {
     EXPECT_EQ(m["version"], 1);
     EXPECT_TRUE(m["active"].get<bool>());
     EXPECT_TRUE(m["module"] == "monitoring" || m["module"] == "maintenance" ||
-                m["module"] == "decision")
+                m["module"] == "energy" || m["module"] == "decision")
         << m["module"];
     EXPECT_TRUE(m.contains("metrics") && m.contains("baseline") && m.contains("targets"));
     EXPECT_EQ(m["features"]["names"].size(), m["features"]["count"].get<std::size_t>());
@@ -172,7 +172,7 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_LE(window["items"].size(), 7u);
   get_json(*http, "/api/ml/monitoring/voltage-anomaly?device=bad%20id", 400);
   get_json(*http, "/api/ml/monitoring/no-such-model", 404);
-  EXPECT_NE(http->get("/metrics").body.find("remhart_analytics_models_loaded 10"),
+  EXPECT_NE(http->get("/metrics").body.find("remhart_analytics_models_loaded 13"),
             std::string::npos);
 
   // The maintenance models ran on their schedule (every 30 s of each device's samples: ten
@@ -231,6 +231,50 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_EQ(get_json(*http, "/api/ml/monitoring/voltage-anomaly?origin=" + origin)["items"].size(),
             0u);
   EXPECT_EQ(get_json(*http, "/api/ml/maintenance/latest?origin=" + origin)["items"].size(), 0u);
+
+  // The network-level models run on the state estimator's rounds of the pinned (live) demo run:
+  // the losses of every estimate, set-points and the stability score on their schedule.
+  EXPECT_EQ(proc.terminate(), 0);
+  ServerProcess demo(
+      remhart_binary(), data, {},
+      {{"REMHART_GRID_STATE_INTERVAL_S", "1"}, {"REMHART_ANALYTICS_NETWORK_SCHEDULE_S", "1"}});
+  auto dh = std::make_unique<HttpClient>(demo.port());  // the first admin is the first process's
+  dh->set_header("Authorization", "Bearer " + login(demo.port(), "admin", proc.admin_password()));
+  const std::string live_origin = get_json(*dh, "/api/simulator/active")["origin"];
+  json energy, stability;
+  for (int k = 0; k < 300; ++k) {
+    energy = get_json(*dh, "/api/ml/energy/latest?origin=" + live_origin);
+    stability = get_json(*dh, "/api/ml/decision/latest?origin=" + live_origin);
+    if (energy["items"].size() == 2 && !stability["items"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(energy["items"].size(), 2u) << energy.dump() << demo.output();
+  for (const auto& item : energy["items"]) {
+    EXPECT_TRUE(item["device"].is_null());
+    EXPECT_GE(item["network_id"].get<int>(), 1);
+    const auto& res = item["result"];
+    if (item["model"] == "energy-loss") {
+      EXPECT_GT(res["losses_kw"].get<double>(), 0);
+      EXPECT_NEAR(res["power_flow_losses_kw"].get<double>(), res["losses_kw"].get<double>(),
+                  0.01 * res["losses_kw"].get<double>());
+    } else {
+      EXPECT_EQ(item["model"], "power-flow");
+      EXPECT_GE(res["saving_kw"].get<double>(), 0);
+      EXPECT_EQ(res["set_points"]["taps"].size(), 1u);
+    }
+  }
+  bool scored = false;
+  for (const auto& item : stability["items"]) {
+    if (item["model"] != "stability-score") continue;
+    scored = true;
+    EXPECT_GE(item["result"]["score"].get<double>(), 0);
+    EXPECT_LE(item["result"]["score"].get<double>(), 100);
+    EXPECT_GT(item["result"]["n_minus_1"]["islanding"].get<int>(), 0);  // a radial feeder
+  }
+  EXPECT_TRUE(scored) << stability.dump();
+  const auto loss_hist = get_json(*dh, "/api/ml/energy/energy-loss?origin=" + live_origin);
+  ASSERT_GE(loss_hist["items"].size(), 1u);
+  EXPECT_TRUE(loss_hist["items"][0]["device"].is_null());
 }
 
 // POST /api/ml/train: a background job (analyst or admin) whose progress GET /api/ml/train and
@@ -255,7 +299,7 @@ TEST(Analytics, TrainingThroughTheApi) {
   }
   ASSERT_EQ(status, "done");
   const auto health = get_json(*http, "/health");
-  EXPECT_EQ(health["models_loaded"], 10);
+  EXPECT_EQ(health["models_loaded"], 13);
   EXPECT_EQ(health["training"], "done");
   const auto card = get_json(*http, "/api/ml/models/phase-imbalance");
   EXPECT_EQ(card["active_version"], 1);
