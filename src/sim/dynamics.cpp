@@ -2,25 +2,32 @@
 
 #include <algorithm>
 #include <cmath>
+#include <complex>
 
 namespace remhart::sim {
 
 void SwingModel::step(double dt_s, double delta_pl) {
-  const int n = std::max(1, static_cast<int>(std::ceil(dt_s / 0.01)));
-  const double h = dt_s / n;
-  auto deriv = [&](double f, double pm, double& df, double& dpm) {
-    df = (pm - delta_pl - d_.damping_d * f) / (2 * d_.inertia_h_s);
-    dpm = (-f / d_.droop_r - pm) / d_.governor_tg_s;
-  };
-  for (int k = 0; k < n; ++k) {
-    double k1f, k1p, k2f, k2p, k3f, k3p, k4f, k4p;
-    deriv(df_, dpm_, k1f, k1p);
-    deriv(df_ + h / 2 * k1f, dpm_ + h / 2 * k1p, k2f, k2p);
-    deriv(df_ + h / 2 * k2f, dpm_ + h / 2 * k2p, k3f, k3p);
-    deriv(df_ + h * k3f, dpm_ + h * k3p, k4f, k4p);
-    df_ += h / 6 * (k1f + 2 * k2f + 2 * k3f + k4f);
-    dpm_ += h / 6 * (k1p + 2 * k2p + 2 * k3p + k4p);
-  }
+  // x' = A x + u is linear with u held constant over the step: x(t + dt) = x* + e^{A dt} (x − x*)
+  // exactly, with x* the steady state (A x* = −u) and the 2×2 exponential by Cayley–Hamilton:
+  // e^{A t} = e^{s t} [(cosh q t − s sinh(q t)/q) I + sinh(q t)/q A], s = tr A / 2,
+  // q = √(s² − det A) (complex when the response oscillates). Any step length, no sub-steps.
+  const double a = -d_.damping_d / (2 * d_.inertia_h_s), b = 1 / (2 * d_.inertia_h_s);
+  const double c = -1 / (d_.droop_r * d_.governor_tg_s), d = -1 / d_.governor_tg_s;
+  const double u0 = -delta_pl / (2 * d_.inertia_h_s);
+  const double det = a * d - b * c;
+  const double f_ss = -u0 * d / det, pm_ss = u0 * c / det;  // A x* = −u
+  const double s = (a + d) / 2;
+  const std::complex<double> q = std::sqrt(std::complex<double>(s * s - det, 0));
+  const double t = dt_s;
+  const std::complex<double> qt = q * t;
+  const double ch = std::cosh(qt).real();
+  const double sh_q = std::abs(q) < 1e-12 ? t : (std::sinh(qt) / q).real();
+  const double e = std::exp(s * t);
+  const double m11 = e * (ch - s * sh_q + sh_q * a), m12 = e * sh_q * b;
+  const double m21 = e * sh_q * c, m22 = e * (ch - s * sh_q + sh_q * d);
+  const double x1 = df_ - f_ss, x2 = dpm_ - pm_ss;
+  df_ = f_ss + m11 * x1 + m12 * x2;
+  dpm_ = pm_ss + m21 * x1 + m22 * x2;
 }
 
 double TransformerThermal::ultimate_oil_rise(double k) const {

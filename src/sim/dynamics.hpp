@@ -12,8 +12,8 @@ namespace remhart::sim {
 class SwingModel {
  public:
   explicit SwingModel(const Dynamics& d) : d_(d) {}
-  /// Advances by `dt_s` (fourth-order Runge–Kutta in sub-steps of at most 10 ms) with the
-  /// imbalance `delta_pl` (lost generation or added load, p.u.) held constant.
+  /// Advances by `dt_s` (exactly: the equations are linear) with the imbalance `delta_pl`
+  /// (lost generation or added load, p.u.) held constant.
   void step(double dt_s, double delta_pl);
   double delta_f_pu() const { return df_; }
   double frequency_hz() const { return d_.frequency_hz * (1 + df_); }
