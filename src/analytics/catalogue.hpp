@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <string_view>
 
+#include "analytics/forecast.hpp"
+#include "features/features.hpp"
 #include "ml/gbt.hpp"
 
 namespace remhart::analytics {
@@ -25,6 +27,9 @@ enum class ModelId : std::size_t {
   energy_loss,
   power_flow,
   stability_score,
+  load_forecast,
+  demand_response,
+  optimal_dispatch,
   kCount
 };
 inline constexpr std::size_t kModelCount = static_cast<std::size_t>(ModelId::kCount);
@@ -36,6 +41,7 @@ struct ModelInfo {
   ml::Objective objective = ml::Objective::regression;
   int num_class = 1;
   bool network = false;  ///< of the whole network (from its state estimate), not of a device
+  std::size_t features = features::kFeatureCount;  ///< what the trees read
   /// Monitoring models answer every sample; the others run on the schedule.
   bool per_sample() const { return module == "monitoring"; }
 };
@@ -61,6 +67,11 @@ inline constexpr std::array<ModelInfo, kModelCount> kModels = {{
     {ModelId::power_flow, "power-flow", "energy", false, ml::Objective::regression, 1, true},
     {ModelId::stability_score, "stability-score", "decision", false, ml::Objective::regression, 1,
      true},
+    {ModelId::load_forecast, "load-forecast", "energy", true, ml::Objective::regression, 1, false,
+     kForecastFeatureCount},
+    {ModelId::demand_response, "demand-response", "energy", false},
+    {ModelId::optimal_dispatch, "optimal-dispatch", "decision", false, ml::Objective::regression, 1,
+     true},
 }};
 
 inline constexpr const ModelInfo& info(ModelId id) {
@@ -76,7 +87,7 @@ inline const ModelInfo* find_model(std::string_view name) {
 }
 
 /// The modules, in SPEC order, that have models.
-inline constexpr std::array<std::string_view, 4> kModules = {"monitoring", "maintenance",
-                                                             "energy", "decision"};
+inline constexpr std::array<std::string_view, 4> kModules = {"monitoring", "maintenance", "energy",
+                                                             "decision"};
 
 }  // namespace remhart::analytics

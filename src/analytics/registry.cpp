@@ -149,7 +149,8 @@ std::optional<LoadedModel> ModelRegistry::load_active(const std::string& name) c
   m.serving = m.card.value("serving", json::object());
   const auto* slot = find_model(name);
   if (!slot || slot->trees) {
-    m.gbt = ml::io::parse_xgboost_json(read_file(where / "model.json"), features::kFeatureCount);
+    m.gbt = ml::io::parse_xgboost_json(read_file(where / "model.json"),
+                                       slot ? slot->features : features::kFeatureCount);
   }
   return m;
 }
@@ -161,7 +162,7 @@ TrainedModel import_model(const ModelInfo& slot, std::string model_json, double 
     throw ModelFormatError(std::string(slot.name) +
                            " is computed, not a tree model: nothing to import");
   }
-  auto gbt = ml::io::parse_xgboost_json(model_json, features::kFeatureCount);
+  auto gbt = ml::io::parse_xgboost_json(model_json, slot.features);
   if (gbt.objective != slot.objective || gbt.num_class != slot.num_class) {
     throw ModelFormatError("learner.objective: " + std::string(slot.name) + " takes " +
                            (slot.objective == ml::Objective::regression        ? "a regression"
@@ -171,15 +172,20 @@ TrainedModel import_model(const ModelInfo& slot, std::string model_json, double 
                                 ? " model of " + std::to_string(slot.num_class) + " classes"
                                 : " model"));
   }
-  const auto& defs = features::feature_defs();
-  if (gbt.feature_names.size() != defs.size()) {
-    throw ModelFormatError("learner.feature_names: the model must name our " +
-                           std::to_string(defs.size()) + " features, in order");
+  std::vector<std::string_view> names;
+  if (slot.id == ModelId::load_forecast) {
+    for (auto n : forecast_feature_names()) names.push_back(n);
+  } else {
+    for (const auto& d : features::feature_defs()) names.push_back(d.name);
   }
-  for (std::size_t k = 0; k < defs.size(); ++k) {
-    if (gbt.feature_names[k] != defs[k].name) {
+  if (gbt.feature_names.size() != names.size()) {
+    throw ModelFormatError("learner.feature_names: the model must name our " +
+                           std::to_string(names.size()) + " features, in order");
+  }
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    if (gbt.feature_names[k] != names[k]) {
       throw ModelFormatError("learner.feature_names[" + std::to_string(k) + "]: expected '" +
-                             std::string(defs[k].name) + "', got '" + gbt.feature_names[k] + "'");
+                             std::string(names[k]) + "', got '" + gbt.feature_names[k] + "'");
     }
   }
   TrainedModel m;
@@ -193,7 +199,7 @@ TrainedModel import_model(const ModelInfo& slot, std::string model_json, double 
     m.serving = json::object();
   m.card = {{"algorithm", "gradient-boosted trees (XGBoost JSON, imported)"},
             {"imported_by", imported_by},
-            {"features", {{"count", features::kFeatureCount}}},
+            {"features", {{"count", slot.features}}},
             {"data", "trained elsewhere: not scored here"},
             {"metrics", json::object()},
             {"baseline", json::object()},

@@ -13,6 +13,7 @@
 #include "analytics/catalogue.hpp"
 #include "analytics/dataset.hpp"
 #include "analytics/decision.hpp"
+#include "analytics/energy_training.hpp"
 #include "analytics/maintenance.hpp"
 #include "analytics/monitoring.hpp"
 #include "analytics/network.hpp"
@@ -1161,6 +1162,7 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
     m.card["targets"] = json::array({target("ranks states with an event below calm ones (ROC AUC)",
                                             "≥ 0.75", auc, auc >= 0.75)});
   }
+  train_energy_models(twin, opt, out);
   return out;
 }
 

@@ -9,6 +9,8 @@
 #include <future>
 
 #include "analytics/decision.hpp"
+#include "analytics/energy_training.hpp"
+#include "analytics/forecast.hpp"
 #include "analytics/maintenance.hpp"
 #include "analytics/monitoring.hpp"
 #include "analytics/training.hpp"
@@ -64,8 +66,35 @@ json imbalance_json(const analytics::PhaseImbalance& r) {
 }
 
 // A scheduled model's result for a device's features.
+// The load forecast's interval and the clusters, as `remhart train` saved them.
+analytics::ForecastInterval interval_of(const json& serving) {
+  analytics::ForecastInterval in;
+  const auto q10 = serving.value("q10", std::vector<double>{});
+  const auto q90 = serving.value("q90", std::vector<double>{});
+  for (std::size_t b = 0; b < analytics::kHorizonBands && b < q10.size() && b < q90.size(); ++b) {
+    in.q10[b] = q10[b];
+    in.q90[b] = q90[b];
+  }
+  return in;
+}
+
+analytics::ProfileClusters clusters_of(const json& serving) {
+  analytics::ProfileClusters c;
+  for (const auto& centroid : serving.value("centroids", json::array())) {
+    analytics::DayShape shape{};
+    for (std::size_t j = 0; j < shape.size() && j < centroid.size(); ++j) {
+      shape[j] = centroid[j].get<double>();
+    }
+    c.centroids.push_back(shape);
+  }
+  c.names = serving.value("names", std::vector<std::string>{});
+  c.names.resize(c.centroids.size(), "unnamed");
+  return c;
+}
+
 json scheduled_result(const analytics::LoadedModel& m, analytics::ModelId id,
-                      const core::Device& device, const features::FeatureVector& f) {
+                      const core::Device& device, const features::FeatureVector& f,
+                      const analytics::LoadHistory& history) {
   using analytics::ModelId;
   const double threshold = m.serving.value("threshold", 0.5);
   switch (id) {
@@ -82,6 +111,10 @@ json scheduled_result(const analytics::LoadedModel& m, analytics::ModelId id,
           f, 3 * device.nominal_voltage * device.rated_current / 1000));
     case ModelId::load_balancing:
       return analytics::to_json(analytics::load_balancing(f));
+    case ModelId::load_forecast:
+      return analytics::to_json(analytics::forecast_load(m.gbt, interval_of(m.serving), history));
+    case ModelId::demand_response:
+      return analytics::to_json(analytics::demand_response(clusters_of(m.serving), history));
     default:
       throw std::logic_error("not a scheduled model: " + std::string(analytics::info(id).name));
   }
@@ -219,19 +252,26 @@ json AnalyticsService::item_json(const std::string& origin, const std::string& d
 json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels& models,
                                      const std::string& key, const std::string& origin,
                                      const std::string& device, const DeviceState& state,
-                                     std::string_view module, bool store) {
+                                     std::string_view module, bool store, bool forecasts) {
   const auto devices = store_.devices();
   const auto d = devices->find(device);
   const core::Device registered = d != devices->end() ? d->second : core::Device{};
   std::vector<Scheduled> done;
   json items = json::array();
+  std::optional<analytics::LoadHistory> history;  // read once, when a model needs it
   for (const auto& info : analytics::kModels) {
     if (info.per_sample() || info.network || (!module.empty() && info.module != module)) {
       continue;
     }
+    const bool daily = info.id == analytics::ModelId::load_forecast ||
+                       info.id == analytics::ModelId::demand_response;
+    if (daily && !forecasts) continue;
     const auto* m = models.get(info.id);
     if (!m) continue;
-    auto result = std::make_shared<const json>(scheduled_result(*m, info.id, registered, state.f));
+    if (daily && !history) history = load_history(origin, device, state.ts);
+    static const analytics::LoadHistory kNone;
+    auto result = std::make_shared<const json>(
+        scheduled_result(*m, info.id, registered, state.f, history ? *history : kNone));
     done.push_back({info.id, state.ts, m->version, state.features.samples(), result});
     if (store) {
       shard.pending.push_back(
@@ -364,7 +404,13 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
     // The scheduled models: every `schedule_s` of the device's sample time.
     if (!state.last_scheduled || s.record.ts - *state.last_scheduled >= schedule) {
       state.last_scheduled = s.record.ts;
-      run_scheduled(shard, *models, key, s.origin, s.device, state, "", true);
+      // The day-ahead models every forecast step (15 minutes of the device's samples).
+      constexpr auto kForecastEvery =
+          static_cast<core::TimeUs>(analytics::kForecastStepS * core::kUsPerSecond);
+      const bool forecasts =
+          !state.last_forecast || s.record.ts - *state.last_forecast >= kForecastEvery;
+      if (forecasts) state.last_forecast = s.record.ts;
+      run_scheduled(shard, *models, key, s.origin, s.device, state, "", true, forecasts);
     }
   }
   // A device silent for an hour gives up its feature state (its windows would have emptied
@@ -402,6 +448,35 @@ void AnalyticsService::flush(Shard& shard) {
   auto rows = std::move(shard.pending);
   shard.pending.clear();
   results_.insert(rows);  // throws into the pool's error handler: logged and counted
+}
+
+analytics::LoadHistory AnalyticsService::load_history(const std::string& origin,
+                                                      const std::string& device,
+                                                      core::TimeUs ts) const {
+  const auto step = static_cast<core::TimeUs>(analytics::kForecastStepS * core::kUsPerSecond);
+  analytics::LoadHistory h;
+  const core::TimeUs to = ts / step * step;  // the step in progress is not over
+  h.start = to - static_cast<core::TimeUs>(analytics::kHistorySteps) * step;
+  h.p_kw.assign(analytics::kHistorySteps, core::kAbsent);
+  store::SeriesQuery q;
+  q.device = device;
+  q.origin = origin;
+  q.from = h.start;
+  q.to = to;
+  q.step = step;
+  q.fields = {*core::field_index("p_total")};
+  for (const auto& point : store_.series(q)) {
+    const auto k = (point.ts - h.start) / step;
+    if (k >= 0 && k < static_cast<core::TimeUs>(h.p_kw.size()) && !point.values.empty()) {
+      h.p_kw[static_cast<std::size_t>(k)] = point.values[0] / 1000;  // W → kW
+    }
+  }
+  // Leading steps with nothing: not part of the history (a device that started recently).
+  std::size_t first = 0;
+  while (first < h.p_kw.size() && std::isnan(h.p_kw[first])) ++first;
+  h.p_kw.erase(h.p_kw.begin(), h.p_kw.begin() + static_cast<std::ptrdiff_t>(first));
+  h.start += static_cast<core::TimeUs>(first) * step;
+  return h;
 }
 
 json AnalyticsService::latest_all(const std::string& origin, const std::string& device,
@@ -471,8 +546,20 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
   using analytics::ModelId;
   bool due = false, store_loss = false;
   double f_dev = 0, f_n = 0;
+  std::shared_ptr<const json> head_forecast;  // the feeder head's latest load forecast
+  core::TimeUs head_ts = 0;
+  const auto head = twin_ ? analytics::head_device_id(*twin_) : std::string();
   {
     const std::lock_guard lock(latest_mu_);
+    if (const auto it = scheduled_.find(origin + '\n' + head);
+        !head.empty() && it != scheduled_.end()) {
+      for (const auto& r : it->second) {
+        if (r.model == ModelId::load_forecast) {
+          head_forecast = r.result;
+          head_ts = r.ts;
+        }
+      }
+    }
     auto& n = network_latest_[origin];
     const auto every = static_cast<core::TimeUs>(opt_.network_schedule_s * core::kUsPerSecond);
     due = n.network_id != network_id || at - n.last_scheduled >= every;
@@ -494,6 +581,10 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
       if (!base) base = analytics::injections_of(*net, state);
       return *base;
     };
+    const bool twins =
+        twin_ && twin_->network.buses.size() == net->buses.size() &&
+        std::equal(net->buses.begin(), net->buses.end(), twin_->network.buses.begin(),
+                   [](const auto& x, const auto& y) { return x.id == y.id; });
     const auto add = [&](ModelId id, json result) {
       done.push_back(
           {id, at, models->get(id)->version, 0, std::make_shared<const json>(std::move(result))});
@@ -503,9 +594,6 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
     }
     if (due && models->get(ModelId::power_flow)) {
       const auto& b = injections();
-      const bool twins = twin_ && twin_->network.buses.size() == b.buses.size() &&
-                         std::equal(b.buses.begin(), b.buses.end(), twin_->network.buses.begin(),
-                                    [](const auto& x, const auto& y) { return x.id == y.id; });
       analytics::Controls controls;
       if (twins) {
         controls = analytics::twin_controls(*twin_, b);
@@ -516,6 +604,22 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
       }
       add(ModelId::power_flow,
           analytics::to_json(analytics::optimise_setpoints(b, controls), b, controls));
+    }
+    // The battery plan over the feeder head's forecast (the twin's batteries, when the model is
+    // the twin's network and the head has a forecast).
+    if (due && twins && head_forecast && head_forecast->value("status", "") == "ok" &&
+        models->get(ModelId::optimal_dispatch)) {
+      std::vector<double> p;
+      for (const auto& step : head_forecast->at("forecast"))
+        p.push_back(step["p_kw"].get<double>());
+      const auto battery = analytics::twin_battery(*twin_);
+      const auto step = static_cast<core::TimeUs>(analytics::kForecastStepS * core::kUsPerSecond);
+      if (battery.power_kw > 0) {
+        const auto plan = analytics::shave_peak(p, battery, analytics::kForecastStepS / 3600);
+        auto result = analytics::to_json(plan, head_ts / step * step, battery);
+        result["feeder_head_device"] = head;
+        add(ModelId::optimal_dispatch, std::move(result));
+      }
     }
     if (due && models->get(ModelId::stability_score)) {
       const double df = f_n > 0 ? f_dev / f_n : core::kAbsent;
@@ -593,7 +697,7 @@ std::optional<json> AnalyticsService::evaluate_now(const std::string& origin,
         return;
       }
       done->set_value(
-          run_scheduled(shard, *models, key, origin, device, it->second, module, false));
+          run_scheduled(shard, *models, key, origin, device, it->second, module, false, true));
     } catch (...) {
       done->set_exception(std::current_exception());
     }

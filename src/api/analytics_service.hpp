@@ -129,7 +129,7 @@ class AnalyticsService {
     features::DeviceFeatures features;
     features::FeatureVector f{};  // the latest sample's features
     core::TimeUs ts = 0;          // of that sample
-    std::optional<core::TimeUs> last_stored, last_sent, last_scheduled;
+    std::optional<core::TimeUs> last_stored, last_sent, last_scheduled, last_forecast;
     core::TimeUs touched = 0;  // wall clock of its last sample: idle states are let go
     bool flagged = false;
   };
@@ -146,7 +146,11 @@ class AnalyticsService {
   nlohmann::json run_scheduled(Shard& shard, const analytics::ActiveModels& models,
                                const std::string& key, const std::string& origin,
                                const std::string& device, const DeviceState& state,
-                               std::string_view module, bool store);
+                               std::string_view module, bool store, bool forecasts);
+  /// A device's 15-minute mean active power over the last eight days before `ts` (the step in
+  /// progress left out), from storage.
+  analytics::LoadHistory load_history(const std::string& origin, const std::string& device,
+                                      core::TimeUs ts) const;
   /// The shard that owns a device: always the same one.
   std::size_t shard_index(const std::string& device) const;
   void flush(Shard& shard);

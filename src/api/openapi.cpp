@@ -314,6 +314,21 @@ const std::map<std::string, Doc, std::less<>>& docs() {
         nullptr,
         200,
         "MlResultList"}},
+      {"POST /api/ml/energy/evaluate",
+       {"Run the energy-flow models of a device (load forecast, demand response) now on its "
+        "stored history (not stored; 404 when the device has sent nothing since the server "
+        "started)",
+        {{"device", "string", "device id (required)"}, kOrigin},
+        nullptr,
+        200,
+        "MlResultList"}},
+      {"GET /api/ml/energy/load-forecast",
+       history("Load forecast (model 9): stored 24 h forecasts at 15 min with the 80 % interval")},
+      {"GET /api/ml/energy/demand-response",
+       history("Demand response (model 12): stored profile clusters and flexible kW")},
+      {"GET /api/ml/decision/optimal-dispatch",
+       history(
+           "Optimal dispatch (model 16): stored battery plans over the feeder head's forecast")},
       {"GET /api/ml/energy/energy-loss",
        history("Energy loss (model 10): stored results of the network, newest first")},
       {"GET /api/ml/energy/power-flow",

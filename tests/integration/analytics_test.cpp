@@ -46,12 +46,12 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
       {{"REMHART_ANALYTICS_STORE_EVERY_S", "10"}, {"REMHART_ANALYTICS_SCHEDULE_S", "30"}});
   auto http = admin_client(proc);
   const auto health = get_json(*http, "/health");
-  EXPECT_EQ(health["models_loaded"], 13);
+  EXPECT_EQ(health["models_loaded"], 16);
   EXPECT_EQ(health["training"], "off");  // switched off by the test kit
 
   // The registry: one card per model, active, with its metrics against its baseline.
   const auto models = get_json(*http, "/api/ml/models");
-  ASSERT_EQ(models["items"].size(), 13u);
+  ASSERT_EQ(models["items"].size(), 16u);
   for (const auto& m : models["items"]) {
     EXPECT_EQ(m["version"], 1);
     EXPECT_TRUE(m["active"].get<bool>());
@@ -172,7 +172,7 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_LE(window["items"].size(), 7u);
   get_json(*http, "/api/ml/monitoring/voltage-anomaly?device=bad%20id", 400);
   get_json(*http, "/api/ml/monitoring/no-such-model", 404);
-  EXPECT_NE(http->get("/metrics").body.find("remhart_analytics_models_loaded 13"),
+  EXPECT_NE(http->get("/metrics").body.find("remhart_analytics_models_loaded 16"),
             std::string::npos);
 
   // The maintenance models ran on their schedule (every 30 s of each device's samples: ten
@@ -212,6 +212,12 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_EQ(http->post("/api/ml/maintenance/evaluate?device=nobody&origin=" + origin, "").status,
             404);
   EXPECT_EQ(http->post("/api/ml/maintenance/evaluate", "").status, 400);
+  // Five minutes are not a day: the day-ahead models say so rather than guess.
+  const auto short_energy = get_json(*http, "/api/ml/energy/latest?device=sub-hv&origin=" + origin);
+  ASSERT_EQ(short_energy["items"].size(), 2u) << short_energy.dump();
+  for (const auto& item : short_energy["items"]) {
+    EXPECT_EQ(item["result"]["status"], "insufficient_history") << item.dump();
+  }
   // Decision support, on the same schedule: a compensation and a balancing plan per device.
   const auto decision = get_json(*http, "/api/ml/decision/latest?device=sub-hv&origin=" + origin);
   ASSERT_EQ(decision["items"].size(), 2u) << decision.dump();
@@ -225,6 +231,50 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
       EXPECT_EQ(res["phase_p_kw"].size(), 3u);
     }
   }
+  // Two days at 15-minute steps: a load forecast for the next 24 h with its interval, and
+  // the device's load-profile cluster.
+  r = http->post("/api/simulator/runs", json{{"scenario", "normal_day"},
+                                             {"mode", "backfill"},
+                                             {"start", "2026-11-18T00:00:00Z"},
+                                             {"duration_s", 2 * 86400},
+                                             {"step_s", 900},
+                                             {"seed", 9}}
+                                            .dump());
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string days = "sim:" + json::parse(r.body)["id"].get<std::string>();
+  json forecast;
+  for (int k = 0; k < 600; ++k) {
+    const auto e = get_json(*http, "/api/ml/energy/latest?device=sub-hv&origin=" + days);
+    for (const auto& item : e["items"]) {
+      if (item["model"] == "load-forecast" && item["ts"].get<std::string>() >= "2026-11-19T23:4") {
+        forecast = item["result"];
+      }
+    }
+    if (!forecast.is_null()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(forecast.is_null());
+  EXPECT_EQ(forecast["status"], "ok") << forecast.dump();
+  ASSERT_EQ(forecast["forecast"].size(), 96u);
+  // The last sample (23:45) opens the step in progress: the forecast starts there.
+  EXPECT_EQ(forecast["forecast"][0]["ts"], "2026-11-19T23:45:00.000000Z");
+  for (const auto& step : forecast["forecast"]) {
+    EXPECT_GT(step["p_kw"].get<double>(), 0);
+    EXPECT_LE(step["p10_kw"].get<double>(), step["p_kw"].get<double>());
+    EXPECT_GE(step["p90_kw"].get<double>(), step["p_kw"].get<double>());
+  }
+  const auto evaluated = http->post("/api/ml/energy/evaluate?device=sub-hv&origin=" + days, "");
+  ASSERT_EQ(evaluated.status, 200) << evaluated.body;
+  const auto dr = json::parse(evaluated.body);
+  bool clustered = false;
+  for (const auto& item : dr["items"]) {
+    if (item["model"] != "demand-response") continue;
+    clustered = true;
+    EXPECT_EQ(item["result"]["status"], "ok");
+    EXPECT_GE(item["result"]["flexible_kw"].get<double>(), 0);
+  }
+  EXPECT_TRUE(clustered) << dr.dump();
+
   // Deleting the run takes its analytics along.
   EXPECT_EQ(http->request("DELETE", "/api/simulator/runs/" + origin.substr(4)).status, 204);
   EXPECT_EQ(get_json(*http, "/api/ml/monitoring/latest?origin=" + origin)["items"].size(), 0u);
@@ -241,15 +291,23 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   auto dh = std::make_unique<HttpClient>(demo.port());  // the first admin is the first process's
   dh->set_header("Authorization", "Bearer " + login(demo.port(), "admin", proc.admin_password()));
   const std::string live_origin = get_json(*dh, "/api/simulator/active")["origin"];
+  // The network's items (device null) among the devices'.
+  const auto network_items = [](const json& all) {
+    json out = json::array();
+    for (const auto& item : all["items"]) {
+      if (item["device"].is_null()) out.push_back(item);
+    }
+    return out;
+  };
   json energy, stability;
   for (int k = 0; k < 300; ++k) {
-    energy = get_json(*dh, "/api/ml/energy/latest?origin=" + live_origin);
-    stability = get_json(*dh, "/api/ml/decision/latest?origin=" + live_origin);
-    if (energy["items"].size() == 2 && !stability["items"].empty()) break;
+    energy = network_items(get_json(*dh, "/api/ml/energy/latest?origin=" + live_origin));
+    stability = network_items(get_json(*dh, "/api/ml/decision/latest?origin=" + live_origin));
+    if (energy.size() == 2 && !stability.empty()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_EQ(energy["items"].size(), 2u) << energy.dump() << demo.output();
-  for (const auto& item : energy["items"]) {
+  ASSERT_EQ(energy.size(), 2u) << energy.dump() << demo.output();
+  for (const auto& item : energy) {
     EXPECT_TRUE(item["device"].is_null());
     EXPECT_GE(item["network_id"].get<int>(), 1);
     const auto& res = item["result"];
@@ -264,7 +322,7 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
     }
   }
   bool scored = false;
-  for (const auto& item : stability["items"]) {
+  for (const auto& item : stability) {
     if (item["model"] != "stability-score") continue;
     scored = true;
     EXPECT_GE(item["result"]["score"].get<double>(), 0);
@@ -299,7 +357,7 @@ TEST(Analytics, TrainingThroughTheApi) {
   }
   ASSERT_EQ(status, "done");
   const auto health = get_json(*http, "/health");
-  EXPECT_EQ(health["models_loaded"], 13);
+  EXPECT_EQ(health["models_loaded"], 16);
   EXPECT_EQ(health["training"], "done");
   const auto card = get_json(*http, "/api/ml/models/phase-imbalance");
   EXPECT_EQ(card["active_version"], 1);
