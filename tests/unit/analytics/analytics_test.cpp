@@ -295,8 +295,8 @@ TEST(Training, TrainsScoresAndPublishesEveryModel) {
     EXPECT_TRUE(m.card.contains("metrics")) << m.name;
     EXPECT_TRUE(m.card.contains("baseline")) << m.name;
     EXPECT_FALSE(m.card["targets"].empty()) << m.name;
-    EXPECT_EQ(m.card["data"]["runs"]["test"], 11) << m.name;
-    EXPECT_EQ(m.gbt.feature_names.size(), info.trees ? features::kFeatureCount : 0) << m.name;
+    EXPECT_GE(m.card["data"]["runs"]["test"].get<int>(), 1) << m.name;
+    EXPECT_EQ(m.gbt.feature_names.size(), info.trees ? info.features : 0) << m.name;
     EXPECT_EQ(m.model_json.empty(), !info.trees) << m.name;
   }
   const auto& failure = models[static_cast<std::size_t>(ModelId::equipment_failure)];
