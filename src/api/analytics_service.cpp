@@ -16,6 +16,7 @@
 #include "analytics/training.hpp"
 #include "api/context.hpp"
 #include "api/live_hub.hpp"
+#include "core/error.hpp"
 #include "obs/metrics.hpp"
 
 namespace remhart::api {
@@ -702,7 +703,11 @@ std::optional<json> AnalyticsService::evaluate_now(const std::string& origin,
       done->set_exception(std::current_exception());
     }
   });
-  if (answer.wait_for(opt_.max_wait) != std::future_status::ready) return std::nullopt;
+  // The device's shard may be busy with a backlog (a backfill): busy, not absent.
+  if (answer.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    throw core::Error(core::ErrorKind::unavailable,
+                      "the analytics of this device are busy with a backlog: retry shortly", "", 2);
+  }
   return answer.get();
 }
 

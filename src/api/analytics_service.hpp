@@ -84,7 +84,8 @@ class AnalyticsService {
   /// Runs a module's scheduled models now on a device's current features (on demand) and
   /// returns their items — cached and sent as the schedule's are, not stored (a caller's
   /// requests never write history); nullopt when the device has no feature state (no sample
-  /// since start) or the wait ran out.
+  /// since start). Throws core::Error (unavailable, retry after 2 s) when the device's shard
+  /// does not get to it within 10 s.
   std::optional<nlohmann::json> evaluate_now(const std::string& origin, const std::string& device,
                                              std::string_view module);
   /// Forgets an origin (a deleted simulation run): its devices' feature state and latest results.

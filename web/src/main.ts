@@ -6,6 +6,7 @@ import { chooseSource, chosenSource, sourceChoices } from "./data";
 import { clear, el } from "./dom";
 import { accountPage } from "./pages/account";
 import { adminPage } from "./pages/admin";
+import { analyticsPage } from "./pages/analytics";
 import { devicesPage } from "./pages/devices";
 import { docsPage } from "./pages/docs";
 import { monitoringPage } from "./pages/monitoring";
@@ -23,6 +24,11 @@ const pages: Record<string, { title: string; page: Page; adminOnly?: boolean; hi
   "/state": { title: "State", page: statePage },
   "/studies": { title: "Studies", page: studiesPage },
   "/monitoring": { title: "Monitoring", page: monitoringPage },
+  "/analytics/monitoring": { title: "Analytics", page: analyticsPage("monitoring") },
+  "/analytics": { title: "Analytics", page: analyticsPage("monitoring"), hidden: true },
+  "/analytics/maintenance": { title: "Maintenance", page: analyticsPage("maintenance"), hidden: true },
+  "/analytics/energy": { title: "Energy", page: analyticsPage("energy"), hidden: true },
+  "/analytics/decision": { title: "Decision", page: analyticsPage("decision"), hidden: true },
   "/devices": { title: "Devices", page: devicesPage },
   "/simulator": { title: "Simulator", page: simulatorPage },
   "/admin": { title: "Admin", page: adminPage, adminOnly: true },

@@ -3,7 +3,7 @@
 // test-artifacts/; a blank page, a console error, a failed request or a dialog fails the test.
 //   node web/tests/browser.mjs <remhart binary> <web/dist> <artifacts dir>
 // Exit 77 (skipped) when Chromium is not installed, except under CI=true.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -72,6 +72,10 @@ async function stopServer(child) {
   child.kill("SIGTERM");
   await exited;
 }
+// A small model set (the pipeline, not the quality) so the analytics pages have models to show.
+const trained = spawnSync(binary, ["train", "--scale", "0.05", "--run-minutes", "4", "--quiet",
+                                   "--data-dir", join(dataDir, "data")], { cwd: dataDir, env, encoding: "utf8" });
+if (trained.status !== 0) throw new Error("remhart train failed:\n" + trained.stdout + trained.stderr);
 let server = startServer(0);
 const base = await server.listening;
 
@@ -256,6 +260,38 @@ try {
   check(await page.locator("section[aria-label='Branches'] tbody tr").count() === 32, "and every branch");
   check(/χ² test/.test(await page.locator("section[aria-label='Bad data']").innerText()), "and says what the bad-data test found");
   await shot("state");
+
+  // Analytics, a page per module: each model's latest result per device (and the network's),
+  // and the model cards with their targets.
+  await page.getByRole("link", { name: "Analytics", exact: true }).click();
+  await page.getByRole("heading", { name: "Analytics: Real-time monitoring" }).waitFor();
+  await page.waitForFunction(() => Number(document.querySelector("main")?.dataset.items ?? 0) >= 4,
+                             null, { timeout: 30000 });
+  check(await page.locator("details.model-card").count() === 4, "analytics: the four monitoring model cards");
+  check(await page.locator("section[aria-label='Devices'] tbody tr").count() >= 1,
+        "and the monitoring results of the demo's devices");
+  await page.locator("details.model-card[data-model='voltage-anomaly'] summary").click();
+  check(/targets met/.test(await page.locator("details.model-card[data-model='voltage-anomaly']").innerText()),
+        "a card says which of its targets are met");
+  await shot("analytics-monitoring");
+  await page.getByRole("link", { name: "Energy flow" }).click();
+  await page.getByRole("heading", { name: "Analytics: Energy flow" }).waitFor();
+  await page.waitForFunction(
+    () => document.querySelectorAll("section[aria-label='Network'] tr[data-model]").length >= 2,
+    null, { timeout: 30000 });
+  check(/kW/.test(await page.locator("section[aria-label='Network'] tr[data-model='energy-loss']").innerText()),
+        "analytics: the network's losses from its state estimate");
+  check(await page.locator("details.model-card").count() === 4, "and the four energy-flow cards");
+  await shot("analytics-energy");
+  for (const [link, heading] of [["Predictive maintenance", "Analytics: Predictive maintenance"],
+                                 ["Decision support", "Analytics: Decision support"]]) {
+    await page.getByRole("link", { name: link }).click();
+    await page.getByRole("heading", { name: heading }).waitFor();
+    await page.waitForFunction(() => Number(document.querySelector("main")?.dataset.cards ?? 0) === 4,
+                               null, { timeout: 20000 });
+    check(true, `${heading}: its four cards`);
+    await shot(`analytics-${link.split(" ")[1].toLowerCase()}`);
+  }
 
   // Grid studies on the demo model: power flow with a what-if change, N-1, a refused upload.
   await page.getByRole("link", { name: "Studies" }).click();
