@@ -4,27 +4,23 @@
 #include <cmath>
 #include <tuple>
 
+#include "analytics/results.hpp"
+
 namespace remhart::analytics {
 
 namespace {
 
+using detail::at;
+using detail::kW60;
+using detail::number;
 using features::F;
 using features::index;
 using features::Signal;
 using features::Stat;
 using nlohmann::json;
 
-constexpr std::size_t kW60 = 1;
-
-double at(const features::FeatureVector& f, F which) {
-  return f[index(which)];
-}
 double mean60(const features::FeatureVector& f, Signal s) {
   return f[index(s, kW60, Stat::mean)];
-}
-
-json number(double x) {
-  return std::isfinite(x) ? json(x) : json(nullptr);
 }
 
 // NEMA unbalance of three values: the largest deviation from their mean, % of the mean.

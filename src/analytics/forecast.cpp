@@ -59,12 +59,12 @@ double history_level(std::span<const double> p, std::size_t issue) {
   return n >= static_cast<double>(kStepsPerDay) * 0.75 && sum > 0 ? sum / n : kNaN;
 }
 
-std::array<double, kForecastFeatureCount> forecast_features(std::span<const double> p,
-                                                            std::size_t issue, std::size_t horizon,
-                                                            core::TimeUs issue_ts, double level) {
-  const auto i = static_cast<std::ptrdiff_t>(issue);
-  const auto target = i + static_cast<std::ptrdiff_t>(horizon);
-  const auto rel = [&](double v) { return v / level; };
+namespace {
+
+// The entries that depend on the target step (0–8 and 13); the others on the issue only.
+void set_target(std::array<double, kForecastFeatureCount>& f, std::span<const double> p,
+                std::size_t issue, std::size_t horizon, core::TimeUs issue_ts, double level) {
+  const auto target = static_cast<std::ptrdiff_t>(issue + horizon);
   // The target step's middle, in UTC.
   const double t_s =
       static_cast<double>(issue_ts) / 1e6 + (static_cast<double>(horizon) - 0.5) * kForecastStepS;
@@ -73,13 +73,37 @@ std::array<double, kForecastFeatureCount> forecast_features(std::span<const doub
   const int weekday = static_cast<int>(((days % 7) + 7 + 3) % 7);  // 0 = Monday (1970-01-01 Thu)
   const double year_frac = std::fmod(t_s / 86400, 365.2425) / 365.2425;
   const auto day = static_cast<std::ptrdiff_t>(kStepsPerDay);
-  return {static_cast<double>(horizon),   std::sin(2 * kPi * day_frac),
-          std::cos(2 * kPi * day_frac),   static_cast<double>(weekday),
-          weekday >= 5 ? 1.0 : 0.0,       std::sin(2 * kPi * year_frac),
-          std::cos(2 * kPi * year_frac),  rel(at(p, target - day)),
-          rel(at(p, target - 7 * day)),   rel(at(p, i)),
-          rel(mean_of(p, i - 3, i + 1)),  rel(mean_of(p, i - day + 1, i + 1)),
-          rel(at(p, i) - at(p, i - day)), rel(mean_of(p, target - day - 2, target - day + 3))};
+  f[0] = static_cast<double>(horizon);
+  f[1] = std::sin(2 * kPi * day_frac);
+  f[2] = std::cos(2 * kPi * day_frac);
+  f[3] = static_cast<double>(weekday);
+  f[4] = weekday >= 5 ? 1.0 : 0.0;
+  f[5] = std::sin(2 * kPi * year_frac);
+  f[6] = std::cos(2 * kPi * year_frac);
+  f[7] = at(p, target - day) / level;
+  f[8] = at(p, target - 7 * day) / level;
+  f[13] = mean_of(p, target - day - 2, target - day + 3) / level;
+}
+
+void set_issue(std::array<double, kForecastFeatureCount>& f, std::span<const double> p,
+               std::size_t issue, double level) {
+  const auto i = static_cast<std::ptrdiff_t>(issue);
+  const auto day = static_cast<std::ptrdiff_t>(kStepsPerDay);
+  f[9] = at(p, i) / level;
+  f[10] = mean_of(p, i - 3, i + 1) / level;
+  f[11] = mean_of(p, i - day + 1, i + 1) / level;
+  f[12] = (at(p, i) - at(p, i - day)) / level;
+}
+
+}  // namespace
+
+std::array<double, kForecastFeatureCount> forecast_features(std::span<const double> p,
+                                                            std::size_t issue, std::size_t horizon,
+                                                            core::TimeUs issue_ts, double level) {
+  std::array<double, kForecastFeatureCount> f{};
+  set_issue(f, p, issue, level);
+  set_target(f, p, issue, horizon, issue_ts, level);
+  return f;
 }
 
 double seasonal_naive(std::span<const double> p, std::size_t issue, std::size_t horizon) {
@@ -103,8 +127,10 @@ LoadForecast forecast_load(const ml::GbtModel& model, const ForecastInterval& in
     return r;
   }
   r.status = "ok";
+  std::array<double, kForecastFeatureCount> f{};
+  set_issue(f, h.p_kw, issue, r.level_kw);  // the same for every step
   for (std::size_t s = 1; s <= kForecastSteps; ++s) {
-    const auto f = forecast_features(h.p_kw, issue, s, r.from, r.level_kw);
+    set_target(f, h.p_kw, issue, s, r.from, r.level_kw);
     double y = 0;
     model.predict(f, {&y, 1});
     const auto band = std::min(kHorizonBands - 1, (s - 1) * kHorizonBands / kForecastSteps);

@@ -4,31 +4,24 @@
 #include <cmath>
 #include <deque>
 
+#include "analytics/results.hpp"
+
 namespace remhart::analytics {
 
 namespace {
 
+using detail::at;
+using detail::kW60;
+using detail::kW900;
+using detail::number;
 using features::F;
 using features::index;
 using features::Signal;
 using features::Stat;
 using nlohmann::json;
 
-constexpr std::size_t kW60 = 1, kW900 = 2;  // indices into features::kWindowsS
-
-double at(const features::FeatureVector& f, F which) {
-  return f[index(which)];
-}
-double at(const features::FeatureVector& f, Signal s, std::size_t w, Stat st) {
-  return f[index(s, w, st)];
-}
-
 std::size_t steps_of(const RunData& run, double seconds) {
   return static_cast<std::size_t>(std::llround(seconds / run.spec.step_s));
-}
-
-json number(double x) {
-  return std::isfinite(x) ? json(x) : json(nullptr);
 }
 
 }  // namespace

@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <cmath>
 
+#include "analytics/results.hpp"
+
 namespace remhart::analytics {
 
 namespace {
 
+using detail::at;
 using features::F;
 using features::index;
-
-double at(const features::FeatureVector& f, F which) {
-  return f[index(which)];
-}
 
 }  // namespace
 

@@ -6,17 +6,15 @@
 #include <memory>
 #include <unordered_map>
 
+#include "analytics/results.hpp"
 #include "grid/contingency.hpp"
 
 namespace remhart::analytics {
 
 namespace {
 
+using detail::number;
 using nlohmann::json;
-
-json number(double x) {
-  return std::isfinite(x) ? json(x) : json(nullptr);
-}
 
 std::unordered_map<std::int64_t, std::size_t> index_of(const grid::Network& net) {
   std::unordered_map<std::int64_t, std::size_t> at;

@@ -877,8 +877,35 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
                 "> " + std::to_string(persistence.macro_f1), model.macro_f1,
                 model.macro_f1 > persistence.macro_f1)});
   }
+  // The computed models' cards: their definition and how they did on the test runs.
+  const auto computed_card = [&](ModelId id, std::string algorithm, json parameters) -> auto& {
+    auto& m = out[static_cast<std::size_t>(id)];
+    m.serving = json::object();
+    m.card = {{"name", m.name},
+              {"module", m.module},
+              {"algorithm", std::move(algorithm)},
+              {"hyper_parameters", std::move(parameters)},
+              {"features", feature_block},
+              {"data", data}};
+    return m;
+  };
   {  // 7. Power quality index: computed, scored by how well it ranks event samples.
-    auto& m = out[static_cast<std::size_t>(ModelId::power_quality_index)];
+    auto& m =
+        computed_card(ModelId::power_quality_index,
+                      "computed: weighted mean of five EN 50160 components over the last 60 s "
+                      "(docs/analytics.md); nothing learnt",
+                      {{"weights",
+                        {{"voltage_deviation", 0.35},
+                         {"voltage_unbalance", 0.2},
+                         {"voltage_thd", 0.2},
+                         {"frequency_deviation", 0.15},
+                         {"voltage_fluctuation", 0.1}}},
+                       {"limits",
+                        {{"voltage_deviation_pu", 0.1},
+                         {"voltage_unbalance_pct", 2},
+                         {"voltage_thd_pct", 8},
+                         {"frequency_deviation_hz", 0.5},
+                         {"voltage_fluctuation_pu", 0.03}}}});
     const auto& e = test.pqi_eval;
     std::vector<int> truth;
     std::vector<double> badness;
@@ -891,47 +918,23 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
       (e.truth[k] ? n_event : n_normal) += 1;
     }
     const double auc = ml::roc_auc(truth, badness);
-    m.serving = json::object();
-    m.card = {
-        {"name", m.name},
-        {"module", m.module},
-        {"algorithm",
-         "computed: weighted mean of five EN 50160 components over the last 60 s "
-         "(docs/analytics.md); nothing learnt"},
-        {"hyper_parameters",
-         {{"weights",
-           {{"voltage_deviation", 0.35},
-            {"voltage_unbalance", 0.2},
-            {"voltage_thd", 0.2},
-            {"frequency_deviation", 0.15},
-            {"voltage_fluctuation", 0.1}}},
-          {"limits",
-           {{"voltage_deviation_pu", 0.1},
-            {"voltage_unbalance_pct", 2},
-            {"voltage_thd_pct", 8},
-            {"frequency_deviation_hz", 0.5},
-            {"voltage_fluctuation_pu", 0.03}}}}},
-        {"features", feature_block},
-        {"data", data},
-        {"truth",
-         "scored, not trained: a power-quality event (sag, swell, fault, harmonics, "
-         "imbalance, frequency excursion) acts on the meter"},
-        {"outputs",
-         json::array(
-             {{{"name", "pqi"}, {"unit", "1"}, {"range", "0–100"}},
-              {{"name", "category"}, {"unit", ""}, {"range", "good (≥ 90), fair (≥ 70), poor"}},
-              {{"name", "components"},
-               {"unit", "each its own"},
-               {"range", "measured, limit, score 0–100, weight"}}})},
-        {"baseline", {{"name", "chance (a score that does not rank)"}, {"roc_auc", 0.5}}},
-        {"metrics",
-         {{"test",
-           {{"roc_auc_event_vs_normal", auc},
-            {"mean_pqi_during_events", n_event ? in_event / n_event : 0},
-            {"mean_pqi_otherwise", n_normal ? normal / n_normal : 0},
-            {"samples", truth.size()}}}}},
-        {"targets", json::array({target("ranks event samples below the others (ROC AUC)", "≥ 0.75",
-                                        auc, auc >= 0.75)})}};
+    m.card["truth"] =
+        "scored, not trained: a power-quality event (sag, swell, fault, harmonics, imbalance, "
+        "frequency excursion) acts on the meter";
+    m.card["outputs"] = json::array(
+        {{{"name", "pqi"}, {"unit", "1"}, {"range", "0–100"}},
+         {{"name", "category"}, {"unit", ""}, {"range", "good (≥ 90), fair (≥ 70), poor"}},
+         {{"name", "components"},
+          {"unit", "each its own"},
+          {"range", "measured, limit, score 0–100, weight"}}});
+    m.card["baseline"] = {{"name", "chance (a score that does not rank)"}, {"roc_auc", 0.5}};
+    m.card["metrics"] = {{"test",
+                          {{"roc_auc_event_vs_normal", auc},
+                           {"mean_pqi_during_events", n_event ? in_event / n_event : 0},
+                           {"mean_pqi_otherwise", n_normal ? normal / n_normal : 0},
+                           {"samples", truth.size()}}}};
+    m.card["targets"] = json::array(
+        {target("ranks event samples below the others (ROC AUC)", "≥ 0.75", auc, auc >= 0.75)});
   }
   {  // 8. Voltage sag.
     auto& m = card(ModelId::voltage_sag, rows.sag, sag_params);
@@ -965,18 +968,6 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
                 "> " + std::to_string(persistence.macro_f1), model.macro_f1,
                 model.macro_f1 > persistence.macro_f1)});
   }
-  // The computed models' cards: their definition and how they did on the test runs.
-  const auto computed_card = [&](ModelId id, std::string algorithm, json parameters) -> auto& {
-    auto& m = out[static_cast<std::size_t>(id)];
-    m.serving = json::object();
-    m.card = {{"name", m.name},
-              {"module", m.module},
-              {"algorithm", std::move(algorithm)},
-              {"hyper_parameters", std::move(parameters)},
-              {"features", feature_block},
-              {"data", data}};
-    return m;
-  };
   {  // 13. Reactive power compensation.
     auto& m = computed_card(
         ModelId::reactive_power,

@@ -1,0 +1,28 @@
+#pragma once
+// What the models' code shares to read a feature vector and write a result: a feature by name,
+// a window statistic, and a number as JSON (null when not finite: an unknown value is never
+// shown as a number). Internal to analytics/.
+#include <cmath>
+#include <cstddef>
+
+#include <nlohmann/json.hpp>
+
+#include "features/features.hpp"
+
+namespace remhart::analytics::detail {
+
+/// Indices into features::kWindowsS.
+inline constexpr std::size_t kW10 = 0, kW60 = 1, kW900 = 2;
+
+inline double at(const features::FeatureVector& f, features::F which) {
+  return f[features::index(which)];
+}
+inline double at(const features::FeatureVector& f, features::Signal s, std::size_t window,
+                 features::Stat st) {
+  return f[features::index(s, window, st)];
+}
+inline nlohmann::json number(double x) {
+  return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr);
+}
+
+}  // namespace remhart::analytics::detail
