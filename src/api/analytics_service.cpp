@@ -253,7 +253,8 @@ json AnalyticsService::item_json(const std::string& origin, const std::string& d
 json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels& models,
                                      const std::string& key, const std::string& origin,
                                      const std::string& device, const DeviceState& state,
-                                     std::string_view module, bool store, bool forecasts) {
+                                     std::string_view module, bool store, bool regular,
+                                     bool day_ahead) {
   const auto devices = store_.devices();
   const auto d = devices->find(device);
   const core::Device registered = d != devices->end() ? d->second : core::Device{};
@@ -266,7 +267,7 @@ json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels
     }
     const bool daily = info.id == analytics::ModelId::load_forecast ||
                        info.id == analytics::ModelId::demand_response;
-    if (daily && !forecasts) continue;
+    if (daily ? !day_ahead : !regular) continue;
     const auto* m = models.get(info.id);
     if (!m) continue;
     if (daily && !history) history = load_history(origin, device, state.ts);
@@ -325,6 +326,12 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
   const double anomaly_threshold = anomaly ? anomaly->serving.value("threshold", 0.5) : 0.5;
   const double harmonic_threshold = harmonic ? harmonic->serving.value("threshold", 0.5) : 0.5;
   const auto schedule = static_cast<core::TimeUs>(opt_.schedule_s * core::kUsPerSecond);
+  struct Due {  // a device whose day-ahead models run at the end of the batch
+    DeviceState* state;
+    std::string key;
+    const store::StoredSample* sample;  // one of the device's in this batch (its names)
+  };
+  std::vector<Due> due;
   const auto devices = store_.devices();
   const core::Device unknown;  // a device no longer registered: the default ratings
   const auto every = static_cast<core::TimeUs>(opt_.store_every_s * core::kUsPerSecond);
@@ -402,17 +409,26 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       const std::lock_guard lock(latest_mu_);
       latest_.insert_or_assign(key, l);
     }
-    // The scheduled models: every `schedule_s` of the device's sample time.
+    // The scheduled models: every `schedule_s` of the device's sample time; the day-ahead ones
+    // every 15 minutes of it, at most once per batch, on the device's newest sample (they read
+    // its stored history: a backfill's batch holds many steps of a device, whose forecasts would
+    // be superseded at once).
     if (!state.last_scheduled || s.record.ts - *state.last_scheduled >= schedule) {
       state.last_scheduled = s.record.ts;
-      // The day-ahead models every forecast step (15 minutes of the device's samples).
-      constexpr auto kForecastEvery =
-          static_cast<core::TimeUs>(analytics::kForecastStepS * core::kUsPerSecond);
-      const bool forecasts =
-          !state.last_forecast || s.record.ts - *state.last_forecast >= kForecastEvery;
-      if (forecasts) state.last_forecast = s.record.ts;
-      run_scheduled(shard, *models, key, s.origin, s.device, state, "", true, forecasts);
+      run_scheduled(shard, *models, key, s.origin, s.device, state, "", true, true, false);
     }
+    constexpr auto kForecastEvery =
+        static_cast<core::TimeUs>(analytics::kForecastStepS * core::kUsPerSecond);
+    if (!state.day_ahead_due &&
+        (!state.last_forecast || s.record.ts - *state.last_forecast >= kForecastEvery)) {
+      state.day_ahead_due = true;
+      due.push_back({&state, key, &s});
+    }
+  }
+  for (auto& [state, key, named] : due) {
+    state->day_ahead_due = false;
+    state->last_forecast = state->ts;
+    run_scheduled(shard, *models, key, named->origin, named->device, *state, "", true, false, true);
   }
   // A device silent for an hour gives up its feature state (its windows would have emptied
   // anyway; a deleted run's devices never come back).
@@ -697,8 +713,8 @@ std::optional<json> AnalyticsService::evaluate_now(const std::string& origin,
         done->set_value(std::nullopt);
         return;
       }
-      done->set_value(
-          run_scheduled(shard, *models, key, origin, device, it->second, module, false, true));
+      done->set_value(run_scheduled(shard, *models, key, origin, device, it->second, module, false,
+                                    true, true));
     } catch (...) {
       done->set_exception(std::current_exception());
     }

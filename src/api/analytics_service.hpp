@@ -131,7 +131,8 @@ class AnalyticsService {
     features::FeatureVector f{};  // the latest sample's features
     core::TimeUs ts = 0;          // of that sample
     std::optional<core::TimeUs> last_stored, last_sent, last_scheduled, last_forecast;
-    core::TimeUs touched = 0;  // wall clock of its last sample: idle states are let go
+    bool day_ahead_due = false;  // within one batch: its day-ahead models wait for its end
+    core::TimeUs touched = 0;    // wall clock of its last sample: idle states are let go
     bool flagged = false;
   };
   struct Shard {
@@ -142,12 +143,13 @@ class AnalyticsService {
     core::ThreadPool pool;  // last: stops first
   };
   void analyse(Shard& shard, const std::vector<store::StoredSample>& samples);
-  /// Runs `module`'s scheduled models (all of them when empty) on a device's state: cached,
-  /// sent, stored when `store`; returns the items.
+  /// Runs `module`'s scheduled models (all of them when empty) on a device's state — the
+  /// `regular` ones (maintenance, decision) and/or the `day_ahead` ones (load forecast, demand
+  /// response): cached, sent, stored when `store`; returns the items.
   nlohmann::json run_scheduled(Shard& shard, const analytics::ActiveModels& models,
                                const std::string& key, const std::string& origin,
                                const std::string& device, const DeviceState& state,
-                               std::string_view module, bool store, bool forecasts);
+                               std::string_view module, bool store, bool regular, bool day_ahead);
   /// A device's 15-minute mean active power over the last eight days before `ts` (the step in
   /// progress left out), from storage.
   analytics::LoadHistory load_history(const std::string& origin, const std::string& device,

@@ -63,6 +63,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"ingest.default_nominal_frequency", &Config::default_nominal_frequency},
       {"demo.enabled", &Config::demo},
       {"demo.scenario", &Config::demo_scenario},
+      {"demo.history_days", &Config::demo_history_days},
       {"grid.keep_network_versions", &Config::keep_network_versions},
       {"analytics.enabled", &Config::analytics},
       {"analytics.shards", &Config::analytics_shards},
@@ -198,6 +199,7 @@ void validate(const Config& c) {
   check(c.default_nominal_frequency == 50 || c.default_nominal_frequency == 60,
         "ingest.default_nominal_frequency", "must be 50 or 60");
   check(!c.demo_scenario.empty(), "demo.scenario", "must name a scenario");
+  check(c.demo_history_days >= 0 && c.demo_history_days <= 31, "demo.history_days", "must be 0–31");
   check(c.sim_max_runs >= 1 && c.sim_max_runs <= 64, "simulator.max_runs", "must be 1–64");
   check(c.analytics_shards >= 1 && c.analytics_shards <= 64, "analytics.shards", "must be 1–64");
   check(c.analytics_store_every_s >= 1 && c.analytics_store_every_s <= 86400,

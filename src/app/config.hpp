@@ -72,6 +72,7 @@ struct Config {
   // [demo]
   bool demo = true;  ///< a realtime run of the demo twin at start
   std::string demo_scenario = "normal_day";
+  double demo_history_days = 8;  ///< simulated first at 15-minute steps (the forecasts' history)
   // [analytics]
   bool analytics = true;                ///< serve the monitoring models on every sample
   std::int64_t analytics_shards = 2;    ///< threads the monitoring models run on

@@ -393,6 +393,7 @@ int serve(const Config& c) {
     runs::RunRequest demo;
     demo.scenario = c.demo_scenario;
     demo.created_by = "demo";
+    demo.history_days = c.demo_history_days;
     const auto run = simulator.start(demo);  // realtime, until stopped
     simulator.pin(run.id);
     spdlog::info("demo: realtime {} simulation of the {} twin, origin sim:{}", run.scenario,

@@ -26,6 +26,7 @@ struct SimulationRuns::Active {
   std::atomic<bool> finished{false};  // the thread is done (joinable, reaped by start())
   std::thread thread;
   Clock::time_point last_publish{};
+  double history_days = 0;  // realtime runs: simulated first, at 15-minute steps
 };
 
 namespace {
@@ -114,6 +115,9 @@ store::SimRun SimulationRuns::start(const RunRequest& rq) {
     throw fail("mode", "must be realtime, accelerated or backfill");
   }
   const bool realtime = rq.mode == "realtime";
+  if (!(rq.history_days >= 0 && rq.history_days <= 31) || (!realtime && rq.history_days > 0)) {
+    throw fail("history_days", "must be 0–31 days, for realtime runs");
+  }
   const double step = rq.step_s.value_or(scenario.step_s.value_or(1.0));
   if (!(step >= 0.01 && step <= 3600)) throw fail("step_s", "must be between 0.01 and 3600");
   const double duration =
@@ -190,6 +194,7 @@ store::SimRun SimulationRuns::start(const RunRequest& rq) {
   info.created_at = now;
   info.created_by = rq.created_by;
   info.created_by_id = rq.created_by_id;
+  a->history_days = rq.history_days;
   {
     std::lock_guard lock(mu_);
     std::size_t running = 0;
@@ -296,9 +301,30 @@ void SimulationRuns::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
     }
   };
   try {
+    LabelRecorder labels(cfg.id, *twin_);
+    if (a->history_days > 0) {  // the days before now, at 15-minute steps, as fast as it goes
+      constexpr double kHistoryStepS = 900;
+      const auto step_us = static_cast<core::TimeUs>(kHistoryStepS * core::kUsPerSecond);
+      const auto steps_back = static_cast<core::TimeUs>(std::ceil(a->history_days * 96));
+      const core::TimeUs from = (cfg.start / step_us - steps_back) * step_us;
+      sim::Simulator past(*twin_, scenario,
+                          {from, kHistoryStepS, static_cast<std::uint64_t>(cfg.seed) + 1});
+      for (core::TimeUs k = 0; k < steps_back && !a->stop; ++k) {
+        const auto& r = past.step();
+        if (r.ts >= cfg.start) break;
+        for (std::size_t d = 0; d < r.readings.size(); ++d) {
+          labels.add(d, r.ts, r.readings[d].label);
+          if (r.readings[d].present) {
+            batch.push_back({twin_->devices[d].device.id, r.ts, r.readings[d].values});
+          }
+        }
+        if (batch.size() >= batch_limit) submit(batch);
+      }
+      submit(batch);
+      repo_.add_labels(labels.take(true));
+    }
     sim::Simulator engine(*twin_, std::move(scenario),
                           {cfg.start, cfg.step_s, static_cast<std::uint64_t>(cfg.seed)});
-    LabelRecorder labels(cfg.id, *twin_);
     // The true bus voltages, one snapshot a minute of simulated time, to score estimates by.
     const auto truth_every =
         std::max<std::int64_t>(1, std::llround(kTruthEveryS / std::max(cfg.step_s, 1e-9)));

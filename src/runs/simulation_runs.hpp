@@ -31,6 +31,9 @@ struct RunRequest {
   std::string params_json = "{}";  ///< as given, kept with the run
   std::string created_by;
   std::int64_t created_by_id = 0;  ///< the creating account, 0 when none
+  /// Realtime runs: first simulate this many days before now at 15-minute steps (the history a
+  /// day-ahead forecast reads), then go on in real time. 0–31.
+  double history_days = 0;
 };
 
 /// Storage the simulation runs may take, in bytes (estimated per stored sample).

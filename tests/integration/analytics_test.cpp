@@ -334,6 +334,20 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
     EXPECT_GT(item["result"]["n_minus_1"]["islanding"].get<int>(), 0);  // a radial feeder
   }
   EXPECT_TRUE(scored) << stability.dump();
+  // The demo run starts with eight days of 15-minute history: the feeder head has a forecast at
+  // once, and the battery plan over it.
+  json planned;
+  for (int k = 0; k < 300 && planned.is_null(); ++k) {
+    for (const auto& item :
+         network_items(get_json(*dh, "/api/ml/decision/latest?origin=" + live_origin))) {
+      if (item["model"] == "optimal-dispatch") planned = item["result"];
+    }
+    if (planned.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(planned.is_null()) << demo.output();
+  EXPECT_EQ(planned["plan"].size(), 96u);
+  EXPECT_GE(planned["peak_reduction_kw"].get<double>(), 0);
+  EXPECT_EQ(planned["feeder_head_device"], "sub-hv");
   const auto loss_hist = get_json(*dh, "/api/ml/energy/energy-loss?origin=" + live_origin);
   ASSERT_GE(loss_hist["items"].size(), 1u);
   EXPECT_TRUE(loss_hist["items"][0]["device"].is_null());

@@ -26,6 +26,9 @@ export interface Sample {
 export interface LiveOptions {
   devices?: string[];  // only these (all of the origin by default)
   maxRateHz?: number;  // per device, coalesced by the server (no cap by default)
+  /// Other message types to receive (e.g. network_state), handed to `onOther` as they come.
+  otherTypes?: string[];
+  onOther?: (type: string, data: unknown) => void;
 }
 
 const kBatchMs = 100;
@@ -80,7 +83,7 @@ export class LiveStream {
       const subscription: Record<string, unknown> = {
         type: "subscribe",
         origin: this.origin,
-        types: ["measurement"],
+        types: ["measurement", ...(this.options.otherTypes ?? [])],
       };
       if (this.options.devices?.length) subscription.devices = this.options.devices;
       if (this.options.maxRateHz) subscription.max_rate_hz = this.options.maxRateHz;
@@ -95,6 +98,8 @@ export class LiveStream {
         this.onSamples((msg.data as Sample[]).filter((s) => s.origin === this.origin), true);
       } else if (msg.type === "measurement") {
         this.queue(msg.data as Sample);
+      } else if (this.options.otherTypes?.includes(msg.type)) {
+        this.options.onOther?.(msg.type, msg.data);
       }
     };
     ws.onclose = () => {

@@ -68,6 +68,11 @@ TEST(Config, ErrorsNameTheSettingAndItsSource) {
   const std::string broken = dir.path() + "/broken.toml";
   std::ofstream(broken) << "[server\nport = 1\n";
   EXPECT_NE(error_of(broken, {}).find(":1:"), std::string::npos);
+  EXPECT_NE(error_of(std::nullopt, {{"REMHART_DEMO_HISTORY_DAYS", "40"}}).find("demo.history_days"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(std::nullopt, {{"REMHART_ANALYTICS_SCHEDULE_S", "0"}}).find("analytics.schedule_s"),
+      std::string::npos);
   EXPECT_EQ(error_of(std::nullopt, {}), "<ok>");
 }
 

@@ -125,23 +125,27 @@ export async function networkPage(root: HTMLElement, setStale: (stale: boolean) 
     if (current) show(current);
   };
   colourBy.addEventListener("change", () => choose(colourBy.value as Mode));
-  // The estimate, now and every 15 s; the first one becomes the default view.
+  // The estimate: now, then each one the server's estimator pushes (`network_state` on the live
+  // stream); the first becomes the default view.
+  type Estimate = PowerFlow & { pseudo_measurements: number; devices: number; origin?: string };
+  const applyEstimate = (r: Estimate) => {
+    if (!r.converged || r.buses.length !== model.buses.length) return;
+    estimate = { result: r, at: new Date() };
+    estimated = studyColours(model, r);
+    estimateOption.hidden = false;
+    estimateOption.textContent = `the state estimate of ${estimate.at.toLocaleTimeString()} (every bus)`;
+    estimateNote.textContent = `estimate from ${r.devices} device(s) and ${r.pseudo_measurements} pseudo-measurements`;
+    if (!estimateShown) choose("estimate");
+    estimateShown = true;
+    if (mode === "estimate") {
+      diagram.paint();
+      if (current) show(current);
+    }
+  };
   const refreshEstimate = async () => {
     try {
-      const r = await request<PowerFlow & { pseudo_measurements: number; devices: number }>(
-        "GET", "/api/grid/state?origin=" + encodeURIComponent(source.origin));
-      if (!r.converged || r.buses.length !== model.buses.length) return;
-      estimate = { result: r, at: new Date() };
-      estimated = studyColours(model, r);
-      estimateOption.hidden = false;
-      estimateOption.textContent = `the state estimate of ${estimate.at.toLocaleTimeString()} (every bus)`;
-      estimateNote.textContent = `estimate from ${r.devices} device(s) and ${r.pseudo_measurements} pseudo-measurements`;
-      if (!estimateShown) choose("estimate");
-      estimateShown = true;
-      if (mode === "estimate") {
-        diagram.paint();
-        if (current) show(current);
-      }
+      applyEstimate(await request<Estimate>(
+        "GET", "/api/grid/state?origin=" + encodeURIComponent(source.origin)));
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       estimateNote.textContent = `no state estimate: ${e.message}`;
@@ -165,7 +169,6 @@ export async function networkPage(root: HTMLElement, setStale: (stale: boolean) 
   performance.mark("network-drawn");
 
   void refreshEstimate();
-  const estimates = window.setInterval(() => void refreshEstimate(), 15000);
 
   let last = 0;
   const stream = new LiveStream(source.origin, (samples: Sample[]) => {
@@ -174,9 +177,13 @@ export async function networkPage(root: HTMLElement, setStale: (stale: boolean) 
     if (t - last < 1000 || mode !== "measured") return;
     last = t;
     diagram.paint();
-  }, (live) => setStale(!live), { maxRateHz: 1 });  // repainted once a second at most
-  return () => {
-    stream.close();
-    window.clearInterval(estimates);
-  };
+  }, (live) => setStale(!live), {
+    maxRateHz: 1,  // repainted once a second at most
+    otherTypes: ["network_state"],
+    onOther: (_type, data) => {
+      const r = data as Estimate;
+      if (r.origin === source.origin) applyEstimate(r);
+    },
+  });
+  return () => stream.close();
 }
