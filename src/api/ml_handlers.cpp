@@ -1,6 +1,7 @@
 // Analytics routes (SPEC §9, §16): the model registry (cards, versions, activation) and the
 // models' results — the latest per device from memory, history from storage (never
 // recomputed), and the scheduled models run on demand.
+#include <algorithm>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -193,7 +194,7 @@ Handler evaluate(ApiContext& ctx, std::string_view module) {
   };
 }
 
-// History of one monitoring model, newest first.
+// History of one model, newest first (network-level results have no device).
 Handler history(ApiContext& ctx, std::string model) {
   return [&ctx, model](HttpRequest& req, Reply reply) {
     store::MlResultQuery q;
