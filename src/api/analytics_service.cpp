@@ -260,6 +260,8 @@ json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels
   const core::Device registered = d != devices->end() ? d->second : core::Device{};
   std::vector<Scheduled> done;
   json items = json::array();
+  // The items are for the caller on demand and for the live stream: built only when wanted.
+  const bool want_items = !store || hub_.clients() > 0;
   std::optional<analytics::LoadHistory> history;  // read once, when a model needs it
   for (const auto& info : analytics::kModels) {
     if (info.per_sample() || info.network || (!module.empty() && info.module != module)) {
@@ -279,12 +281,14 @@ json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels
       shard.pending.push_back(
           {origin, device, std::string(info.name), state.ts, m->version, dump_json(*result)});
     }
-    items.push_back(
-        item(origin, device, state.ts, info.name, m->version, *result, state.features.samples()));
+    if (want_items) {
+      items.push_back(
+          item(origin, device, state.ts, info.name, m->version, *result, state.features.samples()));
+    }
   }
   if (done.empty()) return items;
   for (const auto mod : analytics::kModules) {  // one message per module
-    if (hub_.clients() == 0) break;
+    if (!want_items || hub_.clients() == 0) break;
     json data = {{"device", device},
                  {"origin", origin},
                  {"ts", core::format_rfc3339(state.ts)},
