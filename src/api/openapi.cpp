@@ -35,8 +35,7 @@ const Param kOrigin{"origin", "string", "\"real\" (default) or \"sim:<run>\""};
 const Param kFrom{"from", "string", "RFC 3339 or Unix milliseconds (inclusive)"};
 const Param kTo{"to", "string", "RFC 3339 or Unix milliseconds (exclusive)"};
 
-// A monitoring model's stored history (one result per device every analytics.store_every_s and
-// at each change of the anomaly flag), newest first.
+// A model's stored history, newest first (docs/api.md says how often each model stores).
 Doc history(const char* summary) {
   return {summary,
           {{"device", "string", "device id (all devices when absent)"},
