@@ -330,6 +330,8 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
   const double anomaly_threshold = anomaly ? anomaly->serving.value("threshold", 0.5) : 0.5;
   const double harmonic_threshold = harmonic ? harmonic->serving.value("threshold", 0.5) : 0.5;
   const auto schedule = static_cast<core::TimeUs>(opt_.schedule_s * core::kUsPerSecond);
+  const auto keep_every =
+      static_cast<core::TimeUs>(opt_.scheduled_store_every_s * core::kUsPerSecond);
   struct Due {  // a device whose day-ahead models run at the end of the batch
     DeviceState* state;
     std::string key;
@@ -419,7 +421,11 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
     // be superseded at once).
     if (!state.last_scheduled || s.record.ts - *state.last_scheduled >= schedule) {
       state.last_scheduled = s.record.ts;
-      run_scheduled(shard, *models, key, s.origin, s.device, state, "", true, true, false);
+      // Their history downsampled: one result per model every `scheduled_store_every_s`.
+      const bool keep =
+          !state.last_scheduled_stored || s.record.ts - *state.last_scheduled_stored >= keep_every;
+      if (keep) state.last_scheduled_stored = s.record.ts;
+      run_scheduled(shard, *models, key, s.origin, s.device, state, "", keep, true, false);
     }
     constexpr auto kForecastEvery =
         static_cast<core::TimeUs>(analytics::kForecastStepS * core::kUsPerSecond);

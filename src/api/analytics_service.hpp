@@ -52,10 +52,11 @@ class AnalyticsService {
     std::size_t shards = 2;
     std::size_t max_queued = 64;  ///< commits waiting per shard before the writer waits
     std::chrono::milliseconds max_wait{2000};  ///< the longest the writer waits for a shard
-    double store_every_s = 60;         ///< history: one result per device and model this often
-    double schedule_s = 60;            ///< the scheduled models, per device, this often
-    double network_schedule_s = 300;   ///< set-points and stability score this often
-    std::int64_t retention_days = 90;  ///< stored results older than this are deleted
+    double store_every_s = 60;             ///< history: one result per device and model this often
+    double schedule_s = 60;                ///< the scheduled models, per device, this often
+    double scheduled_store_every_s = 300;  ///< history: one of their results this often
+    double network_schedule_s = 300;       ///< set-points and stability score this often
+    std::int64_t retention_days = 90;      ///< stored results older than this are deleted
   };
   /// `twin` is what trainings simulate.
   AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
@@ -130,7 +131,8 @@ class AnalyticsService {
     features::DeviceFeatures features;
     features::FeatureVector f{};  // the latest sample's features
     core::TimeUs ts = 0;          // of that sample
-    std::optional<core::TimeUs> last_stored, last_sent, last_scheduled, last_forecast;
+    std::optional<core::TimeUs> last_stored, last_sent, last_scheduled, last_scheduled_stored,
+        last_forecast;
     bool day_ahead_due = false;  // within one batch: its day-ahead models wait for its end
     core::TimeUs touched = 0;    // wall clock of its last sample: idle states are let go
     bool flagged = false;

@@ -69,6 +69,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"analytics.shards", &Config::analytics_shards},
       {"analytics.store_every_s", &Config::analytics_store_every_s},
       {"analytics.schedule_s", &Config::analytics_schedule_s},
+      {"analytics.scheduled_store_every_s", &Config::analytics_scheduled_store_every_s},
       {"analytics.network_schedule_s", &Config::analytics_network_schedule_s},
       {"analytics.train_on_start", &Config::train_on_start},
       {"analytics.retention_days", &Config::analytics_retention_days},
@@ -206,6 +207,8 @@ void validate(const Config& c) {
         "analytics.store_every_s", "must be 1–86400");
   check(c.analytics_schedule_s >= 1 && c.analytics_schedule_s <= 86400, "analytics.schedule_s",
         "must be 1–86400");
+  check(c.analytics_scheduled_store_every_s >= 1 && c.analytics_scheduled_store_every_s <= 86400,
+        "analytics.scheduled_store_every_s", "must be 1–86400");
   check(c.analytics_network_schedule_s >= 1 && c.analytics_network_schedule_s <= 86400,
         "analytics.network_schedule_s", "must be 1–86400");
   check(c.analytics_retention_days >= 1 && c.analytics_retention_days <= 36500,

@@ -78,7 +78,10 @@ struct Config {
   std::int64_t analytics_shards = 2;    ///< threads the monitoring models run on
   double analytics_store_every_s = 60;  ///< history: one result per device and model this often
   double analytics_network_schedule_s = 300;  ///< set-points and stability score this often
-  double analytics_schedule_s = 60;  ///< the scheduled models, per device, this often (sample time)
+  double analytics_schedule_s = 60;
+  double analytics_scheduled_store_every_s =
+      300;  ///< their history: one result this often  ///< the scheduled models, per device, this
+            ///< often (sample time)
   std::int64_t analytics_retention_days = 90;  ///< stored results older than this are deleted
   bool train_on_start = true;  ///< train the models in the background when none are trained
   // [simulator]

@@ -276,11 +276,13 @@ int serve(const Config& c) {
     ml_results = std::make_unique<store::MlResultRepository>(so.path);
     analytics_service = std::make_unique<api::AnalyticsService>(
         *models, store, *ml_results, hub, twin,
-        api::AnalyticsService::Options{.shards = static_cast<std::size_t>(c.analytics_shards),
-                                       .store_every_s = c.analytics_store_every_s,
-                                       .schedule_s = c.analytics_schedule_s,
-                                       .network_schedule_s = c.analytics_network_schedule_s,
-                                       .retention_days = c.analytics_retention_days},
+        api::AnalyticsService::Options{
+            .shards = static_cast<std::size_t>(c.analytics_shards),
+            .store_every_s = c.analytics_store_every_s,
+            .schedule_s = c.analytics_schedule_s,
+            .scheduled_store_every_s = c.analytics_scheduled_store_every_s,
+            .network_schedule_s = c.analytics_network_schedule_s,
+            .retention_days = c.analytics_retention_days},
         &metrics, on_failure("analytics"));
     spdlog::info("analytics: {} model(s) loaded from {}", analytics_service->models_loaded(),
                  models->dir().string());

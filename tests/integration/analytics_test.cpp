@@ -41,9 +41,10 @@ TEST(Analytics, TrainedModelsServeEveryStoredSample) {
   EXPECT_EQ(run_cli("train --scale 0 --data-dir " + data).status, 2);
   EXPECT_EQ(run_cli("train --run-minutes 1 --data-dir " + data).status, 2);
 
-  ServerProcess proc(
-      remhart_binary(), data, {"--no-demo"},
-      {{"REMHART_ANALYTICS_STORE_EVERY_S", "10"}, {"REMHART_ANALYTICS_SCHEDULE_S", "30"}});
+  ServerProcess proc(remhart_binary(), data, {"--no-demo"},
+                     {{"REMHART_ANALYTICS_STORE_EVERY_S", "10"},
+                      {"REMHART_ANALYTICS_SCHEDULE_S", "30"},
+                      {"REMHART_ANALYTICS_SCHEDULED_STORE_EVERY_S", "30"}});
   auto http = admin_client(proc);
   const auto health = get_json(*http, "/health");
   EXPECT_EQ(health["models_loaded"], 16);
