@@ -7,6 +7,7 @@
 #include "analytics/catalogue.hpp"
 #include "analytics/dataset.hpp"
 #include "analytics/forecast.hpp"
+#include "analytics/results.hpp"
 #include "ml/io/xgboost_json.hpp"
 #include "ml/metrics.hpp"
 #include "ml/xgboost_train.hpp"
@@ -15,6 +16,7 @@ namespace remhart::analytics {
 
 namespace {
 
+using detail::target;
 using nlohmann::json;
 
 constexpr std::size_t kIssueEvery = 16;  // a forecast every four hours of each run
@@ -59,10 +61,6 @@ std::vector<DeviceSeries> series_of(const RunData& run) {
     }
   }
   return out;
-}
-
-json target(std::string name, std::string goal, double value, bool met) {
-  return {{"name", std::move(name)}, {"target", std::move(goal)}, {"value", value}, {"met", met}};
 }
 
 // The names of 96 inputs, one per 15-minute step.

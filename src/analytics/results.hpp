@@ -1,9 +1,10 @@
 #pragma once
 // What the models' code shares to read a feature vector and write a result: a feature by name,
-// a window statistic, and a number as JSON (null when not finite: an unknown value is never
-// shown as a number). Internal to analytics/.
+// a window statistic, a number as JSON (null when not finite: an unknown value is never shown
+// as a number), and a model card's quality target. Internal to analytics/.
 #include <cmath>
 #include <cstddef>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,10 @@ inline double at(const features::FeatureVector& f, features::Signal s, std::size
 }
 inline nlohmann::json number(double x) {
   return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr);
+}
+/// A quality target of a model card: what it is, the goal, the value reached, whether met.
+inline nlohmann::json target(std::string name, std::string goal, double value, bool met) {
+  return {{"name", std::move(name)}, {"target", std::move(goal)}, {"value", value}, {"met", met}};
 }
 
 }  // namespace remhart::analytics::detail

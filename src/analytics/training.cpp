@@ -17,6 +17,7 @@
 #include "analytics/maintenance.hpp"
 #include "analytics/monitoring.hpp"
 #include "analytics/network.hpp"
+#include "analytics/results.hpp"
 #include "grid/powerflow.hpp"
 #include "ml/io/xgboost_json.hpp"
 #include "ml/metrics.hpp"
@@ -26,6 +27,7 @@ namespace remhart::analytics {
 
 namespace {
 
+using detail::target;
 using nlohmann::json;
 
 constexpr std::ptrdiff_t kNearEventSteps = 60;
@@ -480,14 +482,6 @@ json multi_metrics(const ml::MultiScore& s) {
   json per = json::array();
   for (double f : s.f1) per.push_back(std::isnan(f) ? json(nullptr) : json(f));
   return {{"macro_f1", s.macro_f1}, {"accuracy", s.accuracy}, {"f1_per_class", per}};
-}
-
-json number_or_null(double x) {
-  return std::isfinite(x) ? json(x) : json(nullptr);
-}
-
-json target(std::string name, std::string goal, double value, bool met) {
-  return {{"name", std::move(name)}, {"target", std::move(goal)}, {"value", value}, {"met", met}};
 }
 
 json params_json(const ml::GbtParams& p) {
@@ -1147,7 +1141,7 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
     m.card["baseline"] = {{"name", "chance (a score that does not rank)"}, {"roc_auc", 0.5}};
     m.card["metrics"] = {{"test",
                           {{"states", ne.stability.size()},
-                           {"roc_auc_event_vs_calm", number_or_null(auc)},
+                           {"roc_auc_event_vs_calm", detail::number(auc)},
                            {"mean_score_during_events", nw ? with / nw : 0},
                            {"mean_score_otherwise", nwo ? without / nwo : 0}}}};
     m.card["targets"] = json::array({target("ranks states with an event below calm ones (ROC AUC)",

@@ -220,8 +220,8 @@ TEST(Maintenance, ResultsCarryTheirPhysics) {
 
   // Power quality: one sample of 15 % sag on phase a, 9 % THD on phase b, 50.02 Hz.
   const auto q = power_quality_index(sag, 50);
-  EXPECT_EQ(q.components[0].score, 0);  // 15 % deviation: beyond ±10 %
-  EXPECT_EQ(q.components[2].score, 0);  // THD 9 % > 8 %
+  EXPECT_EQ(q.components[0].score, 0);    // 15 % deviation: beyond ±10 %
+  EXPECT_EQ(q.components[2].score, 0);    // THD 9 % > 8 %
   EXPECT_EQ(q.components[3].score, 100);  // 0.02 Hz: within half the ±0.5 Hz limit
   EXPECT_EQ(q.category, "poor");
   const auto clean = power_quality_index(sample_features(1, 1, 1), 50);

@@ -22,7 +22,7 @@ TEST(Forecast, FeaturesReadTheLagsAndTheTargetsCalendar) {
   const auto f = forecast_features(p, issue, 4, ts, level);  // the target: 00:45–01:00 Tuesday
   EXPECT_EQ(f[0], 4);
   EXPECT_NEAR(f[1], std::sin(2 * M_PI * 52.5 / 1440), 1e-9);  // its middle, 00:52:30
-  EXPECT_EQ(f[3], 1);                                        // Tuesday
+  EXPECT_EQ(f[3], 1);                                         // Tuesday
   EXPECT_EQ(f[4], 0);
   EXPECT_NEAR(f[7], 103 / level, 1e-12);  // a day before the target
   EXPECT_NEAR(f[9], 195 / level, 1e-12);  // the latest
