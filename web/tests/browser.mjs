@@ -331,10 +331,11 @@ try {
         "the network view colours every bus by the tab's power flow (loads ×1.2)");
   await shot("network-study");
 
-  // Monitoring: a device's charts over the last 15 minutes, then live.
+  // Monitoring: a device's charts over the last hour, then live.
   await page.getByRole("link", { name: "Monitoring" }).click();
   await page.getByRole("heading", { name: "Monitoring" }).waitFor();
   await page.getByLabel("Device").selectOption("fdr1-head");
+  await page.getByLabel("Time range").selectOption("3600");
   await page.waitForFunction(() => Number(document.querySelector("main")?.dataset.points ?? 0) > 0,
                              null, { timeout: 20000 });
   const before = Number(await page.locator("main").getAttribute("data-points"));
@@ -346,7 +347,7 @@ try {
     grew = Number(await page.locator("main").getAttribute("data-points")) > before;
   }
   check(grew, `live samples are appended (${before} points before)`);
-  check(page.url().includes("/monitoring?device=fdr1-head"), "the page's URL names the device");
+  check(page.url().includes("/monitoring?device=fdr1-head&range=3600"), "the page's URL names the device and the hour");
   check(await page.getByRole("button", { name: "Download CSV" }).count() === 1,
         "an admin may download the CSV");
   await shot("monitoring");
@@ -363,7 +364,18 @@ try {
   await row.locator(".run-status").filter({ hasText: "completed" }).waitFor({ timeout: 120000 });
   check(true, "a backfill run completes and shows it");
   await shot("simulator");
-  // Switch the whole dashboard to that run, then back to the pinned demo run.
+  // A realtime run is started and stopped.
+  await page.getByLabel("Scenario").selectOption("overload");
+  await page.getByLabel("Mode").selectOption("realtime");
+  await page.getByRole("button", { name: "Start" }).click();
+  const realtimeRow = page.locator("tr").filter({ hasText: "overload" });
+  await realtimeRow.locator(".run-status").filter({ hasText: "running" }).waitFor({ timeout: 20000 });
+  await realtimeRow.getByRole("button", { name: "Stop" }).click();
+  await realtimeRow.locator(".run-status").filter({ hasText: "stopped" }).waitFor({ timeout: 20000 });
+  check(true, "a realtime run is started and stopped");
+  await realtimeRow.getByRole("button", { name: "Delete" }).click();
+  await realtimeRow.waitFor({ state: "detached", timeout: 20000 });
+  // Switch the whole dashboard to the backfilled run, then back to the pinned demo run.
   const runId = (await row.locator("td").first().innerText()).trim();
   await page.getByRole("link", { name: "Overview" }).click();
   await page.getByRole("heading", { name: "Overview" }).waitFor();
