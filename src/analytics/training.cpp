@@ -536,19 +536,19 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
   // models together stay within a few microseconds; docs/analytics.md).
   ml::GbtParams anomaly_params;
   anomaly_params.objective = "binary:logistic";
-  anomaly_params.rounds = 60;
-  anomaly_params.eta = 0.2;
+  anomaly_params.rounds = 25;
+  anomaly_params.eta = 0.3;
   ml::GbtParams harmonic_params = anomaly_params;
-  harmonic_params.rounds = 40;
+  harmonic_params.rounds = 15;
   ml::GbtParams regression;
   regression.objective = "reg:squarederror";
-  regression.rounds = 60;
-  regression.eta = 0.15;
+  regression.rounds = 20;
+  regression.eta = 0.3;
   ml::GbtParams multi;
   multi.objective = "multi:softprob";
   multi.num_class = kImbalanceClasses;
-  multi.rounds = 30;  // four trees a round
-  multi.eta = 0.2;
+  multi.rounds = 12;  // four trees a round
+  multi.eta = 0.4;
   ml::GbtParams failure_params = anomaly_params;  // shallow and smooth: few independent runs
   failure_params.rounds = 40;
   failure_params.eta = 0.1;
@@ -556,8 +556,11 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
   failure_params.min_child_weight = 20;
   ml::GbtParams overload_params = multi;
   overload_params.num_class = kOverloadClasses;
+  overload_params.rounds = 30;
+  overload_params.eta = 0.2;
   ml::GbtParams sag_params = anomaly_params;
   sag_params.rounds = 40;
+  sag_params.eta = 0.2;
   std::vector<TrainedModel> out(kModelCount);
   for (const auto& info : kModels) {
     auto& m = out[static_cast<std::size_t>(info.id)];

@@ -93,29 +93,29 @@ analytics::ProfileClusters clusters_of(const json& serving) {
   return c;
 }
 
-json scheduled_result(const analytics::LoadedModel& m, analytics::ModelId id,
-                      const core::Device& device, const features::FeatureVector& f,
-                      const analytics::LoadHistory& history) {
+ScheduledValue scheduled_result(const analytics::LoadedModel& m, analytics::ModelId id,
+                                const core::Device& device, const features::FeatureVector& f,
+                                const analytics::LoadHistory& history) {
   using analytics::ModelId;
   const double threshold = m.serving.value("threshold", 0.5);
   switch (id) {
     case ModelId::equipment_failure:
-      return analytics::to_json(analytics::equipment_failure(m.gbt, threshold, f));
+      return analytics::equipment_failure(m.gbt, threshold, f);
     case ModelId::overload_risk:
-      return analytics::to_json(analytics::overload_risk(m.gbt, f));
+      return analytics::overload_risk(m.gbt, f);
     case ModelId::power_quality_index:
-      return analytics::to_json(analytics::power_quality_index(f, device.nominal_frequency));
+      return analytics::power_quality_index(f, device.nominal_frequency);
     case ModelId::voltage_sag:
-      return analytics::to_json(analytics::voltage_sag(m.gbt, threshold, f));
+      return analytics::voltage_sag(m.gbt, threshold, f);
     case ModelId::reactive_power:
-      return analytics::to_json(analytics::reactive_compensation(
-          f, 3 * device.nominal_voltage * device.rated_current / 1000));
+      return analytics::reactive_compensation(
+          f, 3 * device.nominal_voltage * device.rated_current / 1000);
     case ModelId::load_balancing:
-      return analytics::to_json(analytics::load_balancing(f));
+      return analytics::load_balancing(f);
     case ModelId::load_forecast:
-      return analytics::to_json(analytics::forecast_load(m.gbt, interval_of(m.serving), history));
+      return analytics::forecast_load(m.gbt, interval_of(m.serving), history);
     case ModelId::demand_response:
-      return analytics::to_json(analytics::demand_response(clusters_of(m.serving), history));
+      return analytics::demand_response(clusters_of(m.serving), history);
     default:
       throw std::logic_error("not a scheduled model: " + std::string(analytics::info(id).name));
   }
@@ -230,24 +230,35 @@ std::size_t AnalyticsService::shard_index(const std::string& device) const {
   return std::hash<std::string>{}(device) % shards_.size();
 }
 
-json AnalyticsService::item_json(const std::string& origin, const std::string& device,
-                                 const Latest& l, std::size_t k) {
-  json result;
+json AnalyticsService::result_json(const Scheduled& r) {
+  return std::visit(
+      [](const auto& v) -> json {
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, json>) {
+          return v;
+        } else {
+          return analytics::to_json(v);
+        }
+      },
+      *r.result);
+}
+
+json AnalyticsService::monitoring_json(const Latest& l, std::size_t k) {
   switch (k) {
     case 0:
-      result = voltage_json(l.voltage);
-      break;
+      return voltage_json(l.voltage);
     case 1:
-      result = harmonic_json(l.harmonic);
-      break;
+      return harmonic_json(l.harmonic);
     case 2:
-      result = frequency_json(l.frequency);
-      break;
+      return frequency_json(l.frequency);
     default:
-      result = imbalance_json(l.imbalance);
+      return imbalance_json(l.imbalance);
   }
+}
+
+json AnalyticsService::item_json(const std::string& origin, const std::string& device,
+                                 const Latest& l, std::size_t k) {
   return item(origin, device, l.ts, analytics::info(kMonitoringModels[k]).name, l.versions[k],
-              std::move(result), l.samples_seen);
+              monitoring_json(l, k), l.samples_seen);
 }
 
 json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels& models,
@@ -274,16 +285,18 @@ json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels
     if (!m) continue;
     if (daily && !history) history = load_history(origin, device, state.ts);
     static const analytics::LoadHistory kNone;
-    auto result = std::make_shared<const json>(
-        scheduled_result(*m, info.id, registered, state.f, history ? *history : kNone));
-    done.push_back({info.id, state.ts, m->version, state.features.samples(), result});
+    done.push_back({info.id, state.ts, m->version, state.features.samples(),
+                    std::make_shared<const ScheduledValue>(scheduled_result(
+                        *m, info.id, registered, state.f, history ? *history : kNone))});
+    if (!store && !want_items) continue;
+    auto result = result_json(done.back());
     if (store) {
       shard.pending.push_back(
-          {origin, device, std::string(info.name), state.ts, m->version, dump_json(*result)});
+          {origin, device, std::string(info.name), state.ts, m->version, dump_json(result)});
     }
     if (want_items) {
-      items.push_back(
-          item(origin, device, state.ts, info.name, m->version, *result, state.features.samples()));
+      items.push_back(item(origin, device, state.ts, info.name, m->version, std::move(result),
+                           state.features.samples()));
     }
   }
   if (done.empty()) return items;
@@ -389,9 +402,9 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       state.last_stored = s.record.ts;
       for (std::size_t k = 0; k < kMonitoringModels.size(); ++k) {
         if (l.versions[k] == 0) continue;
-        shard.pending.push_back(
-            {s.origin, s.device, std::string(analytics::info(kMonitoringModels[k]).name), l.ts,
-             l.versions[k], dump_json(item_json(s.origin, s.device, l, k)["result"])});
+        shard.pending.push_back({s.origin, s.device,
+                                 std::string(analytics::info(kMonitoringModels[k]).name), l.ts,
+                                 l.versions[k], dump_json(monitoring_json(l, k))});
       }
     }
     state.flagged = flag;
@@ -552,10 +565,10 @@ json AnalyticsService::latest_all(const std::string& origin, const std::string& 
   for (const auto& [dev, r] : found) {
     if (dev.empty()) {
       items.push_back(network_item(origin, network_id, r.ts, analytics::info(r.model).name,
-                                   r.version, *r.result));
+                                   r.version, result_json(r)));
     } else {
-      items.push_back(item(origin, dev, r.ts, analytics::info(r.model).name, r.version, *r.result,
-                           r.samples_seen));
+      items.push_back(item(origin, dev, r.ts, analytics::info(r.model).name, r.version,
+                           result_json(r), r.samples_seen));
     }
   }
   return items;
@@ -573,7 +586,7 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
   using analytics::ModelId;
   bool due = false, store_loss = false;
   double f_dev = 0, f_n = 0;
-  std::shared_ptr<const json> head_forecast;  // the feeder head's latest load forecast
+  std::shared_ptr<const ScheduledValue> head_forecast;  // the feeder head's latest load forecast
   core::TimeUs head_ts = 0;
   const auto head = twin_ ? analytics::head_device_id(*twin_) : std::string();
   {
@@ -613,8 +626,8 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
         std::equal(net->buses.begin(), net->buses.end(), twin_->network.buses.begin(),
                    [](const auto& x, const auto& y) { return x.id == y.id; });
     const auto add = [&](ModelId id, json result) {
-      done.push_back(
-          {id, at, models->get(id)->version, 0, std::make_shared<const json>(std::move(result))});
+      done.push_back({id, at, models->get(id)->version, 0,
+                      std::make_shared<const ScheduledValue>(std::move(result))});
     };
     if (models->get(ModelId::energy_loss)) {
       add(ModelId::energy_loss, analytics::to_json(analytics::energy_loss(*net, state)));
@@ -634,11 +647,11 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
     }
     // The battery plan over the feeder head's forecast (the twin's batteries, when the model is
     // the twin's network and the head has a forecast).
-    if (due && twins && head_forecast && head_forecast->value("status", "") == "ok" &&
+    const auto* forecast =
+        head_forecast ? std::get_if<analytics::LoadForecast>(head_forecast.get()) : nullptr;
+    if (due && twins && forecast && forecast->status == "ok" &&
         models->get(ModelId::optimal_dispatch)) {
-      std::vector<double> p;
-      for (const auto& step : head_forecast->at("forecast"))
-        p.push_back(step["p_kw"].get<double>());
+      const std::vector<double> p(forecast->p50.begin(), forecast->p50.end());
       const auto battery = analytics::twin_battery(*twin_);
       const auto step = static_cast<core::TimeUs>(analytics::kForecastStepS * core::kUsPerSecond);
       if (battery.power_kw > 0) {
@@ -663,7 +676,7 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
   for (const auto& r : done) {
     if (r.model == ModelId::energy_loss && !store_loss) continue;
     rows.push_back({origin, "", std::string(analytics::info(r.model).name), r.ts, r.version,
-                    dump_json(*r.result)});
+                    dump_json(result_json(r))});
   }
   for (const auto mod : analytics::kModules) {
     if (hub_.clients() == 0) break;
@@ -674,7 +687,7 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
       if (analytics::info(r.model).module != mod) continue;
       const auto name = analytics::info(r.model).name;
       data["results"][std::string(name)] =
-          network_item(origin, network_id, r.ts, name, r.version, *r.result);
+          network_item(origin, network_id, r.ts, name, r.version, result_json(r));
     }
     if (!data["results"].empty()) hub_.broadcast("analytics", origin + "\n", dump_json(data));
   }

@@ -19,10 +19,14 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "analytics/decision.hpp"
+#include "analytics/forecast.hpp"
+#include "analytics/maintenance.hpp"
 #include "analytics/monitoring.hpp"
 #include "analytics/network.hpp"
 #include "analytics/registry.hpp"
@@ -46,13 +50,22 @@ inline constexpr std::array<analytics::ModelId, 4> kMonitoringModels = {
     analytics::ModelId::voltage_anomaly, analytics::ModelId::harmonic_analysis,
     analytics::ModelId::frequency_stability, analytics::ModelId::phase_imbalance};
 
+/// A scheduled model's result as the model gives it, serialised only when asked for, sent or
+/// stored (most are neither: they run every minute and are stored every five); the network
+/// models' results are JSON already.
+using ScheduledValue =
+    std::variant<nlohmann::json, analytics::EquipmentFailure, analytics::OverloadRisk,
+                 analytics::PowerQualityIndex, analytics::VoltageSag,
+                 analytics::ReactiveCompensation, analytics::LoadBalancing, analytics::LoadForecast,
+                 analytics::DemandResponse>;
+
 class AnalyticsService {
  public:
   struct Options {
     std::size_t shards = 2;
     std::size_t max_queued = 64;  ///< commits waiting per shard before the writer waits
     std::chrono::milliseconds max_wait{2000};  ///< the longest the writer waits for a shard
-    double store_every_s = 60;             ///< history: one result per device and model this often
+    double store_every_s = 300;            ///< history: one result per device and model this often
     double schedule_s = 60;                ///< the scheduled models, per device, this often
     double scheduled_store_every_s = 300;  ///< history: one of their results this often
     double network_schedule_s = 300;       ///< set-points and stability score this often
@@ -116,6 +129,8 @@ class AnalyticsService {
     analytics::PhaseImbalance imbalance;
     double f_dev_hz = core::kAbsent;  ///< measured frequency − the device's nominal
   };
+  /// Monitoring model `model`'s (index into kMonitoringModels) result, and its item.
+  static nlohmann::json monitoring_json(const Latest& l, std::size_t model);
   static nlohmann::json item_json(const std::string& origin, const std::string& device,
                                   const Latest& l, std::size_t model);
   /// A scheduled model's latest result.
@@ -124,8 +139,9 @@ class AnalyticsService {
     core::TimeUs ts = 0;
     std::int64_t version = 0;
     std::int64_t samples_seen = 0;
-    std::shared_ptr<const nlohmann::json> result;
+    std::shared_ptr<const ScheduledValue> result;
   };
+  static nlohmann::json result_json(const Scheduled& r);
   struct DeviceState {
     explicit DeviceState(features::DeviceRatings r) : features(r) {}
     features::DeviceFeatures features;

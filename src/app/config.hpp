@@ -74,9 +74,9 @@ struct Config {
   std::string demo_scenario = "normal_day";
   double demo_history_days = 8;  ///< simulated first at 15-minute steps (the forecasts' history)
   // [analytics]
-  bool analytics = true;                ///< serve the monitoring models on every sample
-  std::int64_t analytics_shards = 2;    ///< threads the monitoring models run on
-  double analytics_store_every_s = 60;  ///< history: one result per device and model this often
+  bool analytics = true;                 ///< serve the monitoring models on every sample
+  std::int64_t analytics_shards = 2;     ///< threads the monitoring models run on
+  double analytics_store_every_s = 300;  ///< history: one result per device and model this often
   double analytics_network_schedule_s = 300;  ///< set-points and stability score this often
   double analytics_schedule_s = 60;
   double analytics_scheduled_store_every_s =

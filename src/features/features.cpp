@@ -183,73 +183,85 @@ const std::array<FeatureDef, kFeatureCount>& feature_defs() {
   return docs.defs;
 }
 
-void DeviceFeatures::Window::add(double t_s, double y) {
-  if (!std::isfinite(y)) return;  // absent (or invalid) values leave the window as it was
-  if (std::isnan(shift_)) shift_ = y;
-  y -= shift_;
+DeviceFeatures::Window::Window(double window_s, std::size_t buckets)
+    : count_(static_cast<std::int64_t>(std::clamp<std::size_t>(buckets, 1, kMaxBuckets))),
+      span_s_(window_s / static_cast<double>(count_)) {
+  shift_.fill(kNaN);
+}
+
+void DeviceFeatures::Window::add(double t_s, const Signals& y) {
   const auto number = static_cast<std::int64_t>(std::floor(t_s / span_s_));
-  auto& b = buckets_[static_cast<std::size_t>(
-      ((number % static_cast<std::int64_t>(kBuckets)) + kBuckets) % kBuckets)];
-  if (b.number != number) b = Bucket{number, 0, 0, 0, 0, 0, 0, y, y};
+  auto& b = slot(number);
+  // The slot's previous bucket is at least a window older: out of every later window.
+  if (b.number != number) b = Bucket{number};
   const double t = t_s - static_cast<double>(number) * span_s_;
-  b.n += 1;
-  b.sy += y;
-  b.syy += y * y;
-  b.st += t;
-  b.stt += t * t;
-  b.sty += t * y;
-  b.min = std::min(b.min, y);
-  b.max = std::max(b.max, y);
+  for (std::size_t s = 0; s < kSignalCount; ++s) {
+    if (!std::isfinite(y[s])) continue;  // absent (or invalid) values leave the window as it was
+    if (std::isnan(shift_[s])) shift_[s] = y[s];
+    const double v = y[s] - shift_[s];
+    const bool first = b.n[s] == 0;
+    b.min[s] = first ? v : std::min(b.min[s], v);
+    b.max[s] = first ? v : std::max(b.max[s], v);
+    b.n[s] += 1;
+    b.sy[s] += v;
+    b.syy[s] += v * v;
+    b.st[s] += t;
+    b.stt[s] += t * t;
+    b.sty[s] += t * v;
+  }
 }
 
 void DeviceFeatures::Window::Totals::add(const Bucket& b, double o) {
-  if (n == 0) {
-    lo = b.min;
-    hi = b.max;
-  } else {
-    lo = std::min(lo, b.min);
-    hi = std::max(hi, b.max);
+  for (std::size_t s = 0; s < kSignalCount; ++s) {
+    // A signal absent from the bucket adds nothing (its sums are zero, its extremes unset).
+    const bool has = b.n[s] > 0, first = n[s] == 0;
+    lo[s] = has ? (first ? b.min[s] : std::min(lo[s], b.min[s])) : lo[s];
+    hi[s] = has ? (first ? b.max[s] : std::max(hi[s], b.max[s])) : hi[s];
+    n[s] += b.n[s];
+    sy[s] += b.sy[s];
+    syy[s] += b.syy[s];
+    st[s] += b.n[s] * o + b.st[s];
+    stt[s] += b.n[s] * o * o + 2 * o * b.st[s] + b.stt[s];
+    sty[s] += o * b.sy[s] + b.sty[s];
   }
-  n += b.n;
-  sy += b.sy;
-  syy += b.syy;
-  st += b.n * o + b.st;
-  stt += b.n * o * o + 2 * o * b.st + b.stt;
-  sty += o * b.sy + b.sty;
 }
 
-void DeviceFeatures::Window::stats(double t_s, double* out) {
+void DeviceFeatures::Window::stats(double t_s, std::size_t window, FeatureVector& out) {
   const auto now = static_cast<std::int64_t>(std::floor(t_s / span_s_));
   if (now != cached_now_) {
     cached_ = Totals{};
-    for (const auto& b : buckets_) {
-      if (b.number >= now || b.number <= now - static_cast<std::int64_t>(kBuckets)) continue;
+    for (std::int64_t k = 0; k < count_; ++k) {
+      const auto& b = buckets_[static_cast<std::size_t>(k)];
+      if (b.number >= now || b.number <= now - count_) continue;
       cached_.add(b, static_cast<double>(b.number - now) * span_s_);  // offset ≤ 0
     }
     cached_now_ = now;
   }
   Totals t = cached_;
-  const auto& current = buckets_[static_cast<std::size_t>(
-      ((now % static_cast<std::int64_t>(kBuckets)) + kBuckets) % kBuckets)];
+  const auto& current = slot(now);
   if (current.number == now) t.add(current, 0);
-  if (t.n == 0) {
-    std::fill(out, out + kStatCount, kNaN);
-    return;
+  for (std::size_t s = 0; s < kSignalCount; ++s) {
+    double* o = &out[index(static_cast<Signal>(s), window, Stat::mean)];
+    const double n = t.n[s];
+    if (n == 0) {
+      std::fill(o, o + kStatCount, kNaN);
+      continue;
+    }
+    const double mean = t.sy[s] / n;
+    const double var = std::max(0.0, t.syy[s] / n - mean * mean);
+    const double den = n * t.stt[s] - t.st[s] * t.st[s];
+    o[static_cast<std::size_t>(Stat::mean)] = mean + shift_[s];
+    o[static_cast<std::size_t>(Stat::std)] = std::sqrt(var);
+    o[static_cast<std::size_t>(Stat::min)] = t.lo[s] + shift_[s];
+    o[static_cast<std::size_t>(Stat::max)] = t.hi[s] + shift_[s];
+    o[static_cast<std::size_t>(Stat::slope)] =
+        den > 1e-9 * n * n ? (n * t.sty[s] - t.st[s] * t.sy[s]) / den : 0;
   }
-  const double mean = t.sy / t.n;
-  const double var = std::max(0.0, t.syy / t.n - mean * mean);
-  const double den = t.n * t.stt - t.st * t.st;
-  out[static_cast<std::size_t>(Stat::mean)] = mean + shift_;
-  out[static_cast<std::size_t>(Stat::std)] = std::sqrt(var);
-  out[static_cast<std::size_t>(Stat::min)] = t.lo + shift_;
-  out[static_cast<std::size_t>(Stat::max)] = t.hi + shift_;
-  out[static_cast<std::size_t>(Stat::slope)] =
-      den > 1e-9 * t.n * t.n ? (t.n * t.sty - t.st * t.sy) / den : 0;
 }
 
 DeviceFeatures::DeviceFeatures(DeviceRatings ratings) : r_(ratings) {
-  for (auto& per_signal : windows_) {
-    for (std::size_t w = 0; w < kWindowsS.size(); ++w) per_signal[w] = Window(kWindowsS[w]);
+  for (std::size_t w = 0; w < kWindowsS.size(); ++w) {
+    windows_[w] = Window(kWindowsS[w], kWindowBuckets[w]);
   }
 }
 
@@ -354,14 +366,11 @@ bool DeviceFeatures::update(core::TimeUs ts, const core::Values& v, const Networ
 
   // Rolling windows (the current sample included).
   const double t_s = static_cast<double>(ts) / core::kUsPerSecond;
-  const std::array<double, kSignalCount> signal = {v_avg,  v_min, v_max,   i_max,     p_kw,
-                                                   q_kvar, v.f,   vu_nema, thd_v_max, thd_i_max};
-  for (std::size_t s = 0; s < kSignalCount; ++s) {
-    for (std::size_t w = 0; w < kWindowsS.size(); ++w) {
-      auto& window = windows_[s][w];
-      window.add(t_s, signal[s]);
-      window.stats(t_s, &out[index(static_cast<Signal>(s), w, Stat::mean)]);
-    }
+  const Window::Signals signal = {v_avg,  v_min, v_max,   i_max,     p_kw,
+                                  q_kvar, v.f,   vu_nema, thd_v_max, thd_i_max};
+  for (std::size_t w = 0; w < kWindowsS.size(); ++w) {
+    windows_[w].add(t_s, signal);
+    windows_[w].stats(t_s, w, out);
   }
   const auto rolling = [&](Signal s, std::size_t w) { return out[index(s, w, Stat::mean)]; };
   at(F::v_avg_vs_900s_pu) = v_avg - rolling(Signal::v_avg_pu, 2);

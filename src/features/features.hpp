@@ -39,6 +39,11 @@ struct NetworkContext {
 /// The rolling windows, seconds.
 inline constexpr std::array<double, 3> kWindowsS = {10.0, 60.0, 900.0};
 inline constexpr std::array<std::string_view, 3> kWindowNames = {"10s", "60s", "900s"};
+/// Time buckets per window: its statistics cover the current bucket and the ones before it, so
+/// between (1 − 1/buckets) and all of the window. The 10 s window has fewer, longer buckets: its
+/// sums over the past buckets are redone whenever a bucket ends, every 2 s rather than every
+/// second (the most frequent work of a 1 Hz device).
+inline constexpr std::array<std::size_t, 3> kWindowBuckets = {5, 10, 10};
 
 /// Signals tracked over every window.
 enum class Signal : std::size_t {
@@ -189,33 +194,38 @@ class DeviceFeatures {
   core::TimeUs last_ts() const { return last_ts_; }
 
  private:
-  /// Statistics of one signal over the last `window` seconds, kept in kBuckets time buckets
-  /// (the window covers the current bucket and the kBuckets − 1 before it). Values are stored
-  /// relative to the first value seen, and times relative to the newest bucket, so the sums
-  /// stay well conditioned over days of samples.
+  /// Statistics of every signal over the last `window` seconds, kept in `buckets` time buckets
+  /// (the window covers the current bucket and the ones before it). The signals share
+  /// the buckets and sit side by side in each (one loop over them, which the compiler
+  /// vectorises). Values are stored relative to each signal's first value, and times relative
+  /// to the newest bucket, so the sums stay well conditioned over days of samples.
   class Window {
    public:
-    static constexpr std::size_t kBuckets = 10;
-    explicit Window(double window_s = 60) : span_s_(window_s / kBuckets) {}
-    void add(double t_s, double y);
-    /// mean, std, min, max, slope (per second) at time `t_s` (not before the last add); NaN
-    /// when empty.
-    void stats(double t_s, double* out);
+    static constexpr std::size_t kMaxBuckets = 10;
+    using Signals = std::array<double, kSignalCount>;
+    explicit Window(double window_s = 60, std::size_t buckets = kMaxBuckets);
+    /// Adds a sample's signals (non-finite ones: absent, left out).
+    void add(double t_s, const Signals& y);
+    /// Every signal's mean, std, min, max, slope (per second) at time `t_s` (not before the last
+    /// add) into `out` at the rolling features of window `window`; NaN where a signal is empty.
+    void stats(double t_s, std::size_t window, FeatureVector& out);
 
    private:
     struct Bucket {
-      std::int64_t number = INT64_MIN;                          // floor(t / span)
-      double n = 0, sy = 0, syy = 0, st = 0, stt = 0, sty = 0;  // t relative to bucket start
-      double min = 0, max = 0;
+      std::int64_t number = INT64_MIN;                             // floor(t / span)
+      Signals n{}, sy{}, syy{}, st{}, stt{}, sty{}, min{}, max{};  // t relative to bucket start
     };
     struct Totals {
-      double n = 0, sy = 0, syy = 0, st = 0, stt = 0, sty = 0;  // t relative to bucket `now`
-      double lo = 0, hi = 0;
+      Signals n{}, sy{}, syy{}, st{}, stt{}, sty{}, lo{}, hi{};  // t relative to bucket `now`
       void add(const Bucket& b, double offset_s);
     };
+    Bucket& slot(std::int64_t number) {
+      return buckets_[static_cast<std::size_t>(((number % count_) + count_) % count_)];
+    }
+    std::int64_t count_;
     double span_s_;
-    double shift_ = core::kAbsent;
-    std::array<Bucket, kBuckets> buckets_{};
+    Signals shift_;
+    std::array<Bucket, kMaxBuckets> buckets_{};  // the first `count_` used
     // The sums of the buckets before the current one, kept while the current bucket lasts:
     // samples arrive in time order, so those buckets no longer change.
     std::int64_t cached_now_ = INT64_MIN;
@@ -228,7 +238,7 @@ class DeviceFeatures {
   core::Values last_{};
   double last_v_pu_ = 0, last_i_pu_ = 0, last_p_kw_ = 0, last_f_ = 0;
   double repeats_ = 0;
-  std::array<std::array<Window, kWindowsS.size()>, kSignalCount> windows_;
+  std::array<Window, kWindowsS.size()> windows_;
 };
 
 }  // namespace remhart::features
