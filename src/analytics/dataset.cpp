@@ -95,6 +95,7 @@ RunData simulate_run(const sim::Twin& twin, const RunSpec& spec) {
       s.present = r.present;
       s.values = r.values;
       s.label = r.label;
+      s.true_unbalance_pct = r.true_unbalance_pct;
       s.true_v_pu = at[d].bus >= 0 ? sol.vm[at[d].bus] : core::kAbsent;
       s.net = network_context(twin.network, at[d], sol.vm, sol.flows, sol.losses_mw, load);
       run.steps[d].push_back(std::move(s));
@@ -226,6 +227,7 @@ std::vector<RunSpec> training_plan(const sim::Twin& twin, std::uint64_t seed, do
         num["load_scale"] = uniform(1.4, 2.0);
         num["ambient_offset_c"] = uniform(10, 25);
         num["life_remaining_h"] = log_uniform(0.15, 4);
+        num["fault_development_min"] = uniform(5, 30);
       }
       plan.push_back(std::move(s));
     }

@@ -36,8 +36,9 @@ struct DeviceStep {
   bool present = false;  ///< false: the meter sent nothing (dropped, de-energised)
   core::Values values;
   sim::Label label;
-  double true_v_pu = 0;          ///< solved |V| of the device's bus (positive sequence)
-  features::NetworkContext net;  ///< the solved state where the device sits
+  double true_v_pu = 0;           ///< solved |V| of the device's bus (positive sequence)
+  double true_unbalance_pct = 0;  ///< its voltage unbalance (NEMA), before noise
+  features::NetworkContext net;   ///< the solved state where the device sits
 };
 
 struct RunData {

@@ -45,10 +45,12 @@ std::vector<int> failure_truth(const RunData& run) {
 
 const std::vector<std::size_t>& failure_features() {
   static const std::vector<std::size_t> used = [] {
-    std::vector<std::size_t> v = {index(F::temp_c), index(F::i_max_pu), index(F::s_total_kva)};
+    std::vector<std::size_t> v = {index(F::temp_c), index(F::i_max_pu), index(F::s_total_kva),
+                                  index(F::thd_i_max_pct), index(F::thd_i_vs_900s_pct)};
     for (std::size_t w = 0; w < features::kWindowsS.size(); ++w) {
       for (auto st : {Stat::mean, Stat::max, Stat::slope})
         v.push_back(index(Signal::i_max_pu, w, st));
+      for (auto st : {Stat::mean, Stat::slope}) v.push_back(index(Signal::thd_i_max_pct, w, st));
     }
     return v;
   }();

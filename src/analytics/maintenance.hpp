@@ -19,11 +19,13 @@ namespace remhart::analytics {
 // --- 5. Equipment failure -----------------------------------------------------------------
 /// The horizon: the probability is of a failure within the next 15 minutes.
 inline constexpr double kFailureHorizonS = 900;
-/// Truth per step of one device's run: the supply transformer fails (the simulator's IEEE
-/// C57.91 loss of life runs through the life that was left) within the horizon.
+/// Truth per step of one device's run: the supply transformer fails within the horizon (the
+/// simulator's IEEE C57.91 loss of life ran through the life that was left, and the incipient
+/// winding fault that followed has grown to a failure).
 std::vector<int> failure_truth(const RunData& run);
 /// The features the failure model sees: the reported (hot-spot) temperature and how loaded the
-/// device is and has been — what ages a transformer. A run is one draw of the life left, so the
+/// device is and has been — what ages a transformer — and its current THD against its recent
+/// past, where an incipient winding fault shows. A run is one draw of the life left, so the
 /// train runs are few independent examples: more features would only let the trees memorise
 /// them, and the probability must stay calibrated.
 const std::vector<std::size_t>& failure_features();

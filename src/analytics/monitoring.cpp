@@ -135,9 +135,17 @@ FrequencyStability frequency_stability(const ml::GbtModel& model, double nominal
   return r;
 }
 
+int imbalance_class(double unbalance_pct) {
+  if (!(unbalance_pct >= 1)) return 0;  // NaN (nothing measured) included
+  return unbalance_pct < 2 ? 1 : unbalance_pct <= 4 ? 2 : 3;
+}
+
 int imbalance_truth(const DeviceStep& s) {
-  if (s.label.event != "phase_imbalance") return 0;
-  return std::clamp(static_cast<int>(s.label.severity), 0, kImbalanceClasses - 1);
+  return imbalance_class(s.true_unbalance_pct);
+}
+
+int imbalance_baseline(const features::FeatureVector& f) {
+  return imbalance_class(at(f, F::vu_nema_pct));
 }
 
 std::string_view imbalance_class_name(int c) {

@@ -88,11 +88,14 @@ FrequencyStability frequency_stability(const ml::GbtModel& model, double nominal
                                        const features::FeatureVector& f);
 
 // --- 4. Phase imbalance -------------------------------------------------------------------
-/// Classes: 0 none, 1 minor, 2 moderate (voltage unbalance above EN 50160's 2 %), 3 severe
-/// (above 4 %), from the simulator's grading of the true phase voltages under an imbalance
-/// event; no event is class 0.
+/// Classes of the voltage unbalance at the meter's bus (NEMA MG-1, the simulator's true phase
+/// voltages, whatever the cause): 0 none (below 1 %), 1 minor (1–2 %), 2 moderate (above
+/// EN 50160's 2 %), 3 severe (above 4 %).
 inline constexpr int kImbalanceClasses = 4;
+int imbalance_class(double unbalance_pct);
 int imbalance_truth(const DeviceStep& s);
+/// The threshold rule: the measured unbalance (`vu_nema_pct`) graded as the truth is.
+int imbalance_baseline(const features::FeatureVector& f);
 std::string_view imbalance_class_name(int c);
 
 struct PhaseImbalance {

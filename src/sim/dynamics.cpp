@@ -30,28 +30,28 @@ void SwingModel::step(double dt_s, double delta_pl) {
   dpm_ = pm_ss + m21 * x1 + m22 * x2;
 }
 
-double TransformerThermal::ultimate_oil_rise(double k) const {
+double TransformerThermal::ultimate_oil_rise(double k2) const {
   const double r = s_.loss_ratio;
-  return s_.top_oil_rise_c * std::pow((k * k * r + 1) / (r + 1), s_.oil_exponent_n);
+  return s_.top_oil_rise_c * std::pow((k2 * r + 1) / (r + 1), s_.oil_exponent_n);
 }
 
-double TransformerThermal::ultimate_spot_rise(double k) const {
-  return s_.hot_spot_gradient_c * std::pow(k * k, s_.winding_exponent_m);
+double TransformerThermal::ultimate_spot_rise(double k2) const {
+  return s_.hot_spot_gradient_c * std::pow(k2, s_.winding_exponent_m);
 }
 
 void TransformerThermal::settle(double load_pu, double ambient_c) {
   ambient_ = ambient_c;
-  top_oil_rise_ = ultimate_oil_rise(load_pu);
-  hot_spot_rise_ = ultimate_spot_rise(load_pu);
+  top_oil_rise_ = ultimate_oil_rise(load_pu * load_pu);
+  hot_spot_rise_ = ultimate_spot_rise(load_pu * load_pu);
 }
 
-void TransformerThermal::step(double dt_s, double load_pu, double ambient_c) {
+void TransformerThermal::step(double dt_s, double load_pu, double ambient_c, double extra_loss_pu) {
   ambient_ = ambient_c;
+  const double k2 = load_pu * load_pu + extra_loss_pu;
   const double a_oil = std::exp(-dt_s / (60 * s_.oil_time_constant_min));
   const double a_w = std::exp(-dt_s / (60 * s_.winding_time_constant_min));
-  top_oil_rise_ = ultimate_oil_rise(load_pu) + (top_oil_rise_ - ultimate_oil_rise(load_pu)) * a_oil;
-  hot_spot_rise_ =
-      ultimate_spot_rise(load_pu) + (hot_spot_rise_ - ultimate_spot_rise(load_pu)) * a_w;
+  top_oil_rise_ = ultimate_oil_rise(k2) + (top_oil_rise_ - ultimate_oil_rise(k2)) * a_oil;
+  hot_spot_rise_ = ultimate_spot_rise(k2) + (hot_spot_rise_ - ultimate_spot_rise(k2)) * a_w;
   consumed_h_ += aging_factor() * dt_s / 3600;
 }
 

@@ -30,8 +30,9 @@ class TransformerThermal {
   explicit TransformerThermal(const TwinTransformer& spec) : s_(spec) {}
   /// Starts at the steady state of `load_pu` at `ambient_c`.
   void settle(double load_pu, double ambient_c);
-  /// Advances by `dt_s` at `load_pu` (of rating) and `ambient_c`.
-  void step(double dt_s, double load_pu, double ambient_c);
+  /// Advances by `dt_s` at `load_pu` (of rating) and `ambient_c`, with `extra_loss_pu` more
+  /// winding loss (per unit of the rated load loss: a fault's heating).
+  void step(double dt_s, double load_pu, double ambient_c, double extra_loss_pu = 0);
   double hot_spot_c() const { return ambient_ + top_oil_rise_ + hot_spot_rise_; }
   double top_oil_c() const { return ambient_ + top_oil_rise_; }
   /// Ageing acceleration factor at the current hot spot (1 at 110 °C).
@@ -40,8 +41,9 @@ class TransformerThermal {
   double life_consumed_h() const { return consumed_h_; }
 
  private:
-  double ultimate_oil_rise(double k) const;
-  double ultimate_spot_rise(double k) const;
+  /// Ultimate rises at a load loss of `k2` per unit of the rated load loss (k² without faults).
+  double ultimate_oil_rise(double k2) const;
+  double ultimate_spot_rise(double k2) const;
   TwinTransformer s_;
   double ambient_ = 20, top_oil_rise_ = 0, hot_spot_rise_ = 0, consumed_h_ = 0;
 };

@@ -19,6 +19,10 @@ constexpr std::array<double, 3> kSourceUnbalance = {0.002, -0.001, -0.001};
 constexpr double kLoadVoltageExpP = 1.0, kLoadVoltageExpQ = 2.0;  // loads partly constant-Z
 constexpr double kInverterKneePu = 0.9;  // below it, DER output falls with the voltage
 constexpr double kMeterRange = 10;       // × rated current, the most a meter reads
+// A fully grown incipient winding fault: its losses, per unit of the rated load loss, and the
+// current THD its arcing adds at the transformer's meters (percentage points, in quadrature).
+constexpr double kIncipientLossPu = 1.5;
+constexpr double kIncipientThdPct = 8;
 
 // Rounds to a resolution of 1, 0.1, 0.01 … as a meter's display would; divides by the inverse so
 // the result is the double nearest the decimal (6373.4, not 6373.400000000001).
@@ -613,13 +617,24 @@ void Simulator::make_readings(double t) {
   const double k_load = std::hypot(tb.p_from, tb.q_from) * 1000 / twin_.transformer.rated_kva;
   const auto now = opt_.start + static_cast<core::TimeUs>(std::llround(t * core::kUsPerSecond));
   const double ambient = ambient_temperature(calendar(now)) + sc_.ambient_offset_c;
+  // Aged through its life, the insulation gives way: an incipient winding fault (turn-to-turn
+  // arcing) grows over `fault_development_s` — its losses heat the winding, its arcing adds
+  // current harmonics — until the transformer fails.
+  if (!transformer_failed_ && incipient_since_s_ < 0 &&
+      thermal_.life_consumed_h() >= sc_.life_remaining_h) {
+    incipient_since_s_ = t;
+  }
+  incipient_ = incipient_since_s_ < 0 ? 0
+               : sc_.fault_development_s > 0
+                   ? std::min(1.0, (t - incipient_since_s_) / sc_.fault_development_s)
+                   : 1.0;
   if (steps_ == 0) {
     thermal_.settle(k_load, ambient);
   } else {
-    thermal_.step(dt, transformer_failed_ ? 0 : k_load, ambient);
+    thermal_.step(dt, transformer_failed_ ? 0 : k_load, ambient,
+                  transformer_failed_ ? 0 : kIncipientLossPu * incipient_);
   }
-  const bool failing_now =
-      !transformer_failed_ && thermal_.life_consumed_h() >= sc_.life_remaining_h;
+  const bool failing_now = !transformer_failed_ && incipient_ >= 1;
 
   // Scenario labels in force, most severe first per device.
   struct Active {
@@ -645,6 +660,7 @@ void Simulator::make_readings(double t) {
     const auto& dev = twin_.devices[d];
     auto& r = out_.readings[d];
     r.label = Label{};
+    r.true_unbalance_pct = 0;
     const bool on_transformer = ds.branch_device && ds.ref.branch == m.transformer_branch;
     for (const auto& a : active) {
       const bool in_part =
@@ -705,6 +721,7 @@ void Simulator::make_readings(double t) {
       double sum = 0;
       for (std::size_t h = 0; h < kOrders.size(); ++h) sum += m.ih[ds.pos][h] * m.ih[ds.pos][h];
       thd_i = i1 > 1e-9 ? 100 * std::sqrt(sum) / i1 : 0;
+      if (on_transformer) thd_i = std::hypot(thd_i, kIncipientThdPct * incipient_);
     } else {
       p_mw = load_p_[ds.bus] - der_p_[ds.bus];
       q_mvar = load_q_[ds.bus];
@@ -741,16 +758,20 @@ void Simulator::make_readings(double t) {
     }
     // Overload and imbalance graded by what this meter sees, without noise: its highest phase
     // current against its rating; its voltage unbalance against EN 50160's 2 %.
+    {
+      const auto& ph = m.vph[ds.bus];
+      const double mean = (ph[0] + ph[1] + ph[2]) / 3;
+      double unbalance = 0;
+      for (double x : ph) unbalance = std::max(unbalance, std::fabs(x - mean) / mean);
+      r.true_unbalance_pct = 100 * unbalance;
+    }
     if (r.label.event == "overload") {
       const double loading = peak_amps / dev.device.rated_current;
       r.label.severity = loading > 1.2 ? Severity::severe
                          : loading > 1 ? Severity::moderate
                                        : Severity::minor;
     } else if (r.label.event == "phase_imbalance") {
-      const auto& ph = m.vph[ds.bus];
-      const double mean = (ph[0] + ph[1] + ph[2]) / 3;
-      double unbalance = 0;
-      for (double x : ph) unbalance = std::max(unbalance, std::fabs(x - mean) / mean);
+      const double unbalance = r.true_unbalance_pct / 100;
       r.label.severity = unbalance > 0.04   ? Severity::severe
                          : unbalance > 0.02 ? Severity::moderate
                                             : Severity::minor;

@@ -37,6 +37,9 @@ struct Reading {
   bool present = true;
   core::Values values;
   Label label;
+  /// The truth behind the values: the voltage unbalance of the meter's bus (NEMA MG-1: the
+  /// largest deviation of a phase magnitude from their mean, % of the mean), before noise.
+  double true_unbalance_pct = 0;
 };
 
 struct StepResult {
@@ -91,6 +94,8 @@ class Simulator {
   std::vector<char> energised_;
   TransformerThermal thermal_;
   bool transformer_failed_ = false;
+  double incipient_since_s_ = -1;  ///< when the incipient winding fault began (−1: not yet)
+  double incipient_ = 0;           ///< how far it has grown: 0 … 1 (then the transformer fails)
 };
 
 }  // namespace remhart::sim

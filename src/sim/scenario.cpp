@@ -123,7 +123,11 @@ std::vector<ScenarioDef> make_catalogue() {
                with(common(1.5, 1, 0.3),
                     {num("ambient_offset_c", 15, -30, 30, "°C", "ambient above the season's"),
                      num("life_remaining_h", 12, 0.001, 1e6, "h",
-                         "normal-life hours left; failure when aged through them")})});
+                         "normal-life hours left; aged through them, an incipient winding fault "
+                         "starts"),
+                     num("fault_development_min", 20, 0, 600, "min",
+                         "from the incipient fault to the failure: its heating and current "
+                         "harmonics grow meanwhile")})});
   c.push_back(
       {"custom", "The original's 17 parameters steering the network, plus timed events",
        with(common(),
@@ -400,6 +404,7 @@ Scenario build_scenario(std::string_view requested, const ScenarioParams& params
   } else if (s.id == "transformer_degradation") {
     s.ambient_offset_c = v.num("ambient_offset_c");
     s.life_remaining_h = v.num("life_remaining_h");
+    s.fault_development_s = v.num("fault_development_min") * 60;
   } else if (s.id == "custom") {
     const double interval = v.num("interval");
     if (v.num("num_points") > 0) {

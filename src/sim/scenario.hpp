@@ -99,7 +99,9 @@ struct Scenario {
   double noise = 1;                     ///< sensor noise on (1) or off (0)
   double ambient_offset_c = 0;
   double life_remaining_h = std::numeric_limits<double>::infinity();  ///< transformer
-  std::optional<double> power_factor;                                 ///< all loads
+  /// From the end of the insulation's life to the failure: an incipient winding fault grows.
+  double fault_development_s = 0;
+  std::optional<double> power_factor;    ///< all loads
   std::string load_profile = "daily";    ///< daily | constant | ramping_up | ramping_down | random
   std::string voltage_pattern = "none";  ///< custom: stable | fluctuating | sag | swell
   double voltage_min_pu = 1, voltage_max_pu = 1;

@@ -69,6 +69,23 @@ TEST(EventsInForce, AnyMetersLabelExceptAgeing) {
   EXPECT_EQ(events_in_force(run), (std::vector<int>{0, 1, 0}));
 }
 
+// The imbalance truth grades the bus's true unbalance whatever its cause (an imbalance event or
+// not); the threshold rule grades the measured one the same way.
+TEST(ImbalanceTruth, GradesTheTrueUnbalanceAtTheBus) {
+  DeviceStep s;
+  for (const auto& [pct, want] : std::vector<std::pair<double, int>>{
+           {0.4, 0}, {1.0, 1}, {1.99, 1}, {2.0, 2}, {4.0, 2}, {4.01, 3}, {core::kAbsent, 0}}) {
+    s.true_unbalance_pct = pct;
+    EXPECT_EQ(imbalance_truth(s), want) << pct;
+  }
+  s.true_unbalance_pct = 0.5;
+  s.label.event = "phase_imbalance";  // an event that leaves this bus balanced: none
+  EXPECT_EQ(imbalance_truth(s), 0);
+  features::FeatureVector f{};
+  f[features::index(features::F::vu_nema_pct)] = 2.5;
+  EXPECT_EQ(imbalance_baseline(f), 2);
+}
+
 // A model of one leaf: every prediction is that leaf (plus the base margin).
 ml::GbtModel constant(ml::Objective objective, double value, int classes = 1) {
   ml::GbtModel m;

@@ -481,6 +481,42 @@ TEST(Simulator, OverheatedTransformerFails) {
   EXPECT_GT(sim.transformer().life_consumed_h(), 2);
 }
 
+// Aged through its life, the transformer does not fail at once: an incipient winding fault grows
+// over fault_development_min, heating the winding beyond what its load explains and adding
+// current harmonics at its meter — the precursors the failure model learns from.
+TEST(Simulator, AnIncipientWindingFaultHeatsAndDistortsBeforeTheFailure) {
+  const SimOptions options{kWinterEvening - 2 * 3600 * core::kUsPerSecond, 60, 2};
+  Simulator failing(
+      demo(),
+      scenario("transformer_degradation", {{"life_remaining_h", 2}, {"fault_development_min", 20}}),
+      options);
+  Simulator healthy(demo(), scenario("transformer_degradation", {{"life_remaining_h", 1e6}}),
+                    options);
+  const auto monitor = device("tx1-mon");
+  int started = -1, failed = -1;
+  double thd_at_start = 0, thd_before_failure = 0, hotter = 0;
+  for (int s = 0; s < 24 * 60 && failed < 0; ++s) {
+    const auto& a = failing.step();
+    const auto& b = healthy.step();
+    if (started < 0 && failing.transformer().life_consumed_h() >= 2) {
+      started = s;
+      thd_at_start = a.readings[monitor].values.thd_i[0];
+    }
+    if (failing.transformer_failed()) {
+      failed = s;
+    } else if (started >= 0) {
+      thd_before_failure = a.readings[monitor].values.thd_i[0];
+      hotter = a.readings[monitor].values.temp - b.readings[monitor].values.temp;
+    }
+  }
+  ASSERT_GE(started, 0);
+  ASSERT_GE(failed, 0);
+  EXPECT_NEAR(failed - started, 20, 1);  // minutes at one step a minute
+  // The fault's harmonics add in quadrature to the load's: nearly 8 points at the end.
+  EXPECT_GT(std::sqrt(thd_before_failure * thd_before_failure - thd_at_start * thd_at_start), 6);
+  EXPECT_GT(hotter, 5);  // °C above the same transformer without the fault, at the same load
+}
+
 // The custom scenario's patterns steer the network over the scenario's duration (a run sets it
 // to its own): a current ramp from 10 to 50 (relative) lifts the feeder current about fivefold.
 TEST(Simulator, CustomCurrentRampSpansTheRun) {
