@@ -212,6 +212,11 @@ json estimation_json(const grid::Network& net, const grid::MeterMeasurements& me
     for (std::size_t k = 0; k < branches.size() && k < e.p_from_sigma_mw.size(); ++k) {
       branches[k]["p_from_sigma_mw"] = e.p_from_sigma_mw[k];
       branches[k]["q_from_sigma_mvar"] = e.q_from_sigma_mvar[k];
+      branches[k]["s_from_sigma_mva"] = e.s_from_sigma_mva[k];
+      // The loading's deviation to first order: the from end's S over the rating (the two ends
+      // differ by the losses, whose deviation is far smaller).
+      const double rate = net.branches[k].rate_a;
+      branches[k]["loading_sigma"] = rate > 0 ? json(e.s_from_sigma_mva[k] / rate) : json(nullptr);
     }
     out["branches"] = std::move(branches);
   } else {

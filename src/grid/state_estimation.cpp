@@ -287,8 +287,9 @@ class Covariance {
   std::vector<double> z_, zdiag_;
 };
 
-// Deviations of every in-service branch's P and Q at its from end (hᵀ Cov h over the four states
-// of its ends), and of the total series losses (one solve).
+// Deviations of every in-service branch's P, Q and apparent power S = √(P² + Q²) at its from
+// end (hᵀ Cov h over the four states of its ends; for S, h = (P·h_P + Q·h_Q) / S to first
+// order), and of the total series losses (one solve).
 void flow_deviations(const Model& model, const std::vector<cd>& v, const Covariance& cov,
                      EstimationResult& out) {
   using K = Measurement::Kind;
@@ -304,23 +305,32 @@ void flow_deviations(const Model& model, const std::vector<cd>& v, const Covaria
   Eigen::SparseMatrix<double> jac;
   model.evaluate(flows, v, h, jac);
   const Eigen::SparseMatrix<double, Eigen::RowMajor> rows = jac;
-  const auto variance = [&](int r) {
+  const auto covariance = [&](int r1, int r2) {  // Cov(h[r1], h[r2])
     double sum = 0;
-    for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator a(rows, r); a; ++a) {
-      for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator b(rows, r); b; ++b) {
+    for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator a(rows, r1); a; ++a) {
+      for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator b(rows, r2); b; ++b) {
         sum += a.value() * b.value() * cov.at(static_cast<int>(a.col()), static_cast<int>(b.col()));
       }
     }
-    return std::max(0.0, sum);
+    return sum;
   };
   out.p_from_sigma_mw.assign(net.branches.size(), 0);
   out.q_from_sigma_mvar.assign(net.branches.size(), 0);
+  out.s_from_sigma_mva.assign(net.branches.size(), 0);
   Eigen::VectorXd losses = Eigen::VectorXd::Zero(jac.cols());
   for (std::size_t r = 0; r < flows.size(); r += 3) {
     const auto b = flows[r].element;
     const int row = static_cast<int>(r);
-    out.p_from_sigma_mw[b] = std::sqrt(variance(row)) * net.base_mva;
-    out.q_from_sigma_mvar[b] = std::sqrt(variance(row + 1)) * net.base_mva;
+    const double var_p = std::max(0.0, covariance(row, row));
+    const double var_q = std::max(0.0, covariance(row + 1, row + 1));
+    out.p_from_sigma_mw[b] = std::sqrt(var_p) * net.base_mva;
+    out.q_from_sigma_mvar[b] = std::sqrt(var_q) * net.base_mva;
+    const double p = h[row], q = h[row + 1], s = std::hypot(p, q);
+    // At no flow S has no gradient: its deviation is then that of the larger of P and Q.
+    const double var_s =
+        s > 1e-12 ? (p * p * var_p + q * q * var_q + 2 * p * q * covariance(row, row + 1)) / (s * s)
+                  : std::max(var_p, var_q);
+    out.s_from_sigma_mva[b] = std::sqrt(std::max(0.0, var_s)) * net.base_mva;
     losses +=
         Eigen::VectorXd(rows.row(row).transpose()) + Eigen::VectorXd(rows.row(row + 2).transpose());
   }

@@ -35,9 +35,9 @@ struct EstimationResult {
   /// Per bus, the standard deviations of the estimate (from the gain matrix's inverse at the
   /// solution: what the measurements' deviations leave uncertain); 0 for the reference angle.
   std::vector<double> vm_sigma, va_sigma_deg;
-  /// Per branch, the deviations of P and Q flowing in at its from end (MW / Mvar; 0 out of
-  /// service), and of the total series losses (MW).
-  std::vector<double> p_from_sigma_mw, q_from_sigma_mvar;
+  /// Per branch, the deviations of P, Q and the apparent power S flowing in at its from end
+  /// (MW / Mvar / MVA; 0 out of service), and of the total series losses (MW).
+  std::vector<double> p_from_sigma_mw, q_from_sigma_mvar, s_from_sigma_mva;
   double losses_sigma_mw = 0;
   double objective = 0;              ///< J(x) = Σ (r/σ)² of the final estimate
   double chi2_limit = 0;             ///< χ² quantile for m − n degrees of freedom

@@ -95,6 +95,7 @@ TEST(Simulator, DemoRunStartsWithTheServerAndFeedsLiveData) {
   EXPECT_EQ(st["branches"].size(), 32u);
   EXPECT_GT(st["losses_sigma_mw"].get<double>(), 0);
   EXPECT_GT(st["branches"][0]["p_from_sigma_mw"].get<double>(), 0);
+  EXPECT_GT(st["branches"][0]["loading_sigma"].get<double>(), 0);
   r = http->get("/api/grid/state?pseudo=false&origin=" + origin);
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_EQ(http->get("/api/grid/state?pseudo=maybe").status, 400);

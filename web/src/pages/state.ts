@@ -8,7 +8,7 @@ import { el, fmt, localTime, table, kpiCard } from "../dom";
 import { voltageClass } from "../oneline";
 
 interface StateBus { id: number; vm_pu: number; va_deg: number; vm_sigma_pu: number; va_sigma_deg: number }
-interface StateBranch { index: number; from: number; to: number; in_service: boolean; p_from_mw: number; q_from_mvar: number; p_to_mw: number; loading: number | null; p_from_sigma_mw: number }
+interface StateBranch { index: number; from: number; to: number; in_service: boolean; p_from_mw: number; q_from_mvar: number; p_to_mw: number; loading: number | null; p_from_sigma_mw: number; loading_sigma: number | null }
 interface Removed { device?: string; pseudo?: boolean; bus?: number; kind: string }
 interface State {
   origin: string; network_id: number; estimated_at: string; converged: boolean; iterations: number;
@@ -54,14 +54,15 @@ export async function statePage(root: HTMLElement): Promise<() => void> {
         el("td", {}, fmt(3 * b.vm_sigma_pu, 4)),
         el("td", {}, fmt(b.va_deg, 3)),
         el("td", {}, fmt(3 * b.va_sigma_deg, 3))))));
-    branches.replaceChildren(el("h2", {}, "Branches"), table(["Branch", "P (MW)", "± 3σ", "Q (Mvar)", "Losses (MW)", "Loading"],
+    branches.replaceChildren(el("h2", {}, "Branches"), table(["Branch", "P (MW)", "± 3σ", "Q (Mvar)", "Losses (MW)", "Loading", "± 3σ"],
       (s.branches ?? []).map((br) => el("tr", {},
         el("td", {}, `${br.from}–${br.to}${br.in_service ? "" : " (out)"}`),
         el("td", {}, fmt(br.p_from_mw, 3)),
         el("td", {}, fmt(3 * br.p_from_sigma_mw, 3)),
         el("td", {}, fmt(br.q_from_mvar, 3)),
         el("td", {}, fmt(br.p_from_mw + br.p_to_mw, 4)),
-        el("td", {}, br.loading === null ? "no rating" : fmt(br.loading * 100, 1, "%"))))));
+        el("td", {}, br.loading === null ? "no rating" : fmt(br.loading * 100, 1, "%")),
+        el("td", {}, br.loading_sigma === null ? "" : fmt(3 * br.loading_sigma * 100, 1, "%"))))));
     root.dataset.buses = String(s.buses.length);
   };
 
