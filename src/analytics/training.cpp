@@ -539,17 +539,20 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
   anomaly_params.objective = "binary:logistic";
   anomaly_params.rounds = 25;
   anomaly_params.eta = 0.3;
+  anomaly_params.max_depth = 5;
   ml::GbtParams harmonic_params = anomaly_params;
   harmonic_params.rounds = 15;
   ml::GbtParams regression;
   regression.objective = "reg:squarederror";
   regression.rounds = 20;
   regression.eta = 0.3;
+  regression.max_depth = 5;
   ml::GbtParams multi;
   multi.objective = "multi:softprob";
   multi.num_class = kImbalanceClasses;
   multi.rounds = 12;  // four trees a round
   multi.eta = 0.4;
+  multi.max_depth = 5;
   ml::GbtParams failure_params = anomaly_params;  // shallow and smooth: few independent runs
   failure_params.rounds = 40;
   failure_params.eta = 0.1;
@@ -559,9 +562,11 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
   overload_params.num_class = kOverloadClasses;
   overload_params.rounds = 30;
   overload_params.eta = 0.2;
+  overload_params.max_depth = 6;
   ml::GbtParams sag_params = anomaly_params;
   sag_params.rounds = 40;
   sag_params.eta = 0.2;
+  sag_params.max_depth = 6;
   std::vector<TrainedModel> out(kModelCount);
   for (const auto& info : kModels) {
     auto& m = out[static_cast<std::size_t>(info.id)];

@@ -351,6 +351,7 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
     const store::StoredSample* sample;  // one of the device's in this batch (its names)
   };
   std::vector<Due> due;
+  std::vector<std::pair<const std::string*, DeviceState*>> touched;  // their latest to publish
   const auto devices = store_.devices();
   const core::Device unknown;  // a device no longer registered: the default ratings
   const auto every = static_cast<core::TimeUs>(opt_.store_every_s * core::kUsPerSecond);
@@ -424,10 +425,11 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       }
       hub_.broadcast("analytics", key, dump_json(data));
     }
-    {
-      const std::lock_guard lock(latest_mu_);
-      latest_.insert_or_assign(key, l);
+    if (!state.latest_pending) {  // published at the end of the batch, under one lock
+      state.latest_pending = true;
+      touched.push_back({&it->first, &state});
     }
+    state.latest = l;
     // The scheduled models: every `schedule_s` of the device's sample time; the day-ahead ones
     // every 15 minutes of it, at most once per batch, on the device's newest sample (they read
     // its stored history: a backfill's batch holds many steps of a device, whose forecasts would
@@ -446,6 +448,13 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
         (!state.last_forecast || s.record.ts - *state.last_forecast >= kForecastEvery)) {
       state.day_ahead_due = true;
       due.push_back({&state, key, &s});
+    }
+  }
+  {
+    const std::lock_guard lock(latest_mu_);
+    for (const auto& [k, state] : touched) {
+      latest_.insert_or_assign(*k, state->latest);
+      state->latest_pending = false;
     }
   }
   for (auto& [state, key, named] : due) {

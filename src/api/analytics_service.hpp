@@ -150,7 +150,9 @@ class AnalyticsService {
     std::optional<core::TimeUs> last_stored, last_sent, last_scheduled, last_scheduled_stored,
         last_forecast;
     bool day_ahead_due = false;  // within one batch: its day-ahead models wait for its end
-    core::TimeUs touched = 0;    // wall clock of its last sample: idle states are let go
+    Latest latest;               // its newest results, published to latest_ at a batch's end
+    bool latest_pending = false;
+    core::TimeUs touched = 0;  // wall clock of its last sample: idle states are let go
     bool flagged = false;
   };
   struct Shard {
