@@ -10,8 +10,15 @@
 
 #include <toml++/toml.h>
 
+#include "mqtt/client.hpp"
+
 namespace remhart::app {
 namespace {
+
+// Settings whose values are never shown (settings page, `remhart check`).
+bool is_secret(const std::string& key) {
+  return key == "auth.jwt_secret" || key == "mqtt.password";
+}
 
 using Field =
     std::variant<std::string Config::*, std::int64_t Config::*, double Config::*, bool Config::*>;
@@ -77,6 +84,14 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"simulator.max_runs", &Config::sim_max_runs},
       {"simulator.run_budget_mb", &Config::sim_run_budget_mb},
       {"simulator.total_budget_mb", &Config::sim_total_budget_mb},
+      {"mqtt.url", &Config::mqtt_url},
+      {"mqtt.topic_prefix", &Config::mqtt_topic_prefix},
+      {"mqtt.client_id", &Config::mqtt_client_id},
+      {"mqtt.username", &Config::mqtt_username},
+      {"mqtt.password", &Config::mqtt_password},
+      {"mqtt.dead_letter_topic", &Config::mqtt_dead_letter_topic},
+      {"mqtt.keepalive_s", &Config::mqtt_keepalive_s},
+      {"mqtt.max_message_kb", &Config::mqtt_max_message_kb},
       {"log.level", &Config::log_level},
       {"log.json", &Config::log_json},
   };
@@ -213,6 +228,24 @@ void validate(const Config& c) {
         "analytics.network_schedule_s", "must be 1–86400");
   check(c.analytics_retention_days >= 1 && c.analytics_retention_days <= 36500,
         "analytics.retention_days", "must be 1–36500");
+  if (!c.mqtt_url.empty()) {
+    try {
+      (void)mqtt::options_from_url(c.mqtt_url);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError("mqtt.url: " + std::string(e.what()));
+    }
+  }
+  const auto topic_level = [](const std::string& t) {
+    return !t.empty() && t.find_first_of("+#") == std::string::npos && t.size() <= 1024;
+  };
+  check(topic_level(c.mqtt_topic_prefix), "mqtt.topic_prefix",
+        "must be a topic without + or # (1–1024 bytes)");
+  check(c.mqtt_dead_letter_topic.empty() || topic_level(c.mqtt_dead_letter_topic),
+        "mqtt.dead_letter_topic", "must be a topic without + or # (1–1024 bytes)");
+  check(c.mqtt_keepalive_s >= 2 && c.mqtt_keepalive_s <= 65535, "mqtt.keepalive_s",
+        "must be 2–65535");
+  check(c.mqtt_max_message_kb >= 1 && c.mqtt_max_message_kb <= 262144, "mqtt.max_message_kb",
+        "must be 1–262144");
   static const std::vector<std::string> kLevels = {"trace", "debug", "info",
                                                    "warn",  "error", "off"};
   check(std::find(kLevels.begin(), kLevels.end(), c.log_level) != kLevels.end(), "log.level",
@@ -229,7 +262,7 @@ std::vector<std::pair<std::string, std::string>> describe(const Config& c) {
         [&](auto member) {
           using T = std::remove_cvref_t<decltype(c.*member)>;
           if constexpr (std::is_same_v<T, std::string>) {
-            const bool secret = key == "auth.jwt_secret" && !(c.*member).empty();
+            const bool secret = is_secret(key) && !(c.*member).empty();
             out.emplace_back(key, secret ? "(set, hidden)" : c.*member);
           } else if constexpr (std::is_same_v<T, bool>) {
             out.emplace_back(key, c.*member ? "true" : "false");
@@ -316,7 +349,6 @@ Config load_config(const std::optional<std::string>& file,
 }
 
 std::vector<std::pair<std::string, std::string>> effective_settings(const Config& c) {
-  static const char* const kSecrets[] = {"auth.jwt_secret"};
   auto quoted = [](const std::string& text) {
     std::string out = "\"";
     for (char ch : text) {
@@ -341,9 +373,7 @@ std::vector<std::pair<std::string, std::string>> effective_settings(const Config
           }
         },
         field);
-    for (const char* secret : kSecrets) {
-      if (key == secret) value = value == "\"\"" ? value : quoted("(set)");
-    }
+    if (is_secret(key)) value = value == "\"\"" ? value : quoted("(set)");
     out.emplace_back(key, std::move(value));
   }
   return out;

@@ -87,6 +87,15 @@ struct Config {
   // [simulator]
   std::string sim_twin;  ///< twin file; empty = the demo feeder shipped in share/twins
   std::int64_t sim_max_runs = 4;
+  // [mqtt]
+  std::string mqtt_url;  ///< mqtt://host[:port]; empty: no MQTT ingestion
+  std::string mqtt_topic_prefix = "remhart";
+  std::string
+      mqtt_client_id;  ///< fixed per replica (the broker keeps its session); default remhart-<host>
+  std::string mqtt_username, mqtt_password;
+  std::string mqtt_dead_letter_topic;  ///< default <prefix>/dead-letter
+  std::int64_t mqtt_keepalive_s = 30;
+  std::int64_t mqtt_max_message_kb = 1024;
   // [log]
   std::string log_level = "info";
   bool log_json = false;

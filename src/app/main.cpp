@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> overrides;
 
   auto* serve = app.add_subcommand("serve", "Run the server (HTTP API and live stream)");
-  std::string host, data_dir, durability, tls_cert, tls_key;
+  std::string host, data_dir, durability, tls_cert, tls_key, mqtt_url;
   std::int64_t port = -1;
   bool no_demo = false;
   serve->add_option("--config", config_file, "Configuration file (remhart.toml)");
@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   serve->add_option("--durability", durability, "normal (survives a crash) or fsync (power loss)");
   serve->add_flag("--no-demo", no_demo, "Do not start the demo simulation run");
   serve->add_option("--tls-cert", tls_cert, "PEM certificate chain: serve HTTPS and WSS");
+  serve->add_option("--mqtt-url", mqtt_url,
+                    "Broker to ingest measurements from: mqtt://host[:port] (docs/mqtt.md)");
   serve->add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
 
   auto* version = app.add_subcommand("version", "Print the version");
@@ -149,6 +151,7 @@ int main(int argc, char** argv) {
   if (no_demo) overrides.emplace_back("demo.enabled", "false");
   if (!tls_cert.empty()) overrides.emplace_back("server.tls_cert", tls_cert);
   if (!tls_key.empty()) overrides.emplace_back("server.tls_key", tls_key);
+  if (!mqtt_url.empty()) overrides.emplace_back("mqtt.url", mqtt_url);
 
   Config cfg;
   try {

@@ -32,6 +32,7 @@
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "ingest/ingest_service.hpp"
+#include "ingest/mqtt_source.hpp"
 #include "obs/metrics.hpp"
 #include "runs/simulation_runs.hpp"
 #include "sim/io/twin_json.hpp"
@@ -156,6 +157,26 @@ ingest::IngestOptions ingest_options(const Config& c) {
   return io;
 }
 
+ingest::MqttSourceOptions mqtt_options(const Config& c) {
+  ingest::MqttSourceOptions o;
+  o.client = mqtt::options_from_url(c.mqtt_url);
+  auto& connect = o.client.connect;
+  connect.client_id = c.mqtt_client_id;
+  if (connect.client_id.empty()) {  // fixed per machine, so the broker keeps this replica's session
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    connect.client_id = std::string("remhart-") + host;
+  }
+  connect.clean_session = false;
+  connect.keepalive_s = static_cast<std::uint16_t>(c.mqtt_keepalive_s);
+  if (!c.mqtt_username.empty()) connect.username = c.mqtt_username;
+  if (!c.mqtt_password.empty()) connect.password = c.mqtt_password;
+  o.client.max_packet_bytes = static_cast<std::size_t>(c.mqtt_max_message_kb) * 1024 + 1024;
+  o.prefix = c.mqtt_topic_prefix;
+  o.dead_letter = c.mqtt_dead_letter_topic;
+  return o;
+}
+
 runs::StorageBudget sim_budget(const Config& c) {
   return {c.sim_run_budget_mb << 20, c.sim_total_budget_mb << 20};
 }
@@ -237,6 +258,9 @@ int serve(const Config& c) {
   const auto so = store_options(c);
   store::SqliteStore store(so, &metrics);
   ingest::IngestService ingest(store, ingest_options(c), &metrics);
+  std::unique_ptr<ingest::MqttSource> mqtt_source;
+  if (!c.mqtt_url.empty())
+    mqtt_source = std::make_unique<ingest::MqttSource>(ingest, mqtt_options(c), &metrics);
 
   Identity identity(c, &metrics);
   if (!c.auth_enabled) {
@@ -402,10 +426,15 @@ int serve(const Config& c) {
                  twin->name, run.id);
   }
   if (analytics_service && c.train_on_start) analytics_service->train_if_untrained();
+  if (mqtt_source) {
+    mqtt_source->start();
+    spdlog::info("mqtt: ingesting {}/+/+/measurement from {}", c.mqtt_topic_prefix, c.mqtt_url);
+  }
   ready = true;
   spdlog::info("listening on {}://{}:{}", c.tls_cert.empty() ? "http" : "https", c.host, port);
   server.run();
   ready = false;
+  if (mqtt_source) mqtt_source->stop();  // unacknowledged messages go to the next session
   state_service.reset();
   simulator.stop_all();
   // Jobs still queued answer into sessions and use the context: they finish before the server,

@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -396,36 +394,6 @@ TEST(Cli, VersionConfigCheckAndUsageErrors) {
   EXPECT_EQ(run("config check --config /nonexistent.toml"), 2);
   EXPECT_EQ(run_cli("config check", {{"REMHART_SERVER_PORT", "99999"}}).status, 2);
 }
-
-// A private tmpfs of `mib` MiB at a fresh directory (root only; the test skips elsewhere).
-class SmallDisk {
- public:
-  explicit SmallDisk(int mib) {
-    path_ = dir_.path() + "/disk";
-    ::mkdir(path_.c_str(), 0700);
-    const std::string opts = "size=" + std::to_string(mib) + "m";
-    mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
-  }
-  ~SmallDisk() {
-    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& path() const { return path_; }
-  /// Writes a file until the disk is full.
-  void fill() {
-    const int fd = ::open((path_ + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const std::string chunk(64 * 1024, 'x');
-    while (::write(fd, chunk.data(), chunk.size()) > 0) {
-    }
-    ::close(fd);
-  }
-  void free_space() { ::unlink((path_ + "/filler").c_str()); }
-
- private:
-  TempDir dir_;
-  std::string path_;
-  bool mounted_ = false;
-};
 
 // Found by attack: a full disk answered 500 "internal" with SQLite's text, /health said
 // "database ok" without a query, and nothing was logged. Now: 503 + Retry-After, /ready 503 with

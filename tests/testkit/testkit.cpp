@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -473,6 +475,167 @@ TlsResult https_get(std::uint16_t port, const std::string& target, int max_versi
     stream.shutdown(ec);
   } catch (const std::exception& e) {
     out.error = e.what();
+  }
+  return out;
+}
+
+// ---- A small disk ----------------------------------------------------------------------------
+
+SmallDisk::SmallDisk(int mib) {
+  path_ = dir_.path() + "/disk";
+  ::mkdir(path_.c_str(), 0700);
+  const std::string opts = "size=" + std::to_string(mib) + "m";
+  mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
+}
+
+SmallDisk::~SmallDisk() {
+  if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+}
+
+void SmallDisk::fill() {
+  const int fd = ::open((path_ + "/filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  const std::string chunk(64 * 1024, 'x');
+  while (::write(fd, chunk.data(), chunk.size()) > 0) {
+  }
+  ::close(fd);
+}
+
+void SmallDisk::free_space() {
+  ::unlink((path_ + "/filler").c_str());
+}
+
+// ---- Mosquitto -------------------------------------------------------------------------------
+
+namespace {
+
+std::string mosquitto_program() {
+  for (const char* p : {"/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"}) {
+    if (::access(p, X_OK) == 0) return p;
+  }
+  return {};
+}
+
+// A port nobody listens on now (the broker binds it a moment later).
+std::uint16_t free_port() {
+  net::io_context io;
+  tcp::acceptor a(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+bool accepts(std::uint16_t port) {
+  net::io_context io;
+  tcp::socket sock(io);
+  beast::error_code ec;
+  sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+  return !ec;
+}
+
+// Starts `argv` (absolute program path first) with stdout/stderr to `log`; returns its pid.
+int spawn(std::vector<std::string> argv, const std::string& log) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+    }
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+void stop_child(int& pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  for (int k = 0; k < 100 && waitpid(pid, &status, WNOHANG) == 0; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (waitpid(pid, &status, WNOHANG) == 0) {
+    ::kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  pid = -1;
+}
+
+}  // namespace
+
+bool MosquittoBroker::available() {
+  return !mosquitto_program().empty();
+}
+
+MosquittoBroker::MosquittoBroker() {
+  const auto program = mosquitto_program();
+  if (program.empty()) throw std::runtime_error("mosquitto is not installed (scripts/bootstrap)");
+  for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
+    port_ = free_port();
+    const auto conf = dir_.path() + "/mosquitto.conf";
+    std::ofstream(conf) << "listener " << port_ << " 127.0.0.1\n"
+                        << "allow_anonymous true\n"
+                        << "persistence true\n"
+                        << "persistence_location " << dir_.path() << "/\n"
+                        << "max_queued_messages 100000\n";
+    pid_ = spawn({program, "-c", conf}, dir_.path() + "/mosquitto.log");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!accepts(port_) && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {  // the port was taken meanwhile: again
+        pid_ = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (pid_ > 0 && !accepts(port_)) stop_child(pid_);
+  }
+  if (pid_ < 0) throw std::runtime_error("mosquitto did not start (" + dir_.path() + ")");
+}
+
+MosquittoBroker::~MosquittoBroker() {
+  stop_child(pid_);
+}
+
+bool MosquittoBroker::publish(const std::string& topic, const std::string& payload) const {
+  const auto file = dir_.path() + "/payload-" + std::to_string(::getpid()) + ".bin";
+  std::ofstream(file, std::ios::binary) << payload;
+  const auto r = run_command("mosquitto_pub -h 127.0.0.1 -p " + std::to_string(port_) +
+                             " -q 1 -t '" + topic + "' -f '" + file + "'");
+  return r.status == 0;
+}
+
+MosquittoBroker::Subscription::Subscription(const MosquittoBroker& broker, const std::string& topic)
+    : file_(broker.dir_.path() + "/sub-" + std::to_string(std::hash<std::string>{}(topic)) +
+            ".txt") {
+  // -d: its protocol trace comes first, so the subscription is known to stand before anyone sends;
+  // stdbuf: line-buffered into the file (a file is otherwise written only at exit).
+  pid_ = spawn({"/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub", "-d", "-h", "127.0.0.1", "-p",
+                std::to_string(broker.port()), "-q", "1", "-t", topic},
+               file_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(file_);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("Subscribed (mid:") != std::string::npos) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("mosquitto_sub did not subscribe to " + topic);
+}
+
+MosquittoBroker::Subscription::~Subscription() {
+  stop_child(pid_);
+}
+
+std::vector<std::string> MosquittoBroker::Subscription::received() const {
+  std::ifstream in(file_);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    // The -d trace: "Client … sending/received …" and "Subscribed (mid: …)".
+    if (line.rfind("Client ", 0) == 0 || line.rfind("Subscribed (mid:", 0) == 0) continue;
+    out.push_back(line);
   }
   return out;
 }

@@ -148,4 +148,53 @@ std::string random_password();
 /// Path of the remhart binary under test (set by the build).
 std::string remhart_binary();
 
+/// A private tmpfs of `mib` MiB at a fresh directory (root only; tests skip elsewhere).
+class SmallDisk {
+ public:
+  explicit SmallDisk(int mib);
+  ~SmallDisk();
+  bool mounted() const { return mounted_; }
+  const std::string& path() const { return path_; }
+  /// Writes a file until the disk is full.
+  void fill();
+  void free_space();
+
+ private:
+  TempDir dir_;
+  std::string path_;
+  bool mounted_ = false;
+};
+
+/// A private Mosquitto broker (Debian's `mosquitto`, installed by scripts/bootstrap): its own
+/// temp directory, a free port on 127.0.0.1, anonymous access, persistence on (so a subscriber's
+/// session survives); no systemd. Stopped (SIGTERM) on destruction.
+class MosquittoBroker {
+ public:
+  MosquittoBroker();
+  ~MosquittoBroker();
+  std::uint16_t port() const { return port_; }
+  std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
+  /// Whether the broker program is on this machine (tests skip without it outside CI).
+  static bool available();
+  /// Publishes one message with mosquitto_pub at QoS 1; true when it was delivered to the broker.
+  bool publish(const std::string& topic, const std::string& payload) const;
+  /// Subscribes with mosquitto_sub in the background and collects the messages of `topic` until
+  /// destruction; `received()` returns them so far.
+  class Subscription {
+   public:
+    Subscription(const MosquittoBroker& broker, const std::string& topic);
+    ~Subscription();
+    std::vector<std::string> received() const;
+
+   private:
+    int pid_ = -1;
+    std::string file_;
+  };
+
+ private:
+  TempDir dir_;
+  std::uint16_t port_ = 0;
+  int pid_ = -1;
+};
+
 }  // namespace remhart::testkit

@@ -1,0 +1,186 @@
+// MQTT ingestion against a real broker (a private Mosquitto): meters publish on
+// remhart/<site>/<device>/measurement at QoS 1, the server stores their samples through the same
+// pipeline as HTTP and acknowledges each message after its commit; refused messages go to the
+// dead-letter topic; a message published while the server is down arrives when it is back (its
+// persistent session).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "shared_data.hpp"
+#include "testkit.hpp"
+
+namespace remhart::testkit {
+namespace {
+
+using nlohmann::json;
+
+std::string sample(const std::string& device, long long ts_ms, double v = 230.0) {
+  return json{{"device", device},
+              {"ts", ts_ms},
+              {"v", {v, v + 1, v - 1}},
+              {"i", {10.0, 10.5, 9.5}},
+              {"p", {2000, 2100, 1900}},
+              {"q", {300, 320, 280}},
+              {"f", 50.01}}
+      .dump();
+}
+
+double metric(HttpClient& http, const std::string& name) {
+  const auto text = http.get("/metrics").body;
+  const auto at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+}
+
+// Polls `ok` every 20 ms for up to 20 s.
+template <typename F>
+bool eventually(F ok) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return ok();
+}
+
+std::size_t stored(HttpClient& http, const std::string& device) {
+  return json::parse(http.get("/api/grid/data?device=" + device + "&limit=1000").body)["items"]
+      .size();
+}
+
+TEST(Mqtt, MessagesAreStoredThenAcknowledgedAndRefusedOnesDeadLettered) {
+  if (!MosquittoBroker::available()) {
+    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it";
+    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";
+  }
+  MosquittoBroker broker;
+  TempDir dir;
+  ServerProcess server(
+      remhart_binary(), dir.path() + "/data", {"--no-demo", "--mqtt-url", broker.url()},
+      {{"REMHART_ANALYTICS_ENABLED", "false"}, {"REMHART_MQTT_CLIENT_ID", "remhart-test"}});
+  auto http = admin_client(server);
+  ASSERT_EQ(http->post("/api/grid/devices", R"({"id":"m1","site":"north"})").status, 201);
+  ASSERT_TRUE(eventually([&] { return metric(*http, "remhart_mqtt_connected") == 1; }))
+      << server.output();
+  MosquittoBroker::Subscription dead(broker, "remhart/dead-letter");
+
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count() -
+                   60'000;
+  // One sample, then an array of two.
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample("m1", now)));
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", "[" + sample("m1", now + 1000) + "," +
+                                                                 sample("m1", now + 2000) + "]"));
+  EXPECT_TRUE(eventually([&] { return stored(*http, "m1") == 3; })) << stored(*http, "m1");
+
+  // Refused, each for its reason: not JSON, another device's sample on this device's topic, a
+  // voltage the validator refuses (the whole message: stored atomically), a topic that is not a
+  // measurement topic's shape (no device level).
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", "{\"device\":"));
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample("m2", now + 3000)));
+  ASSERT_TRUE(
+      broker.publish("remhart/north/m1/measurement",
+                     "[" + sample("m1", now + 4000) + "," + sample("m1", now + 5000, -5) + "]"));
+  ASSERT_TRUE(eventually([&] { return dead.received().size() == 3; }))
+      << dead.received().size() << "\n"
+      << server.output();
+  const auto letters = dead.received();
+  EXPECT_NE(letters[0].find("payload: "), std::string::npos) << letters[0];
+  EXPECT_NE(letters[1].find("a sample of device m2 on the topic of m1"), std::string::npos)
+      << letters[1];
+  EXPECT_NE(letters[2].find("\"topic\":\"remhart/north/m1/measurement\""), std::string::npos)
+      << letters[2];
+  EXPECT_EQ(json::parse(letters[2])["payload"].get<std::string>().substr(0, 1), "[");
+  EXPECT_EQ(stored(*http, "m1"), 3u);  // nothing of the refused ones
+  EXPECT_EQ(metric(*http, "remhart_mqtt_stored_total"), 2);
+  EXPECT_EQ(metric(*http, "remhart_mqtt_refused_total"), 3);
+
+  // Published while the server is down: the broker keeps them for its session.
+  ASSERT_EQ(server.terminate(), 0);
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample("m1", now + 6000)));
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample("m1", now + 7000)));
+  server.restart();
+  http = admin_client(server);
+  EXPECT_TRUE(eventually([&] { return stored(*http, "m1") == 5; })) << stored(*http, "m1");
+  EXPECT_EQ(metric(*http, "remhart_mqtt_stored_total"), 2);  // this process: the two it missed
+}
+
+// Acknowledged only once durable: with the disk full, a message is not stored and not
+// acknowledged but tried again; once space is freed it is stored — every message exactly once.
+TEST(Mqtt, AMessageTheStoreCannotTakeIsKeptAndStoredLater) {
+  if (!MosquittoBroker::available()) {
+    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it";
+    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";
+  }
+  SmallDisk disk(24);
+  if (!disk.mounted()) GTEST_SKIP() << "mounting a tmpfs needs root";
+  MosquittoBroker broker;
+  ServerProcess server(remhart_binary(), disk.path() + "/data",
+                       {"--no-demo", "--mqtt-url", broker.url()},
+                       {{"REMHART_ANALYTICS_ENABLED", "false"}});
+  auto http = admin_client(server);
+  ASSERT_EQ(http->post("/api/grid/devices", R"({"id":"m1"})").status, 201);
+  ASSERT_TRUE(eventually([&] { return metric(*http, "remhart_mqtt_connected") == 1; }));
+  const auto t0 = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count() -
+                  86'400'000;
+  const auto message = [&](int k) {  // 1,000 samples a message, one a second
+    std::string out = "[";
+    for (int s = 0; s < 1000; ++s)
+      out += (s ? "," : "") + sample("m1", t0 + (k * 1000LL + s) * 1000);
+    return out + "]";
+  };
+  disk.fill();
+  int sent = 0;
+  while (sent < 50 && metric(*http, "remhart_mqtt_retried_total") < 1) {
+    ASSERT_TRUE(broker.publish("remhart/site/m1/measurement", message(sent++)));
+    eventually([&] {
+      return metric(*http, "remhart_mqtt_stored_total") +
+                 metric(*http, "remhart_mqtt_retried_total") >=
+             sent;
+    });
+  }
+  ASSERT_GE(metric(*http, "remhart_mqtt_retried_total"), 1) << server.output();
+  const auto stored_while_full = metric(*http, "remhart_mqtt_stored_total");
+  EXPECT_LT(stored_while_full, sent);
+  disk.free_space();
+  EXPECT_TRUE(eventually([&] { return metric(*http, "remhart_mqtt_stored_total") == sent; }))
+      << metric(*http, "remhart_mqtt_stored_total") << " of " << sent;
+  for (int k = 0; k < sent; ++k) {  // each message's samples, exactly once
+    const auto from = t0 + k * 1'000'000LL;
+    const auto items =
+        json::parse(http->get("/api/grid/data?device=m1&limit=10000&from=" + std::to_string(from) +
+                              "&to=" + std::to_string(from + 1'000'000))
+                        .body)["items"];
+    EXPECT_EQ(items.size(), 1000u) << "message " << k;
+  }
+  EXPECT_EQ(metric(*http, "remhart_mqtt_refused_total"), 0);
+}
+
+// A broker that goes away and comes back: the server reconnects (with backoff) and ingests again,
+// and says so in its metrics meanwhile; it never stops serving HTTP.
+TEST(Mqtt, TheServerOutlivesTheBroker) {
+  if (!MosquittoBroker::available()) {
+    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it";
+    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";
+  }
+  TempDir dir;
+  auto broker = std::make_unique<MosquittoBroker>();
+  ServerProcess server(remhart_binary(), dir.path() + "/data",
+                       {"--no-demo", "--mqtt-url", broker->url()},
+                       {{"REMHART_ANALYTICS_ENABLED", "false"}});
+  auto http = admin_client(server);
+  ASSERT_TRUE(eventually([&] { return metric(*http, "remhart_mqtt_connected") == 1; }));
+  broker.reset();  // gone
+  EXPECT_TRUE(eventually([&] { return metric(*http, "remhart_mqtt_connected") == 0; }));
+  EXPECT_EQ(http->get("/health").status, 200);
+  EXPECT_GE(metric(*http, "remhart_mqtt_connection_failures_total"), 1);
+}
+
+}  // namespace
+}  // namespace remhart::testkit
