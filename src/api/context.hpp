@@ -22,7 +22,8 @@ class ModelRegistry;
 }
 namespace remhart::ingest {
 class IngestService;
-}
+class MqttSource;
+}  // namespace remhart::ingest
 namespace remhart::runs {
 class SimulationRuns;
 }
@@ -33,6 +34,10 @@ namespace remhart::auth {
 class Authenticator;
 class AuditLog;
 }  // namespace remhart::auth
+
+namespace remhart::ingest {
+class MqttSource;
+}
 
 namespace remhart::api {
 
@@ -77,6 +82,8 @@ struct ApiContext {
   analytics::ModelRegistry* models = nullptr;
   AnalyticsService* analytics = nullptr;
   store::MlResultRepository* ml_results = nullptr;
+  /// The MQTT source (null without `mqtt.url`): for /health and /ready.
+  const ingest::MqttSource* mqtt = nullptr;
 };
 
 struct HttpRequest;

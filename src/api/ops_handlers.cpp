@@ -5,6 +5,7 @@
 #include "api/context.hpp"
 #include "api/errors.hpp"
 #include "api/router.hpp"
+#include "ingest/mqtt_source.hpp"
 #include "obs/metrics.hpp"
 #include "store/store.hpp"
 
@@ -25,12 +26,16 @@ void health(ApiContext& ctx, HttpRequest&, Reply reply) {
                       {"storage", st.write_error.empty() ? "ok" : st.write_error},
                       {"models_loaded", ctx.analytics ? ctx.analytics->models_loaded() : 0},
                       {"training", ctx.analytics ? ctx.analytics->training_status() : "off"},
+                      {"mqtt", !ctx.mqtt               ? "off"
+                               : ctx.mqtt->connected() ? "connected"
+                                                       : "disconnected"},
                       {"version", ctx.version},
                       {"uptime_s", static_cast<double>(now - ctx.started_at) / 1e6},
                       {"timestamp", core::format_rfc3339(now)}})));
 }
 
-// Readiness: 503 with the reason while the server cannot take data.
+// Readiness: 503 with the reason while the server cannot take data. A broker that is away does
+// not make it unready (HTTP ingestion still works): it is listed as degraded.
 void ready(ApiContext& ctx, HttpRequest&, Reply reply) {
   if (!ctx.ready()) throw core::Error(core::ErrorKind::unavailable, "not ready", "", 1);
   const auto st = ctx.store.stats();
@@ -38,8 +43,11 @@ void ready(ApiContext& ctx, HttpRequest&, Reply reply) {
     throw core::Error(core::ErrorKind::unavailable,
                       "the disk is full: measurements cannot be stored", "", 30);
   }
-  reply(
-      json_response(200, dump_json({{"status", "ready"}, {"queued_samples", st.queued_samples}})));
+  auto degraded = nlohmann::json::array();
+  if (ctx.mqtt && !ctx.mqtt->connected()) degraded.push_back("mqtt");
+  reply(json_response(200, dump_json({{"status", "ready"},
+                                      {"queued_samples", st.queued_samples},
+                                      {"degraded", std::move(degraded)}})));
 }
 
 // The effective configuration, read-only, secrets redacted (computed once at startup).

@@ -381,7 +381,8 @@ int serve(const Config& c) {
       .started_at = core::now_us(),
       .models = models.get(),
       .analytics = analytics_service.get(),
-      .ml_results = ml_results.get()};
+      .ml_results = ml_results.get(),
+      .mqtt = mqtt_source.get()};
   // The state estimator: the active source's state every grid.state_interval_s.
   std::unique_ptr<api::StateService> state_service;
   if (c.state_interval_s > 0) {

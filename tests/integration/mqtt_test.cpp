@@ -176,9 +176,16 @@ TEST(Mqtt, TheServerOutlivesTheBroker) {
                        {{"REMHART_ANALYTICS_ENABLED", "false"}});
   auto http = admin_client(server);
   ASSERT_TRUE(eventually([&] { return metric(*http, "remhart_mqtt_connected") == 1; }));
+  EXPECT_EQ(json::parse(http->get("/health").body)["mqtt"], "connected");
+  EXPECT_EQ(json::parse(http->get("/ready").body)["degraded"].size(), 0u);
   broker.reset();  // gone
   EXPECT_TRUE(eventually([&] { return metric(*http, "remhart_mqtt_connected") == 0; }));
-  EXPECT_EQ(http->get("/health").status, 200);
+  const auto health = http->get("/health");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(json::parse(health.body)["mqtt"], "disconnected");
+  const auto ready = http->get("/ready");
+  EXPECT_EQ(ready.status, 200);  // HTTP ingestion still works
+  EXPECT_EQ(json::parse(ready.body)["degraded"], json::array({"mqtt"}));
   EXPECT_GE(metric(*http, "remhart_mqtt_connection_failures_total"), 1);
 }
 
