@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -65,6 +67,56 @@ auth::User find_user(auth::Authenticator& a, const std::string& username) {
 }
 
 // Runs `fn` with the identity services of the configured data directory; errors → exit 1.
+// What `device-key export-mosquitto` writes: a password line per live key that has broker
+// credentials (user name: the key id; password: the key itself) and an ACL letting it publish
+// only its device's or site's measurement topics; remhart's own account (mqtt.username) may
+// read them all and write the dead-letter topic.
+struct MosquittoFiles {
+  std::string passwords, acl;
+  int exported = 0, without_hash = 0;
+};
+
+MosquittoFiles mosquitto_files(const std::vector<auth::DeviceKey>& keys, const Config& c) {
+  MosquittoFiles f;
+  const auto& prefix = c.mqtt_topic_prefix;
+  f.acl =
+      "# written by `remhart device-key export-mosquitto`: each device key publishes only its\n"
+      "# device's or site's measurement topics\n";
+  if (!c.mqtt_username.empty()) {
+    const auto dead =
+        c.mqtt_dead_letter_topic.empty() ? prefix + "/dead-letter" : c.mqtt_dead_letter_topic;
+    f.acl += "\nuser " + c.mqtt_username + "\ntopic read " + prefix +
+             "/+/+/measurement\ntopic write " + dead + "\n";
+  }
+  for (const auto& k : keys) {
+    if (k.revoked_at) continue;
+    if (k.broker_hash.empty()) {
+      ++f.without_hash;
+      continue;
+    }
+    f.passwords += k.id + ":" + k.broker_hash + "\n";
+    f.acl += "\n# " + k.name + "\nuser " + k.id + "\ntopic write " + prefix + "/" +
+             (k.site.empty() ? "+" : k.site) + "/" + (k.device.empty() ? "+" : k.device) +
+             "/measurement\n";
+    ++f.exported;
+  }
+  return f;
+}
+
+// Written whole or not at all, readable by its owner only.
+void write_private_file(const std::string& path, const std::string& text) {
+  const auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) throw core::Error(core::ErrorKind::bad_request, "cannot write " + tmp);
+    std::filesystem::permissions(
+        tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    out << text;
+    if (!out.flush()) throw core::Error(core::ErrorKind::bad_request, "cannot write " + tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
 int with_identity(const Config& c, const std::function<void(auth::Authenticator&)>& fn) {
   try {
     Identity id(c, nullptr, false);
@@ -202,7 +254,7 @@ void add_admin_commands(CLI::App& app, Action& action, std::optional<std::string
   auto* dk = app.add_subcommand("device-key", "Manage device keys (ingest-only credentials)");
   dk->require_subcommand(1);
   struct KeyArgs {
-    std::string name, device, site, id;
+    std::string name, device, site, id, passwords, acl;
     std::int64_t rate = 0;
   };
   auto ka = std::make_shared<KeyArgs>();
@@ -262,6 +314,32 @@ void add_admin_commands(CLI::App& app, Action& action, std::optional<std::string
       return with_identity(c, [&](auth::Authenticator& a) {
         a.revoke_device_key(ka->id, kCli);
         std::cout << "revoked " << ka->id << "\n";
+      });
+    };
+  });
+
+  auto* mosq = leaf(dk, "export-mosquitto",
+                    "Write a Mosquitto password file and ACL: each device key publishes only its "
+                    "device's or site's measurement topics (docs/mqtt.md)");
+  mosq->add_option("--passwords", ka->passwords, "Password file to write")->required();
+  mosq->add_option("--acl", ka->acl, "ACL file to write")->required();
+  mosq->callback([&action, ka] {
+    action = [ka](const Config& c) {
+      return with_identity(c, [&](auth::Authenticator& a) {
+        const auto files = mosquitto_files(a.device_keys(), c);
+        write_private_file(ka->passwords, files.passwords);
+        write_private_file(ka->acl, files.acl);
+        std::cout << "exported " << files.exported << " device key(s) to " << ka->passwords
+                  << " and " << ka->acl;
+        if (files.without_hash) {
+          std::cout << "; " << files.without_hash
+                    << " key(s) made before broker credentials left out (create new ones)";
+        }
+        std::cout << "\n";
+        if (c.mqtt_username.empty()) {
+          std::cout << "note: mqtt.username is not set, so the ACL has no entry for remhart's own "
+                       "subscription; set it and export again\n";
+        }
       });
     };
   });

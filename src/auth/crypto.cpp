@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <cstring>
 #include <stdexcept>
 
 namespace remhart::auth {
@@ -75,6 +76,40 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   }
   out.resize(len);
   return out;
+}
+
+std::string mosquitto_password_hash(std::string_view password, int iterations,
+                                    std::optional<std::string> salt) {
+  crypto_init();
+  const std::string s = salt ? *salt : random_bytes(12);
+  // PBKDF2 (RFC 8018 §5.2) with HMAC-SHA-512: one 64-byte block, T = U1 ⊕ … ⊕ Uc,
+  // U1 = PRF(P, S ‖ INT(1)), Ui = PRF(P, Ui−1).
+  const auto prf = [&](const unsigned char* in, std::size_t n, unsigned char* out) {
+    crypto_auth_hmacsha512_state st;
+    crypto_auth_hmacsha512_init(&st, reinterpret_cast<const unsigned char*>(password.data()),
+                                password.size());
+    crypto_auth_hmacsha512_update(&st, in, n);
+    crypto_auth_hmacsha512_final(&st, out);
+  };
+  std::string first = s + std::string("\0\0\0\1", 4);
+  unsigned char u[64], t[64];
+  prf(reinterpret_cast<const unsigned char*>(first.data()), first.size(), u);
+  std::memcpy(t, u, sizeof t);
+  for (int k = 1; k < iterations; ++k) {
+    prf(u, sizeof u, u);
+    for (std::size_t j = 0; j < sizeof t; ++j) t[j] ^= u[j];
+  }
+  const auto b64 = [](const unsigned char* data, std::size_t n) {
+    std::string out(sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL), '\0');
+    sodium_bin2base64(out.data(), out.size(), data, n, sodium_base64_VARIANT_ORIGINAL);
+    out.resize(std::strlen(out.c_str()));
+    return out;
+  };
+  sodium_memzero(u, sizeof u);
+  const std::string hash = b64(t, sizeof t);
+  sodium_memzero(t, sizeof t);
+  return "$7$" + std::to_string(iterations) + "$" +
+         b64(reinterpret_cast<const unsigned char*>(s.data()), s.size()) + "$" + hash;
 }
 
 }  // namespace remhart::auth

@@ -26,6 +26,12 @@ std::string hex(const Digest& d);
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 std::string base64url_encode(std::string_view data);
+
+/// A Mosquitto (2.x) password-file hash of `password`: `$7$<iterations>$<base64 salt>$<base64
+/// PBKDF2-HMAC-SHA512(password, salt, iterations, 64 bytes)>`, as `mosquitto_passwd` writes it.
+/// `salt` is 12 random bytes when not given.
+std::string mosquitto_password_hash(std::string_view password, int iterations = 101,
+                                    std::optional<std::string> salt = std::nullopt);
 /// Strict: unpadded base64url only; nullopt on any other character or a bad length.
 std::optional<std::string> base64url_decode(std::string_view text);
 

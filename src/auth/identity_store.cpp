@@ -72,6 +72,11 @@ INSERT INTO users_v2 SELECT id, username, email, full_name, role, password_hash,
 DROP TABLE users;
 ALTER TABLE users_v2 RENAME TO users;
 )sql",
+    // Broker credentials: the secret hashed as Mosquitto's password file wants it, written when
+    // the key is made (the secret itself is never kept).
+    R"sql(
+ALTER TABLE device_keys ADD COLUMN broker_hash TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 std::span<const std::byte> bytes(const Digest& d) {
@@ -368,7 +373,7 @@ void IdentityStore::create_device_key(const DeviceKey& k) {
   Transaction tx(*db_, true);
   db_->prepare(
          "INSERT INTO device_keys(id, hash, name, device, site, rate_per_min, created_at, "
-         "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+         "created_by, broker_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind(1, k.id)
       .bind_blob(2, bytes(k.hash))
       .bind(3, k.name)
@@ -377,6 +382,7 @@ void IdentityStore::create_device_key(const DeviceKey& k) {
       .bind(6, k.rate_per_min)
       .bind(7, k.created_at)
       .bind(8, k.created_by)
+      .bind(9, k.broker_hash)
       .run();
   bump();
   tx.commit();
@@ -385,8 +391,8 @@ void IdentityStore::create_device_key(const DeviceKey& k) {
 std::vector<DeviceKey> IdentityStore::device_keys() {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(
-      "SELECT id, hash, name, device, site, rate_per_min, created_at, created_by, revoked_at "
-      "FROM device_keys ORDER BY created_at, id");
+      "SELECT id, hash, name, device, site, rate_per_min, created_at, created_by, revoked_at, "
+      "broker_hash FROM device_keys ORDER BY created_at, id");
   std::vector<DeviceKey> out;
   while (st.step()) {
     DeviceKey k;
@@ -399,6 +405,7 @@ std::vector<DeviceKey> IdentityStore::device_keys() {
     k.created_at = st.int64(6);
     k.created_by = st.text(7);
     k.revoked_at = opt_int(st, 8);
+    k.broker_hash = st.text(9);
     out.push_back(std::move(k));
   }
   return out;

@@ -54,6 +54,9 @@ struct DeviceKey {
   std::int64_t created_at = 0;
   std::string created_by;
   std::optional<std::int64_t> revoked_at;
+  /// The key's secret as a Mosquitto password-file hash (`remhart device-key export-mosquitto`);
+  /// empty for keys made before broker credentials existed.
+  std::string broker_hash;
 };
 
 class IdentityStore {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -160,6 +161,53 @@ TEST(Mqtt, AMessageTheStoreCannotTakeIsKeptAndStoredLater) {
     EXPECT_EQ(items.size(), 1000u) << "message " << k;
   }
   EXPECT_EQ(metric(*http, "remhart_mqtt_refused_total"), 0);
+}
+
+// Device keys as broker credentials: `remhart device-key export-mosquitto` writes a password file
+// and ACL that a real Mosquitto enforces — a key publishes its device's (or site's) measurement
+// topics and nothing else, a wrong key is not let in, remhart's own account reads them all.
+TEST(Mqtt, ExportedDeviceKeysPublishOnlyTheirOwnTopics) {
+  if (!MosquittoBroker::available()) {
+    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it";
+    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";
+  }
+  TempDir dir;
+  const auto data = " --data-dir " + dir.path() + "/data";
+  const auto key = [&](const std::string& scope) {
+    const auto r = run_cli("device-key create --name k --json " + scope + data);
+    EXPECT_EQ(r.status, 0) << r.output;
+    const auto j = json::parse(r.output);
+    return MosquittoBroker::Login{j["id"].get<std::string>(), j["key"].get<std::string>()};
+  };
+  const auto meter = key("--device m1");
+  const auto site = key("--site south");
+  const auto revoked = key("--device m3");
+  ASSERT_EQ(run_cli("device-key revoke " + revoked.user + data).status, 0);
+  const auto passwords = dir.path() + "/passwd", acl = dir.path() + "/acl";
+  const auto r =
+      run_cli("device-key export-mosquitto --passwords " + passwords + " --acl " + acl + data,
+              {{"REMHART_MQTT_USERNAME", "remhart"}});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("exported 2 device key(s)"), std::string::npos) << r.output;
+  EXPECT_EQ(std::filesystem::status(passwords).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  // The server's own account: its password is the operator's, added with Mosquitto's tool.
+  const MosquittoBroker::Login server{"remhart", random_password()};
+  ASSERT_EQ(run_command("mosquitto_passwd -b " + passwords + " remhart " + server.password).status,
+            0);
+  MosquittoBroker broker("allow_anonymous false\npassword_file " + passwords + "\nacl_file " + acl +
+                         "\n");
+  MosquittoBroker::Subscription all(broker, "remhart/+/+/measurement", server);
+  EXPECT_TRUE(broker.publish("remhart/north/m1/measurement", "own device", meter));
+  EXPECT_TRUE(broker.publish("remhart/north/m2/measurement", "another device", meter));
+  EXPECT_TRUE(broker.publish("remhart/south/m9/measurement", "own site", site));
+  EXPECT_TRUE(broker.publish("remhart/north/m9/measurement", "another site", site));
+  EXPECT_FALSE(broker.publish("remhart/north/m3/measurement", "revoked", revoked));
+  EXPECT_FALSE(broker.publish("remhart/north/m1/measurement", "wrong key",
+                              MosquittoBroker::Login{meter.user, meter.password + "x"}));
+  EXPECT_TRUE(broker.publish("remhart/north/m1/measurement", "last", meter));
+  ASSERT_TRUE(eventually([&] { return all.received().size() >= 3; }));
+  EXPECT_EQ(all.received(), (std::vector<std::string>{"own device", "own site", "last"}));
 }
 
 // A broker that goes away and comes back: the server reconnects (with backoff) and ingests again,

@@ -569,15 +569,16 @@ bool MosquittoBroker::available() {
   return !mosquitto_program().empty();
 }
 
-MosquittoBroker::MosquittoBroker() {
+MosquittoBroker::MosquittoBroker(const std::string& config) {
   const auto program = mosquitto_program();
   if (program.empty()) throw std::runtime_error("mosquitto is not installed (scripts/bootstrap)");
   for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
     port_ = free_port();
     const auto conf = dir_.path() + "/mosquitto.conf";
+    // Started as root, Mosquitto switches to the user `mosquitto`, which cannot read this
+    // private directory: it stays root here.
     std::ofstream(conf) << "listener " << port_ << " 127.0.0.1\n"
-                        << "allow_anonymous true\n"
-                        << "persistence true\n"
+                        << (::geteuid() == 0 ? "user root\n" : "") << config << "persistence true\n"
                         << "persistence_location " << dir_.path() << "/\n"
                         << "max_queued_messages 100000\n";
     pid_ = spawn({program, "-c", conf}, dir_.path() + "/mosquitto.log");
@@ -599,22 +600,36 @@ MosquittoBroker::~MosquittoBroker() {
   stop_child(pid_);
 }
 
-bool MosquittoBroker::publish(const std::string& topic, const std::string& payload) const {
+bool MosquittoBroker::publish(const std::string& topic, const std::string& payload,
+                              const std::optional<Login>& login) const {
   const auto file = dir_.path() + "/payload-" + std::to_string(::getpid()) + ".bin";
   std::ofstream(file, std::ios::binary) << payload;
-  const auto r = run_command("mosquitto_pub -h 127.0.0.1 -p " + std::to_string(port_) +
-                             " -q 1 -t '" + topic + "' -f '" + file + "'");
+  const auto r = run_command(
+      "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(port_) + " -q 1 -t '" + topic + "' -f '" +
+      file + "'" + (login ? " -u '" + login->user + "' -P '" + login->password + "'" : ""));
   return r.status == 0;
 }
 
-MosquittoBroker::Subscription::Subscription(const MosquittoBroker& broker, const std::string& topic)
+MosquittoBroker::Subscription::Subscription(const MosquittoBroker& broker, const std::string& topic,
+                                            const std::optional<Login>& login)
     : file_(broker.dir_.path() + "/sub-" + std::to_string(std::hash<std::string>{}(topic)) +
             ".txt") {
   // -d: its protocol trace comes first, so the subscription is known to stand before anyone sends;
   // stdbuf: line-buffered into the file (a file is otherwise written only at exit).
-  pid_ = spawn({"/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub", "-d", "-h", "127.0.0.1", "-p",
-                std::to_string(broker.port()), "-q", "1", "-t", topic},
-               file_);
+  std::vector<std::string> argv = {"/usr/bin/stdbuf",
+                                   "-oL",
+                                   "/usr/bin/mosquitto_sub",
+                                   "-d",
+                                   "-h",
+                                   "127.0.0.1",
+                                   "-p",
+                                   std::to_string(broker.port()),
+                                   "-q",
+                                   "1",
+                                   "-t",
+                                   topic};
+  if (login) argv.insert(argv.end(), {"-u", login->user, "-P", login->password});
+  pid_ = spawn(argv, file_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(file_);

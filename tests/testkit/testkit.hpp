@@ -166,23 +166,30 @@ class SmallDisk {
 };
 
 /// A private Mosquitto broker (Debian's `mosquitto`, installed by scripts/bootstrap): its own
-/// temp directory, a free port on 127.0.0.1, anonymous access, persistence on (so a subscriber's
-/// session survives); no systemd. Stopped (SIGTERM) on destruction.
+/// temp directory, a free port on 127.0.0.1, anonymous access unless `config` (more lines of
+/// mosquitto.conf) says otherwise, persistence on (so a subscriber's session survives); no
+/// systemd. Stopped (SIGTERM) on destruction.
 class MosquittoBroker {
  public:
-  MosquittoBroker();
+  struct Login {
+    std::string user, password;
+  };
+  explicit MosquittoBroker(const std::string& config = "allow_anonymous true\n");
   ~MosquittoBroker();
   std::uint16_t port() const { return port_; }
   std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
   /// Whether the broker program is on this machine (tests skip without it outside CI).
   static bool available();
-  /// Publishes one message with mosquitto_pub at QoS 1; true when it was delivered to the broker.
-  bool publish(const std::string& topic, const std::string& payload) const;
+  /// Publishes one message with mosquitto_pub at QoS 1; true when the broker took it (a broker
+  /// denying a topic by its ACL still acknowledges: MQTT 3.1.1 has no refusal code).
+  bool publish(const std::string& topic, const std::string& payload,
+               const std::optional<Login>& login = std::nullopt) const;
   /// Subscribes with mosquitto_sub in the background and collects the messages of `topic` until
   /// destruction; `received()` returns them so far.
   class Subscription {
    public:
-    Subscription(const MosquittoBroker& broker, const std::string& topic);
+    Subscription(const MosquittoBroker& broker, const std::string& topic,
+                 const std::optional<Login>& login = std::nullopt);
     ~Subscription();
     std::vector<std::string> received() const;
 

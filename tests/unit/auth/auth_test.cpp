@@ -74,6 +74,32 @@ TEST(Crypto, Base64UrlRoundTripsAndIsStrict) {
   EXPECT_EQ(hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+// The broker credentials are what Mosquitto's own tool writes: this line came from
+// `mosquitto_passwd -b file user1 secret1` (Mosquitto 2.0.11); with its salt we get its hash.
+TEST(Crypto, MosquittoPasswordHashIsMosquittoPasswdsOwn) {
+  const std::string line =
+      "$7$101$ZQ890AqaFw6EcUWa$mNIvrh9jz2YRSXSZ3WY5np3Yz0wqH4a6R7hv+mFTusjyDrliRhbbiJq8R3VXOi+QJa/"
+      "cBq5mTZ2zVupEBUrOBg==";
+  // Standard base64 of the salt, decoded by hand: 16 characters, 12 bytes.
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string salt;
+  std::uint32_t bits = 0;
+  int have = 0;
+  for (char ch : std::string("ZQ890AqaFw6EcUWa")) {
+    bits = (bits << 6) | static_cast<std::uint32_t>(alphabet.find(ch));
+    have += 6;
+    if (have >= 8) {
+      have -= 8;
+      salt.push_back(static_cast<char>((bits >> have) & 0xff));
+    }
+  }
+  ASSERT_EQ(salt.size(), 12u);
+  EXPECT_EQ(auth::mosquitto_password_hash("secret1", 101, salt), line);
+  const auto fresh = auth::mosquitto_password_hash("secret1");
+  EXPECT_EQ(fresh.substr(0, 7), "$7$101$");
+  EXPECT_NE(fresh, auth::mosquitto_password_hash("secret1"));  // a new salt each time
+}
+
 TEST(Jwt, SignedTokensVerifyWithTheirClaims) {
   JwtCodec codec({{"k1", kSecretA}}, "remhart");
   const auto token = codec.sign(claims());
