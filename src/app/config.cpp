@@ -89,6 +89,9 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"mqtt.client_id", &Config::mqtt_client_id},
       {"mqtt.username", &Config::mqtt_username},
       {"mqtt.password", &Config::mqtt_password},
+      {"mqtt.ca_file", &Config::mqtt_ca_file},
+      {"mqtt.cert_file", &Config::mqtt_cert_file},
+      {"mqtt.key_file", &Config::mqtt_key_file},
       {"mqtt.dead_letter_topic", &Config::mqtt_dead_letter_topic},
       {"mqtt.keepalive_s", &Config::mqtt_keepalive_s},
       {"mqtt.max_message_kb", &Config::mqtt_max_message_kb},
@@ -230,11 +233,15 @@ void validate(const Config& c) {
         "analytics.retention_days", "must be 1–36500");
   if (!c.mqtt_url.empty()) {
     try {
-      (void)mqtt::options_from_url(c.mqtt_url);
+      const auto o = mqtt::options_from_url(c.mqtt_url);
+      check(o.tls || (c.mqtt_ca_file.empty() && c.mqtt_cert_file.empty()), "mqtt.ca_file",
+            "TLS settings need an mqtts:// url");
     } catch (const std::invalid_argument& e) {
       throw ConfigError("mqtt.url: " + std::string(e.what()));
     }
   }
+  check(c.mqtt_cert_file.empty() == c.mqtt_key_file.empty(), "mqtt.key_file",
+        "mqtt.cert_file and mqtt.key_file go together");
   const auto topic_level = [](const std::string& t) {
     return !t.empty() && t.find_first_of("+#") == std::string::npos && t.size() <= 1024;
   };

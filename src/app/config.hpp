@@ -93,7 +93,9 @@ struct Config {
   std::string
       mqtt_client_id;  ///< fixed per replica (the broker keeps its session); default remhart-<host>
   std::string mqtt_username, mqtt_password;
-  std::string mqtt_dead_letter_topic;  ///< default <prefix>/dead-letter
+  std::string mqtt_ca_file;                   ///< mqtts://: the broker's CA (default: the system's)
+  std::string mqtt_cert_file, mqtt_key_file;  ///< mqtts://: a client certificate
+  std::string mqtt_dead_letter_topic;         ///< default <prefix>/dead-letter
   std::int64_t mqtt_keepalive_s = 30;
   std::int64_t mqtt_max_message_kb = 1024;
   // [log]

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   serve->add_flag("--no-demo", no_demo, "Do not start the demo simulation run");
   serve->add_option("--tls-cert", tls_cert, "PEM certificate chain: serve HTTPS and WSS");
   serve->add_option("--mqtt-url", mqtt_url,
-                    "Broker to ingest measurements from: mqtt://host[:port] (docs/mqtt.md)");
+                    "Broker to ingest measurements from: mqtt[s]://host[:port] (docs/mqtt.md)");
   serve->add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
 
   auto* version = app.add_subcommand("version", "Print the version");

@@ -160,6 +160,7 @@ ingest::IngestOptions ingest_options(const Config& c) {
 ingest::MqttSourceOptions mqtt_options(const Config& c) {
   ingest::MqttSourceOptions o;
   o.client = mqtt::options_from_url(c.mqtt_url);
+  if (o.client.tls) o.client.tls = {c.mqtt_ca_file, c.mqtt_cert_file, c.mqtt_key_file};
   auto& connect = o.client.connect;
   connect.client_id = c.mqtt_client_id;
   if (connect.client_id.empty()) {  // fixed per machine, so the broker keeps this replica's session

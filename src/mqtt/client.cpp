@@ -10,12 +10,14 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 
 #include "obs/metrics.hpp"
 
 namespace remhart::mqtt {
 
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -24,11 +26,26 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       : opt(std::move(o)),
         handler(std::move(h)),
         reader(opt.max_packet_bytes),
-        socket(io),
         resolver(io),
         retry(io),
         ping(io),
         backoff(opt.backoff_min) {
+    if (opt.tls) {
+      tls_ctx.emplace(ssl::context::tls_client);
+      tls_ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                           ssl::context::no_tlsv1_1);
+      tls_ctx->set_verify_mode(ssl::verify_peer);
+      if (opt.tls->ca_file.empty()) {
+        tls_ctx->set_default_verify_paths();
+      } else {
+        tls_ctx->load_verify_file(opt.tls->ca_file);
+      }
+      if (!opt.tls->cert_file.empty()) {
+        tls_ctx->use_certificate_chain_file(opt.tls->cert_file);
+        tls_ctx->use_private_key_file(opt.tls->key_file, ssl::context::pem);
+      }
+    }
     if (metrics) {
       messages = &metrics->counter("remhart_mqtt_messages_total",
                                    "MQTT messages received from the broker");
@@ -45,7 +62,15 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::thread thread;
   PacketReader reader;
-  tcp::socket socket;
+  std::optional<ssl::context> tls_ctx;
+  // One per connection; every pending operation's handler holds it, so a connection given up
+  // (closed) lives until its aborted operations have finished with it.
+  struct Connection {
+    explicit Connection(net::io_context& io) : socket(io) {}
+    tcp::socket socket;
+    std::optional<ssl::stream<tcp::socket&>> tls;  // over `socket`
+  };
+  std::shared_ptr<Connection> conn;
   tcp::resolver resolver;
   net::steady_timer retry, ping;
   std::array<char, 65536> chunk{};
@@ -80,14 +105,47 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                                                       tcp::resolver::results_type results) {
           if (gen != self->generation) return;
           if (ec) return self->fail("resolving: " + ec.message());
-          net::async_connect(
-              self->socket, results,
-              [self, gen](const boost::system::error_code& ec2, const tcp::endpoint&) {
-                if (gen != self->generation) return;
-                if (ec2) return self->fail("connecting: " + ec2.message());
-                self->on_connected();
-              });
+          self->conn = std::make_shared<Connection>(self->io);
+          net::async_connect(self->conn->socket, results,
+                             [self, gen, c = self->conn](const boost::system::error_code& ec2,
+                                                         const tcp::endpoint&) {
+                               if (gen != self->generation) return;
+                               if (ec2) return self->fail("connecting: " + ec2.message());
+                               self->handshake();
+                             });
         });
+  }
+
+  void handshake() {
+    if (!tls_ctx) return on_connected();
+    auto& tls = conn->tls.emplace(conn->socket, *tls_ctx);
+    SSL_set_tlsext_host_name(tls.native_handle(), opt.host.c_str());  // SNI
+    tls.set_verify_callback(ssl::host_name_verification(opt.host));
+    tls.async_handshake(ssl::stream_base::client, [self = shared_from_this(), gen = generation,
+                                                   c = conn](const boost::system::error_code& ec) {
+      if (gen != self->generation) return;
+      if (ec) return self->fail("TLS handshake: " + ec.message());
+      self->on_connected();
+    });
+  }
+
+  // Runs `fn` with the connection's stream (TLS over the socket, or the socket) and the
+  // connection, for its handler to hold.
+  template <typename F>
+  void with_stream(F&& fn) {
+    if (conn->tls) {
+      fn(*conn->tls, conn);
+    } else {
+      fn(conn->socket, conn);
+    }
+  }
+
+  void close() {
+    if (!conn) return;
+    boost::system::error_code ignored;
+    conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    conn->socket.close(ignored);
+    conn.reset();
   }
 
   void on_connected() {
@@ -106,9 +164,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     up = false;
     if (reconnects) reconnects->inc();
     warn(why + "; reconnecting in " + std::to_string(backoff.count()) + " ms");
-    boost::system::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
+    close();
     resolver.cancel();
     ping.cancel();
     outbox.clear();
@@ -123,22 +179,26 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   }
 
   void read() {
-    socket.async_read_some(
-        net::buffer(chunk), [self = shared_from_this(), gen = generation](
-                                const boost::system::error_code& ec, std::size_t n) {
-          if (gen != self->generation) return;
-          if (ec) return self->fail("reading: " + ec.message());
-          try {
-            self->reader.feed({self->chunk.data(), n});
-            while (auto p = self->reader.next()) {
-              self->handle(*p);
-              if (gen != self->generation) return;  // the packet ended the connection
-            }
-          } catch (const MalformedPacket& e) {
-            return self->fail(std::string("malformed packet from the broker: ") + e.what());
-          }
-          self->read();
-        });
+    with_stream([&](auto& stream, const auto& c) {
+      stream.async_read_some(net::buffer(chunk), [self = shared_from_this(), gen = generation, c](
+                                                     const boost::system::error_code& ec,
+                                                     std::size_t n) { self->on_read(gen, ec, n); });
+    });
+  }
+
+  void on_read(std::uint64_t gen, const boost::system::error_code& ec, std::size_t n) {
+    if (gen != generation) return;
+    if (ec) return fail("reading: " + ec.message());
+    try {
+      reader.feed({chunk.data(), n});
+      while (auto p = reader.next()) {
+        handle(*p);
+        if (gen != generation) return;  // the packet ended the connection
+      }
+    } catch (const MalformedPacket& e) {
+      return fail(std::string("malformed packet from the broker: ") + e.what());
+    }
+    read();
   }
 
   void handle(const Packet& p) {
@@ -221,27 +281,28 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       return;
     }
     writing = true;
-    net::async_write(socket, net::buffer(outbox.front()),
-                     [self = shared_from_this(), gen = generation](
-                         const boost::system::error_code& ec, std::size_t) {
-                       if (gen != self->generation) return;
-                       if (ec) return self->fail("writing: " + ec.message());
-                       self->outbox.pop_front();
-                       self->write_next();
-                     });
+    with_stream([&](auto& stream, const auto& c) {
+      net::async_write(stream, net::buffer(outbox.front()),
+                       [self = shared_from_this(), gen = generation, c](
+                           const boost::system::error_code& ec, std::size_t) {
+                         if (gen != self->generation) return;
+                         if (ec) return self->fail("writing: " + ec.message());
+                         self->outbox.pop_front();
+                         self->write_next();
+                       });
+    });
   }
 
   void shutdown() {
     stopping = true;
     ++generation;
-    if (up.exchange(false)) {  // a polite goodbye; the session stays on the broker
+    if (up.exchange(false) && conn) {  // a polite goodbye; the session stays on the broker
       boost::system::error_code ignored;
       const auto bye = encode_disconnect();
-      socket.non_blocking(true, ignored);
-      socket.write_some(net::buffer(bye), ignored);
+      conn->socket.non_blocking(true, ignored);
+      with_stream([&](auto& stream, const auto&) { stream.write_some(net::buffer(bye), ignored); });
     }
-    boost::system::error_code ignored;
-    socket.close(ignored);
+    close();
     resolver.cancel();
     retry.cancel();
     ping.cancel();
@@ -304,14 +365,19 @@ bool Client::connected() const {
 }
 
 ClientOptions options_from_url(const std::string& url) {
-  constexpr std::string_view kScheme = "mqtt://";
-  if (url.rfind(kScheme, 0) != 0) {
-    throw std::invalid_argument("must start with mqtt:// (TLS: not supported yet)");
+  ClientOptions o;
+  std::string rest;
+  if (url.rfind("mqtt://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("mqtts://", 0) == 0) {
+    rest = url.substr(8);
+    o.port = 8883;
+    o.tls = TlsOptions{};
+  } else {
+    throw std::invalid_argument("must start with mqtt:// or mqtts://");
   }
-  std::string rest = url.substr(kScheme.size());
   if (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (rest.find('/') != std::string::npos) throw std::invalid_argument("must not have a path");
-  ClientOptions o;
   std::string port_text;
   if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port
     const auto close = rest.find(']');

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "mqtt/packet.hpp"
@@ -19,9 +20,17 @@ class Registry;
 
 namespace remhart::mqtt {
 
+/// TLS to the broker (mqtts://): the broker's certificate is verified against `ca_file` (or the
+/// system's trusted CAs when empty) and its host name; a client certificate when `cert_file`
+/// and `key_file` are given.
+struct TlsOptions {
+  std::string ca_file, cert_file, key_file;
+};
+
 struct ClientOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 1883;
+  std::optional<TlsOptions> tls;  ///< set by mqtts:// URLs
   ConnectOptions connect;
   std::string filter;  ///< the one subscription, at QoS 1
   std::size_t max_packet_bytes = 1 << 20;
@@ -62,7 +71,8 @@ class Client {
   std::shared_ptr<Impl> impl_;
 };
 
-/// Parses `mqtt://host[:port]`; throws std::invalid_argument naming what is wrong.
+/// Parses `mqtt://host[:port]` (port 1883) or `mqtts://host[:port]` (TLS, port 8883); throws
+/// std::invalid_argument naming what is wrong.
 ClientOptions options_from_url(const std::string& url);
 
 }  // namespace remhart::mqtt

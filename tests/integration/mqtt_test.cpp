@@ -210,6 +210,40 @@ TEST(Mqtt, ExportedDeviceKeysPublishOnlyTheirOwnTopics) {
   EXPECT_EQ(all.received(), (std::vector<std::string>{"own device", "own site", "last"}));
 }
 
+// mqtts://: the broker's certificate verified against the configured CA (here its own
+// self-signed one); without that CA the handshake fails and nothing is ingested.
+TEST(Mqtt, OverTlsTheBrokerIsVerified) {
+  if (!MosquittoBroker::available()) {
+    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it";
+    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";
+  }
+  MosquittoBroker broker("allow_anonymous true\n", true);
+  ASSERT_EQ(broker.url().substr(0, 8), "mqtts://");
+  TempDir dir;
+  ServerProcess server(
+      remhart_binary(), dir.path() + "/data", {"--no-demo", "--mqtt-url", broker.url()},
+      {{"REMHART_ANALYTICS_ENABLED", "false"}, {"REMHART_MQTT_CA_FILE", broker.ca_file()}});
+  auto http = admin_client(server);
+  ASSERT_EQ(http->post("/api/grid/devices", R"({"id":"m1"})").status, 201);
+  ASSERT_TRUE(eventually([&] { return metric(*http, "remhart_mqtt_connected") == 1; }))
+      << server.output();
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  ASSERT_TRUE(broker.publish("remhart/s/m1/measurement", sample("m1", now - 1000)));
+  EXPECT_TRUE(eventually([&] { return stored(*http, "m1") == 1; }));
+
+  TempDir other;  // the system's CAs do not know the broker's certificate
+  ServerProcess untrusting(remhart_binary(), other.path() + "/data",
+                           {"--no-demo", "--mqtt-url", broker.url()},
+                           {{"REMHART_ANALYTICS_ENABLED", "false"}});
+  auto http2 = admin_client(untrusting);
+  EXPECT_TRUE(
+      eventually([&] { return metric(*http2, "remhart_mqtt_connection_failures_total") >= 1; }));
+  EXPECT_EQ(metric(*http2, "remhart_mqtt_connected"), 0);
+  EXPECT_NE(untrusting.output().find("TLS handshake"), std::string::npos) << untrusting.output();
+}
+
 // A broker that goes away and comes back: the server reconnects (with backoff) and ingests again,
 // and says so in its metrics meanwhile; it never stops serving HTTP.
 TEST(Mqtt, TheServerOutlivesTheBroker) {

@@ -569,15 +569,19 @@ bool MosquittoBroker::available() {
   return !mosquitto_program().empty();
 }
 
-MosquittoBroker::MosquittoBroker(const std::string& config) {
+MosquittoBroker::MosquittoBroker(const std::string& config, bool tls) : tls_(tls) {
   const auto program = mosquitto_program();
   if (program.empty()) throw std::runtime_error("mosquitto is not installed (scripts/bootstrap)");
+  if (tls_) write_self_signed_cert(dir_.path());
   for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
     port_ = free_port();
     const auto conf = dir_.path() + "/mosquitto.conf";
     // Started as root, Mosquitto switches to the user `mosquitto`, which cannot read this
     // private directory: it stays root here.
     std::ofstream(conf) << "listener " << port_ << " 127.0.0.1\n"
+                        << (tls_ ? "certfile " + ca_file() + "\nkeyfile " + dir_.path() +
+                                       "/key.pem\n"
+                                 : "")
                         << (::geteuid() == 0 ? "user root\n" : "") << config << "persistence true\n"
                         << "persistence_location " << dir_.path() << "/\n"
                         << "max_queued_messages 100000\n";
@@ -604,10 +608,16 @@ bool MosquittoBroker::publish(const std::string& topic, const std::string& paylo
                               const std::optional<Login>& login) const {
   const auto file = dir_.path() + "/payload-" + std::to_string(::getpid()) + ".bin";
   std::ofstream(file, std::ios::binary) << payload;
-  const auto r = run_command(
-      "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(port_) + " -q 1 -t '" + topic + "' -f '" +
-      file + "'" + (login ? " -u '" + login->user + "' -P '" + login->password + "'" : ""));
-  return r.status == 0;
+  std::string command = "mosquitto_pub -q 1 -t '" + topic + "' -f '" + file + "'";
+  for (const auto& a : client_args(login)) command += " '" + a + "'";
+  return run_command(command).status == 0;
+}
+
+std::vector<std::string> MosquittoBroker::client_args(const std::optional<Login>& login) const {
+  std::vector<std::string> args = {"-h", "127.0.0.1", "-p", std::to_string(port_)};
+  if (tls_) args.insert(args.end(), {"--cafile", ca_file()});
+  if (login) args.insert(args.end(), {"-u", login->user, "-P", login->password});
+  return args;
 }
 
 MosquittoBroker::Subscription::Subscription(const MosquittoBroker& broker, const std::string& topic,
@@ -616,19 +626,10 @@ MosquittoBroker::Subscription::Subscription(const MosquittoBroker& broker, const
             ".txt") {
   // -d: its protocol trace comes first, so the subscription is known to stand before anyone sends;
   // stdbuf: line-buffered into the file (a file is otherwise written only at exit).
-  std::vector<std::string> argv = {"/usr/bin/stdbuf",
-                                   "-oL",
-                                   "/usr/bin/mosquitto_sub",
-                                   "-d",
-                                   "-h",
-                                   "127.0.0.1",
-                                   "-p",
-                                   std::to_string(broker.port()),
-                                   "-q",
-                                   "1",
-                                   "-t",
-                                   topic};
-  if (login) argv.insert(argv.end(), {"-u", login->user, "-P", login->password});
+  std::vector<std::string> argv = {
+      "/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub", "-d", "-q", "1", "-t", topic};
+  const auto more = broker.client_args(login);
+  argv.insert(argv.end(), more.begin(), more.end());
   pid_ = spawn(argv, file_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -174,10 +174,14 @@ class MosquittoBroker {
   struct Login {
     std::string user, password;
   };
-  explicit MosquittoBroker(const std::string& config = "allow_anonymous true\n");
+  /// `tls`: the listener speaks TLS with a self-signed certificate for 127.0.0.1 (`ca_file()`).
+  explicit MosquittoBroker(const std::string& config = "allow_anonymous true\n", bool tls = false);
   ~MosquittoBroker();
   std::uint16_t port() const { return port_; }
-  std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return (tls_ ? "mqtts://127.0.0.1:" : "mqtt://127.0.0.1:") + std::to_string(port_);
+  }
+  std::string ca_file() const { return dir_.path() + "/cert.pem"; }
   /// Whether the broker program is on this machine (tests skip without it outside CI).
   static bool available();
   /// Publishes one message with mosquitto_pub at QoS 1; true when the broker took it (a broker
@@ -199,7 +203,10 @@ class MosquittoBroker {
   };
 
  private:
+  // The mosquitto_pub / mosquitto_sub options to reach it (TLS, a login).
+  std::vector<std::string> client_args(const std::optional<Login>& login) const;
   TempDir dir_;
+  bool tls_ = false;
   std::uint16_t port_ = 0;
   int pid_ = -1;
 };

@@ -143,6 +143,10 @@ TEST(MqttClient, BrokerUrls) {
   const auto b = options_from_url("mqtt://10.0.0.5/");
   EXPECT_EQ(b.host, "10.0.0.5");
   EXPECT_EQ(b.port, 1883);
+  const auto t = options_from_url("mqtts://broker.example");
+  EXPECT_EQ(t.port, 8883);
+  EXPECT_TRUE(t.tls.has_value());
+  EXPECT_FALSE(a.tls.has_value());
   const auto c = options_from_url("mqtt://[::1]:1999");
   EXPECT_EQ(c.host, "::1");
   EXPECT_EQ(c.port, 1999);
