@@ -34,9 +34,11 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
+#include "mqtt/packet.hpp"
 #include "testkit.hpp"
 
 using namespace remhart::testkit;
+namespace mqtt = remhart::mqtt;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
@@ -477,6 +479,111 @@ WsRun run_ws(int clients) {
   return run;
 }
 
+// ---- MQTT ingest ------------------------------------------------------------------------------
+
+// One publisher connection: QoS 1 messages of 100 samples of one device each, with up to
+// `window` unacknowledged (the broker acknowledges on receipt; the server, after its commit).
+void mqtt_publisher(std::uint16_t port, int first_device, int devices, int messages,
+                    long long base_ms, std::atomic<long long>& acked) {
+  net::io_context io;
+  tcp::socket sock(io);
+  sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  sock.set_option(tcp::no_delay(true));
+  mqtt::ConnectOptions co;
+  co.client_id = "bench-" + std::to_string(first_device);
+  co.clean_session = true;
+  net::write(sock, net::buffer(mqtt::encode_connect(co)));
+  mqtt::PacketReader reader(1 << 20);
+  std::array<char, 65536> buf{};
+  const auto next_packet = [&] {
+    for (;;) {
+      if (auto p = reader.next()) return *p;
+      const auto n = sock.read_some(net::buffer(buf));
+      reader.feed({buf.data(), n});
+    }
+  };
+  if (next_packet().type != static_cast<std::uint8_t>(mqtt::PacketType::connack)) {
+    throw std::runtime_error("no CONNACK");
+  }
+  constexpr int kWindow = 64, kSamples = 100;
+  int sent = 0, done = 0;
+  std::string out;
+  while (done < messages) {
+    out.clear();
+    while (sent < messages && sent - done < kWindow) {
+      const int d = first_device + sent % devices;
+      const long long t0 = base_ms + static_cast<long long>(sent / devices) * kSamples * 1000;
+      std::string payload = "[";
+      for (int s = 0; s < kSamples; ++s) {
+        if (s) payload += ',';
+        payload += "{\"device\":\"" + device_name(d) +
+                   "\",\"ts\":" + std::to_string(t0 + s * 1000) +
+                   ",\"v\":[230.1,229.8,231.0],\"i\":[12.1,11.8,12.5],\"p\":[2650,2580,2760],"
+                   "\"q\":[610,590,640],\"f\":50.01}";
+      }
+      payload += ']';
+      out += mqtt::encode_publish("remhart/s/" + device_name(d) + "/measurement", payload, 1,
+                                  static_cast<std::uint16_t>(sent % 60000 + 1));
+      ++sent;
+    }
+    if (!out.empty()) net::write(sock, net::buffer(out));
+    const auto p = next_packet();
+    if (p.type == static_cast<std::uint8_t>(mqtt::PacketType::puback)) ++done;
+  }
+  acked += done;
+  net::write(sock, net::buffer(mqtt::encode_disconnect()));
+}
+
+// Samples per second from the first publish until the server has stored (and acknowledged)
+// every message, through a private Mosquitto.
+void bench_mqtt(int runs) {
+  constexpr int kPublishers = 4, kDevices = 1000, kMessagesEach = 2500;  // 1 M samples a run
+  std::cout << "== MQTT ingest: " << kPublishers << " publishers, QoS 1, messages of 100 samples "
+            << "(one device each, 1,000 devices), through Mosquitto into SQLite ==\n";
+  std::vector<double> rates;
+  for (int r = 0; r < runs; ++r) {
+    // The broker holds what remhart has not acknowledged yet (no limit: a full queue drops
+    // QoS 1 messages) and sends it up to 100 unacknowledged messages at a time.
+    MosquittoBroker broker(
+        "allow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 100\n");
+    TempDir dir;
+    ServerProcess server(bench_binary(), dir.path() + "/data",
+                         {"--no-demo", "--mqtt-url", broker.url()},
+                         {{"REMHART_ANALYTICS_ENABLED", "false"}});
+    auto http = admin_client(server);
+    register_devices(*http, kDevices);
+    for (int k = 0; k < 500 && metric(http->get("/metrics").body, "remhart_mqtt_connected") != 1;
+         ++k) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const long long base_ms = now_ms() - 40LL * 86'400'000;
+    std::atomic<long long> acked{0};
+    const auto t0 = Clock::now();
+    std::vector<std::thread> threads;
+    for (int p = 0; p < kPublishers; ++p) {
+      threads.emplace_back([&, p] {
+        mqtt_publisher(broker.port(), p * (kDevices / kPublishers), kDevices / kPublishers,
+                       kMessagesEach, base_ms, acked);
+      });
+    }
+    for (auto& t : threads) t.join();
+    const double total = static_cast<double>(kPublishers) * kMessagesEach;
+    while (metric(http->get("/metrics").body, "remhart_mqtt_stored_total") < total &&
+           seconds_since(t0) < 600) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    rates.push_back(total * 100 / seconds_since(t0));
+    const auto text = http->get("/metrics").body;
+    if (metric(text, "remhart_mqtt_stored_total") != total ||
+        metric(text, "remhart_mqtt_refused_total") != 0) {
+      std::cerr << "mqtt: stored " << metric(text, "remhart_mqtt_stored_total") << " of " << total
+                << ", refused " << metric(text, "remhart_mqtt_refused_total") << "\n";
+    }
+  }
+  std::cout << "mqtt samples/s median " << static_cast<long long>(median(rates)) << "  runs "
+            << runs_text(rates) << "\n";
+}
+
 void bench_ws(int runs) {
   // The client process holds one socket per connection.
   rlimit r{};
@@ -807,6 +914,7 @@ int main(int argc, char** argv) {
       bench_ingest_analytics(samples, runs);
     }
     if (what == "simulate" || what == "all") bench_simulate(runs);
+    if (what == "mqtt" || what == "all") bench_mqtt(runs);
     if (what == "replay" || what == "all") bench_replay(runs);
     if (what == "latest" || what == "all") bench_latest(runs);
   } catch (const std::exception& e) {
