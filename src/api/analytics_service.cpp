@@ -457,10 +457,16 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       state->latest_pending = false;
     }
   }
+  // Their history once an hour of the device's samples: a forecast is 96 steps (about 10 KB),
+  // one every 15 minutes for 1,000 devices would be about 1 GB a day of history.
+  constexpr core::TimeUs kDayAheadStoreEvery = 3600 * core::kUsPerSecond;
   for (auto& [state, key, named] : due) {
     state->day_ahead_due = false;
     state->last_forecast = state->ts;
-    run_scheduled(shard, *models, key, named->origin, named->device, *state, "", true, false, true);
+    const bool keep = !state->last_day_ahead_stored ||
+                      state->ts - *state->last_day_ahead_stored >= kDayAheadStoreEvery;
+    if (keep) state->last_day_ahead_stored = state->ts;
+    run_scheduled(shard, *models, key, named->origin, named->device, *state, "", keep, false, true);
   }
   // A device silent for an hour gives up its feature state (its windows would have emptied
   // anyway; a deleted run's devices never come back).

@@ -148,7 +148,7 @@ class AnalyticsService {
     features::FeatureVector f{};  // the latest sample's features
     core::TimeUs ts = 0;          // of that sample
     std::optional<core::TimeUs> last_stored, last_sent, last_scheduled, last_scheduled_stored,
-        last_forecast;
+        last_forecast, last_day_ahead_stored;
     bool day_ahead_due = false;  // within one batch: its day-ahead models wait for its end
     Latest latest;               // its newest results, published to latest_ at a batch's end
     bool latest_pending = false;
