@@ -79,10 +79,18 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   bool writing = false, stopping = false, awaiting_pong = false;
   std::uint64_t generation = 0;  // one per connection: acknowledgements of an older one are void
   std::atomic<bool> up{false};
+  // Work is posted only while the thread runs: a handler queued after it stopped would hold the
+  // client (and the io_context holding the handler) alive for ever.
+  std::atomic<bool> running{false};
   std::chrono::milliseconds backoff;
   Clock::time_point last_warning{};
   std::uint64_t warnings_held = 0;
   obs::Counter *messages = nullptr, *reconnects = nullptr;
+
+  template <typename F>
+  void post(F&& fn) {
+    if (running) net::post(io, std::forward<F>(fn));
+  }
 
   // Logs at most once every 10 s (a broker that is down would otherwise flood the log).
   void warn(const std::string& what) {
@@ -244,7 +252,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       ack = [weak = weak_from_this(), gen = generation, id = m.packet_id, once] {
         if (once->exchange(true)) return;
         if (auto self = weak.lock()) {
-          net::post(self->io, [self, gen, id] {
+          self->post([self, gen, id] {
             if (gen == self->generation && !self->stopping) self->send(encode_puback(id));
           });
         }
@@ -323,7 +331,8 @@ Client::~Client() {
 void Client::start() {
   if (impl_->thread.joinable()) return;
   impl_->work.emplace(net::make_work_guard(impl_->io));
-  net::post(impl_->io, [impl = impl_] { impl->connect(); });
+  impl_->running = true;
+  impl_->post([impl = impl_] { impl->connect(); });
   impl_->thread = std::thread([impl = impl_] {
     for (;;) {
       try {
@@ -338,18 +347,21 @@ void Client::start() {
 
 void Client::stop() {
   if (!impl_->thread.joinable()) return;
+  impl_->running = false;
   net::post(impl_->io, [impl = impl_] { impl->shutdown(); });
   impl_->thread.join();
+  impl_->io.restart();  // what slipped in meanwhile runs (and sees `stopping`) and is freed
+  impl_->io.poll();
 }
 
 void Client::publish(std::string topic, std::string payload) {
-  net::post(impl_->io, [impl = impl_, topic = std::move(topic), payload = std::move(payload)] {
+  impl_->post([impl = impl_, topic = std::move(topic), payload = std::move(payload)] {
     if (impl->up && !impl->stopping) impl->send(encode_publish(topic, payload, 0));
   });
 }
 
 void Client::after(std::chrono::milliseconds delay, std::function<void()> fn) {
-  net::post(impl_->io, [impl = impl_, delay, fn = std::move(fn)]() mutable {
+  impl_->post([impl = impl_, delay, fn = std::move(fn)]() mutable {
     if (impl->stopping) return;
     auto timer = std::make_shared<net::steady_timer>(impl->io, delay);
     std::erase_if(impl->delayed, [](const auto& t) { return t.expired(); });

@@ -19,6 +19,13 @@ namespace {
 
 using nlohmann::json;
 
+// Debian's mosquitto (scripts/bootstrap installs it): required under CI, skipped elsewhere.
+#define REQUIRE_MOSQUITTO()                                                                    \
+  if (!MosquittoBroker::available()) {                                                         \
+    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it"; \
+    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";                          \
+  }
+
 std::string sample(const std::string& device, long long ts_ms, double v = 230.0) {
   return json{{"device", device},
               {"ts", ts_ms},
@@ -53,10 +60,7 @@ std::size_t stored(HttpClient& http, const std::string& device) {
 }
 
 TEST(Mqtt, MessagesAreStoredThenAcknowledgedAndRefusedOnesDeadLettered) {
-  if (!MosquittoBroker::available()) {
-    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it";
-    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";
-  }
+  REQUIRE_MOSQUITTO();
   MosquittoBroker broker;
   TempDir dir;
   ServerProcess server(
@@ -113,10 +117,7 @@ TEST(Mqtt, MessagesAreStoredThenAcknowledgedAndRefusedOnesDeadLettered) {
 // Acknowledged only once durable: with the disk full, a message is not stored and not
 // acknowledged but tried again; once space is freed it is stored — every message exactly once.
 TEST(Mqtt, AMessageTheStoreCannotTakeIsKeptAndStoredLater) {
-  if (!MosquittoBroker::available()) {
-    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it";
-    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";
-  }
+  REQUIRE_MOSQUITTO();
   SmallDisk disk(24);
   if (!disk.mounted()) GTEST_SKIP() << "mounting a tmpfs needs root";
   MosquittoBroker broker;
@@ -167,10 +168,7 @@ TEST(Mqtt, AMessageTheStoreCannotTakeIsKeptAndStoredLater) {
 // and ACL that a real Mosquitto enforces — a key publishes its device's (or site's) measurement
 // topics and nothing else, a wrong key is not let in, remhart's own account reads them all.
 TEST(Mqtt, ExportedDeviceKeysPublishOnlyTheirOwnTopics) {
-  if (!MosquittoBroker::available()) {
-    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it";
-    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";
-  }
+  REQUIRE_MOSQUITTO();
   TempDir dir;
   const auto data = " --data-dir " + dir.path() + "/data";
   const auto key = [&](const std::string& scope) {
@@ -213,10 +211,7 @@ TEST(Mqtt, ExportedDeviceKeysPublishOnlyTheirOwnTopics) {
 // mqtts://: the broker's certificate verified against the configured CA (here its own
 // self-signed one); without that CA the handshake fails and nothing is ingested.
 TEST(Mqtt, OverTlsTheBrokerIsVerified) {
-  if (!MosquittoBroker::available()) {
-    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it";
-    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";
-  }
+  REQUIRE_MOSQUITTO();
   MosquittoBroker broker("allow_anonymous true\n", true);
   ASSERT_EQ(broker.url().substr(0, 8), "mqtts://");
   TempDir dir;
@@ -247,10 +242,7 @@ TEST(Mqtt, OverTlsTheBrokerIsVerified) {
 // A broker that goes away and comes back: the server reconnects (with backoff) and ingests again,
 // and says so in its metrics meanwhile; it never stops serving HTTP.
 TEST(Mqtt, TheServerOutlivesTheBroker) {
-  if (!MosquittoBroker::available()) {
-    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it";
-    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";
-  }
+  REQUIRE_MOSQUITTO();
   TempDir dir;
   auto broker = std::make_unique<MosquittoBroker>();
   ServerProcess server(remhart_binary(), dir.path() + "/data",
