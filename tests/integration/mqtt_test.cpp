@@ -239,6 +239,38 @@ TEST(Mqtt, OverTlsTheBrokerIsVerified) {
   EXPECT_NE(untrusting.output().find("TLS handshake"), std::string::npos) << untrusting.output();
 }
 
+// A broker that asks for client certificates: with mqtt.cert_file and mqtt.key_file the server
+// gets in, without them it does not.
+TEST(Mqtt, ClientCertificatesWhereTheBrokerAsksForThem) {
+  REQUIRE_MOSQUITTO();
+  TempDir certs;
+  write_self_signed_cert(certs.path());  // the broker's CA: it signed (is) the client's cert
+  MosquittoBroker broker(
+      "allow_anonymous true\nrequire_certificate true\ncafile " + certs.path() + "/cert.pem\n",
+      true);
+  const auto start = [&](const TempDir& dir, bool with_cert) {
+    std::map<std::string, std::string> env = {{"REMHART_ANALYTICS_ENABLED", "false"},
+                                              {"REMHART_MQTT_CA_FILE", broker.ca_file()}};
+    if (with_cert) {
+      env["REMHART_MQTT_CERT_FILE"] = certs.path() + "/cert.pem";
+      env["REMHART_MQTT_KEY_FILE"] = certs.path() + "/key.pem";
+    }
+    return std::make_unique<ServerProcess>(
+        remhart_binary(), dir.path() + "/data",
+        std::vector<std::string>{"--no-demo", "--mqtt-url", broker.url()}, env);
+  };
+  TempDir a, b;
+  auto with = start(a, true);
+  auto http = admin_client(*with);
+  EXPECT_TRUE(eventually([&] { return metric(*http, "remhart_mqtt_connected") == 1; }))
+      << with->output();
+  auto without = start(b, false);
+  auto http2 = admin_client(*without);
+  EXPECT_TRUE(
+      eventually([&] { return metric(*http2, "remhart_mqtt_connection_failures_total") >= 1; }));
+  EXPECT_EQ(metric(*http2, "remhart_mqtt_connected"), 0);
+}
+
 // A broker that goes away and comes back: the server reconnects (with backoff) and ingests again,
 // and says so in its metrics meanwhile; it never stops serving HTTP.
 TEST(Mqtt, TheServerOutlivesTheBroker) {
