@@ -36,14 +36,24 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                            ssl::context::no_tlsv1_1);
       tls_ctx->set_verify_mode(ssl::verify_peer);
+      // A file that cannot be used is named (asio's own message says only "asio.ssl error").
+      const auto load = [](const std::string& what, const std::string& path, auto&& fn) {
+        boost::system::error_code ec;
+        fn(ec);
+        if (ec) throw std::invalid_argument(what + ": cannot use " + path + " (PEM)");
+      };
       if (opt.tls->ca_file.empty()) {
         tls_ctx->set_default_verify_paths();
       } else {
-        tls_ctx->load_verify_file(opt.tls->ca_file);
+        load("mqtt.ca_file", opt.tls->ca_file,
+             [&](auto& ec) { tls_ctx->load_verify_file(opt.tls->ca_file, ec); });
       }
       if (!opt.tls->cert_file.empty()) {
-        tls_ctx->use_certificate_chain_file(opt.tls->cert_file);
-        tls_ctx->use_private_key_file(opt.tls->key_file, ssl::context::pem);
+        load("mqtt.cert_file", opt.tls->cert_file,
+             [&](auto& ec) { tls_ctx->use_certificate_chain_file(opt.tls->cert_file, ec); });
+        load("mqtt.key_file", opt.tls->key_file, [&](auto& ec) {
+          tls_ctx->use_private_key_file(opt.tls->key_file, ssl::context::pem, ec);
+        });
       }
     }
     if (metrics) {

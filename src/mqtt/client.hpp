@@ -51,6 +51,7 @@ using Handler = std::function<void(Message, Ack)>;
 
 class Client {
  public:
+  /// Throws std::invalid_argument naming a TLS file that cannot be used.
   Client(ClientOptions options, Handler handler, obs::Registry* metrics = nullptr);
   ~Client();  ///< stops
   Client(const Client&) = delete;

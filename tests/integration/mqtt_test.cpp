@@ -237,6 +237,14 @@ TEST(Mqtt, OverTlsTheBrokerIsVerified) {
       eventually([&] { return metric(*http2, "remhart_mqtt_connection_failures_total") >= 1; }));
   EXPECT_EQ(metric(*http2, "remhart_mqtt_connected"), 0);
   EXPECT_NE(untrusting.output().find("TLS handshake"), std::string::npos) << untrusting.output();
+
+  // A CA file that cannot be used stops the start and is named.
+  TempDir third;
+  const auto bad =
+      run_cli("serve --port 0 --no-demo --data-dir " + third.path() + " --mqtt-url " + broker.url(),
+              {{"REMHART_MQTT_CA_FILE", third.path() + "/missing.pem"}});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("mqtt.ca_file: cannot use"), std::string::npos) << bad.output;
 }
 
 // A broker that asks for client certificates: with mqtt.cert_file and mqtt.key_file the server
