@@ -533,8 +533,9 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
     if (opt.progress) opt.progress(stage, 1);
     return text;
   };
-  // Few, deeper-stepping rounds: every tree costs serving time on every sample (the four
-  // models together stay within a few microseconds; docs/analytics.md).
+  // The four monitoring models run on every sample: few rounds of depth-5 trees, large steps
+  // (108 trees together, about a microsecond; more or deeper trees scored no better:
+  // docs/analytics.md). The scheduled ones run once a minute and may be larger.
   ml::GbtParams anomaly_params;
   anomaly_params.objective = "binary:logistic";
   anomaly_params.rounds = 25;
