@@ -638,6 +638,7 @@ MosquittoBroker::Subscription::Subscription(const MosquittoBroker& broker, const
     if (text.find("Subscribed (mid:") != std::string::npos) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  stop_child(pid_);  // a constructor that throws runs no destructor
   throw std::runtime_error("mosquitto_sub did not subscribe to " + topic);
 }
 
