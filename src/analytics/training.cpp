@@ -479,6 +479,26 @@ json binary_metrics(const ml::BinaryScore& s) {
           {"tn", s.tn}};
 }
 
+// How a computed 0–100 score (high: good) ranks cases with an event against the others: ROC AUC
+// of 100 − score against the truth, and the mean score of each (cases without a score left out).
+struct ScoreRanking {
+  double auc = 0, mean_event = 0, mean_other = 0;
+  std::size_t cases = 0;
+};
+ScoreRanking rank_score(const std::vector<int>& truth, const std::vector<double>& score) {
+  std::vector<int> t;
+  std::vector<double> badness;
+  double sum[2] = {0, 0}, n[2] = {0, 0};
+  for (std::size_t k = 0; k < truth.size() && k < score.size(); ++k) {
+    if (std::isnan(score[k])) continue;
+    t.push_back(truth[k]);
+    badness.push_back(100 - score[k]);
+    sum[truth[k] ? 1 : 0] += score[k];
+    n[truth[k] ? 1 : 0] += 1;
+  }
+  return {ml::roc_auc(t, badness), n[1] ? sum[1] / n[1] : 0, n[0] ? sum[0] / n[0] : 0, t.size()};
+}
+
 json multi_metrics(const ml::MultiScore& s) {
   json per = json::array();
   for (double f : s.f1) per.push_back(std::isnan(f) ? json(nullptr) : json(f));
@@ -918,18 +938,8 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
                          {"voltage_thd_pct", 8},
                          {"frequency_deviation_hz", 0.5},
                          {"voltage_fluctuation_pu", 0.03}}}});
-    const auto& e = test.pqi_eval;
-    std::vector<int> truth;
-    std::vector<double> badness;
-    double in_event = 0, normal = 0, n_event = 0, n_normal = 0;
-    for (std::size_t k = 0; k < e.truth.size(); ++k) {
-      if (std::isnan(e.score[k])) continue;
-      truth.push_back(e.truth[k]);
-      badness.push_back(100 - e.score[k]);
-      (e.truth[k] ? in_event : normal) += e.score[k];
-      (e.truth[k] ? n_event : n_normal) += 1;
-    }
-    const double auc = ml::roc_auc(truth, badness);
+    const auto r = rank_score(test.pqi_eval.truth, test.pqi_eval.score);
+    const double auc = r.auc;
     m.card["truth"] =
         "scored, not trained: a power-quality event (sag, swell, fault, harmonics, imbalance, "
         "frequency excursion) acts on the meter";
@@ -942,9 +952,9 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
     m.card["baseline"] = {{"name", "chance (a score that does not rank)"}, {"roc_auc", 0.5}};
     m.card["metrics"] = {{"test",
                           {{"roc_auc_event_vs_normal", auc},
-                           {"mean_pqi_during_events", n_event ? in_event / n_event : 0},
-                           {"mean_pqi_otherwise", n_normal ? normal / n_normal : 0},
-                           {"samples", truth.size()}}}};
+                           {"mean_pqi_during_events", r.mean_event},
+                           {"mean_pqi_otherwise", r.mean_other},
+                           {"samples", r.cases}}}};
     m.card["targets"] = json::array(
         {target("ranks event samples below the others (ROC AUC)", "≥ 0.75", auc, auc >= 0.75)});
   }
@@ -1136,14 +1146,8 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
         "transformer outage solved by the grid engine) and frequency deviation",
         {{"weights",
           {{"voltage", 0.3}, {"loading", 0.25}, {"n_minus_1", 0.25}, {"frequency", 0.2}}}});
-    std::vector<double> badness;
-    for (double x : ne.stability) badness.push_back(100 - x);
-    const double auc = ml::roc_auc(ne.stability_event, badness);
-    double with = 0, without = 0, nw = 0, nwo = 0;
-    for (std::size_t k = 0; k < ne.stability.size(); ++k) {
-      (ne.stability_event[k] ? with : without) += ne.stability[k];
-      (ne.stability_event[k] ? nw : nwo) += 1;
-    }
+    const auto r = rank_score(ne.stability_event, ne.stability);
+    const double auc = r.auc;
     m.card["truth"] =
         "scored, not trained: an event is in force in the network (the simulator's labels) at "
         "the state scored (every minute of every test run)";
@@ -1160,8 +1164,8 @@ std::vector<TrainedModel> train_models(const sim::Twin& twin, const TrainOptions
     m.card["metrics"] = {{"test",
                           {{"states", ne.stability.size()},
                            {"roc_auc_event_vs_calm", detail::number(auc)},
-                           {"mean_score_during_events", nw ? with / nw : 0},
-                           {"mean_score_otherwise", nwo ? without / nwo : 0}}}};
+                           {"mean_score_during_events", r.mean_event},
+                           {"mean_score_otherwise", r.mean_other}}}};
     m.card["targets"] = json::array({target("ranks states with an event below calm ones (ROC AUC)",
                                             "≥ 0.75", auc, auc >= 0.75)});
   }

@@ -66,6 +66,15 @@ json imbalance_json(const analytics::PhaseImbalance& r) {
           {"likely_cause", r.likely_cause}};
 }
 
+// Whether `period` has passed since `last` (or there was none yet, or `now_anyway`); then `last`
+// becomes `now`. The cadences of a device's history, live messages and scheduled models.
+bool take_turn(std::optional<core::TimeUs>& last, core::TimeUs now, core::TimeUs period,
+               bool now_anyway = false) {
+  if (!now_anyway && last && now - *last < period) return false;
+  last = now;
+  return true;
+}
+
 // A scheduled model's result for a device's features.
 // The load forecast's interval and the clusters, as `remhart train` saved them.
 analytics::ForecastInterval interval_of(const json& serving) {
@@ -399,8 +408,7 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
     l.f_dev_hz = f[features::index(features::F::f_dev_hz)];
     const bool flag = l.voltage.flag;
     // History: every `store_every_s`, and at once when the anomaly flag changes.
-    if (!state.last_stored || s.record.ts - *state.last_stored >= every || flag != state.flagged) {
-      state.last_stored = s.record.ts;
+    if (take_turn(state.last_stored, s.record.ts, every, flag != state.flagged)) {
       for (std::size_t k = 0; k < kMonitoringModels.size(); ++k) {
         if (l.versions[k] == 0) continue;
         shard.pending.push_back({s.origin, s.device,
@@ -409,9 +417,7 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       }
     }
     state.flagged = flag;
-    if (hub_.clients() > 0 &&
-        (!state.last_sent || s.record.ts - *state.last_sent >= core::kUsPerSecond)) {
-      state.last_sent = s.record.ts;
+    if (hub_.clients() > 0 && take_turn(state.last_sent, s.record.ts, core::kUsPerSecond)) {
       json data = {{"device", s.device},
                    {"origin", s.origin},
                    {"ts", core::format_rfc3339(l.ts)},
@@ -434,12 +440,9 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
     // every 15 minutes of it, at most once per batch, on the device's newest sample (they read
     // its stored history: a backfill's batch holds many steps of a device, whose forecasts would
     // be superseded at once).
-    if (!state.last_scheduled || s.record.ts - *state.last_scheduled >= schedule) {
-      state.last_scheduled = s.record.ts;
+    if (take_turn(state.last_scheduled, s.record.ts, schedule)) {
       // Their history downsampled: one result per model every `scheduled_store_every_s`.
-      const bool keep =
-          !state.last_scheduled_stored || s.record.ts - *state.last_scheduled_stored >= keep_every;
-      if (keep) state.last_scheduled_stored = s.record.ts;
+      const bool keep = take_turn(state.last_scheduled_stored, s.record.ts, keep_every);
       run_scheduled(shard, *models, key, s.origin, s.device, state, "", keep, true, false);
     }
     constexpr auto kForecastEvery =
@@ -463,9 +466,7 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
   for (auto& [state, key, named] : due) {
     state->day_ahead_due = false;
     state->last_forecast = state->ts;
-    const bool keep = !state->last_day_ahead_stored ||
-                      state->ts - *state->last_day_ahead_stored >= kDayAheadStoreEvery;
-    if (keep) state->last_day_ahead_stored = state->ts;
+    const bool keep = take_turn(state->last_day_ahead_stored, state->ts, kDayAheadStoreEvery);
     run_scheduled(shard, *models, key, named->origin, named->device, *state, "", keep, false, true);
   }
   // A device silent for an hour gives up its feature state (its windows would have emptied

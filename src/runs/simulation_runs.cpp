@@ -302,6 +302,14 @@ void SimulationRuns::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
   };
   try {
     LabelRecorder labels(cfg.id, *twin_);
+    // A step's labels, and its samples for the next batch.
+    const auto record = [&](const sim::StepResult& r) {
+      for (std::size_t d = 0; d < r.readings.size(); ++d) {
+        const auto& rd = r.readings[d];
+        labels.add(d, r.ts, rd.label);
+        if (rd.present) batch.push_back({twin_->devices[d].device.id, r.ts, rd.values});
+      }
+    };
     if (a->history_days > 0) {  // the days before now, at 15-minute steps, as fast as it goes
       constexpr double kHistoryStepS = 900;
       const auto step_us = static_cast<core::TimeUs>(kHistoryStepS * core::kUsPerSecond);
@@ -312,12 +320,7 @@ void SimulationRuns::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
       for (core::TimeUs k = 0; k < steps_back && !a->stop; ++k) {
         const auto& r = past.step();
         if (r.ts >= cfg.start) break;
-        for (std::size_t d = 0; d < r.readings.size(); ++d) {
-          labels.add(d, r.ts, r.readings[d].label);
-          if (r.readings[d].present) {
-            batch.push_back({twin_->devices[d].device.id, r.ts, r.readings[d].values});
-          }
-        }
+        record(r);
         if (batch.size() >= batch_limit) submit(batch);
       }
       submit(batch);
@@ -365,11 +368,7 @@ void SimulationRuns::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
       if (steps % truth_every == 0) {
         truth.push_back({r.ts, bus_ids, engine.solution().vm, engine.solution().va_deg});
       }
-      for (std::size_t d = 0; d < r.readings.size(); ++d) {
-        const auto& rd = r.readings[d];
-        labels.add(d, r.ts, rd.label);
-        if (rd.present) batch.push_back({twin_->devices[d].device.id, r.ts, rd.values});
-      }
+      record(r);
       ++steps;
       if ((samples + static_cast<std::int64_t>(batch.size())) * kBytesPerSample >
           budget_.run_bytes) {
