@@ -61,6 +61,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                                    "MQTT messages received from the broker");
       reconnects = &metrics->counter("remhart_mqtt_connection_failures_total",
                                      "MQTT connections lost or refused (logged; reconnected)");
+      failures = &metrics->counter("remhart_background_failures_total",
+                                   "Background jobs that failed", "pool=\"mqtt\"");
+      dropped = &metrics->counter(
+          "remhart_mqtt_publishes_dropped_total",
+          "Dead-letter copies not sent: the connection's unsent bytes were at their bound");
       metrics->gauge_fn("remhart_mqtt_connected", "1 while subscribed to the broker",
                         [this] { return up.load() ? 1.0 : 0.0; });
     }
@@ -84,7 +89,12 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   tcp::resolver resolver;
   net::steady_timer retry, ping;
   std::array<char, 65536> chunk{};
+  // Bytes waiting to be written, bounded for what this client adds on its own (dead-letter
+  // copies, up to a message each); acknowledgements and pings always go (a few bytes, and as
+  // many as the broker has messages outstanding).
+  static constexpr std::size_t kMaxOutboxBytes = 8 << 20;
   std::deque<std::string> outbox;
+  std::size_t outbox_bytes = 0;
   std::vector<std::weak_ptr<net::steady_timer>> delayed;  // Client::after's, cancelled at stop
   bool writing = false, stopping = false, awaiting_pong = false;
   std::uint64_t generation = 0;  // one per connection: acknowledgements of an older one are void
@@ -95,7 +105,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::chrono::milliseconds backoff;
   Clock::time_point last_warning{};
   std::uint64_t warnings_held = 0;
-  obs::Counter *messages = nullptr, *reconnects = nullptr;
+  obs::Counter *messages = nullptr, *reconnects = nullptr, *failures = nullptr, *dropped = nullptr;
 
   template <typename F>
   void post(F&& fn) {
@@ -169,6 +179,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   void on_connected() {
     reader = PacketReader(opt.max_packet_bytes);
     outbox.clear();
+    outbox_bytes = 0;
     writing = false;
     awaiting_pong = false;
     send(encode_connect(opt.connect));
@@ -186,6 +197,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     resolver.cancel();
     ping.cancel();
     outbox.clear();
+    outbox_bytes = 0;
     writing = false;
     retry.expires_after(backoff);
     backoff = std::min(backoff * 2, opt.backoff_max);
@@ -271,6 +283,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     try {
       handler({std::move(m.topic), std::move(m.payload), m.qos, m.dup}, std::move(ack));
     } catch (const std::exception& e) {  // unacknowledged: the broker sends it again
+      if (failures) failures->inc();
       warn(std::string("message handler failed: ") + e.what());
     }
   }
@@ -289,6 +302,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   }
 
   void send(std::string bytes) {
+    outbox_bytes += bytes.size();
     outbox.push_back(std::move(bytes));
     if (!writing) write_next();
   }
@@ -305,6 +319,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                            const boost::system::error_code& ec, std::size_t) {
                          if (gen != self->generation) return;
                          if (ec) return self->fail("writing: " + ec.message());
+                         self->outbox_bytes -= self->outbox.front().size();
                          self->outbox.pop_front();
                          self->write_next();
                        });
@@ -348,7 +363,8 @@ void Client::start() {
       try {
         impl->io.run();
         return;
-      } catch (const std::exception& e) {  // a bug: logged, the loop goes on
+      } catch (const std::exception& e) {  // a bug: logged and counted, the loop goes on
+        if (impl->failures) impl->failures->inc();
         spdlog::error("mqtt: {}", e.what());
       }
     }
@@ -366,7 +382,14 @@ void Client::stop() {
 
 void Client::publish(std::string topic, std::string payload) {
   impl_->post([impl = impl_, topic = std::move(topic), payload = std::move(payload)] {
-    if (impl->up && !impl->stopping) impl->send(encode_publish(topic, payload, 0));
+    if (!impl->up || impl->stopping) return;
+    auto packet = encode_publish(topic, payload, 0);
+    if (impl->outbox_bytes + packet.size() > Impl::kMaxOutboxBytes) {
+      if (impl->dropped) impl->dropped->inc();
+      return impl->warn("a dead-letter copy dropped: the connection is " +
+                        std::to_string(impl->outbox_bytes) + " bytes behind");
+    }
+    impl->send(std::move(packet));
   });
 }
 
