@@ -8,6 +8,9 @@
 //                                                   JWT on every request vs. auth switched off
 //   remhart_bench series                            a month of 1 s samples, chart query
 //   remhart_bench memory                            RSS with 1,000 devices and 10 M samples
+//   remhart_bench ingest-mariadb                    the same ingest into MariaDB, vs. the raw
+//                                                   array-insert ceiling of that server
+//   remhart_bench mqtt                              MQTT ingest into SQLite and MariaDB
 #include <utility>
 
 #include <sqlite3.h>
@@ -35,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mqtt/packet.hpp"
+#include "store/mariadb.hpp"
 #include "testkit.hpp"
 
 using namespace remhart::testkit;
@@ -294,6 +298,82 @@ void bench_ingest(long long samples, int runs) {
   }
 }
 
+// The MariaDB ceiling: the same rows (1,000 interleaved devices, the store's table and key) sent
+// by one client with array-bound prepared INSERTs of 10,000 rows, committed every 100,000 — what
+// the server takes with no parsing, validation, HTTP or duplicate checks in front of it.
+double run_mariadb_ceiling(const std::string& url, long long total_samples) {
+  namespace maria = remhart::store::maria;
+  maria::Connection c(maria::parse_url(url));
+  std::string cols, marks,
+      ddl = "CREATE TABLE ceiling(series_id BIGINT NOT NULL, ts BIGINT NOT NULL";
+  for (const char* name :
+       {"va", "vb", "vc", "ia",     "ib",     "ic",     "pa",     "pb",     "pc",     "qa",
+        "qb", "qc", "f",  "thd_va", "thd_vb", "thd_vc", "thd_ia", "thd_ib", "thd_ic", "temp"}) {
+    cols += std::string(", ") + name;
+    marks += ", ?";
+    ddl += std::string(", ") + name + " DOUBLE NULL";
+  }
+  c.exec(ddl + ", PRIMARY KEY(series_id, ts)) ENGINE=InnoDB");
+  maria::Statement insert(
+      c, "INSERT INTO ceiling(series_id, ts" + cols + ") VALUES(?, ?" + marks + ")");
+  std::vector<maria::Statement::Column> columns(22);
+  const long long base = now_ms() * 1000;
+  const auto t0 = Clock::now();
+  std::size_t rows = 0;
+  auto send = [&] {
+    insert.execute_array(columns, rows);
+    for (auto& col : columns) {
+      col.ints.clear();
+      col.reals.clear();
+    }
+    rows = 0;
+  };
+  c.exec("START TRANSACTION");
+  for (long long k = 0; k < total_samples; ++k) {
+    columns[0].ints.push_back(k % 1000);
+    columns[1].ints.push_back(base + (k / 1000) * 1'000'000);
+    const double vals[13] = {230.1, 229.8, 231.0, 12.1, 11.8, 12.5, 2650,
+                             2580,  2760,  610,   590,  640,  50.01};
+    for (int f = 0; f < 20; ++f) {
+      columns[2 + f].reals.push_back(f < 13 ? vals[f] + static_cast<double>(k % 17) * 0.01
+                                            : std::nan(""));
+    }
+    if (++rows == 10'000) send();
+    if (k % 100'000 == 99'999) {
+      c.exec("COMMIT");
+      c.exec("START TRANSACTION");
+    }
+  }
+  if (rows) send();
+  c.exec("COMMIT");
+  return static_cast<double>(total_samples) / seconds_since(t0);
+}
+
+// HTTP ingest into MariaDB (the same load as bench_ingest) and the raw ceiling of the same
+// server, alternating in one run. The server runs with its durable default
+// (innodb_flush_log_at_trx_commit = 1) for both.
+void bench_ingest_mariadb(long long samples, int runs) {
+  std::cout << "== ingest into MariaDB: JSON batches of 1,000 samples across 1,000 devices, "
+            << g_connections << " connections ==\n";
+  MariadbServer db(1);
+  std::vector<double> server_rates, ceiling_rates, ratios;
+  for (int r = 0; r < runs; ++r) {
+    const auto run = run_ingest("normal", samples, g_connections,
+                                {{"REMHART_STORAGE_DATABASE_URL", db.create_database()}});
+    const double ceiling = run_mariadb_ceiling(db.create_database(), samples);
+    server_rates.push_back(run.samples_per_s);
+    ceiling_rates.push_back(ceiling);
+    ratios.push_back(run.samples_per_s / ceiling * 100);
+  }
+  std::cout << "ingest[mariadb] server samples/s  median "
+            << static_cast<long long>(median(server_rates)) << "  runs " << runs_text(server_rates)
+            << "\n";
+  std::cout << "ingest[mariadb] ceiling samples/s median "
+            << static_cast<long long>(median(ceiling_rates)) << "  runs "
+            << runs_text(ceiling_rates) << "\n";
+  std::cout << "ingest[mariadb] server/ceiling    median " << median(ratios) << " %\n";
+}
+
 // Ingest with the monitoring models off and on, alternating, in the same run: every sample
 // accepted with analytics on is analysed before the last batch is answered or shortly after.
 void bench_ingest_analytics(long long samples, int runs) {
@@ -538,50 +618,58 @@ void mqtt_publisher(std::uint16_t port, int first_device, int devices, int messa
 // every message, through a private Mosquitto.
 void bench_mqtt(int runs) {
   constexpr int kPublishers = 4, kDevices = 1000, kMessagesEach = 2500;  // 1 M samples a run
-  std::cout << "== MQTT ingest: " << kPublishers << " publishers, QoS 1, messages of 100 samples "
-            << "(one device each, 1,000 devices), through Mosquitto into SQLite ==\n";
-  std::vector<double> rates;
-  for (int r = 0; r < runs; ++r) {
-    // The broker holds what remhart has not acknowledged yet (no limit: a full queue drops
-    // QoS 1 messages) and sends it up to 100 unacknowledged messages at a time.
-    MosquittoBroker broker(
-        "allow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 100\n");
-    TempDir dir;
-    ServerProcess server(bench_binary(), dir.path() + "/data",
-                         {"--no-demo", "--mqtt-url", broker.url()},
-                         {{"REMHART_ANALYTICS_ENABLED", "false"}});
-    auto http = admin_client(server);
-    register_devices(*http, kDevices);
-    for (int k = 0; k < 500 && metric(http->get("/metrics").body, "remhart_mqtt_connected") != 1;
-         ++k) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::unique_ptr<MariadbServer> mariadb;
+  if (MariadbServer::available()) mariadb = std::make_unique<MariadbServer>(1);
+  for (const std::string backend : {"sqlite", "mariadb"}) {
+    if (backend == "mariadb" && !mariadb) continue;
+    std::cout << "== MQTT ingest: " << kPublishers
+              << " publishers, QoS 1, messages of 100 samples (one device each, 1,000 devices), "
+                 "through Mosquitto into "
+              << backend << " ==\n";
+    std::vector<double> rates;
+    for (int r = 0; r < runs; ++r) {
+      // The broker holds what remhart has not acknowledged yet (no limit: a full queue drops
+      // QoS 1 messages) and sends it up to 100 unacknowledged messages at a time.
+      MosquittoBroker broker(
+          "allow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 100\n");
+      TempDir dir;
+      std::map<std::string, std::string> env = {{"REMHART_ANALYTICS_ENABLED", "false"}};
+      if (backend == "mariadb") env["REMHART_STORAGE_DATABASE_URL"] = mariadb->create_database();
+      ServerProcess server(bench_binary(), dir.path() + "/data",
+                           {"--no-demo", "--mqtt-url", broker.url()}, env);
+      auto http = admin_client(server);
+      register_devices(*http, kDevices);
+      for (int k = 0; k < 500 && metric(http->get("/metrics").body, "remhart_mqtt_connected") != 1;
+           ++k) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      const long long base_ms = now_ms() - 40LL * 86'400'000;
+      std::atomic<long long> acked{0};
+      const auto t0 = Clock::now();
+      std::vector<std::thread> threads;
+      for (int p = 0; p < kPublishers; ++p) {
+        threads.emplace_back([&, p] {
+          mqtt_publisher(broker.port(), p * (kDevices / kPublishers), kDevices / kPublishers,
+                         kMessagesEach, base_ms, acked);
+        });
+      }
+      for (auto& t : threads) t.join();
+      const double total = static_cast<double>(kPublishers) * kMessagesEach;
+      while (metric(http->get("/metrics").body, "remhart_mqtt_stored_total") < total &&
+             seconds_since(t0) < 600) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      rates.push_back(total * 100 / seconds_since(t0));
+      const auto text = http->get("/metrics").body;
+      if (metric(text, "remhart_mqtt_stored_total") != total ||
+          metric(text, "remhart_mqtt_refused_total") != 0) {
+        std::cerr << "mqtt: stored " << metric(text, "remhart_mqtt_stored_total") << " of " << total
+                  << ", refused " << metric(text, "remhart_mqtt_refused_total") << "\n";
+      }
     }
-    const long long base_ms = now_ms() - 40LL * 86'400'000;
-    std::atomic<long long> acked{0};
-    const auto t0 = Clock::now();
-    std::vector<std::thread> threads;
-    for (int p = 0; p < kPublishers; ++p) {
-      threads.emplace_back([&, p] {
-        mqtt_publisher(broker.port(), p * (kDevices / kPublishers), kDevices / kPublishers,
-                       kMessagesEach, base_ms, acked);
-      });
-    }
-    for (auto& t : threads) t.join();
-    const double total = static_cast<double>(kPublishers) * kMessagesEach;
-    while (metric(http->get("/metrics").body, "remhart_mqtt_stored_total") < total &&
-           seconds_since(t0) < 600) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    rates.push_back(total * 100 / seconds_since(t0));
-    const auto text = http->get("/metrics").body;
-    if (metric(text, "remhart_mqtt_stored_total") != total ||
-        metric(text, "remhart_mqtt_refused_total") != 0) {
-      std::cerr << "mqtt: stored " << metric(text, "remhart_mqtt_stored_total") << " of " << total
-                << ", refused " << metric(text, "remhart_mqtt_refused_total") << "\n";
-    }
+    std::cout << "mqtt[" << backend << "] samples/s median "
+              << static_cast<long long>(median(rates)) << "  runs " << runs_text(rates) << "\n";
   }
-  std::cout << "mqtt samples/s median " << static_cast<long long>(median(rates)) << "  runs "
-            << runs_text(rates) << "\n";
 }
 
 void bench_ws(int runs) {
@@ -906,6 +994,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (what == "ingest" || what == "all") bench_ingest(samples, runs);
+    if (what == "ingest-mariadb" || what == "all") bench_ingest_mariadb(samples, runs);
     if (what == "ws" || what == "all") bench_ws(runs);
     if (what == "api" || what == "all") bench_api(runs);
     if (what == "series" || what == "all") bench_series(20);

@@ -43,6 +43,10 @@ void ready(ApiContext& ctx, HttpRequest&, Reply reply) {
     throw core::Error(core::ErrorKind::unavailable,
                       "the disk is full: measurements cannot be stored", "", 30);
   }
+  if (st.unreachable) {
+    throw core::Error(core::ErrorKind::unavailable,
+                      "the database is unreachable: measurements cannot be stored", "", 5);
+  }
   auto degraded = nlohmann::json::array();
   if (ctx.mqtt && !ctx.mqtt->connected()) degraded.push_back("mqtt");
   reply(json_response(200, dump_json({{"status", "ready"},

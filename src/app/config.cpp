@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "mqtt/client.hpp"
+#include "store/mariadb.hpp"
 
 namespace remhart::app {
 namespace {
@@ -61,6 +62,9 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"storage.data_dir", &Config::data_dir},
       {"storage.durability", &Config::durability},
       {"storage.max_queued_samples", &Config::max_queued_samples},
+      {"storage.database_url", &Config::database_url},
+      {"storage.pool_min", &Config::db_pool_min},
+      {"storage.pool_max", &Config::db_pool_max},
       {"ingest.auto_register", &Config::auto_register},
       {"ingest.max_future_skew_s", &Config::max_future_skew_s},
       {"ingest.max_batch", &Config::max_batch},
@@ -211,6 +215,16 @@ void validate(const Config& c) {
   check(c.durability == "normal" || c.durability == "fsync", "storage.durability",
         "must be \"normal\" or \"fsync\"");
   check(c.max_queued_samples >= 10000, "storage.max_queued_samples", "must be at least 10000");
+  if (!c.database_url.empty()) {
+    try {
+      store::maria::parse_url(c.database_url);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError("storage.database_url: " + std::string(e.what()));
+    }
+  }
+  check(c.db_pool_max >= 1 && c.db_pool_max <= 1000, "storage.pool_max", "must be 1–1000");
+  check(c.db_pool_min >= 0 && c.db_pool_min <= c.db_pool_max, "storage.pool_min",
+        "must be 0–storage.pool_max");
   check(c.max_future_skew_s >= 0, "ingest.max_future_skew_s", "must not be negative");
   check(c.max_batch >= 1 && c.max_batch <= 100000, "ingest.max_batch", "must be 1–100000");
   check(c.default_nominal_voltage > 0, "ingest.default_nominal_voltage", "must be positive");
@@ -270,7 +284,10 @@ std::vector<std::pair<std::string, std::string>> describe(const Config& c) {
           using T = std::remove_cvref_t<decltype(c.*member)>;
           if constexpr (std::is_same_v<T, std::string>) {
             const bool secret = is_secret(key) && !(c.*member).empty();
-            out.emplace_back(key, secret ? "(set, hidden)" : c.*member);
+            out.emplace_back(key, secret ? "(set, hidden)"
+                                  : key == "storage.database_url"
+                                      ? store::maria::redacted_url(c.*member)
+                                      : c.*member);
           } else if constexpr (std::is_same_v<T, bool>) {
             out.emplace_back(key, c.*member ? "true" : "false");
           } else if constexpr (std::is_same_v<T, double>) {
@@ -381,6 +398,7 @@ std::vector<std::pair<std::string, std::string>> effective_settings(const Config
         },
         field);
     if (is_secret(key)) value = value == "\"\"" ? value : quoted("(set)");
+    if (key == "storage.database_url") value = quoted(store::maria::redacted_url(c.database_url));
     out.emplace_back(key, std::move(value));
   }
   return out;

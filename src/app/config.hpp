@@ -60,6 +60,9 @@ struct Config {
   // [storage]
   std::string data_dir = "./data";
   std::string durability = "normal";  // normal | fsync
+  /// mariadb://user:password@host:port/database: measurements in MariaDB/MySQL; empty: SQLite
+  std::string database_url;
+  std::int64_t db_pool_min = 2, db_pool_max = 16;  ///< reader connections to the database
   std::int64_t max_queued_samples = 400000;
   // [ingest]
   bool auto_register = false;

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> overrides;
 
   auto* serve = app.add_subcommand("serve", "Run the server (HTTP API and live stream)");
-  std::string host, data_dir, durability, tls_cert, tls_key, mqtt_url;
+  std::string host, data_dir, durability, tls_cert, tls_key, mqtt_url, database_url;
   std::int64_t port = -1;
   bool no_demo = false;
   serve->add_option("--config", config_file, "Configuration file (remhart.toml)");
@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   serve->add_option("--mqtt-url", mqtt_url,
                     "Broker to ingest measurements from: mqtt[s]://host[:port] (docs/mqtt.md)");
   serve->add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
+  serve->add_option("--database-url", database_url,
+                    "Store measurements in MariaDB/MySQL: mariadb://user:password@host:port/db "
+                    "(docs/scale-out.md); default: SQLite in the data directory");
 
   auto* version = app.add_subcommand("version", "Print the version");
   bool version_json = false;
@@ -152,6 +155,7 @@ int main(int argc, char** argv) {
   if (!tls_cert.empty()) overrides.emplace_back("server.tls_cert", tls_cert);
   if (!tls_key.empty()) overrides.emplace_back("server.tls_key", tls_key);
   if (!mqtt_url.empty()) overrides.emplace_back("mqtt.url", mqtt_url);
+  if (!database_url.empty()) overrides.emplace_back("storage.database_url", database_url);
 
   Config cfg;
   try {

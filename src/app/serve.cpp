@@ -36,6 +36,7 @@
 #include "obs/metrics.hpp"
 #include "runs/simulation_runs.hpp"
 #include "sim/io/twin_json.hpp"
+#include "store/mariadb_store.hpp"
 #include "store/ml_results.hpp"
 #include "store/network_repo.hpp"
 #include "store/sim_repo.hpp"
@@ -144,6 +145,17 @@ store::SqliteOptions store_options(const Config& c) {
   so.fsync = c.durability == "fsync";
   so.max_queued_samples = static_cast<std::size_t>(c.max_queued_samples);
   return so;
+}
+
+std::unique_ptr<store::Store> open_store(const Config& c, obs::Registry* metrics) {
+  if (c.database_url.empty())
+    return std::make_unique<store::SqliteStore>(store_options(c), metrics);
+  store::MariadbOptions mo;
+  mo.url = c.database_url;
+  mo.pool_min = static_cast<std::size_t>(c.db_pool_min);
+  mo.pool_max = static_cast<std::size_t>(c.db_pool_max);
+  mo.max_queued_samples = static_cast<std::size_t>(c.max_queued_samples);
+  return std::make_unique<store::MariadbStore>(mo, metrics);
 }
 
 ingest::IngestOptions ingest_options(const Config& c) {
@@ -257,7 +269,8 @@ int serve(const Config& c) {
   DataDirLock lock(c.data_dir);
   obs::Registry metrics;
   const auto so = store_options(c);
-  store::SqliteStore store(so, &metrics);
+  const auto store_ptr = open_store(c, &metrics);
+  store::Store& store = *store_ptr;
   ingest::IngestService ingest(store, ingest_options(c), &metrics);
   std::unique_ptr<ingest::MqttSource> mqtt_source;
   if (!c.mqtt_url.empty())

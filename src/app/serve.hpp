@@ -22,6 +22,9 @@ void setup_logging(const Config& config);
 
 /// The storage and ingestion settings of a configuration (shared by `serve` and the CLI).
 store::SqliteOptions store_options(const Config& config);
+/// The measurement store the configuration names: MariaDB when `storage.database_url` is set,
+/// else SQLite in the data directory.
+std::unique_ptr<store::Store> open_store(const Config& config, obs::Registry* metrics = nullptr);
 ingest::IngestOptions ingest_options(const Config& config);
 /// The simulation twin the configuration names (`simulator.twin`, else the demo feeder); throws
 /// core::Error naming `simulator.twin`.

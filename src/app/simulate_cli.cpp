@@ -184,7 +184,8 @@ int run_simulate_store(const Config& c, const SimulateArgs& a) {
     if (!a.twin.empty()) cfg.sim_twin = a.twin;
     const auto twin = load_twin(cfg);
     const auto so = store_options(c);
-    store::SqliteStore store(so);
+    const auto store_ptr = open_store(c);
+    store::Store& store = *store_ptr;
     ingest::IngestService ingest(store, ingest_options(c));
     store::SimRunRepository repo(so.path);
     repo.mark_interrupted(core::now_us());

@@ -73,21 +73,23 @@ void IngestService::ingest(ParsedBatch batch, std::string origin, bool atomic,
   // The callback may run on the storage thread; it owns the outcome from here on.
   auto shared_done = std::make_shared<std::function<void(IngestOutcome)>>(std::move(done));
   auto pending = std::make_shared<IngestOutcome>(std::move(outcome));
-  const bool queued =
-      store_.submit(std::move(origin), std::move(valid),
-                    [this, shared_done, pending](const store::WriteResult& r) {
-                      IngestOutcome out = std::move(*pending);
-                      if (!r.ok) {
-                        out.status = r.full ? IngestStatus::storage_full : IngestStatus::failed;
-                        out.error = r.error;
-                      } else {
-                        out.reply.accepted = r.accepted;
-                        out.reply.duplicates = r.duplicates;
-                        if (accepted_) accepted_->inc(r.accepted);
-                        if (duplicates_) duplicates_->inc(r.duplicates);
-                      }
-                      (*shared_done)(std::move(out));
-                    });
+  const bool queued = store_.submit(std::move(origin), std::move(valid),
+                                    [this, shared_done, pending](const store::WriteResult& r) {
+                                      IngestOutcome out = std::move(*pending);
+                                      if (!r.ok) {
+                                        out.status = r.full ? IngestStatus::storage_full
+                                                     : r.unavailable
+                                                         ? IngestStatus::database_unreachable
+                                                         : IngestStatus::failed;
+                                        out.error = r.error;
+                                      } else {
+                                        out.reply.accepted = r.accepted;
+                                        out.reply.duplicates = r.duplicates;
+                                        if (accepted_) accepted_->inc(r.accepted);
+                                        if (duplicates_) duplicates_->inc(r.duplicates);
+                                      }
+                                      (*shared_done)(std::move(out));
+                                    });
   if (!queued) {
     if (refused_) refused_->inc();
     IngestOutcome out = std::move(*pending);
@@ -106,6 +108,11 @@ core::Error storage_failure(const IngestOutcome& o) {
                          "the server's disk is full; nothing of this batch was stored, send it "
                          "again later",
                          "", 30);
+    case IngestStatus::database_unreachable:
+      return core::Error(ErrorKind::unavailable,
+                         "the database is unreachable; nothing of this batch was stored, send it "
+                         "again shortly",
+                         "", 5);
     default:
       return core::Error(ErrorKind::internal, "storage failed; the request id is in the log");
   }

@@ -30,11 +30,12 @@ struct IngestReply {
 };
 
 enum class IngestStatus {
-  ok,             ///< processed (possibly with rejected items)
-  unprocessable,  ///< atomic batch with invalid items: nothing stored
-  unavailable,    ///< back-pressure: retry later
-  storage_full,   ///< the disk is full: retry once space is freed
-  failed,         ///< storage failed
+  ok,                    ///< processed (possibly with rejected items)
+  unprocessable,         ///< atomic batch with invalid items: nothing stored
+  unavailable,           ///< back-pressure: retry later
+  storage_full,          ///< the disk is full: retry once space is freed
+  database_unreachable,  ///< the database server cannot be reached: retry shortly
+  failed,                ///< storage failed
 };
 
 struct IngestOutcome {

@@ -15,6 +15,7 @@
 #include "obs/metrics.hpp"
 #include "store/block_codec.hpp"
 #include "store/sqlite.hpp"
+#include "store/store_support.hpp"
 
 namespace remhart::store {
 
@@ -43,26 +44,6 @@ CREATE TABLE block_data(id INTEGER PRIMARY KEY, payload BLOB NOT NULL);
 ALTER TABLE devices ADD COLUMN accuracy_class REAL NOT NULL DEFAULT 1;
 )sql",
 };
-
-std::string join_tags(const std::vector<std::string>& tags) {
-  std::string out;
-  for (const auto& t : tags) {
-    if (!out.empty()) out.push_back('\n');
-    out += t;
-  }
-  return out;
-}
-
-std::vector<std::string> split_tags(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    const std::size_t end = std::min(s.find('\n', start), s.size());
-    out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
 
 constexpr const char* kComponent = "measurements";
 constexpr int kWalRestartFrames = 4096;  // 64 MiB of 16 KiB pages
@@ -119,20 +100,11 @@ struct SqliteStore::Job {
   std::function<void()> control;  // runs on the writer thread instead of a write
 };
 
-struct SqliteStore::Metrics {
+struct SqliteStore::Metrics : StoreMetrics {
   explicit Metrics(obs::Registry& r)
-      : commit(r.histogram("remhart_store_commit_seconds", "Group commit latency")),
-        checkpoint(r.histogram("remhart_store_checkpoint_seconds", "Tail compaction latency")),
-        group_samples(r.counter("remhart_store_samples_written_total", "Samples stored")),
-        registry(r) {}
-  obs::Counter& errors(const char* op) {
-    return registry.counter("remhart_store_errors_total", "Failed storage operations",
-                            std::string("op=\"") + op + "\"");
-  }
-  obs::Histogram& commit;
+      : StoreMetrics(r),
+        checkpoint(r.histogram("remhart_store_checkpoint_seconds", "Tail compaction latency")) {}
   obs::Histogram& checkpoint;
-  obs::Counter& group_samples;
-  obs::Registry& registry;
 };
 
 namespace {
@@ -143,21 +115,7 @@ bool is_disk_full(const std::exception& e) {
 }  // namespace
 
 void SqliteStore::note_error(const char* op, const std::exception& e) {
-  if (metrics_) metrics_->errors(op).inc();
-  // One line per operation every 10 s at most: a full disk fails every group commit.
-  static std::mutex mu;
-  static std::map<std::string, std::pair<std::chrono::steady_clock::time_point, int>> last;
-  std::lock_guard lock(mu);
-  auto& [at, suppressed] = last[op];
-  const auto now = std::chrono::steady_clock::now();
-  if (at != std::chrono::steady_clock::time_point{} && now - at < std::chrono::seconds(10)) {
-    ++suppressed;
-    return;
-  }
-  spdlog::error("storage {} failed: {}{}", op, e.what(),
-                suppressed ? fmt::format(" ({} more since the last report)", suppressed) : "");
-  at = now;
-  suppressed = 0;
+  report_error(metrics_.get(), op, e);
 }
 
 // A read connection borrowed from the pool for one query.
@@ -736,7 +694,7 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
     std::lock_guard lock(latest_mu_);
     for (Series* s : touched) latest_[s->origin][s->device] = *s->latest;
   }
-  if (metrics_) metrics_->group_samples.inc(entries.size());
+  if (metrics_) metrics_->samples_written.inc(entries.size());
   {
     std::lock_guard lock(queue_mu_);
     queued_samples_ -= total;

@@ -1,6 +1,6 @@
 #pragma once
-// The storage interface: devices and measurements. SQLite implements it today; MariaDB later,
-// behind the same interface and the same tests.
+// The storage interface: devices and measurements. SQLite (embedded) and MariaDB (scale-out)
+// implement it, and the same tests run against both.
 #include <cstddef>
 #include <functional>
 #include <limits>
@@ -33,6 +33,7 @@ struct WriteResult {
   bool full = false;           ///< failed because the disk is full: retry once space is freed
   std::size_t accepted = 0;    ///< newly stored
   std::size_t duplicates = 0;  ///< already stored with the same (device, origin, ts)
+  bool unavailable = false;    ///< the database could not be reached: nothing stored, retry
 };
 using WriteCallback = std::function<void(const WriteResult&)>;
 
@@ -79,7 +80,8 @@ struct StoreStats {
   std::size_t series = 0;
   /// Why the last group commit failed; empty once one succeeds.
   std::string write_error;
-  bool full = false;  ///< the last group commit failed on a full disk
+  bool full = false;         ///< the last group commit failed on a full disk
+  bool unreachable = false;  ///< the database server cannot be reached
 };
 
 class Store {

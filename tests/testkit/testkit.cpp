@@ -657,4 +657,101 @@ std::vector<std::string> MosquittoBroker::Subscription::received() const {
   return out;
 }
 
+// ---- MariaDB ---------------------------------------------------------------------------------
+
+namespace {
+constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
+constexpr const char* kMariadbInstallDb = "/usr/bin/mariadb-install-db";
+}  // namespace
+
+bool MariadbServer::available() {
+  return ::access(kMariadbd, X_OK) == 0 && ::access(kMariadbInstallDb, X_OK) == 0 &&
+         ::access("/usr/bin/mariadb", X_OK) == 0;
+}
+
+MariadbServer& MariadbServer::shared() {
+  static MariadbServer server;
+  return server;
+}
+
+MariadbServer::MariadbServer(int flush_log_at_commit) : flush_log_at_commit_(flush_log_at_commit) {
+  if (!available()) throw std::runtime_error("mariadb-server is not installed (scripts/bootstrap)");
+  std::string install =
+      std::string(kMariadbInstallDb) + " --no-defaults --datadir='" + dir_.path() +
+      "/data' --auth-root-authentication-method=normal --skip-test-db "
+      "--innodb-log-file-size=16M" +
+      (::geteuid() == 0 ? " --user=root" : "") + " > '" + dir_.path() + "/install.log' 2>&1";
+  if (run_command(install).status != 0) {
+    throw std::runtime_error("mariadb-install-db failed (" + dir_.path() + "/install.log)");
+  }
+  start();
+}
+
+MariadbServer::~MariadbServer() {
+  stop();
+}
+
+void MariadbServer::start() {
+  if (pid_ > 0) return;
+  for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
+    if (port_ == 0 || attempt > 0) port_ = free_port();
+    std::vector<std::string> argv = {
+        kMariadbd,
+        "--no-defaults",
+        "--datadir=" + dir_.path() + "/data",
+        "--socket=" + dir_.path() + "/mysqld.sock",
+        "--pid-file=" + dir_.path() + "/mysqld.pid",
+        "--port=" + std::to_string(port_),
+        "--bind-address=127.0.0.1",
+        "--innodb-log-file-size=16M",
+        "--innodb-buffer-pool-size=128M",
+        "--innodb-flush-log-at-trx-commit=" + std::to_string(flush_log_at_commit_),
+        "--max-connections=500",
+        "--log-error=" + dir_.path() + "/error.log"};
+    if (::geteuid() == 0) argv.push_back("--user=root");
+    pid_ = spawn(argv, dir_.path() + "/stdout.log");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!accepts(port_) && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {  // the port was taken meanwhile: again
+        pid_ = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (pid_ > 0 && !accepts(port_)) stop(true);
+  }
+  if (pid_ < 0) throw std::runtime_error("mariadbd did not start (" + dir_.path() + "/error.log)");
+}
+
+void MariadbServer::stop(bool crash) {
+  if (pid_ <= 0) return;
+  ::kill(pid_, crash ? SIGKILL : SIGTERM);
+  int status = 0;
+  for (int k = 0; k < 1500 && waitpid(pid_, &status, WNOHANG) == 0; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (waitpid(pid_, &status, WNOHANG) == 0) {
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+  }
+  pid_ = -1;
+}
+
+std::string MariadbServer::create_database() {
+  const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(++databases_);
+  sql("", "CREATE DATABASE " + name);
+  return "mariadb://root@127.0.0.1:" + std::to_string(port_) + "/" + name;
+}
+
+std::string MariadbServer::sql(const std::string& database, const std::string& statement) const {
+  const auto file = dir_.path() + "/statement.sql";
+  std::ofstream(file) << statement << ";\n";
+  const auto r = run_command(
+      "/usr/bin/mariadb --no-defaults -uroot -h127.0.0.1 -P" + std::to_string(port_) + " -N -B " +
+      (database.empty() ? "" : "'" + database + "' ") + "< '" + file + "' 2>&1");
+  if (r.status != 0) throw std::runtime_error("mariadb client failed: " + r.output);
+  return r.output;
+}
+
 }  // namespace remhart::testkit

@@ -211,4 +211,36 @@ class MosquittoBroker {
   int pid_ = -1;
 };
 
+/// A private MariaDB server (Debian's `mariadb-server`, installed by scripts/bootstrap): its own
+/// temp data directory made by mariadb-install-db, a free port on 127.0.0.1, user root without a
+/// password; no systemd. `innodb_flush_log_at_trx_commit` is 2 unless told (a commit survives a
+/// crash of the server process, not of the machine: enough for tests). Stopped on destruction.
+class MariadbServer {
+ public:
+  explicit MariadbServer(int flush_log_at_commit = 2);
+  ~MariadbServer();
+  /// One server for a whole test program (started on first use); tests take their own database.
+  static MariadbServer& shared();
+  /// Whether the server programs are on this machine.
+  static bool available();
+  /// Creates a fresh empty database and returns its URL (mariadb://root@127.0.0.1:PORT/NAME).
+  std::string create_database();
+  std::uint16_t port() const { return port_; }
+  /// Runs SQL with the `mariadb` client in `database`; returns what it printed (tab-separated,
+  /// no headers). Throws when the client fails.
+  std::string sql(const std::string& database, const std::string& statement) const;
+  /// Stops the server: SIGTERM (a clean shutdown) or SIGKILL (a crash).
+  void stop(bool crash = false);
+  /// Starts it again on the same port and data directory.
+  void start();
+  bool running() const { return pid_ > 0; }
+
+ private:
+  TempDir dir_;
+  int flush_log_at_commit_;
+  std::uint16_t port_ = 0;
+  int pid_ = -1;
+  int databases_ = 0;
+};
+
 }  // namespace remhart::testkit

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "store/mariadb_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "testkit.hpp"
 
@@ -63,6 +64,49 @@ struct StoreFixture : ::testing::Test {
     return s;
   }
 };
+
+// The same tests on every store: SQLite (embedded) and MariaDB (a private server started by the
+// testkit; a fresh database per test).
+struct StoreTest : ::testing::TestWithParam<std::string> {
+  testkit::TempDir dir;
+  std::string url;
+  void SetUp() override {
+    if (GetParam() == "mariadb") {
+      if (!testkit::MariadbServer::available()) GTEST_SKIP() << "mariadb-server not installed";
+      url = testkit::MariadbServer::shared().create_database();
+    }
+  }
+  std::unique_ptr<store::Store> open(std::size_t max_queued_samples = 400'000) {
+    std::unique_ptr<store::Store> s;
+    if (GetParam() == "mariadb") {
+      store::MariadbOptions o;
+      o.url = url;
+      o.pool_min = 1;
+      o.pool_max = 4;
+      o.max_queued_samples = max_queued_samples;
+      o.insert_rows = 97;  // several array inserts per group
+      s = std::make_unique<store::MariadbStore>(o);
+    } else {
+      store::SqliteOptions o;
+      o.path = dir.path() + "/t.db";
+      o.block_window = 60 * kS;  // small windows so tests cross block boundaries
+      o.max_block_records = 25;
+      o.max_queued_samples = max_queued_samples;
+      s = std::make_unique<store::SqliteStore>(o);
+    }
+    for (const char* id : {"m1", "m2"}) {
+      if (!s->devices()->count(id)) {
+        core::Device d;
+        d.id = id;
+        d.site = std::string("site-") + id;
+        s->create_device(d);
+      }
+    }
+    return s;
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("sqlite", "mariadb"),
+                         [](const auto& info) { return info.param; });
 
 // Brute-force series aggregation: the reference the store's block-statistics path must match.
 std::vector<store::SeriesPoint> reference_series(const std::vector<core::Record>& recs,
@@ -253,8 +297,8 @@ TEST_F(StoreFixture, AFullDiskLosesNothingAndMixesNothing) {
   EXPECT_EQ(s->check_database(), "ok");
 }
 
-TEST_F(StoreFixture, DevicesCreateUpdateDeleteAndConflict) {
-  auto s = open(options());
+TEST_P(StoreTest, DevicesCreateUpdateDeleteAndConflict) {
+  auto s = open();
   EXPECT_EQ(s->devices()->size(), 2u);
   core::Device d;
   d.id = "m1";
@@ -268,7 +312,7 @@ TEST_F(StoreFixture, DevicesCreateUpdateDeleteAndConflict) {
   d.id = "ghost";
   EXPECT_THROW(s->update_device(d), core::Error);
   s.reset();
-  s = open(options());
+  s = open();
   const auto m1 = s->devices()->at("m1");
   EXPECT_EQ(m1.name, "renamed");
   EXPECT_EQ(m1.tags, (std::vector<std::string>{"a", "b"}));
@@ -279,8 +323,8 @@ TEST_F(StoreFixture, DevicesCreateUpdateDeleteAndConflict) {
   EXPECT_THROW(s->delete_device("m2"), core::Error);
 }
 
-TEST_F(StoreFixture, WritesAreIdempotentPerDeviceOriginAndTime) {
-  auto s = open(options());
+TEST_P(StoreTest, WritesAreIdempotentPerDeviceOriginAndTime) {
+  auto s = open();
   auto r = write(*s, {sample("m1", kT0), sample("m1", kT0 + kS), sample("m1", kT0)});
   EXPECT_TRUE(r.ok);
   EXPECT_EQ(r.accepted, 2u);
@@ -298,8 +342,8 @@ TEST_F(StoreFixture, WritesAreIdempotentPerDeviceOriginAndTime) {
   EXPECT_EQ(r.duplicates, 1u);
 }
 
-TEST_F(StoreFixture, LatestIsTheNewestSampleNotTheLastArrived) {
-  auto s = open(options());
+TEST_P(StoreTest, LatestIsTheNewestSampleNotTheLastArrived) {
+  auto s = open();
   write(*s, {sample("m1", kT0 + 10 * kS, 231)});
   write(*s, {sample("m1", kT0, 229)});  // late data
   auto l = s->latest("m1", "real");
@@ -312,8 +356,8 @@ TEST_F(StoreFixture, LatestIsTheNewestSampleNotTheLastArrived) {
   EXPECT_EQ(s->latest_all("real").size(), 2u);
 }
 
-TEST_F(StoreFixture, QueriesMergeBlocksAndTailInOrderWithPaging) {
-  auto s = open(options());
+TEST_P(StoreTest, QueriesMergeBlocksAndTailInOrderWithPaging) {
+  auto s = open();
   std::vector<core::Sample> batch;
   for (int k = 0; k < 300; ++k) batch.push_back(sample("m1", kT0 + k * kS, 200 + k * 0.1));
   write(*s, batch);
@@ -358,8 +402,8 @@ TEST_F(StoreFixture, QueriesMergeBlocksAndTailInOrderWithPaging) {
   EXPECT_EQ(s->query(q).records.size(), 401u);
 }
 
-TEST_F(StoreFixture, SeriesMatchesBruteForceForEveryAggregateAndStep) {
-  auto s = open(options());
+TEST_P(StoreTest, SeriesMatchesBruteForceForEveryAggregateAndStep) {
+  auto s = open();
   std::mt19937_64 rng(7);
   std::normal_distribution<double> noise(0, 3);
   std::vector<core::Record> all;
@@ -407,17 +451,17 @@ TEST_F(StoreFixture, SeriesMatchesBruteForceForEveryAggregateAndStep) {
   }
 }
 
-TEST_F(StoreFixture, RestartReplaysTheLogAndKeepsBlocks) {
+TEST_P(StoreTest, RestartReplaysTheLogAndKeepsBlocks) {
   std::vector<core::Sample> batch;
   for (int k = 0; k < 100; ++k) batch.push_back(sample("m1", kT0 + k * kS));
   {
-    auto s = open(options());
+    auto s = open();
     write(*s, std::vector<core::Sample>(batch.begin(), batch.begin() + 50));
     s->flush();
     write(*s, std::vector<core::Sample>(batch.begin() + 50, batch.end()));
     write(*s, {sample("m2", kT0)}, "sim:r1");
   }
-  auto s = open(options());
+  auto s = open();
   store::DataQuery q;
   q.device = "m1";
   q.limit = 1000;
@@ -428,8 +472,8 @@ TEST_F(StoreFixture, RestartReplaysTheLogAndKeepsBlocks) {
   EXPECT_EQ(r.duplicates, 100u);
 }
 
-TEST_F(StoreFixture, DeletingADeviceRemovesItsSamples) {
-  auto s = open(options());
+TEST_P(StoreTest, DeletingADeviceRemovesItsSamples) {
+  auto s = open();
   write(*s, {sample("m1", kT0), sample("m2", kT0)});
   s->flush();
   write(*s, {sample("m1", kT0 + kS)});
@@ -440,15 +484,15 @@ TEST_F(StoreFixture, DeletingADeviceRemovesItsSamples) {
   EXPECT_TRUE(s->query(q).records.empty());
   EXPECT_TRUE(s->latest("m2", "real"));
   s.reset();
-  s = open(options());  // re-creates m1; its old samples must not come back from the log
+  s = open();  // re-creates m1; its old samples must not come back from the log
   EXPECT_FALSE(s->latest("m1", "real"));
 }
 
 // Deleting a simulation run's origin removes its samples (blocks and the not yet compacted
 // tail), keeps every other origin, and nothing of it comes back from the log after a restart —
 // not even when a new series takes over a deleted series' row id.
-TEST_F(StoreFixture, DeletingAnOriginRemovesOnlyItsSamples) {
-  auto s = open(options());
+TEST_P(StoreTest, DeletingAnOriginRemovesOnlyItsSamples) {
+  auto s = open();
   write(*s, {sample("m1", kT0), sample("m2", kT0)}, "sim:a");
   write(*s, {sample("m1", kT0)}, "sim:b");
   write(*s, {sample("m1", kT0)});
@@ -465,7 +509,7 @@ TEST_F(StoreFixture, DeletingAnOriginRemovesOnlyItsSamples) {
   EXPECT_TRUE(s->latest("m1", "real"));
   write(*s, {sample("m2", kT0 + 5 * kS)}, "sim:c");  // may reuse a deleted series id
   s.reset();
-  s = open(options());
+  s = open();
   EXPECT_TRUE(s->latest_all("sim:a").empty());
   q.origin = "sim:c";
   q.device = "m2";
@@ -474,10 +518,8 @@ TEST_F(StoreFixture, DeletingAnOriginRemovesOnlyItsSamples) {
   EXPECT_TRUE(s->latest("m1", "sim:b"));
 }
 
-TEST_F(StoreFixture, BackPressureRefusesWhenTheQueueIsFull) {
-  auto o = options();
-  o.max_queued_samples = 10;
-  auto s = open(o);
+TEST_P(StoreTest, BackPressureRefusesWhenTheQueueIsFull) {
+  auto s = open(10);
   std::vector<std::future<void>> waits;
   int refused = 0;
   std::atomic<int> done{0};
