@@ -27,6 +27,9 @@ class MqttSource;
 namespace remhart::runs {
 class SimulationRuns;
 }
+namespace remhart::bus {
+class RedisBus;
+}
 namespace remhart::obs {
 class Registry;
 }
@@ -75,6 +78,7 @@ struct ApiContext {
   std::string settings_json;  ///< the effective configuration, secrets redacted (GET /api/settings)
   std::string version;
   core::TimeUs started_at = 0;
+  std::string data_dir;  ///< its file system's free space decides readiness
   /// The estimator running on its own (its latest estimate), when configured.
   const StateService* state = nullptr;
   /// Analytics (null when switched off): the model registry, the monitoring models serving
@@ -84,6 +88,8 @@ struct ApiContext {
   store::MlResultRepository* ml_results = nullptr;
   /// The MQTT source (null without `mqtt.url`): for /health and /ready.
   const ingest::MqttSource* mqtt = nullptr;
+  /// Cross-replica live fan-out (null without `redis.url`): for /health and /ready.
+  const bus::RedisBus* redis = nullptr;
 };
 
 struct HttpRequest;

@@ -38,4 +38,14 @@ void LiveFanout::on_commit(std::span<const store::CommittedSeries> committed) {
   pool_.post([this, copy] { hub_.publish(*copy); });
 }
 
+void LiveFanout::on_remote(std::vector<store::StoredSample> samples) {
+  if (hub_.clients() == 0 || samples.empty()) return;
+  if (pool_.queued() >= max_queued_) {
+    if (dropped_counter_) dropped_counter_->inc(samples.size());
+    return;
+  }
+  auto copy = std::make_shared<std::vector<store::StoredSample>>(std::move(samples));
+  pool_.post([this, copy] { hub_.publish(*copy); });
+}
+
 }  // namespace remhart::api

@@ -5,6 +5,7 @@
 // a wait on the storage thread.
 #include <cstddef>
 #include <span>
+#include <vector>
 
 #include "core/thread_pool.hpp"
 #include "store/store.hpp"
@@ -25,6 +26,9 @@ class LiveFanout {
 
   /// The store's commit listener (runs on the storage thread; copies and queues).
   void on_commit(std::span<const store::CommittedSeries> committed);
+  /// Samples another replica stored (through Redis): streamed like local ones, in arrival order,
+  /// dropped and counted when the queue is full.
+  void on_remote(std::vector<store::StoredSample> samples);
   /// Streams what is queued, then stops (shutdown).
   void drain() { pool_.drain(); }
   /// Samples not streamed because the queue was full.

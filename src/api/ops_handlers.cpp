@@ -5,8 +5,10 @@
 #include "api/context.hpp"
 #include "api/errors.hpp"
 #include "api/router.hpp"
+#include "bus/redis_bus.hpp"
 #include "ingest/mqtt_source.hpp"
 #include "obs/metrics.hpp"
+#include "obs/self_check.hpp"
 #include "store/store.hpp"
 
 namespace remhart::api {
@@ -29,6 +31,9 @@ void health(ApiContext& ctx, HttpRequest&, Reply reply) {
                       {"mqtt", !ctx.mqtt               ? "off"
                                : ctx.mqtt->connected() ? "connected"
                                                        : "disconnected"},
+                      {"redis", !ctx.redis               ? "off"
+                                : ctx.redis->connected() ? "connected"
+                                                         : "disconnected"},
                       {"version", ctx.version},
                       {"uptime_s", static_cast<double>(now - ctx.started_at) / 1e6},
                       {"timestamp", core::format_rfc3339(now)}})));
@@ -47,8 +52,19 @@ void ready(ApiContext& ctx, HttpRequest&, Reply reply) {
     throw core::Error(core::ErrorKind::unavailable,
                       "the database is unreachable: measurements cannot be stored", "", 5);
   }
+  const auto disk = ctx.data_dir.empty() ? std::nullopt : obs::disk_usage(ctx.data_dir);
+  if (disk && disk->free_bytes < obs::Thresholds::disk_min_free_bytes) {
+    throw core::Error(core::ErrorKind::unavailable,
+                      "the disk is full (" + std::to_string(disk->free_bytes >> 20) +
+                          " MiB free): measurements cannot be stored",
+                      "", 30);
+  }
+  // Still serving, but past an alert's threshold: named so a gateway or an operator sees why.
   auto degraded = nlohmann::json::array();
   if (ctx.mqtt && !ctx.mqtt->connected()) degraded.push_back("mqtt");
+  if (ctx.redis && !ctx.redis->connected()) degraded.push_back("redis");
+  if (disk && disk->used_ratio > obs::Thresholds::disk_used_ratio) degraded.push_back("disk");
+  if (st.queue_wait_s > obs::Thresholds::ingest_lag_seconds) degraded.push_back("ingest_lag");
   reply(json_response(200, dump_json({{"status", "ready"},
                                       {"queued_samples", st.queued_samples},
                                       {"degraded", std::move(degraded)}})));

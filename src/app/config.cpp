@@ -10,6 +10,7 @@
 
 #include <toml++/toml.h>
 
+#include "bus/redis_bus.hpp"
 #include "mqtt/client.hpp"
 #include "store/mariadb.hpp"
 
@@ -18,7 +19,7 @@ namespace {
 
 // Settings whose values are never shown (settings page, `remhart check`).
 bool is_secret(const std::string& key) {
-  return key == "auth.jwt_secret" || key == "mqtt.password";
+  return key == "auth.jwt_secret" || key == "mqtt.password" || key == "redis.url";
 }
 
 using Field =
@@ -65,6 +66,10 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"storage.database_url", &Config::database_url},
       {"storage.pool_min", &Config::db_pool_min},
       {"storage.pool_max", &Config::db_pool_max},
+      {"storage.object_store", &Config::object_store},
+      {"retention.real_days", &Config::retention_real_days},
+      {"retention.sim_days", &Config::retention_sim_days},
+      {"retention.interval_s", &Config::retention_interval_s},
       {"ingest.auto_register", &Config::auto_register},
       {"ingest.max_future_skew_s", &Config::max_future_skew_s},
       {"ingest.max_batch", &Config::max_batch},
@@ -88,8 +93,11 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"simulator.max_runs", &Config::sim_max_runs},
       {"simulator.run_budget_mb", &Config::sim_run_budget_mb},
       {"simulator.total_budget_mb", &Config::sim_total_budget_mb},
+      {"redis.url", &Config::redis_url},
+      {"redis.channel", &Config::redis_channel},
       {"mqtt.url", &Config::mqtt_url},
       {"mqtt.topic_prefix", &Config::mqtt_topic_prefix},
+      {"mqtt.shared_group", &Config::mqtt_shared_group},
       {"mqtt.client_id", &Config::mqtt_client_id},
       {"mqtt.username", &Config::mqtt_username},
       {"mqtt.password", &Config::mqtt_password},
@@ -225,6 +233,16 @@ void validate(const Config& c) {
   check(c.db_pool_max >= 1 && c.db_pool_max <= 1000, "storage.pool_max", "must be 1–1000");
   check(c.db_pool_min >= 0 && c.db_pool_min <= c.db_pool_max, "storage.pool_min",
         "must be 0–storage.pool_max");
+  check(c.object_store == "directory" || c.object_store == "database", "storage.object_store",
+        "must be directory or database");
+  check(c.object_store == "directory" || !c.database_url.empty(), "storage.object_store",
+        "database needs storage.database_url");
+  check(c.retention_real_days >= 0 && c.retention_real_days <= 36500, "retention.real_days",
+        "must be 0–36500 (0: never archive)");
+  check(c.retention_sim_days >= 0 && c.retention_sim_days <= 36500, "retention.sim_days",
+        "must be 0–36500 (0: keep until the run is deleted)");
+  check(c.retention_interval_s >= 10 && c.retention_interval_s <= 86400, "retention.interval_s",
+        "must be 10–86400");
   check(c.max_future_skew_s >= 0, "ingest.max_future_skew_s", "must not be negative");
   check(c.max_batch >= 1 && c.max_batch <= 100000, "ingest.max_batch", "must be 1–100000");
   check(c.default_nominal_voltage > 0, "ingest.default_nominal_voltage", "must be positive");
@@ -245,6 +263,15 @@ void validate(const Config& c) {
         "analytics.network_schedule_s", "must be 1–86400");
   check(c.analytics_retention_days >= 1 && c.analytics_retention_days <= 36500,
         "analytics.retention_days", "must be 1–36500");
+  if (!c.redis_url.empty()) {
+    try {
+      bus::parse_redis_url(c.redis_url);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError("redis.url: " + std::string(e.what()));
+    }
+  }
+  check(!c.redis_channel.empty() && c.redis_channel.size() <= 256, "redis.channel",
+        "must be 1–256 bytes");
   if (!c.mqtt_url.empty()) {
     try {
       const auto o = mqtt::options_from_url(c.mqtt_url);
@@ -261,6 +288,9 @@ void validate(const Config& c) {
   };
   check(topic_level(c.mqtt_topic_prefix), "mqtt.topic_prefix",
         "must be a topic without + or # (1–1024 bytes)");
+  check(c.mqtt_shared_group.empty() || (topic_level(c.mqtt_shared_group) &&
+                                        c.mqtt_shared_group.find('/') == std::string::npos),
+        "mqtt.shared_group", "must be one topic level (no /, + or #)");
   check(c.mqtt_dead_letter_topic.empty() || topic_level(c.mqtt_dead_letter_topic),
         "mqtt.dead_letter_topic", "must be a topic without + or # (1–1024 bytes)");
   check(c.mqtt_keepalive_s >= 2 && c.mqtt_keepalive_s <= 65535, "mqtt.keepalive_s",

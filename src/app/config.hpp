@@ -63,6 +63,11 @@ struct Config {
   /// mariadb://user:password@host:port/database: measurements in MariaDB/MySQL; empty: SQLite
   std::string database_url;
   std::int64_t db_pool_min = 2, db_pool_max = 16;  ///< reader connections to the database
+  std::string object_store = "directory";          ///< directory (<data_dir>/objects) | database
+  // [retention]
+  std::int64_t retention_real_days = 90;  ///< real samples archived after this; 0: never
+  std::int64_t retention_sim_days = 0;    ///< simulation runs' samples; 0: kept until deleted
+  std::int64_t retention_interval_s = 3600;
   std::int64_t max_queued_samples = 400000;
   // [ingest]
   bool auto_register = false;
@@ -90,9 +95,13 @@ struct Config {
   // [simulator]
   std::string sim_twin;  ///< twin file; empty = the demo feeder shipped in share/twins
   std::int64_t sim_max_runs = 4;
+  // [redis]
+  std::string redis_url;  ///< redis://[:password@]host[:port]: live fan-out across replicas
+  std::string redis_channel = "remhart:live";
   // [mqtt]
   std::string mqtt_url;  ///< mqtt://host[:port]; empty: no MQTT ingestion
   std::string mqtt_topic_prefix = "remhart";
+  std::string mqtt_shared_group;  ///< replicas share the subscription ($share/<group>/…)
   std::string
       mqtt_client_id;  ///< fixed per replica (the broker keeps its session); default remhart-<host>
   std::string mqtt_username, mqtt_password;

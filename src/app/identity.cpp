@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/keyring.hpp"
+#include "auth/mariadb_identity_store.hpp"
 #include "core/error.hpp"
 
 namespace remhart::app {
@@ -48,7 +49,18 @@ void write_initial_password(const fs::path& path, const std::string& password) {
 Identity::Identity(const Config& c, obs::Registry* metrics, bool server) : c_(c) {
   fs::create_directories(c.data_dir);
   const std::string db = db_path(c).string();
-  store_ = std::make_unique<auth::IdentityStore>(db);
+  // Several replicas on one database share the accounts, sessions and keys there; otherwise they
+  // live beside the measurements in the data directory.
+  if (c.database_url.empty()) {
+    store_ = std::make_unique<auth::SqliteIdentityStore>(db);
+  } else {
+    store_ = std::make_unique<auth::MariadbIdentityStore>(c.database_url);
+    if (c.jwt_secret.empty() && server) {
+      spdlog::warn(
+          "storage.database_url is set but auth.jwt_secret is not: this replica signs tokens with "
+          "keys of its own data directory, which other replicas do not accept");
+    }
+  }
   audit_ = std::make_unique<auth::AuditLog>(db, auth::AuditOptions{c.audit_retention_days, 200000},
                                             metrics);
   auth::AuthOptions ao;

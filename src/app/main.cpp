@@ -10,6 +10,7 @@
 
 #include "app/admin_cli.hpp"
 #include "app/config.hpp"
+#include "app/data_cli.hpp"
 #include "app/powerflow_cli.hpp"
 #include "app/serve.hpp"
 #include "app/simulate_cli.hpp"
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
 
   remhart::app::Action admin_action;
   remhart::app::add_admin_commands(app, admin_action, config_file, data_dir);
+  remhart::app::add_data_commands(app, admin_action, config_file, data_dir);
 
   try {
     app.parse(argc, argv);

@@ -28,17 +28,21 @@
 #include "api/study_runner.hpp"
 #include "api/ws_frame.hpp"
 #include "app/identity.hpp"
+#include "app/retention.hpp"
 #include "app/share_dir.hpp"
+#include "bus/redis_bus.hpp"
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "ingest/ingest_service.hpp"
 #include "ingest/mqtt_source.hpp"
 #include "obs/metrics.hpp"
+#include "obs/self_check.hpp"
 #include "runs/simulation_runs.hpp"
 #include "sim/io/twin_json.hpp"
 #include "store/mariadb_store.hpp"
 #include "store/ml_results.hpp"
 #include "store/network_repo.hpp"
+#include "store/object_store.hpp"
 #include "store/sim_repo.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -158,6 +162,20 @@ std::unique_ptr<store::Store> open_store(const Config& c, obs::Registry* metrics
   return std::make_unique<store::MariadbStore>(mo, metrics);
 }
 
+std::unique_ptr<store::ObjectStore> open_objects(const Config& c) {
+  if (c.object_store == "database")
+    return std::make_unique<store::MariadbObjectStore>(c.database_url);
+  return std::make_unique<store::DirectoryObjectStore>(std::filesystem::path(c.data_dir) /
+                                                       "objects");
+}
+
+store::RetentionPolicy retention_policy(const Config& c) {
+  store::RetentionPolicy p;
+  p.real_days = c.retention_real_days;
+  p.sim_days = c.retention_sim_days;
+  return p;
+}
+
 ingest::IngestOptions ingest_options(const Config& c) {
   ingest::IngestOptions io;
   io.limits.max_future_skew = c.max_future_skew_s * core::kUsPerSecond;
@@ -186,6 +204,7 @@ ingest::MqttSourceOptions mqtt_options(const Config& c) {
   if (!c.mqtt_password.empty()) connect.password = c.mqtt_password;
   o.client.max_packet_bytes = static_cast<std::size_t>(c.mqtt_max_message_kb) * 1024 + 1024;
   o.prefix = c.mqtt_topic_prefix;
+  o.shared_group = c.mqtt_shared_group;
   o.dead_letter = c.mqtt_dead_letter_topic;
   return o;
 }
@@ -271,6 +290,11 @@ int serve(const Config& c) {
   const auto so = store_options(c);
   const auto store_ptr = open_store(c, &metrics);
   store::Store& store = *store_ptr;
+  const auto objects = open_objects(c);
+  obs::register_self_checks(metrics, c.data_dir);
+  metrics.gauge_fn("remhart_ingest_lag_seconds",
+                   "How long the oldest accepted batch not yet committed has waited",
+                   [&store] { return store.stats().queue_wait_s; });
   ingest::IngestService ingest(store, ingest_options(c), &metrics);
   std::unique_ptr<ingest::MqttSource> mqtt_source;
   if (!c.mqtt_url.empty())
@@ -302,6 +326,19 @@ int serve(const Config& c) {
   metrics.gauge_fn("remhart_jobs_queued", "Blocking jobs (queries, device writes) waiting",
                    [&jobs] { return static_cast<double>(jobs.queued()); });
   api::LiveFanout fanout(hub, 256, &metrics, on_failure("fanout"));
+  // Several replicas: what each stores reaches the live streams of all through Redis.
+  std::unique_ptr<bus::RedisBus> redis;
+  if (!c.redis_url.empty()) {
+    auto ro = bus::parse_redis_url(c.redis_url);
+    ro.channel = c.redis_channel;
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    ro.replica =
+        std::string(host) + ":" + std::to_string(::getpid()) + ":" + std::to_string(core::now_us());
+    redis = std::make_unique<bus::RedisBus>(
+        ro, [&fanout](std::vector<store::StoredSample> s) { fanout.on_remote(std::move(s)); },
+        &metrics);
+  }
   const auto twin = load_twin(c);
   // Analytics: the model registry in the data directory, the monitoring models on every stored
   // sample, their history in the database.
@@ -325,11 +362,12 @@ int serve(const Config& c) {
     spdlog::info("analytics: {} model(s) loaded from {}", analytics_service->models_loaded(),
                  models->dir().string());
   }
-  store.set_commit_listener(
-      [&fanout, svc = analytics_service.get()](std::span<const store::CommittedSeries> committed) {
-        fanout.on_commit(committed);
-        if (svc) svc->on_commit(committed);
-      });
+  store.set_commit_listener([&fanout, bus = redis.get(), svc = analytics_service.get()](
+                                std::span<const store::CommittedSeries> committed) {
+    fanout.on_commit(committed);
+    if (bus) bus->publish(committed);
+    if (svc) svc->on_commit(committed);
+  });
 
   // Simulation runs: runs a previous process left going are marked stopped; progress and status
   // changes go out on the live stream as `simulation` messages.
@@ -393,10 +431,12 @@ int serve(const Config& c) {
       .settings_json = settings_json(c),
       .version = REMHART_VERSION,
       .started_at = core::now_us(),
+      .data_dir = c.data_dir,
       .models = models.get(),
       .analytics = analytics_service.get(),
       .ml_results = ml_results.get(),
-      .mqtt = mqtt_source.get()};
+      .mqtt = mqtt_source.get(),
+      .redis = redis.get()};
   // The state estimator: the active source's state every grid.state_interval_s.
   std::unique_ptr<api::StateService> state_service;
   if (c.state_interval_s > 0) {
@@ -445,6 +485,8 @@ int serve(const Config& c) {
     mqtt_source->start();
     spdlog::info("mqtt: ingesting {}/+/+/measurement from {}", c.mqtt_topic_prefix, c.mqtt_url);
   }
+  RetentionJob retention(store, *objects, retention_policy(c),
+                         std::chrono::seconds(c.retention_interval_s), metrics);
   ready = true;
   spdlog::info("listening on {}://{}:{}", c.tls_cert.empty() ? "http" : "https", c.host, port);
   server.run();

@@ -8,6 +8,8 @@
 #include "ingest/ingest_service.hpp"
 #include "runs/simulation_runs.hpp"
 #include "sim/twin.hpp"
+#include "store/archive.hpp"
+#include "store/object_store.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace remhart::app {
@@ -25,6 +27,9 @@ store::SqliteOptions store_options(const Config& config);
 /// The measurement store the configuration names: MariaDB when `storage.database_url` is set,
 /// else SQLite in the data directory.
 std::unique_ptr<store::Store> open_store(const Config& config, obs::Registry* metrics = nullptr);
+/// The object store the configuration names (`storage.object_store`).
+std::unique_ptr<store::ObjectStore> open_objects(const Config& config);
+store::RetentionPolicy retention_policy(const Config& config);
 ingest::IngestOptions ingest_options(const Config& config);
 /// The simulation twin the configuration names (`simulator.twin`, else the demo feeder); throws
 /// core::Error naming `simulator.twin`.

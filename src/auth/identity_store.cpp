@@ -142,7 +142,7 @@ bool is_unique_violation(const store::SqliteError& e) {
 
 }  // namespace
 
-IdentityStore::IdentityStore(const std::string& path)
+SqliteIdentityStore::SqliteIdentityStore(const std::string& path)
     : db_(std::make_unique<store::Database>(path)) {
   db_->exec("PRAGMA page_size=16384");  // matches the measurement store when we create the file
   db_->exec("PRAGMA journal_mode=WAL");
@@ -153,7 +153,7 @@ IdentityStore::IdentityStore(const std::string& path)
 
 // Ids that audit rows name (accounts erased before ids stopped being reused) are never handed
 // out either.
-void IdentityStore::reserve_used_ids() {
+void SqliteIdentityStore::reserve_used_ids() {
   auto has_audit =
       db_->prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'");
   const std::string audit_max =
@@ -171,19 +171,19 @@ void IdentityStore::reserve_used_ids() {
   tx.commit();
 }
 
-IdentityStore::~IdentityStore() = default;
+SqliteIdentityStore::~SqliteIdentityStore() = default;
 
-void IdentityStore::bump() {
+void SqliteIdentityStore::bump() {
   db_->exec("UPDATE identity_meta SET version = version + 1");
 }
 
-std::int64_t IdentityStore::version() {
+std::int64_t SqliteIdentityStore::version() {
   std::lock_guard lock(mu_);
   auto st = db_->prepare("SELECT version FROM identity_meta");
   return st.step() ? st.int64(0) : 0;
 }
 
-std::vector<User> IdentityStore::users() {
+std::vector<User> SqliteIdentityStore::users() {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(std::string("SELECT ") + kUserColumns + " FROM users ORDER BY id");
   std::vector<User> out;
@@ -191,7 +191,7 @@ std::vector<User> IdentityStore::users() {
   return out;
 }
 
-std::optional<User> IdentityStore::user(std::int64_t id) {
+std::optional<User> SqliteIdentityStore::user(std::int64_t id) {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?");
   st.bind(1, id);
@@ -199,7 +199,7 @@ std::optional<User> IdentityStore::user(std::int64_t id) {
   return read_user(st);
 }
 
-std::optional<User> IdentityStore::user_by_name(std::string_view username) {
+std::optional<User> SqliteIdentityStore::user_by_name(std::string_view username) {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE username = ?");
   st.bind(1, username);
@@ -207,7 +207,7 @@ std::optional<User> IdentityStore::user_by_name(std::string_view username) {
   return read_user(st);
 }
 
-std::int64_t IdentityStore::create_user(const User& u) {
+std::int64_t SqliteIdentityStore::create_user(const User& u) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   try {
@@ -229,7 +229,7 @@ std::int64_t IdentityStore::create_user(const User& u) {
   return id;
 }
 
-void IdentityStore::update_user(const User& u) {
+void SqliteIdentityStore::update_user(const User& u) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   try {
@@ -246,14 +246,14 @@ void IdentityStore::update_user(const User& u) {
   tx.commit();
 }
 
-void IdentityStore::set_last_login(std::int64_t id, std::int64_t at) {
+void SqliteIdentityStore::set_last_login(std::int64_t id, std::int64_t at) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->prepare("UPDATE users SET last_login_at = ? WHERE id = ?").bind(1, at).bind(2, id).run();
   tx.commit();
 }
 
-void IdentityStore::delete_user(std::int64_t id) {
+void SqliteIdentityStore::delete_user(std::int64_t id) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->prepare("DELETE FROM users WHERE id = ?").bind(1, id).run();
@@ -263,7 +263,7 @@ void IdentityStore::delete_user(std::int64_t id) {
   tx.commit();
 }
 
-void IdentityStore::add_refresh_token(const RefreshToken& t) {
+void SqliteIdentityStore::add_refresh_token(const RefreshToken& t) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->prepare(
@@ -278,7 +278,7 @@ void IdentityStore::add_refresh_token(const RefreshToken& t) {
   tx.commit();
 }
 
-std::optional<RefreshToken> IdentityStore::refresh_token(const Digest& hash) {
+std::optional<RefreshToken> SqliteIdentityStore::refresh_token(const Digest& hash) {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(
       "SELECT hash, user_id, family, issued_at, expires_at, used_at, revoked_at "
@@ -288,8 +288,8 @@ std::optional<RefreshToken> IdentityStore::refresh_token(const Digest& hash) {
   return read_refresh(st);
 }
 
-bool IdentityStore::rotate_refresh_token(const Digest& used, std::int64_t now,
-                                         const RefreshToken& successor) {
+bool SqliteIdentityStore::rotate_refresh_token(const Digest& used, std::int64_t now,
+                                               const RefreshToken& successor) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->prepare(
@@ -313,7 +313,7 @@ bool IdentityStore::rotate_refresh_token(const Digest& used, std::int64_t now,
   return true;
 }
 
-void IdentityStore::revoke_family(std::string_view family, std::int64_t now) {
+void SqliteIdentityStore::revoke_family(std::string_view family, std::int64_t now) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->prepare("UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL")
@@ -323,7 +323,7 @@ void IdentityStore::revoke_family(std::string_view family, std::int64_t now) {
   tx.commit();
 }
 
-void IdentityStore::revoke_user_tokens(std::int64_t user_id, std::int64_t now) {
+void SqliteIdentityStore::revoke_user_tokens(std::int64_t user_id, std::int64_t now) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->prepare("UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
@@ -333,7 +333,7 @@ void IdentityStore::revoke_user_tokens(std::int64_t user_id, std::int64_t now) {
   tx.commit();
 }
 
-std::vector<RefreshToken> IdentityStore::user_refresh_tokens(std::int64_t user_id) {
+std::vector<RefreshToken> SqliteIdentityStore::user_refresh_tokens(std::int64_t user_id) {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(
       "SELECT hash, user_id, family, issued_at, expires_at, used_at, revoked_at "
@@ -344,7 +344,7 @@ std::vector<RefreshToken> IdentityStore::user_refresh_tokens(std::int64_t user_i
   return out;
 }
 
-void IdentityStore::revoke_jti(std::string_view jti, std::int64_t expires_s) {
+void SqliteIdentityStore::revoke_jti(std::string_view jti, std::int64_t expires_s) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->prepare("INSERT OR IGNORE INTO revoked_jti(jti, expires_at) VALUES (?, ?)")
@@ -355,7 +355,7 @@ void IdentityStore::revoke_jti(std::string_view jti, std::int64_t expires_s) {
   tx.commit();
 }
 
-std::vector<std::string> IdentityStore::revoked_jtis(std::int64_t now_s) {
+std::vector<std::string> SqliteIdentityStore::revoked_jtis(std::int64_t now_s) {
   std::lock_guard lock(mu_);
   {
     Transaction tx(*db_, true);
@@ -368,7 +368,7 @@ std::vector<std::string> IdentityStore::revoked_jtis(std::int64_t now_s) {
   return out;
 }
 
-void IdentityStore::create_device_key(const DeviceKey& k) {
+void SqliteIdentityStore::create_device_key(const DeviceKey& k) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->prepare(
@@ -388,7 +388,7 @@ void IdentityStore::create_device_key(const DeviceKey& k) {
   tx.commit();
 }
 
-std::vector<DeviceKey> IdentityStore::device_keys() {
+std::vector<DeviceKey> SqliteIdentityStore::device_keys() {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(
       "SELECT id, hash, name, device, site, rate_per_min, created_at, created_by, revoked_at, "
@@ -411,7 +411,7 @@ std::vector<DeviceKey> IdentityStore::device_keys() {
   return out;
 }
 
-void IdentityStore::revoke_device_key(std::string_view id, std::int64_t now) {
+void SqliteIdentityStore::revoke_device_key(std::string_view id, std::int64_t now) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->prepare("UPDATE device_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")

@@ -1,7 +1,6 @@
 #pragma once
-// Durable identity data in the same SQLite database as the measurements: users, refresh tokens
-// (hashed), revoked access-token ids, device keys (hashed) and a change counter other replicas
-// and processes poll. One connection, serialised by a mutex; every call is a short transaction.
+// Durable identity data: users, refresh tokens (hashed), revoked access-token ids, device keys
+// (hashed) and a change counter other replicas and processes poll.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -59,45 +58,78 @@ struct DeviceKey {
   std::string broker_hash;
 };
 
+/// Where accounts, sessions, revocations and device keys live: SQLite in the data directory
+/// (`SqliteIdentityStore`), or the shared MariaDB database when replicas must agree
+/// (`MariadbIdentityStore`). The same tests run against both.
 class IdentityStore {
  public:
-  explicit IdentityStore(const std::string& path);
-  ~IdentityStore();
-  IdentityStore(const IdentityStore&) = delete;
-  IdentityStore& operator=(const IdentityStore&) = delete;
+  virtual ~IdentityStore() = default;
 
   /// Increases on every change by any process sharing the database.
-  std::int64_t version();
+  virtual std::int64_t version() = 0;
 
-  std::vector<User> users();
-  std::optional<User> user(std::int64_t id);
-  std::optional<User> user_by_name(std::string_view username);
+  virtual std::vector<User> users() = 0;
+  virtual std::optional<User> user(std::int64_t id) = 0;
+  virtual std::optional<User> user_by_name(std::string_view username) = 0;
   /// Throws core::Error(conflict) for a taken username. Returns the new id, never one that an
   /// earlier (since deleted) account had.
-  std::int64_t create_user(const User& u);
-  void update_user(const User& u);
-  void set_last_login(std::int64_t id, std::int64_t at);
+  virtual std::int64_t create_user(const User& u) = 0;
+  /// Throws core::Error(not_found, conflict).
+  virtual void update_user(const User& u) = 0;
+  virtual void set_last_login(std::int64_t id, std::int64_t at) = 0;
   /// Removes the user, their refresh tokens and the device keys' link to them.
-  void delete_user(std::int64_t id);
+  virtual void delete_user(std::int64_t id) = 0;
 
-  void add_refresh_token(const RefreshToken& t);
-  std::optional<RefreshToken> refresh_token(const Digest& hash);
+  virtual void add_refresh_token(const RefreshToken& t) = 0;
+  virtual std::optional<RefreshToken> refresh_token(const Digest& hash) = 0;
   /// Spends `used` and stores its `successor` in one transaction: false (and nothing changed)
   /// when `used` was already spent, revoked or expired — so of two concurrent rotations exactly
   /// one gets a successor, and a successor is never added to a family revoked before it.
-  bool rotate_refresh_token(const Digest& used, std::int64_t now, const RefreshToken& successor);
-  void revoke_family(std::string_view family, std::int64_t now);
-  void revoke_user_tokens(std::int64_t user_id, std::int64_t now);
-  std::vector<RefreshToken> user_refresh_tokens(std::int64_t user_id);
+  virtual bool rotate_refresh_token(const Digest& used, std::int64_t now,
+                                    const RefreshToken& successor) = 0;
+  virtual void revoke_family(std::string_view family, std::int64_t now) = 0;
+  virtual void revoke_user_tokens(std::int64_t user_id, std::int64_t now) = 0;
+  virtual std::vector<RefreshToken> user_refresh_tokens(std::int64_t user_id) = 0;
 
-  void revoke_jti(std::string_view jti, std::int64_t expires_s);
+  virtual void revoke_jti(std::string_view jti, std::int64_t expires_s) = 0;
   /// Revoked ids whose tokens have not expired yet; drops the others.
-  std::vector<std::string> revoked_jtis(std::int64_t now_s);
+  virtual std::vector<std::string> revoked_jtis(std::int64_t now_s) = 0;
 
-  void create_device_key(const DeviceKey& k);
-  std::vector<DeviceKey> device_keys();
+  virtual void create_device_key(const DeviceKey& k) = 0;
+  virtual std::vector<DeviceKey> device_keys() = 0;
   /// Throws core::Error(not_found).
-  void revoke_device_key(std::string_view id, std::int64_t now);
+  virtual void revoke_device_key(std::string_view id, std::int64_t now) = 0;
+};
+
+/// In the SQLite database of the data directory. One connection, serialised by a mutex; every
+/// call is a short transaction.
+class SqliteIdentityStore final : public IdentityStore {
+ public:
+  explicit SqliteIdentityStore(const std::string& path);
+  ~SqliteIdentityStore() override;
+  SqliteIdentityStore(const SqliteIdentityStore&) = delete;
+  SqliteIdentityStore& operator=(const SqliteIdentityStore&) = delete;
+
+  std::int64_t version() override;
+  std::vector<User> users() override;
+  std::optional<User> user(std::int64_t id) override;
+  std::optional<User> user_by_name(std::string_view username) override;
+  std::int64_t create_user(const User& u) override;
+  void update_user(const User& u) override;
+  void set_last_login(std::int64_t id, std::int64_t at) override;
+  void delete_user(std::int64_t id) override;
+  void add_refresh_token(const RefreshToken& t) override;
+  std::optional<RefreshToken> refresh_token(const Digest& hash) override;
+  bool rotate_refresh_token(const Digest& used, std::int64_t now,
+                            const RefreshToken& successor) override;
+  void revoke_family(std::string_view family, std::int64_t now) override;
+  void revoke_user_tokens(std::int64_t user_id, std::int64_t now) override;
+  std::vector<RefreshToken> user_refresh_tokens(std::int64_t user_id) override;
+  void revoke_jti(std::string_view jti, std::int64_t expires_s) override;
+  std::vector<std::string> revoked_jtis(std::int64_t now_s) override;
+  void create_device_key(const DeviceKey& k) override;
+  std::vector<DeviceKey> device_keys() override;
+  void revoke_device_key(std::string_view id, std::int64_t now) override;
 
  private:
   void bump();  // inside a write

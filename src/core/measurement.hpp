@@ -31,6 +31,7 @@ struct Device {
   std::string site;
   std::optional<double> lat, lon;
   std::vector<std::string> tags;
+  bool operator==(const Device&) const = default;
 };
 
 /// True when `id` matches `[A-Za-z0-9_.-]{1,64}`.

@@ -52,6 +52,8 @@ core::Error storage_failure(const IngestOutcome& outcome);
 class IngestService {
  public:
   IngestService(store::Store& store, IngestOptions options, obs::Registry* metrics = nullptr);
+  /// The registered devices (a snapshot).
+  std::shared_ptr<const store::DeviceMap> devices() const { return store_.devices(); }
 
   /// Validates a parsed batch and submits its valid samples. `done` runs exactly once, on the
   /// storage thread after commit or on the calling thread when nothing needs storing.

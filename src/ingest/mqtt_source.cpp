@@ -27,10 +27,18 @@ std::optional<MeasurementTopic> parse_measurement_topic(std::string_view topic,
 
 std::optional<std::string> check_mqtt_message(std::string_view topic, std::string_view payload,
                                               std::string_view prefix, std::size_t max_batch,
-                                              ParsedBatch& batch) {
+                                              ParsedBatch& batch, const store::DeviceMap* devices) {
   const auto t = parse_measurement_topic(topic, prefix);
   if (!t) {
     return "topic is not " + std::string(prefix) + "/<site>/<device>/measurement";
+  }
+  // A registered device publishes under its own site only (the ACLs grant site-wide topics).
+  if (devices) {
+    if (const auto d = devices->find(t->device);
+        d != devices->end() && !d->second.site.empty() && d->second.site != t->site) {
+      return "topic site '" + t->site + "' is not the site of device " + t->device + " ('" +
+             d->second.site + "')";
+    }
   }
   try {
     batch = parse_batch(payload, Format::json, max_batch);
@@ -60,8 +68,9 @@ struct MqttSource::State : std::enable_shared_from_this<MqttSource::State> {
 
   void on_message(mqtt::Message m, mqtt::Ack ack) {
     auto batch = std::make_shared<ParsedBatch>();
+    const auto devices = ingest.devices();
     if (const auto why = check_mqtt_message(m.topic, m.payload, opt.prefix,
-                                            ingest.options().max_batch, *batch)) {
+                                            ingest.options().max_batch, *batch, devices.get())) {
       return refuse(m, *why, ack);
     }
     submit(std::make_shared<const mqtt::Message>(std::move(m)), std::move(batch), std::move(ack));
@@ -114,7 +123,8 @@ MqttSource::MqttSource(IngestService& ingest, MqttSourceOptions options, obs::Re
     : state_(std::make_shared<State>(ingest, std::move(options))) {
   auto& o = state_->opt;
   if (o.dead_letter.empty()) o.dead_letter = o.prefix + "/dead-letter";
-  o.client.filter = o.prefix + "/+/+/measurement";
+  o.client.filter = (o.shared_group.empty() ? "" : "$share/" + o.shared_group + "/") + o.prefix +
+                    "/+/+/measurement";
   if (metrics) {
     state_->stored = &metrics->counter(
         "remhart_mqtt_stored_total", "MQTT messages whose samples were stored, then acknowledged");

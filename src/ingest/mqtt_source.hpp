@@ -28,6 +28,9 @@ namespace remhart::ingest {
 struct MqttSourceOptions {
   mqtt::ClientOptions client;  ///< broker, credentials, client id (the filter is set from prefix)
   std::string prefix = "remhart";
+  /// Replicas share one subscription (`$share/<group>/…`): the broker gives each message to one
+  /// of them. Empty: a plain subscription.
+  std::string shared_group;
   /// Where refused messages go: `<dead_letter>` (default `<prefix>/dead-letter`).
   std::string dead_letter;
   std::chrono::milliseconds retry_after{1000};  ///< a message the store could not take yet
@@ -45,7 +48,8 @@ std::optional<MeasurementTopic> parse_measurement_topic(std::string_view topic,
 /// ingested; `batch` receives them.
 std::optional<std::string> check_mqtt_message(std::string_view topic, std::string_view payload,
                                               std::string_view prefix, std::size_t max_batch,
-                                              ParsedBatch& batch);
+                                              ParsedBatch& batch,
+                                              const store::DeviceMap* devices = nullptr);
 
 class MqttSource {
  public:

@@ -95,6 +95,7 @@ struct MariadbStore::Job {
   std::vector<core::Sample> samples;
   WriteCallback done;
   std::function<void()> control;  // runs on the writer thread instead of a write
+  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
 };
 
 MariadbStore::MariadbStore(MariadbOptions options, obs::Registry* metrics)
@@ -204,6 +205,7 @@ int MariadbStore::maintain_partitions(TimeUs now) {
 
 void MariadbStore::load_devices(maria::Connection& c) {
   auto devices = std::make_shared<DeviceMap>();
+  last_devices_load_ = std::chrono::steady_clock::now();
   maria::Statement st(c,
                       "SELECT id, name, kind, nominal_voltage, rated_current, nominal_frequency, "
                       "element, site, lat, lon, tags, accuracy_class FROM devices");
@@ -224,7 +226,7 @@ void MariadbStore::load_devices(maria::Connection& c) {
     (*devices)[d.id] = std::move(d);
   });
   std::lock_guard lock(devices_mu_);
-  devices_ = std::move(devices);
+  if (*devices != *devices_) devices_ = std::move(devices);  // readers keep an unchanged snapshot
 }
 
 std::shared_ptr<const DeviceMap> MariadbStore::devices() const {
@@ -313,6 +315,34 @@ std::size_t MariadbStore::delete_origin(std::string_view origin_view) {
     std::erase_if(series_, [&](const auto& e) { return e.first.first == origin; });
   });
   return n;
+}
+
+std::vector<SeriesKey> MariadbStore::list_series() const {
+  return pool_->with([](maria::Connection& c) {
+    std::vector<SeriesKey> out;
+    for (const auto& r : c.query("SELECT device, origin FROM series ORDER BY origin, device")) {
+      out.push_back({r.text(0), r.text(1)});
+    }
+    return out;
+  });
+}
+
+bool MariadbStore::delete_before(std::string_view device, std::string_view origin, TimeUs before,
+                                 std::size_t expected) {
+  const auto id = find_series_id(device, origin);
+  if (!id) return expected == 0;
+  bool done = false;
+  run_on_writer([&] {
+    auto& c = writer_connection();
+    maria::Transaction tx(c);
+    const auto removed =
+        maria::Statement(c, "DELETE FROM measurements WHERE series_id = ? AND ts < ?")
+            .execute({*id, before});
+    if (removed != expected) return;  // rolled back
+    tx.commit();
+    done = true;
+  });
+  return done;
 }
 
 // ---- writing ----
@@ -419,12 +449,23 @@ void MariadbStore::writer_loop() {
       }
     }
     const auto now = std::chrono::steady_clock::now();
+    if (now - last_devices_load_ >= std::chrono::seconds(5)) {
+      // Devices another replica registered or changed (this one's own changes are at once).
+      try {
+        load_devices(writer_connection());
+      } catch (const std::exception& e) {
+        last_devices_load_ = now;
+        report_error(metrics_.get(), "devices", e);
+      }
+    }
     if (!group.empty()) {
       last_activity = now;
       if (group.front().control) {
         group.front().control();
       } else {
+        inflight_since_ = group.front().queued_at.time_since_epoch().count();
         process_group(group);
+        inflight_since_ = 0;
       }
       continue;
     }
@@ -782,6 +823,16 @@ StoreStats MariadbStore::stats() const {
   {
     std::lock_guard lock(queue_mu_);
     s.queued_samples = queued_samples_;
+    const auto now = std::chrono::steady_clock::now();
+    if (!queue_.empty()) {
+      s.queue_wait_s = std::chrono::duration<double>(now - queue_.front().queued_at).count();
+    }
+    if (const auto since = inflight_since_.load(); since != 0) {
+      const auto started =
+          std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(since));
+      s.queue_wait_s =
+          std::max(s.queue_wait_s, std::chrono::duration<double>(now - started).count());
+    }
   }
   {
     std::lock_guard lock(health_mu_);

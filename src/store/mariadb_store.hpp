@@ -61,6 +61,9 @@ class MariadbStore final : public Store {
   void update_device(const core::Device& d) override;
   void delete_device(std::string_view id) override;
   std::size_t delete_origin(std::string_view origin) override;
+  std::vector<SeriesKey> list_series() const override;
+  bool delete_before(std::string_view device, std::string_view origin, core::TimeUs before,
+                     std::size_t expected) override;
 
   bool submit(std::string origin, std::vector<core::Sample> samples, WriteCallback done) override;
   void set_commit_listener(CommitListener listener) override;
@@ -109,6 +112,7 @@ class MariadbStore final : public Store {
   std::chrono::steady_clock::time_point next_connect_{};
   std::chrono::milliseconds connect_backoff_{250};
   std::chrono::steady_clock::time_point next_maintenance_{};
+  std::chrono::steady_clock::time_point last_devices_load_{};  // writer thread only
 
   // Series ids by (origin, device), filled as series are met; writer updates known_max.
   mutable std::mutex series_mu_;
@@ -122,6 +126,8 @@ class MariadbStore final : public Store {
   std::deque<Job> queue_;
   std::size_t queued_samples_ = 0;
   bool stopping_ = false;
+  /// When the batch the writer works on was queued (steady clock ticks; 0: idle): ingest lag.
+  std::atomic<std::int64_t> inflight_since_{0};
 
   CommitListener listener_;  // writer thread only
   obs::Counter* races_ = nullptr;

@@ -124,7 +124,12 @@ std::optional<std::vector<std::byte>> DirectoryObjectStore::get(std::string_view
 std::vector<ObjectInfo> DirectoryObjectStore::list(std::string_view prefix) const {
   std::vector<ObjectInfo> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root_, ec);
+  // Walk only the deepest directory the prefix names, not the whole store.
+  const auto slash = prefix.rfind('/');
+  if (slash != std::string_view::npos) check_object_name(prefix.substr(0, slash));
+  const fs::path start =
+      slash == std::string_view::npos ? root_ : root_ / std::string(prefix.substr(0, slash));
+  for (auto it = fs::recursive_directory_iterator(start, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file()) continue;
     const auto name = fs::relative(it->path(), root_).generic_string();

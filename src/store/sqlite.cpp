@@ -235,4 +235,55 @@ void apply_migrations(Database& db, std::string_view component, std::span<const 
   tx.commit();
 }
 
+void backup_database(const std::string& from, const std::string& to) {
+  sqlite3* src = nullptr;
+  sqlite3* dst = nullptr;
+  auto close = [&] {
+    sqlite3_close_v2(src);
+    sqlite3_close_v2(dst);
+  };
+  int rc = sqlite3_open_v2(from.c_str(), &src, SQLITE_OPEN_READONLY, nullptr);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_open_v2(to.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string what =
+        std::string("cannot open ") + (dst ? to : from) + ": " + sqlite3_errmsg(dst ? dst : src);
+    close();
+    throw SqliteError(rc, what);
+  }
+  sqlite3_busy_timeout(src, 10'000);
+  sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
+  if (!b) {
+    const std::string what = std::string("backup of ") + from + ": " + sqlite3_errmsg(dst);
+    close();
+    throw SqliteError(sqlite3_errcode(dst), what);
+  }
+  do {
+    rc = sqlite3_backup_step(b, -1);  // all pages at once: one consistent snapshot
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(50);
+  } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) {
+    const std::string what = std::string("backup of ") + from + ": " + sqlite3_errstr(rc);
+    close();
+    throw SqliteError(rc, what);
+  }
+  close();
+}
+
+std::string check_database_file(const std::string& path) {
+  try {
+    Database db(path);
+    auto st = db.prepare("PRAGMA quick_check");
+    std::string out;
+    while (st.step()) {
+      if (!out.empty()) out += "; ";
+      out += st.text(0);
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
 }  // namespace remhart::store

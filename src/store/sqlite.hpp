@@ -105,4 +105,11 @@ class Transaction {
 void apply_migrations(Database& db, std::string_view component, std::span<const char* const> steps,
                       std::int64_t adopt_version = 0);
 
+/// Copies the database file `from` into a new file `to` with SQLite's online backup API, in one
+/// step: one read transaction, so the copy is consistent while another process keeps writing.
+/// Throws SqliteError.
+void backup_database(const std::string& from, const std::string& to);
+/// "ok", or what `PRAGMA quick_check` found wrong with the database file.
+std::string check_database_file(const std::string& path);
+
 }  // namespace remhart::store

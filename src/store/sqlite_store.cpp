@@ -98,6 +98,7 @@ struct SqliteStore::Job {
   std::vector<core::Sample> samples;
   WriteCallback done;
   std::function<void()> control;  // runs on the writer thread instead of a write
+  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
 };
 
 struct SqliteStore::Metrics : StoreMetrics {
@@ -414,6 +415,94 @@ std::size_t SqliteStore::delete_origin(std::string_view origin_view) {
 
 // ---- writes ---------------------------------------------------------------------------------
 
+std::vector<SeriesKey> SqliteStore::list_series() const {
+  std::vector<SeriesKey> out;
+  std::shared_lock lock(mu_);
+  for_each_series([&](const Series& s) { out.push_back({s.device, s.origin}); });
+  return out;
+}
+
+bool SqliteStore::delete_before(std::string_view device, std::string_view origin, TimeUs before,
+                                std::size_t expected) {
+  bool done = false;
+  run_on_writer([&] {
+    Series* s = find_series(device, origin);
+    if (!s) {
+      done = expected == 0;
+      return;
+    }
+    checkpoint();  // every record in blocks: the log holds nothing of the series
+    Transaction tx(*db_, true);
+    std::size_t removed = 0;
+    auto whole =
+        db_->prepare("SELECT coalesce(sum(n), 0) FROM blocks WHERE series_id = ? AND t1 < ?");
+    whole.bind(1, s->id).bind(2, before);
+    whole.step();
+    removed += static_cast<std::size_t>(whole.int64(0));
+    whole = Statement();
+    db_->prepare(
+           "DELETE FROM block_data WHERE id IN (SELECT id FROM blocks WHERE series_id = ? AND t1 "
+           "< ?)")
+        .bind(1, s->id)
+        .bind(2, before)
+        .run();
+    db_->prepare("DELETE FROM blocks WHERE series_id = ? AND t1 < ?")
+        .bind(1, s->id)
+        .bind(2, before)
+        .run();
+    // A block holding both sides of `before` keeps its newer records.
+    struct Cut {
+      std::int64_t id;
+      std::vector<Record> keep;
+    };
+    std::vector<Cut> cuts;
+    auto straddling = db_->prepare(
+        "SELECT b.id, d.payload FROM blocks b JOIN block_data d ON d.id = b.id "
+        "WHERE b.series_id = ? AND b.t0 < ? AND b.t1 >= ?");
+    straddling.bind(1, s->id).bind(2, before).bind(3, before);
+    while (straddling.step()) {
+      auto recs = decode_block(straddling.blob(1));
+      if (!recs) throw std::runtime_error("corrupt block");
+      Cut cut{straddling.int64(0), {}};
+      for (const Record& r : *recs) {
+        if (r.ts >= before) cut.keep.push_back(r);
+      }
+      removed += recs->size() - cut.keep.size();
+      cuts.push_back(std::move(cut));
+    }
+    straddling = Statement();
+    if (removed != expected) return;  // rolled back
+    for (const auto& cut : cuts) {
+      BlockStats stats;
+      for (const Record& r : cut.keep) stats.add(r);
+      const auto encoded_stats = encode_stats(stats);
+      db_->prepare("UPDATE blocks SET t0 = ?, n = ?, stats = ? WHERE id = ?")
+          .bind(1, std::min_element(cut.keep.begin(), cut.keep.end(), by_ts)->ts)
+          .bind(2, static_cast<std::int64_t>(cut.keep.size()))
+          .bind_blob(3, std::as_bytes(std::span(encoded_stats)))
+          .bind(4, cut.id)
+          .run();
+      const auto payload = encode_block(cut.keep);
+      db_->prepare("UPDATE block_data SET payload = ? WHERE id = ?")
+          .bind_blob(1, payload)
+          .bind(2, cut.id)
+          .run();
+    }
+    std::unique_lock lock(mu_);
+    tx.commit();
+    forget_known(*s);
+    std::erase_if(s->recent_flushed, [before](TimeUs t) { return t < before; });
+    if (s->latest && s->latest->ts < before) {
+      // Nothing newer is stored: the series is empty until its next sample.
+      s->latest.reset();
+      std::lock_guard ll(latest_mu_);
+      if (const auto o = latest_.find(s->origin); o != latest_.end()) o->second.erase(s->device);
+    }
+    done = true;
+  });
+  return done;
+}
+
 bool SqliteStore::submit(std::string origin, std::vector<core::Sample> samples,
                          WriteCallback done) {
   {
@@ -464,7 +553,11 @@ void SqliteStore::writer_loop() {
       group.front().control();
       continue;
     }
-    if (!group.empty()) process_group(group);
+    if (!group.empty()) {
+      inflight_since_ = group.front().queued_at.time_since_epoch().count();
+      process_group(group);
+      inflight_since_ = 0;
+    }
     if (db_->wal_frames() > kWalRestartFrames) {
       // The background checkpointer has copied most of the WAL; copying the rest here, between
       // writes, lets the next commit restart the WAL from its beginning so it stays bounded.
@@ -947,6 +1040,16 @@ StoreStats SqliteStore::stats() const {
   {
     std::lock_guard lock(queue_mu_);
     s.queued_samples = queued_samples_;
+    const auto now = std::chrono::steady_clock::now();
+    if (!queue_.empty()) {
+      s.queue_wait_s = std::chrono::duration<double>(now - queue_.front().queued_at).count();
+    }
+    if (const auto since = inflight_since_.load(); since != 0) {
+      const auto started =
+          std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(since));
+      s.queue_wait_s =
+          std::max(s.queue_wait_s, std::chrono::duration<double>(now - started).count());
+    }
   }
   {
     std::lock_guard lock(health_mu_);

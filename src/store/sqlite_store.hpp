@@ -56,6 +56,9 @@ class SqliteStore final : public Store {
   void update_device(const core::Device& d) override;
   void delete_device(std::string_view id) override;
   std::size_t delete_origin(std::string_view origin) override;
+  std::vector<SeriesKey> list_series() const override;
+  bool delete_before(std::string_view device, std::string_view origin, core::TimeUs before,
+                     std::size_t expected) override;
 
   bool submit(std::string origin, std::vector<core::Sample> samples, WriteCallback done) override;
   void set_commit_listener(CommitListener listener) override;
@@ -152,6 +155,8 @@ class SqliteStore final : public Store {
   std::deque<Job> queue_;
   std::size_t queued_samples_ = 0;
   bool stopping_ = false;
+  /// When the batch the writer works on was queued (steady clock ticks; 0: idle): ingest lag.
+  std::atomic<std::int64_t> inflight_since_{0};
   CommitListener listener_;
   std::vector<LogEntry> log_buffer_;  // writer thread only
   std::vector<Series*> target_buffer_;

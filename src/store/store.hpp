@@ -45,6 +45,12 @@ struct CommittedSeries {
 };
 using CommitListener = std::function<void(std::span<const CommittedSeries>)>;
 
+/// A series: the samples of one device from one origin.
+struct SeriesKey {
+  std::string device;
+  std::string origin;
+};
+
 struct DataQuery {
   std::string device;
   std::string origin{core::kOriginReal};
@@ -76,7 +82,8 @@ struct SeriesPoint {
 
 struct StoreStats {
   std::size_t queued_samples = 0;  ///< submitted, not yet committed
-  std::size_t tail_samples = 0;    ///< committed to the log, not yet compacted into blocks
+  double queue_wait_s = 0;  ///< how long the oldest batch not yet committed has waited (ingest lag)
+  std::size_t tail_samples = 0;  ///< committed to the log, not yet compacted into blocks
   std::size_t series = 0;
   /// Why the last group commit failed; empty once one succeeds.
   std::string write_error;
@@ -97,6 +104,14 @@ class Store {
 
   /// Removes every sample of `origin` (a simulation run's data); returns how many series went.
   virtual std::size_t delete_origin(std::string_view origin) = 0;
+
+  /// Every series the store holds.
+  virtual std::vector<SeriesKey> list_series() const = 0;
+  /// Removes the series' samples older than `before` — if exactly `expected` of them are stored
+  /// (the caller archived those): the count and the removal are one step with respect to writes.
+  /// Returns false, removing nothing, when the count differs (samples arrived meanwhile).
+  virtual bool delete_before(std::string_view device, std::string_view origin, core::TimeUs before,
+                             std::size_t expected) = 0;
 
   /// Queues samples of one origin for durable storage. `done` runs on the storage thread once
   /// the batch is committed (or failed); it must be quick. Returns false, without queuing and

@@ -427,11 +427,26 @@ TEST(DiskFull, IngestIs503WithRetryAfterAndReadySaysWhy) {
   EXPECT_NE(http->get("/metrics").body.find("remhart_store_errors_total{op=\"commit\"}"),
             std::string::npos);
   EXPECT_NE(proc.output().find("storage commit failed"), std::string::npos);
+  // Self-monitoring: the file system's state and the shipped alerts' thresholds.
+  const auto metrics = http->get("/metrics").body;
+  EXPECT_NE(metrics.find("remhart_disk_free_bytes "), std::string::npos);
+  EXPECT_NE(metrics.find("remhart_alert_threshold{alert=\"disk_used_ratio\"} 0.85"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("remhart_ingest_lag_seconds "), std::string::npos);
 
   disk.free_space();
   EXPECT_EQ(http->post("/api/grid/ingest", batch("newB", 0, 50)).status, 200);
   EXPECT_EQ(http->post("/api/grid/ingest", batch("newA", attempt * 2000, 50)).status, 200);
-  EXPECT_EQ(http->get("/ready").status, 200);
+  const auto ready_again = http->get("/ready");
+  EXPECT_EQ(ready_again.status, 200);
+  // 24 MiB with a few used: above the alert's 85 %? Then it is named, still serving.
+  const auto text = http->get("/metrics").body;
+  const auto at = text.find("\nremhart_disk_used_ratio ");
+  ASSERT_NE(at, std::string::npos);
+  const double used = std::stod(text.substr(at + 25));
+  EXPECT_EQ(json::parse(ready_again.body)["degraded"].dump().find("disk") != std::string::npos,
+            used > 0.85)
+      << ready_again.body << " used " << used;
   EXPECT_EQ(json::parse(http->get("/health").body)["status"], "ok");
   // The retried batch, the other new device and the data from before: each its own, exactly.
   const long long retried_from = kT0Ms + attempt * 2000LL * 1000;

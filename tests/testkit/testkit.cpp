@@ -613,6 +613,18 @@ bool MosquittoBroker::publish(const std::string& topic, const std::string& paylo
   return run_command(command).status == 0;
 }
 
+bool MosquittoBroker::publish_each(const std::string& topic,
+                                   const std::vector<std::string>& payloads) const {
+  const auto file = dir_.path() + "/lines-" + std::to_string(::getpid()) + ".txt";
+  {
+    std::ofstream out(file, std::ios::binary);
+    for (const auto& p : payloads) out << p << "\n";
+  }
+  std::string command = "mosquitto_pub -q 1 -l -t '" + topic + "'";
+  for (const auto& a : client_args(std::nullopt)) command += " '" + a + "'";
+  return run_command(command + " < '" + file + "'").status == 0;
+}
+
 std::vector<std::string> MosquittoBroker::client_args(const std::optional<Login>& login) const {
   std::vector<std::string> args = {"-h", "127.0.0.1", "-p", std::to_string(port_)};
   if (tls_) args.insert(args.end(), {"--cafile", ca_file()});
@@ -709,9 +721,14 @@ void MariadbServer::start() {
         "--max-connections=500",
         "--log-error=" + dir_.path() + "/error.log"};
     if (::geteuid() == 0) argv.push_back("--user=root");
+    std::filesystem::remove(dir_.path() + "/mysqld.sock");  // a crashed server's
     pid_ = spawn(argv, dir_.path() + "/stdout.log");
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!accepts(port_) && std::chrono::steady_clock::now() < deadline) {
+    // Ours once its Unix socket exists (made after the TCP port is bound): another process's
+    // server that took the same free port would answer on TCP too.
+    const auto socket = dir_.path() + "/mysqld.sock";
+    const auto up = [&] { return std::filesystem::exists(socket) && accepts(port_); };
+    while (!up() && std::chrono::steady_clock::now() < deadline) {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {  // the port was taken meanwhile: again
         pid_ = -1;
@@ -719,7 +736,7 @@ void MariadbServer::start() {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (pid_ > 0 && !accepts(port_)) stop(true);
+    if (pid_ > 0 && !up()) stop(true);
   }
   if (pid_ < 0) throw std::runtime_error("mariadbd did not start (" + dir_.path() + "/error.log)");
 }
@@ -752,6 +769,46 @@ std::string MariadbServer::sql(const std::string& database, const std::string& s
       (database.empty() ? "" : "'" + database + "' ") + "< '" + file + "' 2>&1");
   if (r.status != 0) throw std::runtime_error("mariadb client failed: " + r.output);
   return r.output;
+}
+
+// ---- Redis -----------------------------------------------------------------------------------
+
+bool RedisServer::available() {
+  return ::access("/usr/bin/redis-server", X_OK) == 0;
+}
+
+RedisServer::RedisServer() {
+  if (!available()) throw std::runtime_error("redis-server is not installed (scripts/bootstrap)");
+  start();
+}
+
+RedisServer::~RedisServer() {
+  stop();
+}
+
+void RedisServer::start() {
+  if (pid_ > 0) return;
+  for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
+    if (port_ == 0 || attempt > 0) port_ = free_port();
+    pid_ = spawn({"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                  "--save", "", "--appendonly", "no", "--dir", dir_.path(), "--daemonize", "no"},
+                 dir_.path() + "/redis.log");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!accepts(port_) && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (pid_ > 0 && !accepts(port_)) stop_child(pid_);
+  }
+  if (pid_ < 0) throw std::runtime_error("redis-server did not start (" + dir_.path() + ")");
+}
+
+void RedisServer::stop() {
+  stop_child(pid_);
 }
 
 }  // namespace remhart::testkit

@@ -188,6 +188,9 @@ class MosquittoBroker {
   /// denying a topic by its ACL still acknowledges: MQTT 3.1.1 has no refusal code).
   bool publish(const std::string& topic, const std::string& payload,
                const std::optional<Login>& login = std::nullopt) const;
+  /// Publishes each of `payloads` (one line each, no newlines inside) as its own QoS 1 message
+  /// from one mosquitto_pub connection.
+  bool publish_each(const std::string& topic, const std::vector<std::string>& payloads) const;
   /// Subscribes with mosquitto_sub in the background and collects the messages of `topic` until
   /// destruction; `received()` returns them so far.
   class Subscription {
@@ -241,6 +244,24 @@ class MariadbServer {
   std::uint16_t port_ = 0;
   int pid_ = -1;
   int databases_ = 0;
+};
+
+/// A private Redis server (Debian's `redis-server`): a free port on 127.0.0.1, no persistence,
+/// no systemd. Stopped on destruction; stop() and start() again on the same port.
+class RedisServer {
+ public:
+  RedisServer();
+  ~RedisServer();
+  static bool available();
+  std::uint16_t port() const { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  void stop();
+  void start();
+
+ private:
+  TempDir dir_;
+  std::uint16_t port_ = 0;
+  int pid_ = -1;
 };
 
 }  // namespace remhart::testkit

@@ -35,7 +35,7 @@ struct Gate : ::testing::Test {
 
   void start(api::SecurityOptions o = {}) {
     devices = std::make_unique<store::SqliteStore>(store::SqliteOptions{dir.path() + "/data.db"});
-    identities = std::make_unique<auth::IdentityStore>(dir.path() + "/id.db");
+    identities = std::make_unique<auth::SqliteIdentityStore>(dir.path() + "/id.db");
     audit = std::make_unique<auth::AuditLog>(dir.path() + "/id.db", auth::AuditOptions{});
     auth::AuthOptions ao;
     ao.password_cost = {1, 8192};

@@ -14,11 +14,13 @@
 #include "auth/identity_store.hpp"
 #include "auth/jwt.hpp"
 #include "auth/keyring.hpp"
+#include "auth/mariadb_identity_store.hpp"
 #include "auth/password.hpp"
 #include "auth/rate_limit.hpp"
 #include "auth/user_export.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
+#include "shared_data.hpp"
 #include "testkit.hpp"
 
 using namespace remhart;
@@ -294,17 +296,30 @@ TEST(LoginThrottle, PerAddressAcrossAccounts) {
   EXPECT_EQ(th.wait_s("someone", "7.7.7.7", t), 0);
 }
 
-// ---- the identity flows on a real SQLite database -------------------------------------------
+// ---- the identity flows on a real database: SQLite, and MariaDB (a private server) ---------
 
-struct Identity : ::testing::Test {
+struct Identity : ::testing::TestWithParam<std::string> {
   testkit::TempDir dir;
+  std::string url;  // MariaDB: a fresh database per test
   std::unique_ptr<IdentityStore> store;
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<Authenticator> auth;
   const Actor who{"tester", std::nullopt, "127.0.0.1", "rid"};
 
+  std::unique_ptr<IdentityStore> open_store() {
+    if (url.empty()) return std::make_unique<SqliteIdentityStore>(dir.path() + "/db");
+    return std::make_unique<MariadbIdentityStore>(url);
+  }
+
   void SetUp() override {
-    store = std::make_unique<IdentityStore>(dir.path() + "/db");
+    if (GetParam() == "mariadb") {
+      if (!testkit::MariadbServer::available()) {
+        if (testkit::running_in_ci()) FAIL() << "mariadb-server is missing (CI): scripts/bootstrap";
+        GTEST_SKIP() << "mariadb-server not installed (scripts/bootstrap)";
+      }
+      url = testkit::MariadbServer::shared().create_database();
+    }
+    store = open_store();
     audit = std::make_unique<AuditLog>(dir.path() + "/db", AuditOptions{});
     AuthOptions o;
     o.password_cost = {1, 8192};
@@ -327,7 +342,10 @@ struct Identity : ::testing::Test {
   }
 };
 
-TEST_F(Identity, FirstAdminIsCreatedOnceWithAGeneratedOrGivenPassword) {
+INSTANTIATE_TEST_SUITE_P(Stores, Identity, ::testing::Values("sqlite", "mariadb"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(Identity, FirstAdminIsCreatedOnceWithAGeneratedOrGivenPassword) {
   const auto generated = auth->bootstrap_admin(nullptr);
   ASSERT_TRUE(generated);
   EXPECT_NO_THROW(auth->login("admin", *generated, who));
@@ -335,7 +353,7 @@ TEST_F(Identity, FirstAdminIsCreatedOnceWithAGeneratedOrGivenPassword) {
   EXPECT_EQ(auth->users().size(), 1u);
 }
 
-TEST_F(Identity, LoginIssuesTokensThatAuthenticateWithTheCurrentRole) {
+TEST_P(Identity, LoginIssuesTokensThatAuthenticateWithTheCurrentRole) {
   const auto u = add("alice", "analyst", "alice-password");
   const auto s = auth->login("ALICE", "alice-password", who);  // user names ignore case
   EXPECT_EQ(s.expires_in, 3600);
@@ -353,7 +371,7 @@ TEST_F(Identity, LoginIssuesTokensThatAuthenticateWithTheCurrentRole) {
             core::ErrorKind::unauthorized);
 }
 
-TEST_F(Identity, RefreshRotatesAndReuseRevokesTheFamily) {
+TEST_P(Identity, RefreshRotatesAndReuseRevokesTheFamily) {
   add("bob", "operator", "bob-password-1");
   const auto s1 = auth->login("bob", "bob-password-1", who);
   const auto s2 = auth->refresh(s1.refresh_token, who);
@@ -372,7 +390,7 @@ TEST_F(Identity, RefreshRotatesAndReuseRevokesTheFamily) {
   EXPECT_EQ(audit->query(q).size(), 1u);
 }
 
-TEST_F(Identity, LogoutRevokesTheAccessTokenAndTheSession) {
+TEST_P(Identity, LogoutRevokesTheAccessTokenAndTheSession) {
   add("carol", "viewer", "carol-password");
   const auto s = auth->login("carol", "carol-password", who);
   const auto p = *auth->authenticate(s.access_token).principal;
@@ -381,7 +399,7 @@ TEST_F(Identity, LogoutRevokesTheAccessTokenAndTheSession) {
   EXPECT_EQ(kind_of([&] { auth->refresh(s.refresh_token, who); }), core::ErrorKind::unauthorized);
 }
 
-TEST_F(Identity, DisabledDeletedAndPasswordResetUsersLoseAccess) {
+TEST_P(Identity, DisabledDeletedAndPasswordResetUsersLoseAccess) {
   const auto d = add("dave", "analyst", "dave-password");
   const auto e = add("erin", "analyst", "erin-password");
   const auto f = add("frank", "analyst", "frank-password");
@@ -409,7 +427,7 @@ TEST_F(Identity, DisabledDeletedAndPasswordResetUsersLoseAccess) {
 
 // Found by attack: viewer bob's token answered as admin carol after bob was deleted and carol
 // created, because carol got bob's id and a version-0 token carried no `ver`.
-TEST_F(Identity, AnErasedAccountsTokensNeverResolveToALaterAccount) {
+TEST_P(Identity, AnErasedAccountsTokensNeverResolveToALaterAccount) {
   add("admin", "admin", "admin-password");
   const auto bob = add("bob", "viewer", "bob-password");
   const auto s = auth->login("bob", "bob-password", who);
@@ -421,7 +439,7 @@ TEST_F(Identity, AnErasedAccountsTokensNeverResolveToALaterAccount) {
   EXPECT_EQ(kind_of([&] { auth->refresh(s.refresh_token, who); }), core::ErrorKind::unauthorized);
   // Ids stay unique across a reopen of the database too.
   auth.reset();
-  store = std::make_unique<IdentityStore>(dir.path() + "/db");
+  store = open_store();
   AuthOptions o;
   o.password_cost = {1, 8192};
   auth =
@@ -430,7 +448,7 @@ TEST_F(Identity, AnErasedAccountsTokensNeverResolveToALaterAccount) {
   EXPECT_GT(add("dora", "viewer", "dora-password").id, carol.id);
 }
 
-TEST_F(Identity, AccessTokensWithoutAVersionAreRefused) {
+TEST_P(Identity, AccessTokensWithoutAVersionAreRefused) {
   const auto u = add("ivy", "viewer", "ivy-password");
   JwtCodec codec({{"k1", kSecretA}}, "remhart");
   Claims c = claims(core::now_us() / core::kUsPerSecond);
@@ -443,7 +461,7 @@ TEST_F(Identity, AccessTokensWithoutAVersionAreRefused) {
 
 // Found by attack: two simultaneous refreshes of one token left a working successor in a revoked
 // family (8 of 150 trials). Exactly one successor or none, always.
-TEST_F(Identity, ConcurrentRefreshesOfOneTokenLeaveAtMostOneWorkingSuccessor) {
+TEST_P(Identity, ConcurrentRefreshesOfOneTokenLeaveAtMostOneWorkingSuccessor) {
   add("kim", "viewer", "kim-password");
   for (int trial = 0; trial < 40; ++trial) {
     const auto s = auth->login("kim", "kim-password", who);
@@ -477,7 +495,7 @@ TEST_F(Identity, ConcurrentRefreshesOfOneTokenLeaveAtMostOneWorkingSuccessor) {
   }
 }
 
-TEST_F(Identity, UsersChangeTheirOwnPasswordWithTheCurrentOne) {
+TEST_P(Identity, UsersChangeTheirOwnPasswordWithTheCurrentOne) {
   const auto u = add("jane", "viewer", "jane-password-1");
   const auto s = auth->login("jane", "jane-password-1", who);
   EXPECT_EQ(kind_of([&] { auth->change_password(u.id, "not-it-at-all", "jane-password-2", who); }),
@@ -492,7 +510,7 @@ TEST_F(Identity, UsersChangeTheirOwnPasswordWithTheCurrentOne) {
             core::ErrorKind::unauthorized);
 }
 
-TEST_F(Identity, ValidationConflictsAndTheLastAdmin) {
+TEST_P(Identity, ValidationConflictsAndTheLastAdmin) {
   const auto admin = add("root", "admin", "root-password");
   EXPECT_EQ(kind_of([&] { add("root", "viewer", "other-password"); }), core::ErrorKind::conflict);
   EXPECT_EQ(kind_of([&] { add("ROOT", "viewer", "other-password"); }), core::ErrorKind::conflict);
@@ -515,7 +533,7 @@ TEST_F(Identity, ValidationConflictsAndTheLastAdmin) {
   EXPECT_EQ(kind_of([&] { auth->update_user(9999, demote, who); }), core::ErrorKind::not_found);
 }
 
-TEST_F(Identity, DeviceKeysAuthenticateUntilRevoked) {
+TEST_P(Identity, DeviceKeysAuthenticateUntilRevoked) {
   DeviceKey k;
   k.name = "gateway 1";
   k.site = "north";
@@ -536,14 +554,14 @@ TEST_F(Identity, DeviceKeysAuthenticateUntilRevoked) {
   EXPECT_EQ(kind_of([&] { auth->revoke_device_key("dk_nope", who); }), core::ErrorKind::not_found);
 }
 
-TEST_F(Identity, ChangesByAnotherProcessAreSeenAfterReload) {
+TEST_P(Identity, ChangesByAnotherProcessAreSeenAfterReload) {
   const auto s =
       (add("hana", "viewer", "hana-password"), auth->login("hana", "hana-password", who));
   // A second authenticator on the same database stands in for the CLI or another replica.
   AuthOptions o;
   o.password_cost = {1, 8192};
-  IdentityStore other_store(dir.path() + "/db");
-  Authenticator other(other_store, *audit, {{"k1", kSecretA}}, o);
+  const auto other_store = open_store();
+  Authenticator other(*other_store, *audit, {{"k1", kSecretA}}, o);
   UserPatch off;
   off.disabled = true;
   other.update_user(auth->users().back().id, off, who);
@@ -552,7 +570,7 @@ TEST_F(Identity, ChangesByAnotherProcessAreSeenAfterReload) {
   EXPECT_FALSE(auth->authenticate(s.access_token).principal);
 }
 
-TEST_F(Identity, AuditRecordsFiltersPagesAndPseudonymises) {
+TEST_P(Identity, AuditRecordsFiltersPagesAndPseudonymises) {
   const auto u = add("ivan", "viewer", "ivan-password");
   auth->login("ivan", "ivan-password", who);
   EXPECT_THROW(auth->login("ivan", "bad-password", {"ivan", std::nullopt, "10.0.0.9", "r2"}),
@@ -590,7 +608,7 @@ TEST_F(Identity, AuditRecordsFiltersPagesAndPseudonymises) {
   }
 }
 
-TEST_F(Identity, AuditRetentionRemovesOldRows) {
+TEST_P(Identity, AuditRetentionRemovesOldRows) {
   AuditEntry old;
   old.ts = core::now_us() - 400LL * 86400 * core::kUsPerSecond;
   old.kind = "request";
@@ -603,7 +621,7 @@ TEST_F(Identity, AuditRetentionRemovesOldRows) {
 
 // The GDPR export collects the account, its sessions (never a secret), the keys it created and
 // its audit trail, failed logins under its name included.
-TEST_F(Identity, ExportCollectsEverythingStoredAboutAnAccount) {
+TEST_P(Identity, ExportCollectsEverythingStoredAboutAnAccount) {
   const auto u = add("dora", "admin", "dora-password-1");
   const auto s = auth->login("dora", "dora-password-1", who);
   EXPECT_THROW(auth->login("dora", "wrong-password-1", who), core::Error);

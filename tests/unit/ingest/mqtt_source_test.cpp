@@ -47,5 +47,25 @@ TEST(MqttMessage, OneSampleOrAnArrayOfTheTopicsDevice) {
   EXPECT_NE(why("remhart/s/m1/measurement", many + "]").find("payload:"), std::string::npos);
 }
 
+TEST(MqttMessage, ARegisteredDevicePublishesUnderItsOwnSiteOnly) {
+  store::DeviceMap devices;
+  core::Device d;
+  d.id = "m1";
+  d.site = "north";
+  devices["m1"] = d;
+  ParsedBatch batch;
+  EXPECT_FALSE(
+      check_mqtt_message("remhart/north/m1/measurement", kSample, "remhart", 100, batch, &devices));
+  const auto why =
+      check_mqtt_message("remhart/south/m1/measurement", kSample, "remhart", 100, batch, &devices);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("topic site 'south' is not the site of device m1 ('north')"),
+            std::string::npos)
+      << *why;
+  devices["m1"].site.clear();  // no site registered: any site's topic
+  EXPECT_FALSE(
+      check_mqtt_message("remhart/south/m1/measurement", kSample, "remhart", 100, batch, &devices));
+}
+
 }  // namespace
 }  // namespace remhart::ingest

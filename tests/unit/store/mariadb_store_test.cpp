@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "shared_data.hpp"
 #include "store/mariadb.hpp"
 #include "store/mariadb_store.hpp"
 #include "testkit.hpp"
@@ -56,7 +57,10 @@ std::string database_of(const std::string& url) {
 
 struct MariadbTest : ::testing::Test {
   void SetUp() override {
-    if (!testkit::MariadbServer::available()) GTEST_SKIP() << "mariadb-server not installed";
+    if (!testkit::MariadbServer::available()) {
+      if (testkit::running_in_ci()) FAIL() << "mariadb-server is missing (CI): scripts/bootstrap";
+      GTEST_SKIP() << "mariadb-server not installed (scripts/bootstrap)";
+    }
   }
 };
 

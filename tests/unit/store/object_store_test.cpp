@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "shared_data.hpp"
 #include "store/object_store.hpp"
 #include "testkit.hpp"
 
@@ -23,7 +24,10 @@ struct ObjectStoreTest : ::testing::TestWithParam<std::string> {
   std::unique_ptr<store::ObjectStore> objects;
   void SetUp() override {
     if (GetParam() == "mariadb") {
-      if (!testkit::MariadbServer::available()) GTEST_SKIP() << "mariadb-server not installed";
+      if (!testkit::MariadbServer::available()) {
+        if (testkit::running_in_ci()) FAIL() << "mariadb-server is missing (CI): scripts/bootstrap";
+        GTEST_SKIP() << "mariadb-server not installed (scripts/bootstrap)";
+      }
       objects = std::make_unique<store::MariadbObjectStore>(
           testkit::MariadbServer::shared().create_database());
     } else {

@@ -1,0 +1,41 @@
+#pragma once
+// The retention job: every `interval`, archives what is older than the policy allows (sooner
+// again while a round leaves more). Failures are logged and counted; the job keeps running.
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "store/archive.hpp"
+
+namespace remhart::obs {
+class Registry;
+class Counter;
+}  // namespace remhart::obs
+
+namespace remhart::app {
+
+class RetentionJob {
+ public:
+  RetentionJob(store::Store& store, store::ObjectStore& objects, store::RetentionPolicy policy,
+               std::chrono::seconds interval, obs::Registry& metrics);
+  ~RetentionJob();
+  RetentionJob(const RetentionJob&) = delete;
+  RetentionJob& operator=(const RetentionJob&) = delete;
+
+ private:
+  void loop();
+  store::Store& store_;
+  store::ObjectStore& objects_;
+  store::RetentionPolicy policy_;
+  std::chrono::seconds interval_;
+  obs::Counter& samples_;
+  obs::Counter& days_;
+  obs::Counter& failures_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace remhart::app

@@ -1,0 +1,240 @@
+#include "bus/redis_bus.hpp"
+
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <charconv>
+#include <memory>
+
+#include "bus/live_codec.hpp"
+#include "obs/metrics.hpp"
+
+namespace remhart::bus {
+
+namespace {
+
+struct ContextDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+using Context = std::unique_ptr<redisContext, ContextDeleter>;
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// A connection (with AUTH when a password is set); null with `error` set when it failed.
+Context connect(const RedisOptions& o, std::string& error) {
+  Context c(redisConnectWithTimeout(o.host.c_str(), o.port, timeval{2, 0}));
+  if (!c || c->err) {
+    error = c ? c->errstr : "cannot allocate a Redis context";
+    return nullptr;
+  }
+  redisEnableKeepAlive(c.get());
+  if (!o.password.empty()) {
+    Reply r(static_cast<redisReply*>(redisCommand(c.get(), "AUTH %s", o.password.c_str())));
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      error = r ? std::string(r->str, r->len) : c->errstr;
+      return nullptr;
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+RedisOptions parse_redis_url(std::string_view url) {
+  constexpr std::string_view scheme = "redis://";
+  if (url.substr(0, scheme.size()) != scheme) {
+    throw std::invalid_argument("the Redis URL must start with redis://");
+  }
+  RedisOptions o;
+  auto rest = url.substr(scheme.size());
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos)
+    rest = rest.substr(0, slash);
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    auto userinfo = rest.substr(0, at);
+    if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+      o.password = std::string(userinfo.substr(colon + 1));
+    }
+    rest = rest.substr(at + 1);
+  }
+  if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+    const auto p = rest.substr(colon + 1);
+    int port = 0;
+    const auto r = std::from_chars(p.data(), p.data() + p.size(), port);
+    if (r.ec != std::errc() || r.ptr != p.data() + p.size() || port <= 0 || port > 65535) {
+      throw std::invalid_argument("bad port in the Redis URL");
+    }
+    o.port = port;
+    rest = rest.substr(0, colon);
+  }
+  if (rest.empty()) throw std::invalid_argument("the Redis URL names no host");
+  o.host = std::string(rest);
+  return o;
+}
+
+RedisBus::RedisBus(RedisOptions options, Deliver deliver, obs::Registry* metrics)
+    : opt_(std::move(options)), deliver_(std::move(deliver)) {
+  if (metrics) {
+    published_ = &metrics->counter("remhart_redis_published_total",
+                                   "Commits published to the other replicas");
+    received_ = &metrics->counter("remhart_redis_received_total",
+                                  "Samples received from the other replicas for the live stream");
+    dropped_ = &metrics->counter("remhart_redis_dropped_total",
+                                 "Commits not published: Redis away or the queue full");
+    malformed_ = &metrics->counter("remhart_redis_malformed_total",
+                                   "Messages on the live channel that could not be read");
+    failures_ = &metrics->counter("remhart_redis_connection_failures_total",
+                                  "Redis connections lost or refused");
+    metrics->gauge_fn("remhart_redis_connected", "1 while live samples flow to and from Redis",
+                      [this] { return connected() ? 1.0 : 0.0; });
+  }
+  publisher_ = std::thread([this] { publisher_loop(); });
+  subscriber_ = std::thread([this] { subscriber_loop(); });
+}
+
+RedisBus::~RedisBus() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (const int fd = subscriber_fd_.load(); fd >= 0) ::shutdown(fd, SHUT_RDWR);  // wakes the read
+  publisher_.join();
+  subscriber_.join();
+}
+
+void RedisBus::publish(std::span<const store::CommittedSeries> committed) {
+  if (!publishing_) {  // Redis away: nothing queued for later, live data would be stale
+    if (dropped_) dropped_->inc();
+    return;
+  }
+  auto message = encode_live(opt_.replica, committed);
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= opt_.max_queued) {
+      if (dropped_) dropped_->inc();
+      return;
+    }
+    queue_.push_back(std::move(message));
+  }
+  cv_.notify_one();
+}
+
+void RedisBus::wait_before_retry(std::chrono::milliseconds& backoff) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, backoff, [this] { return stopping_; });
+  backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+}
+
+void RedisBus::publisher_loop() {
+  auto backoff = std::chrono::milliseconds(250);
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    std::string error;
+    Context c = connect(opt_, error);
+    if (!c) {
+      if (failures_) failures_->inc();
+      spdlog::warn("redis: cannot connect the publisher to {}:{}: {}", opt_.host, opt_.port, error);
+      wait_before_retry(backoff);
+      continue;
+    }
+    backoff = std::chrono::milliseconds(250);
+    publishing_ = true;
+    while (true) {
+      std::string message;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (stopping_) return;
+        message = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      Reply r(static_cast<redisReply*>(redisCommand(c.get(), "PUBLISH %s %b", opt_.channel.c_str(),
+                                                    message.data(), message.size())));
+      if (!r) {
+        publishing_ = false;
+        if (failures_) failures_->inc();
+        if (dropped_) dropped_->inc();
+        spdlog::warn("redis: publishing failed ({}); reconnecting", c->errstr);
+        {
+          std::lock_guard lock(mu_);
+          queue_.clear();  // stale by the time Redis is back
+        }
+        break;
+      }
+      if (published_) published_->inc();
+    }
+  }
+}
+
+void RedisBus::subscriber_loop() {
+  auto backoff = std::chrono::milliseconds(250);
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    std::string error;
+    Context c = connect(opt_, error);
+    Reply r;
+    if (c)
+      r.reset(
+          static_cast<redisReply*>(redisCommand(c.get(), "SUBSCRIBE %s", opt_.channel.c_str())));
+    if (!c || !r || r->type == REDIS_REPLY_ERROR) {
+      if (failures_) failures_->inc();
+      if (c && error.empty()) error = r ? std::string(r->str, r->len) : c->errstr;
+      spdlog::warn("redis: cannot subscribe to {} on {}:{}: {}", opt_.channel, opt_.host, opt_.port,
+                   error);
+      wait_before_retry(backoff);
+      continue;
+    }
+    backoff = std::chrono::milliseconds(250);
+    subscriber_fd_ = c->fd;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;  // (the destructor may have missed the fd)
+    }
+    subscribed_ = true;
+    spdlog::info("redis: live samples shared through {} on {}:{}", opt_.channel, opt_.host,
+                 opt_.port);
+    for (;;) {
+      void* raw = nullptr;
+      if (redisGetReply(c.get(), &raw) != REDIS_OK) break;
+      Reply m(static_cast<redisReply*>(raw));
+      // ["message", channel, payload]
+      if (!m || m->type != REDIS_REPLY_ARRAY || m->elements != 3 ||
+          m->element[2]->type != REDIS_REPLY_STRING) {
+        continue;
+      }
+      auto decoded = decode_live(std::string_view(m->element[2]->str, m->element[2]->len));
+      if (!decoded) {
+        if (malformed_) malformed_->inc();
+        continue;
+      }
+      if (decoded->sender == opt_.replica) continue;  // its own
+      if (received_) received_->inc(decoded->samples.size());
+      try {
+        deliver_(std::move(decoded->samples));
+      } catch (const std::exception& e) {
+        if (failures_) failures_->inc();
+        spdlog::error("redis: delivering live samples failed: {}", e.what());
+      }
+    }
+    subscribed_ = false;
+    subscriber_fd_ = -1;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    if (failures_) failures_->inc();
+    spdlog::warn("redis: the subscription was lost ({}); reconnecting", c->errstr);
+    wait_before_retry(backoff);
+  }
+}
+
+}  // namespace remhart::bus

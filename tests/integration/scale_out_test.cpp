@@ -1,0 +1,246 @@
+// Two replicas on one MariaDB database with Redis between them: a token from A works on B and a
+// logout on A ends it on B; a WebSocket client on replica B receives what replica A stored; while
+// Redis is away both keep serving (each streams its own samples, /ready says "degraded":
+// ["redis"]), and the fan-out resumes when it is back.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <iomanip>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "shared_data.hpp"
+#include "testkit.hpp"
+
+namespace remhart::testkit {
+namespace {
+
+using nlohmann::json;
+
+#define REQUIRE_SERVICE(Kind, package)                                                        \
+  if (!Kind::available()) {                                                                   \
+    if (running_in_ci()) FAIL() << package " is missing (CI): scripts/bootstrap installs it"; \
+    GTEST_SKIP() << package " is not installed (scripts/bootstrap)";                          \
+  }
+
+std::string sample(const std::string& device, long long ts_ms, double v) {
+  return json{{"device", device},
+              {"ts", ts_ms},
+              {"v", {v, v + 1, v - 1}},
+              {"i", {10.0, 10.5, 9.5}},
+              {"p", {2000, 2100, 1900}},
+              {"q", {300, 320, 280}},
+              {"f", 50.01}}
+      .dump();
+}
+
+template <typename F>
+bool eventually(F ok) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return ok();
+}
+
+// The next "measurement" message of the stream (snapshots and others skipped).
+std::optional<json> next_measurement(WsClient& ws, std::chrono::milliseconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto text = ws.read(std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now()));
+    if (!text) return std::nullopt;
+    auto m = json::parse(*text);
+    if (m["type"] == "measurement") return m;
+  }
+  return std::nullopt;
+}
+
+// "2026-11-30T08:00:01.000000Z" → Unix milliseconds.
+long long ms_of(const std::string& rfc3339) {
+  std::tm tm{};
+  std::istringstream in(rfc3339.substr(0, 19));
+  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+  return static_cast<long long>(timegm(&tm)) * 1000 + std::stoll(rfc3339.substr(20, 6)) / 1000;
+}
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
+  REQUIRE_SERVICE(MariadbServer, "mariadb-server");
+  REQUIRE_SERVICE(RedisServer, "redis-server");
+  MariadbServer db;
+  RedisServer redis;
+  const auto url = db.create_database();
+  TempDir a_dir, b_dir;
+  // One signing secret and one first admin for the whole deployment (as compose and k8s set).
+  const std::string secret = random_password() + random_password();
+  const std::string password = random_password();
+  auto replica = [&](const TempDir& dir) {
+    return std::make_unique<ServerProcess>(
+        remhart_binary(), dir.path() + "/data",
+        std::vector<std::string>{"--no-demo", "--database-url", url},
+        std::map<std::string, std::string>{{"REMHART_ANALYTICS_ENABLED", "false"},
+                                           {"REMHART_REDIS_URL", redis.url()},
+                                           {"REMHART_AUTH_JWT_SECRET", secret},
+                                           {"REMHART_ADMIN_PASSWORD", password}});
+  };
+  auto a = replica(a_dir);
+  auto b = replica(b_dir);
+  auto http_a = admin_client(*a);
+  auto http_b = admin_client(*b);
+  ASSERT_EQ(http_a->post("/api/grid/devices", R"({"id":"m1"})").status, 201);
+  ASSERT_TRUE(eventually([&] {
+    return json::parse(http_a->get("/health").body)["redis"] == "connected" &&
+           json::parse(http_b->get("/health").body)["redis"] == "connected" &&
+           http_b->get("/api/grid/devices").body.find("\"m1\"") != std::string::npos;
+  })) << a->output();
+
+  // Accounts and sessions are shared: a token issued by A works on B, a logout on A ends it on B.
+  const auto token_a = login(a->port(), "admin", password);
+  HttpClient with_a_token(b->port());
+  with_a_token.set_header("Authorization", "Bearer " + token_a);
+  EXPECT_EQ(with_a_token.get("/api/grid/devices").status, 200);
+  const auto other = login(a->port(), "admin", password);
+  HttpClient logout(a->port());
+  logout.set_header("Authorization", "Bearer " + other);
+  ASSERT_EQ(logout.post("/api/auth/logout", "{}").status, 204);
+  HttpClient with_revoked(b->port());
+  with_revoked.set_header("Authorization", "Bearer " + other);
+  EXPECT_TRUE(eventually([&] { return with_revoked.get("/api/grid/devices").status == 401; }));
+
+  WsClient ws(b->port(), "/ws/grid-data?token=" + token_a);
+  ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // the snapshot
+  ws.send(R"({"type":"subscribe","devices":["m1"]})");
+  ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // the subscription's snapshot
+  const long long t0 = now_ms() - 60'000;
+  ASSERT_EQ(http_a->post("/api/grid/ingest", "[" + sample("m1", t0, 231.5) + "]").status, 200);
+  auto m = next_measurement(ws, std::chrono::seconds(10));
+  ASSERT_TRUE(m) << "replica B's client did not receive what A stored";
+  EXPECT_EQ((*m)["data"]["device"], "m1");
+  EXPECT_DOUBLE_EQ((*m)["data"]["v"][0].get<double>(), 231.5);
+
+  // Redis goes away: both replicas keep taking data and say they are degraded.
+  redis.stop();
+  ASSERT_TRUE(eventually([&] {
+    const auto r = http_b->get("/ready");
+    return r.status == 200 && r.body.find("\"redis\"") != std::string::npos;
+  }));
+  EXPECT_EQ(http_a->post("/api/grid/ingest", "[" + sample("m1", t0 + 1000, 232) + "]").status, 200);
+  EXPECT_EQ(json::parse(http_a->get("/health").body)["redis"], "disconnected");
+  // B still streams what it stores itself.
+  ASSERT_EQ(http_b->post("/api/grid/ingest", "[" + sample("m1", t0 + 2000, 233) + "]").status, 200);
+  m = next_measurement(ws, std::chrono::seconds(10));
+  ASSERT_TRUE(m);
+  EXPECT_DOUBLE_EQ((*m)["data"]["v"][0].get<double>(), 233);
+
+  // Back: the fan-out resumes.
+  redis.start();
+  ASSERT_TRUE(eventually([&] {
+    return json::parse(http_a->get("/health").body)["redis"] == "connected" &&
+           json::parse(http_b->get("/health").body)["redis"] == "connected";
+  }));
+  ASSERT_EQ(http_a->post("/api/grid/ingest", "[" + sample("m1", t0 + 3000, 234) + "]").status, 200);
+  m = next_measurement(ws, std::chrono::seconds(10));
+  ASSERT_TRUE(m);
+  EXPECT_DOUBLE_EQ((*m)["data"]["v"][0].get<double>(), 234);
+  EXPECT_EQ(json::parse(http_b->get("/ready").body)["degraded"].dump().find("redis"),
+            std::string::npos);
+}
+
+// MariaDB is killed and started again while two replicas take batches over HTTP: a batch is
+// answered 200 only once committed, 503 (with Retry-After) while the database is away — and
+// afterwards every acknowledged sample is there, none twice.
+TEST(ScaleOut, ADatabaseRestartMidIngestLosesNothingAcknowledged) {
+  REQUIRE_SERVICE(MariadbServer, "mariadb-server");
+  MariadbServer db;
+  const auto url = db.create_database();
+  const std::string secret = random_password() + random_password();
+  const std::string password = random_password();
+  TempDir a_dir, b_dir;
+  auto replica = [&](const TempDir& dir) {
+    return std::make_unique<ServerProcess>(
+        remhart_binary(), dir.path() + "/data",
+        std::vector<std::string>{"--no-demo", "--database-url", url},
+        std::map<std::string, std::string>{{"REMHART_ANALYTICS_ENABLED", "false"},
+                                           {"REMHART_AUTH_JWT_SECRET", secret},
+                                           {"REMHART_ADMIN_PASSWORD", password}});
+  };
+  auto a = replica(a_dir);
+  auto b = replica(b_dir);
+  const auto token = login(a->port(), "admin", password);
+  {
+    auto http = admin_client(*a);
+    ASSERT_EQ(http->post("/api/grid/devices", R"({"id":"m1"})").status, 201);
+    ASSERT_EQ(http->post("/api/grid/devices", R"({"id":"m2"})").status, 201);
+  }
+  ASSERT_TRUE(eventually([&] {
+    return admin_client(*b)->get("/api/grid/devices").body.find("\"m2\"") != std::string::npos;
+  }));
+  const long long t0 = now_ms() - 3'600'000;
+  std::atomic<bool> stop{false};
+  std::set<long long> acked[2];
+  int unavailable[2] = {0, 0}, other[2] = {0, 0};
+  auto writer = [&](int k, ServerProcess& server, const std::string& device) {
+    HttpClient http(server.port());
+    http.set_header("Authorization", "Bearer " + token);
+    for (int batch = 0; !stop; ++batch) {
+      std::string body = "[";
+      std::vector<long long> times;
+      for (int j = 0; j < 10; ++j) {
+        times.push_back(t0 + (batch * 10 + j) * 1000LL);
+        body += (j ? "," : "") + sample(device, times.back(), 230);
+      }
+      const auto r = http.post("/api/grid/ingest", body + "]");
+      if (r.status == 200) {
+        acked[k].insert(times.begin(), times.end());
+      } else if (r.status == 503 && r.headers.count("retry-after")) {
+        ++unavailable[k];
+      } else {
+        ++other[k];
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  std::thread wa(writer, 0, std::ref(*a), "m1"), wb(writer, 1, std::ref(*b), "m2");
+  auto http_a = admin_client(*a);  // (logging in needs the database)
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  db.stop(/*crash=*/true);
+  EXPECT_TRUE(eventually([&] { return http_a->get("/ready").status == 503; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  db.start();
+  EXPECT_TRUE(eventually([&] { return http_a->get("/ready").status == 200; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  stop = true;
+  wa.join();
+  wb.join();
+  EXPECT_GT(unavailable[0] + unavailable[1], 0);
+  EXPECT_EQ(other[0] + other[1], 0);
+  HttpClient reader(b->port());
+  reader.set_header("Authorization", "Bearer " + token);
+  for (int k = 0; k < 2; ++k) {
+    const std::string device = k == 0 ? "m1" : "m2";
+    const auto items =
+        json::parse(reader.get("/api/grid/data?device=" + device + "&limit=10000").body)["items"];
+    std::set<long long> seen;
+    for (const auto& it : items) seen.insert(ms_of(it["ts"].get<std::string>()));
+    EXPECT_EQ(seen.size(), items.size()) << device << ": a sample stored twice";
+    ASSERT_FALSE(acked[k].empty());
+    for (long long t : acked[k])
+      ASSERT_TRUE(seen.count(t)) << device << ": acknowledged, then lost";
+  }
+}
+
+}  // namespace remhart::testkit
