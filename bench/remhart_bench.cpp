@@ -602,8 +602,10 @@ void mqtt_publisher(std::uint16_t port, int first_device, int devices, int messa
                    "\"q\":[610,590,640],\"f\":50.01}";
       }
       payload += ']';
-      out += mqtt::encode_publish("remhart/s/" + device_name(d) + "/measurement", payload, 1,
-                                  static_cast<std::uint16_t>(sent % 60000 + 1));
+      // (register_devices puts device d at site s<d % 10>: a device publishes under its site.)
+      out += mqtt::encode_publish(
+          "remhart/s" + std::to_string(d % 10) + "/" + device_name(d) + "/measurement", payload, 1,
+          static_cast<std::uint16_t>(sent % 60000 + 1));
       ++sent;
     }
     if (!out.empty()) net::write(sock, net::buffer(out));
@@ -656,8 +658,7 @@ void bench_mqtt(int runs) {
       for (auto& h : http) {  // every replica subscribed and knowing the devices (shared database)
         for (int k = 0; k < 1000; ++k) {
           if (metric(h->get("/metrics").body, "remhart_mqtt_connected") == 1 &&
-              h->get("/api/grid/devices").body.find(device_name(kDevices - 1)) !=
-                  std::string::npos) {
+              h->get("/api/grid/devices/" + device_name(kDevices - 1)).status == 200) {
             break;
           }
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -680,7 +681,13 @@ void bench_mqtt(int runs) {
       }
       for (auto& t : threads) t.join();
       const double total = static_cast<double>(kPublishers) * kMessagesEach;
+      const auto refused = [&] {
+        double n = 0;
+        for (auto& h : http) n += metric(h->get("/metrics").body, "remhart_mqtt_refused_total");
+        return n;
+      };
       while (stored() < total && seconds_since(t0) < 600) {
+        if (refused() > 0) throw std::runtime_error("mqtt: the server refused messages");
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
       rates.push_back(total * 100 / seconds_since(t0));

@@ -14,6 +14,7 @@
 
 namespace remhart::store {
 class Store;
+class ObjectStore;
 struct SimRun;
 class MlResultRepository;
 }  // namespace remhart::store
@@ -88,6 +89,8 @@ struct ApiContext {
   store::MlResultRepository* ml_results = nullptr;
   /// The MQTT source (null without `mqtt.url`): for /health and /ready.
   const ingest::MqttSource* mqtt = nullptr;
+  /// Archives and other blobs (a deleted simulation run's archive files go with it).
+  store::ObjectStore* objects = nullptr;
   /// Cross-replica live fan-out (null without `redis.url`): for /health and /ready.
   const bus::RedisBus* redis = nullptr;
 };

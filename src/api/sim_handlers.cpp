@@ -12,6 +12,7 @@
 #include "core/time.hpp"
 #include "runs/simulation_runs.hpp"
 #include "sim/io/scenario_json.hpp"
+#include "store/archive.hpp"
 #include "store/ml_results.hpp"
 #include "store/sim_repo.hpp"
 
@@ -224,10 +225,12 @@ HttpResponse stop(ApiContext& ctx, const std::string& id) {
   return json_response(200, run_json(found(ctx.simulator.stop(id))));
 }
 
-// A deleted run takes its analytics along: stored history, latest results, feature state.
+// A deleted run takes its analytics along (stored history, latest results, feature state) and its
+// archived samples.
 HttpResponse remove(ApiContext& ctx, const std::string& id) {
   if (!ctx.simulator.remove(id)) throw Error(ErrorKind::not_found, "no such simulation run");
   if (ctx.ml_results) ctx.ml_results->delete_origin("sim:" + id);
+  if (ctx.objects) store::remove_archives(*ctx.objects, "sim:" + id);
   if (ctx.analytics) ctx.analytics->forget("sim:" + id);
   return no_content();
 }

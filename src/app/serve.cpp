@@ -436,6 +436,7 @@ int serve(const Config& c) {
       .analytics = analytics_service.get(),
       .ml_results = ml_results.get(),
       .mqtt = mqtt_source.get(),
+      .objects = objects.get(),
       .redis = redis.get()};
   // The state estimator: the active source's state every grid.state_interval_s.
   std::unique_ptr<api::StateService> state_service;

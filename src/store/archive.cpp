@@ -98,6 +98,14 @@ std::vector<Record> read_archive(const ObjectStore& objects, std::string_view or
   return out;
 }
 
+std::size_t remove_archives(ObjectStore& objects, std::string_view origin) {
+  std::size_t n = 0;
+  for (const auto& info : objects.list("archive/" + origin_path(origin) + "/")) {
+    n += objects.remove(info.name) ? 1 : 0;
+  }
+  return n;
+}
+
 std::vector<std::string> archived_devices(const ObjectStore& objects, std::string_view origin) {
   const auto prefix = "archive/" + origin_path(origin) + "/";
   std::vector<std::string> out;

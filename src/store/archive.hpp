@@ -44,6 +44,9 @@ std::string archive_name(std::string_view origin, std::string_view device, core:
 /// The archived samples of one series in [from, to), in time order.
 std::vector<core::Record> read_archive(const ObjectStore& objects, std::string_view origin,
                                        std::string_view device, core::TimeUs from, core::TimeUs to);
+/// Removes every archive file of `origin` (a deleted simulation run's); returns how many went.
+std::size_t remove_archives(ObjectStore& objects, std::string_view origin);
+
 /// Devices with archived samples of `origin`.
 std::vector<std::string> archived_devices(const ObjectStore& objects, std::string_view origin);
 

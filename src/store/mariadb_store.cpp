@@ -90,16 +90,10 @@ std::string unreachable_message(const std::exception& e) {
 
 }  // namespace
 
-struct MariadbStore::Job {
-  std::string origin;
-  std::vector<core::Sample> samples;
-  WriteCallback done;
-  std::function<void()> control;  // runs on the writer thread instead of a write
-  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
-};
-
 MariadbStore::MariadbStore(MariadbOptions options, obs::Registry* metrics)
-    : opt_(std::move(options)), devices_(std::make_shared<DeviceMap>()) {
+    : opt_(std::move(options)),
+      devices_(std::make_shared<DeviceMap>()),
+      queue_(opt_.max_queued_samples, opt_.group_samples) {
   if (metrics) metrics_ = std::make_unique<StoreMetrics>(*metrics);
   conn_opt_ = std::make_unique<maria::ConnectionOptions>(maria::parse_url(opt_.url));
   const auto deadline = std::chrono::steady_clock::now() + opt_.startup_wait;
@@ -145,11 +139,7 @@ MariadbStore::MariadbStore(MariadbOptions options, obs::Registry* metrics)
 }
 
 MariadbStore::~MariadbStore() {
-  {
-    std::lock_guard lock(queue_mu_);
-    stopping_ = true;
-  }
-  queue_cv_.notify_all();
+  queue_.stop();
   if (writer_.joinable()) writer_.join();
 }
 
@@ -349,44 +339,18 @@ bool MariadbStore::delete_before(std::string_view device, std::string_view origi
 
 bool MariadbStore::submit(std::string origin, std::vector<core::Sample> samples,
                           WriteCallback done) {
-  {
-    std::lock_guard lock(queue_mu_);
-    if (stopping_) return false;
-    if (queued_samples_ > 0 && queued_samples_ + samples.size() > opt_.max_queued_samples) {
-      return false;
-    }
-    queued_samples_ += samples.size();
-    queue_.push_back(Job{std::move(origin), std::move(samples), std::move(done), {}});
-  }
-  queue_cv_.notify_one();
-  return true;
+  return queue_.submit(std::move(origin), std::move(samples), std::move(done));
 }
 
 void MariadbStore::run_on_writer(std::function<void()> fn) {
-  std::promise<void> done;
-  auto fut = done.get_future();
-  {
-    std::lock_guard lock(queue_mu_);
-    Job job;
-    job.control = [&] {
-      try {
-        fn();
-        done.set_value();
-      } catch (const maria::Error& e) {
-        if (e.connection_lost()) {
-          done.set_exception(std::make_exception_ptr(
-              core::Error(core::ErrorKind::unavailable, unreachable_message(e), "", 5)));
-        } else {
-          done.set_exception(std::current_exception());
-        }
-      } catch (...) {
-        done.set_exception(std::current_exception());
-      }
-    };
-    queue_.push_back(std::move(job));
-  }
-  queue_cv_.notify_one();
-  fut.get();
+  queue_.run_on_writer([&] {
+    try {
+      fn();
+    } catch (const maria::Error& e) {
+      if (!e.connection_lost()) throw;
+      throw core::Error(core::ErrorKind::unavailable, unreachable_message(e), "", 5);
+    }
+  });
 }
 
 void MariadbStore::set_commit_listener(CommitListener listener) {
@@ -426,28 +390,8 @@ void MariadbStore::set_health(std::string error, bool full, bool unreachable) {
 
 void MariadbStore::writer_loop() {
   auto last_activity = std::chrono::steady_clock::now();
-  for (;;) {
-    std::deque<Job> group;
-    {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait_for(lock, std::chrono::seconds(1),
-                         [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) break;
-      std::size_t n = 0;
-      while (!queue_.empty()) {
-        Job& next = queue_.front();
-        if (next.control) {
-          if (!group.empty()) break;  // keep order: writes queued before it commit first
-          group.push_back(std::move(next));
-          queue_.pop_front();
-          break;
-        }
-        if (!group.empty() && n + next.samples.size() > opt_.group_samples) break;
-        n += next.samples.size();
-        group.push_back(std::move(next));
-        queue_.pop_front();
-      }
-    }
+  while (auto next = queue_.next_group(std::chrono::seconds(1))) {
+    auto& group = *next;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_devices_load_ >= std::chrono::seconds(5)) {
       // Devices another replica registered or changed (this one's own changes are at once).
@@ -463,9 +407,7 @@ void MariadbStore::writer_loop() {
       if (group.front().control) {
         group.front().control();
       } else {
-        inflight_since_ = group.front().queued_at.time_since_epoch().count();
         process_group(group);
-        inflight_since_ = 0;
       }
       continue;
     }
@@ -515,9 +457,7 @@ MariadbStore::SeriesInfo& MariadbStore::series_for(const std::string& device,
   return series_.emplace(std::pair{origin, device}, info).first->second;
 }
 
-void MariadbStore::process_group(std::deque<Job>& jobs) {
-  std::size_t total = 0;
-  for (const Job& job : jobs) total += job.samples.size();
+void MariadbStore::process_group(std::deque<WriteQueue::Job>& jobs) {
   std::vector<WriteResult> results(jobs.size());
   auto fail_all = [&](const std::string& error, bool full, bool unavailable) {
     set_health(error, full, unavailable);
@@ -554,16 +494,13 @@ void MariadbStore::process_group(std::deque<Job>& jobs) {
       break;
     }
   }
-  {
-    std::lock_guard lock(queue_mu_);
-    queued_samples_ -= total;
-  }
+  queue_.finished(jobs);
   for (std::size_t j = 0; j < jobs.size(); ++j) jobs[j].done(results[j]);
 }
 
 // One attempt at storing a group in one transaction; false when another writer stored some of
 // the same samples meanwhile (rolled back: nothing of the group is stored).
-bool MariadbStore::write_group(std::deque<Job>& jobs, std::vector<WriteResult>& results,
+bool MariadbStore::write_group(std::deque<WriteQueue::Job>& jobs, std::vector<WriteResult>& results,
                                bool check_all) {
   auto& c = writer_connection();
   struct Staged {
@@ -577,7 +514,7 @@ bool MariadbStore::write_group(std::deque<Job>& jobs, std::vector<WriteResult>& 
   };
   std::map<std::int64_t, Staged> staged;
   std::vector<Staged*> targets;  // per sample, in order
-  for (const Job& job : jobs) {
+  for (const WriteQueue::Job& job : jobs) {
     for (const auto& s : job.samples) {
       auto& info = series_for(s.device, job.origin);
       auto& st = staged[info.id];
@@ -820,20 +757,8 @@ std::vector<SeriesPoint> MariadbStore::series(const SeriesQuery& q) const {
 
 StoreStats MariadbStore::stats() const {
   StoreStats s;
-  {
-    std::lock_guard lock(queue_mu_);
-    s.queued_samples = queued_samples_;
-    const auto now = std::chrono::steady_clock::now();
-    if (!queue_.empty()) {
-      s.queue_wait_s = std::chrono::duration<double>(now - queue_.front().queued_at).count();
-    }
-    if (const auto since = inflight_since_.load(); since != 0) {
-      const auto started =
-          std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(since));
-      s.queue_wait_s =
-          std::max(s.queue_wait_s, std::chrono::duration<double>(now - started).count());
-    }
-  }
+  s.queued_samples = queue_.queued_samples();
+  s.queue_wait_s = queue_.wait_s();
   {
     std::lock_guard lock(health_mu_);
     s.write_error = write_error_;

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "store/store.hpp"
+#include "store/write_queue.hpp"
 
 namespace remhart::obs {
 class Registry;
@@ -86,15 +87,15 @@ class MariadbStore final : public Store {
   std::vector<std::string> partitions() const;
 
  private:
-  struct Job;
   struct SeriesInfo {
     std::int64_t id;
     core::TimeUs known_max;  ///< newest stored time this replica knows of (min: not known yet)
   };
 
   void writer_loop();
-  void process_group(std::deque<Job>& jobs);
-  bool write_group(std::deque<Job>& jobs, std::vector<WriteResult>& results, bool check_all);
+  void process_group(std::deque<WriteQueue::Job>& jobs);
+  bool write_group(std::deque<WriteQueue::Job>& jobs, std::vector<WriteResult>& results,
+                   bool check_all);
   void run_on_writer(std::function<void()> fn);
   maria::Connection& writer_connection();
   SeriesInfo& series_for(const std::string& device, const std::string& origin);
@@ -121,13 +122,7 @@ class MariadbStore final : public Store {
   mutable std::mutex devices_mu_;
   std::shared_ptr<const DeviceMap> devices_;
 
-  mutable std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<Job> queue_;
-  std::size_t queued_samples_ = 0;
-  bool stopping_ = false;
-  /// When the batch the writer works on was queued (steady clock ticks; 0: idle): ingest lag.
-  std::atomic<std::int64_t> inflight_since_{0};
+  WriteQueue queue_;
 
   CommitListener listener_;  // writer thread only
   obs::Counter* races_ = nullptr;

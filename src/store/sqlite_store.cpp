@@ -93,14 +93,6 @@ struct SqliteStore::Series {
   }
 };
 
-struct SqliteStore::Job {
-  std::string origin;
-  std::vector<core::Sample> samples;
-  WriteCallback done;
-  std::function<void()> control;  // runs on the writer thread instead of a write
-  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
-};
-
 struct SqliteStore::Metrics : StoreMetrics {
   explicit Metrics(obs::Registry& r)
       : StoreMetrics(r),
@@ -137,7 +129,9 @@ class SqliteStore::ReaderLease {
 };
 
 SqliteStore::SqliteStore(SqliteOptions options, obs::Registry* metrics)
-    : opt_(std::move(options)), devices_(std::make_shared<DeviceMap>()) {
+    : opt_(std::move(options)),
+      devices_(std::make_shared<DeviceMap>()),
+      queue_(opt_.max_queued_samples, opt_.group_samples) {
   if (metrics) metrics_ = std::make_unique<Metrics>(*metrics);
   db_ = std::make_unique<Database>(opt_.path);
   // 16 KiB pages (for new databases): a 1,000-sample log row spans 12 pages instead of 47, which
@@ -171,11 +165,11 @@ SqliteStore::SqliteStore(SqliteOptions options, obs::Registry* metrics)
 }
 
 SqliteStore::~SqliteStore() {
+  queue_.stop();
   {
-    std::lock_guard lock(queue_mu_);
+    std::lock_guard lock(stop_mu_);
     stopping_ = true;
   }
-  queue_cv_.notify_all();
   stop_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   if (wal_checkpointer_.joinable()) wal_checkpointer_.join();
@@ -189,7 +183,7 @@ SqliteStore::~SqliteStore() {
 void SqliteStore::wal_checkpoint_loop() {
   Database db(opt_.path);
   db.exec(opt_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  std::unique_lock lock(queue_mu_);
+  std::unique_lock lock(stop_mu_);
   while (!stopping_) {
     stop_cv_.wait_for(lock, std::chrono::milliseconds(250));
     if (stopping_) break;
@@ -290,23 +284,7 @@ std::shared_ptr<const DeviceMap> SqliteStore::devices() const {
 }
 
 void SqliteStore::run_on_writer(std::function<void()> fn) {
-  std::promise<void> done;
-  auto fut = done.get_future();
-  {
-    std::lock_guard lock(queue_mu_);
-    Job job;
-    job.control = [&] {
-      try {
-        fn();
-        done.set_value();
-      } catch (...) {
-        done.set_exception(std::current_exception());
-      }
-    };
-    queue_.push_back(std::move(job));
-  }
-  queue_cv_.notify_one();
-  fut.get();
+  queue_.run_on_writer(std::move(fn));
 }
 
 void SqliteStore::save_device(const core::Device& d, bool create) {
@@ -505,17 +483,7 @@ bool SqliteStore::delete_before(std::string_view device, std::string_view origin
 
 bool SqliteStore::submit(std::string origin, std::vector<core::Sample> samples,
                          WriteCallback done) {
-  {
-    std::lock_guard lock(queue_mu_);
-    if (stopping_) return false;
-    if (queued_samples_ > 0 && queued_samples_ + samples.size() > opt_.max_queued_samples) {
-      return false;
-    }
-    queued_samples_ += samples.size();
-    queue_.push_back(Job{std::move(origin), std::move(samples), std::move(done), {}});
-  }
-  queue_cv_.notify_one();
-  return true;
+  return queue_.submit(std::move(origin), std::move(samples), std::move(done));
 }
 
 void SqliteStore::set_commit_listener(CommitListener listener) {
@@ -527,37 +495,12 @@ void SqliteStore::flush() {
 }
 
 void SqliteStore::writer_loop() {
-  for (;;) {
-    std::deque<Job> group;
-    {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait_for(lock, std::chrono::seconds(1),
-                         [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) break;
-      std::size_t n = 0;
-      while (!queue_.empty()) {
-        Job& next = queue_.front();
-        if (next.control) {
-          if (!group.empty()) break;  // keep order: writes queued before it commit first
-          group.push_back(std::move(next));
-          queue_.pop_front();
-          break;
-        }
-        if (!group.empty() && n + next.samples.size() > opt_.group_samples) break;
-        n += next.samples.size();
-        group.push_back(std::move(next));
-        queue_.pop_front();
-      }
-    }
-    if (!group.empty() && group.front().control) {
-      group.front().control();
+  while (auto group = queue_.next_group(std::chrono::seconds(1))) {
+    if (!group->empty() && group->front().control) {
+      group->front().control();
       continue;
     }
-    if (!group.empty()) {
-      inflight_since_ = group.front().queued_at.time_since_epoch().count();
-      process_group(group);
-      inflight_since_ = 0;
-    }
+    if (!group->empty()) process_group(*group);
     if (db_->wal_frames() > kWalRestartFrames) {
       // The background checkpointer has copied most of the WAL; copying the rest here, between
       // writes, lets the next commit restart the WAL from its beginning so it stays bounded.
@@ -630,11 +573,11 @@ void SqliteStore::forget_known(Series& s) {
   s.known_hi = -1;
 }
 
-std::vector<SqliteStore::Series*> SqliteStore::find_in_blocks(const std::deque<Job>& jobs,
-                                                              const std::vector<Series*>& targets) {
+std::vector<SqliteStore::Series*> SqliteStore::find_in_blocks(
+    const std::deque<WriteQueue::Job>& jobs, const std::vector<Series*>& targets) {
   std::unordered_map<Series*, std::vector<TimeUs>> wanted;
   std::size_t k = 0;
-  for (const Job& job : jobs) {
+  for (const WriteQueue::Job& job : jobs) {
     for (const auto& sample : job.samples) {
       Series* s = targets[k++];
       if (sample.ts <= s->flushed_max && sample.ts <= s->recent_after) {
@@ -679,7 +622,7 @@ std::vector<SqliteStore::Series*> SqliteStore::find_in_blocks(const std::deque<J
   return probed;
 }
 
-void SqliteStore::process_group(std::deque<Job>& jobs) {
+void SqliteStore::process_group(std::deque<WriteQueue::Job>& jobs) {
   std::vector<WriteResult> results(jobs.size());
   std::vector<Series*> touched, probed;
   // Reused across groups: large per-group allocations would page-fault on every commit.
@@ -688,11 +631,11 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
   entries.clear();
   targets.clear();
   std::size_t total = 0;
-  for (const Job& job : jobs) total += job.samples.size();
+  for (const WriteQueue::Job& job : jobs) total += job.samples.size();
   targets.reserve(total);
   try {
     bool missing = false;
-    for (const Job& job : jobs) {
+    for (const WriteQueue::Job& job : jobs) {
       for (const auto& sample : job.samples) {
         targets.push_back(find_series(sample.device, job.origin));
         missing = missing || !targets.back();
@@ -705,7 +648,7 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
       std::map<std::pair<std::string, std::string>, std::unique_ptr<Series>> fresh;
       Transaction tx(*db_, true);
       std::size_t k = 0;
-      for (const Job& job : jobs) {
+      for (const WriteQueue::Job& job : jobs) {
         for (const auto& sample : job.samples) {
           if (!targets[k]) {
             auto& slot = fresh[{job.origin, sample.device}];
@@ -762,9 +705,8 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
       full_ = full;
     }
     for (auto& r : results) r = WriteResult{false, e.what(), full, 0, 0};
+    queue_.finished(jobs);
     for (std::size_t j = 0; j < jobs.size(); ++j) jobs[j].done(results[j]);
-    std::lock_guard lock(queue_mu_);
-    queued_samples_ -= total;
     return;
   }
 
@@ -788,10 +730,7 @@ void SqliteStore::process_group(std::deque<Job>& jobs) {
     for (Series* s : touched) latest_[s->origin][s->device] = *s->latest;
   }
   if (metrics_) metrics_->samples_written.inc(entries.size());
-  {
-    std::lock_guard lock(queue_mu_);
-    queued_samples_ -= total;
-  }
+  queue_.finished(jobs);
   for (std::size_t j = 0; j < jobs.size(); ++j) jobs[j].done(results[j]);
   if (listener_ && !touched.empty()) {
     std::vector<CommittedSeries> committed;
@@ -1037,20 +976,8 @@ std::vector<SeriesPoint> SqliteStore::series(const SeriesQuery& q) const {
 
 StoreStats SqliteStore::stats() const {
   StoreStats s;
-  {
-    std::lock_guard lock(queue_mu_);
-    s.queued_samples = queued_samples_;
-    const auto now = std::chrono::steady_clock::now();
-    if (!queue_.empty()) {
-      s.queue_wait_s = std::chrono::duration<double>(now - queue_.front().queued_at).count();
-    }
-    if (const auto since = inflight_since_.load(); since != 0) {
-      const auto started =
-          std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(since));
-      s.queue_wait_s =
-          std::max(s.queue_wait_s, std::chrono::duration<double>(now - started).count());
-    }
-  }
+  s.queued_samples = queue_.queued_samples();
+  s.queue_wait_s = queue_.wait_s();
   {
     std::lock_guard lock(health_mu_);
     s.write_error = write_error_;

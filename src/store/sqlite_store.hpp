@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "store/store.hpp"
+#include "store/write_queue.hpp"
 
 namespace remhart::obs {
 class Registry;
@@ -75,7 +76,6 @@ class SqliteStore final : public Store {
 
  private:
   struct Series;
-  struct Job;
   struct Metrics;
   class ReaderLease;
 
@@ -83,7 +83,7 @@ class SqliteStore final : public Store {
   void load();
   void writer_loop();
   void wal_checkpoint_loop();
-  void process_group(std::deque<Job>& jobs);
+  void process_group(std::deque<WriteQueue::Job>& jobs);
   void checkpoint();
   void run_on_writer(std::function<void()> fn);
   Series* find_series(std::string_view device, std::string_view origin) const;
@@ -95,7 +95,7 @@ class SqliteStore final : public Store {
   }
   /// Marks, per series of the group, which of its timestamps older than the recent window are
   /// already in blocks (Series::in_blocks); returns the series it marked.
-  std::vector<Series*> find_in_blocks(const std::deque<Job>& jobs,
+  std::vector<Series*> find_in_blocks(const std::deque<WriteQueue::Job>& jobs,
                                       const std::vector<Series*>& targets);
   void forget_known(Series& s);
   /// Inserts a series row (inside the caller's transaction); the caller publishes it.
@@ -149,14 +149,11 @@ class SqliteStore final : public Store {
   std::string write_error_;  // under health_mu_
   bool full_ = false;        // under health_mu_
 
-  mutable std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
+  WriteQueue queue_;
+  // The WAL copier's stop signal.
+  std::mutex stop_mu_;
   std::condition_variable stop_cv_;
-  std::deque<Job> queue_;
-  std::size_t queued_samples_ = 0;
   bool stopping_ = false;
-  /// When the batch the writer works on was queued (steady clock ticks; 0: idle): ingest lag.
-  std::atomic<std::int64_t> inflight_since_{0};
   CommitListener listener_;
   std::vector<LogEntry> log_buffer_;  // writer thread only
   std::vector<Series*> target_buffer_;

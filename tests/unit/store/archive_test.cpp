@@ -123,6 +123,10 @@ TEST_F(ArchiveTest, SimulationRunsAreKeptUnlessConfiguredAndRoundsAreBounded) {
   EXPECT_EQ(store::read_archive(objects, "sim:run-1", "m2", 0, kNow).size(), 5u);
   EXPECT_EQ(objects.list("archive/sim/run-1/m2/").size(), 5u);
   EXPECT_EQ(store::archived_devices(objects, "sim:run-1"), std::vector<std::string>{"m2"});
+  // The run deleted: its archive goes, the real data's stays.
+  EXPECT_EQ(store::remove_archives(objects, "sim:run-1"), 5u);
+  EXPECT_TRUE(store::read_archive(objects, "sim:run-1", "m2", 0, kNow).empty());
+  EXPECT_EQ(store::read_archive(objects, "real", "m2", 0, kNow).size(), 5u);
 }
 
 TEST_F(ArchiveTest, ACorruptDayFileStopsTheRoundAndKeepsTheHotSamples) {
