@@ -169,7 +169,12 @@ std::optional<core::Error> SecurityGate::take_budget(const HttpRequest& req, Hea
       break;
   }
   const auto now = auth::Clock::now();
-  const auto d = limiter_.take(key, budget, now);
+  auto d = limiter_.take(key, budget, now);
+  if (d.allowed && shared_ && !shared_->take(key, budget)) {
+    d.allowed = false;  // the replicas together spent this minute's budget
+    d.remaining = 0;
+    d.retry_after_s = d.reset_s = shared_->reset_s();
+  }
   const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
   if (now_s.count() - last_prune_.load() > 60) {
     last_prune_ = now_s.count();

@@ -14,6 +14,7 @@
 #include "api/router.hpp"
 #include "auth/audit.hpp"
 #include "auth/authenticator.hpp"
+#include "auth/shared_budget.hpp"
 #include "core/error.hpp"
 #include "core/measurement.hpp"
 
@@ -51,6 +52,9 @@ class SecurityGate : public Guard {
                const store::Store& devices, obs::Registry* metrics = nullptr);
 
   bool admit(HttpRequest& req, const Route* route, Reply& reply) const override;
+  /// Several replicas: what the local buckets let through is also counted across replicas, so a
+  /// caller's budget holds however its requests are spread. Set before serving.
+  void share_budgets(auth::SharedBudget* shared) { shared_ = shared; }
 
   /// A device key bound to a device or a site may write only there: throws
   /// core::Error(forbidden) naming the first sample outside its scope (the whole batch is
@@ -104,6 +108,7 @@ class SecurityGate : public Guard {
   auth::AuditLog& audit_;
   const store::Store& devices_;
   mutable auth::RateLimiter limiter_;
+  auth::SharedBudget* shared_ = nullptr;
   mutable std::atomic<std::int64_t> last_prune_{0};
   mutable std::mutex ws_mu_;
   int ws_total_ = 0, ws_unauthenticated_ = 0;

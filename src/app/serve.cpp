@@ -30,6 +30,7 @@
 #include "app/identity.hpp"
 #include "app/retention.hpp"
 #include "app/share_dir.hpp"
+#include "bus/redis_budget.hpp"
 #include "bus/redis_bus.hpp"
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
@@ -328,6 +329,7 @@ int serve(const Config& c) {
   api::LiveFanout fanout(hub, 256, &metrics, on_failure("fanout"));
   // Several replicas: what each stores reaches the live streams of all through Redis.
   std::unique_ptr<bus::RedisBus> redis;
+  std::unique_ptr<bus::RedisBudget> shared_budgets;
   if (!c.redis_url.empty()) {
     auto ro = bus::parse_redis_url(c.redis_url);
     ro.channel = c.redis_channel;
@@ -338,6 +340,7 @@ int serve(const Config& c) {
     redis = std::make_unique<bus::RedisBus>(
         ro, [&fanout](std::vector<store::StoredSample> s) { fanout.on_remote(std::move(s)); },
         &metrics);
+    shared_budgets = std::make_unique<bus::RedisBudget>(ro, &metrics);
   }
   const auto twin = load_twin(c);
   // Analytics: the model registry in the data directory, the monitoring models on every stored
@@ -409,6 +412,7 @@ int serve(const Config& c) {
   sec.ws_unauthenticated_per_ip = static_cast<int>(c.ws_unauthenticated_per_ip);
   sec.cors_origins = split_list(c.cors_origins);
   api::SecurityGate gate(sec, &identity.authenticator(), identity.audit(), store, &metrics);
+  gate.share_budgets(shared_budgets.get());
 
   std::atomic<bool> ready{false};
   api::ApiContext ctx{

@@ -1,7 +1,7 @@
 #pragma once
 // Request budgets: token buckets per key ("ip:…", "user:…", "key:…"), and login throttling with a
-// growing delay per account and per client address. In memory, sharded by key.
-// (Across replicas these move to Redis with the scale-out issue.)
+// growing delay per account and per client address. In memory, sharded by key. (Across replicas
+// the request budgets are also counted in Redis: auth::SharedBudget; login throttles stay local.)
 #include <array>
 #include <chrono>
 #include <cstdint>

@@ -5,9 +5,11 @@
 #include <sys/socket.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <memory>
 
 #include "bus/live_codec.hpp"
+#include "bus/redis_budget.hpp"
 #include "obs/metrics.hpp"
 
 namespace remhart::bus {
@@ -234,6 +236,143 @@ void RedisBus::subscriber_loop() {
     if (failures_) failures_->inc();
     spdlog::warn("redis: the subscription was lost ({}); reconnecting", c->errstr);
     wait_before_retry(backoff);
+  }
+}
+
+// ---- shared request budgets ----------------------------------------------------------------
+
+namespace {
+constexpr std::size_t kMaxBudgetKeys = 100'000;  // beyond, new keys are limited locally only
+}
+
+RedisBudget::RedisBudget(RedisOptions options, obs::Registry* metrics) : opt_(std::move(options)) {
+  if (metrics) {
+    failures_ = &metrics->counter("remhart_redis_connection_failures_total",
+                                  "Redis connections lost or refused");
+    metrics->gauge_fn("remhart_redis_budgets_connected",
+                      "1 while request budgets are shared through Redis",
+                      [this] { return connected_ ? 1.0 : 0.0; });
+  }
+  thread_ = std::thread([this] { loop(); });
+}
+
+RedisBudget::~RedisBudget() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+std::int64_t RedisBudget::minute_now() {
+  return std::chrono::duration_cast<std::chrono::minutes>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double RedisBudget::reset_s() const {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto into = now - std::chrono::duration_cast<std::chrono::minutes>(now);
+  return 60.0 - std::chrono::duration<double>(into).count();
+}
+
+bool RedisBudget::take(std::string_view key, int per_minute) {
+  if (!connected_) return true;  // Redis away: the local buckets alone
+  const auto minute = minute_now();
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(std::string(key));
+  if (it == entries_.end()) {
+    if (entries_.size() >= kMaxBudgetKeys) return true;
+    it = entries_.emplace(std::string(key), Entry{minute, 0, 0}).first;
+  }
+  Entry& e = it->second;
+  if (e.minute != minute) e = Entry{minute, 0, 0};
+  if (e.total + e.pending >= per_minute) return false;
+  ++e.pending;
+  return true;
+}
+
+void RedisBudget::loop() {
+  Context c;
+  auto backoff = std::chrono::milliseconds(250);
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) return;
+    }
+    if (!c) {
+      std::string error;
+      c = connect(opt_, error);
+      if (!c) {
+        connected_ = false;
+        if (failures_) failures_->inc();
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, backoff, [this] { return stopping_; });
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+        continue;
+      }
+      backoff = std::chrono::milliseconds(250);
+      connected_ = true;
+    }
+    // What this replica let through since the last round, and every key of this minute (to
+    // learn what the others used), in one pipelined round trip.
+    struct Item {
+      std::string key;
+      std::int64_t minute;
+      long long add;
+    };
+    std::vector<Item> items;
+    const auto minute = minute_now();
+    {
+      std::lock_guard lock(mu_);
+      std::erase_if(entries_, [&](const auto& kv) { return kv.second.minute < minute; });
+      items.reserve(entries_.size());
+      for (auto& [key, e] : entries_) {
+        items.push_back({key, e.minute, e.pending});
+        e.pending = 0;
+      }
+    }
+    for (const auto& it : items) {
+      const std::string name = "rl:" + it.key + ":" + std::to_string(it.minute);
+      if (it.add > 0) {
+        redisAppendCommand(c.get(), "INCRBY %b %lld", name.data(), name.size(), it.add);
+        redisAppendCommand(c.get(), "EXPIRE %b 120", name.data(), name.size());
+      } else {
+        redisAppendCommand(c.get(), "GET %b", name.data(), name.size());
+      }
+    }
+    bool ok = true;
+    std::vector<long long> totals(items.size(), 0);
+    for (std::size_t k = 0; k < items.size() && ok; ++k) {
+      void* raw = nullptr;
+      if (redisGetReply(c.get(), &raw) != REDIS_OK) {
+        ok = false;
+        break;
+      }
+      Reply r(static_cast<redisReply*>(raw));
+      if (r->type == REDIS_REPLY_INTEGER) totals[k] = r->integer;
+      if (r->type == REDIS_REPLY_STRING) totals[k] = std::atoll(r->str);
+      if (items[k].add > 0) {  // the EXPIRE's reply
+        if (redisGetReply(c.get(), &raw) != REDIS_OK) {
+          ok = false;
+          break;
+        }
+        freeReplyObject(raw);
+      }
+    }
+    if (!ok) {
+      spdlog::warn("redis: sharing request budgets failed ({}); reconnecting", c->errstr);
+      if (failures_) failures_->inc();
+      connected_ = false;
+      c.reset();
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      const auto e = entries_.find(items[k].key);
+      if (e != entries_.end() && e->second.minute == items[k].minute) e->second.total = totals[k];
+    }
   }
 }
 

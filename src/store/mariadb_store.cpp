@@ -54,10 +54,10 @@ std::vector<std::vector<std::string>> migrations() {
       "NULL, kind TEXT NOT NULL, nominal_voltage DOUBLE NOT NULL, rated_current DOUBLE NOT NULL, "
       "nominal_frequency DOUBLE NOT NULL, element TEXT NOT NULL, site TEXT NOT NULL, lat DOUBLE "
       "NULL, lon DOUBLE NULL, tags TEXT NOT NULL, accuracy_class DOUBLE NOT NULL DEFAULT 1) "
-      "ENGINE=InnoDB",
+      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
       "CREATE TABLE IF NOT EXISTS series(id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, device "
       "VARCHAR(64) NOT NULL, origin VARCHAR(255) NOT NULL, UNIQUE KEY series_key(device, "
-      "origin)) ENGINE=InnoDB",
+      "origin)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
       measurements,
   }};
 }

@@ -243,4 +243,61 @@ TEST(ScaleOut, ADatabaseRestartMidIngestLosesNothingAcknowledged) {
   }
 }
 
+// A device key's budget holds across replicas: spread over two replicas its requests get one
+// budget (through Redis), not one per replica.
+TEST(ScaleOut, RateLimitsAreSharedAcrossReplicas) {
+  REQUIRE_SERVICE(MariadbServer, "mariadb-server");
+  REQUIRE_SERVICE(RedisServer, "redis-server");
+  MariadbServer db;
+  RedisServer redis;
+  const auto url = db.create_database();
+  const std::string secret = random_password() + random_password();
+  const std::string password = random_password();
+  TempDir a_dir, b_dir;
+  auto replica = [&](const TempDir& dir) {
+    return std::make_unique<ServerProcess>(
+        remhart_binary(), dir.path() + "/data",
+        std::vector<std::string>{"--no-demo", "--database-url", url},
+        std::map<std::string, std::string>{{"REMHART_ANALYTICS_ENABLED", "false"},
+                                           {"REMHART_REDIS_URL", redis.url()},
+                                           {"REMHART_AUTH_JWT_SECRET", secret},
+                                           {"REMHART_ADMIN_PASSWORD", password}});
+  };
+  auto a = replica(a_dir);
+  auto b = replica(b_dir);
+  auto admin = admin_client(*a);
+  ASSERT_EQ(admin->post("/api/grid/devices", R"({"id":"m1"})").status, 201);
+  const auto created = admin->post("/api/device-keys", R"({"name":"meter","rate_per_min":60})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto key = json::parse(created.body)["key"].get<std::string>();
+  HttpClient on_a(a->port()), on_b(b->port());
+  on_a.set_header("Authorization", "Bearer " + key);
+  on_b.set_header("Authorization", "Bearer " + key);
+  const long long t0 = now_ms() - 3'600'000;
+  int k = 0;
+  auto post = [&](HttpClient& h) {
+    return h.post("/api/grid/ingest", "[" + sample("m1", t0 + 1000LL * k++, 230) + "]").status;
+  };
+  ASSERT_TRUE(eventually([&] { return post(on_b) == 200; }));  // B knows the key (shared database)
+  ASSERT_TRUE(eventually(
+      [&] { return json::parse(admin_client(*b)->get("/health").body)["redis"] == "connected"; }));
+  // One calendar minute: the shared count starts again with the next.
+  const auto into_minute = (now_ms() / 1000) % 60;
+  if (into_minute > 40) std::this_thread::sleep_for(std::chrono::seconds(61 - into_minute));
+  int accepted = 0, refused_a = 0, refused_b = 0;
+  for (int n = 0; n < 120; ++n) {
+    const bool to_a = n % 2 == 0;
+    const int status = post(to_a ? on_a : on_b);
+    if (status == 200) ++accepted;
+    if (status == 429) ++(to_a ? refused_a : refused_b);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // Separate budgets would take ~120 (60 each); one shared budget takes ~60 (a few more while
+  // the replicas' counts are exchanged every 100 ms).
+  EXPECT_LE(accepted, 80);
+  EXPECT_GE(accepted, 40);
+  EXPECT_GT(refused_a, 0);
+  EXPECT_GT(refused_b, 0);
+}
+
 }  // namespace remhart::testkit

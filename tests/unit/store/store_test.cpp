@@ -307,7 +307,7 @@ TEST_P(StoreTest, DevicesCreateUpdateDeleteAndConflict) {
   core::Device d;
   d.id = "m1";
   EXPECT_THROW(s->create_device(d), core::Error);
-  d.name = "renamed";
+  d.name = "Umspannwerk Süd 变电站";  // any UTF-8, as sent
   d.tags = {"a", "b"};
   d.lat = 52.5;
   d.lon = 13.4;
@@ -318,7 +318,7 @@ TEST_P(StoreTest, DevicesCreateUpdateDeleteAndConflict) {
   s.reset();
   s = open();
   const auto m1 = s->devices()->at("m1");
-  EXPECT_EQ(m1.name, "renamed");
+  EXPECT_EQ(m1.name, "Umspannwerk Süd 变电站");
   EXPECT_EQ(m1.tags, (std::vector<std::string>{"a", "b"}));
   EXPECT_DOUBLE_EQ(*m1.lat, 52.5);
   EXPECT_DOUBLE_EQ(m1.accuracy_class, 0.2);
