@@ -215,6 +215,12 @@ void MariadbStore::load_devices(maria::Connection& c) {
     d.accuracy_class = r.real(11);
     (*devices)[d.id] = std::move(d);
   });
+  // A device another replica deleted took its series rows along: forget their ids, or this
+  // replica's next samples of a re-created device would go to an id no series has any more.
+  {
+    std::lock_guard lock(series_mu_);
+    std::erase_if(series_, [&](const auto& e) { return !devices->count(e.first.second); });
+  }
   std::lock_guard lock(devices_mu_);
   if (*devices != *devices_) devices_ = std::move(devices);  // readers keep an unchanged snapshot
 }
@@ -393,7 +399,7 @@ void MariadbStore::writer_loop() {
   while (auto next = queue_.next_group(std::chrono::seconds(1))) {
     auto& group = *next;
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_devices_load_ >= std::chrono::seconds(5)) {
+    if (now - last_devices_load_ >= opt_.device_reload) {
       // Devices another replica registered or changed (this one's own changes are at once).
       try {
         load_devices(writer_connection());

@@ -47,6 +47,8 @@ struct MariadbOptions {
   std::size_t insert_rows = 10'000;       ///< rows per array-bound INSERT (one round trip)
   std::chrono::seconds startup_wait{60};  ///< how long the start waits for the server to answer
   int partition_months_ahead = 2;         ///< months of partitions kept ready beyond this one
+  /// How often devices other replicas changed are read again.
+  std::chrono::milliseconds device_reload{5000};
 };
 
 class MariadbStore final : public Store {

@@ -132,19 +132,25 @@ page.on("response", (r) => {
 });
 // Every control of the page is reached by the Tab key (keyboard navigation, no mouse).
 const keyboardReach = async (name) => {
-  const total = await page.evaluate(() => {
-    const sel = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), ' +
-                'select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
-    const list = [...document.querySelectorAll(sel)].filter((e) => e.getClientRects().length > 0);
-    list.forEach((e, k) => e.setAttribute("data-kb", String(k)));
-    document.activeElement?.blur?.();
-    return list.length;
-  });
-  const seen = new Set();
-  for (let k = 0; k < total + 5 && seen.size < total; ++k) {
-    await page.keyboard.press("Tab");
-    const id = await page.evaluate(() => document.activeElement?.getAttribute("data-kb"));
-    if (id !== null && id !== undefined) seen.add(id);
+  // A live page may re-render part of itself mid-walk (the tags go with the old elements): the
+  // walk is tried again then, up to three times; every try must reach every control.
+  let total = 0;
+  let seen = new Set();
+  for (let attempt = 0; attempt < 3 && (total === 0 || seen.size < total); ++attempt) {
+    total = await page.evaluate(() => {
+      const sel = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), ' +
+                  'select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+      const list = [...document.querySelectorAll(sel)].filter((e) => e.getClientRects().length > 0);
+      list.forEach((e, k) => e.setAttribute("data-kb", String(k)));
+      document.activeElement?.blur?.();
+      return list.length;
+    });
+    seen = new Set();
+    for (let k = 0; k < total + 5 && seen.size < total; ++k) {
+      await page.keyboard.press("Tab");
+      const id = await page.evaluate(() => document.activeElement?.getAttribute("data-kb"));
+      if (id !== null && id !== undefined) seen.add(id);
+    }
   }
   check(total > 0 && seen.size === total, `${name}: every control (${seen.size} of ${total}) is reached by Tab`);
 };

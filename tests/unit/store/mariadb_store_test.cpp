@@ -172,6 +172,40 @@ TEST_F(MariadbTest, TwoReplicasShareOneDatabaseWithoutDuplicates) {
   EXPECT_THROW(b->create_device(d), core::Error);
 }
 
+// A device deleted on one replica and made again: the other replica, once it has read the
+// devices again, stores the new device's samples under its new series (not the deleted one's id).
+TEST_F(MariadbTest, ADeviceDeletedOnAnotherReplicaIsForgottenWithItsSeries) {
+  const auto url = testkit::MariadbServer::shared().create_database();
+  auto a = open(url);
+  store::MariadbOptions o;
+  o.url = url;
+  o.pool_min = 1;
+  o.device_reload = std::chrono::milliseconds(100);
+  store::MariadbStore b(o);
+  const auto b_sees_m1 = [&](bool present) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (b.devices()->count("m1") != (present ? 1u : 0u) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return b.devices()->count("m1") == (present ? 1u : 0u);
+  };
+  core::Device d;
+  d.id = "m1";
+  a->create_device(d);
+  ASSERT_TRUE(b_sees_m1(true));
+  ASSERT_TRUE(write(b, {sample("m1", kT0)}).ok);  // B now knows m1's series id
+  a->delete_device("m1");
+  ASSERT_TRUE(b_sees_m1(false));
+  a->create_device(d);
+  EXPECT_EQ(write(b, {sample("m1", kT0 + kS)}).accepted, 1u);
+  store::DataQuery q;
+  q.device = "m1";
+  const auto seen = a->query(q).records;
+  ASSERT_EQ(seen.size(), 1u);  // the new sample, in the series A reads; the old one went
+  EXPECT_EQ(seen[0].ts, kT0 + kS);
+}
+
 // The server is killed mid-ingest and started again: writes meanwhile fail as "unavailable"
 // (never acknowledged), /health's check says so, and afterwards every acknowledged sample is
 // there exactly once.
