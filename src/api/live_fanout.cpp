@@ -30,12 +30,17 @@ void LiveFanout::on_commit(std::span<const store::CommittedSeries> committed) {
     if (dropped_counter_) dropped_counter_->inc(n);
     return;
   }
-  auto copy = std::make_shared<std::vector<store::StoredSample>>();
-  copy->reserve(n);
+  std::vector<store::StoredSample> copy;
+  copy.reserve(n);
   for (const auto& c : committed) {
-    for (const auto& r : c.records) copy->push_back({c.device, c.origin, r});
+    for (const auto& r : c.records) copy.push_back({c.device, c.origin, r});
   }
-  pool_.post([this, copy] { hub_.publish(*copy); });
+  post(std::move(copy));
+}
+
+void LiveFanout::post(std::vector<store::StoredSample> samples) {
+  auto shared = std::make_shared<std::vector<store::StoredSample>>(std::move(samples));
+  pool_.post([this, shared] { hub_.publish(*shared); });
 }
 
 void LiveFanout::on_remote(std::vector<store::StoredSample> samples) {
@@ -44,8 +49,7 @@ void LiveFanout::on_remote(std::vector<store::StoredSample> samples) {
     if (dropped_counter_) dropped_counter_->inc(samples.size());
     return;
   }
-  auto copy = std::make_shared<std::vector<store::StoredSample>>(std::move(samples));
-  pool_.post([this, copy] { hub_.publish(*copy); });
+  post(std::move(samples));
 }
 
 }  // namespace remhart::api

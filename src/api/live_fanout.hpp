@@ -35,6 +35,7 @@ class LiveFanout {
   std::size_t dropped() const { return dropped_; }
 
  private:
+  void post(std::vector<store::StoredSample> samples);
   LiveHub& hub_;
   std::size_t max_queued_;
   std::size_t dropped_ = 0;  // storage thread only

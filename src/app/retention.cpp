@@ -51,6 +51,9 @@ void RetentionJob::loop() {
     } catch (const std::exception& e) {
       failures_.inc();
       spdlog::error("retention job failed: {} (tried again in {} s)", e.what(), wait.count());
+    } catch (...) {
+      failures_.inc();
+      spdlog::error("retention job failed (tried again in {} s)", wait.count());
     }
   }
 }

@@ -92,8 +92,8 @@ RedisBus::RedisBus(RedisOptions options, Deliver deliver, obs::Registry* metrics
     metrics->gauge_fn("remhart_redis_connected", "1 while live samples flow to and from Redis",
                       [this] { return connected() ? 1.0 : 0.0; });
   }
-  publisher_ = std::thread([this] { publisher_loop(); });
-  subscriber_ = std::thread([this] { subscriber_loop(); });
+  publisher_ = std::thread([this] { keep_running("publisher", &RedisBus::publisher_loop); });
+  subscriber_ = std::thread([this] { keep_running("subscriber", &RedisBus::subscriber_loop); });
 }
 
 RedisBus::~RedisBus() {
@@ -115,13 +115,31 @@ void RedisBus::publish(std::span<const store::CommittedSeries> committed) {
   auto message = encode_live(opt_.replica, committed);
   {
     std::lock_guard lock(mu_);
-    if (queue_.size() >= opt_.max_queued) {
+    if (queued_bytes_ + message.size() > opt_.max_queued_bytes) {
       if (dropped_) dropped_->inc();
       return;
     }
+    queued_bytes_ += message.size();
     queue_.push_back(std::move(message));
   }
   cv_.notify_one();
+}
+
+void RedisBus::keep_running(const char* name, void (RedisBus::*loop)()) {
+  for (;;) {
+    try {
+      (this->*loop)();
+      return;  // stopping
+    } catch (const std::exception& e) {
+      spdlog::error("redis: the {} thread failed: {}; starting it again", name, e.what());
+    } catch (...) {
+      spdlog::error("redis: the {} thread failed; starting it again", name);
+    }
+    if (failures_) failures_->inc();
+    publishing_ = subscribed_ = false;
+    auto backoff = std::chrono::milliseconds(1000);
+    wait_before_retry(backoff);
+  }
 }
 
 void RedisBus::wait_before_retry(std::chrono::milliseconds& backoff) {
@@ -155,6 +173,7 @@ void RedisBus::publisher_loop() {
         if (stopping_) return;
         message = std::move(queue_.front());
         queue_.pop_front();
+        queued_bytes_ -= message.size();
       }
       Reply r(static_cast<redisReply*>(redisCommand(c.get(), "PUBLISH %s %b", opt_.channel.c_str(),
                                                     message.data(), message.size())));
@@ -166,6 +185,7 @@ void RedisBus::publisher_loop() {
         {
           std::lock_guard lock(mu_);
           queue_.clear();  // stale by the time Redis is back
+          queued_bytes_ = 0;
         }
         break;
       }
@@ -253,7 +273,22 @@ RedisBudget::RedisBudget(RedisOptions options, obs::Registry* metrics) : opt_(st
                       "1 while request budgets are shared through Redis",
                       [this] { return connected_ ? 1.0 : 0.0; });
   }
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    for (;;) {
+      try {
+        loop();
+        return;  // stopping
+      } catch (const std::exception& e) {
+        spdlog::error("redis: sharing request budgets failed: {}; starting again", e.what());
+      } catch (...) {
+        spdlog::error("redis: sharing request budgets failed; starting again");
+      }
+      connected_ = false;
+      if (failures_) failures_->inc();
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
+    }
+  });
 }
 
 RedisBudget::~RedisBudget() {

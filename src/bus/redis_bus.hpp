@@ -29,8 +29,8 @@ struct RedisOptions {
   int port = 6379;
   std::string password;
   std::string channel = "remhart:live";
-  std::string replica;            ///< this replica's name: its own messages are not delivered back
-  std::size_t max_queued = 1024;  ///< messages waiting to be published; beyond, dropped
+  std::string replica;  ///< this replica's name: its own messages are not delivered back
+  std::size_t max_queued_bytes = 64u << 20;  ///< bytes waiting to be published; beyond, dropped
 };
 /// `redis://[:password@]host[:port]`; throws std::invalid_argument naming what is wrong.
 RedisOptions parse_redis_url(std::string_view url);
@@ -53,6 +53,8 @@ class RedisBus {
   void publisher_loop();
   void subscriber_loop();
   void wait_before_retry(std::chrono::milliseconds& backoff);
+  /// Runs a thread's loop again after an exception (counted, logged) until it returns.
+  void keep_running(const char* name, void (RedisBus::*loop)());
 
   RedisOptions opt_;
   Deliver deliver_;
@@ -61,6 +63,7 @@ class RedisBus {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;  // under mu_
   bool stopping_ = false;
   std::atomic<bool> publishing_{false}, subscribed_{false};
   std::atomic<int> subscriber_fd_{-1};
