@@ -357,7 +357,7 @@ void add_admin_commands(CLI::App& app, Action& action, std::optional<std::string
         return 1;
       }
       try {
-        const auto keys = auth::rotate_keyring(Identity::keyring_path(c).string());
+        const auto keys = Identity::open_keyring(c)->rotate();
         std::cout << "signing with key " << keys.front().kid << " (" << keys.size()
                   << " keys in the ring)\n";
         return 0;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -26,9 +27,10 @@ fs::path Identity::keyring_path(const Config& c) {
 
 namespace {
 
-std::vector<auth::SigningKey> signing_keys(const Config& c) {
-  if (!c.jwt_secret.empty()) return {auth::key_from_secret(c.jwt_secret)};
-  return auth::load_or_create_keyring(Identity::keyring_path(c).string());
+std::vector<std::string> kids(const std::vector<auth::SigningKey>& keys) {
+  std::vector<std::string> out;
+  for (const auto& k : keys) out.push_back(k.kid);
+  return out;
 }
 
 // Writes the generated first password to <data-dir>/initial-admin-password (0600, new file).
@@ -53,13 +55,12 @@ Identity::Identity(const Config& c, obs::Registry* metrics, bool server) : c_(c)
   // live beside the measurements in the data directory.
   if (c.database_url.empty()) {
     store_ = std::make_unique<auth::SqliteIdentityStore>(db);
+    file_keyring_ = std::make_unique<auth::FileKeyring>(keyring_path(c).string());
+    keyring_ = file_keyring_.get();
   } else {
-    store_ = std::make_unique<auth::MariadbIdentityStore>(c.database_url);
-    if (c.jwt_secret.empty() && server) {
-      spdlog::warn(
-          "storage.database_url is set but auth.jwt_secret is not: this replica signs tokens with "
-          "keys of its own data directory, which other replicas do not accept");
-    }
+    auto shared = std::make_unique<auth::MariadbIdentityStore>(c.database_url);
+    keyring_ = shared.get();
+    store_ = std::move(shared);
   }
   audit_ = std::make_unique<auth::AuditLog>(db, auth::AuditOptions{c.audit_retention_days, 200000},
                                             metrics);
@@ -70,8 +71,10 @@ Identity::Identity(const Config& c, obs::Registry* metrics, bool server) : c_(c)
   ao.password_cost.memory_kib = static_cast<std::size_t>(c.argon2_memory_mib) * 1024;
   ao.login_account_free_failures = static_cast<int>(c.login_free_failures);
   ao.login_account_ceiling = static_cast<int>(c.login_account_ceiling);
-  auth_ = std::make_unique<auth::Authenticator>(*store_, *audit_, signing_keys(c), ao);
-  if (c.jwt_secret.empty()) keyring_mtime_ = fs::last_write_time(keyring_path(c));
+  if (c.jwt_secret.empty()) keys_ = keyring_->load_or_create();
+  auth_ = std::make_unique<auth::Authenticator>(
+      *store_, *audit_,
+      c.jwt_secret.empty() ? keys_ : std::vector{auth::key_from_secret(c.jwt_secret)}, ao);
   if (!server) return;
 
   try {
@@ -92,6 +95,43 @@ Identity::Identity(const Config& c, obs::Registry* metrics, bool server) : c_(c)
   });
 }
 
+std::unique_ptr<auth::Keyring> Identity::open_keyring(const Config& c) {
+  if (c.database_url.empty()) return std::make_unique<auth::FileKeyring>(keyring_path(c).string());
+  return std::make_unique<auth::MariadbIdentityStore>(c.database_url);
+}
+
+// `remhart token-key rotate` (or another replica) changed the ring. A new first key verifies at
+// once but signs only kKeyStaging later: every replica polls each second, so by then all of them
+// accept what it signs. Until then the key that signed before goes on signing.
+void Identity::reload_keys() {
+  auto keys = keyring_->load_or_create();
+  if (kids(keys) == kids(keys_)) {
+    staged_since_.reset();
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const auto previous = std::find_if(keys.begin(), keys.end(),
+                                     [&](const auto& k) { return k.kid == keys_.front().kid; });
+  if (keys.front().kid != keys_.front().kid && previous != keys.end()) {
+    if (!staged_since_ || staged_kid_ != keys.front().kid) {
+      staged_since_ = now;
+      staged_kid_ = keys.front().kid;
+      auto staged = keys;
+      std::rotate(staged.begin(), staged.begin() + (previous - keys.begin()),
+                  staged.begin() + (previous - keys.begin()) + 1);
+      auth_->set_keys(staged);
+      spdlog::info("JWT signing key {} loaded: it signs in {} s", keys.front().kid,
+                   std::chrono::duration_cast<std::chrono::seconds>(kKeyStaging).count());
+      return;
+    }
+    if (now - *staged_since_ < kKeyStaging) return;
+  }
+  auth_->set_keys(keys);
+  keys_ = std::move(keys);
+  staged_since_.reset();
+  spdlog::info("JWT signing keys reloaded: signing with {}", keys_.front().kid);
+}
+
 Identity::~Identity() {
   {
     std::lock_guard lock(mu_);
@@ -106,15 +146,7 @@ void Identity::refresh_loop() {
   while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
     try {
       auth_->reload_if_changed();
-      if (c_.jwt_secret.empty()) {
-        const auto path = keyring_path(c_);
-        const auto mtime = fs::last_write_time(path);
-        if (mtime != keyring_mtime_) {
-          auth_->set_keys(auth::load_or_create_keyring(path.string()));
-          keyring_mtime_ = mtime;
-          spdlog::info("JWT signing keys reloaded from {}", path.string());
-        }
-      }
+      if (c_.jwt_secret.empty()) reload_keys();
     } catch (const std::exception& e) {
       spdlog::warn("identity refresh failed: {}", e.what());
     }

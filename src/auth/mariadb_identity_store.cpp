@@ -18,30 +18,35 @@ using store::maria::Value;
 
 namespace {
 
-const std::vector<std::vector<std::string>> kMigrations = {{
-    "CREATE TABLE IF NOT EXISTS identity_meta(id INT NOT NULL PRIMARY KEY, version BIGINT NOT "
-    "NULL) ENGINE=InnoDB",
-    "INSERT IGNORE INTO identity_meta VALUES (1, 0)",
-    // AUTO_INCREMENT is persistent in InnoDB (MariaDB ≥ 10.2.4): an erased account's id is never
-    // handed out again. The username compares without case, as on SQLite (NOCASE).
-    "CREATE TABLE IF NOT EXISTS users(id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, username "
-    "VARCHAR(255) NOT NULL COLLATE utf8mb4_general_ci, email TEXT NOT NULL, full_name TEXT NOT "
-    "NULL, role VARCHAR(32) NOT NULL, password_hash TEXT NOT NULL, disabled TINYINT NOT NULL "
-    "DEFAULT 0, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, last_login_at BIGINT "
-    "NULL, token_version BIGINT NOT NULL DEFAULT 0, UNIQUE KEY users_name(username)) "
-    "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-    "CREATE TABLE IF NOT EXISTS refresh_tokens(hash VARBINARY(32) NOT NULL PRIMARY KEY, user_id "
-    "BIGINT NOT NULL, family VARCHAR(64) NOT NULL, issued_at BIGINT NOT NULL, expires_at BIGINT "
-    "NOT NULL, used_at BIGINT NULL, revoked_at BIGINT NULL, KEY refresh_family(family), KEY "
-    "refresh_user(user_id)) ENGINE=InnoDB",
-    "CREATE TABLE IF NOT EXISTS revoked_jti(jti VARCHAR(128) NOT NULL PRIMARY KEY, expires_at "
-    "BIGINT NOT NULL) ENGINE=InnoDB",
-    "CREATE TABLE IF NOT EXISTS device_keys(id VARCHAR(64) NOT NULL PRIMARY KEY, hash "
-    "VARBINARY(32) NOT NULL UNIQUE, name TEXT NOT NULL, device VARCHAR(64) NOT NULL DEFAULT '', "
-    "site VARCHAR(255) NOT NULL DEFAULT '', rate_per_min BIGINT NOT NULL DEFAULT 0, created_at "
-    "BIGINT NOT NULL, created_by TEXT NOT NULL, revoked_at BIGINT NULL, broker_hash TEXT NOT "
-    "NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-}};
+const std::vector<std::vector<std::string>> kMigrations = {
+    {
+        "CREATE TABLE IF NOT EXISTS identity_meta(id INT NOT NULL PRIMARY KEY, version BIGINT NOT "
+        "NULL) ENGINE=InnoDB",
+        "INSERT IGNORE INTO identity_meta VALUES (1, 0)",
+        // AUTO_INCREMENT is persistent in InnoDB (MariaDB ≥ 10.2.4): an erased account's id is
+        // never handed out again. The username compares without case, as on SQLite (NOCASE).
+        "CREATE TABLE IF NOT EXISTS users(id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, username "
+        "VARCHAR(255) NOT NULL COLLATE utf8mb4_general_ci, email TEXT NOT NULL, full_name TEXT NOT "
+        "NULL, role VARCHAR(32) NOT NULL, password_hash TEXT NOT NULL, disabled TINYINT NOT NULL "
+        "DEFAULT 0, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, last_login_at BIGINT "
+        "NULL, token_version BIGINT NOT NULL DEFAULT 0, UNIQUE KEY users_name(username)) "
+        "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        "CREATE TABLE IF NOT EXISTS refresh_tokens(hash VARBINARY(32) NOT NULL PRIMARY KEY, "
+        "user_id BIGINT NOT NULL, family VARCHAR(64) NOT NULL, issued_at BIGINT NOT NULL, "
+        "expires_at BIGINT NOT NULL, used_at BIGINT NULL, revoked_at BIGINT NULL, KEY "
+        "refresh_family(family), KEY refresh_user(user_id)) ENGINE=InnoDB",
+        "CREATE TABLE IF NOT EXISTS revoked_jti(jti VARCHAR(128) NOT NULL PRIMARY KEY, expires_at "
+        "BIGINT NOT NULL) ENGINE=InnoDB",
+        "CREATE TABLE IF NOT EXISTS device_keys(id VARCHAR(64) NOT NULL PRIMARY KEY, hash "
+        "VARBINARY(32) NOT NULL UNIQUE, name TEXT NOT NULL, device VARCHAR(64) NOT NULL DEFAULT "
+        "'', site VARCHAR(255) NOT NULL DEFAULT '', rate_per_min BIGINT NOT NULL DEFAULT 0, "
+        "created_at BIGINT NOT NULL, created_by TEXT NOT NULL, revoked_at BIGINT NULL, broker_hash "
+        "TEXT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+    },
+    {
+        "CREATE TABLE IF NOT EXISTS signing_keys(id INT NOT NULL PRIMARY KEY, ring TEXT NOT NULL) "
+        "ENGINE=InnoDB",
+    }};
 
 constexpr const char* kUserColumns =
     "id, username, email, full_name, role, password_hash, disabled, created_at, updated_at, "
@@ -342,6 +347,28 @@ void MariadbIdentityStore::revoke_device_key(std::string_view id, std::int64_t n
         .execute({now, std::string(id)});
     bump(c);
     tx.commit();
+  });
+}
+
+std::vector<SigningKey> MariadbIdentityStore::load_or_create() {
+  return pool_->with([](Connection& c) {
+    // The first replica to ask makes the ring; the others read the one that won.
+    Statement(c, "INSERT IGNORE INTO signing_keys(id, ring) VALUES (1, ?)")
+        .execute({keyring_json(new_keyring())});
+    const auto rows = c.query("SELECT ring FROM signing_keys WHERE id = 1");
+    return parse_keyring(rows.at(0).text(0), "the database's signing keys");
+  });
+}
+
+std::vector<SigningKey> MariadbIdentityStore::rotate() {
+  load_or_create();
+  return pool_->with([](Connection& c) {
+    store::maria::Transaction tx(c);
+    const auto rows = c.query("SELECT ring FROM signing_keys WHERE id = 1 FOR UPDATE");
+    auto ring = rotated(parse_keyring(rows.at(0).text(0), "the database's signing keys"));
+    Statement(c, "UPDATE signing_keys SET ring = ? WHERE id = 1").execute({keyring_json(ring)});
+    tx.commit();
+    return ring;
   });
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "auth/identity_store.hpp"
+#include "auth/keyring.hpp"
 
 namespace remhart::store::maria {
 class Pool;
@@ -12,7 +13,9 @@ class Pool;
 
 namespace remhart::auth {
 
-class MariadbIdentityStore final : public IdentityStore {
+/// Also the signing-key ring every replica shares (when no secret is configured): one row, created
+/// by the first replica that asks, rotated under a row lock.
+class MariadbIdentityStore final : public IdentityStore, public Keyring {
  public:
   /// Connects and migrates; throws std::runtime_error (store::maria::Error) naming what failed.
   explicit MariadbIdentityStore(const std::string& url);
@@ -38,6 +41,8 @@ class MariadbIdentityStore final : public IdentityStore {
   void create_device_key(const DeviceKey& k) override;
   std::vector<DeviceKey> device_keys() override;
   void revoke_device_key(std::string_view id, std::int64_t now) override;
+  std::vector<SigningKey> load_or_create() override;
+  std::vector<SigningKey> rotate() override;
 
  private:
   std::unique_ptr<store::maria::Pool> pool_;

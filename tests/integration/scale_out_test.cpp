@@ -85,8 +85,8 @@ TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
   RedisServer redis;
   const auto url = db.create_database();
   TempDir a_dir, b_dir;
-  // One signing secret and one first admin for the whole deployment (as compose and k8s set).
-  const std::string secret = random_password() + random_password();
+  // One first admin for the whole deployment; no signing secret configured: the replicas share
+  // the keys generated into the database.
   const std::string password = random_password();
   auto replica = [&](const TempDir& dir) {
     return std::make_unique<ServerProcess>(
@@ -94,7 +94,6 @@ TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
         std::vector<std::string>{"--no-demo", "--database-url", url},
         std::map<std::string, std::string>{{"REMHART_ANALYTICS_ENABLED", "false"},
                                            {"REMHART_REDIS_URL", redis.url()},
-                                           {"REMHART_AUTH_JWT_SECRET", secret},
                                            {"REMHART_ADMIN_PASSWORD", password}});
   };
   auto a = replica(a_dir);
@@ -120,6 +119,22 @@ TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
   HttpClient with_revoked(b->port());
   with_revoked.set_header("Authorization", "Bearer " + other);
   EXPECT_TRUE(eventually([&] { return with_revoked.get("/api/grid/devices").status == 401; }));
+
+  // A key rotation (by the CLI, on the database) reaches both: A signs with the new key, B
+  // accepts it, and the token signed before stays valid until it expires.
+  const auto rotated = run_cli("token-key rotate --data-dir " + a_dir.path() + "/cli",
+                               {{"REMHART_STORAGE_DATABASE_URL", url}});
+  ASSERT_EQ(rotated.status, 0) << rotated.output;
+  const auto at = rotated.output.find("key ") + 4;
+  const auto new_kid = rotated.output.substr(at, rotated.output.find(' ', at) - at);
+  ASSERT_TRUE(eventually([&] {
+    const auto t = login(a->port(), "admin", password);
+    return jwt_kid(t) == new_kid;
+  })) << a->output();
+  HttpClient with_new_key(b->port());
+  with_new_key.set_header("Authorization", "Bearer " + login(a->port(), "admin", password));
+  EXPECT_EQ(with_new_key.get("/api/grid/devices").status, 200);
+  EXPECT_EQ(with_a_token.get("/api/grid/devices").status, 200);
 
   WsClient ws(b->port(), "/ws/grid-data?token=" + token_a);
   ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // the snapshot

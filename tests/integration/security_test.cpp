@@ -70,24 +70,6 @@ std::string b64url(const std::string& in) {
   return out;
 }
 
-std::string b64url_decode(const std::string& in) {
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (char c : in) {
-    const char* p =
-        std::strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", c);
-    v = (v << 6) | static_cast<unsigned>(
-                       p - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((v >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
 std::string forge(const json& header, const json& payload, const std::string& secret) {
   const std::string signing = b64url(header.dump()) + "." + b64url(payload.dump());
   unsigned char mac[32];
@@ -247,7 +229,7 @@ struct Secured : ::testing::Test {
     ss << in.rdbuf();
     const auto j = json::parse(ss.str());
     *kid = j["keys"][0]["kid"];
-    return b64url_decode(j["keys"][0]["secret"]);
+    return base64url_decode(j["keys"][0]["secret"].get<std::string>());
   }
 
   json audit(const std::string& query) {

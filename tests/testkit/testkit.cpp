@@ -28,6 +28,7 @@
 #include <boost/beast.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
 
 namespace remhart::testkit {
 
@@ -97,6 +98,31 @@ std::string hermetic_command(const std::string& command,
 
 CliResult run_cli(const std::string& args, const std::map<std::string, std::string>& env) {
   return run_command(remhart_binary() + " " + args, env);
+}
+
+std::string base64url_decode(std::string_view in) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  unsigned v = 0;
+  int bits = 0;
+  for (const char c : in) {
+    const auto pos = kAlphabet.find(c);
+    if (pos == std::string_view::npos) break;
+    v = (v << 6) | static_cast<unsigned>(pos);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((v >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::string jwt_kid(const std::string& token) {
+  const auto header =
+      nlohmann::json::parse(base64url_decode(token.substr(0, token.find('.'))), nullptr, false);
+  return header.is_object() ? header.value("kid", "") : "";
 }
 
 CliResult run_command(const std::string& command, const std::map<std::string, std::string>& env) {

@@ -32,6 +32,11 @@ const std::string& neutral_dir();
 std::string hermetic_command(const std::string& command,
                              const std::map<std::string, std::string>& env = {});
 
+/// Decodes base64url (no padding); stops at the first character outside the alphabet.
+std::string base64url_decode(std::string_view in);
+/// The `kid` of a JWT's header.
+std::string jwt_kid(const std::string& token);
+
 struct CliResult {
   int status = -1;     ///< exit status
   std::string output;  ///< stdout and stderr

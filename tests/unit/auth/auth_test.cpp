@@ -199,17 +199,18 @@ TEST(Jwt, RotationKeepsOldTokensValidUntilTheKeyLeavesTheRing) {
 TEST(Keyring, CreatedPrivateRotatedAndRejectedWhenReadable) {
   testkit::TempDir dir;
   const std::string path = dir.path() + "/jwt-keys.json";
-  const auto first = load_or_create_keyring(path);
+  FileKeyring ring_file(path);
+  const auto first = ring_file.load_or_create();
   ASSERT_EQ(first.size(), 1u);
   EXPECT_GE(first[0].secret.size(), 32u);
-  EXPECT_EQ(load_or_create_keyring(path)[0].kid, first[0].kid);
-  auto ring = rotate_keyring(path);
+  EXPECT_EQ(ring_file.load_or_create()[0].kid, first[0].kid);
+  auto ring = ring_file.rotate();
   EXPECT_EQ(ring.size(), 2u);
   EXPECT_EQ(ring[1].kid, first[0].kid);
-  for (int k = 0; k < 5; ++k) ring = rotate_keyring(path);
+  for (int k = 0; k < 5; ++k) ring = ring_file.rotate();
   EXPECT_EQ(ring.size(), kKeysKept);
   ::chmod(path.c_str(), 0644);
-  EXPECT_THROW(load_or_create_keyring(path), std::runtime_error);
+  EXPECT_THROW(ring_file.load_or_create(), std::runtime_error);
 }
 
 TEST(Password, Argon2idHashesVerifyAndPolicy) {
@@ -344,6 +345,28 @@ struct Identity : ::testing::TestWithParam<std::string> {
 
 INSTANTIATE_TEST_SUITE_P(Stores, Identity, ::testing::Values("sqlite", "mariadb"),
                          [](const auto& info) { return info.param; });
+
+// Replicas on one database share one generated ring: the first makes it, a rotation by any is
+// what all of them load next (a token one signs, the others verify).
+TEST_P(Identity, SharedSigningKeysAreMadeOnceAndRotatedForAll) {
+  if (url.empty()) GTEST_SKIP() << "the SQLite installation keeps its ring in a file (Keyring)";
+  auto& a = dynamic_cast<MariadbIdentityStore&>(*store);
+  MariadbIdentityStore b(url);
+  const auto first = a.load_or_create();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_GE(first[0].secret.size(), 32u);
+  EXPECT_EQ(b.load_or_create()[0].kid, first[0].kid);
+  EXPECT_EQ(b.load_or_create()[0].secret, first[0].secret);
+  auto ring = b.rotate();
+  ASSERT_EQ(ring.size(), 2u);
+  EXPECT_EQ(ring[1].kid, first[0].kid);
+  EXPECT_EQ(a.load_or_create()[0].kid, ring[0].kid);
+  for (int k = 0; k < 4; ++k) ring = a.rotate();
+  EXPECT_EQ(ring.size(), kKeysKept);
+  JwtCodec signer(b.load_or_create(), "remhart");
+  JwtCodec verifier(a.load_or_create(), "remhart");
+  EXPECT_TRUE(verifier.verify(signer.sign(claims()), kNow).claims);
+}
 
 TEST_P(Identity, FirstAdminIsCreatedOnceWithAGeneratedOrGivenPassword) {
   const auto generated = auth->bootstrap_admin(nullptr);
