@@ -67,6 +67,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"storage.pool_min", &Config::db_pool_min},
       {"storage.pool_max", &Config::db_pool_max},
       {"storage.object_store", &Config::object_store},
+      {"storage.lease_ttl_s", &Config::lease_ttl_s},
       {"retention.real_days", &Config::retention_real_days},
       {"retention.sim_days", &Config::retention_sim_days},
       {"retention.interval_s", &Config::retention_interval_s},
@@ -237,6 +238,7 @@ void validate(const Config& c) {
         "must be directory or database");
   check(c.object_store == "directory" || !c.database_url.empty(), "storage.object_store",
         "database needs storage.database_url");
+  check(c.lease_ttl_s >= 3 && c.lease_ttl_s <= 600, "storage.lease_ttl_s", "must be 3–600");
   check(c.retention_real_days >= 0 && c.retention_real_days <= 36500, "retention.real_days",
         "must be 0–36500 (0: never archive)");
   check(c.retention_sim_days >= 0 && c.retention_sim_days <= 36500, "retention.sim_days",

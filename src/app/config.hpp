@@ -64,6 +64,7 @@ struct Config {
   std::string database_url;
   std::int64_t db_pool_min = 2, db_pool_max = 16;  ///< reader connections to the database
   std::string object_store = "directory";          ///< directory (<data_dir>/objects) | database
+  std::int64_t lease_ttl_s = 15;  ///< a periodic job's leader lease (renewed every third of it)
   // [retention]
   std::int64_t retention_real_days = 90;  ///< real samples archived after this; 0: never
   std::int64_t retention_sim_days = 0;    ///< simulation runs' samples; 0: kept until deleted

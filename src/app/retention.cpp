@@ -9,11 +9,12 @@ namespace remhart::app {
 
 RetentionJob::RetentionJob(store::Store& store, store::ObjectStore& objects,
                            store::RetentionPolicy policy, std::chrono::seconds interval,
-                           obs::Registry& metrics)
+                           obs::Registry& metrics, std::function<bool()> leads)
     : store_(store),
       objects_(objects),
       policy_(policy),
       interval_(interval),
+      leads_(std::move(leads)),
       samples_(metrics.counter("remhart_archive_samples_total",
                                "Samples moved from the hot store into archive files")),
       days_(metrics.counter("remhart_archive_days_total", "Archive day files written")),
@@ -40,6 +41,7 @@ void RetentionJob::loop() {
     }
     wait = interval_;
     try {
+      if (!leads_()) continue;
       const auto round = store::archive_old_samples(store_, objects_, policy_, core::now_us());
       samples_.inc(round.samples);
       days_.inc(round.days);

@@ -1,8 +1,10 @@
 #pragma once
 // The retention job: every `interval`, archives what is older than the policy allows (sooner
-// again while a round leaves more). Failures are logged and counted; the job keeps running.
+// again while a round leaves more) — on one replica at a time, the retention lease's holder.
+// Failures are logged and counted; the job keeps running.
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -17,8 +19,12 @@ namespace remhart::app {
 
 class RetentionJob {
  public:
-  RetentionJob(store::Store& store, store::ObjectStore& objects, store::RetentionPolicy policy,
-               std::chrono::seconds interval, obs::Registry& metrics);
+  /// `leads`: whether this replica runs the rounds now (the retention lease); a round is
+  /// skipped while it says no.
+  RetentionJob(
+      store::Store& store, store::ObjectStore& objects, store::RetentionPolicy policy,
+      std::chrono::seconds interval, obs::Registry& metrics,
+      std::function<bool()> leads = [] { return true; });
   ~RetentionJob();
   RetentionJob(const RetentionJob&) = delete;
   RetentionJob& operator=(const RetentionJob&) = delete;
@@ -29,6 +35,7 @@ class RetentionJob {
   store::ObjectStore& objects_;
   store::RetentionPolicy policy_;
   std::chrono::seconds interval_;
+  std::function<bool()> leads_;
   obs::Counter& samples_;
   obs::Counter& days_;
   obs::Counter& failures_;

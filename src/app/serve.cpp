@@ -40,6 +40,7 @@
 #include "obs/self_check.hpp"
 #include "runs/simulation_runs.hpp"
 #include "sim/io/twin_json.hpp"
+#include "store/lease.hpp"
 #include "store/mariadb_store.hpp"
 #include "store/ml_results.hpp"
 #include "store/network_repo.hpp"
@@ -253,6 +254,18 @@ std::unique_ptr<const api::StaticFiles> load_dashboard(const Config& c) {
                       "server.web_dir");
   }
 }
+
+std::string replica_name() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(::getpid()) + ":" +
+         std::to_string(core::now_us());
+}
+
+std::unique_ptr<store::Leases> open_leases(const Config& c) {
+  if (c.database_url.empty()) return std::make_unique<store::LocalLeases>();
+  return std::make_unique<store::MariadbLeases>(c.database_url);
+}
 }  // namespace
 
 DataDirLock::DataDirLock(const std::string& data_dir) {
@@ -327,16 +340,15 @@ int serve(const Config& c) {
   metrics.gauge_fn("remhart_jobs_queued", "Blocking jobs (queries, device writes) waiting",
                    [&jobs] { return static_cast<double>(jobs.queued()); });
   api::LiveFanout fanout(hub, 256, &metrics, on_failure("fanout"));
+  // This process among the replicas (Redis messages, leases): host, process and start time.
+  const std::string replica = replica_name();
   // Several replicas: what each stores reaches the live streams of all through Redis.
   std::unique_ptr<bus::RedisBus> redis;
   std::unique_ptr<bus::RedisBudget> shared_budgets;
   if (!c.redis_url.empty()) {
     auto ro = bus::parse_redis_url(c.redis_url);
     ro.channel = c.redis_channel;
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    ro.replica =
-        std::string(host) + ":" + std::to_string(::getpid()) + ":" + std::to_string(core::now_us());
+    ro.replica = replica;
     redis = std::make_unique<bus::RedisBus>(
         ro, [&fanout](std::vector<store::StoredSample> s) { fanout.on_remote(std::move(s)); },
         &metrics);
@@ -475,28 +487,52 @@ int serve(const Config& c) {
   opt.trusted_proxies = split_list(c.trusted_proxies);
   api::HttpServer server(opt, router, hub, gate, &metrics);
   const auto port = server.listen();
+  // Periodic jobs one replica runs at a time: the holder of the job's lease in the shared
+  // database (alone, this process holds them all).
+  const auto leases = open_leases(c);
+  auto leadership = std::make_unique<store::Leadership>(
+      *leases,
+      store::Leadership::Options{.holder = replica,
+                                 .ttl = std::chrono::seconds(c.lease_ttl_s),
+                                 .renew = std::chrono::seconds(c.lease_ttl_s) / 3},
+      &metrics);
+  leadership->add("retention");
+  std::string demo_run;  // the leadership thread's
   if (c.demo) {
-    runs::RunRequest demo;
-    demo.scenario = c.demo_scenario;
-    demo.created_by = "demo";
-    demo.history_days = c.demo_history_days;
-    const auto run = simulator.start(demo);  // realtime, until stopped
-    simulator.pin(run.id);
-    spdlog::info("demo: realtime {} simulation of the {} twin, origin sim:{}", run.scenario,
-                 twin->name, run.id);
+    leadership->add(
+        "demo",
+        [&] {
+          runs::RunRequest demo;
+          demo.scenario = c.demo_scenario;
+          demo.created_by = "demo";
+          demo.history_days = c.demo_history_days;
+          const auto run = simulator.start(demo);  // realtime, until stopped
+          simulator.pin(run.id);
+          demo_run = run.id;
+          spdlog::info("demo: realtime {} simulation of the {} twin, origin sim:{}", run.scenario,
+                       twin->name, run.id);
+        },
+        [&] {
+          if (!demo_run.empty()) simulator.stop(demo_run);
+          demo_run.clear();
+        });
   }
+  leadership->start();
   if (analytics_service && c.train_on_start) analytics_service->train_if_untrained();
   if (mqtt_source) {
     mqtt_source->start();
     spdlog::info("mqtt: ingesting {}/+/+/measurement from {}", c.mqtt_topic_prefix, c.mqtt_url);
   }
-  RetentionJob retention(store, *objects, retention_policy(c),
-                         std::chrono::seconds(c.retention_interval_s), metrics);
+  auto retention = std::make_unique<RetentionJob>(
+      store, *objects, retention_policy(c), std::chrono::seconds(c.retention_interval_s), metrics,
+      [&leadership] { return leadership->leads("retention"); });
   ready = true;
   spdlog::info("listening on {}://{}:{}", c.tls_cert.empty() ? "http" : "https", c.host, port);
   server.run();
   ready = false;
   if (mqtt_source) mqtt_source->stop();  // unacknowledged messages go to the next session
+  retention.reset();
+  leadership.reset();  // the leases go to the other replicas at once
   state_service.reset();
   simulator.stop_all();
   // Jobs still queued answer into sessions and use the context: they finish before the server,

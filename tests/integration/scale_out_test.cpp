@@ -315,4 +315,62 @@ TEST(ScaleOut, RateLimitsAreSharedAcrossReplicas) {
   EXPECT_GT(refused_b, 0);
 }
 
+// The periodic jobs (here the demo run and retention) run on one replica at a time, the holder of
+// their lease in the database; when it dies another takes over once the lease has lapsed.
+TEST(ScaleOut, PeriodicJobsRunOnOneReplicaAndMoveWhenItDies) {
+  REQUIRE_SERVICE(MariadbServer, "mariadb-server");
+  MariadbServer db;
+  const auto url = db.create_database();
+  const std::string password = random_password();
+  TempDir a_dir, b_dir;
+  auto replica = [&](const TempDir& dir) {
+    return std::make_unique<ServerProcess>(
+        remhart_binary(), dir.path() + "/data", std::vector<std::string>{"--database-url", url},
+        std::map<std::string, std::string>{{"REMHART_ANALYTICS_ENABLED", "false"},
+                                           {"REMHART_DEMO_HISTORY_DAYS", "0"},
+                                           {"REMHART_STORAGE_LEASE_TTL_S", "3"},
+                                           {"REMHART_ADMIN_PASSWORD", password}});
+  };
+  auto leads = [](ServerProcess& p, const std::string& job) {
+    HttpClient http(p.port());
+    return http.get("/metrics").body.find("remhart_leader{job=\"" + job + "\"} 1") !=
+           std::string::npos;
+  };
+  auto demo_runs = [](ServerProcess& p) {
+    int running = 0;
+    const auto runs = json::parse(admin_client(p)->get("/api/simulator/runs").body);
+    for (const auto& r : runs["items"])
+      running += r["created_by"] == "demo" && r["status"] == "running";
+    return running;
+  };
+  auto a = replica(a_dir);
+  auto b = replica(b_dir);
+  // A started first and leads both jobs; B runs no demo of its own.
+  EXPECT_TRUE(leads(*a, "demo"));
+  EXPECT_TRUE(leads(*a, "retention"));
+  EXPECT_EQ(demo_runs(*a), 1);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // B renews (and is refused) meanwhile
+  EXPECT_FALSE(leads(*b, "demo"));
+  EXPECT_FALSE(leads(*b, "retention"));
+  EXPECT_EQ(demo_runs(*b), 0);
+
+  // A dies without a word: B takes over once A's lease has lapsed (3 s).
+  const auto killed = std::chrono::steady_clock::now();
+  a->kill9();
+  ASSERT_TRUE(eventually([&] { return leads(*b, "demo") && demo_runs(*b) == 1; })) << b->output();
+  EXPECT_TRUE(eventually([&] { return leads(*b, "retention"); }));
+  EXPECT_GE(std::chrono::steady_clock::now() - killed, std::chrono::seconds(1));
+  // A comes back and follows.
+  a->restart();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_FALSE(leads(*a, "demo"));
+  EXPECT_EQ(demo_runs(*a), 0);
+  EXPECT_TRUE(leads(*b, "demo"));
+  // B stops cleanly: it releases its leases and A leads at its next renewal, not a lease later.
+  const auto stopped = std::chrono::steady_clock::now();
+  b->terminate();
+  ASSERT_TRUE(eventually([&] { return leads(*a, "demo") && demo_runs(*a) == 1; }));
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped, std::chrono::seconds(3));
+}
+
 }  // namespace remhart::testkit
