@@ -213,9 +213,29 @@ void AnalyticsService::on_commit(std::span<const store::CommittedSeries> committ
   if (models_loaded() == 0) return;
   std::vector<std::vector<store::StoredSample>> per(shards_.size());
   for (const auto& c : committed) {
+    if (opt_.owns && !opt_.owns(c.device)) continue;  // another replica's device
     auto& to = per[shard_index(c.device)];
     for (const auto& r : c.records) to.push_back({c.device, c.origin, r});
   }
+  dispatch(std::move(per));
+}
+
+void AnalyticsService::on_remote(const std::vector<store::StoredSample>& samples) {
+  if (models_loaded() == 0 || !opt_.owns) return;
+  std::vector<std::vector<store::StoredSample>> per(shards_.size());
+  const std::string* last = nullptr;  // samples come grouped by device: one look-up a group
+  bool mine = false;
+  for (const auto& s : samples) {
+    if (!last || *last != s.device) {
+      last = &s.device;
+      mine = opt_.owns(s.device);
+    }
+    if (mine) per[shard_index(s.device)].push_back(s);
+  }
+  dispatch(std::move(per));
+}
+
+void AnalyticsService::dispatch(std::vector<std::vector<store::StoredSample>> per) {
   for (std::size_t k = 0; k < shards_.size(); ++k) {
     if (per[k].empty()) continue;
     auto& shard = *shards_[k];

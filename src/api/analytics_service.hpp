@@ -12,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -70,6 +71,9 @@ class AnalyticsService {
     double scheduled_store_every_s = 300;  ///< history: one of their results this often
     double network_schedule_s = 300;       ///< set-points and stability score this often
     std::int64_t retention_days = 90;      ///< stored results older than this are deleted
+    /// Several replicas: whether this one keeps a device's state (device affinity); the
+    /// samples of the others' devices are left to them. Empty: every device is this one's.
+    std::function<bool(std::string_view device)> owns;
   };
   /// `twin` is what trainings simulate.
   AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
@@ -82,6 +86,9 @@ class AnalyticsService {
 
   /// The store's commit listener (storage thread: copies and queues).
   void on_commit(std::span<const store::CommittedSeries> committed);
+  /// Samples other replicas stored (through Redis): those of the devices this one owns are
+  /// analysed like its own commits (subscriber thread: copies and queues).
+  void on_remote(const std::vector<store::StoredSample>& samples);
   /// Loads the registry's active monitoring models (at start, after training or activation).
   void reload();
   std::size_t models_loaded() const;
@@ -176,6 +183,8 @@ class AnalyticsService {
                                       core::TimeUs ts) const;
   /// The shard that owns a device: always the same one.
   std::size_t shard_index(const std::string& device) const;
+  /// Queues each shard's samples, holding the caller back while a shard is full (see above).
+  void dispatch(std::vector<std::vector<store::StoredSample>> per_shard);
   void flush(Shard& shard);
 
   analytics::ModelRegistry& registry_;

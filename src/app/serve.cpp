@@ -32,6 +32,7 @@
 #include "app/share_dir.hpp"
 #include "bus/redis_budget.hpp"
 #include "bus/redis_bus.hpp"
+#include "bus/replica_ring.hpp"
 #include "core/error.hpp"
 #include "core/thread_pool.hpp"
 #include "ingest/ingest_service.hpp"
@@ -342,17 +343,18 @@ int serve(const Config& c) {
   api::LiveFanout fanout(hub, 256, &metrics, on_failure("fanout"));
   // This process among the replicas (Redis messages, leases): host, process and start time.
   const std::string replica = replica_name();
-  // Several replicas: what each stores reaches the live streams of all through Redis.
-  std::unique_ptr<bus::RedisBus> redis;
+  // Several replicas: the ones alive share the devices (device affinity), request budgets are
+  // shared, and what each stores reaches the live streams — and the owners' analytics — of all.
+  std::optional<bus::RedisOptions> redis_options;
+  std::unique_ptr<bus::ReplicaRing> ring;
   std::unique_ptr<bus::RedisBudget> shared_budgets;
   if (!c.redis_url.empty()) {
-    auto ro = bus::parse_redis_url(c.redis_url);
-    ro.channel = c.redis_channel;
-    ro.replica = replica;
-    redis = std::make_unique<bus::RedisBus>(
-        ro, [&fanout](std::vector<store::StoredSample> s) { fanout.on_remote(std::move(s)); },
-        &metrics);
-    shared_budgets = std::make_unique<bus::RedisBudget>(ro, &metrics);
+    redis_options = bus::parse_redis_url(c.redis_url);
+    redis_options->channel = c.redis_channel;
+    redis_options->replica = replica;
+    ring = std::make_unique<bus::ReplicaRing>(bus::ReplicaRing::Options{.redis = *redis_options},
+                                              &metrics);
+    shared_budgets = std::make_unique<bus::RedisBudget>(*redis_options, &metrics);
   }
   const auto twin = load_twin(c);
   // Analytics: the model registry in the data directory, the monitoring models on every stored
@@ -372,10 +374,23 @@ int serve(const Config& c) {
             .schedule_s = c.analytics_schedule_s,
             .scheduled_store_every_s = c.analytics_scheduled_store_every_s,
             .network_schedule_s = c.analytics_network_schedule_s,
-            .retention_days = c.analytics_retention_days},
+            .retention_days = c.analytics_retention_days,
+            .owns = ring ? std::function<bool(std::string_view)>(
+                               [&ring](std::string_view d) { return ring->owns(d); })
+                         : nullptr},
         &metrics, on_failure("analytics"));
     spdlog::info("analytics: {} model(s) loaded from {}", analytics_service->models_loaded(),
                  models->dir().string());
+  }
+  std::unique_ptr<bus::RedisBus> redis;
+  if (redis_options) {
+    redis = std::make_unique<bus::RedisBus>(
+        *redis_options,
+        [&fanout, svc = analytics_service.get()](std::vector<store::StoredSample> s) {
+          if (svc) svc->on_remote(s);
+          fanout.on_remote(std::move(s));
+        },
+        &metrics);
   }
   store.set_commit_listener([&fanout, bus = redis.get(), svc = analytics_service.get()](
                                 std::span<const store::CommittedSeries> committed) {

@@ -10,22 +10,17 @@
 
 #include "bus/live_codec.hpp"
 #include "bus/redis_budget.hpp"
+#include "bus/redis_conn.hpp"
 #include "obs/metrics.hpp"
 
 namespace remhart::bus {
 
-namespace {
+using detail::connect;
+using detail::Context;
+using detail::Reply;
 
-struct ContextDeleter {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-using Context = std::unique_ptr<redisContext, ContextDeleter>;
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+namespace detail {
 
-// A connection (with AUTH when a password is set); null with `error` set when it failed.
 Context connect(const RedisOptions& o, std::string& error) {
   Context c(redisConnectWithTimeout(o.host.c_str(), o.port, timeval{2, 0}));
   if (!c || c->err) {
@@ -43,7 +38,7 @@ Context connect(const RedisOptions& o, std::string& error) {
   return c;
 }
 
-}  // namespace
+}  // namespace detail
 
 RedisOptions parse_redis_url(std::string_view url) {
   constexpr std::string_view scheme = "redis://";

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <iomanip>
 #include <set>
 #include <sstream>
@@ -21,12 +22,6 @@ namespace remhart::testkit {
 namespace {
 
 using nlohmann::json;
-
-#define REQUIRE_SERVICE(Kind, package)                                                        \
-  if (!Kind::available()) {                                                                   \
-    if (running_in_ci()) FAIL() << package " is missing (CI): scripts/bootstrap installs it"; \
-    GTEST_SKIP() << package " is not installed (scripts/bootstrap)";                          \
-  }
 
 std::string sample(const std::string& device, long long ts_ms, double v) {
   return json{{"device", device},
@@ -371,6 +366,91 @@ TEST(ScaleOut, PeriodicJobsRunOnOneReplicaAndMoveWhenItDies) {
   b->terminate();
   ASSERT_TRUE(eventually([&] { return leads(*a, "demo") && demo_runs(*a) == 1; }));
   EXPECT_LT(std::chrono::steady_clock::now() - stopped, std::chrono::seconds(3));
+}
+
+// Device affinity: a device's analytics (feature state, latest results) live on one replica, its
+// owner in the ring in Redis, whichever replica stored its samples; when the owner dies another
+// takes its devices.
+TEST(ScaleOut, EachDevicesAnalyticsRunOnItsOwnerWhicheverReplicaStoredIt) {
+  REQUIRE_SERVICE(MariadbServer, "mariadb-server");
+  REQUIRE_SERVICE(RedisServer, "redis-server");
+  MariadbServer db;
+  RedisServer redis;
+  const auto url = db.create_database();
+  const std::string password = random_password();
+  TempDir a_dir, b_dir;
+  // Models are still kept per data directory: train once, give both replicas the same ones.
+  const auto trained =
+      run_cli("train --scale 0.05 --run-minutes 4 --threads 2 --quiet --data-dir " + a_dir.path() +
+              "/data");
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  std::filesystem::create_directories(b_dir.path() + "/data");
+  std::filesystem::copy(a_dir.path() + "/data/models", b_dir.path() + "/data/models",
+                        std::filesystem::copy_options::recursive);
+  auto replica = [&](const TempDir& dir) {
+    return std::make_unique<ServerProcess>(
+        remhart_binary(), dir.path() + "/data",
+        std::vector<std::string>{"--no-demo", "--database-url", url},
+        std::map<std::string, std::string>{{"REMHART_REDIS_URL", redis.url()},
+                                           {"REMHART_ADMIN_PASSWORD", password}});
+  };
+  auto a = replica(a_dir);
+  auto b = replica(b_dir);
+  auto http_a = admin_client(*a);
+  auto http_b = admin_client(*b);
+  auto ring_of = [](HttpClient& h) {
+    const auto m = h.get("/metrics").body;
+    const auto at = m.find("\nremhart_replicas ");
+    return at == std::string::npos ? -1 : std::stoi(m.substr(at + 18));
+  };
+  ASSERT_TRUE(eventually([&] { return ring_of(*http_a) == 2 && ring_of(*http_b) == 2; }));
+  constexpr int kDevices = 24, kSamples = 20;
+  auto device = [](int d) { return "aff-" + std::to_string(d); };
+  for (int d = 0; d < kDevices; ++d) {
+    ASSERT_EQ(http_a->post("/api/grid/devices", json{{"id", device(d)}}.dump()).status, 201);
+  }
+  ASSERT_TRUE(eventually([&] {
+    return json::parse(http_b->get("/api/grid/devices").body)["items"].size() == kDevices;
+  }));
+  // Each device's samples alternate between the replicas, one at a time as a meter sends them.
+  const long long t0 = now_ms() - 600'000;
+  for (int k = 0; k < kSamples; ++k) {
+    for (int d = 0; d < kDevices; ++d) {
+      auto& h = k % 2 == 0 ? *http_a : *http_b;
+      ASSERT_EQ(
+          h.post("/api/grid/ingest", "[" + sample(device(d), t0 + 1000LL * k, 230) + "]").status,
+          200);
+    }
+  }
+  auto seen = [](HttpClient& h, const std::string& dev) -> long long {
+    const auto items = json::parse(h.get("/api/ml/monitoring/latest?device=" + dev).body)["items"];
+    return items.empty() ? 0 : items[0]["inputs_window"]["samples_seen"].get<long long>();
+  };
+  int on_a = 0, on_b = 0;
+  for (int d = 0; d < kDevices; ++d) {
+    // The owner saw all of the device's samples, the other replica none.
+    ASSERT_TRUE(eventually([&] {
+      const auto sa = seen(*http_a, device(d)), sb = seen(*http_b, device(d));
+      return (sa == kSamples && sb == 0) || (sa == 0 && sb == kSamples);
+    })) << device(d)
+        << ": A saw " << seen(*http_a, device(d)) << ", B " << seen(*http_b, device(d));
+    ++(seen(*http_a, device(d)) > 0 ? on_a : on_b);
+  }
+  EXPECT_GT(on_a, 0);
+  EXPECT_GT(on_b, 0);
+
+  // A dies: once its ring entry has expired B owns every device, A's included.
+  a->kill9();
+  ASSERT_TRUE(eventually([&] { return ring_of(*http_b) == 1; }));
+  for (int d = 0; d < kDevices; ++d) {
+    ASSERT_EQ(
+        http_b->post("/api/grid/ingest", "[" + sample(device(d), t0 + 1000LL * kSamples, 231) + "]")
+            .status,
+        200);
+  }
+  for (int d = 0; d < kDevices; ++d) {
+    EXPECT_TRUE(eventually([&] { return seen(*http_b, device(d)) > 0; })) << device(d);
+  }
 }
 
 }  // namespace remhart::testkit

@@ -31,3 +31,12 @@ inline bool running_in_ci() {
       GTEST_SKIP() << (path) << " not present (../shared is not beside the project)";  \
     }                                                                                  \
   } while (false)
+
+/// Skips the test when a service's programs (`Kind::available()`) are not installed — fails it
+/// in CI, where scripts/bootstrap has installed them.
+#define REQUIRE_SERVICE(Kind, package)                                     \
+  if (!Kind::available()) {                                                \
+    if (::remhart::testkit::running_in_ci())                               \
+      FAIL() << package " is missing (CI): scripts/bootstrap installs it"; \
+    GTEST_SKIP() << package " is not installed (scripts/bootstrap)";       \
+  }
