@@ -386,7 +386,8 @@ int serve(const Config& c) {
   if (redis_options) {
     redis = std::make_unique<bus::RedisBus>(
         *redis_options,
-        [&fanout, svc = analytics_service.get()](std::vector<store::StoredSample> s) {
+        [&store, &fanout, svc = analytics_service.get()](std::vector<store::StoredSample> s) {
+          store.note_remote_commit(s);  // the latest-value cache
           if (svc) svc->on_remote(s);
           fanout.on_remote(std::move(s));
         },

@@ -114,6 +114,7 @@ MariadbStore::MariadbStore(MariadbOptions options, obs::Registry* metrics)
   maintain_partitions(core::now_us());
   next_maintenance_ = std::chrono::steady_clock::now() + std::chrono::hours(1);
   load_devices(*writer_db_);
+  load_newest(*writer_db_);
   maria::Pool::Options po;
   po.connection = *conn_opt_;
   po.min = opt_.pool_min;
@@ -290,6 +291,10 @@ void MariadbStore::delete_device(std::string_view id_view) {
       std::lock_guard lock(series_mu_);
       std::erase_if(series_, [&](const auto& e) { return e.first.second == id; });
     }
+    {
+      std::lock_guard lock(newest_mu_);
+      std::erase_if(newest_, [&](const auto& e) { return e.first.second == id; });
+    }
     auto next = std::make_shared<DeviceMap>(*devices());
     next->erase(id);
     std::lock_guard lock(devices_mu_);
@@ -307,8 +312,12 @@ std::size_t MariadbStore::delete_origin(std::string_view origin_view) {
       delete_series(c, r.int64(0));
       ++n;
     }
-    std::lock_guard lock(series_mu_);
-    std::erase_if(series_, [&](const auto& e) { return e.first.first == origin; });
+    {
+      std::lock_guard lock(series_mu_);
+      std::erase_if(series_, [&](const auto& e) { return e.first.first == origin; });
+    }
+    std::lock_guard lock(newest_mu_);
+    std::erase_if(newest_, [&](const auto& e) { return e.first.first == origin; });
   });
   return n;
 }
@@ -337,6 +346,9 @@ bool MariadbStore::delete_before(std::string_view device, std::string_view origi
     if (removed != expected) return;  // rolled back
     tx.commit();
     done = true;
+    std::lock_guard lock(newest_mu_);
+    const auto it = newest_.find(std::pair{std::string(origin), std::string(device)});
+    if (it != newest_.end() && it->second.ts < before) newest_.erase(it);
   });
   return done;
 }
@@ -400,9 +412,11 @@ void MariadbStore::writer_loop() {
     auto& group = *next;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_devices_load_ >= opt_.device_reload) {
-      // Devices another replica registered or changed (this one's own changes are at once).
+      // Devices another replica registered or changed (this one's own changes are at once), and
+      // the newest samples (a replica whose live messages did not arrive: Redis away or absent).
       try {
         load_devices(writer_connection());
+        load_newest(writer_connection());
       } catch (const std::exception& e) {
         last_devices_load_ = now;
         report_error(metrics_.get(), "devices", e);
@@ -638,6 +652,12 @@ bool MariadbStore::write_group(std::deque<WriteQueue::Job>& jobs, std::vector<Wr
       st.info->known_max = std::max(st.info->known_max, st.staged_max);
     }
   }
+  for (auto& [id, st] : staged) {
+    if (st.records.empty()) continue;
+    keep_newest(*st.origin, *st.device,
+                *std::max_element(st.records.begin(), st.records.end(),
+                                  [](const Record& a, const Record& b) { return a.ts < b.ts; }));
+  }
   if (!listener_) return true;
   for (auto& [id, st] : staged) {
     if (st.records.empty()) continue;
@@ -672,32 +692,51 @@ std::optional<std::int64_t> MariadbStore::find_series_id(std::string_view device
 
 std::optional<StoredSample> MariadbStore::latest(std::string_view device,
                                                  std::string_view origin) const {
-  const auto id = find_series_id(device, origin);
-  if (!id) return std::nullopt;
-  return pool_->with([&](maria::Connection& c) -> std::optional<StoredSample> {
-    const auto rows = maria::Statement(c, "SELECT ts, " + value_columns() +
-                                              " FROM measurements WHERE series_id = ? "
-                                              "ORDER BY ts DESC LIMIT 1")
-                          .rows({*id});
-    if (rows.empty()) return std::nullopt;
-    return StoredSample{std::string(device), std::string(origin), record_of(rows[0], 0)};
-  });
+  std::lock_guard lock(newest_mu_);
+  const auto it = newest_.find(std::pair{std::string(origin), std::string(device)});
+  if (it == newest_.end()) return std::nullopt;
+  return StoredSample{std::string(device), std::string(origin), it->second};
 }
 
 std::vector<StoredSample> MariadbStore::latest_all(std::string_view origin) const {
-  return pool_->with([&](maria::Connection& c) {
-    std::vector<StoredSample> out;
-    maria::Statement st(
-        c, "SELECT s.device, m.ts, " + value_columns("m.") +
-               " FROM series s JOIN (SELECT series_id, MAX(ts) AS ts FROM measurements WHERE "
-               "series_id IN (SELECT id FROM series WHERE origin = ?) GROUP BY series_id) n ON "
-               "n.series_id = s.id JOIN measurements m ON m.series_id = n.series_id AND m.ts = "
-               "n.ts ORDER BY s.device");
-    st.query({std::string(origin)}, [&](const maria::Row& r) {
-      out.push_back(StoredSample{r.text(0), std::string(origin), record_of(r, 1)});
-    });
-    return out;
+  std::vector<StoredSample> out;
+  std::lock_guard lock(newest_mu_);
+  for (auto it = newest_.lower_bound(std::pair{std::string(origin), std::string()});
+       it != newest_.end() && it->first.first == origin; ++it) {
+    out.push_back(StoredSample{it->first.second, it->first.first, it->second});
+  }
+  return out;
+}
+
+void MariadbStore::note_remote_commit(const std::vector<StoredSample>& samples) {
+  for (const auto& s : samples) keep_newest(s.origin, s.device, s.record);
+}
+
+void MariadbStore::keep_newest(const std::string& origin, const std::string& device,
+                               const Record& r) {
+  std::lock_guard lock(newest_mu_);
+  auto [it, fresh] = newest_.try_emplace(std::pair{origin, device}, r);
+  if (!fresh && it->second.ts < r.ts) it->second = r;
+}
+
+void MariadbStore::load_newest(maria::Connection& c) {
+  // One probe of the primary key per series (MAX(ts) per series_id reads the index).
+  std::map<std::pair<std::string, std::string>, Record, std::less<>> loaded;
+  maria::Statement st(c, "SELECT s.origin, s.device, m.ts, " + value_columns("m.") +
+                             " FROM series s JOIN (SELECT series_id, MAX(ts) AS ts FROM "
+                             "measurements GROUP BY series_id) n ON n.series_id = s.id JOIN "
+                             "measurements m ON m.series_id = n.series_id AND m.ts = n.ts");
+  st.query({}, [&](const maria::Row& r) {
+    loaded.emplace(std::pair{r.text(0), r.text(1)}, record_of(r, 2));
   });
+  std::lock_guard lock(newest_mu_);
+  // What arrived meanwhile (a commit after the read) is newer than the database's answer: kept.
+  // A series the database no longer has was deleted by another replica: dropped.
+  for (auto& [key, rec] : loaded) {
+    const auto old = newest_.find(key);
+    if (old != newest_.end() && old->second.ts > rec.ts) rec = old->second;
+  }
+  newest_ = std::move(loaded);
 }
 
 DataPage MariadbStore::query(const DataQuery& q) const {

@@ -47,7 +47,8 @@ struct MariadbOptions {
   std::size_t insert_rows = 10'000;       ///< rows per array-bound INSERT (one round trip)
   std::chrono::seconds startup_wait{60};  ///< how long the start waits for the server to answer
   int partition_months_ahead = 2;         ///< months of partitions kept ready beyond this one
-  /// How often devices other replicas changed are read again.
+  /// How often devices other replicas changed, and the newest sample of every series, are read
+  /// again.
   std::chrono::milliseconds device_reload{5000};
 };
 
@@ -74,6 +75,7 @@ class MariadbStore final : public Store {
   std::optional<StoredSample> latest(std::string_view device,
                                      std::string_view origin) const override;
   std::vector<StoredSample> latest_all(std::string_view origin) const override;
+  void note_remote_commit(const std::vector<StoredSample>& samples) override;
   DataPage query(const DataQuery& q) const override;
   std::vector<SeriesPoint> series(const SeriesQuery& q) const override;
 
@@ -104,6 +106,10 @@ class MariadbStore final : public Store {
   std::optional<std::int64_t> find_series_id(std::string_view device,
                                              std::string_view origin) const;
   void load_devices(maria::Connection& c);
+  /// Reads the newest sample of every series into the latest-value cache.
+  void load_newest(maria::Connection& c);
+  /// Keeps `r` as the newest of (origin, device) when it is newer than what the cache has.
+  void keep_newest(const std::string& origin, const std::string& device, const core::Record& r);
   void save_device(const core::Device& d, bool create);
   void set_health(std::string error, bool full, bool unreachable);
 
@@ -120,6 +126,12 @@ class MariadbStore final : public Store {
   // Series ids by (origin, device), filled as series are met; writer updates known_max.
   mutable std::mutex series_mu_;
   std::map<std::pair<std::string, std::string>, SeriesInfo, std::less<>> series_;
+
+  // The latest-value cache: the newest sample of every series by (origin, device). Fed by this
+  // replica's commits, the other replicas' (note_remote_commit) and a reload from the database
+  // every `device_reload`, so `latest` never waits for the database.
+  mutable std::mutex newest_mu_;
+  std::map<std::pair<std::string, std::string>, core::Record, std::less<>> newest_;
 
   mutable std::mutex devices_mu_;
   std::shared_ptr<const DeviceMap> devices_;

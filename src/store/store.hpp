@@ -121,9 +121,15 @@ class Store {
   /// Called on the storage thread with the newly stored samples of every commit.
   virtual void set_commit_listener(CommitListener listener) = 0;
 
+  /// The newest sample of a series, and of every series of an origin (by device). Answered from
+  /// memory — callers may be I/O threads.
   virtual std::optional<StoredSample> latest(std::string_view device,
                                              std::string_view origin) const = 0;
   virtual std::vector<StoredSample> latest_all(std::string_view origin) const = 0;
+  /// Samples another replica stored in the shared database (handed over through Redis): a
+  /// store that keeps the newest sample of each series in memory takes them in. Default: nothing
+  /// (a store of one process sees all its writes).
+  virtual void note_remote_commit(const std::vector<StoredSample>& samples) { (void)samples; }
   virtual DataPage query(const DataQuery& q) const = 0;
   virtual std::vector<SeriesPoint> series(const SeriesQuery& q) const = 0;
 

@@ -141,6 +141,12 @@ TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
   ASSERT_TRUE(m) << "replica B's client did not receive what A stored";
   EXPECT_EQ((*m)["data"]["device"], "m1");
   EXPECT_DOUBLE_EQ((*m)["data"]["v"][0].get<double>(), 231.5);
+  // The latest-value cache of B took it in with the live message.
+  auto latest_v = [](HttpClient& h) {
+    const auto r = h.get("/api/grid/latest?device=m1");
+    return r.status == 200 ? json::parse(r.body)["v"][0].get<double>() : 0.0;
+  };
+  EXPECT_DOUBLE_EQ(latest_v(*http_b), 231.5);
 
   // Redis goes away: both replicas keep taking data and say they are degraded.
   redis.stop();
@@ -150,6 +156,8 @@ TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
   }));
   EXPECT_EQ(http_a->post("/api/grid/ingest", "[" + sample("m1", t0 + 1000, 232) + "]").status, 200);
   EXPECT_EQ(json::parse(http_a->get("/health").body)["redis"], "disconnected");
+  // Without Redis, B's latest-value cache learns it from the database (reloaded every 5 s).
+  EXPECT_TRUE(eventually([&] { return latest_v(*http_b) == 232; }));
   // B still streams what it stores itself.
   ASSERT_EQ(http_b->post("/api/grid/ingest", "[" + sample("m1", t0 + 2000, 233) + "]").status, 200);
   m = next_measurement(ws, std::chrono::seconds(10));

@@ -34,11 +34,12 @@ core::Sample sample(const std::string& device, TimeUs ts, double v = 230) {
   return s;
 }
 
-store::WriteResult write(store::Store& st, std::vector<core::Sample> samples) {
+store::WriteResult write(store::Store& st, std::vector<core::Sample> samples,
+                         const std::string& origin = "real") {
   std::promise<store::WriteResult> p;
   auto f = p.get_future();
   EXPECT_TRUE(
-      st.submit("real", std::move(samples), [&p](const store::WriteResult& r) { p.set_value(r); }));
+      st.submit(origin, std::move(samples), [&p](const store::WriteResult& r) { p.set_value(r); }));
   return f.get();
 }
 
@@ -206,6 +207,48 @@ TEST_F(MariadbTest, ADeviceDeletedOnAnotherReplicaIsForgottenWithItsSeries) {
   EXPECT_EQ(seen[0].ts, kT0 + kS);
 }
 
+// The latest-value cache: the newest sample of every series in memory, fed by the replica's own
+// commits, by the others' (handed over through Redis) at once, and by a reload otherwise.
+TEST_F(MariadbTest, LatestValuesFollowOtherReplicasFromMemory) {
+  const auto url = testkit::MariadbServer::shared().create_database();
+  auto a = open(url);
+  store::MariadbOptions o;
+  o.url = url;
+  o.pool_min = 1;
+  o.device_reload = std::chrono::milliseconds(300);
+  store::MariadbStore b(o);
+  ASSERT_TRUE(write(*a, {sample("m1", kT0, 231), sample("m2", kT0, 232)}).ok);
+  ASSERT_EQ(a->latest("m1", "real")->record.values.v[0], 231);
+  // B learns of A's commit at its next reload …
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!b.latest("m2", "real") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(b.latest("m2", "real"));
+  EXPECT_EQ(b.latest("m2", "real")->record.values.v[0], 232);
+  const auto all = b.latest_all("real");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].device, "m1");
+  EXPECT_EQ(all[1].device, "m2");
+  // … or at once when A's commit is handed over; an older sample never replaces a newer one.
+  ASSERT_TRUE(write(*a, {sample("m1", kT0 + kS, 240)}).ok);
+  b.note_remote_commit({{"m1", "real", {kT0 + kS, sample("m1", kT0 + kS, 240).values}},
+                        {"m2", "real", {kT0 - kS, sample("m2", kT0 - kS, 1).values}}});
+  EXPECT_EQ(b.latest("m1", "real")->record.values.v[0], 240);
+  EXPECT_EQ(b.latest("m2", "real")->record.values.v[0], 232);
+  EXPECT_TRUE(b.latest_all("sim:none").empty());
+  // A run deleted on A disappears from B's cache at the reload.
+  ASSERT_TRUE(write(*a, {sample("m1", kT0, 200)}, "sim:r1").ok);
+  a->delete_origin("sim:r1");
+  EXPECT_FALSE(a->latest("m1", "sim:r1"));
+  b.note_remote_commit({{"m1", "sim:r1", {kT0, sample("m1", kT0, 200).values}}});
+  const auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (b.latest("m1", "sim:r1") && std::chrono::steady_clock::now() < gone_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(b.latest("m1", "sim:r1"));
+}
+
 // The server is killed mid-ingest and started again: writes meanwhile fail as "unavailable"
 // (never acknowledged), /health's check says so, and afterwards every acknowledged sample is
 // there exactly once.
@@ -242,6 +285,13 @@ TEST_F(MariadbTest, AServerCrashLosesNothingAcknowledged) {
   server.stop(/*crash=*/true);
   EXPECT_TRUE(wait_for([&] { return s->check_database() != "ok"; }));
   EXPECT_TRUE(s->stats().unreachable);
+  // The newest sample is answered from memory meanwhile (the live stream's snapshot and
+  // /api/grid/latest run on I/O threads: they must never wait for the database).
+  const auto asked = std::chrono::steady_clock::now();
+  const auto newest = s->latest("m1", "real");
+  EXPECT_EQ(s->latest_all("real").size(), 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::milliseconds(100));
+  ASSERT_TRUE(newest);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   server.start();
   EXPECT_TRUE(wait_for([&] { return s->check_database() == "ok"; }));
@@ -250,6 +300,7 @@ TEST_F(MariadbTest, AServerCrashLosesNothingAcknowledged) {
   ingest.join();
   EXPECT_GT(failed, 0u);
   EXPECT_FALSE(acknowledged.empty());
+  EXPECT_TRUE(acknowledged.count(newest->record.ts));  // committed before the crash
   store::DataQuery q;
   q.device = "m1";
   q.limit = 1'000'000;
