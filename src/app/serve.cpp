@@ -30,6 +30,7 @@
 #include "app/identity.hpp"
 #include "app/retention.hpp"
 #include "app/share_dir.hpp"
+#include "bus/login_failures.hpp"
 #include "bus/redis_budget.hpp"
 #include "bus/redis_bus.hpp"
 #include "bus/replica_ring.hpp"
@@ -348,6 +349,7 @@ int serve(const Config& c) {
   std::optional<bus::RedisOptions> redis_options;
   std::unique_ptr<bus::ReplicaRing> ring;
   std::unique_ptr<bus::RedisBudget> shared_budgets;
+  std::unique_ptr<bus::RedisLoginFailures> login_failures;
   if (!c.redis_url.empty()) {
     redis_options = bus::parse_redis_url(c.redis_url);
     redis_options->channel = c.redis_channel;
@@ -355,6 +357,9 @@ int serve(const Config& c) {
     ring = std::make_unique<bus::ReplicaRing>(bus::ReplicaRing::Options{.redis = *redis_options},
                                               &metrics);
     shared_budgets = std::make_unique<bus::RedisBudget>(*redis_options, &metrics);
+    login_failures =
+        std::make_unique<bus::RedisLoginFailures>(*redis_options, std::chrono::hours(2), &metrics);
+    identity.authenticator().share_login_failures(login_failures.get());
   }
   const auto twin = load_twin(c);
   // Analytics: the model registry in the data directory, the monitoring models on every stored
@@ -555,6 +560,7 @@ int serve(const Config& c) {
   // router and context go.
   study_pool.drain();
   jobs.drain();
+  identity.authenticator().share_login_failures(nullptr);  // no login runs any more
   fanout.drain();
   if (analytics_service) analytics_service->drain();
   spdlog::info("stopping: flushing storage");

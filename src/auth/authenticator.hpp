@@ -110,6 +110,8 @@ class Authenticator {
   void reload_if_changed() const;
   /// Replaces the signing keys (rotation while running).
   void set_keys(std::vector<SigningKey> keys);
+  /// Counts failed logins across the replicas too (see LoginThrottle::share).
+  void share_login_failures(SharedLoginFailures* shared) { throttle_.share(shared); }
 
   void security_event(std::string event, const Actor& who, std::string detail, int status = 0,
                       std::string role = {});

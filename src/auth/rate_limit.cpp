@@ -74,41 +74,78 @@ std::string pair_key(std::string_view account, std::string_view ip) {
 }
 }  // namespace
 
-double LoginThrottle::wait_for(const Map& m, const std::string& key, int free_failures,
-                               Clock::time_point now) const {
-  const auto it = m.find(key);
-  if (it == m.end() || it->second.failures < free_failures) return 0;
-  const int over = it->second.failures - free_failures;
+double LoginThrottle::wait_for(const Entry& e, int free_failures, Clock::time_point now) const {
+  if (e.failures < free_failures) return 0;
+  const int over = e.failures - free_failures;
   const double delay =
       std::min(std::ldexp(1.0, std::min(over, 30)), static_cast<double>(max_delay_.count()));
-  return std::max(0.0, delay - seconds(now - it->second.last));
+  return std::max(0.0, delay - seconds(now - e.last));
 }
 
+namespace {
+
+// The keys of an attempt in the shared store: the pair, the address, the account.
+std::vector<std::string> shared_keys(const std::string& pair, std::string_view ip,
+                                     std::string_view account) {
+  return {"p:" + pair, "i:" + std::string(ip), "a:" + std::string(account)};
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 double LoginThrottle::wait_s(std::string_view account, std::string_view ip, Clock::time_point now) {
-  std::lock_guard lock(mu_);
   const auto pair = pair_key(account, ip);
-  double wait = std::max(wait_for(pairs_, pair, pair_free_, now),
-                         wait_for(ips_, std::string(ip), ip_free_, now));
-  if (pairs_.count(pair)) {
-    wait = std::max(wait, wait_for(accounts_, std::string(account), account_ceiling_, now));
+  // The three counts: the replicas' together from the shared store (which has this one's too,
+  // and forgets a pair another replica saw succeed); this replica's own while it is away.
+  std::array<Entry, 3> e{};
+  const auto counts = shared_ ? shared_->read(shared_keys(pair, ip, account)) : std::nullopt;
+  if (counts && counts->size() == e.size()) {
+    const auto wall = wall_ms();
+    for (std::size_t k = 0; k < e.size(); ++k) {
+      const auto& c = (*counts)[k];
+      e[k].failures = c.failures;
+      e[k].last = now - std::chrono::milliseconds(std::max<std::int64_t>(0, wall - c.last_ms));
+    }
+  } else {
+    std::lock_guard lock(mu_);
+    const std::array<std::pair<const Map*, std::string>, 3> local = {
+        {{&pairs_, pair}, {&ips_, std::string(ip)}, {&accounts_, std::string(account)}}};
+    for (std::size_t k = 0; k < e.size(); ++k) {
+      const auto it = local[k].first->find(local[k].second);
+      if (it != local[k].first->end()) e[k] = it->second;
+    }
   }
+  double wait = std::max(wait_for(e[0], pair_free_, now), wait_for(e[1], ip_free_, now));
+  if (e[0].failures > 0) wait = std::max(wait, wait_for(e[2], account_ceiling_, now));
   return wait;
 }
 
 void LoginThrottle::failed(std::string_view account, std::string_view ip, Clock::time_point now) {
-  std::lock_guard lock(mu_);
-  prune(now);
-  for (auto* e :
-       {&pairs_[pair_key(account, ip)], &ips_[std::string(ip)], &accounts_[std::string(account)]}) {
-    ++e->failures;
-    e->last = now;
+  const auto pair = pair_key(account, ip);
+  {
+    std::lock_guard lock(mu_);
+    prune(now);
+    for (auto* e : {&pairs_[pair], &ips_[std::string(ip)], &accounts_[std::string(account)]}) {
+      ++e->failures;
+      e->last = now;
+    }
   }
+  if (shared_) shared_->add(shared_keys(pair, ip, account), wall_ms());
 }
 
 void LoginThrottle::succeeded(std::string_view account, std::string_view ip) {
-  std::lock_guard lock(mu_);
-  pairs_.erase(pair_key(account, ip));
-  accounts_.erase(std::string(account));
+  const auto pair = pair_key(account, ip);
+  {
+    std::lock_guard lock(mu_);
+    pairs_.erase(pair);
+    accounts_.erase(std::string(account));
+  }
+  if (shared_) shared_->clear({"p:" + pair, "a:" + std::string(account)});
 }
 
 void LoginThrottle::prune(Clock::time_point now) {

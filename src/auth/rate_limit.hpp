@@ -1,7 +1,7 @@
 #pragma once
 // Request budgets: token buckets per key ("ip:…", "user:…", "key:…"), and login throttling with a
 // growing delay per account and per client address. In memory, sharded by key. (Across replicas
-// the request budgets are also counted in Redis: auth::SharedBudget; login throttles stay local.)
+// both are also counted in Redis: auth::SharedBudget, auth::SharedLoginFailures.)
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "auth/shared_budget.hpp"
 
 namespace remhart::auth {
 
@@ -53,10 +55,15 @@ class RateLimiter {
 ///   spread over many addresses) — but only for addresses that have themselves failed on that
 ///   account, so an address with no failed attempt on it still gets through.
 /// A successful login clears its (account, address) and the account-wide count.
+/// With several replicas the counts are kept in the shared store as well, and read from there
+/// (every replica's failures, cleared by a success on any); the local counts apply while it is
+/// away.
 class LoginThrottle {
  public:
   LoginThrottle(int pair_free_failures, int ip_free_failures, int account_ceiling,
                 std::chrono::seconds max_delay);
+  /// Counts failures across replicas too (null: this process alone). Set before use.
+  void share(SharedLoginFailures* shared) { shared_ = shared; }
 
   /// Seconds the caller must still wait before trying this account from this address (0 = go).
   double wait_s(std::string_view account, std::string_view ip, Clock::time_point now);
@@ -69,8 +76,7 @@ class LoginThrottle {
     Clock::time_point last;
   };
   using Map = std::unordered_map<std::string, Entry>;
-  double wait_for(const Map& m, const std::string& key, int free_failures,
-                  Clock::time_point now) const;
+  double wait_for(const Entry& e, int free_failures, Clock::time_point now) const;
   void prune(Clock::time_point now);
 
   std::mutex mu_;
@@ -78,6 +84,7 @@ class LoginThrottle {
   std::chrono::seconds max_delay_;
   Map pairs_, ips_, accounts_;
   Clock::time_point last_prune_{};
+  SharedLoginFailures* shared_ = nullptr;
 };
 
 }  // namespace remhart::auth

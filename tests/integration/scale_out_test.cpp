@@ -316,6 +316,17 @@ TEST(ScaleOut, RateLimitsAreSharedAcrossReplicas) {
   EXPECT_GE(accepted, 40);
   EXPECT_GT(refused_a, 0);
   EXPECT_GT(refused_b, 0);
+
+  // Login throttles too: five wrong passwords for one account from one address, alternating
+  // between the replicas, and both make the sixth attempt wait (each alone has seen 2 or 3).
+  auto wrong_login = [&](const ServerProcess& p) {
+    HttpClient h(p.port());
+    return h.post("/api/auth/login", R"({"username":"admin","password":"wrong-password-1"})")
+        .status;
+  };
+  for (int n = 0; n < 5; ++n) EXPECT_EQ(wrong_login(n % 2 == 0 ? *a : *b), 401) << n;
+  EXPECT_EQ(wrong_login(*a), 429);
+  EXPECT_EQ(wrong_login(*b), 429);
 }
 
 // The periodic jobs (here the demo run and retention) run on one replica at a time, the holder of
