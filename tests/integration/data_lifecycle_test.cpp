@@ -24,47 +24,14 @@ namespace fs = std::filesystem;
 
 constexpr long long kDayMs = 86'400'000;
 
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string sample(const std::string& device, long long ts_ms, double v = 230.0) {
-  return json{{"device", device},
-              {"ts", ts_ms},
-              {"v", {v, v + 1, v - 1}},
-              {"i", {10.0, 10.5, 9.5}},
-              {"p", {2000, 2100, 1900}},
-              {"q", {300, 320, 280}},
-              {"f", 50.01}}
-      .dump();
-}
-
 std::string batch(const std::string& device, long long from_ms, int n, long long step_ms,
                   double v = 230.0) {
   std::string out = "[";
   for (int k = 0; k < n; ++k) {
     if (k) out += ",";
-    out += sample(device, from_ms + k * step_ms, v + k * 0.01);
+    out += sample_json(device, from_ms + k * step_ms, v + k * 0.01);
   }
   return out + "]";
-}
-
-double metric(HttpClient& http, const std::string& name) {
-  const auto text = http.get("/metrics").body;
-  const auto at = text.find("\n" + name + " ");
-  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
-}
-
-template <typename F>
-bool eventually(F ok, std::chrono::seconds limit = std::chrono::seconds(40)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return ok();
 }
 
 // Every stored sample of a device as (ts, va) over the API, paging.
@@ -118,8 +85,9 @@ TEST(DataLifecycle, OldSamplesAreArchivedAndExportReadsArchiveAndHotStoreAlike) 
     EXPECT_EQ(all_samples(*http, "m1").size(), 30u);  // the hot store keeps the recent ones
     EXPECT_EQ(all_samples(*http, "m2").size(), 0u);
     // Sent again after it was archived: stored anew, exported once.
-    ASSERT_EQ(http->post("/api/grid/ingest", "[" + sample("m1", now - 4 * kDayMs) + "]").status,
-              200);
+    ASSERT_EQ(
+        http->post("/api/grid/ingest", "[" + sample_json("m1", now - 4 * kDayMs) + "]").status,
+        200);
     ASSERT_EQ(server.terminate(), 0);
   }
   EXPECT_FALSE(fs::is_empty(data + "/objects/archive/real/m1"));

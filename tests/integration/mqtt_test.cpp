@@ -19,62 +19,13 @@ namespace {
 
 using nlohmann::json;
 
-// Debian's mosquitto (scripts/bootstrap installs it): required under CI, skipped elsewhere.
-#define REQUIRE_MOSQUITTO()                                                                    \
-  if (!MosquittoBroker::available()) {                                                         \
-    if (running_in_ci()) FAIL() << "mosquitto is missing (CI): scripts/bootstrap installs it"; \
-    GTEST_SKIP() << "mosquitto is not installed (scripts/bootstrap)";                          \
-  }
-
-std::string sample(const std::string& device, long long ts_ms, double v = 230.0) {
-  return json{{"device", device},
-              {"ts", ts_ms},
-              {"v", {v, v + 1, v - 1}},
-              {"i", {10.0, 10.5, 9.5}},
-              {"p", {2000, 2100, 1900}},
-              {"q", {300, 320, 280}},
-              {"f", 50.01}}
-      .dump();
-}
-
-double metric(HttpClient& http, const std::string& name) {
-  const auto text = http.get("/metrics").body;
-  const auto at = text.find("\n" + name + " ");
-  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
-}
-
-// Polls `ok` every 20 ms for up to 20 s.
-template <typename F>
-bool eventually(F ok) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return ok();
-}
-
-// Every stored sample of a device (paging through the API).
-std::size_t stored_total(HttpClient& http, const std::string& device) {
-  std::size_t n = 0;
-  std::string to;
-  for (;;) {
-    const auto items = json::parse(http.get("/api/grid/data?device=" + device + "&limit=1000" +
-                                            (to.empty() ? "" : "&to=" + to))
-                                       .body)["items"];
-    n += items.size();
-    if (items.size() < 1000) return n;
-    to = items.back()["ts"].get<std::string>();
-  }
-}
-
 std::size_t stored(HttpClient& http, const std::string& device) {
   return json::parse(http.get("/api/grid/data?device=" + device + "&limit=1000").body)["items"]
       .size();
 }
 
 TEST(Mqtt, MessagesAreStoredThenAcknowledgedAndRefusedOnesDeadLettered) {
-  REQUIRE_MOSQUITTO();
+  REQUIRE_SERVICE(MosquittoBroker, "mosquitto");
   MosquittoBroker broker;
   TempDir dir;
   ServerProcess server(
@@ -91,19 +42,20 @@ TEST(Mqtt, MessagesAreStoredThenAcknowledgedAndRefusedOnesDeadLettered) {
                        .count() -
                    60'000;
   // One sample, then an array of two.
-  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample("m1", now)));
-  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", "[" + sample("m1", now + 1000) + "," +
-                                                                 sample("m1", now + 2000) + "]"));
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample_json("m1", now)));
+  ASSERT_TRUE(broker.publish(
+      "remhart/north/m1/measurement",
+      "[" + sample_json("m1", now + 1000) + "," + sample_json("m1", now + 2000) + "]"));
   EXPECT_TRUE(eventually([&] { return stored(*http, "m1") == 3; })) << stored(*http, "m1");
 
   // Refused, each for its reason: not JSON, another device's sample on this device's topic, a
   // voltage the validator refuses (the whole message: stored atomically), a topic that is not a
   // measurement topic's shape (no device level).
   ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", "{\"device\":"));
-  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample("m2", now + 3000)));
-  ASSERT_TRUE(
-      broker.publish("remhart/north/m1/measurement",
-                     "[" + sample("m1", now + 4000) + "," + sample("m1", now + 5000, -5) + "]"));
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample_json("m2", now + 3000)));
+  ASSERT_TRUE(broker.publish(
+      "remhart/north/m1/measurement",
+      "[" + sample_json("m1", now + 4000) + "," + sample_json("m1", now + 5000, -5) + "]"));
   ASSERT_TRUE(eventually([&] { return dead.received().size() == 3; }))
       << dead.received().size() << "\n"
       << server.output();
@@ -120,8 +72,8 @@ TEST(Mqtt, MessagesAreStoredThenAcknowledgedAndRefusedOnesDeadLettered) {
 
   // Published while the server is down: the broker keeps them for its session.
   ASSERT_EQ(server.terminate(), 0);
-  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample("m1", now + 6000)));
-  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample("m1", now + 7000)));
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample_json("m1", now + 6000)));
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", sample_json("m1", now + 7000)));
   server.restart();
   http = admin_client(server);
   EXPECT_TRUE(eventually([&] { return stored(*http, "m1") == 5; })) << stored(*http, "m1");
@@ -131,7 +83,7 @@ TEST(Mqtt, MessagesAreStoredThenAcknowledgedAndRefusedOnesDeadLettered) {
 // Acknowledged only once durable: with the disk full, a message is not stored and not
 // acknowledged but tried again; once space is freed it is stored — every message exactly once.
 TEST(Mqtt, AMessageTheStoreCannotTakeIsKeptAndStoredLater) {
-  REQUIRE_MOSQUITTO();
+  REQUIRE_SERVICE(MosquittoBroker, "mosquitto");
   SmallDisk disk(24);
   if (!disk.mounted()) GTEST_SKIP() << "mounting a tmpfs needs root";
   MosquittoBroker broker;
@@ -148,7 +100,7 @@ TEST(Mqtt, AMessageTheStoreCannotTakeIsKeptAndStoredLater) {
   const auto message = [&](int k) {  // 1,000 samples a message, one a second
     std::string out = "[";
     for (int s = 0; s < 1000; ++s)
-      out += (s ? "," : "") + sample("m1", t0 + (k * 1000LL + s) * 1000);
+      out += (s ? "," : "") + sample_json("m1", t0 + (k * 1000LL + s) * 1000);
     return out + "]";
   };
   disk.fill();
@@ -182,7 +134,7 @@ TEST(Mqtt, AMessageTheStoreCannotTakeIsKeptAndStoredLater) {
 // and ACL that a real Mosquitto enforces — a key publishes its device's (or site's) measurement
 // topics and nothing else, a wrong key is not let in, remhart's own account reads them all.
 TEST(Mqtt, ExportedDeviceKeysPublishOnlyTheirOwnTopics) {
-  REQUIRE_MOSQUITTO();
+  REQUIRE_SERVICE(MosquittoBroker, "mosquitto");
   TempDir dir;
   const auto data = " --data-dir " + dir.path() + "/data";
   const auto key = [&](const std::string& scope) {
@@ -225,7 +177,7 @@ TEST(Mqtt, ExportedDeviceKeysPublishOnlyTheirOwnTopics) {
 // mqtts://: the broker's certificate verified against the configured CA (here its own
 // self-signed one); without that CA the handshake fails and nothing is ingested.
 TEST(Mqtt, OverTlsTheBrokerIsVerified) {
-  REQUIRE_MOSQUITTO();
+  REQUIRE_SERVICE(MosquittoBroker, "mosquitto");
   MosquittoBroker broker("allow_anonymous true\n", true);
   ASSERT_EQ(broker.url().substr(0, 8), "mqtts://");
   TempDir dir;
@@ -239,7 +191,7 @@ TEST(Mqtt, OverTlsTheBrokerIsVerified) {
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  ASSERT_TRUE(broker.publish("remhart/s/m1/measurement", sample("m1", now - 1000)));
+  ASSERT_TRUE(broker.publish("remhart/s/m1/measurement", sample_json("m1", now - 1000)));
   EXPECT_TRUE(eventually([&] { return stored(*http, "m1") == 1; }));
 
   TempDir other;  // the system's CAs do not know the broker's certificate
@@ -264,7 +216,7 @@ TEST(Mqtt, OverTlsTheBrokerIsVerified) {
 // A broker that asks for client certificates: with mqtt.cert_file and mqtt.key_file the server
 // gets in, without them it does not.
 TEST(Mqtt, ClientCertificatesWhereTheBrokerAsksForThem) {
-  REQUIRE_MOSQUITTO();
+  REQUIRE_SERVICE(MosquittoBroker, "mosquitto");
   TempDir certs;
   write_self_signed_cert(certs.path());  // the broker's CA: it signed (is) the client's cert
   MosquittoBroker broker(
@@ -296,7 +248,7 @@ TEST(Mqtt, ClientCertificatesWhereTheBrokerAsksForThem) {
 // A broker that goes away and comes back: the server reconnects (with backoff) and ingests again,
 // and says so in its metrics meanwhile; it never stops serving HTTP.
 TEST(Mqtt, TheServerOutlivesTheBroker) {
-  REQUIRE_MOSQUITTO();
+  REQUIRE_SERVICE(MosquittoBroker, "mosquitto");
   TempDir dir;
   auto broker = std::make_unique<MosquittoBroker>();
   ServerProcess server(remhart_binary(), dir.path() + "/data",
@@ -327,11 +279,8 @@ TEST(Mqtt, TheServerOutlivesTheBroker) {
 // it had not acknowledged when it is back (its persistent session), and nothing is stored twice.
 // A device publishes under its registered site only.
 TEST(Mqtt, ReplicasShareTheSubscriptionAndStoreEveryMessageOnce) {
-  REQUIRE_MOSQUITTO();
-  if (!MariadbServer::available()) {
-    if (running_in_ci()) FAIL() << "mariadb-server is missing (CI): scripts/bootstrap installs it";
-    GTEST_SKIP() << "mariadb-server is not installed (scripts/bootstrap)";
-  }
+  REQUIRE_SERVICE(MosquittoBroker, "mosquitto");
+  REQUIRE_SERVICE(MariadbServer, "mariadb-server");
   MosquittoBroker broker;
   MariadbServer db;
   const auto url = db.create_database();
@@ -367,7 +316,7 @@ TEST(Mqtt, ReplicasShareTheSubscriptionAndStoreEveryMessageOnce) {
                        3'600'000;
   auto messages = [&](int from, int n) {
     std::vector<std::string> out;
-    for (int k = from; k < from + n; ++k) out.push_back(sample("m1", t0 + k * 1000LL));
+    for (int k = from; k < from + n; ++k) out.push_back(sample_json("m1", t0 + k * 1000LL));
     return out;
   };
   ASSERT_TRUE(broker.publish_each("remhart/north/m1/measurement", messages(0, 300)));
@@ -393,7 +342,7 @@ TEST(Mqtt, ReplicasShareTheSubscriptionAndStoreEveryMessageOnce) {
   EXPECT_EQ(stored_total(*http_b, "m1"), 900u);
 
   // Another site's topic for this device is refused.
-  ASSERT_TRUE(broker.publish("remhart/south/m1/measurement", sample("m1", t0 + 2'000'000)));
+  ASSERT_TRUE(broker.publish("remhart/south/m1/measurement", sample_json("m1", t0 + 2'000'000)));
   ASSERT_TRUE(eventually([&] { return dead.received().size() == 1; }));
   EXPECT_NE(dead.received()[0].find("is not the site of device m1"), std::string::npos)
       << dead.received()[0];

@@ -23,27 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string sample(const std::string& device, long long ts_ms, double v) {
-  return json{{"device", device},
-              {"ts", ts_ms},
-              {"v", {v, v + 1, v - 1}},
-              {"i", {10.0, 10.5, 9.5}},
-              {"p", {2000, 2100, 1900}},
-              {"q", {300, 320, 280}},
-              {"f", 50.01}}
-      .dump();
-}
-
-template <typename F>
-bool eventually(F ok) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return ok();
-}
-
 // The next "measurement" message of the stream (snapshots and others skipped).
 std::optional<json> next_measurement(WsClient& ws, std::chrono::milliseconds within) {
   const auto deadline = std::chrono::steady_clock::now() + within;
@@ -63,12 +42,6 @@ long long ms_of(const std::string& rfc3339) {
   std::istringstream in(rfc3339.substr(0, 19));
   in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
   return static_cast<long long>(timegm(&tm)) * 1000 + std::stoll(rfc3339.substr(20, 6)) / 1000;
-}
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -136,7 +109,7 @@ TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
   ws.send(R"({"type":"subscribe","devices":["m1"]})");
   ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // the subscription's snapshot
   const long long t0 = now_ms() - 60'000;
-  ASSERT_EQ(http_a->post("/api/grid/ingest", "[" + sample("m1", t0, 231.5) + "]").status, 200);
+  ASSERT_EQ(http_a->post("/api/grid/ingest", "[" + sample_json("m1", t0, 231.5) + "]").status, 200);
   auto m = next_measurement(ws, std::chrono::seconds(10));
   ASSERT_TRUE(m) << "replica B's client did not receive what A stored";
   EXPECT_EQ((*m)["data"]["device"], "m1");
@@ -154,12 +127,14 @@ TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
     const auto r = http_b->get("/ready");
     return r.status == 200 && r.body.find("\"redis\"") != std::string::npos;
   }));
-  EXPECT_EQ(http_a->post("/api/grid/ingest", "[" + sample("m1", t0 + 1000, 232) + "]").status, 200);
+  EXPECT_EQ(http_a->post("/api/grid/ingest", "[" + sample_json("m1", t0 + 1000, 232) + "]").status,
+            200);
   EXPECT_EQ(json::parse(http_a->get("/health").body)["redis"], "disconnected");
   // Without Redis, B's latest-value cache learns it from the database (reloaded every 5 s).
   EXPECT_TRUE(eventually([&] { return latest_v(*http_b) == 232; }));
   // B still streams what it stores itself.
-  ASSERT_EQ(http_b->post("/api/grid/ingest", "[" + sample("m1", t0 + 2000, 233) + "]").status, 200);
+  ASSERT_EQ(http_b->post("/api/grid/ingest", "[" + sample_json("m1", t0 + 2000, 233) + "]").status,
+            200);
   m = next_measurement(ws, std::chrono::seconds(10));
   ASSERT_TRUE(m);
   EXPECT_DOUBLE_EQ((*m)["data"]["v"][0].get<double>(), 233);
@@ -170,7 +145,8 @@ TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
     return json::parse(http_a->get("/health").body)["redis"] == "connected" &&
            json::parse(http_b->get("/health").body)["redis"] == "connected";
   }));
-  ASSERT_EQ(http_a->post("/api/grid/ingest", "[" + sample("m1", t0 + 3000, 234) + "]").status, 200);
+  ASSERT_EQ(http_a->post("/api/grid/ingest", "[" + sample_json("m1", t0 + 3000, 234) + "]").status,
+            200);
   m = next_measurement(ws, std::chrono::seconds(10));
   ASSERT_TRUE(m);
   EXPECT_DOUBLE_EQ((*m)["data"]["v"][0].get<double>(), 234);
@@ -219,7 +195,7 @@ TEST(ScaleOut, ADatabaseRestartMidIngestLosesNothingAcknowledged) {
       std::vector<long long> times;
       for (int j = 0; j < 10; ++j) {
         times.push_back(t0 + (batch * 10 + j) * 1000LL);
-        body += (j ? "," : "") + sample(device, times.back(), 230);
+        body += (j ? "," : "") + sample_json(device, times.back(), 230);
       }
       const auto r = http.post("/api/grid/ingest", body + "]");
       if (r.status == 200) {
@@ -294,7 +270,7 @@ TEST(ScaleOut, RateLimitsAreSharedAcrossReplicas) {
   const long long t0 = now_ms() - 3'600'000;
   int k = 0;
   auto post = [&](HttpClient& h) {
-    return h.post("/api/grid/ingest", "[" + sample("m1", t0 + 1000LL * k++, 230) + "]").status;
+    return h.post("/api/grid/ingest", "[" + sample_json("m1", t0 + 1000LL * k++, 230) + "]").status;
   };
   ASSERT_TRUE(eventually([&] { return post(on_b) == 200; }));  // B knows the key (shared database)
   ASSERT_TRUE(eventually(
@@ -436,9 +412,9 @@ TEST(ScaleOut, EachDevicesAnalyticsRunOnItsOwnerWhicheverReplicaStoredIt) {
   for (int k = 0; k < kSamples; ++k) {
     for (int d = 0; d < kDevices; ++d) {
       auto& h = k % 2 == 0 ? *http_a : *http_b;
-      ASSERT_EQ(
-          h.post("/api/grid/ingest", "[" + sample(device(d), t0 + 1000LL * k, 230) + "]").status,
-          200);
+      ASSERT_EQ(h.post("/api/grid/ingest", "[" + sample_json(device(d), t0 + 1000LL * k, 230) + "]")
+                    .status,
+                200);
     }
   }
   auto seen = [](HttpClient& h, const std::string& dev) -> long long {
@@ -462,10 +438,11 @@ TEST(ScaleOut, EachDevicesAnalyticsRunOnItsOwnerWhicheverReplicaStoredIt) {
   a->kill9();
   ASSERT_TRUE(eventually([&] { return ring_of(*http_b) == 1; }));
   for (int d = 0; d < kDevices; ++d) {
-    ASSERT_EQ(
-        http_b->post("/api/grid/ingest", "[" + sample(device(d), t0 + 1000LL * kSamples, 231) + "]")
-            .status,
-        200);
+    ASSERT_EQ(http_b
+                  ->post("/api/grid/ingest",
+                         "[" + sample_json(device(d), t0 + 1000LL * kSamples, 231) + "]")
+                  .status,
+              200);
   }
   for (int d = 0; d < kDevices; ++d) {
     EXPECT_TRUE(eventually([&] { return seen(*http_b, device(d)) > 0; })) << device(d);

@@ -100,6 +100,44 @@ CliResult run_cli(const std::string& args, const std::map<std::string, std::stri
   return run_command(remhart_binary() + " " + args, env);
 }
 
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string sample_json(const std::string& device, long long ts_ms, double v) {
+  return nlohmann::json{{"device", device},
+                        {"ts", ts_ms},
+                        {"v", {v, v + 1, v - 1}},
+                        {"i", {10.0, 10.5, 9.5}},
+                        {"p", {2000, 2100, 1900}},
+                        {"q", {300, 320, 280}},
+                        {"f", 50.01}}
+      .dump();
+}
+
+double metric(HttpClient& http, const std::string& name) {
+  const auto text = http.get("/metrics").body;
+  const auto at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+}
+
+std::size_t stored_total(HttpClient& http, const std::string& device) {
+  std::size_t n = 0;
+  std::string to;
+  for (;;) {
+    const auto page =
+        nlohmann::json::parse(http.get("/api/grid/data?device=" + device + "&limit=1000" +
+                                       (to.empty() ? "" : "&to=" + to))
+                                  .body);
+    const auto& items = page["items"];
+    n += items.size();
+    if (items.size() < 1000) return n;
+    to = items.back()["ts"].get<std::string>();
+  }
+}
+
 std::string base64url_decode(std::string_view in) {
   static constexpr std::string_view kAlphabet =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

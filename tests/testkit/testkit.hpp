@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace remhart::testkit {
@@ -147,6 +148,26 @@ TlsResult https_get(std::uint16_t port, const std::string& target, int max_versi
 std::string login(std::uint16_t port, const std::string& username, const std::string& password);
 /// An HTTP client logged in as the server's first admin.
 std::unique_ptr<HttpClient> admin_client(const ServerProcess& server);
+
+/// Unix milliseconds now.
+long long now_ms();
+/// A sample in the HTTP/MQTT JSON form (three phases around `v` volts, 50.01 Hz).
+std::string sample_json(const std::string& device, long long ts_ms, double v = 230.0);
+/// The value of an unlabelled metric in `/metrics`; -1 when absent.
+double metric(HttpClient& http, const std::string& name);
+/// Every stored sample of a device (real origin), paging through `/api/grid/data`.
+std::size_t stored_total(HttpClient& http, const std::string& device);
+
+/// Polls `ok` every 50 ms until it holds or `limit` has passed; returns its last answer.
+template <typename F>
+bool eventually(F ok, std::chrono::milliseconds limit = std::chrono::seconds(40)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return ok();
+}
 /// A random string usable as a password in tests (never a fixed value).
 std::string random_password();
 
