@@ -121,6 +121,10 @@ if "Deployment" in kinds:
         sel = get(kinds.get(kind, {}), "spec.selector")
         sel = sel.get("matchLabels", sel) if isinstance(sel, dict) else sel
         check(sel and all(labels.get(k) == v for k, v in sel.items()), f"the {kind} selects no remhart pod")
+if "ConfigMap" in kinds:
+    data = get(kinds["ConfigMap"], "data") or {}
+    for key, scheme in (("REMHART_REDIS_URL", "redis://"), ("REMHART_MQTT_URL", "mqtt://")):
+        check(str(data.get(key, "")).startswith(scheme), f"the ConfigMap sets no {key}")
 if "HorizontalPodAutoscaler" in kinds:
     h = kinds["HorizontalPodAutoscaler"]
     check(get(h, "spec.minReplicas") == 3 and get(h, "spec.maxReplicas") == 20, "HPA is not 3–20 replicas")
@@ -138,6 +142,8 @@ for r in replicas:
     ids.add(env.get("REMHART_MQTT_CLIENT_ID"))
     check(env.get("REMHART_MQTT_SHARED_GROUP"), f"{r} does not share the MQTT subscription")
     check("mariadb://" in env.get("REMHART_STORAGE_DATABASE_URL", ""), f"{r} is not on MariaDB")
+    check(env.get("REMHART_REDIS_URL", "").startswith("redis://redis:"), f"{r} does not use Redis")
+    check(env.get("REMHART_MQTT_URL", "").startswith("mqtt://mosquitto:"), f"{r} does not use Mosquitto")
 check(len(ids) == len(replicas) and None not in ids, "the replicas' MQTT client ids are not distinct")
 
 # ---- Prometheus and Grafana ---------------------------------------------------------------------

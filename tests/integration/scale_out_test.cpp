@@ -449,4 +449,122 @@ TEST(ScaleOut, EachDevicesAnalyticsRunOnItsOwnerWhicheverReplicaStoredIt) {
   }
 }
 
+// The compose topology on loopback: MariaDB, Redis, Mosquitto, two replicas configured as
+// deploy/compose.yaml configures them (deploy.files checks that file) and nginx running the
+// shipped gateway config in front — used as one system through the gateway. The failure cases
+// (the database restarted, Redis stopped, a replica killed mid-MQTT-stream) have their own tests
+// above and in mqtt_test.cpp on the same components.
+TEST(ScaleOut, TheComposeTopologyBehindTheGatewayActsAsOneSystem) {
+  REQUIRE_SERVICE(MariadbServer, "mariadb-server");
+  REQUIRE_SERVICE(RedisServer, "redis-server");
+  REQUIRE_SERVICE(MosquittoBroker, "mosquitto");
+  REQUIRE_SERVICE(NginxGateway, "nginx");
+  MariadbServer db;
+  RedisServer redis;
+  MosquittoBroker broker;
+  const auto url = db.create_database();
+  const std::string password = random_password();
+  TempDir a_dir, b_dir;
+  auto replica = [&](const TempDir& dir, const std::string& id) {
+    return std::make_unique<ServerProcess>(
+        remhart_binary(), dir.path() + "/data", std::vector<std::string>{"--no-demo"},
+        std::map<std::string, std::string>{{"REMHART_STORAGE_DATABASE_URL", url},
+                                           {"REMHART_STORAGE_OBJECT_STORE", "database"},
+                                           {"REMHART_MQTT_URL", broker.url()},
+                                           {"REMHART_MQTT_SHARED_GROUP", "remhart"},
+                                           {"REMHART_MQTT_CLIENT_ID", id},
+                                           {"REMHART_REDIS_URL", redis.url()},
+                                           {"REMHART_SERVER_TRUSTED_PROXIES", "127.0.0.1"},
+                                           {"REMHART_ANALYTICS_ENABLED", "false"},
+                                           {"REMHART_ADMIN_PASSWORD", password}});
+  };
+  auto a = replica(a_dir, "remhart-1");
+  auto b = replica(b_dir, "remhart-2");
+  NginxGateway gateway(std::string(REMHART_SOURCE_DIR) + "/deploy/nginx/remhart.conf",
+                       {a->port(), b->port()});
+  auto direct_a = admin_client(*a);
+  auto direct_b = admin_client(*b);
+  ASSERT_TRUE(eventually([&] {
+    return metric(*direct_a, "remhart_mqtt_connected") == 1 &&
+           metric(*direct_b, "remhart_mqtt_connected") == 1 &&
+           metric(*direct_a, "remhart_replicas") == 2 && metric(*direct_b, "remhart_replicas") == 2;
+  }));
+
+  // Everything below goes through the gateway, signed in there once.
+  const auto token = login(gateway.port(), "admin", password);
+  HttpClient via(gateway.port());
+  via.set_header("Authorization", "Bearer " + token);
+  ASSERT_EQ(via.post("/api/grid/devices", R"({"id":"m1","site":"north"})").status, 201);
+  ASSERT_TRUE(eventually([&] {  // both replicas know the device (shared database)
+    return direct_a->get("/api/grid/devices").body.find("\"m1\"") != std::string::npos &&
+           direct_b->get("/api/grid/devices").body.find("\"m1\"") != std::string::npos;
+  }));
+  WsClient ws(gateway.port(), "/ws/grid-data?token=" + token);
+  ASSERT_TRUE(ws.read(std::chrono::seconds(10)));  // the snapshot
+  ws.send(R"({"type":"subscribe","devices":["m1"]})");
+  ASSERT_TRUE(ws.read(std::chrono::seconds(10)));
+  std::set<long long> streamed;
+  auto stream_until = [&](std::size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (streamed.size() < n && std::chrono::steady_clock::now() < deadline) {
+      if (auto m = next_measurement(ws, std::chrono::seconds(5))) {
+        streamed.insert(ms_of((*m)["data"]["ts"].get<std::string>()));
+      }
+    }
+    return streamed.size();
+  };
+
+  // HTTP: 20 batches of 10, spread by the gateway over both replicas.
+  const long long t0 = now_ms() - 3'600'000;
+  for (int k = 0; k < 20; ++k) {
+    std::string batch = "[";
+    for (int j = 0; j < 10; ++j) {
+      batch += (j ? "," : "") + sample_json("m1", t0 + (k * 10 + j) * 1000LL, 231);
+    }
+    ASSERT_EQ(via.post("/api/grid/ingest", batch + "]").status, 200) << k;
+  }
+  auto ingest_requests = [](HttpClient& direct) {
+    const auto text = direct.get("/metrics").body;
+    double n = 0;
+    for (std::size_t at = text.find("remhart_http_requests_total{route=\"/api/grid/ingest\"");
+         at != std::string::npos;
+         at = text.find("remhart_http_requests_total{route=\"/api/grid/ingest\"", at + 1)) {
+      const auto space = text.find("} ", at);
+      n += std::stod(text.substr(space + 2));
+    }
+    return n;
+  };
+  // The gateway (least connections) put the live stream on one replica and the batches on the
+  // other; the stream carried every sample all the same.
+  const double ws_a = metric(*direct_a, "remhart_ws_connections");
+  const double ws_b = metric(*direct_b, "remhart_ws_connections");
+  EXPECT_EQ(ws_a + ws_b, 1);
+  EXPECT_GT(ingest_requests(ws_a == 1 ? *direct_b : *direct_a), 0);
+  EXPECT_EQ(stream_until(200), 200u);
+
+  // MQTT: 30 messages through the shared subscription, and a malformed one dead-lettered.
+  MosquittoBroker::Subscription dead(broker, "remhart/dead-letter");
+  std::vector<std::string> messages;
+  for (int k = 0; k < 30; ++k) messages.push_back(sample_json("m1", t0 + (200 + k) * 1000LL, 232));
+  ASSERT_TRUE(broker.publish_each("remhart/north/m1/measurement", messages));
+  ASSERT_TRUE(broker.publish("remhart/north/m1/measurement", "{not json"));
+  EXPECT_EQ(stream_until(230), 230u);
+  EXPECT_TRUE(eventually([&] { return !dead.received().empty(); }));
+  EXPECT_TRUE(eventually([&] { return stored_total(via, "m1") == 230; }));
+  EXPECT_EQ(metric(*direct_a, "remhart_mqtt_stored_total") +
+                metric(*direct_b, "remhart_mqtt_stored_total"),
+            30);
+
+  // A replica dies: the gateway sends everything to the other, the token still works there.
+  b->kill9();
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_EQ(
+        via.post("/api/grid/ingest", "[" + sample_json("m1", t0 + (230 + k) * 1000LL, 233) + "]")
+            .status,
+        200)
+        << k;
+  }
+  EXPECT_EQ(stored_total(via, "m1"), 235u);
+}
+
 }  // namespace remhart::testkit

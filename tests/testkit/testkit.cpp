@@ -875,4 +875,71 @@ void RedisServer::stop() {
   stop_child(pid_);
 }
 
+bool NginxGateway::available() {
+  return ::access("/usr/sbin/nginx", X_OK) == 0;
+}
+
+NginxGateway::NginxGateway(const std::string& shipped_conf,
+                           const std::vector<std::uint16_t>& replicas) {
+  if (!available()) throw std::runtime_error("nginx is not installed (scripts/bootstrap)");
+  std::ifstream in(shipped_conf);
+  if (!in) throw std::runtime_error("cannot read " + shipped_conf);
+  std::string conf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto replace = [&conf, &shipped_conf](const std::string& from, const std::string& to) {
+    const auto at = conf.find(from);
+    if (at == std::string::npos) {
+      throw std::runtime_error(shipped_conf + " no longer contains \"" + from + "\"");
+    }
+    conf.replace(at, from.size(), to);
+  };
+  // The upstream block names two replicas; the test's take their places.
+  std::string servers;
+  for (const auto p : replicas) {
+    servers += "server 127.0.0.1:" + std::to_string(p) + " max_fails=2 fail_timeout=5s;\n    ";
+  }
+  replace("server remhart-1:8080 max_fails=2 fail_timeout=5s;\n    ", servers);
+  replace("server remhart-2:8080 max_fails=2 fail_timeout=5s;\n", "\n");
+  port_ = free_port();
+  replace("listen 80;", "listen 127.0.0.1:" + std::to_string(free_port()) + ";");
+  replace("listen 443 ssl http2;", "listen 127.0.0.1:" + std::to_string(port_) + ";");
+  for (const char* line :
+       {"    ssl_certificate     /etc/nginx/tls/tls.crt;\n",
+        "    ssl_certificate_key /etc/nginx/tls/tls.key;\n",
+        "    ssl_protocols       TLSv1.2 TLSv1.3;\n", "    ssl_prefer_server_ciphers off;\n",
+        "    ssl_session_cache   shared:remhart_tls:10m;\n"}) {
+    replace(line, "");
+  }
+  const auto& d = dir_.path();
+  std::ofstream(d + "/remhart.conf") << conf;
+  std::string main = "pid " + d + "/nginx.pid;\nerror_log " + d + "/error.log;\n";
+  if (::geteuid() == 0) main += "user root;\n";
+  main += "events {}\nhttp {\naccess_log off;\n";
+  for (const char* t : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
+    main += std::string(t) + "_temp_path " + d + "/" + t + ";\n";
+  }
+  main += "include " + d + "/remhart.conf;\n}\n";
+  std::ofstream(d + "/nginx.conf") << main;
+  pid_ = spawn({"/usr/sbin/nginx", "-c", d + "/nginx.conf", "-p", d, "-g", "daemon off;"},
+               d + "/stdout.log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!accepts(port_) && std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      std::ifstream log(d + "/error.log");
+      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      throw std::runtime_error("nginx did not start: " + text);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!accepts(port_)) {
+    stop_child(pid_);
+    throw std::runtime_error("nginx did not listen on " + std::to_string(port_));
+  }
+}
+
+NginxGateway::~NginxGateway() {
+  stop_child(pid_);
+}
+
 }  // namespace remhart::testkit

@@ -290,4 +290,21 @@ class RedisServer {
   int pid_ = -1;
 };
 
+/// Debian's nginx running the shipped gateway config (`deploy/nginx/remhart.conf`) as written,
+/// except for what only a deployment knows: the replicas' addresses, the listening ports (free
+/// ones on 127.0.0.1) and — the TLS listener being tested by `deploy.files` — plain HTTP on the
+/// main port, so the test's clients speak to it directly. Stopped on destruction.
+class NginxGateway {
+ public:
+  NginxGateway(const std::string& shipped_conf, const std::vector<std::uint16_t>& replicas);
+  ~NginxGateway();
+  static bool available();
+  std::uint16_t port() const { return port_; }
+
+ private:
+  TempDir dir_;
+  std::uint16_t port_ = 0;
+  int pid_ = -1;
+};
+
 }  // namespace remhart::testkit
