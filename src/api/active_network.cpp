@@ -1,5 +1,7 @@
 #include "api/active_network.hpp"
 
+#include <pthread.h>
+
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
@@ -11,14 +13,53 @@
 namespace remhart::api {
 
 ActiveNetwork::ActiveNetwork(store::NetworkRepository& repository) : repository_(repository) {
+  refresh();
+}
+
+ActiveNetwork::~ActiveNetwork() {
+  {
+    std::lock_guard lock(watch_mu_);
+    stopping_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+bool ActiveNetwork::refresh() {
+  {
+    const auto id = repository_.active_id();
+    std::lock_guard lock(mu_);
+    if (id == 0 || id == current_.id) return false;
+  }
   const auto v = repository_.active();
-  if (!v) return;
+  if (!v) return false;
   try {
-    current_ = {v->id,
-                std::make_shared<const grid::Network>(grid::io::parse_network_json(v->document))};
+    Version next{v->id,
+                 std::make_shared<const grid::Network>(grid::io::parse_network_json(v->document))};
+    std::lock_guard lock(mu_);
+    current_ = std::move(next);
   } catch (const std::exception& e) {
     spdlog::error("the stored network model {} cannot be read: {}", v->id, e.what());
+    return false;
   }
+  spdlog::info("network model: version {} is now the active one", v->id);
+  return true;
+}
+
+void ActiveNetwork::watch(std::chrono::milliseconds every) {
+  watcher_ = std::thread([this, every] {
+    pthread_setname_np(pthread_self(), "rh-networks");
+    std::unique_lock lock(watch_mu_);
+    while (!watch_cv_.wait_for(lock, every, [this] { return stopping_; })) {
+      lock.unlock();
+      try {
+        refresh();
+      } catch (const std::exception& e) {
+        spdlog::warn("network model: checking for a newer version failed: {}", e.what());
+      }
+      lock.lock();
+    }
+  });
 }
 
 ActiveNetwork::Version ActiveNetwork::current() const {

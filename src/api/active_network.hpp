@@ -2,11 +2,14 @@
 // The network model grid studies run on: the active version of the stored models, swapped whole
 // when a new one is uploaded (readers keep the version they took).
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "grid/network.hpp"
@@ -54,6 +57,14 @@ class ActiveNetwork {
   /// Stores `network` (already checked) as a new version and makes it the active one.
   Uploaded install(std::shared_ptr<grid::Network> network, const std::string& uploaded_by);
 
+  /// Takes the stored active version when another process (a replica on the shared database)
+  /// made another one active; returns whether it changed. A version that cannot be read is
+  /// logged and skipped (the current one stays).
+  bool refresh();
+  /// Refreshes every `every` on a thread of its own (several replicas), until destruction.
+  void watch(std::chrono::milliseconds every);
+  ~ActiveNetwork();
+
   /// Whether no model has ever been stored (a fresh install).
   bool empty() { return repository_.list().empty(); }
 
@@ -64,6 +75,10 @@ class ActiveNetwork {
   mutable std::mutex mu_;
   Version current_;
   std::atomic<bool> uploading_{false};
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool stopping_ = false;
+  std::thread watcher_;
 };
 
 }  // namespace remhart::api

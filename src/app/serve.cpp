@@ -321,9 +321,18 @@ int serve(const Config& c) {
     spdlog::warn("authentication is DISABLED (auth.enabled=false): every caller is an admin");
   }
 
-  store::NetworkRepository network_versions(so.path,
-                                            static_cast<std::size_t>(c.keep_network_versions));
-  api::ActiveNetwork networks(network_versions);
+  // Network model versions: in the shared database with several replicas, each noticing within
+  // two seconds when another made a new one active.
+  std::unique_ptr<store::NetworkRepository> network_versions;
+  const auto keep_versions = static_cast<std::size_t>(c.keep_network_versions);
+  if (c.database_url.empty()) {
+    network_versions = std::make_unique<store::SqliteNetworkRepository>(so.path, keep_versions);
+  } else {
+    network_versions =
+        std::make_unique<store::MariadbNetworkRepository>(c.database_url, keep_versions);
+  }
+  api::ActiveNetwork networks(*network_versions);
+  if (!c.database_url.empty()) networks.watch(std::chrono::seconds(2));
 
   api::LiveHub hub(store, &metrics);
   // Background work never ends the process: a job that throws is logged and counted.
@@ -370,7 +379,12 @@ int serve(const Config& c) {
   if (c.analytics) {
     models =
         std::make_unique<analytics::ModelRegistry>(std::filesystem::path(c.data_dir) / "models");
-    ml_results = std::make_unique<store::MlResultRepository>(so.path);
+    // Several replicas share the history: a device's owner writes it, any replica reads it.
+    if (c.database_url.empty()) {
+      ml_results = std::make_unique<store::SqliteMlResultRepository>(so.path);
+    } else {
+      ml_results = std::make_unique<store::MariadbMlResultRepository>(c.database_url);
+    }
     analytics_service = std::make_unique<api::AnalyticsService>(
         *models, store, *ml_results, hub, twin,
         api::AnalyticsService::Options{

@@ -1,7 +1,6 @@
 #pragma once
 // Analytics results kept for their history: one row per (origin, device, model, time), the
-// result as JSON text, downsampled by the caller. Own connection to the database file, its own
-// migrations.
+// result as JSON text, downsampled by the caller.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -11,6 +10,9 @@
 namespace remhart::store {
 
 class Database;
+namespace maria {
+class Pool;
+}
 
 struct MlResult {
   std::string origin, device, model;
@@ -27,23 +29,49 @@ struct MlResultQuery {
   std::size_t limit = 100;
 };
 
+/// The history of analytics results: in the data directory's database file, or — with several
+/// replicas — in the shared MariaDB database, where a device's owner writes it and every
+/// replica reads it.
 class MlResultRepository {
  public:
-  explicit MlResultRepository(const std::string& path);
-  ~MlResultRepository();
-
+  virtual ~MlResultRepository() = default;
   /// Stores rows in one transaction (a row already there for the same key is replaced).
-  void insert(const std::vector<MlResult>& rows);
+  virtual void insert(const std::vector<MlResult>& rows) = 0;
   /// Newest first.
-  std::vector<MlResult> query(const MlResultQuery& q);
+  virtual std::vector<MlResult> query(const MlResultQuery& q) = 0;
   /// Deletes results older than `before` (UTC µs); returns the rows removed.
-  std::size_t delete_before(std::int64_t before);
+  virtual std::size_t delete_before(std::int64_t before) = 0;
   /// Forgets an origin's results (a deleted simulation run); returns the rows removed.
-  std::size_t delete_origin(const std::string& origin);
+  virtual std::size_t delete_origin(const std::string& origin) = 0;
+};
+
+/// In the SQLite file: its own connection and migrations.
+class SqliteMlResultRepository final : public MlResultRepository {
+ public:
+  explicit SqliteMlResultRepository(const std::string& path);
+  ~SqliteMlResultRepository() override;
+  void insert(const std::vector<MlResult>& rows) override;
+  std::vector<MlResult> query(const MlResultQuery& q) override;
+  std::size_t delete_before(std::int64_t before) override;
+  std::size_t delete_origin(const std::string& origin) override;
 
  private:
   std::unique_ptr<Database> db_;
   std::mutex mu_;
+};
+
+/// In the shared MariaDB/MySQL database (table `ml_results`, migrated on construction).
+class MariadbMlResultRepository final : public MlResultRepository {
+ public:
+  explicit MariadbMlResultRepository(const std::string& url);
+  ~MariadbMlResultRepository() override;
+  void insert(const std::vector<MlResult>& rows) override;
+  std::vector<MlResult> query(const MlResultQuery& q) override;
+  std::size_t delete_before(std::int64_t before) override;
+  std::size_t delete_origin(const std::string& origin) override;
+
+ private:
+  std::unique_ptr<maria::Pool> pool_;
 };
 
 }  // namespace remhart::store

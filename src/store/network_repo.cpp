@@ -1,11 +1,19 @@
 #include "store/network_repo.hpp"
 
 #include "core/error.hpp"
+#include "store/mariadb.hpp"
 #include "store/sqlite.hpp"
 
 namespace remhart::store {
 
 namespace {
+const std::vector<std::vector<std::string>> kMariadbMigrations = {{
+    "CREATE TABLE IF NOT EXISTS networks(id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, name TEXT "
+    "NOT NULL, uploaded_at BIGINT NOT NULL, uploaded_by TEXT NOT NULL, active TINYINT NOT NULL "
+    "DEFAULT 0, document LONGTEXT NOT NULL, KEY networks_active(active)) ENGINE=InnoDB DEFAULT "
+    "CHARSET=utf8mb4",
+}};
+
 constexpr const char* kMigrations[] = {
     R"sql(
 CREATE TABLE networks(
@@ -19,17 +27,17 @@ CREATE TABLE networks(
 };
 }  // namespace
 
-NetworkRepository::NetworkRepository(const std::string& path, std::size_t keep_versions)
+SqliteNetworkRepository::SqliteNetworkRepository(const std::string& path, std::size_t keep_versions)
     : db_(std::make_unique<Database>(path)), keep_(keep_versions) {
   db_->exec("PRAGMA journal_mode=WAL");
   db_->exec("PRAGMA synchronous=NORMAL");
   apply_migrations(*db_, "networks", kMigrations);
 }
 
-NetworkRepository::~NetworkRepository() = default;
+SqliteNetworkRepository::~SqliteNetworkRepository() = default;
 
-std::int64_t NetworkRepository::add(const std::string& name, const std::string& document,
-                                    const std::string& uploaded_by, std::int64_t at) {
+std::int64_t SqliteNetworkRepository::add(const std::string& name, const std::string& document,
+                                          const std::string& uploaded_by, std::int64_t at) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->exec("UPDATE networks SET active = 0 WHERE active = 1");
@@ -51,7 +59,7 @@ std::int64_t NetworkRepository::add(const std::string& name, const std::string& 
   return id;
 }
 
-std::vector<NetworkVersion> NetworkRepository::list() {
+std::vector<NetworkVersion> SqliteNetworkRepository::list() {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(
       "SELECT id, name, uploaded_at, uploaded_by, active FROM networks ORDER BY id DESC");
@@ -62,7 +70,7 @@ std::vector<NetworkVersion> NetworkRepository::list() {
   return out;
 }
 
-std::optional<NetworkVersion> NetworkRepository::active() {
+std::optional<NetworkVersion> SqliteNetworkRepository::active() {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(
       "SELECT id, name, uploaded_at, uploaded_by, active, document FROM networks "
@@ -71,13 +79,101 @@ std::optional<NetworkVersion> NetworkRepository::active() {
   return NetworkVersion{st.int64(0), st.text(1), st.int64(2), st.text(3), true, st.text(5)};
 }
 
-void NetworkRepository::activate(std::int64_t id) {
+std::int64_t SqliteNetworkRepository::active_id() {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("SELECT id FROM networks WHERE active = 1");
+  return st.step() ? st.int64(0) : 0;
+}
+
+void SqliteNetworkRepository::activate(std::int64_t id) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
   db_->exec("UPDATE networks SET active = 0 WHERE active = 1");
   db_->prepare("UPDATE networks SET active = 1 WHERE id = ?").bind(1, id).run();
   if (db_->changes() == 0) throw core::Error(core::ErrorKind::not_found, "no such network version");
   tx.commit();
+}
+
+// ---- MariaDB ----
+
+MariadbNetworkRepository::MariadbNetworkRepository(const std::string& url,
+                                                   std::size_t keep_versions)
+    : keep_(keep_versions) {
+  maria::Pool::Options o;
+  o.connection = maria::parse_url(url);
+  o.min = 1;
+  o.max = 2;
+  pool_ = std::make_unique<maria::Pool>(o);
+  pool_->with(
+      [](maria::Connection& c) { maria::apply_migrations(c, "networks", kMariadbMigrations); });
+}
+
+MariadbNetworkRepository::~MariadbNetworkRepository() = default;
+
+std::int64_t MariadbNetworkRepository::add(const std::string& name, const std::string& document,
+                                           const std::string& uploaded_by, std::int64_t at) {
+  return pool_->with([&](maria::Connection& c) {
+    // Two replicas adding at once: the second's UPDATE waits for the first's commit, so one
+    // version ends up active.
+    maria::Transaction tx(c);
+    c.exec("UPDATE networks SET active = 0 WHERE active = 1");
+    maria::Statement(c,
+                     "INSERT INTO networks(name, uploaded_at, uploaded_by, active, document) "
+                     "VALUES (?, ?, ?, 1, ?)")
+        .execute({name, at, uploaded_by, document});
+    const auto id = c.query("SELECT LAST_INSERT_ID()").at(0).int64(0);
+    // Only the newest versions are kept (each holds a whole model).
+    const auto oldest_gone = maria::Statement(c,
+                                              "SELECT id FROM networks ORDER BY id DESC LIMIT 1 "
+                                              "OFFSET ?")
+                                 .rows({static_cast<std::int64_t>(keep_)});
+    if (!oldest_gone.empty()) {
+      maria::Statement(c, "DELETE FROM networks WHERE id <= ?").execute({oldest_gone[0].int64(0)});
+    }
+    tx.commit();
+    return id;
+  });
+}
+
+std::vector<NetworkVersion> MariadbNetworkRepository::list() {
+  return pool_->with([](maria::Connection& c) {
+    std::vector<NetworkVersion> out;
+    for (const auto& r : c.query("SELECT id, name, uploaded_at, uploaded_by, active FROM networks "
+                                 "ORDER BY id DESC")) {
+      out.push_back({r.int64(0), r.text(1), r.int64(2), r.text(3), r.int64(4) != 0, {}});
+    }
+    return out;
+  });
+}
+
+std::optional<NetworkVersion> MariadbNetworkRepository::active() {
+  return pool_->with([](maria::Connection& c) -> std::optional<NetworkVersion> {
+    const auto rows = maria::Statement(c,
+                                       "SELECT id, name, uploaded_at, uploaded_by, document FROM "
+                                       "networks WHERE active = 1")
+                          .rows();
+    if (rows.empty()) return std::nullopt;
+    const auto& r = rows[0];
+    return NetworkVersion{r.int64(0), r.text(1), r.int64(2), r.text(3), true, r.text(4)};
+  });
+}
+
+std::int64_t MariadbNetworkRepository::active_id() {
+  return pool_->with([](maria::Connection& c) -> std::int64_t {
+    const auto rows = c.query("SELECT id FROM networks WHERE active = 1");
+    return rows.empty() ? 0 : rows[0].int64(0);
+  });
+}
+
+void MariadbNetworkRepository::activate(std::int64_t id) {
+  pool_->with([&](maria::Connection& c) {
+    maria::Transaction tx(c);
+    c.exec("UPDATE networks SET active = 0 WHERE active = 1");
+    if (maria::Statement(c, "UPDATE networks SET active = 1 WHERE id = ?").execute({id}) == 0) {
+      throw core::Error(core::ErrorKind::not_found, "no such network version");
+    }
+    tx.commit();
+  });
 }
 
 }  // namespace remhart::store

@@ -1,6 +1,6 @@
 #pragma once
 // Versioned network models: every upload is kept (as the JSON network document) and one is
-// active. Own connection to the database file, its own migrations.
+// active.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -11,6 +11,9 @@
 namespace remhart::store {
 
 class Database;
+namespace maria {
+class Pool;
+}
 
 struct NetworkVersion {
   std::int64_t id = 0;
@@ -21,24 +24,55 @@ struct NetworkVersion {
   std::string document;  ///< empty in listings
 };
 
+/// Keeps the newest `keep_versions` versions (≥ 1); older ones are deleted as new ones come.
 class NetworkRepository {
  public:
-  /// Keeps the newest `keep_versions` versions (≥ 1); older ones are deleted as new ones come.
-  explicit NetworkRepository(const std::string& path, std::size_t keep_versions = 10);
-  ~NetworkRepository();
-
+  virtual ~NetworkRepository() = default;
   /// Stores a version and makes it the active one (deleting versions beyond the newest
   /// `keep_versions`); returns its id.
-  std::int64_t add(const std::string& name, const std::string& document,
-                   const std::string& uploaded_by, std::int64_t at);
-  std::vector<NetworkVersion> list();
-  std::optional<NetworkVersion> active();
+  virtual std::int64_t add(const std::string& name, const std::string& document,
+                           const std::string& uploaded_by, std::int64_t at) = 0;
+  virtual std::vector<NetworkVersion> list() = 0;
+  virtual std::optional<NetworkVersion> active() = 0;
+  /// The active version's id without its document (0: none) — cheap, for noticing changes.
+  virtual std::int64_t active_id() = 0;
   /// Throws core::Error(not_found).
-  void activate(std::int64_t id);
+  virtual void activate(std::int64_t id) = 0;
+};
+
+/// In the SQLite file: its own connection and migrations.
+class SqliteNetworkRepository final : public NetworkRepository {
+ public:
+  explicit SqliteNetworkRepository(const std::string& path, std::size_t keep_versions = 10);
+  ~SqliteNetworkRepository() override;
+  std::int64_t add(const std::string& name, const std::string& document,
+                   const std::string& uploaded_by, std::int64_t at) override;
+  std::vector<NetworkVersion> list() override;
+  std::optional<NetworkVersion> active() override;
+  std::int64_t active_id() override;
+  void activate(std::int64_t id) override;
 
  private:
   std::mutex mu_;
   std::unique_ptr<Database> db_;
+  std::size_t keep_;
+};
+
+/// In the shared MariaDB/MySQL database (table `networks`), so every replica studies the same
+/// model.
+class MariadbNetworkRepository final : public NetworkRepository {
+ public:
+  explicit MariadbNetworkRepository(const std::string& url, std::size_t keep_versions = 10);
+  ~MariadbNetworkRepository() override;
+  std::int64_t add(const std::string& name, const std::string& document,
+                   const std::string& uploaded_by, std::int64_t at) override;
+  std::vector<NetworkVersion> list() override;
+  std::optional<NetworkVersion> active() override;
+  std::int64_t active_id() override;
+  void activate(std::int64_t id) override;
+
+ private:
+  std::unique_ptr<maria::Pool> pool_;
   std::size_t keep_;
 };
 

@@ -88,6 +88,22 @@ TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
   with_revoked.set_header("Authorization", "Bearer " + other);
   EXPECT_TRUE(eventually([&] { return with_revoked.get("/api/grid/devices").status == 401; }));
 
+  // One network model for all: a version uploaded through A is the one B studies (within 2 s).
+  const auto model = http_a->get("/api/grid/network");
+  ASSERT_EQ(model.status, 200);
+  const auto uploaded = http_a->post("/api/grid/networks?name=shared-model", model.body);
+  ASSERT_EQ(uploaded.status, 201) << uploaded.body;
+  const auto version = json::parse(uploaded.body)["id"].get<long long>();
+  EXPECT_TRUE(eventually([&] {
+    const auto r = http_b->get("/api/grid/network");
+    return r.status == 200 && r.headers.count("x-network-id") &&
+           std::stoll(r.headers.at("x-network-id")) == version;
+  }));
+  const auto listed = json::parse(http_b->get("/api/grid/networks").body)["items"];
+  ASSERT_FALSE(listed.empty());
+  EXPECT_EQ(listed[0]["name"], "shared-model");
+  EXPECT_EQ(listed[0]["active"], true);
+
   // A key rotation (by the CLI, on the database) reaches both: A signs with the new key, B
   // accepts it, and the token signed before stays valid until it expires.
   const auto rotated = run_cli("token-key rotate --data-dir " + a_dir.path() + "/cli",

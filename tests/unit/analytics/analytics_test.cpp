@@ -362,7 +362,7 @@ TEST(MlResults, QueryRetentionAndOrigins) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("remhart-mlresults-" + std::to_string(::getpid()) + ".db");
   std::filesystem::remove(path);
-  MlResultRepository repo(path.string());
+  SqliteMlResultRepository repo(path.string());
   std::vector<MlResult> rows;
   for (int k = 0; k < 10; ++k) {
     rows.push_back({"real", k % 2 ? "m1" : "m2", "voltage-anomaly", 1000 + k, 1, "{}"});
