@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <thread>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -301,7 +302,7 @@ json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels
   std::vector<Scheduled> done;
   json items = json::array();
   // The items are for the caller on demand and for the live stream: built only when wanted.
-  const bool want_items = !store || hub_.clients() > 0;
+  const bool want_items = !store || hub_.clients() > 0 || opt_.share;
   std::optional<analytics::LoadHistory> history;  // read once, when a model needs it
   for (const auto& info : analytics::kModels) {
     if (info.per_sample() || info.network || (!module.empty() && info.module != module)) {
@@ -330,7 +331,7 @@ json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels
   }
   if (done.empty()) return items;
   for (const auto mod : analytics::kModules) {  // one message per module
-    if (!want_items || hub_.clients() == 0) break;
+    if (!want_items || (hub_.clients() == 0 && !opt_.share)) break;
     json data = {{"device", device},
                  {"origin", origin},
                  {"ts", core::format_rfc3339(state.ts)},
@@ -341,7 +342,10 @@ json AnalyticsService::run_scheduled(Shard& shard, const analytics::ActiveModels
         data["results"][std::string(analytics::info(done[k].model).name)] = items[k];
       }
     }
-    if (!data["results"].empty()) hub_.broadcast("analytics", key, dump_json(data));
+    if (data["results"].empty()) continue;
+    const auto text = dump_json(data);
+    hub_.broadcast("analytics", key, text);
+    if (opt_.share) opt_.share(key, text);
   }
   const std::lock_guard lock(latest_mu_);
   auto& cached = scheduled_[key];
@@ -437,7 +441,8 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
       }
     }
     state.flagged = flag;
-    if (hub_.clients() > 0 && take_turn(state.last_sent, s.record.ts, core::kUsPerSecond)) {
+    if ((hub_.clients() > 0 || opt_.share) &&
+        take_turn(state.last_sent, s.record.ts, core::kUsPerSecond)) {
       json data = {{"device", s.device},
                    {"origin", s.origin},
                    {"ts", core::format_rfc3339(l.ts)},
@@ -449,7 +454,9 @@ void AnalyticsService::analyse(Shard& shard, const std::vector<store::StoredSamp
               item_json(s.origin, s.device, l, k);
         }
       }
-      hub_.broadcast("analytics", key, dump_json(data));
+      const auto text = dump_json(data);
+      hub_.broadcast("analytics", key, text);
+      if (opt_.share) opt_.share(key, text);
     }
     if (!state.latest_pending) {  // published at the end of the batch, under one lock
       state.latest_pending = true;
@@ -578,6 +585,7 @@ json AnalyticsService::latest_all(const std::string& origin, const std::string& 
         if (l.versions[k] != 0) items.push_back(item_json(origin, dev, l, k));
       }
     }
+    add_remote(items, origin, device, module);
     return items;
   }
   std::vector<std::pair<std::string, Scheduled>> found;
@@ -607,7 +615,52 @@ json AnalyticsService::latest_all(const std::string& origin, const std::string& 
                            result_json(r), r.samples_seen));
     }
   }
+  add_remote(items, origin, device, module);
   return items;
+}
+
+void AnalyticsService::add_remote(json& items, const std::string& origin, const std::string& device,
+                                  std::string_view module) const {
+  // The devices answered here already (one that moved here is this replica's now).
+  std::unordered_set<std::string> here;
+  for (const auto& i : items) {
+    if (i["device"].is_string()) here.insert(i["device"].get<std::string>());
+  }
+  const std::lock_guard lock(latest_mu_);
+  for (const auto& [key, results] : remote_) {
+    const auto a = key.find('\n');
+    const auto b = key.rfind('\n');
+    if (key.compare(0, a, origin) != 0 || a != origin.size()) continue;
+    const auto dev = key.substr(a + 1, b - a - 1);
+    if ((!device.empty() && dev != device) || key.compare(b + 1, std::string::npos, module) != 0 ||
+        here.count(dev)) {
+      continue;
+    }
+    for (const auto& [name, item] : results.items()) items.push_back(item);
+  }
+}
+
+void AnalyticsService::on_remote_results(const std::string& key, const std::string& data) {
+  auto m = json::parse(data, nullptr, false);
+  if (!m.is_object() || !m.contains("device") || !m["device"].is_string() ||
+      !m.contains("origin") || !m["origin"].is_string() || !m.contains("module") ||
+      !m["module"].is_string() || !m.contains("results") || !m["results"].is_object()) {
+    return;
+  }
+  const auto slot = m["origin"].get<std::string>() + '\n' + m["device"].get<std::string>() + '\n' +
+                    m["module"].get<std::string>();
+  {
+    const std::lock_guard lock(latest_mu_);
+    auto it = remote_.find(slot);
+    // Bounded by the devices the replicas share, with a ceiling against a flood of names.
+    if (it == remote_.end() && remote_.size() < kMaxRemoteDevices) {
+      it = remote_.emplace(slot, json::object()).first;
+    }
+    if (it != remote_.end()) {
+      for (auto& [name, item] : m["results"].items()) it->second[name] = std::move(item);
+    }
+  }
+  hub_.broadcast("analytics", key, data);
 }
 
 void AnalyticsService::on_network_state(const std::string& origin, std::int64_t network_id,
@@ -847,6 +900,7 @@ void AnalyticsService::forget(const std::string& origin) {
   const std::lock_guard lock(latest_mu_);
   std::erase_if(latest_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
   std::erase_if(scheduled_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
+  std::erase_if(remote_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
   network_latest_.erase(origin);
 }
 

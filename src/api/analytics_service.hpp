@@ -74,6 +74,9 @@ class AnalyticsService {
     /// Several replicas: whether this one keeps a device's state (device affinity); the
     /// samples of the others' devices are left to them. Empty: every device is this one's.
     std::function<bool(std::string_view device)> owns;
+    /// Several replicas: the `analytics` messages of this replica's devices, for the others
+    /// (their live streams and latest results). Empty: nothing is shared.
+    std::function<void(const std::string& key, const std::string& data)> share;
   };
   /// `twin` is what trainings simulate.
   AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
@@ -89,6 +92,10 @@ class AnalyticsService {
   /// Samples other replicas stored (through Redis): those of the devices this one owns are
   /// analysed like its own commits (subscriber thread: copies and queues).
   void on_remote(const std::vector<store::StoredSample>& samples);
+  /// An `analytics` message another replica shared for a device it owns: sent to this replica's
+  /// live clients and kept as that device's latest results here (`latest_all`). A message that
+  /// is not such an object is ignored.
+  void on_remote_results(const std::string& key, const std::string& data);
   /// Loads the registry's active monitoring models (at start, after training or activation).
   void reload();
   std::size_t models_loaded() const;
@@ -183,6 +190,11 @@ class AnalyticsService {
                                       core::TimeUs ts) const;
   /// The shard that owns a device: always the same one.
   std::size_t shard_index(const std::string& device) const;
+  /// Appends the other replicas' latest items of `module` (of `device`, or all) for devices
+  /// `items` does not answer.
+  void add_remote(nlohmann::json& items, const std::string& origin, const std::string& device,
+                  std::string_view module) const;
+  static constexpr std::size_t kMaxRemoteDevices = 400'000;
   /// Queues each shard's samples, holding the caller back while a shard is full (see above).
   void dispatch(std::vector<std::vector<store::StoredSample>> per_shard);
   void flush(Shard& shard);
@@ -199,6 +211,8 @@ class AnalyticsService {
   mutable std::mutex latest_mu_;
   std::unordered_map<std::string, Latest> latest_;
   std::unordered_map<std::string, std::vector<Scheduled>> scheduled_;  // under latest_mu_
+  // Other replicas' devices: "origin\ndevice\nmodule" → {model name: item}, from their messages.
+  std::unordered_map<std::string, nlohmann::json> remote_;  // under latest_mu_
   /// Per origin: the network-level models' latest results (device "": the whole network).
   struct NetworkLatest {
     std::int64_t network_id = 0;

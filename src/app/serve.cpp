@@ -373,6 +373,7 @@ int serve(const Config& c) {
   const auto twin = load_twin(c);
   // Analytics: the model registry in the data directory, the monitoring models on every stored
   // sample, their history in the database.
+  std::atomic<bus::RedisBus*> shared_with{nullptr};  // set once the bus below exists
   std::unique_ptr<analytics::ModelRegistry> models;
   std::unique_ptr<store::MlResultRepository> ml_results;
   std::unique_ptr<api::AnalyticsService> analytics_service;
@@ -396,7 +397,12 @@ int serve(const Config& c) {
             .retention_days = c.analytics_retention_days,
             .owns = ring ? std::function<bool(std::string_view)>(
                                [&ring](std::string_view d) { return ring->owns(d); })
-                         : nullptr},
+                         : nullptr,
+            .share = ring ? std::function<void(const std::string&, const std::string&)>(
+                                [&shared_with](const std::string& key, const std::string& data) {
+                                  if (auto* bus = shared_with.load()) bus->publish_event(key, data);
+                                })
+                          : nullptr},
         &metrics, on_failure("analytics"));
     spdlog::info("analytics: {} model(s) loaded from {}", analytics_service->models_loaded(),
                  models->dir().string());
@@ -410,7 +416,11 @@ int serve(const Config& c) {
           if (svc) svc->on_remote(s);
           fanout.on_remote(std::move(s));
         },
+        [svc = analytics_service.get()](const std::string& key, const std::string& data) {
+          if (svc) svc->on_remote_results(key, data);
+        },
         &metrics);
+    shared_with = redis.get();
   }
   store.set_commit_listener([&fanout, bus = redis.get(), svc = analytics_service.get()](
                                 std::span<const store::CommittedSeries> committed) {
@@ -577,6 +587,7 @@ int serve(const Config& c) {
   identity.authenticator().share_login_failures(nullptr);  // no login runs any more
   fanout.drain();
   if (analytics_service) analytics_service->drain();
+  shared_with = nullptr;
   spdlog::info("stopping: flushing storage");
   store.set_commit_listener(nullptr);
   return 0;

@@ -71,8 +71,12 @@ RedisOptions parse_redis_url(std::string_view url) {
   return o;
 }
 
-RedisBus::RedisBus(RedisOptions options, Deliver deliver, obs::Registry* metrics)
-    : opt_(std::move(options)), deliver_(std::move(deliver)) {
+RedisBus::RedisBus(RedisOptions options, Deliver deliver, DeliverEvent on_event,
+                   obs::Registry* metrics)
+    : opt_(std::move(options)),
+      deliver_(std::move(deliver)),
+      on_event_(std::move(on_event)),
+      events_channel_(opt_.channel + ":events") {
   if (metrics) {
     published_ = &metrics->counter("remhart_redis_published_total",
                                    "Commits published to the other replicas");
@@ -107,7 +111,26 @@ void RedisBus::publish(std::span<const store::CommittedSeries> committed) {
     if (dropped_) dropped_->inc();
     return;
   }
-  auto message = encode_live(opt_.replica, committed);
+  enqueue(opt_.channel, encode_live(opt_.replica, committed));
+}
+
+namespace {
+// An event on the wire: sender NUL key NUL data (keys and JSON data carry no NUL).
+constexpr std::size_t kMaxEventBytes = 1 << 20;
+}  // namespace
+
+void RedisBus::publish_event(const std::string& key, const std::string& data) {
+  if (!publishing_ || opt_.replica.size() + key.size() + data.size() + 2 > kMaxEventBytes) {
+    if (dropped_) dropped_->inc();
+    return;
+  }
+  std::string message;
+  message.reserve(opt_.replica.size() + key.size() + data.size() + 2);
+  message.append(opt_.replica).append(1, '\0').append(key).append(1, '\0').append(data);
+  enqueue(events_channel_, std::move(message));
+}
+
+void RedisBus::enqueue(const std::string& channel, std::string message) {
   {
     std::lock_guard lock(mu_);
     if (queued_bytes_ + message.size() > opt_.max_queued_bytes) {
@@ -115,7 +138,7 @@ void RedisBus::publish(std::span<const store::CommittedSeries> committed) {
       return;
     }
     queued_bytes_ += message.size();
-    queue_.push_back(std::move(message));
+    queue_.push_back({&channel, std::move(message)});
   }
   cv_.notify_one();
 }
@@ -161,16 +184,17 @@ void RedisBus::publisher_loop() {
     backoff = std::chrono::milliseconds(250);
     publishing_ = true;
     while (true) {
-      std::string message;
+      Outgoing out;
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         if (stopping_) return;
-        message = std::move(queue_.front());
+        out = std::move(queue_.front());
         queue_.pop_front();
-        queued_bytes_ -= message.size();
+        queued_bytes_ -= out.message.size();
       }
-      Reply r(static_cast<redisReply*>(redisCommand(c.get(), "PUBLISH %s %b", opt_.channel.c_str(),
+      const auto& message = out.message;
+      Reply r(static_cast<redisReply*>(redisCommand(c.get(), "PUBLISH %s %b", out.channel->c_str(),
                                                     message.data(), message.size())));
       if (!r) {
         publishing_ = false;
@@ -189,6 +213,22 @@ void RedisBus::publisher_loop() {
   }
 }
 
+void RedisBus::deliver_event(std::string_view bytes) {
+  const auto a = bytes.find('\0');
+  const auto b = a == std::string_view::npos ? a : bytes.find('\0', a + 1);
+  if (b == std::string_view::npos || bytes.size() > kMaxEventBytes) {
+    if (malformed_) malformed_->inc();
+    return;
+  }
+  if (bytes.substr(0, a) == opt_.replica || !on_event_) return;  // its own
+  try {
+    on_event_(std::string(bytes.substr(a + 1, b - a - 1)), std::string(bytes.substr(b + 1)));
+  } catch (const std::exception& e) {
+    if (failures_) failures_->inc();
+    spdlog::error("redis: delivering an event failed: {}", e.what());
+  }
+}
+
 void RedisBus::subscriber_loop() {
   auto backoff = std::chrono::milliseconds(250);
   while (true) {
@@ -200,8 +240,8 @@ void RedisBus::subscriber_loop() {
     Context c = connect(opt_, error);
     Reply r;
     if (c)
-      r.reset(
-          static_cast<redisReply*>(redisCommand(c.get(), "SUBSCRIBE %s", opt_.channel.c_str())));
+      r.reset(static_cast<redisReply*>(
+          redisCommand(c.get(), "SUBSCRIBE %s %s", opt_.channel.c_str(), events_channel_.c_str())));
     if (!c || !r || r->type == REDIS_REPLY_ERROR) {
       if (failures_) failures_->inc();
       if (c && error.empty()) error = r ? std::string(r->str, r->len) : c->errstr;
@@ -225,7 +265,11 @@ void RedisBus::subscriber_loop() {
       Reply m(static_cast<redisReply*>(raw));
       // ["message", channel, payload]
       if (!m || m->type != REDIS_REPLY_ARRAY || m->elements != 3 ||
-          m->element[2]->type != REDIS_REPLY_STRING) {
+          m->element[1]->type != REDIS_REPLY_STRING || m->element[2]->type != REDIS_REPLY_STRING) {
+        continue;  // the second subscription's confirmation, and anything else
+      }
+      if (std::string_view(m->element[1]->str, m->element[1]->len) == events_channel_) {
+        deliver_event(std::string_view(m->element[2]->str, m->element[2]->len));
         continue;
       }
       auto decoded = decode_live(std::string_view(m->element[2]->str, m->element[2]->len));
