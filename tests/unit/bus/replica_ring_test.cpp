@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -25,15 +24,6 @@ std::vector<std::string> devices(int n) {
   std::vector<std::string> out;
   for (int k = 0; k < n; ++k) out.push_back("fdr1-m" + std::to_string(k));
   return out;
-}
-
-bool within(std::chrono::milliseconds limit, const std::function<bool()>& cond) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
 }
 
 ReplicaRing::Options ring_options(const testkit::RedisServer& redis, const std::string& name) {
@@ -95,7 +85,8 @@ TEST(ReplicaRing, EveryDeviceHasOneOwnerAndALeavingReplicasDevicesMove) {
   testkit::RedisServer redis;
   ReplicaRing a(ring_options(redis, "A"));
   auto b = std::make_unique<ReplicaRing>(ring_options(redis, "B"));
-  ASSERT_TRUE(within(2s, [&] { return a.members().size() == 2 && b->members().size() == 2; }));
+  ASSERT_TRUE(
+      testkit::eventually([&] { return a.members().size() == 2 && b->members().size() == 2; }, 2s));
   const auto ids = devices(2000);
   int owned_a = 0;
   for (const auto& d : ids) {
@@ -105,7 +96,8 @@ TEST(ReplicaRing, EveryDeviceHasOneOwnerAndALeavingReplicasDevicesMove) {
   EXPECT_NEAR(owned_a, 1000, 150);
   // B stops cleanly: it leaves the ring and A owns everything at its next heartbeat.
   b.reset();
-  ASSERT_TRUE(within(1s, [&] { return a.members() == std::vector<std::string>{"A"}; }));
+  ASSERT_TRUE(
+      testkit::eventually([&] { return a.members() == std::vector<std::string>{"A"}; }, 1s));
   for (const auto& d : ids) EXPECT_TRUE(a.owns(d)) << d;
 }
 
@@ -121,18 +113,19 @@ TEST(ReplicaRing, AReplicaThatStopsAnsweringExpiresAndRedisAwayMeansOwningWhatAr
       testkit::run_command("redis-cli -p " + std::to_string(redis.port()) + " ZADD test:replicas " +
                            std::to_string(now_ms) + " dead");
   ASSERT_EQ(added.status, 0) << added.output;
-  ASSERT_TRUE(within(1s, [&] { return a.members().size() == 2; }));
+  ASSERT_TRUE(testkit::eventually([&] { return a.members().size() == 2; }, 1s));
   const auto ids = devices(500);
   int owned = 0;
   for (const auto& d : ids) owned += a.owns(d);
   EXPECT_LT(owned, 400);  // about half is the dead one's while it counts as alive
-  ASSERT_TRUE(within(2s, [&] { return a.members() == std::vector<std::string>{"A"}; }));
+  ASSERT_TRUE(
+      testkit::eventually([&] { return a.members() == std::vector<std::string>{"A"}; }, 2s));
   for (const auto& d : ids) EXPECT_TRUE(a.owns(d));
   // Redis away: A keeps the state of whatever it receives, as a replica alone.
   redis.stop();
-  ASSERT_TRUE(within(2s, [&] { return !a.connected(); }));
+  ASSERT_TRUE(testkit::eventually([&] { return !a.connected(); }, 2s));
   EXPECT_TRUE(a.members().empty());
   for (const auto& d : ids) EXPECT_TRUE(a.owns(d));
   redis.start();
-  EXPECT_TRUE(within(8s, [&] { return a.connected() && a.members().size() == 1; }));
+  EXPECT_TRUE(testkit::eventually([&] { return a.connected() && a.members().size() == 1; }, 8s));
 }

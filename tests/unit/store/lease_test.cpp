@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <stdexcept>
 #include <thread>
 
@@ -19,15 +18,6 @@ using store::Leadership;
 using store::MariadbLeases;
 
 namespace {
-
-bool within(std::chrono::milliseconds limit, const std::function<bool()>& cond) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
 
 struct LeaseTest : ::testing::Test {
   void SetUp() override {
@@ -93,7 +83,7 @@ TEST_F(LeaseTest, ExactlyOneReplicaLeadsAndAnotherTakesOverWhenItGoes) {
   // A shuts down: it hands over at once (released), B takes it on its next round.
   a.reset();
   EXPECT_EQ(lost_a, 1);
-  EXPECT_TRUE(within(1s, [&] { return b.leads("demo"); }));
+  EXPECT_TRUE(testkit::eventually([&] { return b.leads("demo"); }, 1s));
   EXPECT_EQ(gained_b, 1);
 }
 
@@ -106,7 +96,7 @@ TEST_F(LeaseTest, ACrashedLeadersLeaseIsTakenOnlyAfterItExpires) {
   b.add("retention");
   b.start();
   EXPECT_FALSE(b.leads("retention"));
-  EXPECT_TRUE(within(5s, [&] { return b.leads("retention"); }));
+  EXPECT_TRUE(testkit::eventually([&] { return b.leads("retention"); }, 5s));
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 1s);
 }
 
@@ -119,12 +109,12 @@ TEST(Leadership, ALeaderThatCannotRenewStopsLeadingAtItsDeadline) {
   EXPECT_TRUE(l.leads("retention"));
   leases.reachable = false;
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_TRUE(within(2s, [&] { return !l.leads("retention"); }));
+  EXPECT_TRUE(testkit::eventually([&] { return !l.leads("retention"); }, 2s));
   // Not before the last successful renewal's lease could have run out on the database.
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 400ms);
-  EXPECT_TRUE(within(1s, [&] { return lost == 1; }));
+  EXPECT_TRUE(testkit::eventually([&] { return lost == 1; }, 1s));
   leases.reachable = true;
-  EXPECT_TRUE(within(1s, [&] { return l.leads("retention"); }));
+  EXPECT_TRUE(testkit::eventually([&] { return l.leads("retention"); }, 1s));
 }
 
 TEST(Leadership, AloneEveryJobIsLed) {

@@ -184,12 +184,8 @@ TEST_F(MariadbTest, ADeviceDeletedOnAnotherReplicaIsForgottenWithItsSeries) {
   o.device_reload = std::chrono::milliseconds(100);
   store::MariadbStore b(o);
   const auto b_sees_m1 = [&](bool present) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (b.devices()->count("m1") != (present ? 1u : 0u) &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return b.devices()->count("m1") == (present ? 1u : 0u);
+    return testkit::eventually([&] { return b.devices()->count("m1") == (present ? 1u : 0u); },
+                               std::chrono::seconds(10));
   };
   core::Device d;
   d.id = "m1";
@@ -220,11 +216,8 @@ TEST_F(MariadbTest, LatestValuesFollowOtherReplicasFromMemory) {
   ASSERT_TRUE(write(*a, {sample("m1", kT0, 231), sample("m2", kT0, 232)}).ok);
   ASSERT_EQ(a->latest("m1", "real")->record.values.v[0], 231);
   // B learns of A's commit at its next reload …
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!b.latest("m2", "real") && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(b.latest("m2", "real"));
+  ASSERT_TRUE(testkit::eventually([&] { return b.latest("m2", "real").has_value(); },
+                                  std::chrono::seconds(10)));
   EXPECT_EQ(b.latest("m2", "real")->record.values.v[0], 232);
   const auto all = b.latest_all("real");
   ASSERT_EQ(all.size(), 2u);
@@ -242,11 +235,8 @@ TEST_F(MariadbTest, LatestValuesFollowOtherReplicasFromMemory) {
   a->delete_origin("sim:r1");
   EXPECT_FALSE(a->latest("m1", "sim:r1"));
   b.note_remote_commit({{"m1", "sim:r1", {kT0, sample("m1", kT0, 200).values}}});
-  const auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (b.latest("m1", "sim:r1") && std::chrono::steady_clock::now() < gone_by) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_FALSE(b.latest("m1", "sim:r1"));
+  EXPECT_TRUE(
+      testkit::eventually([&] { return !b.latest("m1", "sim:r1"); }, std::chrono::seconds(10)));
 }
 
 // The server is killed mid-ingest and started again: writes meanwhile fail as "unavailable"
