@@ -43,9 +43,12 @@ store::WriteResult write(store::Store& st, std::vector<core::Sample> samples,
   return f.get();
 }
 
-std::unique_ptr<store::MariadbStore> open(const std::string& url) {
+/// `device_reload`: how soon another replica's changes are read (a second store on the database).
+std::unique_ptr<store::MariadbStore> open(
+    const std::string& url, std::chrono::milliseconds device_reload = std::chrono::seconds(5)) {
   store::MariadbOptions o;
   o.url = url;
+  o.device_reload = device_reload;
   o.pool_min = 1;
   o.pool_max = 4;
   o.startup_wait = std::chrono::seconds(20);
@@ -178,11 +181,8 @@ TEST_F(MariadbTest, TwoReplicasShareOneDatabaseWithoutDuplicates) {
 TEST_F(MariadbTest, ADeviceDeletedOnAnotherReplicaIsForgottenWithItsSeries) {
   const auto url = testkit::MariadbServer::shared().create_database();
   auto a = open(url);
-  store::MariadbOptions o;
-  o.url = url;
-  o.pool_min = 1;
-  o.device_reload = std::chrono::milliseconds(100);
-  store::MariadbStore b(o);
+  auto replica_b = open(url, std::chrono::milliseconds(100));
+  auto& b = *replica_b;
   const auto b_sees_m1 = [&](bool present) {
     return testkit::eventually([&] { return b.devices()->count("m1") == (present ? 1u : 0u); },
                                std::chrono::seconds(10));
@@ -208,11 +208,8 @@ TEST_F(MariadbTest, ADeviceDeletedOnAnotherReplicaIsForgottenWithItsSeries) {
 TEST_F(MariadbTest, LatestValuesFollowOtherReplicasFromMemory) {
   const auto url = testkit::MariadbServer::shared().create_database();
   auto a = open(url);
-  store::MariadbOptions o;
-  o.url = url;
-  o.pool_min = 1;
-  o.device_reload = std::chrono::milliseconds(300);
-  store::MariadbStore b(o);
+  auto replica_b = open(url, std::chrono::milliseconds(300));
+  auto& b = *replica_b;
   ASSERT_TRUE(write(*a, {sample("m1", kT0, 231), sample("m2", kT0, 232)}).ok);
   ASSERT_EQ(a->latest("m1", "real")->record.values.v[0], 231);
   // B learns of A's commit at its next reload …
