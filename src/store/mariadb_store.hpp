@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -47,8 +48,8 @@ struct MariadbOptions {
   std::size_t insert_rows = 10'000;       ///< rows per array-bound INSERT (one round trip)
   std::chrono::seconds startup_wait{60};  ///< how long the start waits for the server to answer
   int partition_months_ahead = 2;         ///< months of partitions kept ready beyond this one
-  /// How often devices other replicas changed, and the newest sample of every series, are read
-  /// again.
+  /// How often devices other replicas changed, and the newest sample of every series (on a
+  /// thread of its own), are read again.
   std::chrono::milliseconds device_reload{5000};
 };
 
@@ -108,6 +109,8 @@ class MariadbStore final : public Store {
   void load_devices(maria::Connection& c);
   /// Reads the newest sample of every series into the latest-value cache.
   void load_newest(maria::Connection& c);
+  /// Every `device_reload`: load_newest on a reader connection (its own thread).
+  void refresh_loop();
   /// Keeps `r` as the newest of (origin, device) when it is newer than what the cache has.
   void keep_newest(const std::string& origin, const std::string& device, const core::Record& r);
   void save_device(const core::Device& d, bool create);
@@ -129,9 +132,11 @@ class MariadbStore final : public Store {
 
   // The latest-value cache: the newest sample of every series by (origin, device). Fed by this
   // replica's commits, the other replicas' (note_remote_commit) and a reload from the database
-  // every `device_reload`, so `latest` never waits for the database.
+  // every `device_reload` (refresher_), so `latest` never waits for the database.
   mutable std::mutex newest_mu_;
   std::map<std::pair<std::string, std::string>, core::Record, std::less<>> newest_;
+  bool refreshing_ = false;  // a reload is reading the database: keep_newest notes into touched_
+  std::set<std::pair<std::string, std::string>> touched_;
 
   mutable std::mutex devices_mu_;
   std::shared_ptr<const DeviceMap> devices_;
@@ -148,6 +153,10 @@ class MariadbStore final : public Store {
   bool unreachable_ = false;
 
   std::thread writer_;
+  std::mutex refresh_mu_;
+  std::condition_variable refresh_cv_;
+  bool stopping_ = false;  // under refresh_mu_
+  std::thread refresher_;
 };
 
 }  // namespace remhart::store
