@@ -62,8 +62,15 @@ Identity::Identity(const Config& c, obs::Registry* metrics, bool server) : c_(c)
     keyring_ = shared.get();
     store_ = std::move(shared);
   }
-  audit_ = std::make_unique<auth::AuditLog>(db, auth::AuditOptions{c.audit_retention_days, 200000},
-                                            metrics);
+  // The audit rows go where the identity data is: every replica's in the shared database.
+  std::unique_ptr<auth::AuditStore> audit_rows;
+  if (c.database_url.empty()) {
+    audit_rows = std::make_unique<auth::SqliteAuditStore>(db);
+  } else {
+    audit_rows = std::make_unique<auth::MariadbAuditStore>(c.database_url);
+  }
+  audit_ = std::make_unique<auth::AuditLog>(
+      std::move(audit_rows), auth::AuditOptions{c.audit_retention_days, 200000}, metrics);
   auth::AuthOptions ao;
   ao.access_ttl_s = c.access_ttl_s;
   ao.refresh_ttl_s = c.refresh_ttl_days * 86400;

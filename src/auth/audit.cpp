@@ -4,6 +4,7 @@
 
 #include "core/time.hpp"
 #include "obs/metrics.hpp"
+#include "store/mariadb.hpp"
 #include "store/sqlite.hpp"
 
 namespace remhart::auth {
@@ -32,16 +33,221 @@ CREATE INDEX audit_user ON audit(user_id) WHERE user_id IS NOT NULL;
 )sql",
 };
 
+// Binary strings, as SQLite keeps them: a request path or an attempted username is whatever bytes
+// the caller sent, and a row the server refused as text (too long, not UTF-8) would lose its
+// whole batch — an attacker could hide calls that way.
+const std::vector<std::vector<std::string>> kMariadbMigrations = {{
+    "CREATE TABLE IF NOT EXISTS audit(id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, ts BIGINT "
+    "NOT NULL, kind MEDIUMBLOB NOT NULL, event MEDIUMBLOB NOT NULL, actor MEDIUMBLOB NOT NULL, "
+    "user_id BIGINT NULL, role MEDIUMBLOB NOT NULL, method MEDIUMBLOB NOT NULL, route MEDIUMBLOB "
+    "NOT NULL, status INT NOT NULL, duration_us BIGINT NOT NULL, ip MEDIUMBLOB NOT NULL, "
+    "request_id MEDIUMBLOB NOT NULL, detail MEDIUMBLOB NOT NULL, KEY audit_ts(ts), KEY "
+    "audit_user(user_id), KEY audit_actor(actor(255))) ENGINE=InnoDB",
+}};
+
+// The query of `q`'s filters, `?` parameters in this order: from, to, user, actor, kind, event,
+// before, limit (those set).
+std::string query_sql(const AuditQuery& q) {
+  std::string sql =
+      "SELECT id, ts, kind, event, actor, user_id, role, method, route, status, duration_us, ip, "
+      "request_id, detail FROM audit WHERE 1";
+  if (q.from) sql += " AND ts >= ?";
+  if (q.to) sql += " AND ts < ?";
+  if (q.user_id) sql += " AND user_id = ?";
+  if (!q.actor.empty()) sql += " AND actor = ?";
+  if (!q.kind.empty()) sql += " AND kind = ?";
+  if (!q.event.empty()) sql += " AND event = ?";
+  if (q.before_id) sql += " AND id < ?";
+  return sql + " ORDER BY id DESC LIMIT ?";
+}
+
 constexpr auto kFlushEvery = std::chrono::milliseconds(200);
 constexpr std::size_t kBatchTrigger = 4096;
 
 }  // namespace
 
-AuditLog::AuditLog(const std::string& path, AuditOptions options, obs::Registry* metrics)
-    : opt_(options), db_(std::make_unique<store::Database>(path)) {
+// ---- SQLite ----
+
+SqliteAuditStore::SqliteAuditStore(const std::string& path)
+    : db_(std::make_unique<store::Database>(path)) {
   db_->exec("PRAGMA journal_mode=WAL");
   db_->exec("PRAGMA synchronous=NORMAL");
   store::apply_migrations(*db_, "audit", kMigrations);
+}
+
+SqliteAuditStore::~SqliteAuditStore() = default;
+
+void SqliteAuditStore::insert(const std::vector<AuditEntry>& batch) {
+  std::lock_guard lock(mu_);
+  store::Transaction tx(*db_, true);
+  auto st = db_->prepare(
+      "INSERT INTO audit(ts, kind, event, actor, user_id, role, method, route, status, "
+      "duration_us, ip, request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  for (const auto& e : batch) {
+    st.bind(1, e.ts).bind(2, e.kind).bind(3, e.event).bind(4, e.actor);
+    if (e.user_id) {
+      st.bind(5, *e.user_id);
+    } else {
+      st.bind_null(5);
+    }
+    st.bind(6, e.role)
+        .bind(7, e.method)
+        .bind(8, e.route)
+        .bind(9, std::int64_t{e.status})
+        .bind(10, e.duration_us)
+        .bind(11, e.ip)
+        .bind(12, e.request_id)
+        .bind(13, e.detail)
+        .run();
+  }
+  tx.commit();
+}
+
+std::vector<AuditEntry> SqliteAuditStore::query(const AuditQuery& q) {
+  const auto sql = query_sql(q);
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(sql);
+  int idx = 0;
+  if (q.from) st.bind(++idx, *q.from);
+  if (q.to) st.bind(++idx, *q.to);
+  if (q.user_id) st.bind(++idx, *q.user_id);
+  if (!q.actor.empty()) st.bind(++idx, q.actor);
+  if (!q.kind.empty()) st.bind(++idx, q.kind);
+  if (!q.event.empty()) st.bind(++idx, q.event);
+  if (q.before_id) st.bind(++idx, *q.before_id);
+  st.bind(++idx, static_cast<std::int64_t>(q.limit));
+  std::vector<AuditEntry> out;
+  while (st.step()) {
+    AuditEntry e;
+    e.id = st.int64(0);
+    e.ts = st.int64(1);
+    e.kind = st.text(2);
+    e.event = st.text(3);
+    e.actor = st.text(4);
+    if (!st.is_null(5)) e.user_id = st.int64(5);
+    e.role = st.text(6);
+    e.method = st.text(7);
+    e.route = st.text(8);
+    e.status = static_cast<int>(st.int64(9));
+    e.duration_us = st.int64(10);
+    e.ip = st.text(11);
+    e.request_id = st.text(12);
+    e.detail = st.text(13);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+void SqliteAuditStore::pseudonymise(std::int64_t user_id, const std::string& username,
+                                    const std::string& pseudonym) {
+  std::lock_guard lock(mu_);
+  store::Transaction tx(*db_, true);
+  db_->prepare("UPDATE audit SET actor = ?1, ip = '', detail = '' WHERE user_id = ?2 OR actor = ?3")
+      .bind(1, pseudonym)
+      .bind(2, user_id)
+      .bind(3, username)
+      .run();
+  tx.commit();
+}
+
+std::int64_t SqliteAuditStore::delete_before(std::int64_t before) {
+  std::lock_guard lock(mu_);
+  store::Transaction tx(*db_, true);
+  db_->prepare("DELETE FROM audit WHERE ts < ?").bind(1, before).run();
+  const auto removed = db_->changes();
+  tx.commit();
+  return removed;
+}
+
+// ---- MariaDB ----
+
+MariadbAuditStore::MariadbAuditStore(const std::string& url) {
+  store::maria::Pool::Options o;
+  o.connection = store::maria::parse_url(url);
+  o.min = 1;
+  o.max = 4;
+  pool_ = std::make_unique<store::maria::Pool>(o);
+  pool_->with([](store::maria::Connection& c) {
+    store::maria::apply_migrations(c, "audit", kMariadbMigrations);
+  });
+}
+
+MariadbAuditStore::~MariadbAuditStore() = default;
+
+void MariadbAuditStore::insert(const std::vector<AuditEntry>& batch) {
+  using store::maria::Value;
+  pool_->with([&](store::maria::Connection& c) {
+    store::maria::Transaction tx(c);
+    store::maria::Statement st(
+        c,
+        "INSERT INTO audit(ts, kind, event, actor, user_id, role, method, route, status, "
+        "duration_us, ip, request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& e : batch) {
+      st.execute({e.ts, e.kind, e.event, e.actor, e.user_id ? Value(*e.user_id) : Value(), e.role,
+                  e.method, e.route, std::int64_t{e.status}, e.duration_us, e.ip, e.request_id,
+                  e.detail});
+    }
+    tx.commit();
+  });
+}
+
+std::vector<AuditEntry> MariadbAuditStore::query(const AuditQuery& q) {
+  std::vector<store::maria::Value> params;
+  if (q.from) params.emplace_back(*q.from);
+  if (q.to) params.emplace_back(*q.to);
+  if (q.user_id) params.emplace_back(*q.user_id);
+  if (!q.actor.empty()) params.emplace_back(q.actor);
+  if (!q.kind.empty()) params.emplace_back(q.kind);
+  if (!q.event.empty()) params.emplace_back(q.event);
+  if (q.before_id) params.emplace_back(*q.before_id);
+  params.emplace_back(static_cast<std::int64_t>(q.limit));
+  return pool_->with([&](store::maria::Connection& c) {
+    std::vector<AuditEntry> out;
+    store::maria::Statement(c, query_sql(q)).query(params, [&](const store::maria::Row& r) {
+      AuditEntry e;
+      e.id = r.int64(0);
+      e.ts = r.int64(1);
+      e.kind = r.text(2);
+      e.event = r.text(3);
+      e.actor = r.text(4);
+      if (!r.is_null(5)) e.user_id = r.int64(5);
+      e.role = r.text(6);
+      e.method = r.text(7);
+      e.route = r.text(8);
+      e.status = static_cast<int>(r.int64(9));
+      e.duration_us = r.int64(10);
+      e.ip = r.text(11);
+      e.request_id = r.text(12);
+      e.detail = r.text(13);
+      out.push_back(std::move(e));
+    });
+    return out;
+  });
+}
+
+void MariadbAuditStore::pseudonymise(std::int64_t user_id, const std::string& username,
+                                     const std::string& pseudonym) {
+  pool_->with([&](store::maria::Connection& c) {
+    store::maria::Statement(
+        c, "UPDATE audit SET actor = ?, ip = '', detail = '' WHERE user_id = ? OR actor = ?")
+        .execute({pseudonym, user_id, username});
+  });
+}
+
+std::int64_t MariadbAuditStore::delete_before(std::int64_t before) {
+  return pool_->with([&](store::maria::Connection& c) {
+    return static_cast<std::int64_t>(
+        store::maria::Statement(c, "DELETE FROM audit WHERE ts < ?").execute({before}));
+  });
+}
+
+// ---- the log ----
+
+AuditLog::AuditLog(const std::string& path, AuditOptions options, obs::Registry* metrics)
+    : AuditLog(std::make_unique<SqliteAuditStore>(path), options, metrics) {}
+
+AuditLog::AuditLog(std::unique_ptr<AuditStore> store, AuditOptions options, obs::Registry* metrics)
+    : opt_(options), store_(std::move(store)) {
   if (metrics) {
     dropped_ = &metrics->counter("remhart_audit_dropped_total",
                                  "Audit entries dropped because the audit queue was full");
@@ -114,104 +320,41 @@ void AuditLog::run() {
 
 void AuditLog::write(std::vector<AuditEntry>& batch) {
   try {
-    std::lock_guard lock(db_mu_);
-    store::Transaction tx(*db_, true);
-    auto st = db_->prepare(
-        "INSERT INTO audit(ts, kind, event, actor, user_id, role, method, route, status, "
-        "duration_us, ip, request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    for (const auto& e : batch) {
-      st.bind(1, e.ts).bind(2, e.kind).bind(3, e.event).bind(4, e.actor);
-      if (e.user_id) {
-        st.bind(5, *e.user_id);
-      } else {
-        st.bind_null(5);
-      }
-      st.bind(6, e.role)
-          .bind(7, e.method)
-          .bind(8, e.route)
-          .bind(9, std::int64_t{e.status})
-          .bind(10, e.duration_us)
-          .bind(11, e.ip)
-          .bind(12, e.request_id)
-          .bind(13, e.detail)
-          .run();
-    }
-    tx.commit();
+    store_->insert(batch);
     if (written_total_) written_total_->inc(batch.size());
+    return;
   } catch (const std::exception& ex) {
-    spdlog::error("audit: could not write {} entries: {}", batch.size(), ex.what());
-    if (dropped_) dropped_->inc(batch.size());
+    spdlog::warn("audit: a batch of {} entries was refused ({}); writing them one by one",
+                 batch.size(), ex.what());
+  }
+  // One entry the database refuses must not cost the others (nor hide them: a caller could
+  // otherwise send a request whose row fails, to keep its neighbours out of the log).
+  std::size_t lost = 0;
+  for (auto& e : batch) {
+    try {
+      store_->insert({e});
+      if (written_total_) written_total_->inc();
+    } catch (const std::exception& ex) {
+      ++lost;
+      if (dropped_) dropped_->inc();
+      if (lost == 1) spdlog::error("audit: could not write an entry: {}", ex.what());
+    }
   }
 }
 
 std::vector<AuditEntry> AuditLog::query(const AuditQuery& q) {
-  std::string sql =
-      "SELECT id, ts, kind, event, actor, user_id, role, method, route, status, duration_us, ip, "
-      "request_id, detail FROM audit WHERE 1";
-  if (q.from) sql += " AND ts >= :from";
-  if (q.to) sql += " AND ts < :to";
-  if (q.user_id) sql += " AND user_id = :uid";
-  if (!q.actor.empty()) sql += " AND actor = :actor";
-  if (!q.kind.empty()) sql += " AND kind = :kind";
-  if (!q.event.empty()) sql += " AND event = :event";
-  if (q.before_id) sql += " AND id < :before";
-  sql += " ORDER BY id DESC LIMIT :limit";
-  std::lock_guard lock(db_mu_);
-  auto st = db_->prepare(sql);
-  int idx = 0;
-  if (q.from) st.bind(++idx, *q.from);
-  if (q.to) st.bind(++idx, *q.to);
-  if (q.user_id) st.bind(++idx, *q.user_id);
-  if (!q.actor.empty()) st.bind(++idx, q.actor);
-  if (!q.kind.empty()) st.bind(++idx, q.kind);
-  if (!q.event.empty()) st.bind(++idx, q.event);
-  if (q.before_id) st.bind(++idx, *q.before_id);
-  st.bind(++idx, static_cast<std::int64_t>(q.limit));
-  std::vector<AuditEntry> out;
-  while (st.step()) {
-    AuditEntry e;
-    e.id = st.int64(0);
-    e.ts = st.int64(1);
-    e.kind = st.text(2);
-    e.event = st.text(3);
-    e.actor = st.text(4);
-    if (!st.is_null(5)) e.user_id = st.int64(5);
-    e.role = st.text(6);
-    e.method = st.text(7);
-    e.route = st.text(8);
-    e.status = static_cast<int>(st.int64(9));
-    e.duration_us = st.int64(10);
-    e.ip = st.text(11);
-    e.request_id = st.text(12);
-    e.detail = st.text(13);
-    out.push_back(std::move(e));
-  }
-  return out;
+  return store_->query(q);
 }
 
 void AuditLog::pseudonymise(std::int64_t user_id, const std::string& username,
                             const std::string& pseudonym) {
   flush();
-  std::lock_guard lock(db_mu_);
-  store::Transaction tx(*db_, true);
-  db_->prepare("UPDATE audit SET actor = ?1, ip = '', detail = '' WHERE user_id = ?2 OR actor = ?3")
-      .bind(1, pseudonym)
-      .bind(2, user_id)
-      .bind(3, username)
-      .run();
-  tx.commit();
+  store_->pseudonymise(user_id, username, pseudonym);
 }
 
 std::int64_t AuditLog::apply_retention(std::int64_t now_us) {
   try {
-    std::lock_guard lock(db_mu_);
-    store::Transaction tx(*db_, true);
-    db_->prepare("DELETE FROM audit WHERE ts < ?")
-        .bind(1, now_us - opt_.retention_days * 86400 * core::kUsPerSecond)
-        .run();
-    const auto removed = db_->changes();
-    tx.commit();
-    return removed;
+    return store_->delete_before(now_us - opt_.retention_days * 86400 * core::kUsPerSecond);
   } catch (const std::exception& ex) {
     spdlog::warn("audit: retention failed: {}", ex.what());
     return 0;

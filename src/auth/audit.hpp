@@ -12,7 +12,10 @@
 
 namespace remhart::store {
 class Database;
+namespace maria {
+class Pool;
 }
+}  // namespace remhart::store
 namespace remhart::obs {
 class Registry;
 class Counter;
@@ -51,8 +54,58 @@ struct AuditOptions {
   std::size_t max_pending = 200000;  ///< beyond this, entries are dropped and counted
 };
 
+/// Where audit rows are kept: the data directory's SQLite file, or — with several replicas — the
+/// shared MariaDB database, so an administrator on any replica sees every replica's rows (ids are
+/// the database's, one sequence for all).
+class AuditStore {
+ public:
+  virtual ~AuditStore() = default;
+  /// Writes a batch in one transaction; throws when it cannot.
+  virtual void insert(const std::vector<AuditEntry>& batch) = 0;
+  /// Newest first.
+  virtual std::vector<AuditEntry> query(const AuditQuery& q) = 0;
+  /// The user's rows lose their name, address and detail and keep `pseudonym` as actor.
+  virtual void pseudonymise(std::int64_t user_id, const std::string& username,
+                            const std::string& pseudonym) = 0;
+  /// Deletes rows older than `before` (UTC µs); returns how many.
+  virtual std::int64_t delete_before(std::int64_t before) = 0;
+};
+
+class SqliteAuditStore final : public AuditStore {
+ public:
+  explicit SqliteAuditStore(const std::string& path);
+  ~SqliteAuditStore() override;
+  void insert(const std::vector<AuditEntry>& batch) override;
+  std::vector<AuditEntry> query(const AuditQuery& q) override;
+  void pseudonymise(std::int64_t user_id, const std::string& username,
+                    const std::string& pseudonym) override;
+  std::int64_t delete_before(std::int64_t before) override;
+
+ private:
+  std::unique_ptr<store::Database> db_;
+  std::mutex mu_;
+};
+
+/// Table `audit` in the shared MariaDB/MySQL database (migrated on construction).
+class MariadbAuditStore final : public AuditStore {
+ public:
+  explicit MariadbAuditStore(const std::string& url);
+  ~MariadbAuditStore() override;
+  void insert(const std::vector<AuditEntry>& batch) override;
+  std::vector<AuditEntry> query(const AuditQuery& q) override;
+  void pseudonymise(std::int64_t user_id, const std::string& username,
+                    const std::string& pseudonym) override;
+  std::int64_t delete_before(std::int64_t before) override;
+
+ private:
+  std::unique_ptr<store::maria::Pool> pool_;
+};
+
 class AuditLog {
  public:
+  AuditLog(std::unique_ptr<AuditStore> store, AuditOptions options,
+           obs::Registry* metrics = nullptr);
+  /// In the SQLite file at `path`.
   AuditLog(const std::string& path, AuditOptions options, obs::Registry* metrics = nullptr);
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
@@ -74,8 +127,7 @@ class AuditLog {
   void write(std::vector<AuditEntry>& batch);
 
   AuditOptions opt_;
-  std::unique_ptr<store::Database> db_;  // the writer thread's and the queries', under db_mu_
-  std::mutex db_mu_;
+  std::unique_ptr<AuditStore> store_;
   std::mutex queue_mu_;  // pending_, recorded_, written_, stopping_ and the condition variables
   std::condition_variable cv_, flushed_cv_;
   std::vector<AuditEntry> pending_;

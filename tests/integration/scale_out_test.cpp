@@ -87,6 +87,11 @@ TEST(ScaleOut, ReplicasShareAccountsAndLiveSamplesAndRedisIsOptional) {
   HttpClient with_revoked(b->port());
   with_revoked.set_header("Authorization", "Bearer " + other);
   EXPECT_TRUE(eventually([&] { return with_revoked.get("/api/grid/devices").status == 401; }));
+  // One audit log: B lists the logout made on A.
+  EXPECT_TRUE(eventually([&] {
+    const auto r = http_b->get("/api/audit?event=logout");
+    return r.status == 200 && !json::parse(r.body)["items"].empty();
+  }));
 
   // One network model for all: a version uploaded through A is the one B studies (within 2 s).
   const auto model = http_a->get("/api/grid/network");

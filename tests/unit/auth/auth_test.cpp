@@ -321,7 +321,10 @@ struct Identity : ::testing::TestWithParam<std::string> {
       url = testkit::MariadbServer::shared().create_database();
     }
     store = open_store();
-    audit = std::make_unique<AuditLog>(dir.path() + "/db", AuditOptions{});
+    // The audit rows beside the identity data: the SQLite file, or the shared database.
+    audit = url.empty() ? std::make_unique<AuditLog>(dir.path() + "/db", AuditOptions{})
+                        : std::make_unique<AuditLog>(std::make_unique<MariadbAuditStore>(url),
+                                                     AuditOptions{});
     AuthOptions o;
     o.password_cost = {1, 8192};
     auth = std::make_unique<Authenticator>(*store, *audit,
@@ -629,6 +632,45 @@ TEST_P(Identity, AuditRecordsFiltersPagesAndPseudonymises) {
     EXPECT_TRUE(e.actor.starts_with("erased-")) << e.actor;
     EXPECT_TRUE(e.ip.empty());
   }
+}
+
+// Whatever bytes a caller sent — a path that is not UTF-8, a 100 kB username — are recorded as
+// sent, and never cost the other rows of their batch.
+TEST_P(Identity, AuditKeepsArbitraryBytesAndLongFieldsWithTheirBatch) {
+  AuditEntry odd;
+  odd.ts = core::now_us();
+  odd.kind = "request";
+  odd.event = "api_call";
+  odd.actor = std::string(100'000, 'a') + "\xff";
+  odd.method = "BREW";
+  odd.route = "/api/\xff\xfe\x80/../%00";
+  odd.ip = "::ffff:10.0.0.1";
+  odd.request_id = std::string(300, 'r');
+  AuditEntry plain = odd;
+  plain.actor = "plain";
+  plain.route = "/api/grid/latest";
+  audit->record(odd);
+  audit->record(plain);
+  audit->flush();
+  AuditQuery q;
+  q.actor = odd.actor;
+  const auto rows = audit->query(q);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].route, odd.route);
+  EXPECT_EQ(rows[0].request_id, odd.request_id);
+  EXPECT_EQ(rows[0].method, "BREW");
+  q.actor = "plain";
+  EXPECT_EQ(audit->query(q).size(), 1u);
+  // Beyond what the database takes at all (MariaDB: 16 MiB a column), that row alone is lost.
+  AuditEntry huge = plain;
+  huge.detail = std::string(17u << 20, 'd');
+  AuditEntry after = plain;
+  after.actor = "after";
+  audit->record(huge);
+  audit->record(after);
+  audit->flush();
+  q.actor = "after";
+  EXPECT_EQ(audit->query(q).size(), 1u);
 }
 
 TEST_P(Identity, AuditRetentionRemovesOldRows) {
