@@ -95,6 +95,20 @@ ActiveNetwork::Uploaded ActiveNetwork::upload(const UploadTicket&, const std::st
   return install(std::move(net), uploaded_by);
 }
 
+std::optional<ActiveNetwork::Uploaded> ActiveNetwork::install_first(
+    std::shared_ptr<grid::Network> net, const std::string& uploaded_by) {
+  if (net->name.empty()) net->name = "network";
+  const auto id = repository_.add_first(net->name, grid::io::network_to_json(*net), uploaded_by,
+                                        core::now_us());
+  if (!id) {
+    refresh();  // another replica's
+    return std::nullopt;
+  }
+  std::lock_guard lock(mu_);
+  current_ = {*id, net};
+  return Uploaded{*id, net};
+}
+
 ActiveNetwork::Uploaded ActiveNetwork::install(std::shared_ptr<grid::Network> net,
                                                const std::string& uploaded_by) {
   if (net->name.empty()) net->name = "network";

@@ -56,6 +56,10 @@ class ActiveNetwork {
 
   /// Stores `network` (already checked) as a new version and makes it the active one.
   Uploaded install(std::shared_ptr<grid::Network> network, const std::string& uploaded_by);
+  /// install(), but only while no version exists (a fresh install; of several replicas starting
+  /// together, one installs it and the others take it from the database).
+  std::optional<Uploaded> install_first(std::shared_ptr<grid::Network> network,
+                                        const std::string& uploaded_by);
 
   /// Takes the stored active version when another process (a replica on the shared database)
   /// made another one active; returns whether it changed. A version that cannot be read is

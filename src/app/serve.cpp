@@ -437,10 +437,11 @@ int serve(const Config& c) {
   }
   // A fresh install has a model to study and draw: the twin's network, its loads at their peak.
   if (networks.empty()) {
-    const auto installed =
-        networks.install(std::make_shared<grid::Network>(sim::study_model(*twin)), "first start");
-    spdlog::info("network model: the {} twin's network ({} buses) registered as version {}",
-                 twin->name, installed.network->buses.size(), installed.id);
+    if (const auto installed = networks.install_first(
+            std::make_shared<grid::Network>(sim::study_model(*twin)), "first start")) {
+      spdlog::info("network model: the {} twin's network ({} buses) registered as version {}",
+                   twin->name, installed->network->buses.size(), installed->id);
+    }
   }
   runs::SimulationRuns simulator(
       store, ingest, sim_runs, twin,

@@ -40,6 +40,28 @@ std::int64_t SqliteNetworkRepository::add(const std::string& name, const std::st
                                           const std::string& uploaded_by, std::int64_t at) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_, true);
+  const auto id = insert_active(name, document, uploaded_by, at);
+  tx.commit();
+  return id;
+}
+
+std::optional<std::int64_t> SqliteNetworkRepository::add_first(const std::string& name,
+                                                               const std::string& document,
+                                                               const std::string& uploaded_by,
+                                                               std::int64_t at) {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_, true);  // BEGIN IMMEDIATE: another process's add waits for this one
+  auto count = db_->prepare("SELECT COUNT(*) FROM networks");
+  if (count.step() && count.int64(0) > 0) return std::nullopt;
+  const auto id = insert_active(name, document, uploaded_by, at);
+  tx.commit();
+  return id;
+}
+
+std::int64_t SqliteNetworkRepository::insert_active(const std::string& name,
+                                                    const std::string& document,
+                                                    const std::string& uploaded_by,
+                                                    std::int64_t at) {
   db_->exec("UPDATE networks SET active = 0 WHERE active = 1");
   db_->prepare(
          "INSERT INTO networks(name, uploaded_at, uploaded_by, active, document) "
@@ -55,7 +77,6 @@ std::int64_t SqliteNetworkRepository::add(const std::string& name, const std::st
          "DELETE FROM networks WHERE id NOT IN (SELECT id FROM networks ORDER BY id DESC LIMIT ?)")
       .bind(1, static_cast<std::int64_t>(keep_))
       .run();
-  tx.commit();
   return id;
 }
 
@@ -116,6 +137,32 @@ std::int64_t MariadbNetworkRepository::add(const std::string& name, const std::s
     // Two replicas adding at once: the second's UPDATE waits for the first's commit, so one
     // version ends up active.
     maria::Transaction tx(c);
+    const auto id = insert_active(c, name, document, uploaded_by, at);
+    tx.commit();
+    return id;
+  });
+}
+
+std::optional<std::int64_t> MariadbNetworkRepository::add_first(const std::string& name,
+                                                                const std::string& document,
+                                                                const std::string& uploaded_by,
+                                                                std::int64_t at) {
+  return pool_->with([&](maria::Connection& c) -> std::optional<std::int64_t> {
+    // Replicas starting together on a fresh database: one at a time looks and adds.
+    maria::NamedLock lock(c, "remhart.networks", 30);
+    if (c.query("SELECT COUNT(*) FROM networks").at(0).int64(0) > 0) return std::nullopt;
+    maria::Transaction tx(c);
+    const auto id = insert_active(c, name, document, uploaded_by, at);
+    tx.commit();
+    return id;
+  });
+}
+
+std::int64_t MariadbNetworkRepository::insert_active(maria::Connection& c, const std::string& name,
+                                                     const std::string& document,
+                                                     const std::string& uploaded_by,
+                                                     std::int64_t at) {
+  {
     c.exec("UPDATE networks SET active = 0 WHERE active = 1");
     maria::Statement(c,
                      "INSERT INTO networks(name, uploaded_at, uploaded_by, active, document) "
@@ -130,9 +177,8 @@ std::int64_t MariadbNetworkRepository::add(const std::string& name, const std::s
     if (!oldest_gone.empty()) {
       maria::Statement(c, "DELETE FROM networks WHERE id <= ?").execute({oldest_gone[0].int64(0)});
     }
-    tx.commit();
     return id;
-  });
+  }
 }
 
 std::vector<NetworkVersion> MariadbNetworkRepository::list() {

@@ -12,8 +12,9 @@ namespace remhart::store {
 
 class Database;
 namespace maria {
+class Connection;
 class Pool;
-}
+}  // namespace maria
 
 struct NetworkVersion {
   std::int64_t id = 0;
@@ -32,6 +33,12 @@ class NetworkRepository {
   /// `keep_versions`); returns its id.
   virtual std::int64_t add(const std::string& name, const std::string& document,
                            const std::string& uploaded_by, std::int64_t at) = 0;
+  /// add(), but only while there is no version at all — atomically, so of several processes
+  /// starting together on a fresh database one stores it; nullopt for the others.
+  virtual std::optional<std::int64_t> add_first(const std::string& name,
+                                                const std::string& document,
+                                                const std::string& uploaded_by,
+                                                std::int64_t at) = 0;
   virtual std::vector<NetworkVersion> list() = 0;
   virtual std::optional<NetworkVersion> active() = 0;
   /// The active version's id without its document (0: none) — cheap, for noticing changes.
@@ -47,12 +54,16 @@ class SqliteNetworkRepository final : public NetworkRepository {
   ~SqliteNetworkRepository() override;
   std::int64_t add(const std::string& name, const std::string& document,
                    const std::string& uploaded_by, std::int64_t at) override;
+  std::optional<std::int64_t> add_first(const std::string& name, const std::string& document,
+                                        const std::string& uploaded_by, std::int64_t at) override;
   std::vector<NetworkVersion> list() override;
   std::optional<NetworkVersion> active() override;
   std::int64_t active_id() override;
   void activate(std::int64_t id) override;
 
  private:
+  std::int64_t insert_active(const std::string& name, const std::string& document,
+                             const std::string& uploaded_by, std::int64_t at);
   std::mutex mu_;
   std::unique_ptr<Database> db_;
   std::size_t keep_;
@@ -66,12 +77,17 @@ class MariadbNetworkRepository final : public NetworkRepository {
   ~MariadbNetworkRepository() override;
   std::int64_t add(const std::string& name, const std::string& document,
                    const std::string& uploaded_by, std::int64_t at) override;
+  std::optional<std::int64_t> add_first(const std::string& name, const std::string& document,
+                                        const std::string& uploaded_by, std::int64_t at) override;
   std::vector<NetworkVersion> list() override;
   std::optional<NetworkVersion> active() override;
   std::int64_t active_id() override;
   void activate(std::int64_t id) override;
 
  private:
+  std::int64_t insert_active(maria::Connection& c, const std::string& name,
+                             const std::string& document, const std::string& uploaded_by,
+                             std::int64_t at);
   std::unique_ptr<maria::Pool> pool_;
   std::size_t keep_;
 };

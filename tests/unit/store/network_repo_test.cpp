@@ -2,7 +2,9 @@
 // MariaDB database (a private mariadbd), where two replicas see one active version.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
+#include <thread>
 
 #include "core/error.hpp"
 #include "shared_data.hpp"
@@ -81,4 +83,23 @@ TEST_P(NetworkVersions, AnotherProcessSeesTheActiveVersion) {
   EXPECT_EQ(a->active_id(), later);
   ASSERT_EQ(a->list().size(), 2u);
   EXPECT_EQ(a->list()[1].active, false);
+}
+
+// Replicas starting together on a fresh database: one first version, not one each.
+TEST_P(NetworkVersions, OnlyOneFirstVersionWhenSeveralAddItAtOnce) {
+  std::vector<std::unique_ptr<store::NetworkRepository>> repos;
+  for (int k = 0; k < 4; ++k) repos.push_back(open(10));
+  std::atomic<int> stored{0};
+  std::vector<std::thread> starts;
+  for (auto& r : repos) {
+    starts.emplace_back([&stored, repo = r.get()] {
+      if (repo->add_first("twin", "{}", "first start", 1)) ++stored;
+    });
+  }
+  for (auto& t : starts) t.join();
+  EXPECT_EQ(stored, 1);
+  EXPECT_EQ(repos[0]->list().size(), 1u);
+  EXPECT_FALSE(repos[1]->add_first("twin", "{}", "first start", 2));
+  EXPECT_GT(repos[2]->add("upload", "{}", "alice", 3), 0);  // later versions as usual
+  EXPECT_EQ(repos[3]->list().size(), 2u);
 }
