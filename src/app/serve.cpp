@@ -166,6 +166,18 @@ std::unique_ptr<store::Store> open_store(const Config& c, obs::Registry* metrics
   return std::make_unique<store::MariadbStore>(mo, metrics);
 }
 
+std::unique_ptr<store::SimRunRepository> open_sim_runs(const Config& c) {
+  if (c.database_url.empty())
+    return std::make_unique<store::SqliteSimRunRepository>(store_options(c).path);
+  return std::make_unique<store::MariadbSimRunRepository>(c.database_url);
+}
+
+int mark_interrupted_runs(const Config& c, store::SimRunRepository& runs) {
+  const auto now = core::now_us();
+  return runs.mark_interrupted(now,
+                               c.database_url.empty() ? now + 1 : now - 30 * core::kUsPerSecond);
+}
+
 std::unique_ptr<store::ObjectStore> open_objects(const Config& c) {
   if (c.object_store == "database")
     return std::make_unique<store::MariadbObjectStore>(c.database_url);
@@ -431,8 +443,9 @@ int serve(const Config& c) {
 
   // Simulation runs: runs a previous process left going are marked stopped; progress and status
   // changes go out on the live stream as `simulation` messages.
-  store::SimRunRepository sim_runs(so.path);
-  if (const int n = sim_runs.mark_interrupted(core::now_us())) {
+  const auto sim_runs_ptr = open_sim_runs(c);
+  store::SimRunRepository& sim_runs = *sim_runs_ptr;
+  if (const int n = mark_interrupted_runs(c, sim_runs)) {
     spdlog::info("{} simulation run(s) were cut off by the last shutdown: marked stopped", n);
   }
   // A fresh install has a model to study and draw: the twin's network, its loads at their peak.

@@ -29,6 +29,13 @@ store::SqliteOptions store_options(const Config& config);
 std::unique_ptr<store::Store> open_store(const Config& config, obs::Registry* metrics = nullptr);
 /// The object store the configuration names (`storage.object_store`).
 std::unique_ptr<store::ObjectStore> open_objects(const Config& config);
+/// The simulation run records: the data directory's database, or the shared one
+/// (`storage.database_url`).
+std::unique_ptr<store::SimRunRepository> open_sim_runs(const Config& config);
+/// At start: marks stopped the runs a process left `running` when it ended — with the SQLite
+/// file every one (one process), in the shared database those without a heartbeat for 30 s
+/// (their replica is gone; the other replicas' runs go on). Returns how many.
+int mark_interrupted_runs(const Config& config, store::SimRunRepository& runs);
 store::RetentionPolicy retention_policy(const Config& config);
 ingest::IngestOptions ingest_options(const Config& config);
 /// The simulation twin the configuration names (`simulator.twin`, else the demo feeder); throws

@@ -187,9 +187,9 @@ int run_simulate_store(const Config& c, const SimulateArgs& a) {
     const auto store_ptr = open_store(c);
     store::Store& store = *store_ptr;
     ingest::IngestService ingest(store, ingest_options(c));
-    store::SimRunRepository repo(so.path);
-    repo.mark_interrupted(core::now_us());
-    runs::SimulationRuns runs(store, ingest, repo, twin, nullptr, 1, sim_budget(c));
+    const auto repo = open_sim_runs(c);
+    mark_interrupted_runs(c, *repo);
+    runs::SimulationRuns runs(store, ingest, *repo, twin, nullptr, 1, sim_budget(c));
 
     runs::RunRequest rq;
     rq.scenario = a.scenario;

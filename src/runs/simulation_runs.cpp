@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <future>
@@ -381,7 +382,8 @@ void SimulationRuns::run(std::shared_ptr<Active> a, sim::Scenario scenario) {
       if (Clock::now() - a->last_publish > std::chrono::seconds(1)) {
         flush(false);
         a->last_publish = Clock::now();
-        publish(*a, true);
+        publish(*a, true);                                 // also the run's heartbeat
+        if (repo_.stop_requested(cfg.id)) a->stop = true;  // another replica was asked to stop it
       }
     }
     flush(true);
@@ -417,8 +419,26 @@ void SimulationRuns::overlay(store::SimRun& r) {
   }
 }
 
+bool SimulationRuns::running_elsewhere(const store::SimRun& r) {
+  std::lock_guard lock(mu_);
+  return r.status == "running" && !active_.count(r.id);
+}
+
+void SimulationRuns::mark_lost_runs() {
+  const auto now = core::now_us();
+  if (const int n = repo_.mark_interrupted(now, now - 30 * core::kUsPerSecond)) {
+    spdlog::info("{} simulation run(s) of a replica that went away: marked stopped", n);
+  }
+}
+
 std::vector<store::SimRun> SimulationRuns::list() {
   auto runs = repo_.list();
+  // Runs another replica is running (a shared database): those whose replica went away are
+  // marked stopped before they are shown.
+  if (std::any_of(runs.begin(), runs.end(), [&](const auto& r) { return running_elsewhere(r); })) {
+    mark_lost_runs();
+    runs = repo_.list();
+  }
   std::lock_guard lock(mu_);
   for (auto& r : runs) overlay(r);
   return runs;
@@ -444,8 +464,27 @@ std::optional<store::SimRun> SimulationRuns::stop(const std::string& id) {
   if (a) {
     a->stop = true;
     if (a->thread.joinable()) a->thread.join();
+    return get(id);
   }
-  return get(id);
+  auto r = repo_.get(id);
+  if (!r || r->status != "running") return r;
+  // Another replica's run (several replicas on one database): it stops it within a second of
+  // being asked; a run nobody has reported on for 30 s lost its replica and is marked stopped.
+  repo_.request_stop(id);
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  while (r && r->status == "running" && Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    r = repo_.get(id);
+  }
+  if (r && r->status == "running") {
+    mark_lost_runs();
+    r = repo_.get(id);
+    if (r && r->status == "running") {
+      throw core::Error(core::ErrorKind::unavailable,
+                        "the replica running this simulation has not stopped it yet", "", 5);
+    }
+  }
+  return r;
 }
 
 bool SimulationRuns::remove(const std::string& id) {

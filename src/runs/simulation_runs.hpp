@@ -64,6 +64,8 @@ class SimulationRuns {
   std::vector<store::SimRun> list();
   std::optional<store::SimRun> get(const std::string& id);
   /// Stops a running run (waits for its last batch); the run's state, or nullopt when unknown.
+  /// A run another replica is running (shared database) is asked to stop there, and waited for
+  /// up to 10 s; throws core::Error(unavailable) when it is still running then.
   std::optional<store::SimRun> stop(const std::string& id);
   /// Stops the run if running, then removes it with its samples and labels; false if unknown.
   bool remove(const std::string& id);
@@ -93,6 +95,10 @@ class SimulationRuns {
   struct Active;
   void run(std::shared_ptr<Active> a, sim::Scenario scenario);
   void publish(Active& a, bool persist);
+  /// A run the database has as running that no thread of this process runs (another replica's).
+  bool running_elsewhere(const store::SimRun& r);
+  /// Marks stopped the runs whose replica has not reported for 30 s (it went away).
+  void mark_lost_runs();
   void overlay(store::SimRun& run);  ///< with mu_ held
   std::int64_t estimate_bytes(double duration_s, double step_s) const;
   void check_total_budget(std::int64_t estimate);  ///< with mu_ held

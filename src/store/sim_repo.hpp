@@ -1,8 +1,7 @@
 #pragma once
 // Simulation runs and their ground truth: one row per run (parameters, status, progress, counts)
 // and label intervals per (run, device) — each the span of consecutive steps with the same
-// label, so every sample's label is stored exactly at a fraction of the rows. Own connection to
-// the database file, its own migrations.
+// label, so every sample's label is stored exactly at a fraction of the rows.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -13,6 +12,9 @@
 namespace remhart::store {
 
 class Database;
+namespace maria {
+class Pool;
+}
 
 struct SimRun {
   std::string id;
@@ -48,38 +50,97 @@ struct TruthSnapshot {
   std::vector<double> vm_pu, va_deg;
 };
 
+/// Where runs and their ground truth are kept: the data directory's SQLite file, or — with
+/// several replicas — the shared MariaDB database, where every replica lists every run. A run
+/// goes on in the replica that started it; another replica asks it to stop (`request_stop`),
+/// which it sees within a second; a replica that died leaves runs whose heartbeat (every
+/// `update`) goes stale.
 class SimRunRepository {
  public:
-  explicit SimRunRepository(const std::string& path);
-  ~SimRunRepository();
-
-  void create(const SimRun& run);
-  /// Status, progress, counts, error and finish time.
-  void update(const SimRun& run);
-  std::vector<SimRun> list();
-  std::optional<SimRun> get(const std::string& id);
+  virtual ~SimRunRepository() = default;
+  virtual void create(const SimRun& run) = 0;
+  /// Status, progress, counts, error and finish time; also the run's heartbeat.
+  virtual void update(const SimRun& run) = 0;
+  virtual std::vector<SimRun> list() = 0;
+  virtual std::optional<SimRun> get(const std::string& id) = 0;
   /// Deletes the run and its labels; false when unknown.
-  bool remove(const std::string& id);
+  virtual bool remove(const std::string& id) = 0;
   /// Makes `id` the pinned run (the dashboard's); false when unknown.
-  bool pin(const std::string& id);
-  std::optional<SimRun> pinned();
-  /// Runs left `running` by a previous process become `stopped`; returns how many.
-  int mark_interrupted(std::int64_t now);
+  virtual bool pin(const std::string& id) = 0;
+  virtual std::optional<SimRun> pinned() = 0;
+  /// Runs still `running` with no heartbeat since `stale_before` (a process that ended without
+  /// finishing them) become `stopped`; returns how many.
+  virtual int mark_interrupted(std::int64_t now, std::int64_t stale_before) = 0;
+  /// Asks whichever process runs `id` to stop it; false when unknown.
+  virtual bool request_stop(const std::string& id) = 0;
+  virtual bool stop_requested(const std::string& id) = 0;
 
-  void add_labels(const std::vector<LabelInterval>& labels);
+  virtual void add_labels(const std::vector<LabelInterval>& labels) = 0;
   /// Intervals of `run` overlapping [from, to), by device ("" = all) and time.
-  std::vector<LabelInterval> labels(const std::string& run, const std::string& device,
-                                    std::int64_t from, std::int64_t to, std::size_t limit);
-  void add_truth(const std::string& run, const std::vector<TruthSnapshot>& snapshots);
+  virtual std::vector<LabelInterval> labels(const std::string& run, const std::string& device,
+                                            std::int64_t from, std::int64_t to,
+                                            std::size_t limit) = 0;
+  virtual void add_truth(const std::string& run, const std::vector<TruthSnapshot>& snapshots) = 0;
   /// A run's snapshots with from ≤ ts < to, oldest first.
-  std::vector<TruthSnapshot> truth(const std::string& run, std::int64_t from, std::int64_t to,
-                                   std::size_t limit);
+  virtual std::vector<TruthSnapshot> truth(const std::string& run, std::int64_t from,
+                                           std::int64_t to, std::size_t limit) = 0;
   /// A run's newest `limit` snapshots, oldest first.
-  std::vector<TruthSnapshot> newest_truth(const std::string& run, std::size_t limit);
+  virtual std::vector<TruthSnapshot> newest_truth(const std::string& run, std::size_t limit) = 0;
+};
+
+/// In the SQLite file: its own connection and migrations.
+class SqliteSimRunRepository final : public SimRunRepository {
+ public:
+  explicit SqliteSimRunRepository(const std::string& path);
+  ~SqliteSimRunRepository() override;
+  void create(const SimRun& run) override;
+  void update(const SimRun& run) override;
+  std::vector<SimRun> list() override;
+  std::optional<SimRun> get(const std::string& id) override;
+  bool remove(const std::string& id) override;
+  bool pin(const std::string& id) override;
+  std::optional<SimRun> pinned() override;
+  int mark_interrupted(std::int64_t now, std::int64_t stale_before) override;
+  bool request_stop(const std::string& id) override;
+  bool stop_requested(const std::string& id) override;
+  void add_labels(const std::vector<LabelInterval>& labels) override;
+  std::vector<LabelInterval> labels(const std::string& run, const std::string& device,
+                                    std::int64_t from, std::int64_t to, std::size_t limit) override;
+  void add_truth(const std::string& run, const std::vector<TruthSnapshot>& snapshots) override;
+  std::vector<TruthSnapshot> truth(const std::string& run, std::int64_t from, std::int64_t to,
+                                   std::size_t limit) override;
+  std::vector<TruthSnapshot> newest_truth(const std::string& run, std::size_t limit) override;
 
  private:
   std::mutex mu_;
   std::unique_ptr<Database> db_;
+};
+
+/// In the shared MariaDB/MySQL database (tables `sim_runs`, `sim_labels`, `sim_truth`).
+class MariadbSimRunRepository final : public SimRunRepository {
+ public:
+  explicit MariadbSimRunRepository(const std::string& url);
+  ~MariadbSimRunRepository() override;
+  void create(const SimRun& run) override;
+  void update(const SimRun& run) override;
+  std::vector<SimRun> list() override;
+  std::optional<SimRun> get(const std::string& id) override;
+  bool remove(const std::string& id) override;
+  bool pin(const std::string& id) override;
+  std::optional<SimRun> pinned() override;
+  int mark_interrupted(std::int64_t now, std::int64_t stale_before) override;
+  bool request_stop(const std::string& id) override;
+  bool stop_requested(const std::string& id) override;
+  void add_labels(const std::vector<LabelInterval>& labels) override;
+  std::vector<LabelInterval> labels(const std::string& run, const std::string& device,
+                                    std::int64_t from, std::int64_t to, std::size_t limit) override;
+  void add_truth(const std::string& run, const std::vector<TruthSnapshot>& snapshots) override;
+  std::vector<TruthSnapshot> truth(const std::string& run, std::int64_t from, std::int64_t to,
+                                   std::size_t limit) override;
+  std::vector<TruthSnapshot> newest_truth(const std::string& run, std::size_t limit) override;
+
+ private:
+  std::unique_ptr<maria::Pool> pool_;
 };
 
 }  // namespace remhart::store

@@ -347,12 +347,10 @@ TEST(ScaleOut, PeriodicJobsRunOnOneReplicaAndMoveWhenItDies) {
     return http.get("/metrics").body.find("remhart_leader{job=\"" + job + "\"} 1") !=
            std::string::npos;
   };
+  // Runs going in a replica (the records are shared: every replica lists every run).
   auto demo_runs = [](ServerProcess& p) {
-    int running = 0;
-    const auto runs = json::parse(admin_client(p)->get("/api/simulator/runs").body);
-    for (const auto& r : runs["items"])
-      running += r["created_by"] == "demo" && r["status"] == "running";
-    return running;
+    HttpClient http(p.port());
+    return static_cast<int>(metric(http, "remhart_sim_runs_running"));
   };
   auto a = replica(a_dir);
   auto b = replica(b_dir);
@@ -596,6 +594,61 @@ TEST(ScaleOut, TheComposeTopologyBehindTheGatewayActsAsOneSystem) {
         << k;
   }
   EXPECT_EQ(stored_total(via, "m1"), 235u);
+}
+
+// Run records live in the shared database: a run goes on in the replica that started it, every
+// replica lists it, and another replica can stop or delete it.
+TEST(ScaleOut, ARunGoesOnInItsReplicaAndIsStoppedOrDeletedFromAnother) {
+  REQUIRE_SERVICE(MariadbServer, "mariadb-server");
+  MariadbServer db;
+  const auto url = db.create_database();
+  const std::string password = random_password();
+  TempDir a_dir, b_dir;
+  auto replica = [&](const TempDir& dir) {
+    return std::make_unique<ServerProcess>(
+        remhart_binary(), dir.path() + "/data",
+        std::vector<std::string>{"--no-demo", "--database-url", url},
+        std::map<std::string, std::string>{{"REMHART_ANALYTICS_ENABLED", "false"},
+                                           {"REMHART_ADMIN_PASSWORD", password}});
+  };
+  auto a = replica(a_dir);
+  auto b = replica(b_dir);
+  auto http_a = admin_client(*a);
+  auto http_b = admin_client(*b);
+  auto start_on_a = [&] {
+    const auto r = http_a->post("/api/simulator/runs", R"({"scenario":"peak_load"})");
+    EXPECT_EQ(r.status, 202) << r.body;
+    return json::parse(r.body)["id"].get<std::string>();
+  };
+  const auto first = start_on_a();
+  const auto listed = json::parse(http_b->get("/api/simulator/runs").body)["items"];
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["id"], first);
+  EXPECT_EQ(listed[0]["status"], "running");
+  EXPECT_EQ(metric(*http_a, "remhart_sim_runs_running"), 1);
+  EXPECT_EQ(metric(*http_b, "remhart_sim_runs_running"), 0);
+
+  // Stopped through B: A stops it within a second of being asked, and B answers with the result.
+  const auto stopped = http_b->post("/api/simulator/runs/" + first + "/stop", "{}");
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  EXPECT_EQ(json::parse(stopped.body)["status"], "stopped");
+  EXPECT_EQ(metric(*http_a, "remhart_sim_runs_running"), 0);
+  EXPECT_EQ(json::parse(http_a->get("/api/simulator/runs/" + first).body)["status"], "stopped");
+
+  // Deleted through B while A runs it: stopped there first, then gone with its samples.
+  const auto second = start_on_a();
+  ASSERT_TRUE(eventually([&] {
+    return json::parse(http_a->get("/api/simulator/runs/" + second).body)["samples"]
+               .get<long long>() > 0;
+  }));
+  EXPECT_EQ(http_b->request("DELETE", "/api/simulator/runs/" + second).status, 204);
+  EXPECT_EQ(metric(*http_a, "remhart_sim_runs_running"), 0);
+  EXPECT_EQ(http_a->get("/api/simulator/runs/" + second).status, 404);
+  EXPECT_TRUE(
+      json::parse(http_b->get("/api/grid/latest?origin=sim:" + second).body)["items"].empty());
+  EXPECT_TRUE(eventually([&] {  // A's latest-value cache drops it at its next reload
+    return json::parse(http_a->get("/api/grid/latest?origin=sim:" + second).body)["items"].empty();
+  }));
 }
 
 }  // namespace remhart::testkit
