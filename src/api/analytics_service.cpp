@@ -18,6 +18,7 @@
 #include "api/context.hpp"
 #include "api/live_hub.hpp"
 #include "core/error.hpp"
+#include "core/json_depth.hpp"
 #include "obs/metrics.hpp"
 
 namespace remhart::api {
@@ -641,6 +642,7 @@ void AnalyticsService::add_remote(json& items, const std::string& origin, const 
 }
 
 void AnalyticsService::on_remote_results(const std::string& key, const std::string& data) {
+  if (core::json_too_deep(data)) return;  // bounded like every JSON from outside the process
   auto m = json::parse(data, nullptr, false);
   if (!m.is_object() || !m.contains("device") || !m["device"].is_string() ||
       !m.contains("origin") || !m["origin"].is_string() || !m.contains("module") ||
