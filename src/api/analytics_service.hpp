@@ -194,7 +194,7 @@ class AnalyticsService {
   /// `items` does not answer.
   void add_remote(nlohmann::json& items, const std::string& origin, const std::string& device,
                   std::string_view module) const;
-  static constexpr std::size_t kMaxRemoteDevices = 400'000;
+  static constexpr std::size_t kMaxRemoteDevices = 100'000;  ///< (origin, device, module) entries
   /// Queues each shard's samples, holding the caller back while a shard is full (see above).
   void dispatch(std::vector<std::vector<store::StoredSample>> per_shard);
   void flush(Shard& shard);
