@@ -349,12 +349,21 @@ struct Identity : ::testing::TestWithParam<std::string> {
 INSTANTIATE_TEST_SUITE_P(Stores, Identity, ::testing::Values("sqlite", "mariadb"),
                          [](const auto& info) { return info.param; });
 
-// Replicas on one database share one generated ring: the first makes it, a rotation by any is
-// what all of them load next (a token one signs, the others verify).
+// Processes sharing a ring — replicas on one database, or the server and the command line on
+// one data directory's key file — see one generated ring: the first makes it, a rotation by any
+// is what all of them load next (a token one signs, the others verify).
 TEST_P(Identity, SharedSigningKeysAreMadeOnceAndRotatedForAll) {
-  if (url.empty()) GTEST_SKIP() << "the SQLite installation keeps its ring in a file (Keyring)";
-  auto& a = dynamic_cast<MariadbIdentityStore&>(*store);
-  MariadbIdentityStore b(url);
+  const auto path = dir.path() + "/jwt-keys.json";
+  std::unique_ptr<Keyring> other;
+  if (url.empty()) {
+    other = std::make_unique<FileKeyring>(path);
+  } else {
+    other = std::make_unique<MariadbIdentityStore>(url);
+  }
+  FileKeyring file(path);
+  Keyring& a = url.empty() ? static_cast<Keyring&>(file)
+                           : static_cast<Keyring&>(dynamic_cast<MariadbIdentityStore&>(*store));
+  Keyring& b = *other;
   const auto first = a.load_or_create();
   ASSERT_EQ(first.size(), 1u);
   EXPECT_GE(first[0].secret.size(), 32u);
