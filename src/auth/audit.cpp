@@ -61,6 +61,27 @@ std::string query_sql(const AuditQuery& q) {
   return sql + " ORDER BY id DESC LIMIT ?";
 }
 
+// A row of query_sql's columns, from either database (both rows read by the same names).
+template <typename Row>
+AuditEntry entry_of(const Row& r) {
+  AuditEntry e;
+  e.id = r.int64(0);
+  e.ts = r.int64(1);
+  e.kind = r.text(2);
+  e.event = r.text(3);
+  e.actor = r.text(4);
+  if (!r.is_null(5)) e.user_id = r.int64(5);
+  e.role = r.text(6);
+  e.method = r.text(7);
+  e.route = r.text(8);
+  e.status = static_cast<int>(r.int64(9));
+  e.duration_us = r.int64(10);
+  e.ip = r.text(11);
+  e.request_id = r.text(12);
+  e.detail = r.text(13);
+  return e;
+}
+
 constexpr auto kFlushEvery = std::chrono::milliseconds(200);
 constexpr std::size_t kBatchTrigger = 4096;
 
@@ -117,24 +138,7 @@ std::vector<AuditEntry> SqliteAuditStore::query(const AuditQuery& q) {
   if (q.before_id) st.bind(++idx, *q.before_id);
   st.bind(++idx, static_cast<std::int64_t>(q.limit));
   std::vector<AuditEntry> out;
-  while (st.step()) {
-    AuditEntry e;
-    e.id = st.int64(0);
-    e.ts = st.int64(1);
-    e.kind = st.text(2);
-    e.event = st.text(3);
-    e.actor = st.text(4);
-    if (!st.is_null(5)) e.user_id = st.int64(5);
-    e.role = st.text(6);
-    e.method = st.text(7);
-    e.route = st.text(8);
-    e.status = static_cast<int>(st.int64(9));
-    e.duration_us = st.int64(10);
-    e.ip = st.text(11);
-    e.request_id = st.text(12);
-    e.detail = st.text(13);
-    out.push_back(std::move(e));
-  }
+  while (st.step()) out.push_back(entry_of(st));
   return out;
 }
 
@@ -161,16 +165,8 @@ std::int64_t SqliteAuditStore::delete_before(std::int64_t before) {
 
 // ---- MariaDB ----
 
-MariadbAuditStore::MariadbAuditStore(const std::string& url) {
-  store::maria::Pool::Options o;
-  o.connection = store::maria::parse_url(url);
-  o.min = 1;
-  o.max = 4;
-  pool_ = std::make_unique<store::maria::Pool>(o);
-  pool_->with([](store::maria::Connection& c) {
-    store::maria::apply_migrations(c, "audit", kMariadbMigrations);
-  });
-}
+MariadbAuditStore::MariadbAuditStore(const std::string& url)
+    : pool_(store::maria::open_migrated(url, "audit", kMariadbMigrations)) {}
 
 MariadbAuditStore::~MariadbAuditStore() = default;
 
@@ -204,22 +200,7 @@ std::vector<AuditEntry> MariadbAuditStore::query(const AuditQuery& q) {
   return pool_->with([&](store::maria::Connection& c) {
     std::vector<AuditEntry> out;
     store::maria::Statement(c, query_sql(q)).query(params, [&](const store::maria::Row& r) {
-      AuditEntry e;
-      e.id = r.int64(0);
-      e.ts = r.int64(1);
-      e.kind = r.text(2);
-      e.event = r.text(3);
-      e.actor = r.text(4);
-      if (!r.is_null(5)) e.user_id = r.int64(5);
-      e.role = r.text(6);
-      e.method = r.text(7);
-      e.route = r.text(8);
-      e.status = static_cast<int>(r.int64(9));
-      e.duration_us = r.int64(10);
-      e.ip = r.text(11);
-      e.request_id = r.text(12);
-      e.detail = r.text(13);
-      out.push_back(std::move(e));
+      out.push_back(entry_of(r));
     });
     return out;
   });

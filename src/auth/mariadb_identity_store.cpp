@@ -111,14 +111,8 @@ bool exists(Connection& c, const char* sql, const Value& key) {
 
 }  // namespace
 
-MariadbIdentityStore::MariadbIdentityStore(const std::string& url) {
-  store::maria::Pool::Options o;
-  o.connection = store::maria::parse_url(url);
-  o.min = 1;
-  o.max = 4;
-  pool_ = std::make_unique<store::maria::Pool>(o);
-  pool_->with([](Connection& c) { store::maria::apply_migrations(c, "identity", kMigrations); });
-}
+MariadbIdentityStore::MariadbIdentityStore(const std::string& url)
+    : pool_(store::maria::open_migrated(url, "identity", kMigrations)) {}
 
 MariadbIdentityStore::~MariadbIdentityStore() = default;
 

@@ -574,4 +574,16 @@ std::size_t Pool::open() const {
   return in_use_ + idle_.size();
 }
 
+std::unique_ptr<Pool> open_migrated(const std::string& url, const std::string& component,
+                                    const std::vector<std::vector<std::string>>& steps,
+                                    std::size_t max) {
+  Pool::Options o;
+  o.connection = parse_url(url);
+  o.min = 1;
+  o.max = max;
+  auto pool = std::make_unique<Pool>(o);
+  pool->with([&](Connection& c) { apply_migrations(c, component, steps); });
+  return pool;
+}
+
 }  // namespace remhart::store::maria

@@ -217,4 +217,10 @@ class NamedLock {
 void apply_migrations(Connection& c, const std::string& component,
                       const std::vector<std::vector<std::string>>& steps);
 
+/// A pool of at most `max` connections to `url` with `component`'s tables migrated: what each
+/// repository beside the measurement store keeps. Throws like Pool and apply_migrations.
+std::unique_ptr<Pool> open_migrated(const std::string& url, const std::string& component,
+                                    const std::vector<std::vector<std::string>>& steps,
+                                    std::size_t max = 4);
+
 }  // namespace remhart::store::maria

@@ -94,15 +94,8 @@ std::size_t SqliteMlResultRepository::delete_origin(const std::string& origin) {
 
 // ---- MariaDB ----
 
-MariadbMlResultRepository::MariadbMlResultRepository(const std::string& url) {
-  maria::Pool::Options o;
-  o.connection = maria::parse_url(url);
-  o.min = 1;
-  o.max = 4;
-  pool_ = std::make_unique<maria::Pool>(o);
-  pool_->with(
-      [](maria::Connection& c) { maria::apply_migrations(c, "ml_results", kMariadbMigrations); });
-}
+MariadbMlResultRepository::MariadbMlResultRepository(const std::string& url)
+    : pool_(maria::open_migrated(url, "ml_results", kMariadbMigrations)) {}
 
 MariadbMlResultRepository::~MariadbMlResultRepository() = default;
 

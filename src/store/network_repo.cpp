@@ -119,15 +119,7 @@ void SqliteNetworkRepository::activate(std::int64_t id) {
 
 MariadbNetworkRepository::MariadbNetworkRepository(const std::string& url,
                                                    std::size_t keep_versions)
-    : keep_(keep_versions) {
-  maria::Pool::Options o;
-  o.connection = maria::parse_url(url);
-  o.min = 1;
-  o.max = 2;
-  pool_ = std::make_unique<maria::Pool>(o);
-  pool_->with(
-      [](maria::Connection& c) { maria::apply_migrations(c, "networks", kMariadbMigrations); });
-}
+    : pool_(maria::open_migrated(url, "networks", kMariadbMigrations, 2)), keep_(keep_versions) {}
 
 MariadbNetworkRepository::~MariadbNetworkRepository() = default;
 

@@ -78,29 +78,31 @@ constexpr const char* kColumns =
     "id, scenario, mode, params, seed, start, duration_s, step_s, speed, status, progress, "
     "samples, rejected, steps, created_at, finished_at, created_by, error, pinned, created_by_id";
 
-SimRun row(const Statement& st) {
-  SimRun r;
-  r.id = st.text(0);
-  r.scenario = st.text(1);
-  r.mode = st.text(2);
-  r.params_json = st.text(3);
-  r.seed = st.int64(4);
-  r.start = st.int64(5);
-  r.duration_s = st.real(6);
-  r.step_s = st.real(7);
-  r.speed = st.real(8);
-  r.status = st.text(9);
-  r.progress = st.real(10);
-  r.samples = st.int64(11);
-  r.rejected = st.int64(12);
-  r.steps = st.int64(13);
-  r.created_at = st.int64(14);
-  r.finished_at = st.int64(15);
-  r.created_by = st.text(16);
-  r.error = st.text(17);
-  r.pinned = st.int64(18) != 0;
-  r.created_by_id = st.int64(19);
-  return r;
+// A row of kColumns, from either database (both rows read by the same names).
+template <typename Row>
+SimRun run_of(const Row& r) {
+  SimRun run;
+  run.id = r.text(0);
+  run.scenario = r.text(1);
+  run.mode = r.text(2);
+  run.params_json = r.text(3);
+  run.seed = r.int64(4);
+  run.start = r.int64(5);
+  run.duration_s = r.real(6);
+  run.step_s = r.real(7);
+  run.speed = r.real(8);
+  run.status = r.text(9);
+  run.progress = r.real(10);
+  run.samples = r.int64(11);
+  run.rejected = r.int64(12);
+  run.steps = r.int64(13);
+  run.created_at = r.int64(14);
+  run.finished_at = r.int64(15);
+  run.created_by = r.text(16);
+  run.error = r.text(17);
+  run.pinned = r.int64(18) != 0;
+  run.created_by_id = r.int64(19);
+  return run;
 }
 
 }  // namespace
@@ -168,7 +170,7 @@ std::vector<SimRun> SqliteSimRunRepository::list() {
   auto st = db_->prepare(std::string("SELECT ") + kColumns +
                          " FROM sim_runs ORDER BY created_at DESC, id");
   std::vector<SimRun> out;
-  while (st.step()) out.push_back(row(st));
+  while (st.step()) out.push_back(run_of(st));
   return out;
 }
 
@@ -177,7 +179,7 @@ std::optional<SimRun> SqliteSimRunRepository::get(const std::string& id) {
   auto st = db_->prepare(std::string("SELECT ") + kColumns + " FROM sim_runs WHERE id = ?");
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
-  return row(st);
+  return run_of(st);
 }
 
 bool SqliteSimRunRepository::remove(const std::string& id) {
@@ -205,7 +207,7 @@ std::optional<SimRun> SqliteSimRunRepository::pinned() {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(std::string("SELECT ") + kColumns + " FROM sim_runs WHERE pinned = 1");
   if (!st.step()) return std::nullopt;
-  return row(st);
+  return run_of(st);
 }
 
 int SqliteSimRunRepository::mark_interrupted(std::int64_t now, std::int64_t stale_before) {
@@ -347,31 +349,6 @@ const std::vector<std::vector<std::string>> kMariadbMigrations = {{
     "ENGINE=InnoDB",
 }};
 
-SimRun run_of(const maria::Row& r) {
-  SimRun run;
-  run.id = r.text(0);
-  run.scenario = r.text(1);
-  run.mode = r.text(2);
-  run.params_json = r.text(3);
-  run.seed = r.int64(4);
-  run.start = r.int64(5);
-  run.duration_s = r.real(6);
-  run.step_s = r.real(7);
-  run.speed = r.real(8);
-  run.status = r.text(9);
-  run.progress = r.real(10);
-  run.samples = r.int64(11);
-  run.rejected = r.int64(12);
-  run.steps = r.int64(13);
-  run.created_at = r.int64(14);
-  run.finished_at = r.int64(15);
-  run.created_by = r.text(16);
-  run.error = r.text(17);
-  run.pinned = r.int64(18) != 0;
-  run.created_by_id = r.int64(19);
-  return run;
-}
-
 template <typename T>
 std::string blob_of(const std::vector<T>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
@@ -386,15 +363,8 @@ std::vector<T> from_blob(const std::string& b) {
 
 }  // namespace
 
-MariadbSimRunRepository::MariadbSimRunRepository(const std::string& url) {
-  maria::Pool::Options o;
-  o.connection = maria::parse_url(url);
-  o.min = 1;
-  o.max = 4;
-  pool_ = std::make_unique<maria::Pool>(o);
-  pool_->with(
-      [](maria::Connection& c) { maria::apply_migrations(c, "simulator", kMariadbMigrations); });
-}
+MariadbSimRunRepository::MariadbSimRunRepository(const std::string& url)
+    : pool_(maria::open_migrated(url, "simulator", kMariadbMigrations)) {}
 
 MariadbSimRunRepository::~MariadbSimRunRepository() = default;
 
