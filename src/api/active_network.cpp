@@ -9,6 +9,7 @@
 #include "grid/io/json_network.hpp"
 #include "grid/io/matpower.hpp"
 #include "grid/powerflow.hpp"
+#include "obs/metrics.hpp"
 
 namespace remhart::api {
 
@@ -46,8 +47,8 @@ bool ActiveNetwork::refresh() {
   return true;
 }
 
-void ActiveNetwork::watch(std::chrono::milliseconds every) {
-  watcher_ = std::thread([this, every] {
+void ActiveNetwork::watch(std::chrono::milliseconds every, obs::Counter* failures) {
+  watcher_ = std::thread([this, every, failures] {
     pthread_setname_np(pthread_self(), "rh-networks");
     std::unique_lock lock(watch_mu_);
     while (!watch_cv_.wait_for(lock, every, [this] { return stopping_; })) {
@@ -55,7 +56,11 @@ void ActiveNetwork::watch(std::chrono::milliseconds every) {
       try {
         refresh();
       } catch (const std::exception& e) {
+        if (failures) failures->inc();
         spdlog::warn("network model: checking for a newer version failed: {}", e.what());
+      } catch (...) {
+        if (failures) failures->inc();
+        spdlog::warn("network model: checking for a newer version failed");
       }
       lock.lock();
     }

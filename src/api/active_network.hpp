@@ -15,6 +15,10 @@
 #include "grid/network.hpp"
 #include "store/network_repo.hpp"
 
+namespace remhart::obs {
+class Counter;
+}
+
 namespace remhart::api {
 
 class ActiveNetwork {
@@ -65,8 +69,9 @@ class ActiveNetwork {
   /// made another one active; returns whether it changed. A version that cannot be read is
   /// logged and skipped (the current one stays).
   bool refresh();
-  /// Refreshes every `every` on a thread of its own (several replicas), until destruction.
-  void watch(std::chrono::milliseconds every);
+  /// Refreshes every `every` on a thread of its own (several replicas), until destruction; a
+  /// failed check is logged and counted in `failures`.
+  void watch(std::chrono::milliseconds every, obs::Counter* failures = nullptr);
   ~ActiveNetwork();
 
   /// Whether no model has ever been stored (a fresh install).

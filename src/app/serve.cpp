@@ -344,7 +344,11 @@ int serve(const Config& c) {
         std::make_unique<store::MariadbNetworkRepository>(c.database_url, keep_versions);
   }
   api::ActiveNetwork networks(*network_versions);
-  if (!c.database_url.empty()) networks.watch(std::chrono::seconds(2));
+  if (!c.database_url.empty()) {
+    networks.watch(std::chrono::seconds(2),
+                   &metrics.counter("remhart_background_failures_total",
+                                    "Background jobs that failed", "pool=\"networks\""));
+  }
 
   api::LiveHub hub(store, &metrics);
   // Background work never ends the process: a job that throws is logged and counted.

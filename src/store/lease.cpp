@@ -164,6 +164,9 @@ void Leadership::set_leading(Job& j, bool leading) {
     if (failures_) failures_->inc();
     spdlog::error("job {}: {} failed: {}", j.name, leading ? "taking over" : "handing over",
                   e.what());
+  } catch (...) {
+    if (failures_) failures_->inc();
+    spdlog::error("job {}: {} failed", j.name, leading ? "taking over" : "handing over");
   }
 }
 

@@ -797,6 +797,8 @@ void MariadbStore::refresh_loop() {
       pool_->with([this](maria::Connection& c) { load_newest(c); });
     } catch (const std::exception& e) {
       report_error(metrics_.get(), "latest values", e);
+    } catch (...) {
+      report_error(metrics_.get(), "latest values", std::runtime_error("unknown error"));
     }
     lock.lock();
   }
