@@ -1,32 +1,37 @@
 #include "analytics/registry.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <charconv>
+#include <stdexcept>
 
 #include "features/features.hpp"
 #include "ml/io/xgboost_json.hpp"
 
 namespace remhart::analytics {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + p.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+constexpr std::string_view kActive = "_active/";
+
+std::span<const std::byte> bytes(std::string_view text) {
+  return std::as_bytes(std::span(text));
 }
 
-void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (!out) throw std::runtime_error("cannot write " + p.string());
+std::optional<std::string> read_text(const core::ObjectStore& objects, const std::string& name) {
+  auto b = objects.get(name);
+  if (!b) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(b->data()), b->size());
+}
+
+// A version number as an object name segment holds it: 1–9 digits.
+std::optional<int> parse_version(std::string_view s) {
+  int v = 0;
+  if (s.empty() || s.size() > 9) return std::nullopt;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < 1) return std::nullopt;
+  return v;
 }
 
 }  // namespace
@@ -37,120 +42,154 @@ bool valid_model_name(std::string_view name) {
   });
 }
 
-ModelRegistry::ModelRegistry(fs::path dir) : dir_(std::move(dir)) {
-  fs::create_directories(dir_);
+ModelRegistry::ModelRegistry(std::shared_ptr<core::ObjectStore> objects, std::string prefix)
+    : objects_(std::move(objects)), prefix_(std::move(prefix)) {
+  if (!prefix_.empty() && prefix_.back() != '/') prefix_ += '/';
+  adopt_legacy_activations();
 }
 
-std::vector<int> ModelRegistry::versions(const std::string& name) const {
+std::string ModelRegistry::where() const {
+  return objects_->where() + " (" + prefix_ + ")";
+}
+
+std::string ModelRegistry::version_dir(const std::string& name, int version) const {
+  return prefix_ + name + "/" + std::to_string(version) + "/";
+}
+
+// Registries before the object store kept every activation in one `active.json`.
+void ModelRegistry::adopt_legacy_activations() {
+  const auto legacy = read_text(*objects_, prefix_ + "active.json");
+  if (!legacy) return;
+  const auto a = json::parse(*legacy, nullptr, false);
+  if (a.is_object()) {
+    for (const auto& [name, v] : a.items()) {
+      if (valid_model_name(name) && v.is_number_integer() && !active(name)) {
+        set_active(name, v.get<int>());
+      }
+    }
+  }
+  objects_->remove(prefix_ + "active.json");
+}
+
+std::vector<int> ModelRegistry::versions(const std::string& name, int* highest_claimed) const {
   std::vector<int> out;
-  const auto where = dir_ / name;
-  if (!valid_model_name(name) || !fs::is_directory(where)) return out;
-  for (const auto& e : fs::directory_iterator(where)) {
-    const auto s = e.path().filename().string();
-    if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit)) continue;
-    if (fs::exists(e.path() / "card.json")) out.push_back(std::stoi(s));
+  if (highest_claimed) *highest_claimed = 0;
+  if (!valid_model_name(name)) return out;
+  const auto base = prefix_ + name + "/";
+  for (const auto& o : objects_->list(base)) {
+    const std::string_view rest = std::string_view(o.name).substr(base.size());
+    const auto slash = rest.find('/');
+    const auto v = parse_version(rest.substr(0, slash));
+    if (!v || slash == std::string_view::npos) continue;
+    if (highest_claimed) *highest_claimed = std::max(*highest_claimed, *v);
+    if (rest.substr(slash + 1) == "card.json") out.push_back(*v);
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
-json ModelRegistry::read_active() const {
-  const auto p = dir_ / "active.json";
-  if (!fs::exists(p)) return json::object();
-  auto a = json::parse(read_file(p), nullptr, false);
-  return a.is_object() ? a : json::object();
-}
-
-void ModelRegistry::write_active(const json& a) {
-  const auto tmp = dir_ / "active.json.tmp";
-  write_file(tmp, a.dump(2) + "\n");
-  fs::rename(tmp, dir_ / "active.json");
+void ModelRegistry::set_active(const std::string& name, int version) {
+  objects_->put(prefix_ + std::string(kActive) + name, bytes(std::to_string(version)));
 }
 
 int ModelRegistry::publish(const TrainedModel& model, core::TimeUs now, bool activate) {
   if (!valid_model_name(model.name)) throw std::invalid_argument("bad model name " + model.name);
-  const std::lock_guard lock(mu_);
-  const auto existing = versions(model.name);
-  const int version = existing.empty() ? 1 : existing.back() + 1;
-  auto card = model.card;
-  card["name"] = model.name;
-  card["module"] = model.module;
-  card["version"] = version;
-  card["created_at"] = core::format_rfc3339(now);
-  card["serving"] = model.serving;
-  const auto final_dir = dir_ / model.name / std::to_string(version);
-  const auto tmp = dir_ / model.name / (".tmp-" + std::to_string(version));
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  if (!model.model_json.empty()) write_file(tmp / "model.json", model.model_json);
-  write_file(tmp / "card.json", card.dump(2) + "\n");
-  fs::rename(tmp, final_dir);
-  if (activate) {
-    auto a = read_active();
-    a[model.name] = version;
-    write_active(a);
+  // Another replica may claim the number between the listing and the claim: then the next.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    int highest = 0;
+    versions(model.name, &highest);
+    const int version = highest + 1;
+    auto card = model.card;
+    card["name"] = model.name;
+    card["module"] = model.module;
+    card["version"] = version;
+    card["created_at"] = core::format_rfc3339(now);
+    card["serving"] = model.serving;
+    const auto card_text = card.dump(2) + "\n";
+    const auto dir = version_dir(model.name, version);
+    if (model.model_json.empty()) {
+      if (!objects_->put_new(dir + "card.json", bytes(card_text))) continue;
+    } else {
+      // The trees claim the number; the card, written last, completes the version.
+      if (!objects_->put_new(dir + "model.json", bytes(model.model_json))) continue;
+      objects_->put(dir + "card.json", bytes(card_text));
+    }
+    if (activate) set_active(model.name, version);
+    return version;
   }
-  return version;
+  throw std::runtime_error("model " + model.name + ": no free version number after 64 attempts");
 }
 
 std::vector<std::string> ModelRegistry::names() const {
   std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir_)) {
-    const auto s = e.path().filename().string();
-    if (e.is_directory() && valid_model_name(s) && !versions(s).empty()) out.push_back(s);
+  for (const auto& o : objects_->list(prefix_)) {
+    // <name>/<version>/card.json
+    const std::string_view rest = std::string_view(o.name).substr(prefix_.size());
+    const auto a = rest.find('/');
+    if (a == std::string_view::npos) continue;
+    const auto b = rest.find('/', a + 1);
+    if (b == std::string_view::npos || rest.substr(b + 1) != "card.json" ||
+        !parse_version(rest.substr(a + 1, b - a - 1))) {
+      continue;
+    }
+    const std::string name(rest.substr(0, a));
+    if (valid_model_name(name) && (out.empty() || out.back() != name)) out.push_back(name);
   }
-  std::sort(out.begin(), out.end());
-  return out;
+  return out;  // the listing is sorted by name
 }
 
 std::vector<json> ModelRegistry::cards(const std::string& name) const {
-  const std::lock_guard lock(mu_);
   std::vector<json> out;
-  const auto a = read_active();
-  const auto active = a.contains(name) && a[name].is_number_integer() ? a[name].get<int>() : -1;
+  const auto active_version = active(name).value_or(-1);
   for (int v : versions(name)) {
-    auto card =
-        json::parse(read_file(dir_ / name / std::to_string(v) / "card.json"), nullptr, false);
+    const auto text = read_text(*objects_, version_dir(name, v) + "card.json");
+    auto card = text ? json::parse(*text, nullptr, false) : json();
     if (!card.is_object()) continue;
     card["version"] = v;
-    card["active"] = v == active;
+    card["active"] = v == active_version;
     out.push_back(std::move(card));
   }
   return out;
 }
 
 std::optional<int> ModelRegistry::active(const std::string& name) const {
-  const std::lock_guard lock(mu_);
-  const auto a = read_active();
-  if (!a.contains(name) || !a[name].is_number_integer()) return std::nullopt;
-  return a[name].get<int>();
+  if (!valid_model_name(name)) return std::nullopt;
+  const auto text = read_text(*objects_, prefix_ + std::string(kActive) + name);
+  return text ? parse_version(*text) : std::nullopt;
 }
 
 bool ModelRegistry::activate(const std::string& name, int version) {
-  const std::lock_guard lock(mu_);
   const auto v = versions(name);
   if (std::find(v.begin(), v.end(), version) == v.end()) return false;
-  auto a = read_active();
-  a[name] = version;
-  write_active(a);
+  set_active(name, version);
   return true;
+}
+
+std::string ModelRegistry::activation_stamp() const {
+  std::string stamp;
+  for (const auto& o : objects_->list(prefix_ + std::string(kActive))) {
+    stamp += o.name + ':' + std::to_string(o.size) + ':' + std::to_string(o.modified) + '\n';
+  }
+  return stamp;
 }
 
 std::optional<LoadedModel> ModelRegistry::load_active(const std::string& name) const {
   const auto version = active(name);
   if (!version) return std::nullopt;
-  const auto where = dir_ / name / std::to_string(*version);
-  if (!fs::exists(where / "card.json")) return std::nullopt;
+  const auto dir = version_dir(name, *version);
+  const auto card = read_text(*objects_, dir + "card.json");
+  if (!card) return std::nullopt;
   LoadedModel m;
   m.name = name;
   m.version = *version;
-  m.card = json::parse(read_file(where / "card.json"), nullptr, false);
+  m.card = json::parse(*card, nullptr, false);
   if (!m.card.is_object()) throw ml::io::ModelFormatError(name + ": card.json is not JSON");
   m.serving = m.card.value("serving", json::object());
   const auto* slot = find_model(name);
   if (!slot || slot->trees) {
-    m.gbt = ml::io::parse_xgboost_json(read_file(where / "model.json"),
-                                       slot ? slot->features : features::kFeatureCount);
+    const auto trees = read_text(*objects_, dir + "model.json");
+    if (!trees) throw ml::io::ModelFormatError(name + ": model.json is missing");
+    m.gbt = ml::io::parse_xgboost_json(*trees, slot ? slot->features : features::kFeatureCount);
   }
   return m;
 }

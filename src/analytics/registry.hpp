@@ -1,15 +1,18 @@
 #pragma once
-// The model registry: versioned artefacts with their cards in the data directory.
-//   <dir>/<name>/<version>/model.json   the trees as XGBoost JSON (readable by Python xgboost);
-//                                       none for a computed model
-//   <dir>/<name>/<version>/card.json    the model card, with the parameters serving needs
-//   <dir>/active.json                   {"<name>": <version>, …}
-// A version is written into a temporary directory and renamed into place, so a reader never
-// sees half a version; active.json is replaced the same way. Activating an older version is
-// the roll-back.
+// The model registry: versioned artefacts with their cards in an object store — the data
+// directory's `models/` by default, the shared database's object table when replicas share one.
+//   <name>/<version>/model.json   the trees as XGBoost JSON (readable by Python xgboost); none
+//                                 for a computed model
+//   <name>/<version>/card.json    the model card, with the parameters serving needs; a version
+//                                 exists once its card does
+//   _active/<name>                the active version of <name>, as decimal text
+// A version number is claimed by creating its first object (ObjectStore::put_new), so
+// registries on several replicas never publish two models under one version; activating an
+// older version is the roll-back. Each model's activation is an object of its own: two replicas
+// activating two models never undo each other.
 #include <array>
-#include <filesystem>
-#include <mutex>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -17,6 +20,7 @@
 
 #include "analytics/catalogue.hpp"
 #include "analytics/training.hpp"
+#include "core/object_store.hpp"
 #include "core/time.hpp"
 #include "ml/gbt.hpp"
 
@@ -33,7 +37,10 @@ struct LoadedModel {
 
 class ModelRegistry {
  public:
-  explicit ModelRegistry(std::filesystem::path dir);
+  /// The registry's objects are those of `objects` under `prefix` (empty, or ending in '/').
+  /// Takes over the activations of an older registry (one `active.json` for all models).
+  /// Throws what the object store throws.
+  explicit ModelRegistry(std::shared_ptr<core::ObjectStore> objects, std::string prefix = {});
 
   /// Stores `model` as the next version of its name (card stamped with version and date);
   /// activates it when `activate`. Returns the version.
@@ -49,16 +56,23 @@ class ModelRegistry {
   /// The active version of `name`, loaded and checked; nullopt when none is active.
   /// Throws ml::io::ModelFormatError for a damaged artefact.
   std::optional<LoadedModel> load_active(const std::string& name) const;
+  /// A digest of every activation (names, sizes, times: one listing): it changes when any
+  /// registry on the same objects activates or publishes an active version.
+  std::string activation_stamp() const;
 
-  const std::filesystem::path& dir() const { return dir_; }
+  /// Where the artefacts are, for logs.
+  std::string where() const;
 
  private:
-  nlohmann::json read_active() const;
-  void write_active(const nlohmann::json& a);
-  std::vector<int> versions(const std::string& name) const;
+  std::string version_dir(const std::string& name, int version) const;
+  /// Complete versions (with a card), ascending; `highest_claimed` gets the highest number any
+  /// object of `name` uses.
+  std::vector<int> versions(const std::string& name, int* highest_claimed = nullptr) const;
+  void set_active(const std::string& name, int version);
+  void adopt_legacy_activations();
 
-  std::filesystem::path dir_;
-  mutable std::mutex mu_;
+  std::shared_ptr<core::ObjectStore> objects_;
+  std::string prefix_;
 };
 
 /// Model names the registry accepts: [a-z0-9-]{1,64}.

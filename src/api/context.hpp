@@ -14,12 +14,14 @@
 
 namespace remhart::store {
 class Store;
-class ObjectStore;
 struct SimRun;
 class MlResultRepository;
 }  // namespace remhart::store
 namespace remhart::analytics {
 class ModelRegistry;
+}
+namespace remhart::core {
+class ObjectStore;
 }
 namespace remhart::ingest {
 class IngestService;
@@ -90,7 +92,7 @@ struct ApiContext {
   /// The MQTT source (null without `mqtt.url`): for /health and /ready.
   const ingest::MqttSource* mqtt = nullptr;
   /// Archives and other blobs (a deleted simulation run's archive files go with it).
-  store::ObjectStore* objects = nullptr;
+  core::ObjectStore* objects = nullptr;
   /// Cross-replica live fan-out (null without `redis.url`): for /health and /ready.
   const bus::RedisBus* redis = nullptr;
 };

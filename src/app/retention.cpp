@@ -7,7 +7,7 @@
 
 namespace remhart::app {
 
-RetentionJob::RetentionJob(store::Store& store, store::ObjectStore& objects,
+RetentionJob::RetentionJob(store::Store& store, core::ObjectStore& objects,
                            store::RetentionPolicy policy, std::chrono::seconds interval,
                            obs::Registry& metrics, std::function<bool()> leads)
     : store_(store),

@@ -22,7 +22,7 @@ class RetentionJob {
   /// `leads`: whether this replica runs the rounds now (the retention lease); a round is
   /// skipped while it says no.
   RetentionJob(
-      store::Store& store, store::ObjectStore& objects, store::RetentionPolicy policy,
+      store::Store& store, core::ObjectStore& objects, store::RetentionPolicy policy,
       std::chrono::seconds interval, obs::Registry& metrics,
       std::function<bool()> leads = [] { return true; });
   ~RetentionJob();
@@ -32,7 +32,7 @@ class RetentionJob {
  private:
   void loop();
   store::Store& store_;
-  store::ObjectStore& objects_;
+  core::ObjectStore& objects_;
   store::RetentionPolicy policy_;
   std::chrono::seconds interval_;
   std::function<bool()> leads_;

@@ -178,11 +178,20 @@ int mark_interrupted_runs(const Config& c, store::SimRunRepository& runs) {
                                c.database_url.empty() ? now + 1 : now - 30 * core::kUsPerSecond);
 }
 
-std::unique_ptr<store::ObjectStore> open_objects(const Config& c) {
+std::shared_ptr<core::ObjectStore> open_objects(const Config& c) {
   if (c.object_store == "database")
-    return std::make_unique<store::MariadbObjectStore>(c.database_url);
-  return std::make_unique<store::DirectoryObjectStore>(std::filesystem::path(c.data_dir) /
+    return std::make_shared<store::MariadbObjectStore>(c.database_url);
+  return std::make_shared<store::DirectoryObjectStore>(std::filesystem::path(c.data_dir) /
                                                        "objects");
+}
+
+std::unique_ptr<analytics::ModelRegistry> open_models(const Config& c,
+                                                      std::shared_ptr<core::ObjectStore> objects) {
+  if (c.object_store == "database") {
+    return std::make_unique<analytics::ModelRegistry>(std::move(objects), "models/");
+  }
+  return std::make_unique<analytics::ModelRegistry>(
+      std::make_shared<store::DirectoryObjectStore>(std::filesystem::path(c.data_dir) / "models"));
 }
 
 store::RetentionPolicy retention_policy(const Config& c) {
@@ -394,8 +403,7 @@ int serve(const Config& c) {
   std::unique_ptr<store::MlResultRepository> ml_results;
   std::unique_ptr<api::AnalyticsService> analytics_service;
   if (c.analytics) {
-    models =
-        std::make_unique<analytics::ModelRegistry>(std::filesystem::path(c.data_dir) / "models");
+    models = open_models(c, objects);
     // Several replicas share the history: a device's owner writes it, any replica reads it.
     if (c.database_url.empty()) {
       ml_results = std::make_unique<store::SqliteMlResultRepository>(so.path);
@@ -421,7 +429,7 @@ int serve(const Config& c) {
                           : nullptr},
         &metrics, on_failure("analytics"));
     spdlog::info("analytics: {} model(s) loaded from {}", analytics_service->models_loaded(),
-                 models->dir().string());
+                 models->where());
   }
   std::unique_ptr<bus::RedisBus> redis;
   if (redis_options) {

@@ -4,6 +4,7 @@
 
 #include <spdlog/formatter.h>
 
+#include "analytics/registry.hpp"
 #include "app/config.hpp"
 #include "ingest/ingest_service.hpp"
 #include "runs/simulation_runs.hpp"
@@ -28,7 +29,11 @@ store::SqliteOptions store_options(const Config& config);
 /// else SQLite in the data directory.
 std::unique_ptr<store::Store> open_store(const Config& config, obs::Registry* metrics = nullptr);
 /// The object store the configuration names (`storage.object_store`).
-std::unique_ptr<store::ObjectStore> open_objects(const Config& config);
+std::shared_ptr<core::ObjectStore> open_objects(const Config& config);
+/// The model registry: in the data directory's `models/`, or with `storage.object_store =
+/// "database"` under `models/` in `objects` (the database every replica sees).
+std::unique_ptr<analytics::ModelRegistry> open_models(const Config& config,
+                                                      std::shared_ptr<core::ObjectStore> objects);
 /// The simulation run records: the data directory's database, or the shared one
 /// (`storage.database_url`).
 std::unique_ptr<store::SimRunRepository> open_sim_runs(const Config& config);

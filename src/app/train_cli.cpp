@@ -10,6 +10,7 @@
 
 #include "analytics/registry.hpp"
 #include "analytics/training.hpp"
+#include "app/serve.hpp"
 #include "app/share_dir.hpp"
 #include "core/time.hpp"
 #include "sim/io/twin_json.hpp"
@@ -57,7 +58,8 @@ int run_train(const Config& config, const TrainArgs& args) {
     };
     const auto models = analytics::train_models(twin, opt);
     if (tty) std::fprintf(stderr, "\n");
-    analytics::ModelRegistry registry(std::filesystem::path(config.data_dir) / "models");
+    const auto registry_ptr = open_models(config, open_objects(config));
+    auto& registry = *registry_ptr;
     const auto now = core::now_us();
     for (const auto& m : models) {
       const int version = registry.publish(m, now);
@@ -74,7 +76,7 @@ int run_train(const Config& config, const TrainArgs& args) {
       const double s =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::printf("trained %zu models in %.0f s into %s\n", models.size(), s,
-                  registry.dir().string().c_str());
+                  registry.where().c_str());
     }
     return 0;
   } catch (const std::exception& e) {

@@ -79,7 +79,7 @@ std::string archive_name(std::string_view origin, std::string_view device, TimeU
   return archive_prefix(origin, device) + day_text(day) + std::string(kSuffix);
 }
 
-std::vector<Record> read_archive(const ObjectStore& objects, std::string_view origin,
+std::vector<Record> read_archive(const core::ObjectStore& objects, std::string_view origin,
                                  std::string_view device, TimeUs from, TimeUs to) {
   std::vector<Record> out;
   const auto prefix = archive_prefix(origin, device);
@@ -98,7 +98,7 @@ std::vector<Record> read_archive(const ObjectStore& objects, std::string_view or
   return out;
 }
 
-std::size_t remove_archives(ObjectStore& objects, std::string_view origin) {
+std::size_t remove_archives(core::ObjectStore& objects, std::string_view origin) {
   std::size_t n = 0;
   for (const auto& info : objects.list("archive/" + origin_path(origin) + "/")) {
     n += objects.remove(info.name) ? 1 : 0;
@@ -106,7 +106,8 @@ std::size_t remove_archives(ObjectStore& objects, std::string_view origin) {
   return n;
 }
 
-std::vector<std::string> archived_devices(const ObjectStore& objects, std::string_view origin) {
+std::vector<std::string> archived_devices(const core::ObjectStore& objects,
+                                          std::string_view origin) {
   const auto prefix = "archive/" + origin_path(origin) + "/";
   std::vector<std::string> out;
   for (const auto& info : objects.list(prefix)) {
@@ -122,8 +123,8 @@ std::vector<std::string> archived_devices(const ObjectStore& objects, std::strin
   return out;
 }
 
-ArchiveRound archive_old_samples(Store& store, ObjectStore& objects, const RetentionPolicy& policy,
-                                 TimeUs now) {
+ArchiveRound archive_old_samples(Store& store, core::ObjectStore& objects,
+                                 const RetentionPolicy& policy, TimeUs now) {
   ArchiveRound round;
   for (const auto& key : store.list_series()) {
     const bool real = key.origin == core::kOriginReal;

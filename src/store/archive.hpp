@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "core/measurement.hpp"
+#include "core/object_store.hpp"
 
 namespace remhart::store {
 
 class Store;
-class ObjectStore;
 
 struct RetentionPolicy {
   std::int64_t real_days = 90;  ///< real measurements archived after this many days; 0: never
@@ -34,20 +34,21 @@ struct ArchiveRound {
 /// Moves what is older than the policy allows (whole UTC days before now − retention) from
 /// `store` into `objects`. Each day is written (and synced) before it is deleted from the store,
 /// so a crash between the two leaves it in both — never in neither.
-ArchiveRound archive_old_samples(Store& store, ObjectStore& objects, const RetentionPolicy& policy,
-                                 core::TimeUs now);
+ArchiveRound archive_old_samples(Store& store, core::ObjectStore& objects,
+                                 const RetentionPolicy& policy, core::TimeUs now);
 
 /// Where a series' day goes: `archive/real/<device>/…` or `archive/sim/<run>/<device>/…`.
 std::string archive_prefix(std::string_view origin, std::string_view device);
 std::string archive_name(std::string_view origin, std::string_view device, core::TimeUs day);
 
 /// The archived samples of one series in [from, to), in time order.
-std::vector<core::Record> read_archive(const ObjectStore& objects, std::string_view origin,
+std::vector<core::Record> read_archive(const core::ObjectStore& objects, std::string_view origin,
                                        std::string_view device, core::TimeUs from, core::TimeUs to);
 /// Removes every archive file of `origin` (a deleted simulation run's); returns how many went.
-std::size_t remove_archives(ObjectStore& objects, std::string_view origin);
+std::size_t remove_archives(core::ObjectStore& objects, std::string_view origin);
 
 /// Devices with archived samples of `origin`.
-std::vector<std::string> archived_devices(const ObjectStore& objects, std::string_view origin);
+std::vector<std::string> archived_devices(const core::ObjectStore& objects,
+                                          std::string_view origin);
 
 }  // namespace remhart::store

@@ -17,39 +17,13 @@ namespace remhart::store {
 
 namespace fs = std::filesystem;
 
-void check_object_name(std::string_view name) {
-  if (name.empty() || name.size() > 512) {
-    throw std::invalid_argument("an object name is 1–512 bytes");
-  }
-  std::size_t start = 0;
-  while (start <= name.size()) {
-    const auto end = std::min(name.find('/', start), name.size());
-    const auto segment = name.substr(start, end - start);
-    if (segment.empty() || segment == "." || segment == "..") {
-      throw std::invalid_argument("object name '" + std::string(name) +
-                                  "' has an empty, '.' or '..' segment");
-    }
-    for (char c : segment) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-';
-      if (!ok) {
-        throw std::invalid_argument("object name '" + std::string(name) +
-                                    "' may hold only letters, digits, '.', '_', '-' and '/'");
-      }
-    }
-    start = end + 1;
-  }
-}
-
 // ---- directory ----
 
 namespace {
 
 constexpr std::string_view kPartial = ".partial-";
 
-core::TimeUs modified_us(const fs::path& p) {
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return 0;
+core::TimeUs modified_us(const struct stat& st) {
   return static_cast<core::TimeUs>(st.st_mtim.tv_sec) * core::kUsPerSecond +
          st.st_mtim.tv_nsec / 1000;
 }
@@ -68,9 +42,10 @@ DirectoryObjectStore::DirectoryObjectStore(fs::path root) : root_(std::move(root
   fs::create_directories(root_);
 }
 
-void DirectoryObjectStore::put(std::string_view name, std::span<const std::byte> data) {
-  check_object_name(name);
-  const fs::path target = root_ / std::string(name);
+namespace {
+
+// Writes `data` to a new temporary file beside `target` and syncs it; returns its path.
+fs::path write_partial(const fs::path& target, std::span<const std::byte> data) {
   fs::create_directories(target.parent_path());
   std::random_device rd;
   const fs::path tmp = target.parent_path() /
@@ -97,21 +72,50 @@ void DirectoryObjectStore::put(std::string_view name, std::span<const std::byte>
     throw;
   }
   ::close(fd);
+  return tmp;
+}
+
+// The rename or link of a file into `dir` is durable once the directory is synced.
+void sync_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+void DirectoryObjectStore::put(std::string_view name, std::span<const std::byte> data) {
+  core::check_object_name(name);
+  const fs::path target = root_ / std::string(name);
+  const auto tmp = write_partial(target, data);
   if (::rename(tmp.c_str(), target.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
     throw std::runtime_error("cannot write " + target.string() + ": " + std::strerror(err));
   }
-  // The rename itself is durable once the directory is synced.
-  const int dir = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
+  sync_dir(target.parent_path());
+}
+
+bool DirectoryObjectStore::put_new(std::string_view name, std::span<const std::byte> data) {
+  core::check_object_name(name);
+  const fs::path target = root_ / std::string(name);
+  const auto tmp = write_partial(target, data);
+  // link() fails when the name exists: the first writer keeps it.
+  const int linked = ::link(tmp.c_str(), target.c_str());
+  const int err = errno;
+  ::unlink(tmp.c_str());
+  if (linked != 0) {
+    if (err == EEXIST) return false;
+    throw std::runtime_error("cannot write " + target.string() + ": " + std::strerror(err));
   }
+  sync_dir(target.parent_path());
+  return true;
 }
 
 std::optional<std::vector<std::byte>> DirectoryObjectStore::get(std::string_view name) const {
-  check_object_name(name);
+  core::check_object_name(name);
   std::ifstream in(root_ / std::string(name), std::ios::binary);
   if (!in) return std::nullopt;
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -121,36 +125,55 @@ std::optional<std::vector<std::byte>> DirectoryObjectStore::get(std::string_view
   return out;
 }
 
-std::vector<ObjectInfo> DirectoryObjectStore::list(std::string_view prefix) const {
-  std::vector<ObjectInfo> out;
+std::vector<core::ObjectInfo> DirectoryObjectStore::list(std::string_view prefix) const {
+  std::vector<core::ObjectInfo> out;
   std::error_code ec;
   // Walk only the deepest directory the prefix names, not the whole store.
   const auto slash = prefix.rfind('/');
-  if (slash != std::string_view::npos) check_object_name(prefix.substr(0, slash));
+  if (slash != std::string_view::npos) core::check_object_name(prefix.substr(0, slash));
   const fs::path start =
       slash == std::string_view::npos ? root_ : root_ / std::string(prefix.substr(0, slash));
   for (auto it = fs::recursive_directory_iterator(start, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_regular_file()) continue;
-    const auto name = fs::relative(it->path(), root_).generic_string();
+    // Lexically, and from one stat: a file another writer renames or removes meanwhile is
+    // skipped, never an error.
+    const auto name = it->path().lexically_relative(root_).generic_string();
     if (name.find(kPartial) != std::string::npos) continue;  // a write in progress or cut short
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    out.push_back({name, static_cast<std::uint64_t>(it->file_size()), modified_us(it->path())});
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    out.push_back({name, static_cast<std::uint64_t>(st.st_size), modified_us(st)});
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
 }
 
 bool DirectoryObjectStore::remove(std::string_view name) {
-  check_object_name(name);
+  core::check_object_name(name);
   return fs::remove(root_ / std::string(name));
 }
 
 // ---- MariaDB ----
 
 namespace {
+
 constexpr std::size_t kChunk = 4 << 20;
+
+// Replaces the chunks of `name` by `data`'s (inside the caller's transaction).
+void write_chunks(maria::Connection& c, const std::string& name, std::span<const std::byte> data) {
+  maria::Statement(c, "DELETE FROM object_chunks WHERE name = ?").execute({name});
+  maria::Statement insert(c, "INSERT INTO object_chunks(name, seq, data) VALUES(?, ?, ?)");
+  const auto* bytes = reinterpret_cast<const char*>(data.data());
+  std::size_t at = 0;
+  std::int64_t seq = 0;
+  do {  // an empty object is one empty chunk
+    const auto n = std::min(kChunk, data.size() - at);
+    insert.execute({name, seq++, std::string(bytes + at, n)});
+    at += n;
+  } while (at < data.size());
 }
+
+}  // namespace
 
 MariadbObjectStore::MariadbObjectStore(const std::string& url) : url_(url) {
   maria::Pool::Options o;
@@ -175,28 +198,35 @@ std::string MariadbObjectStore::where() const {
 }
 
 void MariadbObjectStore::put(std::string_view name_view, std::span<const std::byte> data) {
-  check_object_name(name_view);
+  core::check_object_name(name_view);
   const std::string name(name_view);
   pool_->with([&](maria::Connection& c) {
     maria::Transaction tx(c);
-    maria::Statement(c, "DELETE FROM object_chunks WHERE name = ?").execute({name});
-    maria::Statement insert(c, "INSERT INTO object_chunks(name, seq, data) VALUES(?, ?, ?)");
-    const auto* bytes = reinterpret_cast<const char*>(data.data());
-    std::size_t at = 0;
-    std::int64_t seq = 0;
-    do {  // an empty object is one empty chunk
-      const auto n = std::min(kChunk, data.size() - at);
-      insert.execute({name, seq++, std::string(bytes + at, n)});
-      at += n;
-    } while (at < data.size());
+    write_chunks(c, name, data);
     maria::Statement(c, "REPLACE INTO objects(name, size, modified) VALUES(?, ?, ?)")
         .execute({name, static_cast<std::int64_t>(data.size()), core::now_us()});
     tx.commit();
   });
 }
 
+bool MariadbObjectStore::put_new(std::string_view name_view, std::span<const std::byte> data) {
+  core::check_object_name(name_view);
+  const std::string name(name_view);
+  return pool_->with([&](maria::Connection& c) {
+    maria::Transaction tx(c);
+    // The row of the name first: a racing writer waits on its key, then finds it taken.
+    if (maria::Statement(c, "INSERT IGNORE INTO objects(name, size, modified) VALUES(?, ?, ?)")
+            .execute({name, static_cast<std::int64_t>(data.size()), core::now_us()}) == 0) {
+      return false;  // the transaction rolls back
+    }
+    write_chunks(c, name, data);
+    tx.commit();
+    return true;
+  });
+}
+
 std::optional<std::vector<std::byte>> MariadbObjectStore::get(std::string_view name_view) const {
-  check_object_name(name_view);
+  core::check_object_name(name_view);
   const std::string name(name_view);
   return pool_->with([&](maria::Connection& c) -> std::optional<std::vector<std::byte>> {
     // One snapshot, so a put that commits meanwhile is seen wholly or not at all.
@@ -216,9 +246,9 @@ std::optional<std::vector<std::byte>> MariadbObjectStore::get(std::string_view n
   });
 }
 
-std::vector<ObjectInfo> MariadbObjectStore::list(std::string_view prefix) const {
+std::vector<core::ObjectInfo> MariadbObjectStore::list(std::string_view prefix) const {
   return pool_->with([&](maria::Connection& c) {
-    std::vector<ObjectInfo> out;
+    std::vector<core::ObjectInfo> out;
     maria::Statement(c,
                      "SELECT name, size, modified FROM objects WHERE LEFT(name, ?) = ? ORDER BY "
                      "name")
@@ -231,7 +261,7 @@ std::vector<ObjectInfo> MariadbObjectStore::list(std::string_view prefix) const 
 }
 
 bool MariadbObjectStore::remove(std::string_view name_view) {
-  check_object_name(name_view);
+  core::check_object_name(name_view);
   const std::string name(name_view);
   return pool_->with([&](maria::Connection& c) {
     maria::Transaction tx(c);

@@ -15,6 +15,7 @@
 #include "demo_twin.hpp"
 #include "ml/io/xgboost_json.hpp"
 #include "store/ml_results.hpp"
+#include "store/object_store.hpp"
 
 namespace remhart::analytics {
 namespace {
@@ -320,7 +321,7 @@ TEST(Training, TrainsScoresAndPublishesEveryModel) {
   EXPECT_TRUE(failure.card["metrics"]["test"].contains("ece"));
   EXPECT_TRUE(failure.card["metrics"]["test"]["reliability_curve_degradation_runs"].is_array());
   TempDir dir;
-  ModelRegistry reg(dir.path);
+  ModelRegistry reg(std::make_shared<store::DirectoryObjectStore>(dir.path));
   EXPECT_EQ(reg.publish(models[0], 1'000'000), 1);
   EXPECT_EQ(reg.publish(models[0], 2'000'000), 2);
   EXPECT_EQ(reg.active("voltage-anomaly"), 2);

@@ -1,9 +1,11 @@
 // The object store's two variants behave alike: a directory and a table in MariaDB.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "shared_data.hpp"
 #include "store/object_store.hpp"
@@ -21,7 +23,7 @@ std::vector<std::byte> bytes_of(std::string_view s) {
 
 struct ObjectStoreTest : ::testing::TestWithParam<std::string> {
   testkit::TempDir dir;
-  std::unique_ptr<store::ObjectStore> objects;
+  std::unique_ptr<core::ObjectStore> objects;
   void SetUp() override {
     if (GetParam() == "mariadb") {
       if (!testkit::MariadbServer::available()) {
@@ -70,6 +72,56 @@ TEST_P(ObjectStoreTest, LargeBinaryObjectsRoundTrip) {
   EXPECT_EQ(objects->get("archive/big.bin"), big);
   objects->put("archive/big.bin", bytes_of("small now"));  // no chunk of the old one remains
   EXPECT_EQ(objects->get("archive/big.bin"), bytes_of("small now"));
+}
+
+TEST_P(ObjectStoreTest, PutNewKeepsTheFirstWritersObject) {
+  EXPECT_TRUE(objects->put_new("models/a/1/card.json", bytes_of("first")));
+  EXPECT_FALSE(objects->put_new("models/a/1/card.json", bytes_of("second")));
+  EXPECT_EQ(objects->get("models/a/1/card.json"), bytes_of("first"));
+  EXPECT_EQ(objects->list("models/").size(), 1u);  // the loser left nothing behind
+  EXPECT_THROW(objects->put_new("a/../b", bytes_of("x")), std::invalid_argument);
+}
+
+// Several writers (replicas) race for one name: exactly one gets it, and its bytes stay.
+TEST_P(ObjectStoreTest, OfRacingPutNewsExactlyOneSucceeds) {
+  constexpr int kWriters = 8;
+  std::atomic<int> won{0};
+  std::atomic<int> winner{-1};
+  {
+    std::vector<std::jthread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w] {
+        if (objects->put_new("models/race/1/model.json", bytes_of("writer " + std::to_string(w)))) {
+          ++won;
+          winner = w;
+        }
+      });
+    }
+  }
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(objects->get("models/race/1/model.json"),
+            bytes_of("writer " + std::to_string(winner.load())));
+}
+
+// A listing while another writer puts and removes (its temporary files come and go) sees whole
+// objects only and never fails.
+TEST_P(ObjectStoreTest, ListingWhileAnotherWriterPutsNeverFails) {
+  std::atomic<bool> done{false};
+  std::jthread writer([&] {
+    for (int k = 0; k < 200; ++k) {
+      objects->put("models/w/" + std::to_string(k % 7), bytes_of("payload " + std::to_string(k)));
+      if (k % 3 == 0) objects->remove("models/w/" + std::to_string((k + 1) % 7));
+    }
+    done = true;
+  });
+  int listings = 0;
+  while (!done || listings == 0) {
+    for (const auto& o : objects->list("models/")) {
+      EXPECT_TRUE(o.name.starts_with("models/w/")) << o.name;
+      EXPECT_EQ(o.name.find("partial"), std::string::npos) << o.name;
+    }
+    ++listings;
+  }
 }
 
 TEST_P(ObjectStoreTest, NamesThatCouldEscapeOrConfuseAreRefused) {
