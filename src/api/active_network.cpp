@@ -1,7 +1,5 @@
 #include "api/active_network.hpp"
 
-#include <pthread.h>
-
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
@@ -15,15 +13,6 @@ namespace remhart::api {
 
 ActiveNetwork::ActiveNetwork(store::NetworkRepository& repository) : repository_(repository) {
   refresh();
-}
-
-ActiveNetwork::~ActiveNetwork() {
-  {
-    std::lock_guard lock(watch_mu_);
-    stopping_ = true;
-  }
-  watch_cv_.notify_all();
-  if (watcher_.joinable()) watcher_.join();
 }
 
 bool ActiveNetwork::refresh() {
@@ -48,23 +37,12 @@ bool ActiveNetwork::refresh() {
 }
 
 void ActiveNetwork::watch(std::chrono::milliseconds every, obs::Counter* failures) {
-  watcher_ = std::thread([this, every, failures] {
-    pthread_setname_np(pthread_self(), "rh-networks");
-    std::unique_lock lock(watch_mu_);
-    while (!watch_cv_.wait_for(lock, every, [this] { return stopping_; })) {
-      lock.unlock();
-      try {
-        refresh();
-      } catch (const std::exception& e) {
+  watcher_ = std::make_unique<core::Periodic>(
+      "rh-networks", every, [this] { refresh(); },
+      [failures](const std::string& what) {
         if (failures) failures->inc();
-        spdlog::warn("network model: checking for a newer version failed: {}", e.what());
-      } catch (...) {
-        if (failures) failures->inc();
-        spdlog::warn("network model: checking for a newer version failed");
-      }
-      lock.lock();
-    }
-  });
+        spdlog::warn("network model: checking for a newer version failed: {}", what);
+      });
 }
 
 ActiveNetwork::Version ActiveNetwork::current() const {

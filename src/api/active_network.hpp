@@ -3,15 +3,14 @@
 // when a new one is uploaded (readers keep the version they took).
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/periodic.hpp"
 #include "grid/network.hpp"
 #include "store/network_repo.hpp"
 
@@ -72,7 +71,6 @@ class ActiveNetwork {
   /// Refreshes every `every` on a thread of its own (several replicas), until destruction; a
   /// failed check is logged and counted in `failures`.
   void watch(std::chrono::milliseconds every, obs::Counter* failures = nullptr);
-  ~ActiveNetwork();
 
   /// Whether no model has ever been stored (a fresh install).
   bool empty() { return repository_.list().empty(); }
@@ -84,10 +82,7 @@ class ActiveNetwork {
   mutable std::mutex mu_;
   Version current_;
   std::atomic<bool> uploading_{false};
-  std::mutex watch_mu_;
-  std::condition_variable watch_cv_;
-  bool stopping_ = false;
-  std::thread watcher_;
+  std::unique_ptr<core::Periodic> watcher_;  // last: it stops before the rest goes
 };
 
 }  // namespace remhart::api

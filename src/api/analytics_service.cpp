@@ -177,6 +177,9 @@ AnalyticsService::AnalyticsService(analytics::ModelRegistry& registry, store::St
     out_of_order_ = &metrics->counter(
         "remhart_analytics_out_of_order_total",
         "Samples older than their device's last one, left out of its feature state");
+    network_rounds_ = &metrics->counter(
+        "remhart_analytics_network_rounds_total",
+        "Network-level analytics rounds this replica ran (with several replicas: their leader)");
     network_failures_ = &metrics->counter(
         "remhart_analytics_network_failures_total",
         "Network-level analytics rounds that failed (logged): a state the power flow cannot solve");
@@ -200,10 +203,34 @@ AnalyticsService::~AnalyticsService() {
 }
 
 void AnalyticsService::reload() {
+  // The stamp before the load: an activation meanwhile makes the next refresh load again.
+  auto stamp = registry_.activation_stamp();
   auto loaded =
       std::make_shared<const analytics::ActiveModels>(analytics::load_active_models(registry_));
   const std::lock_guard lock(models_mu_);
   models_ = std::move(loaded);
+  models_stamp_ = std::move(stamp);
+}
+
+bool AnalyticsService::refresh_models() {
+  const auto stamp = registry_.activation_stamp();
+  {
+    const std::lock_guard lock(models_mu_);
+    if (stamp == models_stamp_) return false;
+  }
+  reload();
+  spdlog::info("analytics: the registry's activations changed: {} model(s) now served",
+               models_loaded());
+  return true;
+}
+
+void AnalyticsService::watch_models(std::chrono::milliseconds every, obs::Counter* failures) {
+  model_watch_ = std::make_unique<core::Periodic>(
+      "rh-models", every, [this] { refresh_models(); },
+      [failures](const std::string& what) {
+        if (failures) failures->inc();
+        spdlog::warn("analytics: checking the model registry failed: {}", what);
+      });
 }
 
 std::size_t AnalyticsService::models_loaded() const {
@@ -620,37 +647,77 @@ json AnalyticsService::latest_all(const std::string& origin, const std::string& 
   return items;
 }
 
+namespace {
+
+// An item's device ("": the network's) and time (RFC 3339 of one width: ordered as text).
+std::string device_of(const json& item) {
+  const auto d = item.find("device");
+  return d != item.end() && d->is_string() ? d->get<std::string>() : std::string();
+}
+
+std::string ts_of(const json& item) {
+  const auto t = item.find("ts");
+  return t != item.end() && t->is_string() ? t->get<std::string>() : std::string();
+}
+
+}  // namespace
+
 void AnalyticsService::add_remote(json& items, const std::string& origin, const std::string& device,
                                   std::string_view module) const {
-  // The devices answered here already (one that moved here is this replica's now).
-  std::unordered_set<std::string> here;
+  // Per device (and "": the network), the newest of this replica's results and those another
+  // shared: a device that moved here is answered from here once it has a sample here, one that
+  // moved away (or a network model's lead that did) from its new owner once that has one.
+  std::unordered_map<std::string, std::string> newest_here;
   for (const auto& i : items) {
-    if (i["device"].is_string()) here.insert(i["device"].get<std::string>());
+    auto& newest = newest_here[device_of(i)];
+    newest = std::max(newest, ts_of(i));
   }
-  const std::lock_guard lock(latest_mu_);
-  for (const auto& [key, results] : remote_) {
-    const auto a = key.find('\n');
-    const auto b = key.rfind('\n');
-    if (key.compare(0, a, origin) != 0 || a != origin.size()) continue;
-    const auto dev = key.substr(a + 1, b - a - 1);
-    if ((!device.empty() && dev != device) || key.compare(b + 1, std::string::npos, module) != 0 ||
-        here.count(dev)) {
-      continue;
+  std::unordered_set<std::string> superseded;
+  json shared = json::array();
+  {
+    const std::lock_guard lock(latest_mu_);
+    for (const auto& [key, results] : remote_) {
+      const auto a = key.find('\n');
+      const auto b = key.rfind('\n');
+      if (key.compare(0, a, origin) != 0 || a != origin.size()) continue;
+      const auto dev = key.substr(a + 1, b - a - 1);
+      // A device filter leaves the network's results out, as it does here.
+      if ((!device.empty() && dev != device) ||
+          key.compare(b + 1, std::string::npos, module) != 0 || !results.is_object()) {
+        continue;
+      }
+      std::string newest;
+      for (const auto& [name, item] : results.items()) newest = std::max(newest, ts_of(item));
+      if (const auto here = newest_here.find(dev); here != newest_here.end()) {
+        if (here->second >= newest) continue;
+        superseded.insert(dev);
+      }
+      for (const auto& [name, item] : results.items()) shared.push_back(item);
     }
-    for (const auto& [name, item] : results.items()) items.push_back(item);
   }
+  if (!superseded.empty()) {
+    json kept = json::array();
+    for (auto& i : items) {
+      if (!superseded.count(device_of(i))) kept.push_back(std::move(i));
+    }
+    items = std::move(kept);
+  }
+  for (auto& i : shared) items.push_back(std::move(i));
 }
 
 void AnalyticsService::on_remote_results(const std::string& key, const std::string& data) {
   if (core::json_too_deep(data)) return;  // bounded like every JSON from outside the process
   auto m = json::parse(data, nullptr, false);
-  if (!m.is_object() || !m.contains("device") || !m["device"].is_string() ||
-      !m.contains("origin") || !m["origin"].is_string() || !m.contains("module") ||
-      !m["module"].is_string() || !m.contains("results") || !m["results"].is_object()) {
+  if (!m.is_object() || !m.contains("device") ||
+      !(m["device"].is_string() || m["device"].is_null()) || !m.contains("origin") ||
+      !m["origin"].is_string() || !m.contains("module") || !m["module"].is_string() ||
+      !m.contains("results") || !m["results"].is_object()) {
     return;
   }
-  const auto slot = m["origin"].get<std::string>() + '\n' + m["device"].get<std::string>() + '\n' +
-                    m["module"].get<std::string>();
+  // A network's results (device null) are kept under the device "".
+  const auto slot = m["origin"].get<std::string>() + '\n' +
+                    (m["device"].is_null() ? std::string() : m["device"].get<std::string>()) +
+                    '\n' + m["module"].get<std::string>();
   {
     const std::lock_guard lock(latest_mu_);
     auto it = remote_.find(slot);
@@ -668,6 +735,15 @@ void AnalyticsService::on_remote_results(const std::string& key, const std::stri
 void AnalyticsService::on_network_state(const std::string& origin, std::int64_t network_id,
                                         const std::shared_ptr<const grid::Network>& net,
                                         const analytics::BusState& state, core::TimeUs at) {
+  // Several replicas: the leader runs them, stores their history and shares their results; the
+  // others take those (what they computed while they led would only shadow them) — or, with
+  // nothing shared (no Redis), compute their own for their clients and store none.
+  const bool leads = !opt_.leads_network || opt_.leads_network();
+  if (!leads && opt_.share) {
+    const std::lock_guard lock(latest_mu_);
+    network_latest_.erase(origin);
+    return;
+  }
   std::shared_ptr<const analytics::ActiveModels> models;
   {
     const std::lock_guard lock(models_mu_);
@@ -762,15 +838,16 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
     if (network_failures_) network_failures_->inc();
     return;
   }
+  if (network_rounds_) network_rounds_->inc();
   if (done.empty()) return;
   std::vector<store::MlResult> rows;
   for (const auto& r : done) {
-    if (r.model == ModelId::energy_loss && !store_loss) continue;
+    if (!leads || (r.model == ModelId::energy_loss && !store_loss)) continue;
     rows.push_back({origin, "", std::string(analytics::info(r.model).name), r.ts, r.version,
                     dump_json(result_json(r))});
   }
   for (const auto mod : analytics::kModules) {
-    if (hub_.clients() == 0) break;
+    if (hub_.clients() == 0 && !opt_.share) break;
     json data = {{"device", nullptr}, {"network_id", network_id},
                  {"origin", origin},  {"ts", core::format_rfc3339(at)},
                  {"module", mod},     {"results", json::object()}};
@@ -780,7 +857,10 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
       data["results"][std::string(name)] =
           network_item(origin, network_id, r.ts, name, r.version, result_json(r));
     }
-    if (!data["results"].empty()) hub_.broadcast("analytics", origin + "\n", dump_json(data));
+    if (data["results"].empty()) continue;
+    auto text = dump_json(data);
+    if (opt_.share) opt_.share(origin + "\n", text);
+    hub_.broadcast("analytics", origin + "\n", std::move(text));
   }
   {
     const std::lock_guard lock(latest_mu_);
@@ -799,6 +879,7 @@ void AnalyticsService::on_network_state(const std::string& origin, std::int64_t 
       }
     }
   }
+  if (rows.empty()) return;
   try {
     results_.insert(rows);
   } catch (const std::exception& e) {
@@ -912,6 +993,7 @@ std::string AnalyticsService::training_status() const {
 }
 
 void AnalyticsService::drain() {
+  model_watch_.reset();
   cancel_training_ = true;
   if (trainer_.joinable()) trainer_.join();
   for (auto& s : shards_) {

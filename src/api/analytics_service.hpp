@@ -31,6 +31,7 @@
 #include "analytics/monitoring.hpp"
 #include "analytics/network.hpp"
 #include "analytics/registry.hpp"
+#include "core/periodic.hpp"
 #include "core/thread_pool.hpp"
 #include "features/features.hpp"
 #include "sim/twin.hpp"
@@ -77,6 +78,10 @@ class AnalyticsService {
     /// Several replicas: the `analytics` messages of this replica's devices, for the others
     /// (their live streams and latest results). Empty: nothing is shared.
     std::function<void(const std::string& key, const std::string& data)> share;
+    /// Several replicas: whether this one runs the network-level models now (the holder of
+    /// their lease); the others serve the leader's results, shared through `share` and
+    /// received by on_remote_results. Empty: always.
+    std::function<bool()> leads_network;
   };
   /// `twin` is what trainings simulate.
   AnalyticsService(analytics::ModelRegistry& registry, store::Store& store,
@@ -92,12 +97,19 @@ class AnalyticsService {
   /// Samples other replicas stored (through Redis): those of the devices this one owns are
   /// analysed like its own commits (subscriber thread: copies and queues).
   void on_remote(const std::vector<store::StoredSample>& samples);
-  /// An `analytics` message another replica shared for a device it owns: sent to this replica's
-  /// live clients and kept as that device's latest results here (`latest_all`). A message that
-  /// is not such an object is ignored.
+  /// An `analytics` message another replica shared for a device it owns, or for a whole network
+  /// (`device` null, from the network models' leader): sent to this replica's live clients and
+  /// kept as those latest results here (`latest_all`). A message that is not such an object is
+  /// ignored.
   void on_remote_results(const std::string& key, const std::string& data);
-  /// Loads the registry's active monitoring models (at start, after training or activation).
+  /// Loads the registry's active models (at start, after training or activation).
   void reload();
+  /// Reloads when the registry's activations changed since the last load (another replica, or
+  /// `remhart train`, activated a version); returns whether it did.
+  bool refresh_models();
+  /// Calls refresh_models() every `every` on a thread of its own until drain(); a failed check
+  /// is logged and counted in `failures`.
+  void watch_models(std::chrono::milliseconds every, obs::Counter* failures = nullptr);
   std::size_t models_loaded() const;
   /// Every device's latest items of a module's models (`device` empty: all devices).
   nlohmann::json latest_all(const std::string& origin, const std::string& device,
@@ -105,7 +117,8 @@ class AnalyticsService {
   /// The network-level models on a state estimate of `origin`'s active network model (called by
   /// the state estimator's thread): the energy loss of every estimate (stored every
   /// `store_every_s`), the set-points and the stability score every `network_schedule_s`, all
-  /// cached, sent and stored. Failures are logged and counted, never thrown.
+  /// cached, sent, shared and stored — on the replica that leads them (`leads_network`); the
+  /// others leave them to it. Failures are logged and counted, never thrown.
   void on_network_state(const std::string& origin, std::int64_t network_id,
                         const std::shared_ptr<const grid::Network>& net,
                         const analytics::BusState& state, core::TimeUs at);
@@ -208,6 +221,7 @@ class AnalyticsService {
   obs::Counter *analysed_ = nullptr, *dropped_ = nullptr, *out_of_order_ = nullptr;
   mutable std::mutex models_mu_;
   std::shared_ptr<const analytics::ActiveModels> models_;
+  std::string models_stamp_;  // the registry's activation stamp when models_ was loaded
   mutable std::mutex latest_mu_;
   std::unordered_map<std::string, Latest> latest_;
   std::unordered_map<std::string, std::vector<Scheduled>> scheduled_;  // under latest_mu_
@@ -220,12 +234,13 @@ class AnalyticsService {
     core::TimeUs last_scheduled = 0, last_stored = 0;
   };
   std::unordered_map<std::string, NetworkLatest> network_latest_;  // under latest_mu_
-  obs::Counter* network_failures_ = nullptr;
+  obs::Counter *network_rounds_ = nullptr, *network_failures_ = nullptr;
   std::vector<std::unique_ptr<Shard>> shards_;
   mutable std::mutex training_mu_;
   std::string training_ = "off";
   std::atomic<bool> cancel_training_{false};
-  std::jthread trainer_;  // last: joined first
+  std::jthread trainer_;
+  std::unique_ptr<core::Periodic> model_watch_;  // last: stopped first
 };
 
 }  // namespace remhart::api

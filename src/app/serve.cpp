@@ -378,6 +378,16 @@ int serve(const Config& c) {
   api::LiveFanout fanout(hub, 256, &metrics, on_failure("fanout"));
   // This process among the replicas (Redis messages, leases): host, process and start time.
   const std::string replica = replica_name();
+  // Periodic jobs one replica runs at a time: the holder of the job's lease in the shared
+  // database (alone, this process holds them all). Jobs are added below; start() comes once the
+  // server listens.
+  const auto leases = open_leases(c);
+  auto leadership = std::make_unique<store::Leadership>(
+      *leases,
+      store::Leadership::Options{.holder = replica,
+                                 .ttl = std::chrono::seconds(c.lease_ttl_s),
+                                 .renew = std::chrono::seconds(c.lease_ttl_s) / 3},
+      &metrics);
   // Several replicas: the ones alive share the devices (device affinity), request budgets are
   // shared, and what each stores reaches the live streams — and the owners' analytics — of all.
   std::optional<bus::RedisOptions> redis_options;
@@ -426,8 +436,16 @@ int serve(const Config& c) {
                                 [&shared_with](const std::string& key, const std::string& data) {
                                   if (auto* bus = shared_with.load()) bus->publish_event(key, data);
                                 })
-                          : nullptr},
+                          : nullptr,
+            .leads_network = c.database_url.empty()
+                                 ? std::function<bool()>()
+                                 : [&leadership] { return leadership->leads("network-models"); }},
         &metrics, on_failure("analytics"));
+    // Activations elsewhere (another replica, `remhart train`) are served within two seconds.
+    analytics_service->watch_models(
+        std::chrono::seconds(2),
+        &metrics.counter("remhart_background_failures_total", "Background jobs that failed",
+                         "pool=\"models\""));
     spdlog::info("analytics: {} model(s) loaded from {}", analytics_service->models_loaded(),
                  models->where());
   }
@@ -558,15 +576,6 @@ int serve(const Config& c) {
   opt.trusted_proxies = split_list(c.trusted_proxies);
   api::HttpServer server(opt, router, hub, gate, &metrics);
   const auto port = server.listen();
-  // Periodic jobs one replica runs at a time: the holder of the job's lease in the shared
-  // database (alone, this process holds them all).
-  const auto leases = open_leases(c);
-  auto leadership = std::make_unique<store::Leadership>(
-      *leases,
-      store::Leadership::Options{.holder = replica,
-                                 .ttl = std::chrono::seconds(c.lease_ttl_s),
-                                 .renew = std::chrono::seconds(c.lease_ttl_s) / 3},
-      &metrics);
   leadership->add("retention");
   std::string demo_run;  // the leadership thread's
   if (c.demo) {
@@ -588,8 +597,15 @@ int serve(const Config& c) {
           demo_run.clear();
         });
   }
+  if (analytics_service) {
+    leadership->add("network-models");
+    // First-start training: the leader trains, the others serve its models once published.
+    if (c.train_on_start) {
+      leadership->add("training",
+                      [&analytics_service] { analytics_service->train_if_untrained(); });
+    }
+  }
   leadership->start();
-  if (analytics_service && c.train_on_start) analytics_service->train_if_untrained();
   if (mqtt_source) {
     mqtt_source->start();
     spdlog::info("mqtt: ingesting {}/+/+/measurement from {}", c.mqtt_topic_prefix, c.mqtt_url);
@@ -603,8 +619,8 @@ int serve(const Config& c) {
   ready = false;
   if (mqtt_source) mqtt_source->stop();  // unacknowledged messages go to the next session
   retention.reset();
-  leadership.reset();  // the leases go to the other replicas at once
-  state_service.reset();
+  state_service.reset();  // it asks the leadership below whether to run the network models
+  leadership.reset();     // the leases go to the other replicas at once
   simulator.stop_all();
   // Jobs still queued answer into sessions and use the context: they finish before the server,
   // router and context go.

@@ -37,6 +37,13 @@ std::optional<json> next_measurement(WsClient& ws, std::chrono::milliseconds wit
 }
 
 // "2026-11-30T08:00:01.000000Z" → Unix milliseconds.
+// Whether the replica leads a periodic job now (its lease metric).
+bool leads(ServerProcess& p, const std::string& job) {
+  HttpClient http(p.port());
+  return http.get("/metrics").body.find("remhart_leader{job=\"" + job + "\"} 1") !=
+         std::string::npos;
+}
+
 long long ms_of(const std::string& rfc3339) {
   std::tm tm{};
   std::istringstream in(rfc3339.substr(0, 19));
@@ -342,11 +349,6 @@ TEST(ScaleOut, PeriodicJobsRunOnOneReplicaAndMoveWhenItDies) {
                                            {"REMHART_STORAGE_LEASE_TTL_S", "3"},
                                            {"REMHART_ADMIN_PASSWORD", password}});
   };
-  auto leads = [](ServerProcess& p, const std::string& job) {
-    HttpClient http(p.port());
-    return http.get("/metrics").body.find("remhart_leader{job=\"" + job + "\"} 1") !=
-           std::string::npos;
-  };
   // Runs going in a replica (the records are shared: every replica lists every run).
   auto demo_runs = [](ServerProcess& p) {
     HttpClient http(p.port());
@@ -382,9 +384,14 @@ TEST(ScaleOut, PeriodicJobsRunOnOneReplicaAndMoveWhenItDies) {
   EXPECT_LT(std::chrono::steady_clock::now() - stopped, std::chrono::seconds(3));
 }
 
-// Device affinity: a device's analytics (feature state, latest results) run on one replica, its
-// owner in the ring in Redis, whichever replica stored its samples, and every replica answers
-// with the owner's results; when the owner dies another takes its devices.
+// The analytics of several replicas (one training serves all the tests of this part):
+// - device affinity: a device's analytics (feature state, latest results) run on one replica,
+//   its owner in the ring in Redis, whichever replica stored its samples, and every replica
+//   answers with the owner's results; when the owner dies another takes its devices;
+// - the model registry is the shared database's: what `remhart train` published there is served
+//   by every replica, and a version imported and activated through one is served by all;
+// - the network-level models run on one replica, the holder of their lease, whose results every
+//   replica answers with; when it dies another takes over.
 TEST(ScaleOut, EachDevicesAnalyticsRunOnItsOwnerWhicheverReplicaStoredIt) {
   REQUIRE_SERVICE(MariadbServer, "mariadb-server");
   REQUIRE_SERVICE(RedisServer, "redis-server");
@@ -392,21 +399,22 @@ TEST(ScaleOut, EachDevicesAnalyticsRunOnItsOwnerWhicheverReplicaStoredIt) {
   RedisServer redis;
   const auto url = db.create_database();
   const std::string password = random_password();
-  TempDir a_dir, b_dir;
-  // Models are still kept per data directory: train once, give both replicas the same ones.
+  TempDir a_dir, b_dir, t_dir;
+  const std::map<std::string, std::string> shared_registry = {
+      {"REMHART_STORAGE_DATABASE_URL", url}, {"REMHART_STORAGE_OBJECT_STORE", "database"}};
   const auto trained =
-      run_cli("train --scale 0.05 --run-minutes 4 --threads 2 --quiet --data-dir " + a_dir.path() +
-              "/data");
+      run_cli("train --scale 0.05 --run-minutes 4 --threads 2 --quiet --data-dir " + t_dir.path(),
+              shared_registry);
   ASSERT_EQ(trained.status, 0) << trained.output;
-  std::filesystem::create_directories(b_dir.path() + "/data");
-  std::filesystem::copy(a_dir.path() + "/data/models", b_dir.path() + "/data/models",
-                        std::filesystem::copy_options::recursive);
   auto replica = [&](const TempDir& dir) {
-    return std::make_unique<ServerProcess>(
-        remhart_binary(), dir.path() + "/data",
-        std::vector<std::string>{"--no-demo", "--database-url", url},
-        std::map<std::string, std::string>{{"REMHART_REDIS_URL", redis.url()},
-                                           {"REMHART_ADMIN_PASSWORD", password}});
+    auto env = shared_registry;
+    env.insert({{"REMHART_REDIS_URL", redis.url()},
+                {"REMHART_GRID_STATE_INTERVAL_S", "1"},
+                {"REMHART_ANALYTICS_NETWORK_SCHEDULE_S", "1"},
+                {"REMHART_STORAGE_LEASE_TTL_S", "3"},
+                {"REMHART_ADMIN_PASSWORD", password}});
+    return std::make_unique<ServerProcess>(remhart_binary(), dir.path() + "/data",
+                                           std::vector<std::string>{"--no-demo"}, env);
   };
   auto a = replica(a_dir);
   auto b = replica(b_dir);
@@ -476,6 +484,106 @@ TEST(ScaleOut, EachDevicesAnalyticsRunOnItsOwnerWhicheverReplicaStoredIt) {
     return metric(*http_b, "remhart_analytics_samples_total") == before + kDevices;
   })) << before
       << " then " << metric(*http_b, "remhart_analytics_samples_total");
+
+  // A comes back. A version imported through A (the trained trees, as Python's xgboost would
+  // send them) is active on B at once and served by both for the devices each owns.
+  a->restart();
+  http_a = admin_client(*a);
+  ASSERT_TRUE(eventually([&] { return ring_of(*http_a) == 2 && ring_of(*http_b) == 2; }));
+  const auto hex = db.sql(url.substr(url.rfind('/') + 1),
+                          "SELECT HEX(data) FROM object_chunks WHERE name = "
+                          "'models/voltage-anomaly/1/model.json' ORDER BY seq");
+  std::string trees;
+  for (std::size_t k = 0; k + 1 < hex.size(); k += 2) {
+    if (!std::isxdigit(static_cast<unsigned char>(hex[k]))) continue;  // line ends
+    trees.push_back(static_cast<char>(std::stoi(hex.substr(k, 2), nullptr, 16)));
+  }
+  ASSERT_TRUE(json::accept(trees)) << hex.substr(0, 200);
+  const auto imported =
+      http_a->post("/api/ml/models/voltage-anomaly/import?activate=true&threshold=0.7", trees);
+  ASSERT_EQ(imported.status, 201) << imported.body;
+  EXPECT_EQ(json::parse(http_b->get("/api/ml/models/voltage-anomaly").body)["active_version"], 2);
+  auto version_served = [](HttpClient& h, const std::string& dev) {
+    const auto latest = json::parse(h.get("/api/ml/monitoring/latest?device=" + dev).body);
+    for (const auto& i : latest["items"]) {
+      if (i["model"] == "voltage-anomaly") return i["version"].get<int>();
+    }
+    return 0;
+  };
+  long long t = t0 + 1000LL * (kSamples + 1);
+  for (int d = 0; d < kDevices; ++d) {  // the owners reload within two seconds
+    EXPECT_TRUE(eventually([&] {
+      EXPECT_EQ(http_a->post("/api/grid/ingest", "[" + sample_json(device(d), t += 1000, 230) + "]")
+                    .status,
+                200);
+      return version_served(*http_a, device(d)) == 2 && version_served(*http_b, device(d)) == 2;
+    })) << device(d);
+  }
+
+  // The network-level models: one leader runs them on the state estimates of the pinned live
+  // run (which goes on in the other replica), shares and stores their results; both answer.
+  ServerProcess* leader = leads(*a, "network-models") ? a.get() : b.get();
+  ServerProcess* other = leader == a.get() ? b.get() : a.get();
+  ASSERT_TRUE(leads(*leader, "network-models"));
+  EXPECT_FALSE(leads(*other, "network-models"));
+  auto http_leader = admin_client(*leader);
+  auto http_other = admin_client(*other);
+  const auto run = http_other->post("/api/simulator/runs",
+                                    json{{"scenario", "normal_day"}, {"mode", "realtime"}}.dump());
+  ASSERT_EQ(run.status, 202) << run.body;
+  const auto run_id = json::parse(run.body)["id"].get<std::string>();
+  ASSERT_EQ(http_other->post("/api/simulator/runs/" + run_id + "/pin", "").status, 200);
+  const auto energy_loss = [&](HttpClient& h) {
+    const auto latest = json::parse(h.get("/api/ml/energy/latest?origin=sim:" + run_id).body);
+    for (const auto& i : latest["items"]) {
+      if (i["device"].is_null() && i["model"] == "energy-loss") return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(eventually([&] { return energy_loss(*http_leader) && energy_loss(*http_other); }))
+      << other->output();
+  EXPECT_GT(metric(*http_leader, "remhart_analytics_network_rounds_total"), 0);
+  EXPECT_EQ(metric(*http_other, "remhart_analytics_network_rounds_total"), 0);
+  // The leader dies: the other takes the lease once it lapses and runs them itself.
+  leader->kill9();
+  EXPECT_TRUE(eventually([&] {
+    return metric(*http_other, "remhart_analytics_network_rounds_total") > 0 &&
+           energy_loss(*http_other);
+  })) << other->output();
+}
+
+// First-start training with several replicas on an empty shared registry: one trains (the
+// holder of the training lease), the others wait for its models; when it dies before it is done
+// another takes the training over.
+TEST(ScaleOut, FirstStartTrainingRunsOnOneReplica) {
+  REQUIRE_SERVICE(MariadbServer, "mariadb-server");
+  MariadbServer db;
+  const auto url = db.create_database();
+  const std::string password = random_password();
+  TempDir a_dir, b_dir;
+  auto replica = [&](const TempDir& dir) {
+    return std::make_unique<ServerProcess>(
+        remhart_binary(), dir.path() + "/data", std::vector<std::string>{"--no-demo"},
+        std::map<std::string, std::string>{{"REMHART_STORAGE_DATABASE_URL", url},
+                                           {"REMHART_STORAGE_OBJECT_STORE", "database"},
+                                           {"REMHART_ANALYTICS_TRAIN_ON_START", "true"},
+                                           {"REMHART_STORAGE_LEASE_TTL_S", "3"},
+                                           {"REMHART_ADMIN_PASSWORD", password}});
+  };
+  auto training = [](ServerProcess& p) {
+    HttpClient http(p.port());
+    return json::parse(http.get("/health").body)["training"].get<std::string>();
+  };
+  auto a = replica(a_dir);
+  auto b = replica(b_dir);
+  EXPECT_TRUE(leads(*a, "training"));
+  EXPECT_TRUE(training(*a).starts_with("running")) << training(*a);
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // a renewal round of B's
+  EXPECT_FALSE(leads(*b, "training"));
+  EXPECT_EQ(training(*b), "off");
+  a->kill9();
+  EXPECT_TRUE(eventually([&] { return training(*b).starts_with("running"); })) << training(*b);
+  EXPECT_TRUE(leads(*b, "training"));
 }
 
 // The compose topology on loopback: MariaDB, Redis, Mosquitto, two replicas configured as
