@@ -1,5 +1,5 @@
 # The contract (DESIGN.md): build, run, test, bench.
-.PHONY: all bootstrap web build build-asan build-debug run test bench fuzz format clean
+.PHONY: all bootstrap web build build-asan build-debug run test test-slow bench fuzz format clean
 
 JOBS ?= $(shell nproc)
 
@@ -28,8 +28,12 @@ run: build
 	./build/remhart serve
 
 # The test run needs only the sanitizer tree (its own remhart binary); `make build` is for `run`.
+# Tests labelled `slow` (the Dockerfile's build stage: a whole release build) run apart.
 test: build-asan
-	@ctest --preset asan -j $(JOBS)
+	@ctest --preset asan -j $(JOBS) -LE slow
+
+test-slow: build-asan
+	@ctest --preset asan -L slow
 
 bench: build
 	@cmake --build --preset release -j $(JOBS) --target remhart_bench powerflow_bench
