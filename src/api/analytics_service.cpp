@@ -145,6 +145,17 @@ json network_item(const std::string& origin, std::int64_t network_id, core::Time
           {"inputs_window", {{"state_estimate_at", core::format_rfc3339(ts)}}}};
 }
 
+// An item's device ("": the network's) and time (RFC 3339 of one width: ordered as text).
+std::string device_of(const json& item) {
+  const auto d = item.find("device");
+  return d != item.end() && d->is_string() ? d->get<std::string>() : std::string();
+}
+
+std::string ts_of(const json& item) {
+  const auto t = item.find("ts");
+  return t != item.end() && t->is_string() ? t->get<std::string>() : std::string();
+}
+
 json item(const std::string& origin, const std::string& device, core::TimeUs ts,
           std::string_view model, std::int64_t version, json result, std::int64_t samples_seen) {
   return {{"device", device},
@@ -646,21 +657,6 @@ json AnalyticsService::latest_all(const std::string& origin, const std::string& 
   add_remote(items, origin, device, module);
   return items;
 }
-
-namespace {
-
-// An item's device ("": the network's) and time (RFC 3339 of one width: ordered as text).
-std::string device_of(const json& item) {
-  const auto d = item.find("device");
-  return d != item.end() && d->is_string() ? d->get<std::string>() : std::string();
-}
-
-std::string ts_of(const json& item) {
-  const auto t = item.find("ts");
-  return t != item.end() && t->is_string() ? t->get<std::string>() : std::string();
-}
-
-}  // namespace
 
 void AnalyticsService::add_remote(json& items, const std::string& origin, const std::string& device,
                                   std::string_view module) const {
