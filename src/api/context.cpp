@@ -24,6 +24,20 @@ void offload(ApiContext& ctx, const HttpRequest& req, Reply reply,
   });
 }
 
+void offload_async(ApiContext& ctx, const HttpRequest& req, Reply reply,
+                   std::function<void(Reply)> fn) {
+  if (ctx.queued_jobs && ctx.queued_jobs() >= ctx.max_queued_jobs) {
+    throw core::Error(core::ErrorKind::unavailable, "the server is busy; retry shortly", "", 1);
+  }
+  ctx.run_blocking([reply = std::move(reply), fn = std::move(fn), rid = req.request_id] {
+    try {
+      fn(reply);
+    } catch (...) {
+      reply(error_from_exception(std::current_exception(), rid));
+    }
+  });
+}
+
 void offload_study(ApiContext& ctx, HttpRequest& req, Reply reply,
                    std::function<HttpResponse(const StudyControl&)> fn) {
   const std::string caller = req.principal.is_user() && req.principal.user_id != 0

@@ -105,6 +105,12 @@ struct HttpResponse;
 void offload(ApiContext& ctx, const HttpRequest& req, std::function<void(HttpResponse)> reply,
              std::function<HttpResponse()> fn);
 
+/// offload() for work that answers later from another thread: `fn` runs on the job pool and is
+/// given the reply, which it must call exactly once or hand to whatever will; if `fn` throws
+/// before, the error is the answer.
+void offload_async(ApiContext& ctx, const HttpRequest& req, std::function<void(HttpResponse)> reply,
+                   std::function<void(std::function<void(HttpResponse)>)> fn);
+
 /// Runs a grid study on the study pool (see StudyRunner): admitted per caller, stopped when its
 /// client disconnects or its time budget is spent (`fn` checks the control between steps), and
 /// answered with `fn`'s result or error — 503 naming the reason when it stopped before starting.

@@ -205,38 +205,66 @@ void state_score(ApiContext& ctx, HttpRequest& req, Reply reply) {
                 });
 }
 
-// Stopping, deleting and pinning change a run: its creator's or an admin's call.
-using RunAction = HttpResponse (*)(ApiContext&, const std::string& id);
+// Stopping, deleting and pinning change a run: its creator's or an admin's call. An action
+// answers through `reply`, at once or later.
+using RunAction = void (*)(ApiContext&, const std::string& id, const Reply& reply,
+                           const std::string& request_id);
 Handler owned(ApiContext& ctx, RunAction action) {
   return [&ctx, action](HttpRequest& req, Reply reply) {
-    offload(
-        ctx, req, std::move(reply), [&ctx, action, id = req.params.at("id"), who = req.principal] {
-          const auto run = found(ctx.simulator.get(id));
-          if (!who.may_change_owned_by(run.created_by_id)) {
-            throw Error(ErrorKind::forbidden, "run " + id + " was created by " + run.created_by +
-                                                  "; only its creator or an admin may change it");
-          }
-          return action(ctx, id);
-        });
+    offload_async(ctx, req, std::move(reply),
+                  [&ctx, action, id = req.params.at("id"), who = req.principal,
+                   rid = req.request_id](const Reply& reply) {
+                    const auto run = found(ctx.simulator.get(id));
+                    if (!who.may_change_owned_by(run.created_by_id)) {
+                      throw Error(ErrorKind::forbidden,
+                                  "run " + id + " was created by " + run.created_by +
+                                      "; only its creator or an admin may change it");
+                    }
+                    action(ctx, id, reply, rid);
+                  });
   };
 }
 
-HttpResponse stop(ApiContext& ctx, const std::string& id) {
-  return json_response(200, run_json(found(ctx.simulator.stop(id))));
+// Once the run has stopped — here, or on the replica running it, which no job thread waits for
+// (SimulationRuns::stop_async) — `then` answers on the job pool.
+void after_stop(ApiContext& ctx, const std::string& id, const Reply& reply, const std::string& rid,
+                std::function<HttpResponse(const std::optional<store::SimRun>&)> then) {
+  ctx.simulator.stop_async(id, [&ctx, reply, rid, then = std::move(then)](
+                                   std::optional<store::SimRun> run, std::exception_ptr error) {
+    if (error) {
+      reply(error_from_exception(error, rid));
+      return;
+    }
+    ctx.run_blocking([reply, rid, then, run = std::move(run)] {
+      try {
+        reply(then(run));
+      } catch (...) {
+        reply(error_from_exception(std::current_exception(), rid));
+      }
+    });
+  });
+}
+
+void stop(ApiContext& ctx, const std::string& id, const Reply& reply, const std::string& rid) {
+  after_stop(ctx, id, reply, rid, [](const std::optional<store::SimRun>& run) {
+    return json_response(200, run_json(found(run)));
+  });
 }
 
 // A deleted run takes its analytics along (stored history, latest results, feature state) and its
 // archived samples.
-HttpResponse remove(ApiContext& ctx, const std::string& id) {
-  if (!ctx.simulator.remove(id)) throw Error(ErrorKind::not_found, "no such simulation run");
-  if (ctx.ml_results) ctx.ml_results->delete_origin("sim:" + id);
-  if (ctx.objects) store::remove_archives(*ctx.objects, "sim:" + id);
-  if (ctx.analytics) ctx.analytics->forget("sim:" + id);
-  return no_content();
+void remove(ApiContext& ctx, const std::string& id, const Reply& reply, const std::string& rid) {
+  after_stop(ctx, id, reply, rid, [&ctx, id](const std::optional<store::SimRun>&) {
+    if (!ctx.simulator.remove(id)) throw Error(ErrorKind::not_found, "no such simulation run");
+    if (ctx.ml_results) ctx.ml_results->delete_origin("sim:" + id);
+    if (ctx.objects) store::remove_archives(*ctx.objects, "sim:" + id);
+    if (ctx.analytics) ctx.analytics->forget("sim:" + id);
+    return no_content();
+  });
 }
 
-HttpResponse pin(ApiContext& ctx, const std::string& id) {
-  return json_response(200, run_json(found(ctx.simulator.pin(id))));
+void pin(ApiContext& ctx, const std::string& id, const Reply& reply, const std::string&) {
+  reply(json_response(200, run_json(found(ctx.simulator.pin(id)))));
 }
 
 }  // namespace

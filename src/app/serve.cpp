@@ -491,7 +491,9 @@ int serve(const Config& c) {
       [&hub](const store::SimRun& r) {
         hub.broadcast("simulation", "sim:" + r.id, api::run_json(r));
       },
-      static_cast<std::size_t>(c.sim_max_runs), sim_budget(c));
+      static_cast<std::size_t>(c.sim_max_runs), sim_budget(c),
+      &metrics.counter("remhart_background_failures_total", "Background jobs that failed",
+                       "pool=\"runs\""));
   metrics.gauge_fn("remhart_sim_runs_running", "Simulation runs going",
                    [&simulator] { return static_cast<double>(simulator.running()); });
 

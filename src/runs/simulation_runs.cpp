@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "obs/metrics.hpp"
 #include "sim/engine.hpp"
 
 namespace remhart::runs {
@@ -89,14 +90,21 @@ class LabelRecorder {
 
 SimulationRuns::SimulationRuns(store::Store& store, ingest::IngestService& ingest,
                                store::SimRunRepository& repo, std::shared_ptr<const sim::Twin> twin,
-                               Listener on_change, std::size_t max_running, StorageBudget budget)
+                               Listener on_change, std::size_t max_running, StorageBudget budget,
+                               obs::Counter* failures)
     : store_(store),
       ingest_(ingest),
       repo_(repo),
       twin_(std::move(twin)),
       on_change_(std::move(on_change)),
       max_running_(max_running),
-      budget_(budget) {}
+      budget_(budget),
+      waiter_(std::make_unique<core::Periodic>(
+          "rh-run-stops", std::chrono::milliseconds(100), [this] { check_stop_waits(); },
+          [failures](const std::string& what) {
+            if (failures) failures->inc();
+            spdlog::error("simulator: watching the runs asked to stop: {}", what);
+          })) {}
 
 SimulationRuns::~SimulationRuns() {
   stop_all();
@@ -453,6 +461,18 @@ std::optional<store::SimRun> SimulationRuns::get(const std::string& id) {
 }
 
 std::optional<store::SimRun> SimulationRuns::stop(const std::string& id) {
+  std::promise<std::optional<store::SimRun>> stopped;
+  stop_async(id, [&stopped](std::optional<store::SimRun> run, std::exception_ptr error) {
+    if (error) {
+      stopped.set_exception(error);
+    } else {
+      stopped.set_value(std::move(run));
+    }
+  });
+  return stopped.get_future().get();
+}
+
+void SimulationRuns::stop_async(const std::string& id, StopDone done) {
   std::shared_ptr<Active> a;
   {
     std::lock_guard lock(mu_);
@@ -464,27 +484,91 @@ std::optional<store::SimRun> SimulationRuns::stop(const std::string& id) {
   if (a) {
     a->stop = true;
     if (a->thread.joinable()) a->thread.join();
-    return get(id);
+    done(get(id), nullptr);
+    return;
   }
   auto r = repo_.get(id);
-  if (!r || r->status != "running") return r;
+  if (!r || r->status != "running") {
+    done(std::move(r), nullptr);
+    return;
+  }
   // Another replica's run (several replicas on one database): it stops it within a second of
   // being asked; a run nobody has reported on for 30 s lost its replica and is marked stopped.
-  repo_.request_stop(id);
-  const auto until = Clock::now() + std::chrono::seconds(10);
-  while (r && r->status == "running" && Clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    r = repo_.get(id);
-  }
-  if (r && r->status == "running") {
-    mark_lost_runs();
-    r = repo_.get(id);
-    if (r && r->status == "running") {
-      throw core::Error(core::ErrorKind::unavailable,
-                        "the replica running this simulation has not stopped it yet", "", 5);
+  // The waiter thread watches it, not the caller's.
+  {
+    std::lock_guard lock(waits_mu_);
+    if (closed_) throw Error(ErrorKind::unavailable, "the server is shutting down", "", 5);
+    if (waits_.size() >= kMaxStopWaits) {
+      throw Error(ErrorKind::unavailable,
+                  "too many simulation runs are being stopped on other replicas; retry shortly", "",
+                  2);
     }
   }
-  return r;
+  repo_.request_stop(id);
+  std::lock_guard lock(waits_mu_);
+  waits_.push_back({id, Clock::now() + std::chrono::seconds(10), std::move(done)});
+}
+
+void SimulationRuns::check_stop_waits() {
+  std::vector<StopWait> waits;
+  {
+    std::lock_guard lock(waits_mu_);
+    waits.swap(waits_);
+  }
+  if (waits.empty()) return;
+  std::vector<StopWait> pending;
+  bool lost_marked = false;
+  for (auto& w : waits) {
+    std::optional<store::SimRun> r;
+    std::exception_ptr error;
+    const bool late = Clock::now() >= w.until;
+    try {
+      r = get(w.id);
+      if (r && r->status == "running" && late) {
+        if (!lost_marked) mark_lost_runs();  // its replica may be gone
+        lost_marked = true;
+        r = get(w.id);
+        if (r && r->status == "running") {
+          throw Error(ErrorKind::unavailable,
+                      "the replica running this simulation has not stopped it yet", "", 5);
+        }
+      }
+    } catch (...) {
+      if (!late) {  // a database that failed once: asked again next round
+        pending.push_back(std::move(w));
+        continue;
+      }
+      error = std::current_exception();
+    }
+    if (!error && r && r->status == "running") {
+      pending.push_back(std::move(w));
+      continue;
+    }
+    try {
+      w.done(error ? std::nullopt : std::move(r), error);
+    } catch (const std::exception& e) {
+      spdlog::error("simulator: answering a stop of run {}: {}", w.id, e.what());
+    }
+  }
+  {
+    std::lock_guard lock(waits_mu_);
+    if (!closed_) {
+      for (auto& w : pending) waits_.push_back(std::move(w));
+      return;
+    }
+  }
+  fail_waits(pending);  // shutdown began during this round
+}
+
+void SimulationRuns::fail_waits(std::vector<StopWait>& waits) {
+  for (auto& w : waits) {
+    try {
+      w.done(std::nullopt, std::make_exception_ptr(Error(ErrorKind::unavailable,
+                                                         "the server is shutting down", "", 5)));
+    } catch (const std::exception& e) {
+      spdlog::error("simulator: answering a stop of run {}: {}", w.id, e.what());
+    }
+  }
 }
 
 bool SimulationRuns::remove(const std::string& id) {
@@ -522,6 +606,13 @@ void SimulationRuns::stop_all() {
   for (auto& [id, a] : all) {
     if (a->thread.joinable()) a->thread.join();
   }
+  std::vector<StopWait> waits;
+  {
+    std::lock_guard lock(waits_mu_);
+    closed_ = true;
+    waits.swap(waits_);
+  }
+  fail_waits(waits);
 }
 
 }  // namespace remhart::runs

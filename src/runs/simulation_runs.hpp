@@ -4,7 +4,9 @@
 // labels beside them. Modes: realtime (paced by the clock, optionally until stopped),
 // accelerated (×speed) and backfill (as fast as possible over a past interval).
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,10 +16,15 @@
 #include <thread>
 #include <vector>
 
+#include "core/periodic.hpp"
 #include "ingest/ingest_service.hpp"
 #include "sim/scenario.hpp"
 #include "sim/twin.hpp"
 #include "store/sim_repo.hpp"
+
+namespace remhart::obs {
+class Counter;
+}
 
 namespace remhart::runs {
 
@@ -52,9 +59,11 @@ class SimulationRuns {
   /// `on_change` is called (from run threads and callers) with a run's state whenever its status
   /// changes and about once a second while it progresses.
   using Listener = std::function<void(const store::SimRun&)>;
+  /// `failures` counts the failed rounds of the thread that watches the runs asked to stop.
   SimulationRuns(store::Store& store, ingest::IngestService& ingest, store::SimRunRepository& repo,
                  std::shared_ptr<const sim::Twin> twin, Listener on_change,
-                 std::size_t max_running = 4, StorageBudget budget = {});
+                 std::size_t max_running = 4, StorageBudget budget = {},
+                 obs::Counter* failures = nullptr);
   ~SimulationRuns();
 
   /// Checks the request and starts the run; throws core::Error (unprocessable naming the
@@ -67,6 +76,15 @@ class SimulationRuns {
   /// A run another replica is running (shared database) is asked to stop there, and waited for
   /// up to 10 s; throws core::Error(unavailable) when it is still running then.
   std::optional<store::SimRun> stop(const std::string& id);
+  /// Called with the run's state (nullopt when unknown) or with the error stop() would throw.
+  using StopDone = std::function<void(std::optional<store::SimRun>, std::exception_ptr)>;
+  /// stop() without holding the calling thread while another replica stops its run: `done` is
+  /// called at once for a run of this process or one not running, else from the thread that
+  /// watches the runs asked to stop (checked every 100 ms, given up after 10 s). At most
+  /// kMaxStopWaits such waits at a time: beyond, and during shutdown, throws
+  /// core::Error(unavailable).
+  void stop_async(const std::string& id, StopDone done);
+  static constexpr std::size_t kMaxStopWaits = 64;
   /// Stops the run if running, then removes it with its samples and labels; false if unknown.
   bool remove(const std::string& id);
   std::optional<store::SimRun> pin(const std::string& id);
@@ -86,7 +104,8 @@ class SimulationRuns {
   }
   /// Runs going now.
   std::size_t running();
-  /// Stops every run (shutdown).
+  /// Stops every run, and answers the waits for other replicas' runs with unavailable
+  /// (shutdown).
   void stop_all();
 
   const sim::Twin& twin() const { return *twin_; }
@@ -102,6 +121,15 @@ class SimulationRuns {
   void overlay(store::SimRun& run);  ///< with mu_ held
   std::int64_t estimate_bytes(double duration_s, double step_s) const;
   void check_total_budget(std::int64_t estimate);  ///< with mu_ held
+  /// The waiter's round: answers the stop waits whose run stopped or whose time is up.
+  void check_stop_waits();
+  struct StopWait {
+    std::string id;
+    std::chrono::steady_clock::time_point until;
+    StopDone done;
+  };
+  /// Answers `waits` with unavailable (shutdown).
+  void fail_waits(std::vector<StopWait>& waits);
 
   store::Store& store_;
   ingest::IngestService& ingest_;
@@ -112,6 +140,10 @@ class SimulationRuns {
   StorageBudget budget_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Active>> active_;
+  std::mutex waits_mu_;
+  std::vector<StopWait> waits_;             // under waits_mu_
+  bool closed_ = false;                     // under waits_mu_: shutting down
+  std::unique_ptr<core::Periodic> waiter_;  // last: stopped first
 };
 
 }  // namespace remhart::runs

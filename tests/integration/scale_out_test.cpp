@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
+#include <future>
 #include <iomanip>
 #include <set>
 #include <sstream>
@@ -717,6 +719,7 @@ TEST(ScaleOut, ARunGoesOnInItsReplicaAndIsStoppedOrDeletedFromAnother) {
         remhart_binary(), dir.path() + "/data",
         std::vector<std::string>{"--no-demo", "--database-url", url},
         std::map<std::string, std::string>{{"REMHART_ANALYTICS_ENABLED", "false"},
+                                           {"REMHART_SERVER_JOB_THREADS", "1"},
                                            {"REMHART_ADMIN_PASSWORD", password}});
   };
   auto a = replica(a_dir);
@@ -756,6 +759,26 @@ TEST(ScaleOut, ARunGoesOnInItsReplicaAndIsStoppedOrDeletedFromAnother) {
       json::parse(http_b->get("/api/grid/latest?origin=sim:" + second).body)["items"].empty());
   EXPECT_TRUE(eventually([&] {  // A's latest-value cache drops it at its next reload
     return json::parse(http_a->get("/api/grid/latest?origin=sim:" + second).body)["items"].empty();
+  }));
+
+  // A frozen (it neither stops the run nor reports on it): the stop asked through B is waited for
+  // without holding B's one job thread — B answers other requests meanwhile — and is answered 503
+  // after 10 s; thawed, A sees the request and stops the run.
+  const auto third = start_on_a();
+  a->signal(SIGSTOP);
+  auto asked = std::async(std::launch::async, [&] {
+    auto http = admin_client(*b);
+    return http->post("/api/simulator/runs/" + third + "/stop", "{}");
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_EQ(http_b->get("/api/simulator/runs").status, 200);  // a job of the same pool
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(3));
+  const auto answer = asked.get();
+  a->signal(SIGCONT);
+  EXPECT_EQ(answer.status, 503) << answer.body;
+  EXPECT_TRUE(eventually([&] {
+    return json::parse(http_b->get("/api/simulator/runs/" + third).body)["status"] == "stopped";
   }));
 }
 

@@ -282,6 +282,10 @@ void ServerProcess::kill9() {
   pid_ = -1;
 }
 
+void ServerProcess::signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
 int ServerProcess::terminate() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);

@@ -64,6 +64,8 @@ class ServerProcess {
   std::string output() const;
 
   void kill9();
+  /// Sends `sig` and returns (SIGSTOP and SIGCONT: a replica frozen, then thawed).
+  void signal(int sig);
   /// SIGTERM, then waits; returns the exit status.
   int terminate();
   /// Starts the process again with the same data directory and arguments.
