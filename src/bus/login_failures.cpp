@@ -32,7 +32,8 @@ std::optional<std::vector<std::vector<std::string>>> RedisLoginFailures::round_t
     const auto now = std::chrono::steady_clock::now();
     if (now < next_connect_) return std::nullopt;
     std::string error;
-    c = detail::connect(opt_, error);
+    // Short: a login waits for it (one a second at most while Redis does not answer).
+    c = detail::connect(opt_, error, std::chrono::milliseconds(300));
     if (!c) {
       next_connect_ = now + std::chrono::seconds(1);
       if (failures_) failures_->inc();

@@ -21,19 +21,23 @@ using detail::Reply;
 
 namespace detail {
 
-Context connect(const RedisOptions& o, std::string& error) {
-  Context c(redisConnectWithTimeout(o.host.c_str(), o.port, timeval{2, 0}));
+Context connect(const RedisOptions& o, std::string& error, std::chrono::milliseconds timeout) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+  const timeval tv{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
+  Context c(redisConnectWithTimeout(o.host.c_str(), o.port, tv));
   if (!c || c->err) {
     error = c ? c->errstr : "cannot allocate a Redis context";
     return nullptr;
   }
   redisEnableKeepAlive(c.get());
   if (!o.password.empty()) {
+    redisSetTimeout(c.get(), tv);  // a server that accepted but does not answer
     Reply r(static_cast<redisReply*>(redisCommand(c.get(), "AUTH %s", o.password.c_str())));
     if (!r || r->type == REDIS_REPLY_ERROR) {
       error = r ? std::string(r->str, r->len) : c->errstr;
       return nullptr;
     }
+    redisSetTimeout(c.get(), timeval{0, 0});
   }
   return c;
 }

@@ -1,5 +1,6 @@
 #pragma once
 // hiredis handles as RAII types and a connect that authenticates (the bus's internals).
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -18,7 +19,9 @@ struct ReplyDeleter {
 };
 using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
-/// A connection (with AUTH when a password is set); null with `error` set when it failed.
-Context connect(const RedisOptions& o, std::string& error);
+/// A connection (with AUTH when a password is set), made and authenticated within `timeout`
+/// each; null with `error` set when it failed. Reads on it then block without a timeout.
+Context connect(const RedisOptions& o, std::string& error,
+                std::chrono::milliseconds timeout = std::chrono::seconds(2));
 
 }  // namespace remhart::bus::detail
