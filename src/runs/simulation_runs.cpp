@@ -494,18 +494,16 @@ void SimulationRuns::stop_async(const std::string& id, StopDone done) {
   }
   // Another replica's run (several replicas on one database): it stops it within a second of
   // being asked; a run nobody has reported on for 30 s lost its replica and is marked stopped.
-  // The waiter thread watches it, not the caller's.
-  {
-    std::lock_guard lock(waits_mu_);
-    if (closed_) throw Error(ErrorKind::unavailable, "the server is shutting down", "", 5);
-    if (waits_.size() >= kMaxStopWaits) {
-      throw Error(ErrorKind::unavailable,
-                  "too many simulation runs are being stopped on other replicas; retry shortly", "",
-                  2);
-    }
-  }
+  // The waiter thread watches it, not the caller's (a caller refused here has asked all the same:
+  // its retry finds the run stopped).
   repo_.request_stop(id);
   std::lock_guard lock(waits_mu_);
+  if (closed_) throw Error(ErrorKind::unavailable, "the server is shutting down", "", 5);
+  if (waits_.size() >= kMaxStopWaits) {
+    throw Error(ErrorKind::unavailable,
+                "too many simulation runs are being stopped on other replicas; retry shortly", "",
+                2);
+  }
   waits_.push_back({id, Clock::now() + std::chrono::seconds(10), std::move(done)});
 }
 

@@ -105,6 +105,7 @@ void Leadership::add(std::string job, std::function<void()> on_gain,
     j->gauge = &metrics_->gauge("remhart_leader", "1 while this replica leads the job",
                                 "job=\"" + j->name + "\"");
   }
+  const std::lock_guard lock(jobs_mu_);
   jobs_.push_back(std::move(j));
 }
 
@@ -122,6 +123,7 @@ void Leadership::start() {
 }
 
 bool Leadership::leads(std::string_view job) const {
+  const std::lock_guard lock(jobs_mu_);  // against add() before start()
   for (const auto& j : jobs_) {
     if (j->name == job) return steady_ns() < j->deadline_ns.load(std::memory_order_acquire);
   }

@@ -86,12 +86,12 @@ class Leadership {
   Leadership(const Leadership&) = delete;
   Leadership& operator=(const Leadership&) = delete;
 
-  /// Registers a job (before start()).
+  /// Registers a job (before start(); leads() may be called meanwhile from other threads).
   void add(std::string job, std::function<void()> on_gain = {}, std::function<void()> on_loss = {});
   /// Takes the first leases at once (so a single replica leads from its first moment), then
   /// renews them in the background.
   void start();
-  /// Whether this replica leads `job` now (false for a job never registered).
+  /// Whether this replica leads `job` now (false for a job never registered, and before start()).
   bool leads(std::string_view job) const;
 
  private:
@@ -110,7 +110,8 @@ class Leadership {
   Options opt_;
   obs::Registry* metrics_;
   obs::Counter* failures_ = nullptr;
-  std::vector<std::unique_ptr<Job>> jobs_;
+  std::vector<std::unique_ptr<Job>> jobs_;  // grows under jobs_mu_, only before start()
+  mutable std::mutex jobs_mu_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
