@@ -495,10 +495,12 @@ TEST(ScaleOut, EachDevicesAnalyticsRunOnItsOwnerWhicheverReplicaStoredIt) {
   const auto hex = db.sql(url.substr(url.rfind('/') + 1),
                           "SELECT HEX(data) FROM object_chunks WHERE name = "
                           "'models/voltage-anomaly/1/model.json' ORDER BY seq");
-  std::string trees;
-  for (std::size_t k = 0; k + 1 < hex.size(); k += 2) {
-    if (!std::isxdigit(static_cast<unsigned char>(hex[k]))) continue;  // line ends
-    trees.push_back(static_cast<char>(std::stoi(hex.substr(k, 2), nullptr, 16)));
+  std::string digits, trees;  // one line of hex digits per chunk
+  for (char ch : hex) {
+    if (std::isxdigit(static_cast<unsigned char>(ch))) digits.push_back(ch);
+  }
+  for (std::size_t k = 0; k + 1 < digits.size(); k += 2) {
+    trees.push_back(static_cast<char>(std::stoi(digits.substr(k, 2), nullptr, 16)));
   }
   ASSERT_TRUE(json::accept(trees)) << hex.substr(0, 200);
   const auto imported =
