@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <variant>
+
 #include "core/time.hpp"
 #include "obs/metrics.hpp"
 #include "store/mariadb.hpp"
@@ -45,20 +47,29 @@ const std::vector<std::vector<std::string>> kMariadbMigrations = {{
     "audit_user(user_id), KEY audit_actor(actor(255))) ENGINE=InnoDB",
 }};
 
-// The query of `q`'s filters, `?` parameters in this order: from, to, user, actor, kind, event,
-// before, limit (those set).
-std::string query_sql(const AuditQuery& q) {
-  std::string sql =
+// The query of `q`'s filters, with its `?` parameters in order.
+struct AuditSql {
+  std::string text;
+  std::vector<std::variant<std::int64_t, std::string>> params;
+};
+AuditSql query_sql(const AuditQuery& q) {
+  AuditSql sql{
       "SELECT id, ts, kind, event, actor, user_id, role, method, route, status, duration_us, ip, "
-      "request_id, detail FROM audit WHERE 1";
-  if (q.from) sql += " AND ts >= ?";
-  if (q.to) sql += " AND ts < ?";
-  if (q.user_id) sql += " AND user_id = ?";
-  if (!q.actor.empty()) sql += " AND actor = ?";
-  if (!q.kind.empty()) sql += " AND kind = ?";
-  if (!q.event.empty()) sql += " AND event = ?";
-  if (q.before_id) sql += " AND id < ?";
-  return sql + " ORDER BY id DESC LIMIT ?";
+      "request_id, detail FROM audit WHERE 1",
+      {}};
+  const auto add = [&sql](const char* clause, auto value) {
+    sql.text += clause;
+    sql.params.emplace_back(std::move(value));
+  };
+  if (q.from) add(" AND ts >= ?", *q.from);
+  if (q.to) add(" AND ts < ?", *q.to);
+  if (q.user_id) add(" AND user_id = ?", *q.user_id);
+  if (!q.actor.empty()) add(" AND actor = ?", q.actor);
+  if (!q.kind.empty()) add(" AND kind = ?", q.kind);
+  if (!q.event.empty()) add(" AND event = ?", q.event);
+  if (q.before_id) add(" AND id < ?", *q.before_id);
+  add(" ORDER BY id DESC LIMIT ?", static_cast<std::int64_t>(q.limit));
+  return sql;
 }
 
 // A row of query_sql's columns, from either database (both rows read by the same names).
@@ -127,16 +138,9 @@ void SqliteAuditStore::insert(const std::vector<AuditEntry>& batch) {
 std::vector<AuditEntry> SqliteAuditStore::query(const AuditQuery& q) {
   const auto sql = query_sql(q);
   std::lock_guard lock(mu_);
-  auto st = db_->prepare(sql);
+  auto st = db_->prepare(sql.text);
   int idx = 0;
-  if (q.from) st.bind(++idx, *q.from);
-  if (q.to) st.bind(++idx, *q.to);
-  if (q.user_id) st.bind(++idx, *q.user_id);
-  if (!q.actor.empty()) st.bind(++idx, q.actor);
-  if (!q.kind.empty()) st.bind(++idx, q.kind);
-  if (!q.event.empty()) st.bind(++idx, q.event);
-  if (q.before_id) st.bind(++idx, *q.before_id);
-  st.bind(++idx, static_cast<std::int64_t>(q.limit));
+  for (const auto& p : sql.params) std::visit([&](const auto& v) { st.bind(++idx, v); }, p);
   std::vector<AuditEntry> out;
   while (st.step()) out.push_back(entry_of(st));
   return out;
@@ -188,18 +192,12 @@ void MariadbAuditStore::insert(const std::vector<AuditEntry>& batch) {
 }
 
 std::vector<AuditEntry> MariadbAuditStore::query(const AuditQuery& q) {
+  const auto sql = query_sql(q);
   std::vector<store::maria::Value> params;
-  if (q.from) params.emplace_back(*q.from);
-  if (q.to) params.emplace_back(*q.to);
-  if (q.user_id) params.emplace_back(*q.user_id);
-  if (!q.actor.empty()) params.emplace_back(q.actor);
-  if (!q.kind.empty()) params.emplace_back(q.kind);
-  if (!q.event.empty()) params.emplace_back(q.event);
-  if (q.before_id) params.emplace_back(*q.before_id);
-  params.emplace_back(static_cast<std::int64_t>(q.limit));
+  for (const auto& p : sql.params) std::visit([&](const auto& v) { params.emplace_back(v); }, p);
   return pool_->with([&](store::maria::Connection& c) {
     std::vector<AuditEntry> out;
-    store::maria::Statement(c, query_sql(q)).query(params, [&](const store::maria::Row& r) {
+    store::maria::Statement(c, sql.text).query(params, [&](const store::maria::Row& r) {
       out.push_back(entry_of(r));
     });
     return out;

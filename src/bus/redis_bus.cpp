@@ -230,6 +230,9 @@ void RedisBus::deliver_event(std::string_view bytes) {
   } catch (const std::exception& e) {
     if (failures_) failures_->inc();
     spdlog::error("redis: delivering an event failed: {}", e.what());
+  } catch (...) {
+    if (failures_) failures_->inc();
+    spdlog::error("redis: delivering an event failed");
   }
 }
 

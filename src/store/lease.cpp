@@ -1,7 +1,5 @@
 #include "store/lease.hpp"
 
-#include <pthread.h>
-
 #include <spdlog/spdlog.h>
 
 #include "obs/metrics.hpp"
@@ -78,12 +76,7 @@ Leadership::Leadership(Leases& leases, Options options, obs::Registry* metrics)
 }
 
 Leadership::~Leadership() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  renewer_.reset();
   for (auto& j : jobs_) {
     if (!j->leading) continue;
     set_leading(*j, false);
@@ -111,15 +104,12 @@ void Leadership::add(std::string job, std::function<void()> on_gain,
 
 void Leadership::start() {
   round();
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "rh-leases");
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, opt_.renew, [this] { return stopping_; })) {
-      lock.unlock();
-      round();
-      lock.lock();
-    }
-  });
+  renewer_ = std::make_unique<core::Periodic>(
+      "rh-leases", opt_.renew, [this] { round(); },
+      [this](const std::string& what) {
+        if (failures_) failures_->inc();
+        spdlog::error("leases: a renewal round failed: {}", what);
+      });
 }
 
 bool Leadership::leads(std::string_view job) const {

@@ -8,14 +8,14 @@
 // start.
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
+
+#include "core/periodic.hpp"
 
 namespace remhart::obs {
 class Registry;
@@ -112,10 +112,7 @@ class Leadership {
   obs::Counter* failures_ = nullptr;
   std::vector<std::unique_ptr<Job>> jobs_;  // grows under jobs_mu_, only before start()
   mutable std::mutex jobs_mu_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::unique_ptr<core::Periodic> renewer_;  // from start() on
 };
 
 }  // namespace remhart::store

@@ -125,10 +125,12 @@ MariadbStore::MariadbStore(MariadbOptions options, obs::Registry* metrics)
     writer_loop();
   });
   // The latest-value cache is read again on a reader connection, never holding the writer up.
-  refresher_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "rh-mdb-latest");
-    refresh_loop();
-  });
+  refresher_ = std::make_unique<core::Periodic>(
+      "rh-mdb-latest", opt_.device_reload,
+      [this] { pool_->with([this](maria::Connection& c) { load_newest(c); }); },
+      [this](const std::string& what) {
+        report_error(metrics_.get(), "latest values", std::runtime_error(what));
+      });
   if (metrics) {
     races_ = &metrics->counter(
         "remhart_store_write_races_total",
@@ -145,12 +147,7 @@ MariadbStore::MariadbStore(MariadbOptions options, obs::Registry* metrics)
 }
 
 MariadbStore::~MariadbStore() {
-  {
-    std::lock_guard lock(refresh_mu_);
-    stopping_ = true;
-  }
-  refresh_cv_.notify_all();
-  if (refresher_.joinable()) refresher_.join();
+  refresher_.reset();
   queue_.stop();
   if (writer_.joinable()) writer_.join();
 }
@@ -787,21 +784,6 @@ void MariadbStore::load_newest(maria::Connection& c) {
   newest_ = std::move(loaded);
   refreshing_ = false;
   touched_.clear();
-}
-
-void MariadbStore::refresh_loop() {
-  std::unique_lock lock(refresh_mu_);
-  while (!refresh_cv_.wait_for(lock, opt_.device_reload, [this] { return stopping_; })) {
-    lock.unlock();
-    try {
-      pool_->with([this](maria::Connection& c) { load_newest(c); });
-    } catch (const std::exception& e) {
-      report_error(metrics_.get(), "latest values", e);
-    } catch (...) {
-      report_error(metrics_.get(), "latest values", std::runtime_error("unknown error"));
-    }
-    lock.lock();
-  }
 }
 
 DataPage MariadbStore::query(const DataQuery& q) const {

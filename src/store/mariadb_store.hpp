@@ -12,7 +12,6 @@
 // rolled back and checked again).
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
@@ -21,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "core/periodic.hpp"
 #include "store/store.hpp"
 #include "store/write_queue.hpp"
 
@@ -109,8 +109,6 @@ class MariadbStore final : public Store {
   void load_devices(maria::Connection& c);
   /// Reads the newest sample of every series into the latest-value cache.
   void load_newest(maria::Connection& c);
-  /// Every `device_reload`: load_newest on a reader connection (its own thread).
-  void refresh_loop();
   /// Keeps `r` as the newest of (origin, device) when it is newer than what the cache has.
   void keep_newest(const std::string& origin, const std::string& device, const core::Record& r);
   void save_device(const core::Device& d, bool create);
@@ -153,10 +151,8 @@ class MariadbStore final : public Store {
   bool unreachable_ = false;
 
   std::thread writer_;
-  std::mutex refresh_mu_;
-  std::condition_variable refresh_cv_;
-  bool stopping_ = false;  // under refresh_mu_
-  std::thread refresher_;
+  // Every `device_reload`: load_newest on a reader connection, never holding the writer up.
+  std::unique_ptr<core::Periodic> refresher_;
 };
 
 }  // namespace remhart::store

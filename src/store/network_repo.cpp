@@ -154,23 +154,21 @@ std::int64_t MariadbNetworkRepository::insert_active(maria::Connection& c, const
                                                      const std::string& document,
                                                      const std::string& uploaded_by,
                                                      std::int64_t at) {
-  {
-    c.exec("UPDATE networks SET active = 0 WHERE active = 1");
-    maria::Statement(c,
-                     "INSERT INTO networks(name, uploaded_at, uploaded_by, active, document) "
-                     "VALUES (?, ?, ?, 1, ?)")
-        .execute({name, at, uploaded_by, document});
-    const auto id = c.query("SELECT LAST_INSERT_ID()").at(0).int64(0);
-    // Only the newest versions are kept (each holds a whole model).
-    const auto oldest_gone = maria::Statement(c,
-                                              "SELECT id FROM networks ORDER BY id DESC LIMIT 1 "
-                                              "OFFSET ?")
-                                 .rows({static_cast<std::int64_t>(keep_)});
-    if (!oldest_gone.empty()) {
-      maria::Statement(c, "DELETE FROM networks WHERE id <= ?").execute({oldest_gone[0].int64(0)});
-    }
-    return id;
+  c.exec("UPDATE networks SET active = 0 WHERE active = 1");
+  maria::Statement(c,
+                   "INSERT INTO networks(name, uploaded_at, uploaded_by, active, document) "
+                   "VALUES (?, ?, ?, 1, ?)")
+      .execute({name, at, uploaded_by, document});
+  const auto id = c.query("SELECT LAST_INSERT_ID()").at(0).int64(0);
+  // Only the newest versions are kept (each holds a whole model).
+  const auto oldest_gone = maria::Statement(c,
+                                            "SELECT id FROM networks ORDER BY id DESC LIMIT 1 "
+                                            "OFFSET ?")
+                               .rows({static_cast<std::int64_t>(keep_)});
+  if (!oldest_gone.empty()) {
+    maria::Statement(c, "DELETE FROM networks WHERE id <= ?").execute({oldest_gone[0].int64(0)});
   }
+  return id;
 }
 
 std::vector<NetworkVersion> MariadbNetworkRepository::list() {

@@ -1,10 +1,10 @@
 #include "store/sim_repo.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <span>
 
+#include "core/time.hpp"
 #include "store/mariadb.hpp"
 #include "store/sqlite.hpp"
 
@@ -55,12 +55,6 @@ CREATE TABLE sim_truth(run TEXT NOT NULL, ts INTEGER NOT NULL, bus BLOB NOT NULL
     "ALTER TABLE sim_runs ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE sim_runs ADD COLUMN heartbeat_at INTEGER NOT NULL DEFAULT 0;",
 };
-
-std::int64_t now_us_wall() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 template <typename T>
 std::span<const std::byte> bytes_of(const std::vector<T>& v) {
@@ -141,7 +135,7 @@ void SqliteSimRunRepository::create(const SimRun& r) {
       .bind(18, r.error)
       .bind(19, std::int64_t{r.pinned})
       .bind(20, r.created_by_id)
-      .bind(21, now_us_wall())
+      .bind(21, core::now_us())
       .run();
   tx.commit();
 }
@@ -159,7 +153,7 @@ void SqliteSimRunRepository::update(const SimRun& r) {
       .bind(5, r.steps)
       .bind(6, r.finished_at)
       .bind(7, r.error)
-      .bind(8, now_us_wall())
+      .bind(8, core::now_us())
       .bind(9, r.id)
       .run();
   tx.commit();
@@ -361,6 +355,12 @@ std::vector<T> from_blob(const std::string& b) {
   return out;
 }
 
+// A row of (ts, bus, vm, va).
+TruthSnapshot snapshot_of(const maria::Row& r) {
+  return {r.int64(0), from_blob<std::int64_t>(r.text(1)), from_blob<double>(r.text(2)),
+          from_blob<double>(r.text(3))};
+}
+
 }  // namespace
 
 MariadbSimRunRepository::MariadbSimRunRepository(const std::string& url)
@@ -392,7 +392,7 @@ void MariadbSimRunRepository::create(const SimRun& r) {
                   r.error,
                   std::int64_t{r.pinned},
                   r.created_by_id,
-                  now_us_wall()});
+                  core::now_us()});
   });
 }
 
@@ -402,7 +402,7 @@ void MariadbSimRunRepository::update(const SimRun& r) {
                      "UPDATE sim_runs SET status = ?, progress = ?, samples = ?, rejected = ?, "
                      "steps = ?, finished_at = ?, error = ?, heartbeat_at = ? WHERE id = ?")
         .execute({r.status, r.progress, r.samples, r.rejected, r.steps, r.finished_at, r.error,
-                  now_us_wall(), r.id});
+                  core::now_us(), r.id});
   });
 }
 
@@ -541,10 +541,8 @@ std::vector<TruthSnapshot> MariadbSimRunRepository::truth(const std::string& run
     maria::Statement(c,
                      "SELECT ts, bus, vm, va FROM sim_truth WHERE run = ? AND ts >= ? AND ts < ? "
                      "ORDER BY ts LIMIT ?")
-        .query({run, from, to, static_cast<std::int64_t>(limit)}, [&](const maria::Row& r) {
-          out.push_back({r.int64(0), from_blob<std::int64_t>(r.text(1)),
-                         from_blob<double>(r.text(2)), from_blob<double>(r.text(3))});
-        });
+        .query({run, from, to, static_cast<std::int64_t>(limit)},
+               [&](const maria::Row& r) { out.push_back(snapshot_of(r)); });
     return out;
   });
 }
@@ -555,10 +553,8 @@ std::vector<TruthSnapshot> MariadbSimRunRepository::newest_truth(const std::stri
     std::vector<TruthSnapshot> out;
     maria::Statement(c,
                      "SELECT ts, bus, vm, va FROM sim_truth WHERE run = ? ORDER BY ts DESC LIMIT ?")
-        .query({run, static_cast<std::int64_t>(limit)}, [&](const maria::Row& r) {
-          out.push_back({r.int64(0), from_blob<std::int64_t>(r.text(1)),
-                         from_blob<double>(r.text(2)), from_blob<double>(r.text(3))});
-        });
+        .query({run, static_cast<std::int64_t>(limit)},
+               [&](const maria::Row& r) { out.push_back(snapshot_of(r)); });
     std::reverse(out.begin(), out.end());
     return out;
   });
