@@ -174,8 +174,8 @@ std::unique_ptr<store::SimRunRepository> open_sim_runs(const Config& c) {
 
 int mark_interrupted_runs(const Config& c, store::SimRunRepository& runs) {
   const auto now = core::now_us();
-  return runs.mark_interrupted(now,
-                               c.database_url.empty() ? now + 1 : now - 30 * core::kUsPerSecond);
+  return runs.mark_interrupted(
+      now, c.database_url.empty() ? now + 1 : now - store::SimRunRepository::kLostAfterUs);
 }
 
 std::shared_ptr<core::ObjectStore> open_objects(const Config& c) {

@@ -434,7 +434,7 @@ bool SimulationRuns::running_elsewhere(const store::SimRun& r) {
 
 void SimulationRuns::mark_lost_runs() {
   const auto now = core::now_us();
-  if (const int n = repo_.mark_interrupted(now, now - 30 * core::kUsPerSecond)) {
+  if (const int n = repo_.mark_interrupted(now, now - store::SimRunRepository::kLostAfterUs)) {
     spdlog::info("{} simulation run(s) of a replica that went away: marked stopped", n);
   }
 }

@@ -68,6 +68,9 @@ class SimRunRepository {
   /// Makes `id` the pinned run (the dashboard's); false when unknown.
   virtual bool pin(const std::string& id) = 0;
   virtual std::optional<SimRun> pinned() = 0;
+  /// A running run's heartbeat (update) comes every second; one silent this long (µs) lost the
+  /// process running it.
+  static constexpr std::int64_t kLostAfterUs = 30'000'000;
   /// Runs still `running` with no heartbeat since `stale_before` (a process that ended without
   /// finishing them) become `stopped`; returns how many.
   virtual int mark_interrupted(std::int64_t now, std::int64_t stale_before) = 0;
