@@ -19,7 +19,7 @@ bool ActiveNetwork::refresh() {
   {
     const auto id = repository_.active_id();
     std::lock_guard lock(mu_);
-    if (id == 0 || id == current_.id) return false;
+    if (id == 0 || id == current_.id || id == unreadable_id_) return false;
   }
   const auto v = repository_.active();
   if (!v) return false;
@@ -30,6 +30,8 @@ bool ActiveNetwork::refresh() {
     current_ = std::move(next);
   } catch (const std::exception& e) {
     spdlog::error("the stored network model {} cannot be read: {}", v->id, e.what());
+    std::lock_guard lock(mu_);
+    unreadable_id_ = v->id;  // not read (nor logged) again every round
     return false;
   }
   spdlog::info("network model: version {} is now the active one", v->id);

@@ -81,6 +81,7 @@ class ActiveNetwork {
   store::NetworkRepository& repository_;
   mutable std::mutex mu_;
   Version current_;
+  std::int64_t unreadable_id_ = 0;  // under mu_: the active version that failed to parse
   std::atomic<bool> uploading_{false};
   std::unique_ptr<core::Periodic> watcher_;  // last: it stops before the rest goes
 };
